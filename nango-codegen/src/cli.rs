@@ -1,0 +1,186 @@
+//! The `nango` command line (feature `cli`). `main.rs` only calls [`main`].
+
+use crate::{Diagnostic, ParseOutput, Severity};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Exit code: the file is valid.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the file has errors.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit code: bad usage or an I/O error.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nango",
+    version,
+    about = "Nango-style continuous data syncs for Rust: validate nango.yaml and generate typed Rust from it"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a nango.yaml: every error and warning with file, line and column.
+    Validate(ValidateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ValidateArgs {
+    /// A nango.yaml file, or a folder that holds one.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Treat warnings (unknown names used as string literals, deploy-time problems) as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// rustc-style diagnostics on stderr.
+    Human,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// Runs the CLI with the process arguments and returns the exit code.
+pub fn main() -> i32 {
+    run(std::env::args_os())
+}
+
+/// Runs the CLI with the given arguments (the first is the program name).
+///
+/// ```
+/// let code = nango_codegen::cli::run(["nango", "validate", "/no/such/nango.yaml"]);
+/// assert_eq!(code, nango_codegen::cli::EXIT_USAGE);
+/// ```
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate(args),
+    }
+}
+
+fn validate(args: ValidateArgs) -> i32 {
+    let mut out = match crate::load(&args.path) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if matches!(e, crate::LoadError::Io { .. }) && !args.path.exists() {
+                eprintln!("  = help: pass a nango.yaml file or a folder that contains one");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    if args.strict {
+        out.make_strict();
+    }
+    match args.format {
+        Format::Json => {
+            let json = json_report(&out);
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+        Format::Human => print_human(&out),
+    }
+    if out.is_valid() { EXIT_OK } else { EXIT_INVALID }
+}
+
+/// The `--format json` object.
+pub fn json_report(out: &ParseOutput) -> serde_json::Value {
+    serde_json::json!({
+        "file": out.file,
+        "valid": out.is_valid(),
+        "version": out.config.layout.map(|l| l.as_str()),
+        "diagnostics": out.diagnostics.iter().map(|d| serde_json::json!({
+            "severity": d.severity,
+            "code": d.code,
+            "message": d.message,
+            "path": d.path,
+            "line": d.line(),
+            "column": d.column(),
+            "help": d.help,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_human(out: &ParseOutput) {
+    let handler = miette::GraphicalReportHandler::new_themed(if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    })
+    .with_links(false);
+    let mut stderr = std::io::stderr().lock();
+    for d in &out.diagnostics {
+        let mut text = String::new();
+        let report = to_miette(d);
+        let source = miette::NamedSource::new(&out.file, out.source.clone());
+        let with_source = miette::Report::new(report).with_source_code(source);
+        if handler.render_report(&mut text, with_source.as_ref()).is_err() {
+            text = d.render(&out.file, &out.source);
+        }
+        let place = match d.span {
+            Some(s) => format!("{}:{}:{}", out.file, s.line, s.column),
+            None => out.file.clone(),
+        };
+        let _ = writeln!(stderr, "{place}\n{text}");
+    }
+    let errors = out.errors().count();
+    let warnings = out.diagnostics.len() - errors;
+    let _ = if errors == 0 {
+        writeln!(stderr, "{}: valid ({} warning{})", out.file, warnings, if warnings == 1 { "" } else { "s" })
+    } else {
+        writeln!(
+            stderr,
+            "{}: {} error{}, {} warning{}",
+            out.file,
+            errors,
+            if errors == 1 { "" } else { "s" },
+            warnings,
+            if warnings == 1 { "" } else { "s" }
+        )
+    };
+}
+
+fn to_miette(d: &Diagnostic) -> miette::MietteDiagnostic {
+    let mut m =
+        miette::MietteDiagnostic::new(d.message.clone()).with_code(d.code.clone()).with_severity(match d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        });
+    let mut help = String::new();
+    if !d.path.is_empty() {
+        help.push_str(&format!("in {}", d.path));
+    }
+    if let Some(h) = &d.help {
+        if !help.is_empty() {
+            help.push('\n');
+        }
+        help.push_str(h);
+    }
+    if !help.is_empty() {
+        m = m.with_help(help);
+    }
+    if let Some(span) = d.span {
+        m = m.with_label(miette::LabeledSpan::at(span.offset..span.end(), "here"));
+    }
+    m
+}

@@ -1,0 +1,150 @@
+//! Diagnostics: what is wrong, where, and how to fix it.
+//!
+//! The core keeps diagnostics renderer-agnostic (plain data with a [`Span`]); the CLI renders
+//! them with miette, build scripts print `file:line:col: message`, and the proc macros turn them
+//! into `compile_error!`s.
+
+use crate::Span;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The file is still usable (Nango accepts it too).
+    Warning,
+    /// The file is invalid.
+    Error,
+}
+
+/// One problem found in a nango.yaml file.
+///
+/// `code` is Nango's code where Nango has one (`invalid_runs`, `model_not_found`, ...) so people
+/// and tools that know Nango recognise it; our own checks use codes of the same style.
+///
+/// ```
+/// let out = nango_codegen::parse("integrations: {}\nmodels:\n  bad-name:\n    id: string\n", "nango.yaml");
+/// let d = &out.diagnostics[0];
+/// assert_eq!(d.code, "invalid_model_name");
+/// assert_eq!((d.line(), d.column()), (3, 3));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// What is wrong (Nango's wording where Nango has a message for it).
+    pub message: String,
+    /// Nango-style logical path, e.g. `github > syncs > issues`.
+    pub path: String,
+    /// Where in the source; `None` only for problems that have no place (an empty file).
+    #[serde(skip)]
+    pub span: Option<Span>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub(crate) fn new(severity: Severity, code: &str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            code: code.to_owned(),
+            message: message.into(),
+            path: String::new(),
+            span: None,
+            help: None,
+        }
+    }
+
+    pub(crate) fn error(code: &str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, message)
+    }
+
+    pub(crate) fn warning(code: &str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, code, message)
+    }
+
+    pub(crate) fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub(crate) fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// 1-based line, or 0 when the diagnostic has no place.
+    pub fn line(&self) -> u32 {
+        self.span.map_or(0, |s| s.line)
+    }
+
+    /// 1-based column, or 0 when the diagnostic has no place.
+    pub fn column(&self) -> u32 {
+        self.span.map_or(0, |s| s.column)
+    }
+
+    /// One line, the way compilers print it: `nango.yaml:5:15: error[invalid_runs]: ...`.
+    ///
+    /// ```
+    /// let out = nango_codegen::parse("models:\n  A:\n    b: Record<string, string>\n", "nango.yaml");
+    /// let line = out.diagnostics.iter().find(|d| d.is_error()).unwrap().one_line("nango.yaml");
+    /// assert!(line.starts_with("nango.yaml:3:8: error[type_syntax_error]: "), "{line}");
+    /// ```
+    pub fn one_line(&self, file: &str) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        format!("{file}:{}:{}: {kind}[{}]: {}", self.line(), self.column(), self.code, self.message)
+    }
+
+    /// A rustc-style block with the source line and a caret under the offending text.
+    ///
+    /// ```
+    /// let src = "integrations:\n  gh:\n    syncs:\n      s:\n        runs: every 1 month\n        output: A\n        endpoint: /a\nmodels:\n  A:\n    id: string\n";
+    /// let out = nango_codegen::parse(src, "nango.yaml");
+    /// let text = out.diagnostics[0].render("nango.yaml", src);
+    /// assert!(text.contains("--> nango.yaml:5:15"), "{text}");
+    /// assert!(text.contains("^^^^^^^^^^^^^"), "{text}");
+    /// ```
+    pub fn render(&self, file: &str, source: &str) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!("{kind}[{}]: {}\n", self.code, self.message);
+        if let Some(span) = self.span {
+            let line_text = source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("");
+            let gutter = span.line.to_string().len();
+            let pad = " ".repeat(gutter);
+            let _ = writeln!(out, "{pad}--> {file}:{}:{}", span.line, span.column);
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{} | {}", span.line, line_text.replace('\t', " "));
+            let start = span.column.saturating_sub(1) as usize;
+            let rest: String = line_text.chars().skip(start).collect();
+            let text = source.get(span.offset..span.end()).unwrap_or("");
+            let width = text.lines().next().unwrap_or("").chars().count().clamp(1, rest.chars().count().max(1));
+            let _ = writeln!(out, "{pad} | {}{}", " ".repeat(start), "^".repeat(width));
+        }
+        if !self.path.is_empty() {
+            let _ = writeln!(out, "  = in: {}", self.path);
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "  = help: {help}");
+        }
+        out
+    }
+}
