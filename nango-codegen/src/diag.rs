@@ -99,9 +99,10 @@ impl Diagnostic {
     /// One line, the way compilers print it: `nango.yaml:5:15: error[invalid_runs]: ...`.
     ///
     /// ```
-    /// let out = nango_codegen::parse("models:\n  A:\n    b: Record<string, string>\n", "nango.yaml");
+    /// let src = "integrations: {}\nmodels:\n  A:\n    b: Record<string, string>\n";
+    /// let out = nango_codegen::parse(src, "nango.yaml");
     /// let line = out.diagnostics.iter().find(|d| d.is_error()).unwrap().one_line("nango.yaml");
-    /// assert!(line.starts_with("nango.yaml:3:8: error[type_syntax_error]: "), "{line}");
+    /// assert!(line.starts_with("nango.yaml:4:8: error[type_syntax_error]: "), "{line}");
     /// ```
     pub fn one_line(&self, file: &str) -> String {
         let kind = match self.severity {

@@ -111,6 +111,8 @@ pub struct Schedule {
     pub text: String,
     /// How often the sync runs.
     pub interval: Duration,
+    /// Where the `runs:` value is written.
+    pub span: Span,
 }
 
 /// A continuous sync.
@@ -138,6 +140,8 @@ pub struct Sync {
     pub input: Option<String>,
     /// Output model names (anonymous models for literal types).
     pub output: Vec<String>,
+    /// Where each output name is written (same order as `output`).
+    pub output_spans: Vec<Span>,
     /// One endpoint per output model (v2).
     pub endpoints: Vec<Endpoint>,
     /// Webhook event types routed to the sync's webhook handler.
@@ -161,6 +165,8 @@ pub struct Action {
     pub input: Option<String>,
     /// Output model names; `None` when the action declares no output.
     pub output: Option<Vec<String>>,
+    /// Where each output name is written (same order as `output`).
+    pub output_spans: Vec<Span>,
     /// The HTTP endpoint that triggers it (v2; `None` in v1).
     pub endpoint: Option<Endpoint>,
     /// OAuth scopes (documentation only).

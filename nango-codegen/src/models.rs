@@ -380,7 +380,7 @@ impl<'a> ModelScope<'a> {
             return TypeExpr::Model(text.to_owned());
         }
         let mut message = format!("Model \"{text}\" is not defined, using as string literal");
-        let help = match self.suggest(text) {
+        let help = match self.suggest_type(text) {
             Some(s) => {
                 message.push_str(&format!("; did you mean `{s}`?"));
                 format!("if you meant the model, write `{s}`; if you meant the literal, quote it: `'{text}'`")
@@ -411,6 +411,16 @@ impl<'a> ModelScope<'a> {
     /// The declared model name closest to `text`, if it is close enough to be a likely typo.
     pub fn suggest(&self, text: &str) -> Option<String> {
         suggest(text, self.declared.iter().map(|(n, _, _)| n.as_str()))
+    }
+
+    /// Like [`suggest`](Self::suggest), also considering the primitive types (`Strin` -> `string`).
+    fn suggest_type(&self, text: &str) -> Option<String> {
+        const PRIMITIVES: &[&str] =
+            &["string", "number", "integer", "boolean", "bigint", "date", "object", "any", "array"];
+        if text.chars().count() < 4 {
+            return self.suggest(text);
+        }
+        suggest(text, self.declared.iter().map(|(n, _, _)| n.as_str()).chain(PRIMITIVES.iter().copied()))
     }
 
     /// Warns once per reference cycle (`A -> B -> A`), with the real cycle in the message.

@@ -296,6 +296,7 @@ impl Parser {
             .map(|r| self.string_or_list(r, &path, "returns must be a string or an array of strings."));
         if is_action {
             // Nango's quirk: v1 actions name their anonymous models with type `sync`.
+            let output_spans = returns.iter().flatten().map(|(_, s)| *s).collect();
             let output = returns.map(|r| self.resolve_outputs(integration, "sync", &name, &r, scope, &path));
             out.actions.push(Action {
                 name,
@@ -303,6 +304,7 @@ impl Parser {
                 description: description.trim().to_owned(),
                 input: None,
                 output,
+                output_spans,
                 endpoint: None,
                 scopes: Vec::new(),
                 version,
@@ -323,12 +325,15 @@ impl Parser {
             return;
         };
         let output = self.resolve_outputs(integration, "sync", &name, &returns, scope, &path);
+        let output_spans = returns.iter().map(|(_, s)| *s).collect();
         let schedule = if runs.is_empty() {
             None
         } else {
             // v1 never validated `runs`; we still read it, and say when it cannot be run.
             match parse_runs(&runs) {
-                Ok(interval) => Some(Schedule { text: runs.clone(), interval }),
+                Ok(interval) => {
+                    Some(Schedule { text: runs.clone(), interval, span: node.get("runs").map_or(key.span, |n| n.span) })
+                }
                 Err(_) => {
                     let span = node.get("runs").map_or(key.span, |n| n.span);
                     self.push(
@@ -358,6 +363,7 @@ impl Parser {
             scopes: Vec::new(),
             input: None,
             output,
+            output_spans,
             endpoints: Vec::new(),
             webhook_subscriptions: Vec::new(),
             version,
@@ -482,12 +488,13 @@ impl Parser {
             None => None,
         };
         let input = self.input(integration, ScriptKind::Sync, &name, node, scope, &path);
-        let output = match node.get("output") {
+        let (output, output_spans) = match node.get("output") {
             Some(n) => {
                 let outputs = self.string_or_list(n, &path, "output must be a string or an array of strings.");
-                self.resolve_outputs(integration, "sync", &name, &outputs, scope, &path)
+                let spans = outputs.iter().map(|(_, s)| *s).collect();
+                (self.resolve_outputs(integration, "sync", &name, &outputs, scope, &path), spans)
             }
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
         let endpoints = match node.get("endpoint") {
             Some(n) => self.sync_endpoints(n, &path),
@@ -500,7 +507,7 @@ impl Parser {
         let runs = runs?;
         let runs_span = runs_node.map_or(key.span, |n| n.span);
         let schedule = match parse_runs(&runs) {
-            Ok(interval) => Schedule { text: runs.clone(), interval },
+            Ok(interval) => Schedule { text: runs.clone(), interval, span: runs_span },
             Err(e) => {
                 let (msg, help) = match e {
                     RunsError::Invalid => (
@@ -533,6 +540,7 @@ impl Parser {
             scopes,
             input,
             output,
+            output_spans,
             endpoints,
             webhook_subscriptions,
             version,
@@ -571,8 +579,10 @@ impl Parser {
         let scopes = self.scopes(node, &path);
         let version = self.version(node, &path);
         let input = self.input(integration, ScriptKind::Action, &name, node, scope, &path);
+        let mut output_spans = Vec::new();
         let output = node.get("output").map(|n| {
             let outputs = self.string_or_list(n, &path, "output must be a string or an array of strings.");
+            output_spans = outputs.iter().map(|(_, s)| *s).collect();
             self.resolve_outputs(integration, "action", &name, &outputs, scope, &path)
         });
         let endpoint = node.get("endpoint").and_then(|n| self.action_endpoint(n, &path));
@@ -585,6 +595,7 @@ impl Parser {
             description: description.trim().to_owned(),
             input,
             output,
+            output_spans,
             endpoint,
             scopes,
             version,

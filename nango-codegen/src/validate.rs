@@ -1,6 +1,6 @@
 //! Post-parse checks of one integration (spec §1.4, §1.6, §2.4) and `usedModels`.
 
-use crate::ir::{Integration, Model, Sync, SyncType};
+use crate::ir::{Integration, Model, SyncType};
 use crate::models::ModelScope;
 use crate::schedule::deployable_runs;
 use crate::{Diagnostic, Span};
@@ -99,11 +99,12 @@ impl Validator {
         // Sync outputs: unique per integration, each with an `id`.
         let mut registered: HashSet<String> = HashSet::new();
         for sync in &integration.syncs {
-            for output in &sync.output {
+            for (i, output) in sync.output.iter().enumerate() {
+                let output_span = sync.output_spans.get(i).copied().unwrap_or(sync.span);
                 if registered.contains(output) {
                     diags.push(
                         Diagnostic::error("duplicate_model", format!("Model \"{output}\" is used multiple times. Please make sure all models are unique within an integration."))
-                            .at(sync.span)
+                            .at(output_span)
                             .path(self.path("syncs", &sync.name, " > [output]"))
                             .help("each model can be the output of one sync per integration; make a model per sync (`__extends` helps share fields)"),
                     );
@@ -112,7 +113,7 @@ impl Validator {
                 if let Some(model) = scope.get(output)
                     && model.field("id").is_none()
                 {
-                    diags.push(missing_id(model, sync, &self.path("syncs", &sync.name, " > [output]")));
+                    diags.push(missing_id(model, output_span, &self.path("syncs", &sync.name, " > [output]")));
                 }
             }
             if let Some(input) = &sync.input {
@@ -121,11 +122,11 @@ impl Validator {
         }
         for action in &integration.actions {
             let mut mine = HashSet::new();
-            for output in action.output.iter().flatten() {
+            for (i, output) in action.output.iter().flatten().enumerate() {
                 if !mine.insert(output) {
                     diags.push(
                         Diagnostic::error("duplicate_model", format!("Model \"{output}\" is used multiple times. Please make sure all models are unique within an integration."))
-                            .at(action.span)
+                            .at(action.output_spans.get(i).copied().unwrap_or(action.span))
                             .path(self.path("actions", &action.name, " > [output]"))
                             .help("list each output model once"),
                     );
@@ -149,7 +150,7 @@ impl Validator {
                         "runs_not_deployable",
                         format!("\"{}\" is accepted by the CLI but refused by Nango's deploy endpoint", sync.runs),
                     )
-                    .at(sync.span)
+                    .at(sync.schedule.as_ref().map_or(sync.span, |s| s.span))
                     .path(self.path("syncs", &sync.name, " > runs"))
                     .help("use whole numbers of s, m, h or d (e.g. `every 90 minutes`), or `every week`/`every month`"),
                 );
@@ -189,8 +190,7 @@ impl Validator {
     }
 }
 
-fn missing_id(model: &Model, sync: &Sync, path: &str) -> Diagnostic {
-    let span = if model.anonymous { model.span } else { sync.span };
+fn missing_id(model: &Model, span: Span, path: &str) -> Diagnostic {
     Diagnostic::error(
         "model_missing_id",
         format!(

@@ -253,8 +253,15 @@ fn yaml_error(err: &serde_saphyr::Error, source: &str) -> Diagnostic {
         Some((place, rest)) if place.starts_with("line ") => rest,
         _ => message,
     };
-    let mut diag = Diagnostic::error("yaml_syntax", format!("invalid YAML: {message}"))
-        .help("fix the YAML syntax at this place; nango.yaml must be one valid YAML document");
+    // The position is shown separately; drop the parser's own advice about its options.
+    let message = message.rfind(" at line ").map_or(message, |i| &message[..i]);
+    let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    let help = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        format!("`{key}` appears twice in the same map; keep one of them")
+    } else {
+        "fix the YAML syntax at this place; nango.yaml must be one valid YAML document".to_owned()
+    };
+    let mut diag = Diagnostic::error("yaml_syntax", format!("invalid YAML: {message}")).help(help);
     if let Some(loc) = err.location().filter(|l| l.line() > 0) {
         let mut span = span_of(&loc);
         if span.len == 0 && span.offset == 0 && loc.line() > 1 {

@@ -111,7 +111,11 @@ fn verdicts_match_nango() {
             for (code, path) in &v.errors {
                 let hit = out.errors().any(|d| d.path == *path || d.path.starts_with(&format!("{path} >")));
                 if !hit {
-                    problems.push(format!("{}: no error at {path} ({code}); ours: {:?}", v.file, out.errors().map(|d| d.one_line(&v.file)).collect::<Vec<_>>()));
+                    problems.push(format!(
+                        "{}: no error at {path} ({code}); ours: {:?}",
+                        v.file,
+                        out.errors().map(|d| d.one_line(&v.file)).collect::<Vec<_>>()
+                    ));
                 }
             }
         }
