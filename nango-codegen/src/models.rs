@@ -57,6 +57,8 @@ pub(crate) struct ModelScope<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Models added after parsing (anonymous models for literal inputs/outputs).
     pub extra: Vec<Model>,
+    /// Suggestions already computed: big files repeat the same literals many times.
+    suggestions: HashMap<String, Option<String>>,
 }
 
 impl<'a> ModelScope<'a> {
@@ -69,6 +71,7 @@ impl<'a> ModelScope<'a> {
             in_progress: Vec::new(),
             diagnostics: Vec::new(),
             extra: Vec::new(),
+            suggestions: HashMap::new(),
         };
         let Some(models) = models else { return scope };
         match &models.kind {
@@ -549,16 +552,56 @@ fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec
 /// The closest candidate to `text` when it is a plausible typo of it.
 pub(crate) fn suggest<'n>(text: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
     let lower = text.to_lowercase();
+    let len = lower.chars().count();
+    let hist = histogram(&lower);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let distance =
-            if c.to_lowercase() == lower { 0 } else { strsim::damerau_levenshtein(&lower, &c.to_lowercase()) };
-        let limit = (text.chars().count().max(c.chars().count()) / 4).max(1);
+        let c_len = c.chars().count();
+        let limit = (len.max(c_len) / 4).max(1);
+        // The edit distance is at least the length difference: skip the expensive part early
+        // (files with a thousand models and hundreds of literals stay linear in practice).
+        if len.abs_diff(c_len) > limit {
+            continue;
+        }
+        // Bag distance (characters one has and the other lacks) is another cheap lower bound.
+        let c_lower = c.to_lowercase();
+        if bag_distance(&hist, &c_lower) > limit {
+            continue;
+        }
+        let distance = if c_lower == lower { 0 } else { strsim::osa_distance(&lower, &c_lower) };
         if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
             best = Some((distance, c));
         }
     }
     best.map(|(_, c)| c.to_owned())
+}
+
+/// Counts of ASCII letters, digits and `_`; everything else shares one bucket.
+fn histogram(s: &str) -> [i32; 38] {
+    let mut h = [0i32; 38];
+    for b in s.bytes() {
+        let i = match b {
+            b'a'..=b'z' => (b - b'a') as usize,
+            b'0'..=b'9' => 26 + (b - b'0') as usize,
+            b'_' => 36,
+            _ => 37,
+        };
+        h[i] += 1;
+    }
+    h
+}
+
+fn bag_distance(a: &[i32; 38], b: &str) -> usize {
+    let hb = histogram(b);
+    let (mut more, mut less) = (0, 0);
+    for (x, y) in a.iter().zip(hb.iter()) {
+        if x > y {
+            more += (x - y) as usize;
+        } else {
+            less += (y - x) as usize;
+        }
+    }
+    more.max(less)
 }
 
 fn strip_optional(key: &str) -> (&str, bool) {
