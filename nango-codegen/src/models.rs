@@ -417,13 +417,19 @@ impl<'a> ModelScope<'a> {
     }
 
     /// Like [`suggest`](Self::suggest), also considering the primitive types (`Strin` -> `string`).
-    fn suggest_type(&self, text: &str) -> Option<String> {
+    fn suggest_type(&mut self, text: &str) -> Option<String> {
         const PRIMITIVES: &[&str] =
             &["string", "number", "integer", "boolean", "bigint", "date", "object", "any", "array"];
-        if text.chars().count() < 4 {
-            return self.suggest(text);
+        if let Some(cached) = self.suggestions.get(text) {
+            return cached.clone();
         }
-        suggest(text, self.declared.iter().map(|(n, _, _)| n.as_str()).chain(PRIMITIVES.iter().copied()))
+        let found = if text.chars().count() < 4 {
+            self.suggest(text)
+        } else {
+            suggest(text, self.declared.iter().map(|(n, _, _)| n.as_str()).chain(PRIMITIVES.iter().copied()))
+        };
+        self.suggestions.insert(text.to_owned(), found.clone());
+        found
     }
 
     /// Warns once per reference cycle (`A -> B -> A`), with the real cycle in the message.

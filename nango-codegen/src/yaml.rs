@@ -14,7 +14,7 @@ use std::fmt;
 
 /// Deepest nesting we accept. Real nango.yaml files stay under 15 levels; the limit keeps the
 /// recursive walkers far from the stack limit on hostile input.
-pub(crate) const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// A YAML value with its place in the source.
 #[derive(Debug, Clone)]
@@ -230,6 +230,29 @@ impl Drop for ResetDepth {
 /// Parses one YAML document. YAML syntax errors (and duplicate keys, bombs, too deep nesting)
 /// come back as one `yaml_syntax` diagnostic with the parser's position.
 pub(crate) fn parse_yaml(source: &str) -> Result<Node, Box<Diagnostic>> {
+    // Deserialization recurses once per nesting level, and debug builds use large frames: run it
+    // on a thread with a known, generous stack so callers on small stacks (test threads, async
+    // workers) are safe at the maximum depth. If no thread can be spawned, run inline.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("nango-yaml".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_yaml_here(source))
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(Box::new(panicked()))))
+            .unwrap_or_else(|_| parse_yaml_here(source))
+    })
+}
+
+/// Stack for the YAML reader thread: ample for [`MAX_DEPTH`] levels even in debug builds.
+const PARSE_STACK_BYTES: usize = 32 * 1024 * 1024;
+
+fn panicked() -> Diagnostic {
+    Diagnostic::error("yaml_syntax", "invalid YAML: the YAML reader failed on this input")
+        .at(Span { offset: 0, len: 0, line: 1, column: 1 })
+        .help("please report this input as a bug")
+}
+
+fn parse_yaml_here(source: &str) -> Result<Node, Box<Diagnostic>> {
     let mut options = Options::default();
     // YAML 1.2 core schema, like js-yaml 4: `yes`/`no`/`y`/`n` are strings, not booleans.
     options.strict_booleans = true;
