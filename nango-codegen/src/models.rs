@@ -8,7 +8,7 @@
 use crate::ir::{Field, Literal, Model, ObjectType, Primitive, TypeExpr};
 use crate::yaml::{Kind, Node};
 use crate::{Diagnostic, Span};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 const DOCS: &str = "https://nango.dev/docs/reference/integration-configuration#model-types";
 
@@ -42,6 +42,85 @@ const DISALLOWED_GENERICS: &[&str] = &[
 /// Longest `__extends` chain followed before giving up (keeps hostile input off the stack limit).
 const MAX_EXTENDS_DEPTH: usize = 64;
 
+/// Where a field sits (`Model > field > 0 > sub`), built only when a diagnostic needs it: big
+/// files have tens of thousands of fields and almost no diagnostics.
+#[derive(Clone, Copy)]
+pub(crate) struct FieldPath<'p> {
+    parent: Option<&'p FieldPath<'p>>,
+    name: &'p str,
+    index: Option<usize>,
+}
+
+impl<'p> FieldPath<'p> {
+    pub fn root(name: &'p str) -> Self {
+        FieldPath { parent: None, name, index: None }
+    }
+
+    fn child(&'p self, name: &'p str) -> FieldPath<'p> {
+        FieldPath { parent: Some(self), name, index: None }
+    }
+
+    fn item(&'p self, index: usize) -> FieldPath<'p> {
+        FieldPath { parent: Some(self), name: "", index: Some(index) }
+    }
+
+    /// The model name at the start of the path.
+    fn root_name(&self) -> &'p str {
+        match self.parent {
+            Some(p) => p.root_name(),
+            None => self.name,
+        }
+    }
+
+    fn render(&self) -> String {
+        let segment = match self.index {
+            Some(i) => i.to_string(),
+            None => self.name.to_owned(),
+        };
+        match self.parent {
+            Some(p) => format!("{} > {segment}", p.render()),
+            None => segment,
+        }
+    }
+}
+
+/// A name prepared for typo matching: lowercase text, length in characters, letter counts.
+struct Candidate {
+    name: String,
+    lower: String,
+    len: usize,
+    hist: [i32; 38],
+}
+
+impl Candidate {
+    fn new(name: &str) -> Self {
+        let lower = name.to_lowercase();
+        Candidate { name: name.to_owned(), len: lower.chars().count(), hist: histogram(&lower), lower }
+    }
+}
+
+/// The closest prepared candidate to `text`, when it is a plausible typo of it.
+fn closest<'c>(text: &str, candidates: impl Iterator<Item = &'c Candidate>) -> Option<String> {
+    let lower = text.to_lowercase();
+    let len = lower.chars().count();
+    let hist = histogram(&lower);
+    let mut best: Option<(usize, &Candidate)> = None;
+    for c in candidates {
+        let limit = (len.max(c.len) / 4).max(1);
+        // Two cheap lower bounds of the edit distance first: length difference and bag distance
+        // (characters one has and the other lacks). Files with a thousand models and hundreds of
+        // literals stay fast.
+        if len.abs_diff(c.len) > limit || bag_distance(&hist, &c.hist) > limit {
+            continue;
+        }
+        let distance = if c.lower == lower { 0 } else { strsim::osa_distance(&lower, &c.lower) };
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, c));
+        }
+    }
+    best.map(|(_, c)| c.name.clone())
+}
+
 /// True when `name` is a valid model name (`^[a-zA-Z0-9_]+$`).
 pub(crate) fn valid_model_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -59,6 +138,8 @@ pub(crate) struct ModelScope<'a> {
     pub extra: Vec<Model>,
     /// Suggestions already computed: big files repeat the same literals many times.
     suggestions: HashMap<String, Option<String>>,
+    /// Model names (then primitive names) prepared for typo matching, built on first use.
+    candidates: Vec<Candidate>,
 }
 
 impl<'a> ModelScope<'a> {
@@ -72,6 +153,7 @@ impl<'a> ModelScope<'a> {
             diagnostics: Vec::new(),
             extra: Vec::new(),
             suggestions: HashMap::new(),
+            candidates: Vec::new(),
         };
         let Some(models) = models else { return scope };
         match &models.kind {
@@ -162,7 +244,7 @@ impl<'a> ModelScope<'a> {
         };
         match &node.kind {
             Kind::Map(entries) => {
-                let object = self.parse_object(name, entries, depth, &mut model.extends);
+                let object = self.parse_object(&FieldPath::root(name), entries, depth, &mut model.extends);
                 model.fields = object.fields;
                 model.dynamic_field = object.dynamic.map(|b| *b);
             }
@@ -184,18 +266,16 @@ impl<'a> ModelScope<'a> {
     /// Parses the entries of a model or inline object, merging `__extends` parents in place.
     fn parse_object(
         &mut self,
-        path: &str,
+        path: &FieldPath,
         entries: &'a [(Node, Node)],
         depth: usize,
         extends_out: &mut Vec<String>,
     ) -> ObjectType {
         let mut object = ObjectType::default();
-        // Names the object defines itself: they win over inherited fields wherever they appear.
-        let own: HashSet<String> = entries.iter().map(|(k, _)| strip_optional(&k.key_text()).0.to_owned()).collect();
         for (key, value) in entries {
             let raw = key.key_text();
             let (name, optional) = strip_optional(&raw);
-            let field_path = format!("{path} > {name}");
+            let field_path = path.child(name);
             match name {
                 "__extends" => {
                     let Some(list) = value.as_str() else {
@@ -205,7 +285,7 @@ impl<'a> ModelScope<'a> {
                                 format!("__extends must be a string of model names, found {}", value.type_name()),
                             )
                             .at(value.span)
-                            .path(field_path)
+                            .path(field_path.render())
                             .help("write `__extends: Parent` or `__extends: ParentA, ParentB`"),
                         );
                         continue;
@@ -220,7 +300,7 @@ impl<'a> ModelScope<'a> {
                         }
                         let parent_span = value.span.sub(list, delta + quote_len(value), parent.len());
                         extends_out.push(parent.to_owned());
-                        self.merge_parent(path, parent, parent_span, &own, &mut object, depth);
+                        self.merge_parent(path, parent, parent_span, &mut object, depth);
                     }
                 }
                 "__string" => {
@@ -241,22 +321,14 @@ impl<'a> ModelScope<'a> {
         object
     }
 
-    fn merge_parent(
-        &mut self,
-        path: &str,
-        parent: &str,
-        span: Span,
-        own: &HashSet<String>,
-        object: &mut ObjectType,
-        depth: usize,
-    ) {
+    fn merge_parent(&mut self, path: &FieldPath, parent: &str, span: Span, object: &mut ObjectType, depth: usize) {
         let Some(&pi) = self.index.get(parent) else {
             let mut diag = Diagnostic::error(
                 "model_extends_not_found",
-                format!("Model \"{}\" is extending \"{parent}\", but it does not exists", root_of(path)),
+                format!("Model \"{}\" is extending \"{parent}\", but it does not exists", path.root_name()),
             )
             .at(span)
-            .path(path);
+            .path(path.render());
             diag = match self.suggest(parent) {
                 Some(s) => diag.help(format!("did you mean `{s}`?")),
                 None => diag.help("declare the parent model under `models:` or remove it from `__extends`"),
@@ -268,10 +340,10 @@ impl<'a> ModelScope<'a> {
             self.diagnostics.push(
                 Diagnostic::error(
                     "cyclic_extends",
-                    format!("Model \"{}\" extends \"{parent}\", which extends it back", root_of(path)),
+                    format!("Model \"{}\" extends \"{parent}\", which extends it back", path.root_name()),
                 )
                 .at(span)
-                .path(path)
+                .path(path.render())
                 .help("`__extends` chains must not loop; move the shared fields into a separate base model"),
             );
             return;
@@ -283,9 +355,6 @@ impl<'a> ModelScope<'a> {
             if object.fields.iter().any(|f| f.name == field.name) {
                 continue;
             }
-            if own.contains(&field.name) && !object.fields.iter().any(|f| f.name == field.name) {
-                // Own key not reached yet: keep the position, the own definition replaces it later.
-            }
             let inherited_from = field.inherited_from.clone().or_else(|| Some(parent.to_owned()));
             object.fields.push(Field { inherited_from, ..field });
         }
@@ -295,14 +364,10 @@ impl<'a> ModelScope<'a> {
     }
 
     /// Classifies one field value (spec §2.2 steps 4–14).
-    pub fn classify_value(&mut self, path: &str, value: &'a Node, depth: usize) -> TypeExpr {
+    pub fn classify_value(&mut self, path: &FieldPath, value: &'a Node, depth: usize) -> TypeExpr {
         match &value.kind {
             Kind::Seq(items) => TypeExpr::List(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| self.classify_value(&format!("{path} > {i}"), item, depth))
-                    .collect(),
+                items.iter().enumerate().map(|(i, item)| self.classify_value(&path.item(i), item, depth)).collect(),
             ),
             Kind::Null => TypeExpr::Literal(Literal::Null),
             Kind::Bool(b) => TypeExpr::Literal(Literal::Bool(*b)),
@@ -318,7 +383,7 @@ impl<'a> ModelScope<'a> {
     }
 
     /// Classifies a string type: a union (`a | b`) or a single member.
-    pub fn classify_string(&mut self, path: &str, text: &str, span: Span, quote: usize) -> TypeExpr {
+    pub fn classify_string(&mut self, path: &FieldPath, text: &str, span: Span, quote: usize) -> TypeExpr {
         if !text.contains('|') {
             let trimmed = text.trim();
             let delta = text.len() - text.trim_start().len();
@@ -335,7 +400,7 @@ impl<'a> ModelScope<'a> {
         TypeExpr::Union(members)
     }
 
-    fn classify_member(&mut self, path: &str, text: &str, span: Span) -> TypeExpr {
+    fn classify_member(&mut self, path: &FieldPath, text: &str, span: Span) -> TypeExpr {
         if let Some(element) = text.strip_suffix("[]") {
             if element.trim().is_empty() {
                 self.type_syntax_error(
@@ -351,7 +416,7 @@ impl<'a> ModelScope<'a> {
         self.classify_scalar(path, text, span)
     }
 
-    fn classify_scalar(&mut self, path: &str, text: &str, span: Span) -> TypeExpr {
+    fn classify_scalar(&mut self, path: &FieldPath, text: &str, span: Span) -> TypeExpr {
         // Extension: a quoted member (`'open'`) is an explicit string literal, never a model.
         if let Some(inner) = unquote(text) {
             return TypeExpr::Literal(Literal::String(inner.to_owned()));
@@ -393,43 +458,52 @@ impl<'a> ModelScope<'a> {
         self.diagnostics.push(
             Diagnostic::warning("model_not_found_fallback", message)
                 .at(span)
-                .path(format!("{} > {text}", root_of(path)))
+                .path(format!("{} > {text}", path.root_name()))
                 .help(help),
         );
         TypeExpr::Literal(Literal::String(text.to_owned()))
     }
 
-    fn type_syntax_error(&mut self, path: &str, text: &str, span: Span, help: &str) {
+    fn type_syntax_error(&mut self, path: &FieldPath, text: &str, span: Span, help: &str) {
         self.diagnostics.push(
             Diagnostic::error(
                 "type_syntax_error",
                 format!("Type \"{text}\" contains some unsupported typescript syntax, please use allowed syntax. Documentation: {DOCS}"),
             )
             .at(span)
-            .path(path)
+            .path(path.render())
             .help(help),
         );
     }
 
     /// The declared model name closest to `text`, if it is close enough to be a likely typo.
-    pub fn suggest(&self, text: &str) -> Option<String> {
-        suggest(text, self.declared.iter().map(|(n, _, _)| n.as_str()))
+    pub fn suggest(&mut self, text: &str) -> Option<String> {
+        self.prepare_candidates();
+        closest(text, self.candidates[..self.declared.len()].iter())
     }
 
     /// Like [`suggest`](Self::suggest), also considering the primitive types (`Strin` -> `string`).
     fn suggest_type(&mut self, text: &str) -> Option<String> {
-        const PRIMITIVES: &[&str] =
-            &["string", "number", "integer", "boolean", "bigint", "date", "object", "any", "array"];
         if let Some(cached) = self.suggestions.get(text) {
             return cached.clone();
         }
         let found = if text.chars().count() < 4 {
             self.suggest(text)
         } else {
-            suggest(text, self.declared.iter().map(|(n, _, _)| n.as_str()).chain(PRIMITIVES.iter().copied()))
+            self.prepare_candidates();
+            closest(text, self.candidates.iter())
         };
         self.suggestions.insert(text.to_owned(), found.clone());
         found
+    }
+
+    fn prepare_candidates(&mut self) {
+        const PRIMITIVES: &[&str] =
+            &["string", "number", "integer", "boolean", "bigint", "date", "object", "any", "array"];
+        if self.candidates.is_empty() {
+            let names = self.declared.iter().map(|(n, _, _)| n.as_str()).chain(PRIMITIVES.iter().copied());
+            self.candidates = names.map(Candidate::new).collect();
+        }
     }
 
     /// Warns once per reference cycle (`A -> B -> A`), with the real cycle in the message.
@@ -557,29 +631,8 @@ fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec
 
 /// The closest candidate to `text` when it is a plausible typo of it.
 pub(crate) fn suggest<'n>(text: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
-    let lower = text.to_lowercase();
-    let len = lower.chars().count();
-    let hist = histogram(&lower);
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        let c_len = c.chars().count();
-        let limit = (len.max(c_len) / 4).max(1);
-        // The edit distance is at least the length difference: skip the expensive part early
-        // (files with a thousand models and hundreds of literals stay linear in practice).
-        if len.abs_diff(c_len) > limit {
-            continue;
-        }
-        // Bag distance (characters one has and the other lacks) is another cheap lower bound.
-        let c_lower = c.to_lowercase();
-        if bag_distance(&hist, &c_lower) > limit {
-            continue;
-        }
-        let distance = if c_lower == lower { 0 } else { strsim::osa_distance(&lower, &c_lower) };
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, c));
-        }
-    }
-    best.map(|(_, c)| c.to_owned())
+    let prepared: Vec<Candidate> = candidates.map(Candidate::new).collect();
+    closest(text, prepared.iter())
 }
 
 /// Counts of ASCII letters, digits and `_`; everything else shares one bucket.
@@ -597,10 +650,9 @@ fn histogram(s: &str) -> [i32; 38] {
     h
 }
 
-fn bag_distance(a: &[i32; 38], b: &str) -> usize {
-    let hb = histogram(b);
+fn bag_distance(a: &[i32; 38], b: &[i32; 38]) -> usize {
     let (mut more, mut less) = (0, 0);
-    for (x, y) in a.iter().zip(hb.iter()) {
+    for (x, y) in a.iter().zip(b.iter()) {
         if x > y {
             more += (x - y) as usize;
         } else {
@@ -615,11 +667,6 @@ fn strip_optional(key: &str) -> (&str, bool) {
         Some(name) => (name, true),
         None => (key, false),
     }
-}
-
-/// The model name at the start of a diagnostic path (`Model > field > sub`).
-fn root_of(path: &str) -> &str {
-    path.split(" > ").next().unwrap_or(path)
 }
 
 /// Length of the opening quote of a quoted scalar, so sub-spans line up with the text.

@@ -5,7 +5,7 @@
 //! model never hides a broken integration.
 
 use crate::ir::*;
-use crate::models::{ModelScope, suggest};
+use crate::models::{FieldPath, ModelScope, suggest};
 use crate::schedule::{RunsError, parse_runs};
 use crate::validate::Validator;
 use crate::yaml::{Kind, Node};
@@ -704,7 +704,7 @@ impl Parser {
         }
         if !scope.contains(&anon) {
             let before = scope.diagnostics.len();
-            let ty = scope.classify_string(&anon, text, span, 0);
+            let ty = scope.classify_string(&FieldPath::root(&anon), text, span, 0);
             // Nango reports literal inputs/outputs once, as `model_is_literal`, not per member.
             scope.diagnostics.retain_from(before, |d| d.code != "model_not_found_fallback");
             if !matches!(ty, TypeExpr::Union(_)) {

@@ -20,7 +20,7 @@ impl Validator {
     }
 
     /// Runs every check, drops syncs Nango drops, and fills `used_models`.
-    pub fn check(&mut self, integration: &mut Integration, scope: &ModelScope) -> Vec<Diagnostic> {
+    pub fn check(&mut self, integration: &mut Integration, scope: &mut ModelScope) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
 
         // Endpoint count must match the outputs 1:1; Nango drops the sync otherwise.

@@ -2,19 +2,23 @@
 //!
 //! nango.yaml is validated like a schema (unknown keys, wrong types, all errors at once), so the
 //! front end walks a generic tree rather than deserializing into fixed structs. The tree is built
-//! with serde-saphyr (pure Rust, panic-free, budgets against YAML bombs) through its `Spanned`
-//! wrapper, so every key and value keeps its line, column and byte range. This module is private:
-//! no YAML type leaves the crate.
+//! from the events of granit-parser, the pure-Rust, panic-free YAML parser under serde-saphyr
+//! (re-exported by it), with an explicit stack: every key and value keeps its line, column and
+//! byte range, deep input cannot overflow the call stack, and there is no per-node serde
+//! overhead (this halves the time of a large file compared with `serde_saphyr::Spanned`).
+//! Scalars are resolved with YAML 1.2's core schema, as js-yaml 4 (Nango's loader) does. This
+//! module is private: no YAML type leaves the crate.
 
 use crate::{Diagnostic, Span};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{DuplicateKeyPolicy, Location, Options, Spanned};
-use std::cell::Cell;
-use std::fmt;
+use serde_saphyr::granit_parser::{self, Event, Marker, Parser, ScalarStyle};
+use std::collections::HashSet;
 
 /// Deepest nesting we accept. Real nango.yaml files stay under 15 levels; the limit keeps the
-/// recursive walkers far from the stack limit on hostile input.
+/// recursive walkers over the tree far from the stack limit on hostile input.
 pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Most nodes a document may expand to through aliases (YAML bombs), counted beyond the source.
+const MAX_ALIAS_NODES: usize = 1_000_000;
 
 /// A YAML value with its place in the source.
 #[derive(Debug, Clone)]
@@ -104,209 +108,331 @@ pub(crate) fn js_number(f: f64) -> String {
     }
 }
 
-fn span_of(loc: &Location) -> Span {
-    let s = loc.span();
-    let (offset, len) = match (s.byte_offset(), s.byte_len()) {
-        (Some(o), Some(l)) => (o as usize, l as usize),
-        _ => (0, 0),
-    };
-    Span { offset, len, line: loc.line() as u32, column: loc.column() as u32 }
+fn span_of(start: &Marker, end: &Marker, source: &str) -> Span {
+    let offset = start.byte_offset().unwrap_or(0).min(source.len());
+    let end = end.byte_offset().unwrap_or(offset).clamp(offset, source.len());
+    Span { offset, len: end - offset, line: start.line() as u32, column: start.col() as u32 + 1 }
 }
 
-thread_local! {
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
+fn point(marker: &Marker, source: &str) -> Span {
+    span_of(marker, marker, source)
 }
 
-struct DepthGuard;
+/// The keys of a map being read, for duplicate detection: a linear scan for the small maps that
+/// make up nearly all of a nango.yaml, a hash set once a map grows large.
+#[derive(Default)]
+struct KeySet {
+    large: Option<HashSet<String>>,
+}
 
-impl DepthGuard {
-    fn enter<E: de::Error>() -> Result<DepthGuard, E> {
-        let depth = DEPTH.with(|d| {
-            d.set(d.get() + 1);
-            d.get()
+impl KeySet {
+    const LINEAR_LIMIT: usize = 24;
+
+    /// Records `key`; false when `entries` already has it.
+    fn insert(&mut self, key: &Node, entries: &[(Node, Node)]) -> bool {
+        let text = key.key_text();
+        if let Some(set) = &mut self.large {
+            return set.insert(text);
+        }
+        if entries.iter().any(|(k, _)| same_key(k, key, &text)) {
+            return false;
+        }
+        if entries.len() + 1 >= Self::LINEAR_LIMIT {
+            let mut set: HashSet<String> = entries.iter().map(|(k, _)| k.key_text()).collect();
+            set.insert(text);
+            self.large = Some(set);
+        }
+        true
+    }
+}
+
+fn same_key(existing: &Node, key: &Node, key_text: &str) -> bool {
+    match (&existing.kind, &key.kind) {
+        (Kind::Str(a), Kind::Str(b)) => a == b,
+        _ => existing.key_text() == key_text,
+    }
+}
+
+/// A collection being read.
+enum Frame {
+    Seq { span: Span, items: Vec<Node>, anchor: usize },
+    Map { span: Span, entries: Vec<(Node, Node)>, keys: KeySet, key: Option<Node>, merges: Vec<Node>, anchor: usize },
+}
+
+struct Builder<'s> {
+    source: &'s str,
+    stack: Vec<Frame>,
+    anchors: Vec<Option<(Node, usize)>>,
+    root: Option<Node>,
+    alias_budget: usize,
+}
+
+fn error(message: impl Into<String>, span: Span, help: &str) -> Box<Diagnostic> {
+    Box::new(Diagnostic::error("yaml_syntax", format!("invalid YAML: {}", message.into())).at(span).help(help))
+}
+
+const SYNTAX_HELP: &str = "fix the YAML syntax at this place; nango.yaml must be one valid YAML document";
+
+impl Builder<'_> {
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor == 0 {
+            return;
+        }
+        if self.anchors.len() <= anchor {
+            self.anchors.resize(anchor + 1, None);
+        }
+        self.anchors[anchor] = Some((node.clone(), count_nodes(node)));
+    }
+
+    /// Adds a finished value to the collection being read (or makes it the document).
+    fn push(&mut self, node: Node) -> Result<(), Box<Diagnostic>> {
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, keys, key, merges, .. }) => match key.take() {
+                None => {
+                    *key = Some(node);
+                    Ok(())
+                }
+                Some(k) => {
+                    // YAML merge key: `<<: *defaults` (or a list of them), as js-yaml supports.
+                    if k.as_str() == Some("<<") && matches!(k.kind, Kind::Str(_)) && !matches!(node.kind, Kind::Str(_))
+                    {
+                        merges.push(node);
+                        return Ok(());
+                    }
+                    if !keys.insert(&k, entries) {
+                        let text = k.key_text();
+                        return Err(error(
+                            format!("duplicate mapping key: {text}"),
+                            k.span,
+                            &format!("`{text}` appears twice in the same map; keep one of them"),
+                        ));
+                    }
+                    entries.push((k, node));
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    fn open(&mut self, frame: Frame, span: Span) -> Result<(), Box<Diagnostic>> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(error(
+                format!("the document is nested more than {MAX_DEPTH} levels deep"),
+                span,
+                "flatten the structure: define nested objects as separate models",
+            ));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn close(&mut self, end: Span) -> Result<(), Box<Diagnostic>> {
+        let node = match self.stack.pop() {
+            Some(Frame::Seq { span, items, anchor }) => {
+                let node = Node { kind: Kind::Seq(items), span: extend(span, end) };
+                self.remember(anchor, &node);
+                node
+            }
+            Some(Frame::Map { span, mut entries, mut keys, merges, anchor, .. }) => {
+                // Merged entries never override the map's own keys, wherever `<<` is written.
+                for merge in merges {
+                    let sources: Vec<Node> = match merge.kind {
+                        Kind::Seq(items) => items,
+                        _ => vec![merge],
+                    };
+                    for source in sources {
+                        let Kind::Map(merged) = source.kind else {
+                            return Err(error(
+                                "`<<` merges only maps",
+                                source.span,
+                                "merge a map or a list of maps: `<<: *defaults`",
+                            ));
+                        };
+                        for (k, v) in merged {
+                            if keys.insert(&k, &entries) {
+                                entries.push((k, v));
+                            }
+                        }
+                    }
+                }
+                let node = Node { kind: Kind::Map(entries), span: extend(span, end) };
+                self.remember(anchor, &node);
+                node
+            }
+            None => return Ok(()),
+        };
+        self.push(node)
+    }
+
+    fn alias(&mut self, id: usize, span: Span) -> Result<(), Box<Diagnostic>> {
+        let Some(Some((node, count))) = self.anchors.get(id) else {
+            return Err(error("unknown alias", span, "define the anchor (`&name`) before using `*name`"));
+        };
+        if *count > self.alias_budget {
+            return Err(error(
+                "aliases expand to too many nodes (a YAML bomb?)",
+                span,
+                "use fewer nested aliases; nango.yaml does not need them",
+            ));
+        }
+        self.alias_budget -= count;
+        let node = Node { kind: node.kind.clone(), span };
+        self.push(node)
+    }
+}
+
+fn extend(start: Span, end: Span) -> Span {
+    Span { len: end.end().saturating_sub(start.offset), ..start }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.kind {
+        Kind::Seq(items) => items.iter().map(count_nodes).sum(),
+        Kind::Map(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
+        _ => 0,
+    }
+}
+
+/// Resolves a scalar with the YAML 1.2 core schema (js-yaml 4's default for these types).
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Kind {
+    if let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) {
+        match tag.suffix() {
+            "str" => return Kind::Str(text.to_owned()),
+            "null" => return Kind::Null,
+            "bool" => {
+                return plain_scalar(text).filter(|k| matches!(k, Kind::Bool(_))).unwrap_or(Kind::Str(text.to_owned()));
+            }
+            "int" | "float" => {
+                return plain_scalar(text)
+                    .filter(|k| matches!(k, Kind::Int(_) | Kind::Float(_)))
+                    .unwrap_or(Kind::Str(text.to_owned()));
+            }
+            _ => {}
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Kind::Str(text.to_owned());
+    }
+    plain_scalar(text).unwrap_or_else(|| Kind::Str(text.to_owned()))
+}
+
+fn plain_scalar(text: &str) -> Option<Kind> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Kind::Null),
+        "true" | "True" | "TRUE" => return Some(Kind::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Kind::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(Kind::Float(f64::INFINITY)),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Kind::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Kind::Float(f64::NAN)),
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return None;
+    }
+    let unsigned = text.trim_start_matches(['-', '+']);
+    let negative = text.starts_with('-');
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(digits) = unsigned.strip_prefix(prefix) {
+            if text.len() - unsigned.len() > 0 && radix != 10 {
+                // Signed hex/octal/binary is not core schema.
+                return None;
+            }
+            let v = i64::from_str_radix(digits, radix).ok()?;
+            return Some(Kind::Int(if negative { -v } else { v }));
+        }
+    }
+    if unsigned.bytes().all(|b| b.is_ascii_digit()) && !unsigned.is_empty() {
+        return Some(match text.parse::<i64>() {
+            Ok(i) => Kind::Int(i),
+            Err(_) => Kind::Float(text.parse().ok()?),
         });
-        let guard = DepthGuard;
-        if depth > MAX_DEPTH {
-            return Err(E::custom(format!("the document is nested more than {MAX_DEPTH} levels deep")));
-        }
-        Ok(guard)
     }
-}
-
-impl Drop for DepthGuard {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let (int_part, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = int_part.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit());
+    let has_digits = !int_part.is_empty() || !frac.is_empty();
+    let exp_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    if digits_ok && has_digits && exp_ok && !(int_part.is_empty() && frac.is_empty()) && mantissa != "." {
+        return text.parse::<f64>().ok().map(Kind::Float);
     }
-}
-
-/// Raw value as serde-saphyr hands it over; converted to [`Node`] right away.
-struct RawNode(Node);
-
-impl<'de> Deserialize<'de> for RawNode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let _guard = DepthGuard::enter::<D::Error>()?;
-        let spanned = Spanned::<RawKind>::deserialize(d)?;
-        Ok(RawNode(Node { kind: spanned.value.0, span: span_of(&spanned.referenced) }))
-    }
-}
-
-struct RawKind(Kind);
-
-impl<'de> Deserialize<'de> for RawKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(KindVisitor).map(RawKind)
-    }
-}
-
-struct KindVisitor;
-
-impl<'de> Visitor<'de> for KindVisitor {
-    type Value = Kind;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
-    }
-    fn visit_none<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Kind, D::Error> {
-        d.deserialize_any(KindVisitor)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
-        Ok(Kind::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
-        Ok(Kind::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
-        Ok(i64::try_from(v).map_or(Kind::Float(v as f64), Kind::Int))
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Kind, E> {
-        Ok(i64::try_from(v).map_or(Kind::Float(v as f64), Kind::Int))
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Kind, E> {
-        Ok(i64::try_from(v).map_or(Kind::Float(v as f64), Kind::Int))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
-        Ok(Kind::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
-        Ok(Kind::Str(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
-        Ok(Kind::Str(v))
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Kind, E> {
-        Ok(Kind::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
-        let mut items = Vec::new();
-        while let Some(RawNode(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Kind::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
-        let mut entries = Vec::new();
-        while let Some((RawNode(k), RawNode(v))) = map.next_entry()? {
-            entries.push((k, v));
-        }
-        Ok(Kind::Map(entries))
-    }
-}
-
-/// Resets the depth counter even when deserialization unwinds early.
-struct ResetDepth;
-
-impl Drop for ResetDepth {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(0));
-    }
+    None
 }
 
 /// Parses one YAML document. YAML syntax errors (and duplicate keys, bombs, too deep nesting)
 /// come back as one `yaml_syntax` diagnostic with the parser's position.
 pub(crate) fn parse_yaml(source: &str) -> Result<Node, Box<Diagnostic>> {
-    // Deserialization recurses once per nesting level, and debug builds use large frames: run it
-    // on a thread with a known, generous stack so callers on small stacks (test threads, async
-    // workers) are safe at the maximum depth. If no thread can be spawned, run inline.
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("nango-yaml".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || parse_yaml_here(source))
-            .map(|handle| handle.join().unwrap_or_else(|_| Err(Box::new(panicked()))))
-            .unwrap_or_else(|_| parse_yaml_here(source))
-    })
-}
-
-/// Stack for the YAML reader thread: ample for [`MAX_DEPTH`] levels even in debug builds.
-const PARSE_STACK_BYTES: usize = 32 * 1024 * 1024;
-
-fn panicked() -> Diagnostic {
-    Diagnostic::error("yaml_syntax", "invalid YAML: the YAML reader failed on this input")
-        .at(Span { offset: 0, len: 0, line: 1, column: 1 })
-        .help("please report this input as a bug")
-}
-
-fn parse_yaml_here(source: &str) -> Result<Node, Box<Diagnostic>> {
-    let mut options = Options::default();
-    // YAML 1.2 core schema, like js-yaml 4: `yes`/`no`/`y`/`n` are strings, not booleans.
-    options.strict_booleans = true;
-    options.duplicate_keys = DuplicateKeyPolicy::Error;
-    options.with_snippet = false;
-
-    DEPTH.with(|d| d.set(0));
-    let _reset = ResetDepth;
-    match serde_saphyr::from_str_with_options::<RawNode>(source, options) {
-        Ok(RawNode(node)) => Ok(node),
-        Err(err) => Err(Box::new(yaml_error(&err, source))),
-    }
-}
-
-fn yaml_error(err: &serde_saphyr::Error, source: &str) -> Diagnostic {
-    let text = err.to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    // serde-saphyr prefixes "error: line L column C: "; keep only the message.
-    let message = first.strip_prefix("error: ").unwrap_or(first);
-    let message = match message.split_once(": ") {
-        Some((place, rest)) if place.starts_with("line ") => rest,
-        _ => message,
-    };
-    // The position is shown separately; drop the parser's own advice about its options.
-    let message = message.rfind(" at line ").map_or(message, |i| &message[..i]);
-    let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
-    let help = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
-        format!("`{key}` appears twice in the same map; keep one of them")
-    } else {
-        "fix the YAML syntax at this place; nango.yaml must be one valid YAML document".to_owned()
-    };
-    let mut diag = Diagnostic::error("yaml_syntax", format!("invalid YAML: {message}")).help(help);
-    if let Some(loc) = err.location().filter(|l| l.line() > 0) {
-        let mut span = span_of(&loc);
-        if span.len == 0 && span.offset == 0 && loc.line() > 1 {
-            // No byte information: compute the offset from line and column.
-            span.offset = offset_of(source, loc.line() as u32, loc.column() as u32);
+    let mut options = granit_parser::Options::default();
+    options.flow_nesting_limit = MAX_DEPTH + 1;
+    options.block_nesting_limit = MAX_DEPTH + 1;
+    let parser = Parser::new_from_str_with_options(source, options);
+    let mut builder =
+        Builder { source, stack: Vec::new(), anchors: Vec::new(), root: None, alias_budget: MAX_ALIAS_NODES };
+    let mut documents = 0;
+    for event in parser {
+        let (event, span) = event.map_err(|e| {
+            let at = point(e.marker(), source);
+            let message = e.info();
+            error(message, Span { len: usize::from(at.offset < source.len()), ..at }, SYNTAX_HELP)
+        })?;
+        let here = span_of(&span.start, &span.end, builder.source);
+        match event {
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(error(
+                        "expected a single document in the stream, but found more",
+                        here,
+                        "remove the `---` separator: nango.yaml is one document",
+                    ));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let node = Node { kind: scalar(&text, style, tag.as_deref()), span: here };
+                builder.remember(anchor, &node);
+                builder.push(node)?;
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                builder.open(Frame::Seq { span: here, items: Vec::new(), anchor }, here)?;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                let frame = Frame::Map {
+                    span: here,
+                    entries: Vec::new(),
+                    keys: KeySet::default(),
+                    key: None,
+                    merges: Vec::new(),
+                    anchor,
+                };
+                builder.open(frame, here)?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => builder.close(here)?,
+            Event::Alias(id) => builder.alias(id, here)?,
+            Event::UnresolvedAlias(name) => {
+                return Err(error(
+                    format!("unknown alias `*{name}`"),
+                    here,
+                    "define the anchor (`&name`) before using `*name`",
+                ));
+            }
+            _ => {}
         }
-        span.len = span.len.max(usize::from(span.offset < source.len()));
-        diag = diag.at(span);
-    } else {
-        diag = diag.at(Span { offset: 0, len: 0, line: 1, column: 1 });
     }
-    diag
-}
-
-fn offset_of(source: &str, line: u32, column: u32) -> usize {
-    let mut offset = 0;
-    for (i, l) in source.split_inclusive('\n').enumerate() {
-        if i + 1 == line as usize {
-            let col: usize = l.chars().take(column.saturating_sub(1) as usize).map(char::len_utf8).sum();
-            return offset + col;
-        }
-        offset += l.len();
-    }
-    source.len()
+    // An empty stream is an empty (null) document, as js-yaml reads it.
+    Ok(builder.root.unwrap_or(Node { kind: Kind::Null, span: Span { offset: 0, len: 0, line: 1, column: 1 } }))
 }
