@@ -27,6 +27,36 @@ struct Cli {
 enum Command {
     /// Check a nango.yaml: every error and warning with file, line and column.
     Validate(ValidateArgs),
+    /// Generate typed Rust models, `schema.json` and `nango.json` from a nango.yaml.
+    #[command(visible_alias = "g")]
+    Generate(GenerateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct GenerateArgs {
+    /// A nango.yaml file, or a folder that holds one.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Write `models.rs`, `schema.json` and `nango.json` into this folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Type of `date` fields.
+    #[arg(long, value_enum, default_value_t = DateArg::Chrono)]
+    date_type: DateArg,
+    /// Do not add an `Other(String)` variant to enums of string literals.
+    #[arg(long)]
+    no_catch_all: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum DateArg {
+    /// chrono::DateTime<Utc>
+    Chrono,
+    /// String
+    String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -75,7 +105,62 @@ where
     };
     match cli.command {
         Command::Validate(args) => validate(args),
+        Command::Generate(args) => generate(args),
     }
+}
+
+fn generate(args: GenerateArgs) -> i32 {
+    let out = match crate::load(&args.path) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let settings = crate::Settings::default()
+        .with_strict(args.strict)
+        .with_catch_all_variant(!args.no_catch_all)
+        .with_date_type(match args.date_type {
+            DateArg::Chrono => crate::DateType::Chrono,
+            DateArg::String => crate::DateType::String,
+        });
+    let mut shown = out.clone();
+    if args.strict {
+        shown.make_strict();
+    }
+    let generated = match crate::generate(&out, &settings) {
+        Ok(g) => g,
+        Err(crate::GenerateError::Invalid { .. }) => {
+            print_human(&shown);
+            eprintln!("nothing was written");
+            return EXIT_INVALID;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if !shown.diagnostics.is_empty() {
+        print_human(&shown);
+    }
+    let files = [
+        (settings.models_file.as_str(), &generated.models_rs),
+        ("schema.json", &generated.schema_json),
+        ("nango.json", &generated.nango_json),
+    ];
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("error: cannot create {}: {e}", args.out.display());
+        return EXIT_USAGE;
+    }
+    for (name, contents) in files {
+        let path = args.out.join(name);
+        if let Err(e) = std::fs::write(&path, contents) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+        println!("wrote {}", path.display());
+    }
+    EXIT_OK
 }
 
 fn validate(args: ValidateArgs) -> i32 {

@@ -31,6 +31,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod codegen;
 mod diag;
 pub mod ir;
 mod models;
@@ -41,6 +42,7 @@ mod span;
 mod validate;
 mod yaml;
 
+pub use codegen::{Config, DateType, GenerateError, Generated, Settings, compile, generate, generate_tokens};
 pub use diag::{Diagnostic, Severity};
 pub use ir::*;
 pub use span::Span;

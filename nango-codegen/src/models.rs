@@ -542,14 +542,34 @@ impl<'a> ModelScope<'a> {
 
 /// Elementary cycles, one per strongly connected component (enough to tell the user where).
 fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    // Tarjan's SCC, iterative to stay off the stack on big files.
+    let component = strongly_connected(edges);
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (node, &c) in component.iter().enumerate() {
+        members.entry(c).or_default().push(node);
+    }
+    let mut out: Vec<Vec<usize>> = members
+        .into_values()
+        .filter(|m| m.len() > 1 || edges[m[0]].contains(&m[0]))
+        .map(|mut m| {
+            m.sort_unstable();
+            cycle_through(m[0], &m, edges)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The strongly connected component of every node (Tarjan's algorithm, iterative so that big
+/// files cannot exhaust the stack). Nodes share an id exactly when they reach each other.
+pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
     let n = edges.len();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0; n];
     let mut on_stack = vec![false; n];
+    let mut component = vec![usize::MAX; n];
     let mut stack = Vec::new();
     let mut next = 0;
-    let mut out = Vec::new();
+    let mut components = 0;
     for root in 0..n {
         if index[root] != usize::MAX {
             continue;
@@ -580,25 +600,19 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
                     low[parent] = low[parent].min(low[v]);
                 }
                 if low[v] == index[v] {
-                    let mut component = Vec::new();
                     while let Some(w) = stack.pop() {
                         on_stack[w] = false;
-                        component.push(w);
+                        component[w] = components;
                         if w == v {
                             break;
                         }
                     }
-                    let is_cycle = component.len() > 1 || edges[v].contains(&v);
-                    if is_cycle {
-                        component.sort_unstable();
-                        out.push(cycle_through(component[0], &component, edges));
-                    }
+                    components += 1;
                 }
             }
         }
     }
-    out.sort();
-    out
+    component
 }
 
 /// A path from `start` back to itself inside one component (breadth-first, shortest).

@@ -1,5 +1,95 @@
 //! Runtime of nango-rs: what a program with sync functions links.
 //!
-//! Generated code reaches this crate only through absolute paths (`::nango_runtime::...`). The
-//! HTTP client, sync context, stores, scheduler and server are built on top of the nango.yaml
-//! front end in `nango-codegen`.
+//! Code generated from nango.yaml (by `nango generate`, a build script or `nango_models!`)
+//! reaches this crate only through absolute paths (`::nango_runtime::...`), so a user crate needs
+//! no other dependency for its models to compile: serde, serde_json, schemars and chrono are
+//! re-exported for the generated code under [`__private`].
+//!
+//! ```
+//! use nango_runtime::Model;
+//!
+//! #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+//! struct Ticket { id: i64, title: String }
+//!
+//! impl Model for Ticket {
+//!     const NAME: &'static str = "Ticket";
+//!     fn id(&self) -> String { nango_runtime::__private::id_string(&self.id) }
+//! }
+//!
+//! let t = Ticket { id: 7, title: "Fix it".into() };
+//! assert_eq!(t.id(), "7");
+//! assert_eq!(Ticket::json_schema()["properties"]["title"]["type"], "string");
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod descriptors;
+
+pub use descriptors::*;
+
+/// A record type a sync saves: every sync output model of nango.yaml implements it.
+pub trait Model:
+    serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Clone + Send + Sync + 'static
+{
+    /// The model's name in nango.yaml (and in the records API).
+    const NAME: &'static str;
+
+    /// The record's `id`, as a string (numbers are written in decimal).
+    fn id(&self) -> String;
+
+    /// The model's JSON Schema.
+    fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Self)).unwrap_or_default()
+    }
+}
+
+/// Includes the models that `nango_codegen::compile` wrote to `OUT_DIR` in a build script.
+///
+/// ```ignore
+/// // build.rs:  nango_codegen::compile("nango.yaml").unwrap();
+/// mod models {
+///     nango_runtime::include_models!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_models {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/nango_models.rs"));
+    };
+    ($file:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $file));
+    };
+}
+
+/// What generated code uses. Not a stable API: only generated code should name it.
+#[doc(hidden)]
+pub mod __private {
+    pub use chrono;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+
+    /// The `id` of a record as a string: strings as they are, other values as JSON text.
+    pub fn id_string<T: serde::Serialize + ?Sized>(id: &T) -> String {
+        match serde_json::to_value(id) {
+            Ok(serde_json::Value::String(s)) => s,
+            Ok(serde_json::Value::Null) | Err(_) => String::new(),
+            Ok(other) => other.to_string(),
+        }
+    }
+
+    /// serde helper for a field that is optional *and* nullable (`name?: T | null`):
+    /// absent is `None`, `null` is `Some(None)`, a value is `Some(Some(v))`. Serializing needs no
+    /// helper: `Some(None)` is written as `null` and `None` is skipped.
+    pub mod double_option {
+        use serde::{Deserialize, Deserializer};
+
+        /// A present key becomes `Some(..)`, so `null` is `Some(None)`.
+        pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Option<T>>, D::Error> {
+            Option::<T>::deserialize(d).map(Some)
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Typed descriptions of syncs and actions: a unit struct per script implementing
+//! `SyncDefinition` / `ActionDefinition`, and `SYNCS` / `ACTIONS` lists.
+
+use super::names::{NameSet, ident, type_name};
+use super::types::ModelEmitter;
+use crate::ir::{Endpoint, HttpMethod, Integration, SyncType};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn endpoint(rt: &TokenStream, e: &Endpoint) -> TokenStream {
+    let method = match e.method {
+        HttpMethod::Get => quote!(Get),
+        HttpMethod::Post => quote!(Post),
+        HttpMethod::Put => quote!(Put),
+        HttpMethod::Patch => quote!(Patch),
+        HttpMethod::Delete => quote!(Delete),
+    };
+    let path = &e.path;
+    let group = match &e.group {
+        Some(g) => quote!(::std::option::Option::Some(#g)),
+        None => quote!(::std::option::Option::None),
+    };
+    quote!(#rt::Endpoint { method: #rt::Method::#method, path: #path, group: #group })
+}
+
+fn opt_str(s: &Option<String>) -> TokenStream {
+    match s {
+        Some(s) => quote!(::std::option::Option::Some(#s)),
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+/// The `syncs` and `actions` modules and the `SYNCS` / `ACTIONS` lists for some integrations.
+/// `models_path` is how the modules reach the models (`super` or `super::github`).
+pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmitter, TokenStream)]) -> TokenStream {
+    let mut names = NameSet::default();
+    let mut sync_items = Vec::new();
+    let mut sync_list = Vec::new();
+    let mut action_items = Vec::new();
+    let mut action_list = Vec::new();
+    let qualify = integrations.len() > 1;
+    for (integration, emitter, models) in integrations {
+        for sync in &integration.syncs {
+            let wanted = if qualify && names_clash(integrations, &sync.name) {
+                type_name(&format!("{}_{}", integration.name, sync.name))
+            } else {
+                type_name(&sync.name)
+            };
+            let marker = ident(&names.claim(&wanted));
+            let (name, int, desc, runs) = (&sync.name, &integration.name, &sync.description, &sync.runs);
+            let interval = sync.schedule.as_ref().map_or(0, |s| s.interval.as_millis() as u64);
+            let sync_type = match sync.sync_type {
+                SyncType::Full => quote!(Full),
+                SyncType::Incremental => quote!(Incremental),
+            };
+            let (track, auto) = (sync.track_deletes, sync.auto_start);
+            let input = opt_str(&sync.input);
+            let outputs = &sync.output;
+            let endpoints = sync.endpoints.iter().map(|e| endpoint(rt, e));
+            let scopes = &sync.scopes;
+            let hooks = &sync.webhook_subscriptions;
+            let version = &sync.version;
+            let metadata = match &sync.input {
+                Some(i) => {
+                    let t = emitter.type_of(i);
+                    quote!(#models::#t)
+                }
+                None => quote!(()),
+            };
+            let doc = format!(" Sync `{name}` of integration `{int}`: {runs}.");
+            let output_impls = sync.output.iter().map(|o| {
+                let t = emitter.type_of(o);
+                quote!(impl #rt::SyncOutput<#models::#t> for #marker {})
+            });
+            sync_items.push(quote! {
+                #[doc = #doc]
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
+                pub struct #marker;
+                impl #rt::SyncDefinition for #marker {
+                    const DESCRIPTOR: #rt::SyncDescriptor = #rt::SyncDescriptor {
+                        name: #name,
+                        integration: #int,
+                        description: #desc,
+                        runs: #runs,
+                        interval: ::std::time::Duration::from_millis(#interval),
+                        sync_type: #rt::SyncType::#sync_type,
+                        track_deletes: #track,
+                        auto_start: #auto,
+                        input: #input,
+                        outputs: &[#(#outputs),*],
+                        endpoints: &[#(#endpoints),*],
+                        scopes: &[#(#scopes),*],
+                        webhook_subscriptions: &[#(#hooks),*],
+                        version: #version,
+                    };
+                    type Metadata = #metadata;
+                }
+                #(#output_impls)*
+            });
+            sync_list.push(quote!(<syncs::#marker as #rt::SyncDefinition>::DESCRIPTOR));
+        }
+        for action in &integration.actions {
+            let wanted = if qualify && names_clash(integrations, &action.name) {
+                type_name(&format!("{}_{}", integration.name, action.name))
+            } else {
+                type_name(&action.name)
+            };
+            let marker = ident(&names.claim(&wanted));
+            let (name, int, desc, version) = (&action.name, &integration.name, &action.description, &action.version);
+            let input = opt_str(&action.input);
+            let outputs: Vec<&String> = action.output.iter().flatten().collect();
+            let endpoint = match &action.endpoint {
+                Some(e) => {
+                    let e = endpoint(rt, e);
+                    quote!(::std::option::Option::Some(#e))
+                }
+                None => quote!(::std::option::Option::None),
+            };
+            let scopes = &action.scopes;
+            let input_ty = match &action.input {
+                Some(i) => {
+                    let t = emitter.type_of(i);
+                    quote!(#models::#t)
+                }
+                None => quote!(()),
+            };
+            let output_ty = match outputs.as_slice() {
+                [] => quote!(()),
+                [one] => {
+                    let t = emitter.type_of(one);
+                    quote!(#models::#t)
+                }
+                _ => quote!(#rt::__private::serde_json::Value),
+            };
+            let doc = format!(" Action `{name}` of integration `{int}`.");
+            action_items.push(quote! {
+                #[doc = #doc]
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
+                pub struct #marker;
+                impl #rt::ActionDefinition for #marker {
+                    const DESCRIPTOR: #rt::ActionDescriptor = #rt::ActionDescriptor {
+                        name: #name,
+                        integration: #int,
+                        description: #desc,
+                        input: #input,
+                        outputs: &[#(#outputs),*],
+                        endpoint: #endpoint,
+                        scopes: &[#(#scopes),*],
+                        version: #version,
+                    };
+                    type Input = #input_ty;
+                    type Output = #output_ty;
+                }
+            });
+            action_list.push(quote!(<actions::#marker as #rt::ActionDefinition>::DESCRIPTOR));
+        }
+    }
+    quote! {
+        /// The syncs of nango.yaml, one type each.
+        pub mod syncs {
+            #(#sync_items)*
+        }
+        /// The actions of nango.yaml, one type each.
+        pub mod actions {
+            #(#action_items)*
+        }
+        /// Every sync of nango.yaml.
+        pub const SYNCS: &[#rt::SyncDescriptor] = &[#(#sync_list),*];
+        /// Every action of nango.yaml.
+        pub const ACTIONS: &[#rt::ActionDescriptor] = &[#(#action_list),*];
+    }
+}
+
+/// True when a script name is used by more than one integration.
+fn names_clash(integrations: &[(&Integration, &ModelEmitter, TokenStream)], name: &str) -> bool {
+    integrations
+        .iter()
+        .filter(|(i, _, _)| i.syncs.iter().any(|s| s.name == name) || i.actions.iter().any(|a| a.name == name))
+        .count()
+        > 1
+}

@@ -1,0 +1,96 @@
+//! One settings type for every front end: the CLI, build scripts and the proc macro.
+
+use proc_macro2::TokenStream;
+
+/// How `date` fields are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DateType {
+    /// `chrono::DateTime<chrono::Utc>` (re-exported by nango-runtime).
+    #[default]
+    Chrono,
+    /// Plain `String` (RFC 3339 text as received).
+    String,
+}
+
+/// Code generation settings.
+///
+/// ```
+/// use nango_codegen::{DateType, Settings};
+/// let settings = Settings::default().with_date_type(DateType::String).with_derive("Eq");
+/// assert_eq!(settings.date_type, DateType::String);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Type of `date` fields.
+    pub date_type: DateType,
+    /// Extra derives for every generated type (paths, e.g. `Hash` or `my_crate::MyDerive`).
+    pub extra_derives: Vec<String>,
+    /// Give enums of string literals an `Other(String)` variant for values nango.yaml does not list,
+    /// so a new value from the API does not fail a sync.
+    pub catch_all_variant: bool,
+    /// Path of the runtime crate in generated code (for crates that re-export it).
+    pub runtime_path: String,
+    /// Name of the models file: `models.rs` in `--out`, `src/<name>` in a project.
+    pub models_file: String,
+    /// Treat warnings as errors.
+    pub strict: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            date_type: DateType::Chrono,
+            extra_derives: Vec::new(),
+            catch_all_variant: true,
+            runtime_path: "::nango_runtime".into(),
+            models_file: "models.rs".into(),
+            strict: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Sets the type of `date` fields.
+    pub fn with_date_type(mut self, date_type: DateType) -> Self {
+        self.date_type = date_type;
+        self
+    }
+
+    /// Adds a derive to every generated type.
+    pub fn with_derive(mut self, derive: impl Into<String>) -> Self {
+        self.extra_derives.push(derive.into());
+        self
+    }
+
+    /// Turns the catch-all `Other(String)` variant of literal enums on or off.
+    pub fn with_catch_all_variant(mut self, on: bool) -> Self {
+        self.catch_all_variant = on;
+        self
+    }
+
+    /// Sets the path of the runtime crate (default `::nango_runtime`).
+    pub fn with_runtime_path(mut self, path: impl Into<String>) -> Self {
+        self.runtime_path = path.into();
+        self
+    }
+
+    /// Sets the models file name (default `models.rs`).
+    pub fn with_models_file(mut self, name: impl Into<String>) -> Self {
+        self.models_file = name.into();
+        self
+    }
+
+    /// Treat warnings as errors.
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    pub(crate) fn runtime_tokens(&self) -> TokenStream {
+        self.runtime_path.parse().unwrap_or_else(|_| quote::quote!(::nango_runtime))
+    }
+
+    pub(crate) fn extra_derive_tokens(&self) -> Vec<TokenStream> {
+        self.extra_derives.iter().filter_map(|d| d.parse().ok()).collect()
+    }
+}
