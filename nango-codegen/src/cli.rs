@@ -30,6 +30,28 @@ enum Command {
     /// Generate typed Rust models, `schema.json` and `nango.json` from a nango.yaml.
     #[command(visible_alias = "g")]
     Generate(GenerateArgs),
+    /// Create a new project: Cargo.toml, a demo nango.yaml (GitHub issues as tickets), src/.
+    Init(InitArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// Folder to create (must not hold a nango.yaml yet).
+    #[arg(default_value = "nango-integrations")]
+    path: PathBuf,
+    /// Depend on the nango-rs crates of this checkout (a path) instead of crates.io, e.g. to
+    /// build offline. Default: the checkout this `nango` was built from, when it still exists.
+    #[arg(long, value_name = "NANGO_RS_DIR", conflicts_with = "crates_io")]
+    path_deps: Option<PathBuf>,
+    /// Depend on nango-runtime from crates.io even when this `nango` was built from a checkout.
+    #[arg(long)]
+    crates_io: bool,
+}
+
+/// The nango-rs checkout this binary was built from, if it is still there.
+fn own_checkout() -> Option<PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    (dir.join("nango-runtime/Cargo.toml").exists() && dir.join("Cargo.toml").exists()).then(|| dir.to_path_buf())
 }
 
 #[derive(clap::Args, Debug)]
@@ -37,9 +59,10 @@ struct GenerateArgs {
     /// A nango.yaml file, or a folder that holds one.
     #[arg(default_value = ".")]
     path: PathBuf,
-    /// Write `models.rs`, `schema.json` and `nango.json` into this folder.
+    /// Write only `models.rs`, `schema.json` and `nango.json` into this folder. Without it, PATH
+    /// is a project: `src/models.rs` is updated and missing script files are scaffolded.
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Treat warnings as errors.
     #[arg(long)]
     strict: bool,
@@ -106,17 +129,128 @@ where
     match cli.command {
         Command::Validate(args) => validate(args),
         Command::Generate(args) => generate(args),
+        Command::Init(args) => init(args),
     }
 }
 
-fn generate(args: GenerateArgs) -> i32 {
-    let out = match crate::load(&args.path) {
+fn init(args: InitArgs) -> i32 {
+    if crate::resolve_path(&args.path).exists() && args.path.join("nango.yaml").exists() {
+        eprintln!("error: {} already holds a nango.yaml; nothing was written", args.path.display());
+        return EXIT_USAGE;
+    }
+    let path_deps = if args.crates_io { None } else { args.path_deps.clone().or_else(own_checkout) };
+    let dependency = match &path_deps {
+        Some(dir) => match std::fs::canonicalize(dir.join("nango-runtime")) {
+            Ok(p) => format!("nango-runtime = {{ path = {:?} }}", p.display().to_string()),
+            Err(e) => {
+                eprintln!("error: {} has no nango-runtime crate: {e}", dir.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => format!("nango-runtime = \"{}\"", env!("CARGO_PKG_VERSION")),
+    };
+    let name = std::fs::canonicalize(&args.path)
+        .unwrap_or_else(|_| args.path.clone())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "nango-integrations".into());
+    let package = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect::<String>();
+    let files = crate::project::init_files(&package, &dependency);
+    if let Err(code) = write_files(&args.path, &files) {
+        return code;
+    }
+    let code = generate_project(&args.path, &crate::Settings::default());
+    if code == EXIT_OK {
+        println!("\nnango-rs project ready in {}: `cd {} && cargo run`", args.path.display(), args.path.display());
+    }
+    code
+}
+
+fn write_files(
+    root: &std::path::Path,
+    files: &[crate::project::ProjectFile],
+) -> Result<Vec<(PathBuf, crate::project::Outcome)>, i32> {
+    match crate::project::write(root, files) {
+        Ok(outcomes) => {
+            for (path, outcome) in &outcomes {
+                let shown = display_path(root, path);
+                match outcome {
+                    crate::project::Outcome::Created => println!("created {shown}"),
+                    crate::project::Outcome::Updated => println!("updated {shown}"),
+                    crate::project::Outcome::Unchanged => {}
+                }
+            }
+            Ok(outcomes)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// `root/path` for messages, without a leading `./`.
+fn display_path(root: &std::path::Path, path: &std::path::Path) -> String {
+    if root.as_os_str().is_empty() || root == std::path::Path::new(".") {
+        path.display().to_string()
+    } else {
+        root.join(path).display().to_string()
+    }
+}
+
+/// `nango generate` in a project folder: models file plus scaffolds for scripts without a file.
+fn generate_project(path: &std::path::Path, settings: &crate::Settings) -> i32 {
+    let yaml = crate::resolve_path(path);
+    let root = yaml.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let out = match crate::load(&yaml) {
         Ok(out) => out,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
+    let mut shown = out.clone();
+    if settings.strict {
+        shown.make_strict();
+    }
+    let generated = match crate::generate(&out, settings) {
+        Ok(g) => g,
+        Err(crate::GenerateError::Invalid { .. }) => {
+            print_human(&shown);
+            eprintln!("nothing was written");
+            return EXIT_INVALID;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if !shown.diagnostics.is_empty() {
+        print_human(&shown);
+    }
+    let files = crate::project::generate_files(&out.config, &generated, &settings.models_file);
+    let outcomes = match write_files(&root, &files) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    // A new script in a folder whose mod.rs the user already has: say what to add.
+    for (path, outcome) in &outcomes {
+        let Some(dir) = path.parent() else { continue };
+        let is_script = *outcome == crate::project::Outcome::Created && path.file_name().is_some_and(|n| n != "mod.rs");
+        let mod_rs_existed =
+            outcomes.iter().any(|(p, o)| *p == dir.join("mod.rs") && *o == crate::project::Outcome::Unchanged);
+        if is_script && mod_rs_existed {
+            let module = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            println!("  add `pub mod {module};` to {}", display_path(&root, &dir.join("mod.rs")));
+        }
+    }
+    EXIT_OK
+}
+
+fn generate(args: GenerateArgs) -> i32 {
     let settings = crate::Settings::default()
         .with_strict(args.strict)
         .with_catch_all_variant(!args.no_catch_all)
@@ -124,6 +258,16 @@ fn generate(args: GenerateArgs) -> i32 {
             DateArg::Chrono => crate::DateType::Chrono,
             DateArg::String => crate::DateType::String,
         });
+    let Some(out_dir) = args.out else {
+        return generate_project(&args.path, &settings);
+    };
+    let out = match crate::load(&args.path) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let mut shown = out.clone();
     if args.strict {
         shown.make_strict();
@@ -148,12 +292,12 @@ fn generate(args: GenerateArgs) -> i32 {
         ("schema.json", &generated.schema_json),
         ("nango.json", &generated.nango_json),
     ];
-    if let Err(e) = std::fs::create_dir_all(&args.out) {
-        eprintln!("error: cannot create {}: {e}", args.out.display());
+    if let Err(e) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("error: cannot create {}: {e}", out_dir.display());
         return EXIT_USAGE;
     }
     for (name, contents) in files {
-        let path = args.out.join(name);
+        let path = out_dir.join(name);
         if let Err(e) = std::fs::write(&path, contents) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return EXIT_USAGE;

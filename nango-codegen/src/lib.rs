@@ -37,6 +37,7 @@ pub mod ir;
 mod models;
 pub mod nango_json;
 mod parser;
+pub mod project;
 pub mod schedule;
 mod span;
 mod validate;

@@ -1,5 +1,49 @@
 //! Proc macros of nango-rs.
 //!
 //! This crate is a thin shim: all logic lives in `nango-codegen`, a normal library that tests
-//! call directly (the sqlx-macros-core pattern). The macros (`nango_models!`, `#[nango_sync]`,
-//! `#[nango_action]`) arrive with the code generator.
+//! call directly (the sqlx-macros-core pattern).
+
+use proc_macro::TokenStream;
+
+/// Generates the typed models and sync/action descriptions of a nango.yaml, in place.
+///
+/// The path is relative to the crate's `Cargo.toml` folder. The expansion is the same code that
+/// `nango generate` writes and `nango_codegen::compile` puts in `OUT_DIR`, and it is re-expanded
+/// whenever the YAML changes. Errors in the YAML fail the build with `nango.yaml:LINE:COL`
+/// messages on the path literal.
+///
+/// ```ignore
+/// mod models {
+///     nango_macros::nango_models!("nango.yaml");
+/// }
+/// ```
+#[proc_macro]
+pub fn nango_models(input: TokenStream) -> TokenStream {
+    let literal = match syn::parse::<syn::LitStr>(input) {
+        Ok(l) => l,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let base = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_default();
+    expand(&literal, &base).into()
+}
+
+fn expand(literal: &syn::LitStr, base: &std::path::Path) -> proc_macro2::TokenStream {
+    let path = nango_codegen::resolve_path(&base.join(literal.value()));
+    let error = |message: String| syn::Error::new(literal.span(), message).to_compile_error();
+    let output = match nango_codegen::load(&path) {
+        Ok(o) => o,
+        Err(e) => return error(format!("{e} (paths are relative to the crate's Cargo.toml folder)")),
+    };
+    let shown = literal.value();
+    if !output.is_valid() {
+        let lines: Vec<String> = output.errors().map(|d| d.one_line(&shown)).collect();
+        return error(format!("{shown} is invalid:\n{}", lines.join("\n")));
+    }
+    let tokens = nango_codegen::generate_tokens(&output.config, &nango_codegen::Settings::default());
+    let tracked = path.to_string_lossy().into_owned();
+    quote::quote! {
+        #tokens
+        // Re-expand when nango.yaml changes.
+        const _: &str = include_str!(#tracked);
+    }
+}

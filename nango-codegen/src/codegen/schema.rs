@@ -34,8 +34,11 @@ fn object(o: &ObjectType, prefix: &str, settings: &Settings) -> Value {
     let mut required = Vec::new();
     for f in &o.fields {
         properties.insert(f.name.clone(), ty(&f.ty, prefix, settings));
-        let implicitly_optional =
-            matches!(f.ty, TypeExpr::Primitive(Primitive::Undefined | Primitive::Void | Primitive::Never));
+        // `undefined`/`void` (alone or in a union) mean the key may be absent, as in the Rust type.
+        let absent = |t: &TypeExpr| matches!(t, TypeExpr::Primitive(Primitive::Undefined | Primitive::Void));
+        let implicitly_optional = matches!(f.ty, TypeExpr::Primitive(Primitive::Never))
+            || absent(&f.ty)
+            || matches!(&f.ty, TypeExpr::Union(members) if members.iter().any(absent));
         if !f.optional && !implicitly_optional {
             required.push(Value::String(f.name.clone()));
         }

@@ -157,16 +157,20 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
     }
     quote! {
         /// The syncs of nango.yaml, one type each.
+        #[allow(dead_code)]
         pub mod syncs {
             #(#sync_items)*
         }
         /// The actions of nango.yaml, one type each.
+        #[allow(dead_code)]
         pub mod actions {
             #(#action_items)*
         }
         /// Every sync of nango.yaml.
+        #[allow(dead_code)]
         pub const SYNCS: &[#rt::SyncDescriptor] = &[#(#sync_list),*];
         /// Every action of nango.yaml.
+        #[allow(dead_code)]
         pub const ACTIONS: &[#rt::ActionDescriptor] = &[#(#action_list),*];
     }
 }

@@ -71,7 +71,9 @@ impl<'a> ModelEmitter<'a> {
     fn derives(&self) -> TokenStream {
         let rt = &self.rt;
         let extra = self.settings.extra_derive_tokens();
+        // Binaries that use some models only would warn about the rest.
         quote! {
+            #[allow(dead_code)]
             #[derive(
                 ::std::fmt::Debug,
                 ::std::clone::Clone,
@@ -111,6 +113,7 @@ impl<'a> ModelEmitter<'a> {
             let tokens = ty.tokens;
             self.items.push(quote! {
                 #[doc = #doc]
+                #[allow(dead_code)]
                 pub type #name = #tokens;
             });
             return;

@@ -1,0 +1,230 @@
+//! A nango-rs project on disk: what `nango init` creates and what `nango generate` writes into
+//! it (the checked-in-models style: `src/models.rs` plus one scaffold per script).
+//!
+//! Generated files (starting with `// @generated`) are rewritten; every other file is the
+//! user's and is never overwritten.
+
+use crate::codegen::names::{NameSet, field_name, type_name};
+use crate::{Generated, NangoConfig};
+use std::path::{Path, PathBuf};
+
+/// A file to write, relative to the project folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFile {
+    /// Path relative to the project root.
+    pub path: PathBuf,
+    /// Contents.
+    pub contents: String,
+    /// Generated files are kept up to date; scaffolds are written only when missing.
+    pub generated: bool,
+}
+
+/// What happened to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did not exist and was written.
+    Created,
+    /// A generated file whose contents changed.
+    Updated,
+    /// Already up to date, or a user file left alone.
+    Unchanged,
+}
+
+const SYNC: &str = include_str!("../../templates/sync.rs");
+const ACTION: &str = include_str!("../../templates/action.rs");
+const ON_EVENT: &str = include_str!("../../templates/on_event.rs");
+const SCRIPTS_MOD: &str = include_str!("../../templates/scripts_mod.rs");
+const INIT_CARGO: &str = include_str!("../../templates/init/Cargo.toml");
+const INIT_YAML: &str = include_str!("../../templates/init/nango.yaml");
+const INIT_MAIN: &str = include_str!("../../templates/init/src/main.rs");
+const INIT_GITIGNORE: &str = include_str!("../../templates/init/gitignore");
+const INIT_ENV: &str = include_str!("../../templates/init/env.example");
+
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (key, value) in values {
+        out = out.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    out
+}
+
+/// The files of a new project. `runtime_dependency` is the `nango-runtime = ...` line.
+///
+/// ```
+/// let files = nango_codegen::project::init_files("demo", "nango-runtime = \"0.1\"");
+/// assert!(files.iter().any(|f| f.path.ends_with("nango.yaml")));
+/// ```
+pub fn init_files(name: &str, runtime_dependency: &str) -> Vec<ProjectFile> {
+    let file = |path: &str, contents: String| ProjectFile { path: PathBuf::from(path), contents, generated: false };
+    vec![
+        file("Cargo.toml", fill(INIT_CARGO, &[("name", name), ("runtime_dependency", runtime_dependency)])),
+        file("nango.yaml", INIT_YAML.to_owned()),
+        file("src/main.rs", INIT_MAIN.to_owned()),
+        file(".gitignore", INIT_GITIGNORE.to_owned()),
+        file(".env.example", INIT_ENV.to_owned()),
+    ]
+}
+
+/// The files `nango generate` writes into a project: the models file and a scaffold for every
+/// script (with the `mod.rs` files that declare them).
+pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: &str) -> Vec<ProjectFile> {
+    let mut files = vec![ProjectFile {
+        path: Path::new("src").join(models_file),
+        contents: generated.models_rs.clone(),
+        generated: true,
+    }];
+    let mut syncs = Vec::new();
+    let mut actions = Vec::new();
+    let mut events = Vec::new();
+    let (mut sync_names, mut action_names, mut event_names) =
+        (NameSet::default(), NameSet::default(), NameSet::default());
+    let mut sync_markers = NameSet::default();
+    let mut action_markers = NameSet::default();
+    let qualify = |name: &str| {
+        config
+            .integrations
+            .iter()
+            .filter(|i| i.syncs.iter().any(|s| s.name == name) || i.actions.iter().any(|a| a.name == name))
+            .count()
+            > 1
+    };
+    let type_of = |integration: &crate::Integration, model: &str| -> String {
+        let rust =
+            generated.types.iter().find(|(def, _)| def == model || *def == format!("{}.{model}", integration.name));
+        rust.map_or_else(|| "()".to_owned(), |(_, path)| format!("models::{path}"))
+    };
+    for integration in &config.integrations {
+        for sync in &integration.syncs {
+            // The marker type names follow the generator's rule (qualified when names clash).
+            let wanted = if qualify(&sync.name) {
+                type_name(&format!("{}_{}", integration.name, sync.name))
+            } else {
+                type_name(&sync.name)
+            };
+            let marker = sync_markers.claim(&wanted);
+            let file = sync_names.claim_with(&field_name(&sync.name), "_");
+            let outputs = sync.output.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+            files.push(ProjectFile {
+                path: PathBuf::from(format!("src/syncs/{file}.rs")),
+                contents: fill(
+                    SYNC,
+                    &[
+                        ("name", &sync.name),
+                        ("integration", &integration.name),
+                        ("runs", &sync.runs),
+                        ("outputs", &outputs),
+                        ("marker", &marker),
+                        ("function", &file),
+                        ("file", &file),
+                    ],
+                ),
+                generated: false,
+            });
+            syncs.push(file);
+        }
+        for action in &integration.actions {
+            let wanted = if qualify(&action.name) {
+                type_name(&format!("{}_{}", integration.name, action.name))
+            } else {
+                type_name(&action.name)
+            };
+            let marker = action_markers.claim(&wanted);
+            let file = action_names.claim_with(&field_name(&action.name), "_");
+            let input = action.input.as_deref().map_or_else(|| "()".to_owned(), |i| type_of(integration, i));
+            let output = match action.output.as_deref() {
+                Some([one]) => type_of(integration, one),
+                Some([]) | None => "()".to_owned(),
+                Some(_) => "::nango_runtime::__private::serde_json::Value".to_owned(),
+            };
+            files.push(ProjectFile {
+                path: PathBuf::from(format!("src/actions/{file}.rs")),
+                contents: fill(
+                    ACTION,
+                    &[
+                        ("name", &action.name),
+                        ("integration", &integration.name),
+                        ("marker", &marker),
+                        ("function", &file),
+                        ("file", &file),
+                        ("input_type", &input),
+                        ("output_type", &output),
+                    ],
+                ),
+                generated: false,
+            });
+            actions.push(file);
+        }
+        let on = &integration.on_events;
+        let scripts = [
+            ("post-connection-creation", &on.post_connection_creation),
+            ("pre-connection-deletion", &on.pre_connection_deletion),
+            ("validate-connection", &on.validate_connection),
+            ("post-connection-creation", &integration.post_connection_scripts),
+        ];
+        for (event, names) in scripts {
+            for name in names {
+                let file = event_names.claim_with(&field_name(name), "_");
+                files.push(ProjectFile {
+                    path: PathBuf::from(format!("src/on_events/{file}.rs")),
+                    contents: fill(
+                        ON_EVENT,
+                        &[
+                            ("name", name),
+                            ("integration", &integration.name),
+                            ("event", event),
+                            ("function", &file),
+                            ("file", &file),
+                        ],
+                    ),
+                    generated: false,
+                });
+                events.push(file);
+            }
+        }
+    }
+    for (dir, kind, modules) in
+        [("syncs", "syncs", syncs), ("actions", "actions", actions), ("on_events", "on-events scripts", events)]
+    {
+        let lines: String = modules.iter().map(|m| format!("pub mod {m};\n")).collect();
+        files.push(ProjectFile {
+            path: PathBuf::from(format!("src/{dir}/mod.rs")),
+            contents: fill(SCRIPTS_MOD, &[("kind", kind), ("modules", lines.trim_end())]),
+            generated: false,
+        });
+    }
+    files
+}
+
+/// Writes files under `root`: generated files when changed, others only when missing. A file
+/// in the place of a generated one that does not carry the `@generated` header is left alone
+/// and reported as an error, so user code is never lost.
+pub fn write(root: &Path, files: &[ProjectFile]) -> std::io::Result<Vec<(PathBuf, Outcome)>> {
+    let mut outcomes = Vec::new();
+    for file in files {
+        let path = root.join(&file.path);
+        let outcome = match std::fs::read_to_string(&path) {
+            Ok(existing) if existing == file.contents => Outcome::Unchanged,
+            Ok(existing) if file.generated => {
+                if !existing.starts_with("// @generated") {
+                    return Err(std::io::Error::other(format!(
+                        "{} exists and was not generated by nango: move it away or set another models file",
+                        path.display()
+                    )));
+                }
+                std::fs::write(&path, &file.contents)?;
+                Outcome::Updated
+            }
+            Ok(_) => Outcome::Unchanged,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&path, &file.contents)?;
+                Outcome::Created
+            }
+            Err(e) => return Err(e),
+        };
+        outcomes.push((file.path.clone(), outcome));
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,79 @@
+//! `nango init`, then `cargo build` of the new project (offline, path dependencies), then
+//! `nango generate` again: user files never change, new scripts get scaffolds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    stack.push(path);
+                }
+            } else if path.file_name().is_some_and(|n| n != "Cargo.lock") {
+                files.insert(path.strip_prefix(root).unwrap().to_path_buf(), std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn nango(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_nango")).args(args).current_dir(dir).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "nango {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn init_build_and_regenerate() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let base = std::env::temp_dir().join(format!("nango-init-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let output = nango(&base, &["init", "demo", "--path-deps", workspace.to_str().unwrap()]);
+    assert!(output.contains("created demo/src/syncs/github_tickets.rs"), "{output}");
+    let project = base.join("demo");
+
+    // The new project builds offline against this checkout, without warnings.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nango-init-target");
+    let build = Command::new(&cargo)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(build.status.success(), "cargo build of the new project failed:\n{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let run = Command::new(target.join("debug/demo")).output().unwrap();
+    assert!(String::from_utf8_lossy(&run.stdout).contains("sync   github/github-tickets: every hour"));
+
+    // Regenerating changes nothing, even after the user edits a scaffold.
+    let scaffold = project.join("src/syncs/github_tickets.rs");
+    let edited = std::fs::read_to_string(&scaffold).unwrap().replace("is not written yet", "is mine now");
+    std::fs::write(&scaffold, &edited).unwrap();
+    let before = snapshot(&project);
+    nango(&project, &["generate"]);
+    assert_eq!(snapshot(&project), before, "nango generate changed files");
+
+    // A new sync gets a scaffold and a hint; existing user files stay as they are.
+    let yaml = std::fs::read_to_string(project.join("nango.yaml")).unwrap();
+    std::fs::write(project.join("nango.yaml"), yaml.replace("github-tickets:", "github-issues:")).unwrap();
+    let output = nango(&project, &["g"]);
+    assert!(output.contains("created src/syncs/github_issues.rs"), "{output}");
+    assert!(output.contains("add `pub mod github_issues;`"), "{output}");
+    assert!(output.contains("updated src/models.rs"), "{output}");
+    assert_eq!(std::fs::read_to_string(&scaffold).unwrap(), edited);
+
+    // A second init into the same folder refuses to touch it.
+    let again = Command::new(env!("CARGO_BIN_EXE_nango")).args(["init", "demo"]).current_dir(&base).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -1,0 +1,16 @@
+//! A nango-rs project: syncs and actions declared in nango.yaml, written in Rust.
+
+mod actions;
+mod models;
+mod on_events;
+mod syncs;
+
+fn main() {
+    println!("{} sync(s), {} action(s):", models::SYNCS.len(), models::ACTIONS.len());
+    for sync in models::SYNCS {
+        println!("  sync   {}/{}: {} -> {:?}", sync.integration, sync.name, sync.runs, sync.outputs);
+    }
+    for action in models::ACTIONS {
+        println!("  action {}/{}: {:?} -> {:?}", action.integration, action.name, action.input, action.outputs);
+    }
+}
