@@ -358,10 +358,16 @@ fn print_human(out: &ParseOutput) {
     })
     .with_links(false);
     let mut stderr = std::io::stderr().lock();
+    let line_starts: std::sync::Arc<[usize]> =
+        std::iter::once(0).chain(out.source.match_indices('\n').map(|(i, _)| i + 1)).collect();
     for d in &out.diagnostics {
         let mut text = String::new();
         let report = to_miette(d);
-        let source = miette::NamedSource::new(&out.file, out.source.clone());
+        let source = WindowedSource {
+            name: out.file.clone(),
+            text: out.source.clone().into(),
+            line_starts: line_starts.clone(),
+        };
         let with_source = miette::Report::new(report).with_source_code(source);
         if handler.render_report(&mut text, with_source.as_ref()).is_err() {
             text = d.render(&out.file, &out.source);
@@ -387,6 +393,42 @@ fn print_human(out: &ParseOutput) {
             if warnings == 1 { "" } else { "s" }
         )
     };
+}
+
+/// The source for miette, read around a span through a line index: miette's own `str` source
+/// scans from the start of the file for every diagnostic, which is quadratic on big files.
+struct WindowedSource {
+    name: String,
+    text: std::sync::Arc<str>,
+    line_starts: std::sync::Arc<[usize]>,
+}
+
+impl miette::SourceCode for WindowedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let line_of = |offset: usize| self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let first = line_of(span.offset()).saturating_sub(before);
+        let last = line_of(span.offset() + span.len()) + after + 1;
+        let start = self.line_starts[first];
+        let end = self.line_starts.get(last).copied().unwrap_or(self.text.len()).max(start);
+        let window = self.text.get(start..end).ok_or(miette::MietteError::OutOfBounds)?;
+        let local = miette::SourceSpan::new(span.offset().saturating_sub(start).into(), span.len());
+        let inner = window.read_span(&local, before, after)?;
+        let data: &'a [u8] = &self.text.as_bytes()
+            [start + (inner.data().as_ptr() as usize - window.as_ptr() as usize)..][..inner.data().len()];
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            data,
+            miette::SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
 }
 
 fn to_miette(d: &Diagnostic) -> miette::MietteDiagnostic {

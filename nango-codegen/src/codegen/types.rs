@@ -33,6 +33,9 @@ pub(crate) struct ModelEmitter<'a> {
     /// Model name -> strongly connected component, for boxing recursive references.
     component: HashMap<String, usize>,
     pub items: Vec<TokenStream>,
+    /// The derive and crate-path attributes every item carries, built once.
+    derive_attrs: TokenStream,
+    crate_attrs: TokenStream,
 }
 
 /// Where a type is being generated.
@@ -53,14 +56,27 @@ impl<'a> ModelEmitter<'a> {
             names.reserve(r);
         }
         let type_names = models.iter().map(|m| (m.name.clone(), names.claim(&type_name(&m.name)))).collect();
-        ModelEmitter {
+        let mut emitter = ModelEmitter {
             settings,
             rt: settings.runtime_tokens(),
             type_names,
             names,
             component: components(models),
             items: Vec::new(),
-        }
+            derive_attrs: TokenStream::new(),
+            crate_attrs: TokenStream::new(),
+        };
+        emitter.derive_attrs = emitter.build_derives();
+        emitter.crate_attrs = emitter.build_crate_attrs();
+        emitter
+    }
+
+    fn derives(&self) -> TokenStream {
+        self.derive_attrs.clone()
+    }
+
+    fn crate_attrs(&self) -> TokenStream {
+        self.crate_attrs.clone()
     }
 
     /// The Rust type name of a model.
@@ -68,7 +84,7 @@ impl<'a> ModelEmitter<'a> {
         ident(self.type_names.get(model).map_or("UnknownModel", String::as_str))
     }
 
-    fn derives(&self) -> TokenStream {
+    fn build_derives(&self) -> TokenStream {
         let rt = &self.rt;
         let extra = self.settings.extra_derive_tokens();
         // Binaries that use some models only would warn about the rest.
@@ -86,7 +102,7 @@ impl<'a> ModelEmitter<'a> {
         }
     }
 
-    fn crate_attrs(&self) -> TokenStream {
+    fn build_crate_attrs(&self) -> TokenStream {
         let serde_path = format!("{}::__private::serde", self.settings.runtime_path);
         let schemars_path = format!("{}::__private::schemars", self.settings.runtime_path);
         quote! {
