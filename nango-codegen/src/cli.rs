@@ -192,6 +192,35 @@ fn write_files(
     }
 }
 
+/// Reads, checks and generates; prints the diagnostics. On failure, the exit code.
+fn load_and_generate(
+    path: &std::path::Path,
+    settings: &crate::Settings,
+) -> Result<(ParseOutput, crate::Generated), i32> {
+    let out = crate::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    let mut shown = out.clone();
+    if settings.strict {
+        shown.make_strict();
+    }
+    if !shown.diagnostics.is_empty() {
+        print_human(&shown);
+    }
+    match crate::generate(&out, settings) {
+        Ok(generated) => Ok((out, generated)),
+        Err(crate::GenerateError::Invalid { .. }) => {
+            eprintln!("nothing was written");
+            Err(EXIT_INVALID)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
 /// `root/path` for messages, without a leading `./`.
 fn display_path(root: &std::path::Path, path: &std::path::Path) -> String {
     if root.as_os_str().is_empty() || root == std::path::Path::new(".") {
@@ -205,32 +234,10 @@ fn display_path(root: &std::path::Path, path: &std::path::Path) -> String {
 fn generate_project(path: &std::path::Path, settings: &crate::Settings) -> i32 {
     let yaml = crate::resolve_path(path);
     let root = yaml.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let out = match crate::load(&yaml) {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    let (out, generated) = match load_and_generate(&yaml, settings) {
+        Ok(pair) => pair,
+        Err(code) => return code,
     };
-    let mut shown = out.clone();
-    if settings.strict {
-        shown.make_strict();
-    }
-    let generated = match crate::generate(&out, settings) {
-        Ok(g) => g,
-        Err(crate::GenerateError::Invalid { .. }) => {
-            print_human(&shown);
-            eprintln!("nothing was written");
-            return EXIT_INVALID;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if !shown.diagnostics.is_empty() {
-        print_human(&shown);
-    }
     let files = crate::project::generate_files(&out.config, &generated, &settings.models_file);
     let outcomes = match write_files(&root, &files) {
         Ok(o) => o,
@@ -261,32 +268,10 @@ fn generate(args: GenerateArgs) -> i32 {
     let Some(out_dir) = args.out else {
         return generate_project(&args.path, &settings);
     };
-    let out = match crate::load(&args.path) {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    let generated = match load_and_generate(&args.path, &settings) {
+        Ok((_, generated)) => generated,
+        Err(code) => return code,
     };
-    let mut shown = out.clone();
-    if args.strict {
-        shown.make_strict();
-    }
-    let generated = match crate::generate(&out, &settings) {
-        Ok(g) => g,
-        Err(crate::GenerateError::Invalid { .. }) => {
-            print_human(&shown);
-            eprintln!("nothing was written");
-            return EXIT_INVALID;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if !shown.diagnostics.is_empty() {
-        print_human(&shown);
-    }
     let files = [
         (settings.models_file.as_str(), &generated.models_rs),
         ("schema.json", &generated.schema_json),

@@ -90,22 +90,39 @@ struct Candidate {
     lower: String,
     len: usize,
     hist: [i32; 38],
+    /// A model name (not a primitive type name).
+    model: bool,
 }
 
 impl Candidate {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, model: bool) -> Self {
         let lower = name.to_lowercase();
-        Candidate { name: name.to_owned(), len: lower.chars().count(), hist: histogram(&lower), lower }
+        Candidate { name: name.to_owned(), len: lower.chars().count(), hist: histogram(&lower), lower, model }
     }
 }
 
-/// The closest prepared candidate to `text`, when it is a plausible typo of it.
-fn closest<'c>(text: &str, candidates: impl Iterator<Item = &'c Candidate>) -> Option<String> {
+/// Prepares candidates for [`closest`]: sorted by length.
+fn prepare<'n>(names: impl Iterator<Item = (&'n str, bool)>) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = names.map(|(n, model)| Candidate::new(n, model)).collect();
+    candidates.sort_by_key(|c| c.len);
+    candidates
+}
+
+/// The closest candidate to `text` (among models only, or all), when it is a plausible typo.
+/// `candidates` must be sorted by length ([`prepare`]).
+fn closest(text: &str, candidates: &[Candidate], models_only: bool) -> Option<String> {
     let lower = text.to_lowercase();
     let len = lower.chars().count();
     let hist = histogram(&lower);
     let mut best: Option<(usize, &Candidate)> = None;
-    for c in candidates {
+    // The allowed distance is a quarter of the longer name (at least 1), so only lengths in
+    // about [3/4 len, 4/3 len] can match: look at that slice only.
+    let from = candidates.partition_point(|c| c.len + 1 < len * 3 / 4);
+    let to = candidates.partition_point(|c| c.len <= len * 4 / 3 + 2);
+    for c in candidates.get(from..to.max(from)).unwrap_or(&[]) {
+        if models_only && !c.model {
+            continue;
+        }
         let limit = (len.max(c.len) / 4).max(1);
         // Two cheap lower bounds of the edit distance first: length difference and bag distance
         // (characters one has and the other lacks). Files with a thousand models and hundreds of
@@ -273,7 +290,7 @@ impl<'a> ModelScope<'a> {
     ) -> ObjectType {
         let mut object = ObjectType::default();
         for (key, value) in entries {
-            let raw = key.key_text();
+            let raw = key.key_str();
             let (name, optional) = strip_optional(&raw);
             let field_path = path.child(name);
             match name {
@@ -479,7 +496,7 @@ impl<'a> ModelScope<'a> {
     /// The declared model name closest to `text`, if it is close enough to be a likely typo.
     pub fn suggest(&mut self, text: &str) -> Option<String> {
         self.prepare_candidates();
-        closest(text, self.candidates[..self.declared.len()].iter())
+        closest(text, &self.candidates, true)
     }
 
     /// Like [`suggest`](Self::suggest), also considering the primitive types (`Strin` -> `string`).
@@ -491,7 +508,7 @@ impl<'a> ModelScope<'a> {
             self.suggest(text)
         } else {
             self.prepare_candidates();
-            closest(text, self.candidates.iter())
+            closest(text, &self.candidates, false)
         };
         self.suggestions.insert(text.to_owned(), found.clone());
         found
@@ -501,8 +518,8 @@ impl<'a> ModelScope<'a> {
         const PRIMITIVES: &[&str] =
             &["string", "number", "integer", "boolean", "bigint", "date", "object", "any", "array"];
         if self.candidates.is_empty() {
-            let names = self.declared.iter().map(|(n, _, _)| n.as_str()).chain(PRIMITIVES.iter().copied());
-            self.candidates = names.map(Candidate::new).collect();
+            let models = self.declared.iter().map(|(n, _, _)| (n.as_str(), true));
+            self.candidates = prepare(models.chain(PRIMITIVES.iter().map(|p| (*p, false))));
         }
     }
 
@@ -645,8 +662,7 @@ fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec
 
 /// The closest candidate to `text` when it is a plausible typo of it.
 pub(crate) fn suggest<'n>(text: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
-    let prepared: Vec<Candidate> = candidates.map(Candidate::new).collect();
-    closest(text, prepared.iter())
+    closest(text, &prepare(candidates.map(|c| (c, true))), true)
 }
 
 /// Counts of ASCII letters, digits and `_`; everything else shares one bucket.

@@ -60,6 +60,14 @@ impl Node {
         matches!(self.kind, Kind::Null)
     }
 
+    /// [`key_text`](Self::key_text) without allocating for string keys (nearly all of them).
+    pub fn key_str(&self) -> std::borrow::Cow<'_, str> {
+        match &self.kind {
+            Kind::Str(s) => std::borrow::Cow::Borrowed(s),
+            _ => std::borrow::Cow::Owned(self.key_text()),
+        }
+    }
+
     /// The text JavaScript would use for this scalar as an object key (`String(key)`).
     pub fn key_text(&self) -> String {
         match &self.kind {
@@ -130,16 +138,16 @@ impl KeySet {
 
     /// Records `key`; false when `entries` already has it.
     fn insert(&mut self, key: &Node, entries: &[(Node, Node)]) -> bool {
-        let text = key.key_text();
+        let text = key.key_str();
         if let Some(set) = &mut self.large {
-            return set.insert(text);
+            return set.insert(text.into_owned());
         }
         if entries.iter().any(|(k, _)| same_key(k, key, &text)) {
             return false;
         }
         if entries.len() + 1 >= Self::LINEAR_LIMIT {
             let mut set: HashSet<String> = entries.iter().map(|(k, _)| k.key_text()).collect();
-            set.insert(text);
+            set.insert(text.into_owned());
             self.large = Some(set);
         }
         true
