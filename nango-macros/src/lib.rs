@@ -12,10 +12,13 @@ use proc_macro::TokenStream;
 /// whenever the YAML changes. Errors in the YAML fail the build with `nango.yaml:LINE:COL`
 /// messages on the path literal.
 ///
-/// ```ignore
+/// ```
 /// mod models {
-///     nango_macros::nango_models!("nango.yaml");
+///     // Usually just "nango.yaml"; this example reads a fixture of the nango-rs repository.
+///     nango_macros::nango_models!("../fixtures/valid/github/nango.yaml");
 /// }
+/// assert_eq!(models::SYNCS[0].name, "github-tickets");
+/// assert_eq!(<models::Ticket as nango_runtime::Model>::NAME, "Ticket");
 /// ```
 #[proc_macro]
 pub fn nango_models(input: TokenStream) -> TokenStream {

@@ -46,12 +46,15 @@ pub trait Model:
 
 /// Includes the models that `nango_codegen::compile` wrote to `OUT_DIR` in a build script.
 ///
-/// ```ignore
-/// // build.rs:  nango_codegen::compile("nango.yaml").unwrap();
+/// ```text
+/// // build.rs:  nango_codegen::compile("nango.yaml")?;
 /// mod models {
 ///     nango_runtime::include_models!();
 /// }
 /// ```
+///
+/// (Shown as text because it needs a build script; `examples/build-script` in the nango-rs
+/// repository is the complete, tested example.)
 #[macro_export]
 macro_rules! include_models {
     () => {
