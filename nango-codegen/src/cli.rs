@@ -201,12 +201,12 @@ fn load_and_generate(
         eprintln!("error: {e}");
         EXIT_USAGE
     })?;
-    let mut shown = out.clone();
     if settings.strict {
+        let mut shown = out.clone();
         shown.make_strict();
-    }
-    if !shown.diagnostics.is_empty() {
         print_human(&shown);
+    } else if !out.diagnostics.is_empty() {
+        print_human(&out);
     }
     match crate::generate(&out, settings) {
         Ok(generated) => Ok((out, generated)),
@@ -343,16 +343,14 @@ fn print_human(out: &ParseOutput) {
     })
     .with_links(false);
     let mut stderr = std::io::stderr().lock();
+    let shared_source: std::sync::Arc<str> = out.source.as_str().into();
     let line_starts: std::sync::Arc<[usize]> =
         std::iter::once(0).chain(out.source.match_indices('\n').map(|(i, _)| i + 1)).collect();
     for d in &out.diagnostics {
         let mut text = String::new();
         let report = to_miette(d);
-        let source = WindowedSource {
-            name: out.file.clone(),
-            text: out.source.clone().into(),
-            line_starts: line_starts.clone(),
-        };
+        let source =
+            WindowedSource { name: out.file.clone(), text: shared_source.clone(), line_starts: line_starts.clone() };
         let with_source = miette::Report::new(report).with_source_code(source);
         if handler.render_report(&mut text, with_source.as_ref()).is_err() {
             text = d.render(&out.file, &out.source);

@@ -82,11 +82,12 @@ impl std::error::Error for GenerateError {}
 /// assert!(files.schema_json.contains("\"Issue\""));
 /// ```
 pub fn generate(output: &ParseOutput, settings: &Settings) -> Result<Generated, GenerateError> {
-    let mut output = output.clone();
-    if settings.strict {
-        output.make_strict();
-    }
-    if !output.is_valid() {
+    let strict_errors = settings.strict && !output.diagnostics.iter().all(|d| d.code == "cyclic_model");
+    if !output.is_valid() || strict_errors {
+        let mut output = output.clone();
+        if settings.strict {
+            output.make_strict();
+        }
         let mut diagnostics = output.diagnostics.clone();
         diagnostics.sort_by_key(|d| !d.is_error());
         return Err(GenerateError::Invalid { file: output.file.clone(), diagnostics });
