@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attrs;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod codegen;

@@ -4,7 +4,7 @@
 //! Generated files (starting with `// @generated`) are rewritten; every other file is the
 //! user's and is never overwritten.
 
-use crate::codegen::names::{NameSet, field_name, type_name};
+use crate::codegen::names::{NameSet, field_name};
 use crate::{Generated, NangoConfig};
 use std::path::{Path, PathBuf};
 
@@ -78,30 +78,15 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
     let mut events = Vec::new();
     let (mut sync_names, mut action_names, mut event_names) =
         (NameSet::default(), NameSet::default(), NameSet::default());
-    let mut sync_markers = NameSet::default();
-    let mut action_markers = NameSet::default();
-    let qualify = |name: &str| {
-        config
-            .integrations
-            .iter()
-            .filter(|i| i.syncs.iter().any(|s| s.name == name) || i.actions.iter().any(|a| a.name == name))
-            .count()
-            > 1
-    };
+    let all: Vec<&crate::Integration> = config.integrations.iter().collect();
+    let markers = crate::codegen::scripts::markers(&all);
     let type_of = |integration: &crate::Integration, model: &str| -> String {
         let rust =
             generated.types.iter().find(|(def, _)| def == model || *def == format!("{}.{model}", integration.name));
         rust.map_or_else(|| "()".to_owned(), |(_, path)| format!("models::{path}"))
     };
-    for integration in &config.integrations {
-        for sync in &integration.syncs {
-            // The marker type names follow the generator's rule (qualified when names clash).
-            let wanted = if qualify(&sync.name) {
-                type_name(&format!("{}_{}", integration.name, sync.name))
-            } else {
-                type_name(&sync.name)
-            };
-            let marker = sync_markers.claim(&wanted);
+    for (integration, (sync_markers, action_markers)) in config.integrations.iter().zip(&markers) {
+        for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
             let file = sync_names.claim_with(&field_name(&sync.name), "_");
             let outputs = sync.output.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
             files.push(ProjectFile {
@@ -113,7 +98,7 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
                         ("integration", &integration.name),
                         ("runs", &sync.runs),
                         ("outputs", &outputs),
-                        ("marker", &marker),
+                        ("marker", marker),
                         ("function", &file),
                         ("file", &file),
                     ],
@@ -122,13 +107,7 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
             });
             syncs.push(file);
         }
-        for action in &integration.actions {
-            let wanted = if qualify(&action.name) {
-                type_name(&format!("{}_{}", integration.name, action.name))
-            } else {
-                type_name(&action.name)
-            };
-            let marker = action_markers.claim(&wanted);
+        for (action, marker) in integration.actions.iter().zip(action_markers) {
             let file = action_names.claim_with(&field_name(&action.name), "_");
             let input = action.input.as_deref().map_or_else(|| "()".to_owned(), |i| type_of(integration, i));
             let output = match action.output.as_deref() {
@@ -143,7 +122,7 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
                     &[
                         ("name", &action.name),
                         ("integration", &integration.name),
-                        ("marker", &marker),
+                        ("marker", marker),
                         ("function", &file),
                         ("file", &file),
                         ("input_type", &input),

@@ -3,7 +3,33 @@
 //! This crate is a thin shim: all logic lives in `nango-codegen`, a normal library that tests
 //! call directly (the sqlx-macros-core pattern).
 
+use nango_codegen::attrs::{ScriptKind, expand as expand_script};
 use proc_macro::TokenStream;
+
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_default()
+}
+
+/// Marks `async fn name(nango: &mut NangoSync<syncs::Name>) -> nango_runtime::Result<()>` as the
+/// implementation of a sync of nango.yaml, checked at compile time, and registers it.
+///
+/// The sync is the function's name in kebab-case, or given: `#[nango_sync("github-issues")]`.
+/// Other arguments: `integration = "..."` (when two integrations have a sync of that name),
+/// `path = "nango.yaml"` (relative to Cargo.toml), `models = crate::models` (where the generated
+/// models are). A sync that nango.yaml does not declare, a wrong signature, or saving a model
+/// that is not one of the sync's outputs fails to compile, with the error on the offending token.
+#[proc_macro_attribute]
+pub fn nango_sync(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_script(ScriptKind::Sync, attr.into(), item.into(), &manifest_dir()).into()
+}
+
+/// Marks `async fn name(nango: &mut NangoAction<actions::Name>, input: In) -> nango_runtime::Result<Out>`
+/// as the implementation of an action of nango.yaml; `In` and `Out` must be the models nango.yaml
+/// names. Arguments as for [`macro@nango_sync`].
+#[proc_macro_attribute]
+pub fn nango_action(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_script(ScriptKind::Action, attr.into(), item.into(), &manifest_dir()).into()
+}
 
 /// Generates the typed models and sync/action descriptions of a nango.yaml, in place.
 ///

@@ -24,8 +24,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod context;
 mod descriptors;
 
+pub use context::*;
 pub use descriptors::*;
 
 /// A record type a sync saves: every sync output model of nango.yaml implements it.
@@ -69,6 +71,7 @@ macro_rules! include_models {
 #[doc(hidden)]
 pub mod __private {
     pub use chrono;
+    pub use inventory;
     pub use schemars;
     pub use serde;
     pub use serde_json;

@@ -38,3 +38,55 @@ mod tests {
         assert_eq!(state, models::TicketState::Other("reopened".into()));
     }
 }
+
+/// The `github-tickets` sync of nango.yaml (checked at compile time by `#[nango_sync]`).
+#[nango_macros::nango_sync]
+async fn github_tickets(
+    nango: &mut nango_runtime::NangoSync<models::syncs::GithubTickets>,
+) -> nango_runtime::Result<()> {
+    nango.batch_save(vec![serde_json_ticket()]).await
+}
+
+/// The `create-ticket` action of nango.yaml.
+#[nango_macros::nango_action]
+async fn create_ticket(
+    _nango: &mut nango_runtime::NangoAction<models::actions::CreateTicket>,
+    input: models::CreateTicket,
+) -> nango_runtime::Result<models::Ticket> {
+    let mut ticket = serde_json_ticket();
+    ticket.title = input.title;
+    Ok(ticket)
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn every_declared_script_is_registered_once() {
+        nango_runtime::check_registry(models::SYNCS, models::ACTIONS).unwrap();
+        let sync = nango_runtime::registered_syncs().next().unwrap();
+        assert_eq!((sync.descriptor.name, sync.function), ("github-tickets", "github_tickets"));
+        assert_eq!(sync.descriptor.interval.as_secs(), 3600);
+        let batches = block_on((sync.run)(nango_runtime::SyncInput::default())).unwrap();
+        assert_eq!(batches[0].model, "Ticket");
+        assert_eq!(batches[0].records[0]["title"], "Fix it");
+
+        let action = nango_runtime::registered_actions().next().unwrap();
+        let input = nango_runtime::__private::serde_json::json!({"title": "New"});
+        let output = block_on((action.run)("conn".into(), Default::default(), input)).unwrap();
+        assert_eq!(output["title"], "New");
+        let bad = block_on((action.run)("conn".into(), Default::default(), 42.into())).unwrap_err();
+        assert!(bad.to_string().contains("invalid input for action `create-ticket`"), "{bad}");
+    }
+}

@@ -5,7 +5,7 @@
 
 pub(crate) mod names;
 mod schema;
-mod scripts;
+pub(crate) mod scripts;
 mod settings;
 mod types;
 

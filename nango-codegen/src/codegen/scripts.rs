@@ -30,23 +30,50 @@ fn opt_str(s: &Option<String>) -> TokenStream {
     }
 }
 
+/// The marker type names of each integration's syncs and actions (in `syncs::` / `actions::`):
+/// `UpperCamelCase` of the script name, qualified by the integration when two integrations
+/// share a script name, unique across both modules. The generator, the scaffolds and the
+/// attribute macros all use this one rule.
+pub(crate) fn markers(integrations: &[&Integration]) -> Vec<(Vec<String>, Vec<String>)> {
+    let clash = |name: &str| {
+        integrations.len() > 1
+            && integrations
+                .iter()
+                .filter(|i| i.syncs.iter().any(|s| s.name == name) || i.actions.iter().any(|a| a.name == name))
+                .count()
+                > 1
+    };
+    let mut names = NameSet::default();
+    integrations
+        .iter()
+        .map(|integration| {
+            let mut claim = |script: &str| {
+                let wanted = if clash(script) {
+                    type_name(&format!("{}_{script}", integration.name))
+                } else {
+                    type_name(script)
+                };
+                names.claim(&wanted)
+            };
+            let syncs = integration.syncs.iter().map(|s| claim(&s.name)).collect();
+            let actions = integration.actions.iter().map(|a| claim(&a.name)).collect();
+            (syncs, actions)
+        })
+        .collect()
+}
+
 /// The `syncs` and `actions` modules and the `SYNCS` / `ACTIONS` lists for some integrations.
 /// `models_path` is how the modules reach the models (`super` or `super::github`).
 pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmitter, TokenStream)]) -> TokenStream {
-    let mut names = NameSet::default();
+    let all: Vec<&Integration> = integrations.iter().map(|(i, _, _)| *i).collect();
+    let markers = markers(&all);
     let mut sync_items = Vec::new();
     let mut sync_list = Vec::new();
     let mut action_items = Vec::new();
     let mut action_list = Vec::new();
-    let qualify = integrations.len() > 1;
-    for (integration, emitter, models) in integrations {
-        for sync in &integration.syncs {
-            let wanted = if qualify && names_clash(integrations, &sync.name) {
-                type_name(&format!("{}_{}", integration.name, sync.name))
-            } else {
-                type_name(&sync.name)
-            };
-            let marker = ident(&names.claim(&wanted));
+    for ((integration, emitter, models), (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
+        for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
+            let marker = ident(marker);
             let (name, int, desc, runs) = (&sync.name, &integration.name, &sync.description, &sync.runs);
             let interval = sync.schedule.as_ref().map_or(0, |s| s.interval.as_millis() as u64);
             let sync_type = match sync.sync_type {
@@ -99,13 +126,8 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
             });
             sync_list.push(quote!(<syncs::#marker as #rt::SyncDefinition>::DESCRIPTOR));
         }
-        for action in &integration.actions {
-            let wanted = if qualify && names_clash(integrations, &action.name) {
-                type_name(&format!("{}_{}", integration.name, action.name))
-            } else {
-                type_name(&action.name)
-            };
-            let marker = ident(&names.claim(&wanted));
+        for (action, marker) in integration.actions.iter().zip(action_markers) {
+            let marker = ident(marker);
             let (name, int, desc, version) = (&action.name, &integration.name, &action.description, &action.version);
             let input = opt_str(&action.input);
             let outputs: Vec<&String> = action.output.iter().flatten().collect();
@@ -173,13 +195,4 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
         #[allow(dead_code)]
         pub const ACTIONS: &[#rt::ActionDescriptor] = &[#(#action_list),*];
     }
-}
-
-/// True when a script name is used by more than one integration.
-fn names_clash(integrations: &[(&Integration, &ModelEmitter, TokenStream)], name: &str) -> bool {
-    integrations
-        .iter()
-        .filter(|(i, _, _)| i.syncs.iter().any(|s| s.name == name) || i.actions.iter().any(|a| a.name == name))
-        .count()
-        > 1
 }

@@ -1,0 +1,264 @@
+//! `#[nango_sync]` and `#[nango_action]`: parse, check against nango.yaml, expand.
+//!
+//! The proc-macro crate only forwards tokens here (the sqlx-macros-core pattern), so these
+//! functions are tested as a normal library. On any error the user's function is re-emitted
+//! unchanged beside the `compile_error!`, so the IDE keeps working.
+
+use crate::codegen::names::ident;
+use crate::codegen::scripts::markers;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use std::path::Path;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind {
+    /// `#[nango_sync]`
+    Sync,
+    /// `#[nango_action]`
+    Action,
+}
+
+/// Arguments: `"name"` or `name = "..."`, `integration = "..."`, `path = "nango.yaml"`,
+/// `models = crate::models`.
+#[derive(Default)]
+struct Args {
+    name: Option<syn::LitStr>,
+    integration: Option<syn::LitStr>,
+    path: Option<syn::LitStr>,
+    models: Option<syn::Path>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = Args::default();
+        if input.peek(syn::LitStr) {
+            args.name = Some(input.parse()?);
+            if !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
+            }
+        }
+        while !input.is_empty() {
+            let key: syn::Ident = input.parse()?;
+            input.parse::<syn::Token![=]>()?;
+            match key.to_string().as_str() {
+                "name" => args.name = Some(input.parse()?),
+                "integration" => args.integration = Some(input.parse()?),
+                "path" => args.path = Some(input.parse()?),
+                "models" => args.models = Some(input.parse()?),
+                other => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("unknown argument `{other}`: expected `name`, `integration`, `path` or `models`"),
+                    ));
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// Expands `#[nango_sync(...)]` / `#[nango_action(...)]` on `item`. `manifest_dir` is the crate's
+/// folder (where `nango.yaml` is looked for by default).
+pub fn expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_dir: &Path) -> TokenStream {
+    match try_expand(kind, attr, item.clone(), manifest_dir) {
+        Ok(tokens) => tokens,
+        Err(err) => {
+            let error = err.to_compile_error();
+            quote! { #item #error }
+        }
+    }
+}
+
+fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_dir: &Path) -> syn::Result<TokenStream> {
+    let args: Args = syn::parse2(attr)?;
+    let function: syn::ItemFn = syn::parse2(item)?;
+    let fn_name = &function.sig.ident;
+    let (script_name, name_span) = match &args.name {
+        Some(lit) => (lit.value(), lit.span()),
+        None => (heck::ToKebabCase::to_kebab_case(fn_name.to_string().as_str()), fn_name.span()),
+    };
+
+    // nango.yaml
+    let relative = args.path.as_ref().map_or_else(|| "nango.yaml".to_owned(), syn::LitStr::value);
+    let path_span = args.path.as_ref().map_or(Span::call_site(), syn::LitStr::span);
+    let yaml = crate::resolve_path(&manifest_dir.join(&relative));
+    let output = crate::load(&yaml).map_err(|e| {
+        syn::Error::new(
+            path_span,
+            format!("{e}\n  = help: put nango.yaml next to Cargo.toml, or name it: #[nango_sync(path = \"...\")]"),
+        )
+    })?;
+    if !output.is_valid() {
+        let lines: Vec<String> = output.errors().map(|d| d.one_line(&relative)).collect();
+        return Err(syn::Error::new(path_span, format!("{relative} is invalid:\n{}", lines.join("\n"))));
+    }
+    let config = &output.config;
+
+    // Find the script.
+    let all: Vec<&crate::Integration> = config.integrations.iter().collect();
+    let all_markers = markers(&all);
+    let mut found = Vec::new();
+    let mut names = Vec::new();
+    for (integration, (sync_markers, action_markers)) in config.integrations.iter().zip(&all_markers) {
+        if args.integration.as_ref().is_some_and(|i| i.value() != integration.name) {
+            continue;
+        }
+        match kind {
+            ScriptKind::Sync => {
+                for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
+                    names.push(sync.name.clone());
+                    if sync.name == script_name {
+                        found.push((integration.name.clone(), marker.clone()));
+                    }
+                }
+            }
+            ScriptKind::Action => {
+                for (action, marker) in integration.actions.iter().zip(action_markers) {
+                    names.push(action.name.clone());
+                    if action.name == script_name {
+                        found.push((integration.name.clone(), marker.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let what = if kind == ScriptKind::Sync { "sync" } else { "action" };
+    let (integration, marker) = match found.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            let mut message = format!("nango.yaml has no {what} named `{script_name}`");
+            if let Some(s) = crate::models::suggest(&script_name, names.iter().map(String::as_str)) {
+                message.push_str(&format!("\n  = help: did you mean `{s}`? Write #[nango_{what}(\"{s}\")]"));
+            }
+            if names.is_empty() {
+                message.push_str(&format!("\n  = note: nango.yaml declares no {what}s"));
+            } else {
+                message.push_str(&format!("\n  = note: its {what}s are: {}", names.join(", ")));
+            }
+            return Err(syn::Error::new(name_span, message));
+        }
+        many => {
+            let list: Vec<&str> = many.iter().map(|(i, _)| i.as_str()).collect();
+            return Err(syn::Error::new(
+                name_span,
+                format!(
+                    "{what} `{script_name}` exists in several integrations ({}): add `integration = \"...\"`",
+                    list.join(", ")
+                ),
+            ));
+        }
+    };
+
+    // Signature.
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(sig.fn_token.span(), format!("a #[nango_{what}] function must be `async fn`")));
+    }
+    let expected_args = if kind == ScriptKind::Sync { 1 } else { 2 };
+    if sig.inputs.len() != expected_args {
+        let shape = match kind {
+            ScriptKind::Sync => {
+                format!("async fn {fn_name}(nango: &mut NangoSync<syncs::{marker}>) -> nango_runtime::Result<()>")
+            }
+            ScriptKind::Action => format!(
+                "async fn {fn_name}(nango: &mut NangoAction<actions::{marker}>, input: Input) -> nango_runtime::Result<Output>"
+            ),
+        };
+        let span = if sig.inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() };
+        return Err(syn::Error::new(span, format!("expected {expected_args} parameter(s): {shape}")));
+    }
+    if let Some(syn::FnArg::Receiver(r)) = sig.inputs.first() {
+        return Err(syn::Error::new(r.span(), format!("a #[nango_{what}] function cannot take `self`")));
+    }
+    if matches!(sig.output, syn::ReturnType::Default) {
+        return Err(syn::Error::new(
+            sig.ident.span(),
+            "the function must return a `Result` (e.g. `nango_runtime::Result<()>`)",
+        ));
+    }
+    let arg_types: Vec<&syn::Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            syn::FnArg::Typed(t) => Some(&*t.ty),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+
+    let models = args.models.clone().map_or_else(|| quote!(crate::models), |p| p.to_token_stream());
+    let marker_ident = ident(&marker);
+    let fn_name_str = fn_name.to_string();
+    let tracked = yaml.to_string_lossy().into_owned();
+    let ctx_span = arg_types[0].span();
+    let registration = match kind {
+        ScriptKind::Sync => {
+            let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx) };
+            quote! {
+                fn __nango_run(
+                    input: ::nango_runtime::SyncInput,
+                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::std::vec::Vec<::nango_runtime::RecordBatch>>> {
+                    ::std::boxed::Box::pin(async move {
+                        let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker_ident>::new(input);
+                        #call.await?;
+                        ::std::result::Result::Ok(ctx.into_batches())
+                    })
+                }
+                ::nango_runtime::__private::inventory::submit! {
+                    ::nango_runtime::SyncRegistration {
+                        descriptor: &<#models::syncs::#marker_ident as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
+                        function: #fn_name_str,
+                        file: ::std::file!(),
+                        line: ::std::line!(),
+                        run: __nango_run,
+                    }
+                }
+            }
+        }
+        ScriptKind::Action => {
+            let input_span = arg_types[1].span();
+            let output_span = sig.output.span();
+            let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx, input) };
+            let input_ty = quote_spanned! {input_span=> <#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::Input };
+            let output_ty = quote_spanned! {output_span=> <#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::Output };
+            quote! {
+                fn __nango_run(
+                    connection_id: ::std::string::String,
+                    metadata: ::nango_runtime::__private::serde_json::Value,
+                    input: ::nango_runtime::__private::serde_json::Value,
+                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::nango_runtime::__private::serde_json::Value>> {
+                    ::std::boxed::Box::pin(async move {
+                        let input: #input_ty = ::nango_runtime::__private::serde_json::from_value(input)
+                            .map_err(|e| ::std::format!("invalid input for action `{}`: {e}", #script_name))?;
+                        let mut ctx = ::nango_runtime::NangoAction::<#models::actions::#marker_ident>::new(connection_id, metadata);
+                        let output: #output_ty = #call.await?;
+                        ::std::result::Result::Ok(::nango_runtime::__private::serde_json::to_value(&output)?)
+                    })
+                }
+                ::nango_runtime::__private::inventory::submit! {
+                    ::nango_runtime::ActionRegistration {
+                        descriptor: &<#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::DESCRIPTOR,
+                        function: #fn_name_str,
+                        file: ::std::file!(),
+                        line: ::std::line!(),
+                        run: __nango_run,
+                    }
+                }
+            }
+        }
+    };
+    let _ = integration;
+    Ok(quote! {
+        #function
+        const _: () = {
+            // Re-expand when nango.yaml changes.
+            const _: &str = ::std::include_str!(#tracked);
+            #registration
+        };
+    })
+}
