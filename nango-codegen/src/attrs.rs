@@ -133,7 +133,7 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
         [one] => one.clone(),
         [] => {
             let mut message = format!("nango.yaml has no {what} named `{script_name}`");
-            if let Some(s) = crate::models::suggest(&script_name, names.iter().map(String::as_str)) {
+            if let Some(s) = likely_meant(&script_name, &names) {
                 message.push_str(&format!("\n  = help: did you mean `{s}`? Write #[nango_{what}(\"{s}\")]"));
             }
             if names.is_empty() {
@@ -226,6 +226,8 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx, input) };
             let input_ty = quote_spanned! {input_span=> <#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::Input };
             let output_ty = quote_spanned! {output_span=> <#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::Output };
+            // Spanned at the user's return type, so a wrong output model is reported there.
+            let output_binding = quote_spanned! {output_span=> let output: #output_ty = #call.await?; };
             quote! {
                 fn __nango_run(
                     connection_id: ::std::string::String,
@@ -236,7 +238,7 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
                         let input: #input_ty = ::nango_runtime::__private::serde_json::from_value(input)
                             .map_err(|e| ::std::format!("invalid input for action `{}`: {e}", #script_name))?;
                         let mut ctx = ::nango_runtime::NangoAction::<#models::actions::#marker_ident>::new(connection_id, metadata);
-                        let output: #output_ty = #call.await?;
+                        #output_binding
                         ::std::result::Result::Ok(::nango_runtime::__private::serde_json::to_value(&output)?)
                     })
                 }
@@ -261,4 +263,21 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             #registration
         };
     })
+}
+
+/// The script the user most likely meant: a close typo, else (a renamed script) the only one, or
+/// one that shares at least half of the name.
+fn likely_meant(name: &str, names: &[String]) -> Option<String> {
+    if let Some(s) = crate::models::suggest(name, names.iter().map(String::as_str)) {
+        return Some(s);
+    }
+    if let [only] = names {
+        return Some(only.clone());
+    }
+    names
+        .iter()
+        .map(|n| (strsim::osa_distance(name, n), n))
+        .filter(|(d, n)| *d * 2 <= name.len().max(n.len()))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.clone())
 }

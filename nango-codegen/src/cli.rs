@@ -140,14 +140,23 @@ fn init(args: InitArgs) -> i32 {
     }
     let path_deps = if args.crates_io { None } else { args.path_deps.clone().or_else(own_checkout) };
     let dependency = match &path_deps {
-        Some(dir) => match std::fs::canonicalize(dir.join("nango-runtime")) {
-            Ok(p) => format!("nango-runtime = {{ path = {:?} }}", p.display().to_string()),
-            Err(e) => {
-                eprintln!("error: {} has no nango-runtime crate: {e}", dir.display());
-                return EXIT_USAGE;
+        Some(dir) => {
+            let mut lines = Vec::new();
+            for krate in ["nango-runtime", "nango-macros"] {
+                match std::fs::canonicalize(dir.join(krate)) {
+                    Ok(p) => lines.push(format!("{krate} = {{ path = {:?} }}", p.display().to_string())),
+                    Err(e) => {
+                        eprintln!("error: {} has no {krate} crate: {e}", dir.display());
+                        return EXIT_USAGE;
+                    }
+                }
             }
-        },
-        None => format!("nango-runtime = \"{}\"", env!("CARGO_PKG_VERSION")),
+            lines.join("\n")
+        }
+        None => {
+            let version = env!("CARGO_PKG_VERSION");
+            format!("nango-runtime = \"{version}\"\nnango-macros = \"{version}\"")
+        }
     };
     let name = std::fs::canonicalize(&args.path)
         .unwrap_or_else(|_| args.path.clone())

@@ -48,16 +48,17 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// The files of a new project. `runtime_dependency` is the `nango-runtime = ...` line.
+/// The files of a new project. `dependencies` are the `nango-runtime = ...` and
+/// `nango-macros = ...` lines.
 ///
 /// ```
-/// let files = nango_codegen::project::init_files("demo", "nango-runtime = \"0.1\"");
+/// let files = nango_codegen::project::init_files("demo", "nango-runtime = \"0.1\"\nnango-macros = \"0.1\"");
 /// assert!(files.iter().any(|f| f.path.ends_with("nango.yaml")));
 /// ```
-pub fn init_files(name: &str, runtime_dependency: &str) -> Vec<ProjectFile> {
+pub fn init_files(name: &str, dependencies: &str) -> Vec<ProjectFile> {
     let file = |path: &str, contents: String| ProjectFile { path: PathBuf::from(path), contents, generated: false };
     vec![
-        file("Cargo.toml", fill(INIT_CARGO, &[("name", name), ("runtime_dependency", runtime_dependency)])),
+        file("Cargo.toml", fill(INIT_CARGO, &[("name", name), ("dependencies", dependencies)])),
         file("nango.yaml", INIT_YAML.to_owned()),
         file("src/main.rs", INIT_MAIN.to_owned()),
         file(".gitignore", INIT_GITIGNORE.to_owned()),

@@ -72,6 +72,20 @@ fn init_build_and_regenerate() {
     assert!(output.contains("updated src/models.rs"), "{output}");
     assert_eq!(std::fs::read_to_string(&scaffold).unwrap(), edited);
 
+    // The old function still claims the old name: the build fails at its attribute, suggesting
+    // the new one (after `pub mod github_issues;` is added as the hint says).
+    let build = Command::new(&cargo)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(!build.status.success());
+    assert!(stderr.contains("nango.yaml has no sync named `github-tickets`"), "{stderr}");
+    assert!(stderr.contains("did you mean `github-issues`?"), "{stderr}");
+    assert!(stderr.contains("src/syncs/github_tickets.rs"), "{stderr}");
+
     // A second init into the same folder refuses to touch it.
     let again = Command::new(env!("CARGO_BIN_EXE_nango")).args(["init", "demo"]).current_dir(&base).output().unwrap();
     assert_eq!(again.status.code(), Some(2));

@@ -6,6 +6,13 @@ mod on_events;
 mod syncs;
 
 fn main() {
+    // Every sync and action of nango.yaml needs exactly one #[nango_sync] / #[nango_action].
+    if let Err(problems) = nango_runtime::check_registry(models::SYNCS, models::ACTIONS) {
+        for problem in problems {
+            eprintln!("error: {problem}");
+        }
+        std::process::exit(1);
+    }
     println!("{} sync(s), {} action(s):", models::SYNCS.len(), models::ACTIONS.len());
     for sync in models::SYNCS {
         println!("  sync   {}/{}: {} -> {:?}", sync.integration, sync.name, sync.runs, sync.outputs);
