@@ -13,3 +13,4 @@ pub async fn {{function}}(nango: &mut NangoSync<{{marker}}>) -> nango_runtime::R
     let _ = nango;
     Err("sync `{{name}}` is not written yet: fill in src/syncs/{{file}}.rs".into())
 }
+{{webhook}}

@@ -19,6 +19,29 @@ pub enum ScriptKind {
     Sync,
     /// `#[nango_action]`
     Action,
+    /// `#[nango_on_event]`
+    OnEvent,
+    /// `#[nango_webhook]`: the webhook handler of a sync with `webhook-subscriptions`.
+    Webhook,
+}
+
+impl ScriptKind {
+    fn what(self) -> &'static str {
+        match self {
+            ScriptKind::Sync | ScriptKind::Webhook => "sync",
+            ScriptKind::Action => "action",
+            ScriptKind::OnEvent => "on-event script",
+        }
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            ScriptKind::Sync => "nango_sync",
+            ScriptKind::Action => "nango_action",
+            ScriptKind::OnEvent => "nango_on_event",
+            ScriptKind::Webhook => "nango_webhook",
+        }
+    }
 }
 
 /// Arguments: `"name"` or `name = "..."`, `integration = "..."`, `path = "nango.yaml"`,
@@ -110,11 +133,27 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             continue;
         }
         match kind {
-            ScriptKind::Sync => {
+            ScriptKind::Sync | ScriptKind::Webhook => {
                 for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
                     names.push(sync.name.clone());
                     if sync.name == script_name {
+                        if kind == ScriptKind::Webhook && sync.webhook_subscriptions.is_empty() {
+                            return Err(syn::Error::new(
+                                name_span,
+                                format!(
+                                    "sync `{script_name}` has no `webhook-subscriptions` in nango.yaml, so it receives no webhooks\n  = help: add `webhook-subscriptions: [event, ...]` to the sync"
+                                ),
+                            ));
+                        }
                         found.push((integration.name.clone(), marker.clone()));
+                    }
+                }
+            }
+            ScriptKind::OnEvent => {
+                for (event, name) in crate::codegen::scripts::on_event_scripts(integration) {
+                    names.push(name.to_owned());
+                    if name == script_name {
+                        found.push((integration.name.clone(), event.to_owned()));
                     }
                 }
             }
@@ -128,13 +167,26 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             }
         }
     }
-    let what = if kind == ScriptKind::Sync { "sync" } else { "action" };
+    let what = kind.what();
+    let attribute = kind.attribute();
+    names.sort();
+    names.dedup();
+    // An on-event script may run on several events (or integrations): register each.
+    let mut on_event_targets = found.clone();
+    on_event_targets.sort();
+    on_event_targets.dedup();
+    let distinct_integrations = {
+        let mut ints: Vec<&String> = found.iter().map(|(i, _)| i).collect();
+        ints.dedup();
+        ints.len()
+    };
     let (integration, marker) = match found.as_slice() {
         [one] => one.clone(),
+        [first, ..] if kind == ScriptKind::OnEvent && distinct_integrations == 1 => first.clone(),
         [] => {
             let mut message = format!("nango.yaml has no {what} named `{script_name}`");
             if let Some(s) = likely_meant(&script_name, &names) {
-                message.push_str(&format!("\n  = help: did you mean `{s}`? Write #[nango_{what}(\"{s}\")]"));
+                message.push_str(&format!("\n  = help: did you mean `{s}`? Write #[{attribute}(\"{s}\")]"));
             }
             if names.is_empty() {
                 message.push_str(&format!("\n  = note: nango.yaml declares no {what}s"));
@@ -158,9 +210,12 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
     // Signature.
     let sig = &function.sig;
     if sig.asyncness.is_none() {
-        return Err(syn::Error::new(sig.fn_token.span(), format!("a #[nango_{what}] function must be `async fn`")));
+        return Err(syn::Error::new(sig.fn_token.span(), format!("a #[{attribute}] function must be `async fn`")));
     }
-    let expected_args = if kind == ScriptKind::Sync { 1 } else { 2 };
+    let expected_args = match kind {
+        ScriptKind::Sync | ScriptKind::OnEvent => 1,
+        ScriptKind::Action | ScriptKind::Webhook => 2,
+    };
     if sig.inputs.len() != expected_args {
         let shape = match kind {
             ScriptKind::Sync => {
@@ -169,12 +224,18 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             ScriptKind::Action => format!(
                 "async fn {fn_name}(nango: &mut NangoAction<actions::{marker}>, input: Input) -> nango_runtime::Result<Output>"
             ),
+            ScriptKind::OnEvent => {
+                format!("async fn {fn_name}(nango: &mut nango_runtime::NangoEvent) -> nango_runtime::Result<()>")
+            }
+            ScriptKind::Webhook => format!(
+                "async fn {fn_name}(nango: &mut NangoSync<syncs::{marker}>, payload: serde_json::Value) -> nango_runtime::Result<()>"
+            ),
         };
         let span = if sig.inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() };
         return Err(syn::Error::new(span, format!("expected {expected_args} parameter(s): {shape}")));
     }
     if let Some(syn::FnArg::Receiver(r)) = sig.inputs.first() {
-        return Err(syn::Error::new(r.span(), format!("a #[nango_{what}] function cannot take `self`")));
+        return Err(syn::Error::new(r.span(), format!("a #[{attribute}] function cannot take `self`")));
     }
     if matches!(sig.output, syn::ReturnType::Default) {
         return Err(syn::Error::new(
@@ -211,6 +272,72 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
                 }
                 ::nango_runtime::__private::inventory::submit! {
                     ::nango_runtime::SyncRegistration {
+                        descriptor: &<#models::syncs::#marker_ident as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
+                        function: #fn_name_str,
+                        file: ::std::file!(),
+                        line: ::std::line!(),
+                        run: __nango_run,
+                    }
+                }
+            }
+        }
+        ScriptKind::OnEvent => {
+            let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx) };
+            let submissions = on_event_targets.iter().filter(|(i, _)| *i == integration).map(|(int, event)| {
+                let wrapper = quote::format_ident!("__nango_run_{}", event);
+                let event = ident(event);
+                quote! {
+                    fn #wrapper(
+                        connection_id: ::std::string::String,
+                        metadata: ::nango_runtime::__private::serde_json::Value,
+                    ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
+                        __nango_run(connection_id, metadata, ::nango_runtime::OnEvent::#event)
+                    }
+                    ::nango_runtime::__private::inventory::submit! {
+                        ::nango_runtime::OnEventRegistration {
+                            descriptor: ::nango_runtime::OnEventDescriptor {
+                                integration: #int,
+                                event: ::nango_runtime::OnEvent::#event,
+                                name: #script_name,
+                            },
+                            function: #fn_name_str,
+                            file: ::std::file!(),
+                            line: ::std::line!(),
+                            run: #wrapper,
+                        }
+                    }
+                }
+            });
+            quote! {
+                fn __nango_run(
+                    connection_id: ::std::string::String,
+                    metadata: ::nango_runtime::__private::serde_json::Value,
+                    event: ::nango_runtime::OnEvent,
+                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
+                    ::std::boxed::Box::pin(async move {
+                        let mut ctx = ::nango_runtime::NangoEvent::new(connection_id, metadata, event);
+                        #call.await?;
+                        ::std::result::Result::Ok(())
+                    })
+                }
+                #(#submissions)*
+            }
+        }
+        ScriptKind::Webhook => {
+            let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx, ::nango_runtime::__private::serde_json::from_value(payload)?) };
+            quote! {
+                fn __nango_run(
+                    input: ::nango_runtime::SyncInput,
+                    payload: ::nango_runtime::__private::serde_json::Value,
+                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::std::vec::Vec<::nango_runtime::RecordBatch>>> {
+                    ::std::boxed::Box::pin(async move {
+                        let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker_ident>::new(input);
+                        #call.await?;
+                        ::std::result::Result::Ok(ctx.into_batches())
+                    })
+                }
+                ::nango_runtime::__private::inventory::submit! {
+                    ::nango_runtime::WebhookRegistration {
                         descriptor: &<#models::syncs::#marker_ident as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
                         function: #fn_name_str,
                         file: ::std::file!(),

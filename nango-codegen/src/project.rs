@@ -90,6 +90,20 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
         for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
             let file = sync_names.claim_with(&field_name(&sync.name), "_");
             let outputs = sync.output.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+            // Syncs with webhook subscriptions also get a handler for the payloads.
+            let webhook = if sync.webhook_subscriptions.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\n/// Handles webhook payloads of `{name}` (subscriptions: {subs}).\n\
+                     #[nango_macros::nango_webhook(\"{name}\", integration = \"{integration}\")]\n\
+                     pub async fn {file}_webhook(\n    nango: &mut NangoSync<{marker}>,\n    payload: ::nango_runtime::__private::serde_json::Value,\n\
+                     ) -> nango_runtime::Result<()> {{\n    let _ = (nango, payload);\n    Ok(())\n}}\n",
+                    name = sync.name,
+                    subs = sync.webhook_subscriptions.join(", "),
+                    integration = integration.name,
+                )
+            };
             files.push(ProjectFile {
                 path: PathBuf::from(format!("src/syncs/{file}.rs")),
                 contents: fill(
@@ -102,6 +116,7 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
                         ("marker", marker),
                         ("function", &file),
                         ("file", &file),
+                        ("webhook", webhook.trim_end()),
                     ],
                 ),
                 generated: false,
@@ -134,32 +149,24 @@ pub fn generate_files(config: &NangoConfig, generated: &Generated, models_file: 
             });
             actions.push(file);
         }
-        let on = &integration.on_events;
-        let scripts = [
-            ("post-connection-creation", &on.post_connection_creation),
-            ("pre-connection-deletion", &on.pre_connection_deletion),
-            ("validate-connection", &on.validate_connection),
-            ("post-connection-creation", &integration.post_connection_scripts),
-        ];
-        for (event, names) in scripts {
-            for name in names {
-                let file = event_names.claim_with(&field_name(name), "_");
-                files.push(ProjectFile {
-                    path: PathBuf::from(format!("src/on_events/{file}.rs")),
-                    contents: fill(
-                        ON_EVENT,
-                        &[
-                            ("name", name),
-                            ("integration", &integration.name),
-                            ("event", event),
-                            ("function", &file),
-                            ("file", &file),
-                        ],
-                    ),
-                    generated: false,
-                });
-                events.push(file);
-            }
+        for (event, name) in crate::codegen::scripts::on_event_scripts(integration) {
+            let event = heck::ToKebabCase::to_kebab_case(event);
+            let file = event_names.claim_with(&field_name(name), "_");
+            files.push(ProjectFile {
+                path: PathBuf::from(format!("src/on_events/{file}.rs")),
+                contents: fill(
+                    ON_EVENT,
+                    &[
+                        ("name", name),
+                        ("integration", &integration.name),
+                        ("event", &event),
+                        ("function", &file),
+                        ("file", &file),
+                    ],
+                ),
+                generated: false,
+            });
+            events.push(file);
         }
     }
     for (dir, kind, modules) in

@@ -91,3 +91,45 @@ fn init_build_and_regenerate() {
     assert_eq!(again.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn scaffolds_of_every_script_kind_compile_and_register() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let base = std::env::temp_dir().join(format!("nango-scaffold-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    // A project whose nango.yaml has syncs with webhook subscriptions and on-events scripts.
+    nango(&base, &["init", "kinds", "--path-deps", workspace.to_str().unwrap()]);
+    let project = base.join("kinds");
+    for dir in ["syncs", "actions", "on_events"] {
+        std::fs::remove_dir_all(project.join("src").join(dir)).unwrap();
+    }
+    std::fs::copy(workspace.join("fixtures/valid/on-events/nango.yaml"), project.join("nango.yaml")).unwrap();
+    let output = nango(&project, &["generate"]);
+    for file in
+        ["src/syncs/messages.rs", "src/on_events/setup.rs", "src/on_events/cleanup.rs", "src/on_events/verify.rs"]
+    {
+        assert!(output.contains(&format!("created {file}")), "{output}");
+    }
+    assert!(
+        std::fs::read_to_string(project.join("src/syncs/messages.rs"))
+            .unwrap()
+            .contains("#[nango_macros::nango_webhook(\"messages\"")
+    );
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nango-init-target");
+    let build = Command::new(&cargo)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(build.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // The binary checks at start-up that every script has exactly one function.
+    let run = Command::new(target.join("debug/kinds")).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -31,6 +31,24 @@ pub fn nango_action(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_script(ScriptKind::Action, attr.into(), item.into(), &manifest_dir()).into()
 }
 
+/// Marks `async fn name(nango: &mut nango_runtime::NangoEvent) -> nango_runtime::Result<()>` as
+/// an `on-events` script of nango.yaml (`post-connection-creation`, `pre-connection-deletion`,
+/// `validate-connection`, or the deprecated `post-connection-scripts`). Arguments as for
+/// [`macro@nango_sync`].
+#[proc_macro_attribute]
+pub fn nango_on_event(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_script(ScriptKind::OnEvent, attr.into(), item.into(), &manifest_dir()).into()
+}
+
+/// Marks `async fn name(nango: &mut NangoSync<syncs::Name>, payload: P) -> nango_runtime::Result<()>`
+/// as the webhook handler of a sync that has `webhook-subscriptions` (`P` is any type that
+/// deserializes from the payload JSON, e.g. `serde_json::Value`). Name the sync explicitly:
+/// `#[nango_webhook("github-issues")]`.
+#[proc_macro_attribute]
+pub fn nango_webhook(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_script(ScriptKind::Webhook, attr.into(), item.into(), &manifest_dir()).into()
+}
+
 /// Generates the typed models and sync/action descriptions of a nango.yaml, in place.
 ///
 /// The path is relative to the crate's `Cargo.toml` folder. The expansion is the same code that

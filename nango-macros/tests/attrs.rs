@@ -7,6 +7,7 @@
 fn attributes() {
     let t = trybuild::TestCases::new();
     t.pass("tests/attrs/pass.rs");
+    t.pass("tests/attrs/registry_problems.rs");
     for case in [
         "unknown_sync",
         "not_async",
@@ -15,6 +16,7 @@ fn attributes() {
         "foreign_model",
         "missing_yaml",
         "invalid_yaml",
+        "webhook_without_subscriptions",
     ] {
         t.compile_fail(format!("tests/attrs/{case}.rs"));
     }

@@ -4,7 +4,9 @@
 //! its typed description from nango.yaml. The context is typed by the sync, so saving a model
 //! that nango.yaml does not list as the sync's output does not compile.
 
-use crate::{ActionDefinition, ActionDescriptor, Model, SyncDefinition, SyncDescriptor, SyncOutput};
+use crate::{
+    ActionDefinition, ActionDescriptor, Model, OnEvent, OnEventDescriptor, SyncDefinition, SyncDescriptor, SyncOutput,
+};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::marker::PhantomData;
@@ -187,6 +189,67 @@ impl<A: ActionDefinition> NangoAction<A> {
     }
 }
 
+/// The context of an on-event script run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NangoEvent {
+    connection_id: String,
+    metadata: serde_json::Value,
+    event: OnEvent,
+}
+
+impl NangoEvent {
+    /// A context for one run.
+    pub fn new(connection_id: impl Into<String>, metadata: serde_json::Value, event: OnEvent) -> Self {
+        NangoEvent { connection_id: connection_id.into(), metadata, event }
+    }
+
+    /// The connection this run is for.
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    /// The connection's metadata, as JSON.
+    pub fn metadata(&self) -> &serde_json::Value {
+        &self.metadata
+    }
+
+    /// Why the script runs.
+    pub fn event(&self) -> OnEvent {
+        self.event
+    }
+}
+
+/// A `#[nango_on_event]` function of this binary.
+#[derive(Debug)]
+pub struct OnEventRegistration {
+    /// What nango.yaml says about the script.
+    pub descriptor: OnEventDescriptor,
+    /// The Rust function's name.
+    pub function: &'static str,
+    /// Where it is defined.
+    pub file: &'static str,
+    /// Line of the definition.
+    pub line: u32,
+    /// Runs it for a connection (connection id, metadata).
+    pub run: fn(String, serde_json::Value) -> BoxFuture<Result<()>>,
+}
+
+/// A `#[nango_webhook]` function: handles webhook payloads for a sync with
+/// `webhook-subscriptions`.
+#[derive(Debug)]
+pub struct WebhookRegistration {
+    /// The sync whose webhooks it handles.
+    pub descriptor: &'static SyncDescriptor,
+    /// The Rust function's name.
+    pub function: &'static str,
+    /// Where it is defined.
+    pub file: &'static str,
+    /// Line of the definition.
+    pub line: u32,
+    /// Runs it on one payload: the batches it handed over.
+    pub run: fn(SyncInput, serde_json::Value) -> BoxFuture<Result<Vec<RecordBatch>>>,
+}
+
 /// A `#[nango_sync]` function of this binary.
 #[derive(Debug)]
 pub struct SyncRegistration {
@@ -219,6 +282,18 @@ pub struct ActionRegistration {
 
 inventory::collect!(SyncRegistration);
 inventory::collect!(ActionRegistration);
+inventory::collect!(OnEventRegistration);
+inventory::collect!(WebhookRegistration);
+
+/// Every `#[nango_on_event]` function linked into this binary.
+pub fn registered_on_events() -> impl Iterator<Item = &'static OnEventRegistration> {
+    inventory::iter::<OnEventRegistration>.into_iter()
+}
+
+/// Every `#[nango_webhook]` function linked into this binary.
+pub fn registered_webhooks() -> impl Iterator<Item = &'static WebhookRegistration> {
+    inventory::iter::<WebhookRegistration>.into_iter()
+}
 
 /// Every `#[nango_sync]` function linked into this binary.
 pub fn registered_syncs() -> impl Iterator<Item = &'static SyncRegistration> {
@@ -228,6 +303,53 @@ pub fn registered_syncs() -> impl Iterator<Item = &'static SyncRegistration> {
 /// Every `#[nango_action]` function linked into this binary.
 pub fn registered_actions() -> impl Iterator<Item = &'static ActionRegistration> {
     inventory::iter::<ActionRegistration>.into_iter()
+}
+
+/// Every declared on-event script has exactly one `#[nango_on_event]` function, and no sync has
+/// two webhook handlers. One line per problem.
+pub fn check_on_events(declared: &[OnEventDescriptor]) -> std::result::Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    for script in declared {
+        let found: Vec<_> = registered_on_events()
+            .filter(|r| {
+                r.descriptor.integration == script.integration
+                    && r.descriptor.name == script.name
+                    && r.descriptor.event == script.event
+            })
+            .collect();
+        match found.len() {
+            0 => problems.push(format!(
+                "on-event script `{}` of `{}` has no #[nango_on_event] function",
+                script.name, script.integration
+            )),
+            1 => {}
+            n => problems.push(format!(
+                "on-event script `{}` of `{}` has {n} implementations: {}",
+                script.name,
+                script.integration,
+                found.iter().map(|r| format!("{} ({}:{})", r.function, r.file, r.line)).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+    let mut webhooks: Vec<&WebhookRegistration> = registered_webhooks().collect();
+    webhooks.sort_by_key(|w| (w.descriptor.integration, w.descriptor.name));
+    for pair in webhooks.windows(2) {
+        if (pair[0].descriptor.integration, pair[0].descriptor.name)
+            == (pair[1].descriptor.integration, pair[1].descriptor.name)
+        {
+            problems.push(format!(
+                "sync `{}` has two webhook handlers: {} ({}:{}) and {} ({}:{})",
+                pair[0].descriptor.name,
+                pair[0].function,
+                pair[0].file,
+                pair[0].line,
+                pair[1].function,
+                pair[1].file,
+                pair[1].line
+            ));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 /// Compares the registered functions with what nango.yaml declares: every declared sync and

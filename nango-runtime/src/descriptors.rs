@@ -103,6 +103,29 @@ pub struct ActionDescriptor {
     pub version: &'static str,
 }
 
+/// When an on-event script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnEvent {
+    /// After a connection is created (`post-connection-creation`, or the deprecated
+    /// `post-connection-scripts`).
+    PostConnectionCreation,
+    /// Before a connection is deleted.
+    PreConnectionDeletion,
+    /// To check a new connection's credentials.
+    ValidateConnection,
+}
+
+/// An on-event script as nango.yaml declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnEventDescriptor {
+    /// Integration (provider config key).
+    pub integration: &'static str,
+    /// When it runs.
+    pub event: OnEvent,
+    /// Script name.
+    pub name: &'static str,
+}
+
 /// A sync of nango.yaml, as a type: generated as a unit struct per sync.
 pub trait SyncDefinition {
     /// What nango.yaml says about it.

@@ -170,7 +170,7 @@ fn generate_parts(config: &NangoConfig, settings: &Settings) -> (Vec<TokenStream
         modules.push(scripts);
         return (modules, types);
     }
-    let mut emitter = ModelEmitter::new(settings, &config.models, &["SYNCS", "ACTIONS"]);
+    let mut emitter = ModelEmitter::new(settings, &config.models, &["SYNCS", "ACTIONS", "ON_EVENTS"]);
     types.extend(config.models.iter().map(|m| (m.name.clone(), emitter.type_of(&m.name).to_string())));
     let outputs: Vec<&str> = config.integrations.iter().flat_map(integration_outputs).collect();
     let items = model_items(&mut emitter, &config.models, outputs);

@@ -71,7 +71,14 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
     let mut sync_list = Vec::new();
     let mut action_items = Vec::new();
     let mut action_list = Vec::new();
+    let mut event_list = Vec::new();
     for ((integration, emitter, models), (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
+        for (event, name) in on_event_scripts(integration) {
+            let event = ident(event);
+            let int = &integration.name;
+            event_list
+                .push(quote!(#rt::OnEventDescriptor { integration: #int, event: #rt::OnEvent::#event, name: #name }));
+        }
         for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
             let marker = ident(marker);
             let (name, int, desc, runs) = (&sync.name, &integration.name, &sync.description, &sync.runs);
@@ -194,5 +201,21 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
         /// Every action of nango.yaml.
         #[allow(dead_code)]
         pub const ACTIONS: &[#rt::ActionDescriptor] = &[#(#action_list),*];
+        /// Every on-event script of nango.yaml.
+        #[allow(dead_code)]
+        pub const ON_EVENTS: &[#rt::OnEventDescriptor] = &[#(#event_list),*];
     }
+}
+
+/// Every on-event script of an integration with its event, in file order (the deprecated
+/// `post-connection-scripts` count as post-connection-creation scripts).
+pub(crate) fn on_event_scripts(integration: &Integration) -> Vec<(&'static str, &str)> {
+    let on = &integration.on_events;
+    let groups: [(&'static str, &Vec<String>); 4] = [
+        ("PostConnectionCreation", &on.post_connection_creation),
+        ("PreConnectionDeletion", &on.pre_connection_deletion),
+        ("ValidateConnection", &on.validate_connection),
+        ("PostConnectionCreation", &integration.post_connection_scripts),
+    ];
+    groups.into_iter().flat_map(|(event, names)| names.iter().map(move |n| (event, n.as_str()))).collect()
 }

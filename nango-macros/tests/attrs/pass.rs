@@ -18,7 +18,28 @@ async fn create_issue(_nango: &mut NangoAction<models::actions::CreateIssue>, in
     Ok(models::Issue { id: "2".into(), title: input.title })
 }
 
+#[nango_macros::nango_on_event(path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
+async fn setup(nango: &mut nango_runtime::NangoEvent) -> nango_runtime::Result<()> {
+    assert_eq!(nango.event(), nango_runtime::OnEvent::PostConnectionCreation);
+    Ok(())
+}
+
+#[nango_macros::nango_on_event("teardown", path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
+async fn remove_hooks(nango: &mut nango_runtime::NangoEvent) -> nango_runtime::Result<()> {
+    let _ = nango.connection_id();
+    Ok(())
+}
+
+#[nango_macros::nango_webhook("github-issues", path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
+async fn issue_webhook(nango: &mut NangoSync<models::syncs::GithubIssues>, payload: models::Issue) -> nango_runtime::Result<()> {
+    nango.batch_update(vec![payload]).await
+}
+
 fn main() {
+    nango_runtime::check_on_events(models::ON_EVENTS).unwrap();
+    assert_eq!(nango_runtime::registered_on_events().count(), 2);
+    let hook = nango_runtime::registered_webhooks().next().unwrap();
+    assert_eq!((hook.descriptor.name, hook.function), ("github-issues", "issue_webhook"));
     nango_runtime::check_registry(models::SYNCS, models::ACTIONS).unwrap();
     let mut names: Vec<_> = nango_runtime::registered_syncs().map(|r| (r.descriptor.name, r.function)).collect();
     names.sort();

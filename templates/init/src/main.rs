@@ -7,7 +7,11 @@ mod syncs;
 
 fn main() {
     // Every sync and action of nango.yaml needs exactly one #[nango_sync] / #[nango_action].
-    if let Err(problems) = nango_runtime::check_registry(models::SYNCS, models::ACTIONS) {
+    let checks = [
+        nango_runtime::check_registry(models::SYNCS, models::ACTIONS),
+        nango_runtime::check_on_events(models::ON_EVENTS),
+    ];
+    for problems in checks.into_iter().filter_map(Result::err) {
         for problem in problems {
             eprintln!("error: {problem}");
         }
