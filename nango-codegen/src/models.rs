@@ -160,7 +160,7 @@ pub(crate) struct ModelScope<'a> {
 }
 
 impl<'a> ModelScope<'a> {
-    /// Reads the names of a `models:` map. `path` prefixes diagnostics (empty for the top level).
+    /// Reads the names of a `models:` map (the file's, or one integration's in the flows layout).
     pub fn new(models: Option<&'a Node>) -> Self {
         let mut scope = ModelScope {
             declared: Vec::new(),

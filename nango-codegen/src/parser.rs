@@ -93,7 +93,7 @@ impl Parser {
                 );
             }
         }
-        let Some((int_key, integrations)) = root.entry("integrations") else {
+        let Some(integrations) = root.get("integrations") else {
             self.push(
                 Diagnostic::error("missing_integrations", NO_INTEGRATIONS)
                     .at(Span { offset: 0, len: 0, line: 1, column: 1 })
@@ -123,7 +123,6 @@ impl Parser {
                 &[]
             }
         };
-        let _ = int_key;
 
         let layout = detect_layout(integration_entries);
         config.layout = Some(layout);
@@ -186,7 +185,7 @@ impl Parser {
                 if flows && (script_name == "models" || script_name == "rawName") {
                     continue;
                 }
-                self.parse_v1_script(&name, script_key, script, scope, &mut integration, &mut validator);
+                self.parse_v1_script(&name, script_key, script, scope, &mut integration);
             }
         } else {
             for (k, _) in entries {
@@ -270,7 +269,6 @@ impl Parser {
         node: &Node,
         scope: &mut ModelScope,
         out: &mut Integration,
-        _v: &mut Validator,
     ) {
         let name = key.key_text();
         let path = format!("integrations > {integration} > {name}");

@@ -93,9 +93,6 @@ fn parse_ms(text: &str) -> Option<f64> {
         "y" | "yr" | "yrs" | "year" | "years" => 31_557_600_000.0,
         _ => return None,
     };
-    if unit.is_empty() && rest.len() != text[i..].len() {
-        // "5 " (spaces, then nothing) is accepted by the regex too.
-    }
     Some(value * factor)
 }
 
