@@ -26,6 +26,7 @@
 
 mod context;
 mod descriptors;
+pub mod providers;
 
 pub use context::*;
 pub use descriptors::*;
