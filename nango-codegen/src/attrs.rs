@@ -260,26 +260,7 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
     let registration = match kind {
         ScriptKind::Sync => {
             let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx) };
-            quote! {
-                fn __nango_run(
-                    input: ::nango_runtime::SyncInput,
-                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::std::vec::Vec<::nango_runtime::RecordBatch>>> {
-                    ::std::boxed::Box::pin(async move {
-                        let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker_ident>::new(input);
-                        #call.await?;
-                        ::std::result::Result::Ok(ctx.into_batches())
-                    })
-                }
-                ::nango_runtime::__private::inventory::submit! {
-                    ::nango_runtime::SyncRegistration {
-                        descriptor: &<#models::syncs::#marker_ident as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
-                        function: #fn_name_str,
-                        file: ::std::file!(),
-                        line: ::std::line!(),
-                        run: __nango_run,
-                    }
-                }
-            }
+            sync_runner(&models, &marker_ident, &fn_name_str, quote!(SyncRegistration), quote!(), call)
         }
         ScriptKind::OnEvent => {
             let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx) };
@@ -325,27 +306,8 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
         }
         ScriptKind::Webhook => {
             let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx, ::nango_runtime::__private::serde_json::from_value(payload)?) };
-            quote! {
-                fn __nango_run(
-                    input: ::nango_runtime::SyncInput,
-                    payload: ::nango_runtime::__private::serde_json::Value,
-                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::std::vec::Vec<::nango_runtime::RecordBatch>>> {
-                    ::std::boxed::Box::pin(async move {
-                        let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker_ident>::new(input);
-                        #call.await?;
-                        ::std::result::Result::Ok(ctx.into_batches())
-                    })
-                }
-                ::nango_runtime::__private::inventory::submit! {
-                    ::nango_runtime::WebhookRegistration {
-                        descriptor: &<#models::syncs::#marker_ident as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
-                        function: #fn_name_str,
-                        file: ::std::file!(),
-                        line: ::std::line!(),
-                        run: __nango_run,
-                    }
-                }
-            }
+            let payload = quote!(payload: ::nango_runtime::__private::serde_json::Value,);
+            sync_runner(&models, &marker_ident, &fn_name_str, quote!(WebhookRegistration), payload, call)
         }
         ScriptKind::Action => {
             let input_span = arg_types[1].span();
@@ -390,6 +352,39 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             #registration
         };
     })
+}
+
+/// The runner and registration of a function that runs with a sync's context: the sync itself
+/// (`SyncRegistration`) or its webhook handler (`WebhookRegistration`, with a payload parameter).
+fn sync_runner(
+    models: &TokenStream,
+    marker: &proc_macro2::Ident,
+    function: &str,
+    registration: TokenStream,
+    extra_params: TokenStream,
+    call: TokenStream,
+) -> TokenStream {
+    quote! {
+        fn __nango_run(
+            input: ::nango_runtime::SyncInput,
+            #extra_params
+        ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::std::vec::Vec<::nango_runtime::RecordBatch>>> {
+            ::std::boxed::Box::pin(async move {
+                let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker>::new(input);
+                #call.await?;
+                ::std::result::Result::Ok(ctx.into_batches())
+            })
+        }
+        ::nango_runtime::__private::inventory::submit! {
+            ::nango_runtime::#registration {
+                descriptor: &<#models::syncs::#marker as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
+                function: #function,
+                file: ::std::file!(),
+                line: ::std::line!(),
+                run: __nango_run,
+            }
+        }
+    }
 }
 
 /// The script the user most likely meant: a close typo, else (a renamed script) the only one, or

@@ -23,6 +23,20 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     files
 }
 
+/// `cargo build --offline` of a generated project, in a target folder shared by these tests:
+/// whether it succeeded, its stderr, and the target folder.
+fn cargo_build(project: &Path) -> (bool, String, PathBuf) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nango-init-target");
+    let out = Command::new(cargo)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(project)
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), target)
+}
+
 fn nango(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_nango")).args(args).current_dir(dir).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -41,16 +55,8 @@ fn init_build_and_regenerate() {
     let project = base.join("demo");
 
     // The new project builds offline against this checkout, without warnings.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nango-init-target");
-    let build = Command::new(&cargo)
-        .args(["build", "--offline", "--quiet"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(build.status.success(), "cargo build of the new project failed:\n{stderr}");
+    let (build_ok, stderr, target) = cargo_build(&project);
+    assert!(build_ok, "cargo build of the new project failed:\n{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     let run = Command::new(target.join("debug/demo")).output().unwrap();
     assert!(String::from_utf8_lossy(&run.stdout).contains("sync   github/github-tickets: every hour"));
@@ -74,14 +80,8 @@ fn init_build_and_regenerate() {
 
     // The old function still claims the old name: the build fails at its attribute, suggesting
     // the new one (after `pub mod github_issues;` is added as the hint says).
-    let build = Command::new(&cargo)
-        .args(["build", "--offline", "--quiet"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(!build.status.success());
+    let (build_ok, stderr, _) = cargo_build(&project);
+    assert!(!build_ok);
     assert!(stderr.contains("nango.yaml has no sync named `github-tickets`"), "{stderr}");
     assert!(stderr.contains("did you mean `github-issues`?"), "{stderr}");
     assert!(stderr.contains("src/syncs/github_tickets.rs"), "{stderr}");
@@ -117,16 +117,8 @@ fn scaffolds_of_every_script_kind_compile_and_register() {
             .contains("#[nango_macros::nango_webhook(\"messages\"")
     );
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nango-init-target");
-    let build = Command::new(&cargo)
-        .args(["build", "--offline", "--quiet"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(build.status.success(), "{stderr}");
+    let (build_ok, stderr, target) = cargo_build(&project);
+    assert!(build_ok, "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     // The binary checks at start-up that every script has exactly one function.
     let run = Command::new(target.join("debug/kinds")).output().unwrap();

@@ -305,31 +305,36 @@ pub fn registered_actions() -> impl Iterator<Item = &'static ActionRegistration>
     inventory::iter::<ActionRegistration>.into_iter()
 }
 
+/// Adds a problem unless exactly one function (name, file, line) implements the script.
+fn check_one(
+    problems: &mut Vec<String>,
+    kind: &str,
+    name: &str,
+    integration: &str,
+    attribute: &str,
+    found: impl Iterator<Item = (&'static str, &'static str, u32)>,
+) {
+    let found: Vec<String> = found.map(|(function, file, line)| format!("{function} ({file}:{line})")).collect();
+    match found.len() {
+        0 => problems.push(format!("{kind} `{name}` of `{integration}` has no {attribute} function")),
+        1 => {}
+        n => problems.push(format!("{kind} `{name}` of `{integration}` has {n} implementations: {}", found.join(", "))),
+    }
+}
+
 /// Every declared on-event script has exactly one `#[nango_on_event]` function, and no sync has
 /// two webhook handlers. One line per problem.
 pub fn check_on_events(declared: &[OnEventDescriptor]) -> std::result::Result<(), Vec<String>> {
     let mut problems = Vec::new();
     for script in declared {
-        let found: Vec<_> = registered_on_events()
+        let found = registered_on_events()
             .filter(|r| {
                 r.descriptor.integration == script.integration
                     && r.descriptor.name == script.name
                     && r.descriptor.event == script.event
             })
-            .collect();
-        match found.len() {
-            0 => problems.push(format!(
-                "on-event script `{}` of `{}` has no #[nango_on_event] function",
-                script.name, script.integration
-            )),
-            1 => {}
-            n => problems.push(format!(
-                "on-event script `{}` of `{}` has {n} implementations: {}",
-                script.name,
-                script.integration,
-                found.iter().map(|r| format!("{} ({}:{})", r.function, r.file, r.line)).collect::<Vec<_>>().join(", ")
-            )),
-        }
+            .map(|r| (r.function, r.file, r.line));
+        check_one(&mut problems, "on-event script", script.name, script.integration, "#[nango_on_event]", found);
     }
     let mut webhooks: Vec<&WebhookRegistration> = registered_webhooks().collect();
     webhooks.sort_by_key(|w| (w.descriptor.integration, w.descriptor.name));
@@ -357,39 +362,16 @@ pub fn check_on_events(declared: &[OnEventDescriptor]) -> std::result::Result<()
 pub fn check_registry(syncs: &[SyncDescriptor], actions: &[ActionDescriptor]) -> std::result::Result<(), Vec<String>> {
     let mut problems = Vec::new();
     for sync in syncs {
-        let found: Vec<_> = registered_syncs()
+        let found = registered_syncs()
             .filter(|r| r.descriptor.integration == sync.integration && r.descriptor.name == sync.name)
-            .collect();
-        match found.as_slice() {
-            [] => {
-                problems.push(format!("sync `{}` of `{}` has no #[nango_sync] function", sync.name, sync.integration))
-            }
-            [_] => {}
-            many => problems.push(format!(
-                "sync `{}` of `{}` has {} implementations: {}",
-                sync.name,
-                sync.integration,
-                many.len(),
-                many.iter().map(|r| format!("{} ({}:{})", r.function, r.file, r.line)).collect::<Vec<_>>().join(", ")
-            )),
-        }
+            .map(|r| (r.function, r.file, r.line));
+        check_one(&mut problems, "sync", sync.name, sync.integration, "#[nango_sync]", found);
     }
     for action in actions {
-        let found: Vec<_> = registered_actions()
+        let found = registered_actions()
             .filter(|r| r.descriptor.integration == action.integration && r.descriptor.name == action.name)
-            .collect();
-        match found.as_slice() {
-            [] => problems
-                .push(format!("action `{}` of `{}` has no #[nango_action] function", action.name, action.integration)),
-            [_] => {}
-            many => problems.push(format!(
-                "action `{}` of `{}` has {} implementations: {}",
-                action.name,
-                action.integration,
-                many.len(),
-                many.iter().map(|r| format!("{} ({}:{})", r.function, r.file, r.line)).collect::<Vec<_>>().join(", ")
-            )),
-        }
+            .map(|r| (r.function, r.file, r.line));
+        check_one(&mut problems, "action", action.name, action.integration, "#[nango_action]", found);
     }
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
