@@ -24,10 +24,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connection;
 mod context;
 mod descriptors;
+pub mod http;
 pub mod providers;
 
+pub use connection::*;
 pub use context::*;
 pub use descriptors::*;
 
