@@ -26,9 +26,11 @@
 
 mod connection;
 mod context;
+pub mod crypto;
 mod descriptors;
 pub mod http;
 pub mod providers;
+pub mod store;
 
 pub use connection::*;
 pub use context::*;

@@ -1,0 +1,90 @@
+//! Records as JSON Lines files, one per model: `<dir>/<integration>/<connection>/<Model>.jsonl`.
+//! Usable without a database (dry runs, inspection with `jq`, fixtures).
+
+use super::StoreError;
+use super::StoreResult;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A folder of JSON Lines record files.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("nango-jsonl-doc-{}", std::process::id()));
+/// let mut cache = nango_runtime::store::JsonlCache::create(&dir, "github", "acme").unwrap();
+/// cache.append("Ticket", &serde_json::json!({"id": "1"})).unwrap();
+/// cache.flush().unwrap();
+/// assert_eq!(nango_runtime::store::JsonlCache::read(&dir, "github", "acme", "Ticket").unwrap().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct JsonlCache {
+    folder: PathBuf,
+    files: HashMap<String, BufWriter<File>>,
+}
+
+fn folder(dir: &Path, integration: &str, connection: &str) -> PathBuf {
+    dir.join(sanitize(integration)).join(sanitize(connection))
+}
+
+/// File names from user strings: anything but `[A-Za-z0-9._-]` becomes `_`.
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
+}
+
+impl JsonlCache {
+    /// Starts a fresh cache for a connection (existing model files are replaced when written).
+    pub fn create(dir: &Path, integration: &str, connection: &str) -> StoreResult<JsonlCache> {
+        let folder = folder(dir, integration, connection);
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", folder.display())))?;
+        Ok(JsonlCache { folder, files: HashMap::new() })
+    }
+
+    /// Appends one record of `model`.
+    pub fn append(&mut self, model: &str, record: &Value) -> StoreResult<()> {
+        if !self.files.contains_key(model) {
+            let path = self.folder.join(format!("{}.jsonl", sanitize(model)));
+            let file = File::create(&path)
+                .map_err(|e| StoreError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            self.files.insert(model.to_owned(), BufWriter::new(file));
+        }
+        let out = self.files.get_mut(model).expect("inserted above");
+        let write =
+            serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n"));
+        write.map_err(|e| StoreError::Invalid(format!("cannot write records of {model}: {e}")))
+    }
+
+    /// Writes buffered lines to disk.
+    pub fn flush(&mut self) -> StoreResult<()> {
+        for (model, out) in &mut self.files {
+            out.flush().map_err(|e| StoreError::Invalid(format!("cannot write records of {model}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The folder the files are in.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Reads every record of a model back; a bad line is an error naming the file and line.
+    pub fn read(dir: &Path, integration: &str, connection: &str, model: &str) -> StoreResult<Vec<Value>> {
+        let path = folder(dir, integration, connection).join(format!("{}.jsonl", sanitize(model)));
+        let file =
+            File::open(&path).map_err(|e| StoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+        let mut out = Vec::new();
+        for (n, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| StoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            out.push(
+                serde_json::from_str(&line)
+                    .map_err(|e| StoreError::Invalid(format!("{}:{}:{}: {e}", path.display(), n + 1, e.column())))?,
+            );
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,516 @@
+//! The record cache and the state of connections, syncs and runs.
+//!
+//! [`Store`] is what the runtime needs from a database; [`SqliteStore`] is the embedded default
+//! (one file, WAL). The SQL is kept portable (`$n` placeholders, `ON CONFLICT`, integers for
+//! timestamps) so a PostgreSQL implementation can follow with the same statements.
+//! [`JsonlCache`] writes records as JSON Lines per model, for dry runs and inspection without a
+//! database.
+//!
+//! ## Policies
+//! - Every record needs an `id` (string or number; numbers are written in decimal).
+//! - A record saved twice in one run is stored once with its last content and counted once
+//!   (as added if it was new at the start of the run). Nango keeps the first occurrence in a
+//!   batch and the last in its dry run; we do the same thing in both, and across batches.
+//! - A record whose canonical content did not change is neither counted nor re-stamped.
+//! - Saving a deleted record brings it back and counts it as added (as Nango).
+
+mod hash;
+mod jsonl;
+mod sqlite;
+
+pub use hash::canonical_hash;
+pub use jsonl::JsonlCache;
+pub use sqlite::SqliteStore;
+
+use crate::Connection;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// What went wrong in the store.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database failed.
+    Database(String),
+    /// Credentials could not be sealed or opened.
+    Crypto(crate::crypto::CryptoError),
+    /// A request the store cannot serve (bad cursor, unknown connection...).
+    Invalid(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Database(e) => write!(f, "database error: {e}"),
+            StoreError::Crypto(e) => e.fmt(f),
+            StoreError::Invalid(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<crate::crypto::CryptoError> for StoreError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        StoreError::Crypto(e)
+    }
+}
+
+/// `Result` of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A record ready to be written: its id, its JSON text and its canonical hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRecord {
+    /// The record's `id`, as a string.
+    pub id: String,
+    /// The record as JSON (without `_nango_metadata`).
+    pub json: Value,
+    /// [`canonical_hash`] of `json`.
+    pub hash: [u8; 16],
+}
+
+impl PreparedRecord {
+    /// Checks the `id` and computes the hash; `_nango_metadata` is dropped (it is ours to write).
+    ///
+    /// ```
+    /// use nango_runtime::store::PreparedRecord;
+    /// let r = PreparedRecord::new("Ticket", serde_json::json!({"id": 42, "title": "x"})).unwrap();
+    /// assert_eq!(r.id, "42");
+    /// let e = PreparedRecord::new("Ticket", serde_json::json!({"title": "x"})).unwrap_err();
+    /// assert!(e.contains("Missing id field"));
+    /// ```
+    pub fn new(model: &str, mut json: Value) -> Result<PreparedRecord, String> {
+        let Value::Object(map) = &mut json else {
+            return Err(format!("a record of model {model} must be a JSON object, not {json}"));
+        };
+        map.shift_remove("_nango_metadata");
+        let id = match map.get("id") {
+            Some(Value::String(s)) if !s.is_empty() => s.replace('\0', ""),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                let mut text = json.to_string();
+                if text.len() > 300 {
+                    let cut = (0..=300).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                    text.truncate(cut);
+                    text.push('…');
+                }
+                return Err(format!(
+                    "Missing id field in record: {text}. Model: {model}. Every record needs an `id` (a non-empty string or a number)"
+                ));
+            }
+        };
+        let hash = canonical_hash(&json);
+        Ok(PreparedRecord { id, json, hash })
+    }
+}
+
+/// What a batch does.
+pub use crate::RecordChange;
+
+/// Added / updated / deleted counts of one model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCounts {
+    /// New records (and deleted ones that came back).
+    pub added: u64,
+    /// Records whose content changed.
+    pub updated: u64,
+    /// Records deleted.
+    pub deleted: u64,
+}
+
+impl ChangeCounts {
+    /// Adds another count.
+    pub fn add(&mut self, other: ChangeCounts) {
+        self.added += other.added;
+        self.updated += other.updated;
+        self.deleted += other.deleted;
+    }
+
+    /// Whether anything changed.
+    pub fn is_empty(&self) -> bool {
+        self.added == 0 && self.updated == 0 && self.deleted == 0
+    }
+}
+
+/// Counts per model.
+pub type ModelCounts = BTreeMap<String, ChangeCounts>;
+
+/// The identity of a run as the record writes need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunIds {
+    /// The connection's key in the store.
+    pub connection: i64,
+    /// The run.
+    pub run: i64,
+    /// The deletion-detection generation: the run that started the current full enumeration
+    /// (a resumed run keeps the interrupted run's generation).
+    pub epoch: i64,
+    /// Whether records seen unchanged must still be marked (deletion detection is on).
+    pub track_seen: bool,
+}
+
+/// State of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// Still going (or the process died during it).
+    Running,
+    /// Finished without error.
+    Success,
+    /// Failed; records saved before the failure stay.
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Success => "SUCCESS",
+            RunStatus::Failed => "FAILED",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "SUCCESS" => RunStatus::Success,
+            "RUNNING" => RunStatus::Running,
+            _ => RunStatus::Failed,
+        }
+    }
+}
+
+/// One run in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id.
+    pub id: i64,
+    /// Integration key.
+    pub provider_config_key: String,
+    /// Connection id.
+    pub connection_id: String,
+    /// Sync name.
+    pub sync: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Counts per model.
+    pub counts: ModelCounts,
+    /// The error of a failed run.
+    pub error: Option<String>,
+}
+
+/// What a new run starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    /// Ids for record writes.
+    pub ids: RunIds,
+    /// When the run started (becomes `last_sync_date` when it succeeds).
+    pub started_at: DateTime<Utc>,
+    /// Start of the last successful run.
+    pub last_sync_date: Option<DateTime<Utc>>,
+    /// The checkpoint left by an earlier run.
+    pub checkpoint: Option<Value>,
+}
+
+/// How a run ended, for [`Store::finish_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd {
+    /// Success or failure.
+    pub status: RunStatus,
+    /// Counts per model.
+    pub counts: ModelCounts,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// Set `last_sync_date` to the run's start (successful runs).
+    pub advance_last_sync_date: bool,
+    /// Clear the checkpoint (successful full runs).
+    pub clear_checkpoint: bool,
+}
+
+/// What a record's stored state is, as the dry run compares against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExistingRecord {
+    /// Canonical hash of the stored content.
+    pub hash: [u8; 16],
+    /// Whether it is soft-deleted.
+    pub deleted: bool,
+}
+
+/// Which last actions `/records` returns (`filter=added,updated,deleted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ActionFilter {
+    /// Records whose last action is ADDED.
+    pub added: bool,
+    /// Records whose last action is UPDATED.
+    pub updated: bool,
+    /// Deleted records.
+    pub deleted: bool,
+}
+
+impl ActionFilter {
+    /// Parses `added,updated,deleted` (any case); an unknown word is an error naming it.
+    ///
+    /// ```
+    /// let f = nango_runtime::store::ActionFilter::parse("added,DELETED").unwrap();
+    /// assert!(f.added && f.deleted && !f.updated);
+    /// assert!(nango_runtime::store::ActionFilter::parse("added,new").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<ActionFilter, String> {
+        let mut f = ActionFilter::default();
+        for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word.to_ascii_lowercase().as_str() {
+                "added" => f.added = true,
+                "updated" => f.updated = true,
+                "deleted" => f.deleted = true,
+                _ => {
+                    return Err(format!("unknown filter `{word}`: use added, updated and/or deleted, comma separated"));
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// A query of stored records (the records API and the CLI's `records`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordQuery {
+    /// The model.
+    pub model: String,
+    /// Only records modified at or after this time.
+    pub modified_after: Option<DateTime<Utc>>,
+    /// Resume after this record (a cursor from an earlier page or record).
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Only these last actions (all when `None`).
+    pub filter: Option<ActionFilter>,
+    /// Only these ids.
+    pub ids: Vec<String>,
+}
+
+/// `_nango_metadata` of a record (spec §5.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordMetadata {
+    /// When the record was first stored.
+    pub first_seen_at: DateTime<Utc>,
+    /// When its content last changed.
+    pub last_modified_at: DateTime<Utc>,
+    /// `ADDED`, `UPDATED` or `DELETED`.
+    pub last_action: String,
+    /// When it was deleted.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Payload pruning time (never set: we do not prune).
+    pub pruned_at: Option<DateTime<Utc>>,
+    /// Resume point just after this record.
+    pub cursor: String,
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Its id.
+    pub id: String,
+    /// Its content.
+    pub data: Value,
+    /// Its metadata.
+    pub metadata: RecordMetadata,
+}
+
+impl StoredRecord {
+    /// The record with `_nango_metadata`, as the records API returns it (timestamps with
+    /// microseconds and `+00:00`, as Nango's).
+    pub fn to_json(&self) -> Value {
+        let mut data = self.data.clone();
+        if let Value::Object(map) = &mut data {
+            let ts = |t: &DateTime<Utc>| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
+            let mut meta = serde_json::Map::new();
+            meta.insert("first_seen_at".into(), ts(&self.metadata.first_seen_at));
+            meta.insert("last_modified_at".into(), ts(&self.metadata.last_modified_at));
+            meta.insert("last_action".into(), Value::String(self.metadata.last_action.clone()));
+            meta.insert("deleted_at".into(), self.metadata.deleted_at.as_ref().map_or(Value::Null, ts));
+            meta.insert("pruned_at".into(), Value::Null);
+            meta.insert("cursor".into(), Value::String(self.metadata.cursor.clone()));
+            map.insert("_nango_metadata".into(), Value::Object(meta));
+        }
+        data
+    }
+}
+
+/// A page of records.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordPage {
+    /// The records, in modification order.
+    pub records: Vec<StoredRecord>,
+    /// The cursor to pass for the next page, `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Per-sync state kept between runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncState {
+    /// Start of the last successful run.
+    pub last_sync_date: Option<DateTime<Utc>>,
+    /// The saved checkpoint.
+    pub checkpoint: Option<Value>,
+}
+
+/// What the runtime needs from a database. All methods are safe to call concurrently.
+pub trait Store: Send + Sync + 'static {
+    /// Creates or replaces a connection (credentials sealed).
+    fn save_connection(&self, connection: &Connection) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One connection, credentials opened.
+    fn connection(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Connection>>> + Send;
+    /// Every connection, credentials opened.
+    fn connections(&self) -> impl Future<Output = StoreResult<Vec<Connection>>> + Send;
+    /// Deletes a connection with its records, state and runs; whether it existed.
+    fn delete_connection(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The store's key of a connection.
+    fn connection_key(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+    /// Replaces a connection's metadata.
+    fn set_metadata(&self, connection: i64, metadata: &Value) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Replaces a connection's credentials (after an OAuth refresh).
+    fn set_credentials(
+        &self,
+        connection: i64,
+        credentials: &crate::Credentials,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The state of a sync for a connection.
+    fn sync_state(&self, connection: i64, sync: &str) -> impl Future<Output = StoreResult<SyncState>> + Send;
+    /// Saves (`Some`) or clears (`None`) a sync's checkpoint, at once and durably.
+    fn save_checkpoint(
+        &self,
+        connection: i64,
+        sync: &str,
+        checkpoint: Option<&Value>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Forgets `last_sync_date` and the checkpoint (a full resync); with `clear_records`, also
+    /// hard-deletes the records of `models`.
+    fn reset_sync(
+        &self,
+        connection: i64,
+        sync: &str,
+        models: &[&str],
+        clear_records: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Starts a run: marks runs left `RUNNING` by a dead process as failed, records the new run.
+    fn begin_run(
+        &self,
+        connection: i64,
+        sync: &str,
+        track_deletes: bool,
+    ) -> impl Future<Output = StoreResult<RunStart>> + Send;
+    /// Ends a run.
+    fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Recent runs, newest first (all connections and syncs when `None`).
+    fn runs(
+        &self,
+        connection: Option<i64>,
+        sync: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<RunRecord>>> + Send;
+
+    /// Applies one batch of one model in one transaction; returns what changed.
+    fn apply(
+        &self,
+        run: RunIds,
+        model: &str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> impl Future<Output = StoreResult<ChangeCounts>> + Send;
+    /// Soft-deletes live records of `model` not seen since the run's epoch (after a successful
+    /// full run with deletion detection); returns how many.
+    fn sweep_unseen(&self, run: RunIds, model: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The stored state of some records (for the dry run).
+    fn existing(
+        &self,
+        connection: i64,
+        model: &str,
+        ids: &[String],
+    ) -> impl Future<Output = StoreResult<BTreeMap<String, ExistingRecord>>> + Send;
+    /// Ids of live records of a model (for the dry run's deletion detection).
+    fn live_ids(&self, connection: i64, model: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// A page of records.
+    fn records(&self, connection: i64, query: &RecordQuery) -> impl Future<Output = StoreResult<RecordPage>> + Send;
+    /// Number of live records per model of a connection.
+    fn record_counts(&self, connection: i64) -> impl Future<Output = StoreResult<BTreeMap<String, u64>>> + Send;
+}
+
+/// Deep-merges `patch` into `base` (objects merged key by key, everything else, arrays
+/// included, replaced), as Nango's `batchUpdate`.
+///
+/// ```
+/// let mut base = serde_json::json!({"id": 1, "a": {"x": 1, "y": 2}, "tags": [1, 2]});
+/// nango_runtime::store::deep_merge(&mut base, serde_json::json!({"a": {"y": 3}, "tags": [9]}));
+/// assert_eq!(base, serde_json::json!({"id": 1, "a": {"x": 1, "y": 3}, "tags": [9]}));
+/// ```
+pub fn deep_merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                match base.get_mut(&key) {
+                    Some(existing) => deep_merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, patch) => *base = patch,
+    }
+}
+
+/// Microseconds since the epoch (how timestamps are stored).
+pub(crate) fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Back from microseconds.
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// The records-API cursor of a record: base64 of `<last_modified_at>||<seq>.<key>` (Nango's
+/// shape, with our commit-ordered sequence in place of its UUID, so a page never skips a record
+/// committed while a reader pages).
+pub(crate) fn encode_cursor(last_modified: i64, seq: i64, key: i64) -> String {
+    use base64::Engine;
+    let ts = from_micros(last_modified).format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    base64::engine::general_purpose::STANDARD.encode(format!("{ts}||{seq}.{key}"))
+}
+
+/// Parses a cursor back into `(seq, key)`.
+pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
+    use base64::Engine;
+    let bad = || StoreError::Invalid(format!("invalid cursor `{cursor}`: pass a cursor returned by an earlier call"));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(cursor.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (_, position) = text.split_once("||").ok_or_else(bad)?;
+    let (seq, key) = position.split_once('.').ok_or_else(bad)?;
+    Ok((seq.parse().map_err(|_| bad())?, key.parse().map_err(|_| bad())?))
+}
