@@ -1,1 +1,414 @@
-//! placeholder
+//! A GitHub-like issues API on loopback, for the tests, the demo and the benchmarks of the sync
+//! runtime: deterministic issues generated from their number (a page costs the same with 250 or
+//! 10,000,000 issues), GitHub's `Link` pagination plus cursor, offset and body-link variants,
+//! bearer tokens with an OAuth refresh grant, injectable faults (500, 429 with `Retry-After`, 502
+//! HTML pages, dropped connections, truncated JSON, latency), control methods to change the data
+//! while a sync runs, and a replay mode that serves recorded exchanges.
+//!
+//! ```
+//! use nango_mock_provider::{IssueState, IssueUpdate, MockProvider};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MockProvider::builder().issues(250).token("secret-token").start().await?;
+//! let client = reqwest::Client::new();
+//! let page = client
+//!     .get(format!("{}/repos/octocat/hello-world/issues?state=all&per_page=100", server.url()))
+//!     .bearer_auth("secret-token")
+//!     .send()
+//!     .await?;
+//! let link = page.headers()["link"].to_str()?.to_string();
+//! assert!(link.ends_with("page=3>; rel=\"last\""), "{link}");
+//! let issues: Vec<serde_json::Value> = page.json().await?;
+//! assert_eq!(issues[0]["number"], 250); // newest first, like GitHub
+//!
+//! let closed = server.update_issue(7, IssueUpdate { state: Some(IssueState::Closed), ..Default::default() });
+//! assert_eq!(closed.unwrap()["state"], "closed");
+//! assert_eq!(server.stats().served_ok, 1);
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Endpoints
+//!
+//! API endpoints (bearer auth when a token or OAuth app is configured, faults, latency):
+//!
+//! * `GET /repos/{owner}/{repo}/issues` — a JSON array of issues. Query: `per_page` (default 30,
+//!   at most 100), `page` (default 1), `since` (ISO 8601; issues with `updated_at >= since`),
+//!   `state` (`open` by default, `closed`, `all`), `sort` (`created` by default, `updated`),
+//!   `direction` (`desc` by default, `asc`). A `Link` header as GitHub writes it:
+//!   `<url>; rel="prev", <url>; rel="next", <url>; rel="last", <url>; rel="first"`, each part only
+//!   when it applies (no `next` on the last page, no header when nothing matches); the urls are
+//!   absolute and keep the other query parameters.
+//! * `GET /repos/{owner}/{repo}/issues/{number}` — one issue; 404, or 410 once deleted.
+//! * `GET /cursor/repos/{owner}/{repo}/issues?limit=&cursor=&since=&state=` —
+//!   `{"items": [...], "next_cursor": "opaque" | null}` by number ascending; `limit` default 100,
+//!   at most 1000; `state` defaults to `all`.
+//! * `GET /offset/repos/{owner}/{repo}/issues?limit=&offset=&since=&state=` —
+//!   `{"issues": [...]}` by number ascending (empty past the end).
+//! * `GET /bodylink/repos/{owner}/{repo}/issues?per_page=&page=&since=&state=` —
+//!   `{"data": [...], "links": {"next": "absolute url" | null}}` by number ascending.
+//! * `GET /user` — `{"login": "octocat", "id": 1}`.
+//!
+//! Invalid parameters get GitHub's `422 {"message": "Validation Failed", "errors": [...]}`; a bad
+//! or missing token gets `401 {"message": "Bad credentials", ...}`.
+//!
+//! Without auth nor faults:
+//!
+//! * `POST /login/oauth/access_token` — the refresh-token grant, form or JSON body
+//!   (`grant_type=refresh_token`, `refresh_token`, `client_id`, `client_secret`; the client may
+//!   also use HTTP Basic auth) → `{"access_token", "expires_in": 3600, "refresh_token",
+//!   "refresh_token_expires_in", "token_type": "bearer", "scope": ""}`. A wrong refresh token gets
+//!   `400 {"error": "bad_refresh_token", ...}`, wrong client credentials
+//!   `401 {"error": "incorrect_client_credentials", ...}`.
+//! * `/_mock/...` — the control methods of [`MockServer`] over HTTP:
+//!   `GET|POST|DELETE /_mock/issues/{number}` (get; update with `{"title"?, "state"?}`; delete →
+//!   204), `POST /_mock/issues` with `{"count": n}` → `201 {"count", "first", "last"}`,
+//!   `POST /_mock/expire-token` → 204, `GET|PUT /_mock/faults` ([`Faults`] JSON),
+//!   `GET /_mock/stats` ([`Stats`] JSON), `POST /_mock/reset-stats` → 204.
+//!
+//! # Data
+//!
+//! Issue `i` of the initial `N` has id `1_000_000 + i`, a generated title (`Issue #i: ...`), body
+//! (null for a fifth of them), author, 0–3 labels and comment count, and
+//! `created_at = updated_at = 2024-01-01T00:00:00Z + i minutes`; it is closed when `i % 3 == 0`
+//! (with `closed_at = updated_at`). Updated and added issues get an `updated_at` of now, or one
+//! second after the latest `updated_at` so far if that is later. Any owner and repository show
+//! the same issues.
+
+mod app;
+mod auth;
+mod data;
+mod faults;
+mod issue;
+mod query;
+pub mod replay;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{Faults, RetryAfter};
+
+use app::{App, Counters};
+use auth::{Auth, OAuthApp};
+use data::Store;
+use faults::FaultState;
+
+/// Counters of a running server, from [`MockServer::stats`] or `GET /_mock/stats`.
+///
+/// `requests` counts the requests to the API endpoints (listings, single issues, `/user`, and
+/// everything a replaying server answers); each of them ends as exactly one of `served_ok` (a
+/// success sent intact), a fault (`injected_500`, `injected_429`, `injected_502`, `malformed`,
+/// `dropped`), `unauthorized`, or an unsuccessful answer of the endpoint itself (a 404, a 422).
+/// `token_refreshes` counts successful OAuth refreshes.
+///
+/// ```
+/// let stats = nango_mock_provider::Stats::default();
+/// assert_eq!(serde_json::to_value(stats).unwrap()["served_ok"], 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Requests to the API endpoints.
+    pub requests: u64,
+    /// Successful responses sent intact.
+    pub served_ok: u64,
+    /// Injected `500`s.
+    pub injected_500: u64,
+    /// Injected `429`s.
+    pub injected_429: u64,
+    /// Injected `502` HTML pages.
+    pub injected_502: u64,
+    /// Injected `200`s with truncated JSON.
+    pub malformed: u64,
+    /// Connections dropped mid-body.
+    pub dropped: u64,
+    /// `401`s for a missing or invalid token.
+    pub unauthorized: u64,
+    /// Successful OAuth refreshes.
+    pub token_refreshes: u64,
+}
+
+/// The state an [`IssueUpdate`] sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueState {
+    /// `"open"`
+    Open,
+    /// `"closed"`
+    Closed,
+}
+
+/// A change to an issue, for [`MockServer::update_issue`] or `POST /_mock/issues/{number}`; what
+/// is `None` stays, and the issue's `updated_at` is bumped in any case.
+///
+/// ```
+/// use nango_mock_provider::{IssueState, IssueUpdate};
+///
+/// let update: IssueUpdate = serde_json::from_str(r#"{"state": "closed"}"#).unwrap();
+/// assert_eq!(update, IssueUpdate { title: None, state: Some(IssueState::Closed) });
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IssueUpdate {
+    /// The new title.
+    pub title: Option<String>,
+    /// The new state (closing sets `closed_at`, reopening clears it).
+    pub state: Option<IssueState>,
+}
+
+/// Entry point: [`MockProvider::builder`] for generated issues, [`MockProvider::replay`] for a
+/// recording.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let server = nango_mock_provider::MockProvider::builder().issues(10).start().await?;
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct MockProvider;
+
+impl MockProvider {
+    /// A builder for a server with 100 issues, no auth, no faults, on a random port.
+    pub fn builder() -> MockProviderBuilder {
+        MockProviderBuilder { issues: 100, token: None, oauth: None, faults: Faults::default(), port: 0, replay: None }
+    }
+
+    /// A builder for a server that serves the exchanges recorded in `dir` (see [`replay`]) instead
+    /// of generated issues; auth, faults and port can still be set.
+    pub fn replay(dir: impl Into<PathBuf>) -> MockProviderBuilder {
+        MockProviderBuilder { replay: Some(dir.into()), ..Self::builder() }
+    }
+}
+
+/// How to start a [`MockServer`]; from [`MockProvider::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call start() to run the server"]
+pub struct MockProviderBuilder {
+    issues: u64,
+    token: Option<String>,
+    oauth: Option<OAuthApp>,
+    faults: Faults,
+    port: u16,
+    replay: Option<PathBuf>,
+}
+
+impl MockProviderBuilder {
+    /// Serve `count` generated issues, numbered from 1 (default 100).
+    pub fn issues(mut self, count: u64) -> Self {
+        self.issues = count;
+        self
+    }
+
+    /// Require `Authorization: Bearer <token>` (or `token <token>`) on the API endpoints.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Accept OAuth refreshes from this app at `POST /login/oauth/access_token`: each one issues a
+    /// new access token (valid along with the previous ones until [`MockServer::expire_token`])
+    /// and a new refresh token (every refresh token issued stays valid). Implies bearer auth.
+    pub fn oauth(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        refresh_token: impl Into<String>,
+    ) -> Self {
+        self.oauth = Some(OAuthApp {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            refresh_token: refresh_token.into(),
+        });
+        self
+    }
+
+    /// Inject these faults (see [`Faults`]).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Listen on this port of 127.0.0.1 (default 0: a free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Serve the exchanges recorded in `dir` instead of generated issues.
+    pub fn replay(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.replay = Some(dir.into());
+        self
+    }
+
+    /// Binds the port and starts serving on the current tokio runtime.
+    ///
+    /// Fails when the port cannot be bound or the recording cannot be read.
+    pub async fn start(self) -> io::Result<MockServer> {
+        let exchanges = match &self.replay {
+            Some(dir) => Some(replay::load_dir(dir).map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot load the recording {}: {error}", dir.display()))
+            })?),
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).await?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
+        let replay = exchanges.map(|exchanges| replay::Book::new(exchanges, &url)).transpose()?;
+        let app = Arc::new(App {
+            store: RwLock::new(Store::new(if replay.is_some() { 0 } else { self.issues })),
+            auth: Mutex::new(Auth::new(self.token, self.oauth)),
+            faults: Mutex::new(FaultState::new(self.faults)),
+            stats: Counters::default(),
+            replay,
+            url: url.clone(),
+        });
+        let router = app::router(app.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let listener = listener.tap_io(|tcp| {
+            // Best effort: small responses should not wait for Nagle.
+            let _ = tcp.set_nodelay(true);
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(MockServer { app, addr, url, stop: Some(stop), task: Some(task) })
+    }
+}
+
+/// A running mock server; stops on [`MockServer::shutdown`] or when dropped.
+#[derive(Debug)]
+pub struct MockServer {
+    app: Arc<App>,
+    addr: SocketAddr,
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl MockServer {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.app.stats.snapshot()
+    }
+
+    /// Sets every counter to 0.
+    pub fn reset_stats(&self) {
+        self.app.stats.reset();
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.app.fault_state().faults().clone()
+    }
+
+    /// Replaces the faults and restarts their pseudo-random sequence.
+    pub fn set_faults(&self, faults: Faults) {
+        self.app.fault_state().set(faults);
+    }
+
+    /// Invalidates every access token issued so far (the initial one and refreshed ones): API
+    /// requests get 401 until a client refreshes.
+    pub fn expire_token(&self) {
+        self.app.auth().expire();
+    }
+
+    /// How many issues exist (not deleted).
+    pub fn issue_count(&self) -> u64 {
+        self.app.read().len()
+    }
+
+    /// Issue `number` as the API shows it (under `octocat/hello-world`), if it exists.
+    pub fn issue(&self, number: u64) -> Option<serde_json::Value> {
+        self.app.issue_json(number)
+    }
+
+    /// Changes issue `number` and sets its `updated_at` after every `updated_at` so far; gives the
+    /// issue as the API now shows it, or `None` when it does not exist.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use nango_mock_provider::{IssueUpdate, MockProvider};
+    ///
+    /// let server = MockProvider::builder().issues(3).start().await?;
+    /// let issue = server.update_issue(2, IssueUpdate { title: Some("Renamed".into()), state: None }).unwrap();
+    /// assert_eq!(issue["title"], "Renamed");
+    /// assert!(issue["updated_at"].as_str().unwrap() > server.issue(3).unwrap()["updated_at"].as_str().unwrap());
+    /// assert!(server.update_issue(4, IssueUpdate::default()).is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn update_issue(&self, number: u64, update: IssueUpdate) -> Option<serde_json::Value> {
+        self.app.update_issue(number, update)
+    }
+
+    /// Deletes issue `number` from every listing; false when it did not exist.
+    pub fn delete_issue(&self, number: u64) -> bool {
+        self.app.write().delete(number)
+    }
+
+    /// Adds `count` open issues, created (and updated) after every `updated_at` so far; gives
+    /// their numbers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = nango_mock_provider::MockProvider::builder().issues(10).start().await?;
+    /// assert_eq!(server.add_issues(5), 11..=15);
+    /// assert!(server.delete_issue(3));
+    /// assert_eq!(server.issue_count(), 14);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn add_issues(&self, count: u64) -> RangeInclusive<u64> {
+        self.app.write().add(count)
+    }
+
+    /// Stops accepting connections, lets the open ones finish (at most 5 seconds) and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

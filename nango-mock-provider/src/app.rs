@@ -1,0 +1,649 @@
+//! The server's shared state, its routes and their handlers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::auth::Auth;
+use crate::data::{Filter, Order, StateFilter, Store};
+use crate::faults::{self, DOCS, Fault, FaultState, Faults};
+use crate::issue::{Issue, Place};
+use crate::query;
+use crate::replay::Book;
+use crate::{IssueState, IssueUpdate, Stats};
+
+/// Counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    served_ok: AtomicU64,
+    injected_500: AtomicU64,
+    injected_429: AtomicU64,
+    injected_502: AtomicU64,
+    malformed: AtomicU64,
+    dropped: AtomicU64,
+    unauthorized: AtomicU64,
+    token_refreshes: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Stats {
+            requests: read(&self.requests),
+            served_ok: read(&self.served_ok),
+            injected_500: read(&self.injected_500),
+            injected_429: read(&self.injected_429),
+            injected_502: read(&self.injected_502),
+            malformed: read(&self.malformed),
+            dropped: read(&self.dropped),
+            unauthorized: read(&self.unauthorized),
+            token_refreshes: read(&self.token_refreshes),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for counter in [
+            &self.requests,
+            &self.served_ok,
+            &self.injected_500,
+            &self.injected_429,
+            &self.injected_502,
+            &self.malformed,
+            &self.dropped,
+            &self.unauthorized,
+            &self.token_refreshes,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything a running server shares between its handlers and its [`crate::MockServer`].
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) url: String,
+    pub(crate) store: RwLock<Store>,
+    pub(crate) auth: Mutex<Auth>,
+    pub(crate) faults: Mutex<FaultState>,
+    pub(crate) stats: Counters,
+    pub(crate) replay: Option<Book>,
+}
+
+/// The owner and repository of the issues the control methods show.
+const CONTROL_PLACE: (&str, &str) = ("octocat", "hello-world");
+
+impl App {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn auth(&self) -> MutexGuard<'_, Auth> {
+        self.auth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn fault_state(&self) -> MutexGuard<'_, FaultState> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Issue `number` as JSON (under `octocat/hello-world`).
+    pub(crate) fn issue_json(&self, number: u64) -> Option<Value> {
+        let place = Place::new(&self.url, CONTROL_PLACE.0, CONTROL_PLACE.1);
+        let store = self.read();
+        store.issue(number, &place).map(Issue::to_value)
+    }
+
+    pub(crate) fn update_issue(&self, number: u64, update: IssueUpdate) -> Option<Value> {
+        let closed = update.state.map(|state| state == IssueState::Closed);
+        if !self.write().update(number, update.title, closed) {
+            return None;
+        }
+        self.issue_json(number)
+    }
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
+}
+
+fn not_found() -> Response {
+    faults::json(StatusCode::NOT_FOUND, &json!({"message": "Not Found", "documentation_url": DOCS}))
+}
+
+/// A bad query parameter: its name and value.
+struct Invalid(&'static str, String);
+
+impl IntoResponse for Invalid {
+    fn into_response(self) -> Response {
+        invalid(self.0, &self.1)
+    }
+}
+
+/// GitHub's 422 for a bad query parameter.
+fn invalid(field: &str, value: &str) -> Response {
+    faults::json(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": "Issue", "field": field, "code": "invalid", "value": value}],
+            "documentation_url": DOCS
+        }),
+    )
+}
+
+/// The parsed query of a listing.
+struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    fn new(query: Option<&str>) -> Self {
+        Params { pairs: query::pairs(query.unwrap_or("")) }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        query::get(&self.pairs, key).filter(|value| !value.is_empty())
+    }
+
+    /// A number between 1 and `max`: `default` when absent or below 1, `max` when above.
+    fn number(&self, key: &'static str, default: u64, max: u64) -> Result<u64, Invalid> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(text) => match text.parse::<i64>() {
+                Ok(value) if value < 1 => Ok(default),
+                Ok(value) => Ok((value as u64).min(max)),
+                Err(_) => Err(Invalid(key, text.to_string())),
+            },
+        }
+    }
+
+    fn filter(&self, default_state: StateFilter) -> Result<Filter, Invalid> {
+        let state = match self.get("state") {
+            None => default_state,
+            Some("open") => StateFilter::Open,
+            Some("closed") => StateFilter::Closed,
+            Some("all") => StateFilter::All,
+            Some(other) => return Err(Invalid("state", other.to_string())),
+        };
+        let since = match self.get("since") {
+            None => None,
+            Some(text) => Some(parse_since(text).ok_or_else(|| Invalid("since", text.to_string()))?),
+        };
+        Ok(Filter { state, since })
+    }
+}
+
+/// Unix seconds of the first whole second at or after an ISO 8601 time (`Z` or an offset, or no
+/// zone for UTC, or a date).
+fn parse_since(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let ceil = |seconds: i64, nanos: u32| seconds + i64::from(nanos > 0);
+    // An unencoded `+` in a query decodes to a space.
+    for candidate in [text.to_string(), text.replace(' ', "+")] {
+        if let Ok(time) = chrono::DateTime::parse_from_rfc3339(&candidate) {
+            return Some(ceil(time.timestamp(), time.timestamp_subsec_nanos()));
+        }
+    }
+    if let Ok(time) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        let time = time.and_utc();
+        return Some(ceil(time.timestamp(), time.timestamp_subsec_nanos()));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|time| time.and_utc().timestamp())
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(value) => value,
+            Err(invalid) => return invalid.into_response(),
+        }
+    };
+}
+
+/// A 200 whose JSON body is `before`, the array of the issues `query` picks, and `after` (`wrap`
+/// gives `before` and `after` from what `query` gave besides the numbers).
+fn render<T>(
+    app: &App,
+    owner: &str,
+    repo: &str,
+    query: impl FnOnce(&Store) -> (Vec<u64>, T),
+    wrap: impl FnOnce(T) -> (&'static str, String),
+) -> Response {
+    let place = Place::new(&app.url, owner, repo);
+    let store = app.read();
+    let (numbers, extra) = query(&store);
+    let (before, after) = wrap(extra);
+    let mut body = Vec::with_capacity(before.len() + numbers.len() * 2048 + after.len() + 2);
+    body.extend_from_slice(before.as_bytes());
+    Issue::write_all(numbers.iter().filter_map(|&number| store.issue(number, &place)), &mut body);
+    drop(store);
+    body.extend_from_slice(after.as_bytes());
+    json_bytes(StatusCode::OK, body)
+}
+
+/// `GET /repos/{owner}/{repo}/issues`: GitHub's listing with a `Link` header.
+async fn list_issues(
+    State(app): State<Arc<App>>,
+    Path((owner, repo)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    uri: Uri,
+) -> Response {
+    let params = Params::new(raw.as_deref());
+    let per_page = tri!(params.number("per_page", 30, 100));
+    let page = tri!(params.number("page", 1, u64::MAX / 100));
+    let filter = tri!(params.filter(StateFilter::Open));
+    let order = match params.get("sort") {
+        None | Some("created") => Order::Number,
+        Some("updated") => Order::Updated,
+        Some(other) => return invalid("sort", other),
+    };
+    let descending = match params.get("direction") {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => return invalid("direction", other),
+    };
+    let start = (page - 1) * per_page;
+    let mut total = 0;
+    let mut response = render(
+        &app,
+        &owner,
+        &repo,
+        |store| store.select(filter, order, descending, start, per_page),
+        |all| {
+            total = all;
+            ("", String::new())
+        },
+    );
+    if total > 0 {
+        let last = total.div_ceil(per_page);
+        let raw = raw.as_deref().unwrap_or("");
+        let link = |page: u64, rel: &str| {
+            format!("<{}>; rel=\"{rel}\"", query::with_param(&app.url, uri.path(), raw, "page", &page.to_string()))
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(link((page - 1).min(last), "prev"));
+        }
+        if page < last {
+            links.push(link(page + 1, "next"));
+            links.push(link(last, "last"));
+        }
+        if page > 1 {
+            links.push(link(1, "first"));
+        }
+        if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// `GET /repos/{owner}/{repo}/issues/{number}`.
+async fn get_issue(
+    State(app): State<Arc<App>>,
+    Path((owner, repo, number)): Path<(String, String, String)>,
+) -> Response {
+    let Ok(number) = number.parse::<u64>() else {
+        return not_found();
+    };
+    let place = Place::new(&app.url, &owner, &repo);
+    let store = app.read();
+    match store.issue(number, &place) {
+        Some(issue) => {
+            let mut body = Vec::with_capacity(2048);
+            issue.write(&mut body);
+            json_bytes(StatusCode::OK, body)
+        }
+        None if store.is_deleted(number) => {
+            faults::json(StatusCode::GONE, &json!({"message": "This issue was deleted", "documentation_url": DOCS}))
+        }
+        None => not_found(),
+    }
+}
+
+fn encode_cursor(number: u64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{number}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<u64> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
+    String::from_utf8(bytes).ok()?.strip_prefix("after:")?.parse().ok()
+}
+
+/// `GET /cursor/repos/{owner}/{repo}/issues?limit=&cursor=&since=&state=`.
+async fn cursor_issues(
+    State(app): State<Arc<App>>,
+    Path((owner, repo)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = Params::new(raw.as_deref());
+    let limit = tri!(params.number("limit", 100, 1000));
+    let filter = tri!(params.filter(StateFilter::All));
+    let after = match params.get("cursor") {
+        None => 0,
+        Some(cursor) => match decode_cursor(cursor) {
+            Some(after) => after,
+            None => return faults::json(StatusCode::BAD_REQUEST, &json!({"message": "invalid cursor"})),
+        },
+    };
+    render(
+        &app,
+        &owner,
+        &repo,
+        |store| {
+            let (numbers, more) = store.after(filter, after, limit as usize);
+            let next = numbers.last().filter(|_| more).map(|&last| encode_cursor(last));
+            (numbers, next)
+        },
+        |next_cursor| ("{\"items\":", format!(",\"next_cursor\":{}}}", json!(next_cursor))),
+    )
+}
+
+/// `GET /offset/repos/{owner}/{repo}/issues?limit=&offset=&since=&state=`.
+async fn offset_issues(
+    State(app): State<Arc<App>>,
+    Path((owner, repo)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = Params::new(raw.as_deref());
+    let limit = tri!(params.number("limit", 100, 1000));
+    let filter = tri!(params.filter(StateFilter::All));
+    let offset = match params.get("offset").map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => return invalid("offset", params.get("offset").unwrap_or_default()),
+    };
+    render(
+        &app,
+        &owner,
+        &repo,
+        |store| store.select(filter, Order::Number, false, offset, limit),
+        |_| ("{\"issues\":", "}".to_string()),
+    )
+}
+
+/// `GET /bodylink/repos/{owner}/{repo}/issues?per_page=&page=&since=&state=`.
+async fn bodylink_issues(
+    State(app): State<Arc<App>>,
+    Path((owner, repo)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    uri: Uri,
+) -> Response {
+    let params = Params::new(raw.as_deref());
+    let per_page = tri!(params.number("per_page", 30, 100));
+    let page = tri!(params.number("page", 1, u64::MAX / 100));
+    let filter = tri!(params.filter(StateFilter::All));
+    let start = (page - 1) * per_page;
+    let raw = raw.as_deref().unwrap_or("");
+    render(
+        &app,
+        &owner,
+        &repo,
+        |store| {
+            let (numbers, total) = store.select(filter, Order::Number, false, start, per_page);
+            let next = (start + per_page < total)
+                .then(|| query::with_param(&app.url, uri.path(), raw, "page", &(page + 1).to_string()));
+            (numbers, next)
+        },
+        |next| ("{\"data\":", format!(",\"links\":{}}}", json!({ "next": next }))),
+    )
+}
+
+/// `GET /user`.
+async fn user() -> Response {
+    faults::json(StatusCode::OK, &json!({"login": "octocat", "id": 1}))
+}
+
+/// `POST /login/oauth/access_token`, form or JSON body.
+async fn access_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json =
+        headers.get(header::CONTENT_TYPE).and_then(|kind| kind.to_str().ok()).is_some_and(|kind| kind.contains("json"))
+            || body.trim_ascii_start().starts_with(b"{");
+    let params: Vec<(String, String)> = if is_json {
+        match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
+            Ok(fields) => fields
+                .into_iter()
+                .map(|(key, value)| match value {
+                    Value::String(text) => (key, text),
+                    other => (key, other.to_string()),
+                })
+                .collect(),
+            Err(_) => {
+                return faults::json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "invalid_request", "error_description": "The body is not JSON."}),
+                );
+            }
+        }
+    } else {
+        query::pairs(&String::from_utf8_lossy(&body))
+    };
+    let (status, answer) = app.auth().refresh(&params, &headers);
+    if status.is_success() {
+        bump(&app.stats.token_refreshes);
+    }
+    faults::json(status, &answer)
+}
+
+/// Latency, bearer check and faults around the API endpoints.
+async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let stats = &app.stats;
+    bump(&stats.requests);
+    let latency = app.fault_state().faults().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if !app.auth().check(request.headers()) {
+        bump(&stats.unauthorized);
+        return faults::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}),
+        );
+    }
+    let (fault, retry_after) = {
+        let mut state = app.fault_state();
+        let key = format!("{} {}", request.method(), request.uri());
+        (state.draw(&key), state.faults().retry_after)
+    };
+    match fault {
+        Some(Fault::ServerError) => {
+            bump(&stats.injected_500);
+            return faults::server_error();
+        }
+        Some(Fault::RateLimited) => {
+            bump(&stats.injected_429);
+            return faults::rate_limited(retry_after);
+        }
+        Some(Fault::BadGateway) => {
+            bump(&stats.injected_502);
+            return faults::bad_gateway();
+        }
+        Some(Fault::Drop | Fault::Malformed) | None => {}
+    }
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let Some(fault) = fault else {
+        bump(&stats.served_ok);
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return faults::server_error();
+    };
+    let response = Response::from_parts(parts, axum::body::Body::empty());
+    if fault == Fault::Drop {
+        bump(&stats.dropped);
+        faults::dropped(response, bytes)
+    } else {
+        bump(&stats.malformed);
+        faults::malformed(response, bytes)
+    }
+}
+
+/// Serves the recording of a replaying server.
+async fn replayed(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Response {
+    let answer = app.replay.as_ref().and_then(|book| book.answer(&method, &uri));
+    answer.unwrap_or_else(|| {
+        let query = uri.query().map(|query| format!("?{query}")).unwrap_or_default();
+        faults::json(
+            StatusCode::NOT_FOUND,
+            &json!({"message": format!("no recorded response for {method} {}{query}", uri.path())}),
+        )
+    })
+}
+
+fn parse_number(number: &str) -> Option<u64> {
+    number.parse().ok()
+}
+
+/// `GET /_mock/issues/{number}`.
+async fn control_get(State(app): State<Arc<App>>, Path(number): Path<String>) -> Response {
+    match parse_number(&number).and_then(|number| app.issue_json(number)) {
+        Some(issue) => faults::json(StatusCode::OK, &issue),
+        None => not_found(),
+    }
+}
+
+/// `POST /_mock/issues/{number}` with `{"title"?, "state"?}` (or no body: only bump
+/// `updated_at`).
+async fn control_update(State(app): State<Arc<App>>, Path(number): Path<String>, body: Bytes) -> Response {
+    let update: IssueUpdate = if body.trim_ascii().is_empty() {
+        IssueUpdate::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(update) => update,
+            Err(error) => return faults::json(StatusCode::BAD_REQUEST, &json!({"message": error.to_string()})),
+        }
+    };
+    match parse_number(&number).and_then(|number| app.update_issue(number, update)) {
+        Some(issue) => faults::json(StatusCode::OK, &issue),
+        None => not_found(),
+    }
+}
+
+/// `DELETE /_mock/issues/{number}`.
+async fn control_delete(State(app): State<Arc<App>>, Path(number): Path<String>) -> Response {
+    if parse_number(&number).is_some_and(|number| app.write().delete(number)) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        not_found()
+    }
+}
+
+/// `POST /_mock/issues` with `{"count": n}`.
+async fn control_add(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let count = serde_json::from_slice::<Value>(&body).ok().and_then(|body| body.get("count").and_then(Value::as_u64));
+    let Some(count) = count else {
+        return faults::json(StatusCode::BAD_REQUEST, &json!({"message": "expected {\"count\": n}"}));
+    };
+    let numbers = app.write().add(count);
+    let (first, last) = if numbers.is_empty() { (None, None) } else { (Some(*numbers.start()), Some(*numbers.end())) };
+    faults::json(StatusCode::CREATED, &json!({"count": count, "first": first, "last": last}))
+}
+
+/// `POST /_mock/expire-token`.
+async fn control_expire(State(app): State<Arc<App>>) -> StatusCode {
+    app.auth().expire();
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /_mock/faults`.
+async fn control_faults(State(app): State<Arc<App>>) -> Response {
+    let faults = app.fault_state().faults().clone();
+    faults::json(StatusCode::OK, &serde_json::to_value(faults).unwrap_or_default())
+}
+
+/// `PUT /_mock/faults` with a [`Faults`] JSON.
+async fn control_set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(faults) => {
+            app.fault_state().set(faults.clone());
+            faults::json(StatusCode::OK, &serde_json::to_value(faults).unwrap_or_default())
+        }
+        Err(error) => faults::json(StatusCode::BAD_REQUEST, &json!({"message": error.to_string()})),
+    }
+}
+
+/// `GET /_mock/stats`.
+async fn control_stats(State(app): State<Arc<App>>) -> Response {
+    faults::json(StatusCode::OK, &serde_json::to_value(app.stats.snapshot()).unwrap_or_default())
+}
+
+/// `POST /_mock/reset-stats`.
+async fn control_reset(State(app): State<Arc<App>>) -> StatusCode {
+    app.stats.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// The whole server.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let control = Router::new()
+        .route("/issues", post(control_add))
+        .route("/issues/{number}", get(control_get).post(control_update).delete(control_delete))
+        .route("/expire-token", post(control_expire))
+        .route("/faults", get(control_faults).put(control_set_faults))
+        .route("/stats", get(control_stats))
+        .route("/reset-stats", post(control_reset));
+    let guarded = middleware::from_fn_with_state(app.clone(), guard);
+    if app.replay.is_some() {
+        let replay = Router::new().fallback(replayed).layer(guarded).with_state(app.clone());
+        return Router::new().nest("/_mock", control).with_state(app).fallback_service(replay);
+    }
+    let api = Router::new()
+        .route("/repos/{owner}/{repo}/issues", get(list_issues))
+        .route("/repos/{owner}/{repo}/issues/{number}", get(get_issue))
+        .route("/cursor/repos/{owner}/{repo}/issues", get(cursor_issues))
+        .route("/offset/repos/{owner}/{repo}/issues", get(offset_issues))
+        .route("/bodylink/repos/{owner}/{repo}/issues", get(bodylink_issues))
+        .route("/user", get(user))
+        .layer(guarded);
+    Router::new()
+        .merge(api)
+        .nest("/_mock", control)
+        .route("/login/oauth/access_token", post(access_token))
+        .fallback(|| async { not_found() })
+        .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_github_forms() {
+        assert_eq!(parse_since("2024-01-01T00:00:00Z"), Some(crate::data::EPOCH));
+        assert_eq!(parse_since("2024-01-01T00:00:00.5Z"), Some(crate::data::EPOCH + 1));
+        assert_eq!(parse_since("2024-01-01T01:00:00 01:00"), Some(crate::data::EPOCH));
+        assert_eq!(parse_since("2024-01-01T00:00:00"), Some(crate::data::EPOCH));
+        assert_eq!(parse_since("2024-01-01"), Some(crate::data::EPOCH));
+        assert_eq!(parse_since("yesterday"), None);
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(decode_cursor(&encode_cursor(12345)), Some(12345));
+        assert_eq!(decode_cursor("nonsense!"), None);
+    }
+}
