@@ -269,10 +269,9 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
                 let event = ident(event);
                 quote! {
                     fn #wrapper(
-                        connection_id: ::std::string::String,
-                        metadata: ::nango_runtime::__private::serde_json::Value,
+                        env: ::nango_runtime::ScriptEnv,
                     ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
-                        __nango_run(connection_id, metadata, ::nango_runtime::OnEvent::#event)
+                        __nango_run(env, ::nango_runtime::OnEvent::#event)
                     }
                     ::nango_runtime::__private::inventory::submit! {
                         ::nango_runtime::OnEventRegistration {
@@ -291,12 +290,11 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             });
             quote! {
                 fn __nango_run(
-                    connection_id: ::std::string::String,
-                    metadata: ::nango_runtime::__private::serde_json::Value,
+                    env: ::nango_runtime::ScriptEnv,
                     event: ::nango_runtime::OnEvent,
                 ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
                     ::std::boxed::Box::pin(async move {
-                        let mut ctx = ::nango_runtime::NangoEvent::new(connection_id, metadata, event);
+                        let mut ctx = ::nango_runtime::NangoEvent::new(env, event);
                         #call.await?;
                         ::std::result::Result::Ok(())
                     })
@@ -319,14 +317,13 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             let output_binding = quote_spanned! {output_span=> let output: #output_ty = #call.await?; };
             quote! {
                 fn __nango_run(
-                    connection_id: ::std::string::String,
-                    metadata: ::nango_runtime::__private::serde_json::Value,
+                    env: ::nango_runtime::ScriptEnv,
                     input: ::nango_runtime::__private::serde_json::Value,
                 ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::nango_runtime::__private::serde_json::Value>> {
                     ::std::boxed::Box::pin(async move {
                         let input: #input_ty = ::nango_runtime::__private::serde_json::from_value(input)
                             .map_err(|e| ::std::format!("invalid input for action `{}`: {e}", #script_name))?;
-                        let mut ctx = ::nango_runtime::NangoAction::<#models::actions::#marker_ident>::new(connection_id, metadata);
+                        let mut ctx = ::nango_runtime::NangoAction::<#models::actions::#marker_ident>::new(env);
                         #output_binding
                         ::std::result::Result::Ok(::nango_runtime::__private::serde_json::to_value(&output)?)
                     })
@@ -366,13 +363,18 @@ fn sync_runner(
 ) -> TokenStream {
     quote! {
         fn __nango_run(
-            input: ::nango_runtime::SyncInput,
+            env: ::nango_runtime::SyncEnv,
             #extra_params
-        ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::std::vec::Vec<::nango_runtime::RecordBatch>>> {
+        ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
             ::std::boxed::Box::pin(async move {
-                let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker>::new(input);
-                #call.await?;
-                ::std::result::Result::Ok(ctx.into_batches())
+                let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker>::from_env(env);
+                // Whatever the function returns, records it handed over are written.
+                let result: ::nango_runtime::Result<()> = async {
+                    #call.await?;
+                    ::std::result::Result::Ok(())
+                }
+                .await;
+                ctx.finish(result).await
             })
         }
         ::nango_runtime::__private::inventory::submit! {

@@ -4,6 +4,8 @@
 //! its typed description from nango.yaml. The context is typed by the sync, so saving a model
 //! that nango.yaml does not list as the sync's output does not compile.
 
+use crate::http::{HttpClient, Paginate, RequestBuilder};
+use crate::store::PreparedRecord;
 use crate::{
     ActionDefinition, ActionDescriptor, Model, OnEvent, OnEventDescriptor, SyncDefinition, SyncDescriptor, SyncOutput,
 };
@@ -30,6 +32,8 @@ pub struct SyncInput {
     pub metadata: serde_json::Value,
     /// Start of the last successful run; `None` on a first or full run.
     pub last_sync_date: Option<DateTime<Utc>>,
+    /// The checkpoint an earlier run saved (`None` if none or cleared).
+    pub checkpoint: Option<serde_json::Value>,
 }
 
 /// What a batch does to the records it carries.
@@ -43,7 +47,7 @@ pub enum RecordChange {
     Delete,
 }
 
-/// Records a sync handed over in one call.
+/// Records a sync handed over, as one write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordBatch {
     /// The model's name.
@@ -54,7 +58,123 @@ pub struct RecordBatch {
     pub records: Vec<serde_json::Value>,
 }
 
-/// The context of a run of sync `S`.
+/// A boxed, sendable future borrowing its receiver.
+pub type BoxFutureRef<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a sync's records, checkpoints and metadata go: the store in a real run, counters in a
+/// dry run, memory in tests. The runtime provides the implementations.
+pub trait SyncHost: Send {
+    /// Writes one batch (at most [`BATCH_SIZE`] records of one model and one change).
+    fn write(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> BoxFutureRef<'_, Result<()>>;
+    /// Saves (`Some`) or clears (`None`) the checkpoint, durably, after every earlier write.
+    fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>>;
+    /// Replaces the connection's metadata.
+    fn set_metadata(&mut self, metadata: serde_json::Value) -> BoxFutureRef<'_, Result<()>>;
+    /// The batches kept in memory ([`MemoryHost`] only; others keep none).
+    fn take_batches(&mut self) -> Vec<RecordBatch> {
+        Vec::new()
+    }
+}
+
+/// Records are handed to the [`SyncHost`] in batches of at most this many: memory stays flat
+/// whatever a run produces, and each batch is one transaction.
+pub const BATCH_SIZE: usize = 1000;
+
+/// Keeps every batch in memory (tests, and [`NangoSync::new`]).
+#[derive(Debug, Default)]
+pub struct MemoryHost {
+    /// The batches written, in order.
+    pub batches: Vec<RecordBatch>,
+    /// The last checkpoint saved.
+    pub checkpoint: Option<serde_json::Value>,
+    /// The last metadata set.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl SyncHost for MemoryHost {
+    fn write(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        self.batches.push(RecordBatch { model, change, records: records.into_iter().map(|r| r.json).collect() });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>> {
+        self.checkpoint = checkpoint;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn set_metadata(&mut self, metadata: serde_json::Value) -> BoxFutureRef<'_, Result<()>> {
+        self.metadata = Some(metadata);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn take_batches(&mut self) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.batches)
+    }
+}
+
+/// Everything a sync run gets from the runtime: its input, where records go and an HTTP client
+/// for the connection.
+pub struct SyncEnv {
+    /// Connection, metadata, last sync date and checkpoint.
+    pub input: SyncInput,
+    /// Where records, checkpoints and metadata go.
+    pub host: Box<dyn SyncHost>,
+    /// Requests to the provider with the connection's credentials.
+    pub http: HttpClient,
+}
+
+impl SyncEnv {
+    /// An environment that keeps records in memory and has no provider (tests).
+    pub fn in_memory(input: SyncInput) -> SyncEnv {
+        SyncEnv { input, host: Box::new(MemoryHost::default()), http: HttpClient::detached() }
+    }
+}
+
+/// Runs a registered sync in memory (no store, no provider) and returns the batches it wrote:
+/// for unit tests of sync functions that do not call the network.
+pub async fn run_in_memory(sync: &SyncRegistration, input: SyncInput) -> Result<Vec<RecordBatch>> {
+    let host = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<RecordBatch>>>);
+    impl SyncHost for Shared {
+        fn write(
+            &mut self,
+            model: &'static str,
+            change: RecordChange,
+            records: Vec<PreparedRecord>,
+        ) -> BoxFutureRef<'_, Result<()>> {
+            let batch = RecordBatch { model, change, records: records.into_iter().map(|r| r.json).collect() };
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(batch);
+            Box::pin(async { Ok(()) })
+        }
+        fn save_checkpoint(&mut self, _: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn set_metadata(&mut self, _: serde_json::Value) -> BoxFutureRef<'_, Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+    let env = SyncEnv { input, host: Box::new(Shared(host.clone())), http: HttpClient::detached() };
+    (sync.run)(env).await?;
+    let batches = std::mem::take(&mut *host.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(batches)
+}
+
+/// The context of a run of sync `S`: what `#[nango_sync]` functions receive.
+///
+/// Records handed to `batch_save`/`batch_update`/`batch_delete` are checked (every record needs
+/// an `id`), buffered up to [`BATCH_SIZE`] and written as they fill up; what is still buffered is
+/// written when the function returns, also when it returns an error, so records handed over
+/// before a failure are kept.
 ///
 /// ```
 /// use nango_runtime::{Model, NangoSync, SyncDefinition, SyncDescriptor, SyncInput, SyncOutput, SyncType};
@@ -77,25 +197,33 @@ pub struct RecordBatch {
 /// }
 /// impl SyncOutput<Issue> for Issues {}
 ///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let mut ctx = NangoSync::<Issues>::new(SyncInput::default());
-/// futures_lite_block_on(ctx.batch_save(vec![Issue { id: 1 }])).unwrap();
-/// assert_eq!(ctx.into_batches()[0].records[0]["id"], 1);
-/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let mut f = std::pin::pin!(f);
-/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
+/// ctx.batch_save(vec![Issue { id: 1 }]).await.unwrap();
+/// assert_eq!(ctx.into_batches().await.unwrap()[0].records[0]["id"], 1);
+/// # });
 /// ```
 pub struct NangoSync<S: SyncDefinition> {
     input: SyncInput,
-    batches: Vec<RecordBatch>,
+    host: Box<dyn SyncHost>,
+    http: HttpClient,
+    pending: Option<(&'static str, RecordChange, Vec<PreparedRecord>)>,
+    memory: bool,
     _sync: PhantomData<fn() -> S>,
 }
 
 impl<S: SyncDefinition> NangoSync<S> {
-    /// A context for one run.
+    /// A context that keeps records in memory and has no provider (tests); see
+    /// [`NangoSync::into_batches`].
     pub fn new(input: SyncInput) -> Self {
-        NangoSync { input, batches: Vec::new(), _sync: PhantomData }
+        let mut ctx = Self::from_env(SyncEnv::in_memory(input));
+        ctx.memory = true;
+        ctx
+    }
+
+    /// The context of a run the runtime prepared.
+    pub fn from_env(env: SyncEnv) -> Self {
+        NangoSync { input: env.input, host: env.host, http: env.http, pending: None, memory: false, _sync: PhantomData }
     }
 
     /// What nango.yaml says about this sync.
@@ -113,20 +241,115 @@ impl<S: SyncDefinition> NangoSync<S> {
         self.input.last_sync_date
     }
 
+    /// The HTTP client for the connection's provider (credentials, retries, rate limits).
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// A GET request to the provider: `nango.get("/user").json::<User>().await`.
+    pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.http.get(endpoint)
+    }
+
+    /// A POST request to the provider.
+    pub fn post(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.http.post(endpoint)
+    }
+
+    /// Pages of `T` from a paginated endpoint, with the provider's pagination settings unless
+    /// overridden on the returned value.
+    pub fn paginate<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        endpoint: impl Into<String>,
+    ) -> Paginate<T> {
+        self.http.paginate(endpoint)
+    }
+
     /// The connection's metadata, typed by the sync's `input` model.
     pub fn metadata(&self) -> Result<S::Metadata>
     where
         S::Metadata: serde::de::DeserializeOwned,
     {
         let value = if self.input.metadata.is_null() { serde_json::json!({}) } else { self.input.metadata.clone() };
-        serde_json::from_value(value)
-            .map_err(|e| format!("connection metadata does not match the sync's input model: {e}").into())
+        serde_json::from_value(value).map_err(|e| {
+            format!("the connection's metadata does not match the sync's input model: {e}; set it with `connections add ... --metadata`").into()
+        })
     }
 
-    fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
-        let records =
-            records.into_iter().map(|r| serde_json::to_value(&r)).collect::<std::result::Result<Vec<_>, _>>()?;
-        self.batches.push(RecordBatch { model: M::NAME, change, records });
+    /// Replaces the connection's metadata.
+    pub async fn set_metadata(&mut self, metadata: &S::Metadata) -> Result<()>
+    where
+        S::Metadata: serde::Serialize,
+    {
+        let value = serde_json::to_value(metadata)?;
+        self.input.metadata = value.clone();
+        self.host.set_metadata(value).await
+    }
+
+    /// The checkpoint saved by an earlier run (or earlier in this one), if any.
+    pub fn checkpoint<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>> {
+        self.input
+            .checkpoint
+            .clone()
+            .map(|c| {
+                serde_json::from_value(c)
+                    .map_err(|e| format!("the saved checkpoint does not match its type: {e}").into())
+            })
+            .transpose()
+    }
+
+    /// Saves a checkpoint: records handed over so far are written first, then the checkpoint,
+    /// so a run that resumes from it has lost nothing. Full syncs' checkpoints are cleared when a
+    /// run succeeds; incremental syncs keep theirs until [`NangoSync::clear_checkpoint`].
+    pub async fn save_checkpoint<T: serde::Serialize>(&mut self, checkpoint: &T) -> Result<()> {
+        let value = serde_json::to_value(checkpoint)?;
+        self.flush().await?;
+        self.input.checkpoint = Some(value.clone());
+        self.host.save_checkpoint(Some(value)).await
+    }
+
+    /// Forgets the checkpoint.
+    pub async fn clear_checkpoint(&mut self) -> Result<()> {
+        self.flush().await?;
+        self.input.checkpoint = None;
+        self.host.save_checkpoint(None).await
+    }
+
+    /// Logs a message in the run's log.
+    pub fn log(&self, message: impl std::fmt::Display) {
+        tracing::info!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}");
+    }
+
+    async fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
+        for record in records {
+            let json = serde_json::to_value(&record)?;
+            let prepared = PreparedRecord::new(M::NAME, json)?;
+            let same = matches!(&self.pending, Some((m, c, _)) if *m == M::NAME && *c == change);
+            if !same {
+                self.flush().await?;
+                self.pending = Some((M::NAME, change, Vec::with_capacity(BATCH_SIZE.min(256))));
+            }
+            let full = match &mut self.pending {
+                Some((_, _, buffer)) => {
+                    buffer.push(prepared);
+                    buffer.len() >= BATCH_SIZE
+                }
+                None => false,
+            };
+            if full {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered records now.
+    pub async fn flush(&mut self) -> Result<()> {
+        if let Some((model, change, records)) = self.pending.take()
+            && !records.is_empty()
+        {
+            self.host.write(model, change, records).await?;
+        }
         Ok(())
     }
 
@@ -135,15 +358,16 @@ impl<S: SyncDefinition> NangoSync<S> {
     where
         S: SyncOutput<M>,
     {
-        self.push(RecordChange::Save, records)
+        self.push(RecordChange::Save, records).await
     }
 
-    /// Merges changes into existing records of one of the sync's output models.
+    /// Merges changes into existing records of one of the sync's output models (objects merged
+    /// key by key, arrays replaced).
     pub async fn batch_update<M: Model>(&mut self, records: impl IntoIterator<Item = M>) -> Result<()>
     where
         S: SyncOutput<M>,
     {
-        self.push(RecordChange::Update, records)
+        self.push(RecordChange::Update, records).await
     }
 
     /// Deletes records of one of the sync's output models.
@@ -151,26 +375,53 @@ impl<S: SyncDefinition> NangoSync<S> {
     where
         S: SyncOutput<M>,
     {
-        self.push(RecordChange::Delete, records)
+        self.push(RecordChange::Delete, records).await
     }
 
-    /// The batches handed over during the run, in order.
-    pub fn into_batches(self) -> Vec<RecordBatch> {
-        self.batches
+    /// Ends the run: writes what is buffered (also after an error of the function, so records
+    /// handed over before it are kept) and returns the function's result.
+    pub async fn finish(mut self, result: Result<()>) -> Result<()> {
+        let flushed = self.flush().await;
+        result.and(flushed)
+    }
+
+    /// For contexts made by [`NangoSync::new`]: the batches written, in order.
+    pub async fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
+        self.flush().await?;
+        if !self.memory {
+            return Err("into_batches is only for contexts made by NangoSync::new".into());
+        }
+        Ok(self.host.take_batches())
+    }
+}
+
+/// Everything an action or on-event script gets from the runtime.
+pub struct ScriptEnv {
+    /// The connection the run is for.
+    pub connection_id: String,
+    /// The connection's metadata.
+    pub metadata: serde_json::Value,
+    /// Requests to the provider with the connection's credentials.
+    pub http: HttpClient,
+}
+
+impl ScriptEnv {
+    /// An environment without a provider (tests).
+    pub fn detached(connection_id: impl Into<String>, metadata: serde_json::Value) -> ScriptEnv {
+        ScriptEnv { connection_id: connection_id.into(), metadata, http: HttpClient::detached() }
     }
 }
 
 /// The context of an action run.
 pub struct NangoAction<A: ActionDefinition> {
-    connection_id: String,
-    metadata: serde_json::Value,
+    env: ScriptEnv,
     _action: PhantomData<fn() -> A>,
 }
 
 impl<A: ActionDefinition> NangoAction<A> {
     /// A context for one run.
-    pub fn new(connection_id: impl Into<String>, metadata: serde_json::Value) -> Self {
-        NangoAction { connection_id: connection_id.into(), metadata, _action: PhantomData }
+    pub fn new(env: ScriptEnv) -> Self {
+        NangoAction { env, _action: PhantomData }
     }
 
     /// What nango.yaml says about this action.
@@ -180,37 +431,55 @@ impl<A: ActionDefinition> NangoAction<A> {
 
     /// The connection this run is for.
     pub fn connection_id(&self) -> &str {
-        &self.connection_id
+        &self.env.connection_id
     }
 
     /// The connection's metadata, as JSON.
     pub fn metadata(&self) -> &serde_json::Value {
-        &self.metadata
+        &self.env.metadata
+    }
+
+    /// The HTTP client for the connection's provider.
+    pub fn http(&self) -> &HttpClient {
+        &self.env.http
+    }
+
+    /// A GET request to the provider.
+    pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.env.http.get(endpoint)
+    }
+
+    /// A POST request to the provider.
+    pub fn post(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.env.http.post(endpoint)
     }
 }
 
 /// The context of an on-event script run.
-#[derive(Debug, Clone, PartialEq)]
 pub struct NangoEvent {
-    connection_id: String,
-    metadata: serde_json::Value,
+    env: ScriptEnv,
     event: OnEvent,
 }
 
 impl NangoEvent {
     /// A context for one run.
-    pub fn new(connection_id: impl Into<String>, metadata: serde_json::Value, event: OnEvent) -> Self {
-        NangoEvent { connection_id: connection_id.into(), metadata, event }
+    pub fn new(env: ScriptEnv, event: OnEvent) -> Self {
+        NangoEvent { env, event }
     }
 
     /// The connection this run is for.
     pub fn connection_id(&self) -> &str {
-        &self.connection_id
+        &self.env.connection_id
     }
 
     /// The connection's metadata, as JSON.
     pub fn metadata(&self) -> &serde_json::Value {
-        &self.metadata
+        &self.env.metadata
+    }
+
+    /// The HTTP client for the connection's provider.
+    pub fn http(&self) -> &HttpClient {
+        &self.env.http
     }
 
     /// Why the script runs.
@@ -230,8 +499,8 @@ pub struct OnEventRegistration {
     pub file: &'static str,
     /// Line of the definition.
     pub line: u32,
-    /// Runs it for a connection (connection id, metadata).
-    pub run: fn(String, serde_json::Value) -> BoxFuture<Result<()>>,
+    /// Runs it for a connection.
+    pub run: fn(ScriptEnv) -> BoxFuture<Result<()>>,
 }
 
 /// A `#[nango_webhook]` function: handles webhook payloads for a sync with
@@ -246,8 +515,8 @@ pub struct WebhookRegistration {
     pub file: &'static str,
     /// Line of the definition.
     pub line: u32,
-    /// Runs it on one payload: the batches it handed over.
-    pub run: fn(SyncInput, serde_json::Value) -> BoxFuture<Result<Vec<RecordBatch>>>,
+    /// Runs it on one payload.
+    pub run: fn(SyncEnv, serde_json::Value) -> BoxFuture<Result<()>>,
 }
 
 /// A `#[nango_sync]` function of this binary.
@@ -261,8 +530,8 @@ pub struct SyncRegistration {
     pub file: &'static str,
     /// Line of the definition.
     pub line: u32,
-    /// Runs it: the batches it handed over, or its error.
-    pub run: fn(SyncInput) -> BoxFuture<Result<Vec<RecordBatch>>>,
+    /// Runs it.
+    pub run: fn(SyncEnv) -> BoxFuture<Result<()>>,
 }
 
 /// A `#[nango_action]` function of this binary.
@@ -276,8 +545,8 @@ pub struct ActionRegistration {
     pub file: &'static str,
     /// Line of the definition.
     pub line: u32,
-    /// Runs it on a JSON input (checked against the input model) for a connection.
-    pub run: fn(String, serde_json::Value, serde_json::Value) -> BoxFuture<Result<serde_json::Value>>,
+    /// Runs it on a JSON input (checked against the input model).
+    pub run: fn(ScriptEnv, serde_json::Value) -> BoxFuture<Result<serde_json::Value>>,
 }
 
 inventory::collect!(SyncRegistration);

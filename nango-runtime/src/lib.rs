@@ -24,10 +24,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 mod connection;
 mod context;
 pub mod crypto;
 mod descriptors;
+pub mod engine;
 pub mod http;
 pub mod providers;
 pub mod store;

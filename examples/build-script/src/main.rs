@@ -78,15 +78,17 @@ mod registry_tests {
         let sync = nango_runtime::registered_syncs().next().unwrap();
         assert_eq!((sync.descriptor.name, sync.function), ("github-tickets", "github_tickets"));
         assert_eq!(sync.descriptor.interval.as_secs(), 3600);
-        let batches = block_on((sync.run)(nango_runtime::SyncInput::default())).unwrap();
+        let batches = block_on(nango_runtime::run_in_memory(sync, nango_runtime::SyncInput::default())).unwrap();
         assert_eq!(batches[0].model, "Ticket");
         assert_eq!(batches[0].records[0]["title"], "Fix it");
 
         let action = nango_runtime::registered_actions().next().unwrap();
         let input = nango_runtime::__private::serde_json::json!({"title": "New"});
-        let output = block_on((action.run)("conn".into(), Default::default(), input)).unwrap();
+        let output =
+            block_on((action.run)(nango_runtime::ScriptEnv::detached("conn", Default::default()), input)).unwrap();
         assert_eq!(output["title"], "New");
-        let bad = block_on((action.run)("conn".into(), Default::default(), 42.into())).unwrap_err();
+        let bad = block_on((action.run)(nango_runtime::ScriptEnv::detached("conn", Default::default()), 42.into()))
+            .unwrap_err();
         assert!(bad.to_string().contains("invalid input for action `create-ticket`"), "{bad}");
     }
 }

@@ -1,0 +1,148 @@
+//! `github-tickets demo`: the seed's loop end to end on embedded defaults.
+
+use clap::Parser;
+use nango_mock_provider::{IssueState, IssueUpdate, MockProvider};
+use nango_runtime::crypto::Sealer;
+use nango_runtime::engine::Runtime;
+use nango_runtime::store::{ModelCounts, RecordQuery, SqliteStore, Store};
+use nango_runtime::{Connection, Credentials, Secret};
+use std::process::ExitCode;
+
+/// Runs the github-tickets sync end to end and prints the tickets.
+#[derive(Debug, Parser)]
+#[command(name = "github-tickets demo")]
+struct DemoArgs {
+    /// GitHub repository owner (with GITHUB_TOKEN: sync real GitHub).
+    #[arg(long, requires = "repo")]
+    owner: Option<String>,
+    /// GitHub repository name.
+    #[arg(long, requires = "owner")]
+    repo: Option<String>,
+    /// Issues the mock provider serves.
+    #[arg(long, default_value_t = 250)]
+    issues: u64,
+    /// Database URL.
+    #[arg(long, env = "NANGO_DATABASE_URL", default_value = "sqlite://nango.db")]
+    database: String,
+    /// Tickets printed at the end.
+    #[arg(long, default_value_t = 10)]
+    show: u32,
+}
+
+type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub fn main(args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
+    let args = DemoArgs::parse_from(std::iter::once("github-tickets demo".into()).chain(args));
+    nango_runtime::cli::init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_counts(label: &str, counts: &ModelCounts) {
+    let text: Vec<String> = counts
+        .iter()
+        .map(|(m, c)| format!("{m}: {} added, {} updated, {} deleted", c.added, c.updated, c.deleted))
+        .collect();
+    println!("{label}: {}", if text.is_empty() { "no changes".to_string() } else { text.join("; ") });
+}
+
+async fn run(args: DemoArgs) -> DemoResult<()> {
+    let real = match (&args.owner, &args.repo, std::env::var("GITHUB_TOKEN")) {
+        (Some(_), Some(_), Ok(token)) if !token.is_empty() && !cfg!(feature = "tls") => {
+            return Err("syncing real GitHub needs HTTPS: run with `cargo run -p github-tickets --features tls -- ...`".into());
+        }
+        (Some(owner), Some(repo), Ok(token)) if !token.is_empty() => Some((owner.clone(), repo.clone(), token)),
+        (Some(_), Some(_), _) => return Err("--owner/--repo sync real GitHub and need GITHUB_TOKEN to be set".into()),
+        _ => None,
+    };
+    let mut mock = None;
+    let (connection, store) = match &real {
+        Some((owner, repo, token)) => {
+            // A real token is a secret: it is stored only sealed with NANGO_ENCRYPTION_KEY.
+            let store = SqliteStore::open(&args.database, Sealer::from_env(false)?).await?;
+            let mut c = Connection::new("github", format!("{owner}-{repo}"), "github");
+            c.credentials = Credentials::Bearer { token: Secret::new(token) };
+            c.metadata = serde_json::json!({"owner": owner, "repo": repo});
+            (c, store)
+        }
+        None => {
+            let server = MockProvider::builder().issues(args.issues).token("demo-token").start().await?;
+            println!("mock GitHub serving {} issues at {}", args.issues, server.url());
+            // The mock's token is not a secret; without NANGO_ENCRYPTION_KEY it is stored in clear.
+            let store = SqliteStore::open(&args.database, Sealer::from_env(true)?).await?;
+            let mut c = Connection::new("github", "demo", "github");
+            c.credentials = Credentials::Bearer { token: Secret::new("demo-token") };
+            c.base_url = Some(server.url().to_owned());
+            c.metadata = serde_json::json!({"owner": "nango-rs", "repo": "demo"});
+            mock = Some(server);
+            (c, store)
+        }
+    };
+    store.save_connection(&connection).await?;
+    let sync = nango_runtime::registered_syncs()
+        .find(|s| s.descriptor.name == "github-tickets")
+        .ok_or("the github-tickets sync is not registered")?;
+    let runtime = Runtime::new(store);
+    // A mock URL changes on every start: forget the previous demo's sync state and records.
+    if mock.is_some() {
+        let key = runtime.store().connection_key("github", &connection.connection_id).await?.unwrap_or_default();
+        runtime.store().reset_sync(key, "github-tickets", &["Ticket"], true).await?;
+    }
+    println!("connection `{}` saved in {}", connection.connection_id, args.database);
+
+    let report = runtime.run_sync(sync, "github", &connection.connection_id).await?;
+    if let Some(e) = &report.error {
+        return Err(format!("run {} failed: {e}", report.run_id).into());
+    }
+    print_counts(&format!("run {} ({:.2?})", report.run_id, report.duration), &report.counts);
+
+    if let Some(server) = &mock {
+        // Change a few issues upstream; the next run fetches only what changed since the last one.
+        server.update_issue(1, IssueUpdate { title: Some("Issue #1, edited".into()), state: Some(IssueState::Closed) });
+        server.update_issue(2, IssueUpdate { title: None, state: Some(IssueState::Closed) });
+        server.add_issues(3);
+        let report = runtime.run_sync(sync, "github", &connection.connection_id).await?;
+        if let Some(e) = &report.error {
+            return Err(format!("run {} failed: {e}", report.run_id).into());
+        }
+        print_counts(&format!("run {} ({:.2?}, incremental)", report.run_id, report.duration), &report.counts);
+    }
+
+    let key = runtime.store().connection_key("github", &connection.connection_id).await?.unwrap_or_default();
+    let counts = runtime.store().record_counts(key).await?;
+    let query = RecordQuery { model: "Ticket".into(), limit: args.show, ..Default::default() };
+    let page = runtime.store().records(key, &query).await?;
+    println!("\n{} tickets stored; the first {}:", counts.get("Ticket").copied().unwrap_or(0), page.records.len());
+    println!("{:<10} {:<7} {:<8} {:<14} TITLE", "ID", "NUMBER", "STATE", "AUTHOR");
+    for r in &page.records {
+        let t = &r.data;
+        println!(
+            "{:<10} {:<7} {:<8} {:<14} {}",
+            r.id,
+            t["number"].as_f64().unwrap_or_default() as u64,
+            t["state"].as_str().unwrap_or(""),
+            t["author"].as_str().unwrap_or(""),
+            t["title"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "\nmore: cargo run -p github-tickets -- records Ticket --connection {} --format json",
+        connection.connection_id
+    );
+    if let Some(server) = mock {
+        server.shutdown().await;
+    }
+    Ok(())
+}

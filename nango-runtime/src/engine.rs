@@ -1,0 +1,566 @@
+//! Running syncs: a real run into the store, or a dry run that writes nothing.
+//!
+//! A run takes the connection from the store, builds the HTTP client for its provider, hands
+//! the sync function a context whose records go to the store in batches as they are produced,
+//! and records the run (status, counts, error) in the history. Deletion detection for
+//! `track_deletes` full syncs happens only after the function returned successfully.
+
+use crate::http::{HttpClient, HttpOptions};
+use crate::providers::ProviderCatalog;
+use crate::store::{
+    ChangeCounts, ModelCounts, PreparedRecord, RecordQuery, RunEnd, RunIds, RunStatus, Store, StoreError, deep_merge,
+};
+use crate::{
+    BoxFutureRef, Connection, RecordChange, Result, ScriptEnv, SyncEnv, SyncHost, SyncInput, SyncRegistration, SyncType,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Why a run could not start (a run that starts and fails is a [`RunReport`] with an error).
+#[derive(Debug)]
+pub enum RunError {
+    /// No such connection in the store.
+    UnknownConnection {
+        /// Integration key.
+        integration: String,
+        /// Connection id.
+        connection: String,
+    },
+    /// The connection's provider is not in the catalog.
+    UnknownProvider(String),
+    /// The HTTP client could not be built.
+    Http(crate::http::HttpError),
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::UnknownConnection { integration, connection } => write!(
+                f,
+                "no connection `{connection}` for integration `{integration}`; add it with `connections add {connection} --integration {integration} ...`"
+            ),
+            RunError::UnknownProvider(p) => write!(
+                f,
+                "provider `{p}` is not in the catalog; pass --provider with one of the built-in providers or add it with --providers FILE"
+            ),
+            RunError::Http(e) => e.fmt(f),
+            RunError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> Self {
+        RunError::Store(e)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The run's id in the history.
+    pub run_id: i64,
+    /// Success or failure.
+    pub status: RunStatus,
+    /// Added/updated/deleted per model.
+    pub counts: ModelCounts,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// What a dry run would have done.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DryRunReport {
+    /// Would-be added/updated/deleted per model.
+    pub counts: ModelCounts,
+    /// The first records of each model.
+    pub samples: BTreeMap<String, Vec<Value>>,
+    /// Records handed over per model (duplicates included).
+    pub received: BTreeMap<String, u64>,
+    /// The function's error, if it failed.
+    pub error: Option<String>,
+    /// The checkpoint the run would leave.
+    pub checkpoint: Option<Value>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Overrides for a dry run.
+#[derive(Debug, Clone, Default)]
+pub struct DryRunOptions {
+    /// Use this `last_sync_date` instead of the stored one.
+    pub last_sync_date: Option<DateTime<Utc>>,
+    /// Use this metadata instead of the connection's.
+    pub metadata: Option<Value>,
+    /// Start from this checkpoint instead of the stored one.
+    pub checkpoint: Option<Value>,
+    /// Write every HTTP exchange here (replayable by the mock provider).
+    pub save_responses: Option<PathBuf>,
+    /// Write the records as JSON Lines here.
+    pub output: Option<PathBuf>,
+    /// Records kept per model as samples.
+    pub samples: usize,
+}
+
+/// Called after each written batch with (model, records so far of that model).
+pub type Progress = Arc<dyn Fn(&str, u64) + Send + Sync>;
+
+/// Runs the syncs of this binary against a store.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use nango_runtime::{engine::Runtime, store::SqliteStore, crypto::Sealer};
+/// let store = SqliteStore::open("sqlite://nango.db", Sealer::from_env(false)?).await?;
+/// let runtime = Runtime::new(store);
+/// let sync = nango_runtime::registered_syncs().next().expect("a #[nango_sync] function");
+/// let report = runtime.run_sync(sync, "github", "acme").await?;
+/// println!("{:?}", report.counts);
+/// # Ok(()) }
+/// ```
+pub struct Runtime<St: Store> {
+    store: Arc<St>,
+    providers: ProviderCatalog,
+    http_options: HttpOptions,
+    progress: Option<Progress>,
+}
+
+impl<St: Store> Runtime<St> {
+    /// A runtime over a store, with the built-in provider catalog and default HTTP options.
+    pub fn new(store: St) -> Self {
+        Runtime {
+            store: Arc::new(store),
+            providers: ProviderCatalog::builtin(),
+            http_options: HttpOptions::default(),
+            progress: None,
+        }
+    }
+
+    /// Uses another provider catalog.
+    pub fn with_providers(mut self, providers: ProviderCatalog) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    /// Uses other HTTP options (retries, timeouts, rate limit).
+    pub fn with_http_options(mut self, options: HttpOptions) -> Self {
+        self.http_options = options;
+        self
+    }
+
+    /// Reports progress after each batch.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<St> {
+        &self.store
+    }
+
+    async fn load(&self, integration: &str, connection_id: &str) -> std::result::Result<(Connection, i64), RunError> {
+        let unknown = || RunError::UnknownConnection {
+            integration: integration.to_owned(),
+            connection: connection_id.to_owned(),
+        };
+        let connection = self.store.connection(integration, connection_id).await?.ok_or_else(unknown)?;
+        let key = self.store.connection_key(integration, connection_id).await?.ok_or_else(unknown)?;
+        Ok((connection, key))
+    }
+
+    /// The HTTP client of a connection; refreshed OAuth tokens are saved back (sealed).
+    pub fn http_client(
+        &self,
+        connection: &Connection,
+        key: i64,
+        options: HttpOptions,
+    ) -> std::result::Result<HttpClient, RunError> {
+        let provider = self
+            .providers
+            .get(&connection.provider)
+            .ok_or_else(|| RunError::UnknownProvider(connection.provider.clone()))?;
+        let store = self.store.clone();
+        let client = HttpClient::new(provider, connection.clone(), options).map_err(RunError::Http)?;
+        Ok(client.on_credentials_refreshed(move |credentials| {
+            let store = store.clone();
+            Box::pin(async move { store.set_credentials(key, &credentials).await.map_err(Into::into) })
+        }))
+    }
+
+    /// The environment of an action or on-event script for a connection.
+    pub async fn script_env(&self, integration: &str, connection_id: &str) -> std::result::Result<ScriptEnv, RunError> {
+        let (connection, key) = self.load(integration, connection_id).await?;
+        let http = self.http_client(&connection, key, self.http_options.clone())?;
+        Ok(ScriptEnv { connection_id: connection.connection_id, metadata: connection.metadata, http })
+    }
+
+    /// One real run of `sync` for a connection, into the store.
+    pub async fn run_sync(
+        &self,
+        sync: &'static SyncRegistration,
+        integration: &str,
+        connection_id: &str,
+    ) -> std::result::Result<RunReport, RunError> {
+        let started = Instant::now();
+        let (connection, key) = self.load(integration, connection_id).await?;
+        let descriptor = sync.descriptor;
+        let full = descriptor.sync_type == SyncType::Full;
+        let track_deletes = descriptor.track_deletes && full;
+        let http = self.http_client(&connection, key, self.http_options.clone())?;
+        let run = self.store.begin_run(key, descriptor.name, track_deletes).await?;
+        let counts = Arc::new(Mutex::new(ModelCounts::new()));
+        let host = StoreHost {
+            store: self.store.clone(),
+            ids: run.ids,
+            sync: descriptor.name,
+            counts: counts.clone(),
+            totals: HashMap::new(),
+            progress: self.progress.clone(),
+        };
+        let input = SyncInput {
+            connection_id: connection.connection_id.clone(),
+            metadata: connection.metadata.clone(),
+            last_sync_date: run.last_sync_date,
+            checkpoint: run.checkpoint.clone(),
+        };
+        let env = SyncEnv { input, host: Box::new(host), http };
+        tracing::info!(sync = descriptor.name, connection = connection_id, run = run.ids.run, "run started");
+        let mut outcome = run_guarded(sync, env).await;
+        let mut counts = std::mem::take(&mut *counts.lock().unwrap_or_else(|e| e.into_inner()));
+        if outcome.is_ok() && track_deletes {
+            for model in descriptor.outputs {
+                match self.store.sweep_unseen(run.ids, model).await {
+                    Ok(n) => counts
+                        .entry((*model).to_owned())
+                        .or_default()
+                        .add(ChangeCounts { deleted: n, ..Default::default() }),
+                    Err(e) => {
+                        outcome = Err(format!("deletion detection failed: {e}").into());
+                        break;
+                    }
+                }
+            }
+        }
+        let (status, error) = match &outcome {
+            Ok(()) => (RunStatus::Success, None),
+            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+        };
+        let end = RunEnd {
+            status,
+            counts: counts.clone(),
+            error: error.clone(),
+            advance_last_sync_date: status == RunStatus::Success,
+            clear_checkpoint: status == RunStatus::Success && full,
+        };
+        self.store.finish_run(&run, descriptor.name, &end).await?;
+        match &error {
+            None => tracing::info!(
+                sync = descriptor.name,
+                connection = connection_id,
+                run = run.ids.run,
+                ?counts,
+                "run succeeded"
+            ),
+            Some(e) => {
+                tracing::error!(sync = descriptor.name, connection = connection_id, run = run.ids.run, error = %e, "run failed")
+            }
+        }
+        Ok(RunReport { run_id: run.ids.run, status, counts, error, duration: started.elapsed() })
+    }
+
+    /// Runs `sync` against the real API without writing the store: what would be added,
+    /// updated and deleted, with samples.
+    pub async fn dry_run(
+        &self,
+        sync: &'static SyncRegistration,
+        integration: &str,
+        connection_id: &str,
+        options: DryRunOptions,
+    ) -> std::result::Result<DryRunReport, RunError> {
+        let started = Instant::now();
+        let (connection, key) = self.load(integration, connection_id).await?;
+        let descriptor = sync.descriptor;
+        let full = descriptor.sync_type == SyncType::Full;
+        let mut http_options = self.http_options.clone();
+        if let Some(dir) = &options.save_responses {
+            http_options = http_options.save_responses(dir.clone());
+        }
+        let http = self.http_client(&connection, key, http_options)?;
+        let state = self.store.sync_state(key, descriptor.name).await?;
+        let cache = match &options.output {
+            Some(dir) => Some(crate::store::JsonlCache::create(dir, integration, connection_id)?),
+            None => None,
+        };
+        let shared = Arc::new(Mutex::new(DryRunReport::default()));
+        let host = DryRunHost {
+            store: self.store.clone(),
+            connection: key,
+            seen: HashMap::new(),
+            report: shared.clone(),
+            samples: options.samples,
+            cache,
+            progress: self.progress.clone(),
+        };
+        let input = SyncInput {
+            connection_id: connection.connection_id.clone(),
+            metadata: options.metadata.clone().unwrap_or(connection.metadata.clone()),
+            last_sync_date: options.last_sync_date.or(state.last_sync_date),
+            checkpoint: options.checkpoint.clone().or(state.checkpoint),
+        };
+        let seen = Arc::new(Mutex::new(HashMap::<String, Vec<String>>::new()));
+        let env = SyncEnv { input, host: Box::new(SeenTracker { inner: host, seen: seen.clone() }), http };
+        let outcome = run_guarded(sync, env).await;
+        let mut report = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
+        match outcome {
+            Ok(()) if descriptor.track_deletes && full => {
+                let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+                for model in descriptor.outputs {
+                    let live = self.store.live_ids(key, model).await?;
+                    let seen_ids: std::collections::HashSet<&String> =
+                        seen.get(*model).map(|v| v.iter().collect()).unwrap_or_default();
+                    let gone = live.iter().filter(|id| !seen_ids.contains(id)).count() as u64;
+                    report.counts.entry((*model).to_owned()).or_default().deleted += gone;
+                }
+            }
+            Ok(()) => {}
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        report.duration = started.elapsed();
+        Ok(report)
+    }
+}
+
+/// Runs the function in its own task so a panic in user code becomes a failed run.
+async fn run_guarded(sync: &'static SyncRegistration, env: SyncEnv) -> Result<()> {
+    /// Aborts the task when the run is dropped (cancelled), so the function stops with it.
+    struct AbortOnDrop(tokio::task::JoinHandle<Result<()>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn((sync.run)(env)));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => {
+            let panic = e.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(format!("the sync function `{}` panicked: {message}", sync.function).into())
+        }
+        Err(e) => Err(format!("the run was cancelled: {e}").into()),
+    }
+}
+
+/// Writes a real run's batches to the store.
+struct StoreHost<St: Store> {
+    store: Arc<St>,
+    ids: RunIds,
+    sync: &'static str,
+    counts: Arc<Mutex<ModelCounts>>,
+    totals: HashMap<&'static str, u64>,
+    progress: Option<Progress>,
+}
+
+impl<St: Store> SyncHost for StoreHost<St> {
+    fn write(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            let n = records.len() as u64;
+            let c = self.store.apply(self.ids, model, change, records).await?;
+            self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(model.to_owned()).or_default().add(c);
+            let total = self.totals.entry(model).or_default();
+            *total += n;
+            if let Some(progress) = &self.progress {
+                progress(model, *total);
+            }
+            Ok(())
+        })
+    }
+
+    fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            self.store.save_checkpoint(self.ids.connection, self.sync, checkpoint.as_ref()).await?;
+            Ok(())
+        })
+    }
+
+    fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            self.store.set_metadata(self.ids.connection, &metadata).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Counts what a dry run would do, comparing with the store without writing it. Duplicates
+/// follow the store's policy: the last occurrence wins and a record counts once per run.
+struct DryRunHost<St: Store> {
+    store: Arc<St>,
+    connection: i64,
+    seen: HashMap<(&'static str, String), [u8; 16]>,
+    report: Arc<Mutex<DryRunReport>>,
+    samples: usize,
+    cache: Option<crate::store::JsonlCache>,
+    progress: Option<Progress>,
+}
+
+impl<St: Store> DryRunHost<St> {
+    async fn classify(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> Result<ChangeCounts> {
+        let mut counts = ChangeCounts::default();
+        let mut last: HashMap<String, PreparedRecord> = HashMap::new();
+        let mut order = Vec::new();
+        for r in records {
+            if !last.contains_key(&r.id) {
+                order.push(r.id.clone());
+            }
+            last.insert(r.id.clone(), r);
+        }
+        let existing = self.store.existing(self.connection, model, &order).await?;
+        let stored_json: HashMap<String, Value> = if change == RecordChange::Update {
+            let query = RecordQuery {
+                model: model.to_owned(),
+                limit: order.len() as u32 + 1,
+                ids: order.clone(),
+                ..Default::default()
+            };
+            self.store.records(self.connection, &query).await?.records.into_iter().map(|r| (r.id, r.data)).collect()
+        } else {
+            HashMap::new()
+        };
+        for id in order {
+            let Some(record) = last.remove(&id) else { continue };
+            let key = (model, id.clone());
+            let in_run = self.seen.get(&key).copied();
+            let stored = existing.get(&id);
+            match change {
+                RecordChange::Save => {
+                    if in_run.is_none() {
+                        match stored {
+                            None => counts.added += 1,
+                            Some(e) if e.deleted => counts.added += 1,
+                            Some(e) if e.hash != record.hash => counts.updated += 1,
+                            Some(_) => {}
+                        }
+                    }
+                    self.seen.insert(key, record.hash);
+                }
+                RecordChange::Update => {
+                    if let Some(mut base) = stored_json.get(&id).cloned().filter(|_| stored.is_some_and(|e| !e.deleted))
+                    {
+                        deep_merge(&mut base, record.json.clone());
+                        let hash = crate::store::canonical_hash(&base);
+                        if in_run.is_none() && stored.is_some_and(|e| e.hash != hash) {
+                            counts.updated += 1;
+                        }
+                        self.seen.insert(key, hash);
+                    }
+                }
+                RecordChange::Delete => {
+                    if in_run.is_some() || stored.is_some_and(|e| !e.deleted) {
+                        counts.deleted += 1;
+                        self.seen.remove(&key);
+                    }
+                }
+            }
+            let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            let samples = report.samples.entry(model.to_owned()).or_default();
+            if samples.len() < self.samples && change != RecordChange::Delete {
+                samples.push(record.json.clone());
+            }
+            drop(report);
+            if let Some(cache) = &mut self.cache {
+                cache.append(model, &record.json)?;
+            }
+        }
+        if let Some(cache) = &mut self.cache {
+            cache.flush()?;
+        }
+        Ok(counts)
+    }
+}
+
+impl<St: Store> SyncHost for DryRunHost<St> {
+    fn write(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            let n = records.len() as u64;
+            let c = self.classify(model, change, records).await?;
+            let total = {
+                let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+                report.counts.entry(model.to_owned()).or_default().add(c);
+                let received = report.received.entry(model.to_owned()).or_default();
+                *received += n;
+                *received
+            };
+            if let Some(progress) = &self.progress {
+                progress(model, total);
+            }
+            Ok(())
+        })
+    }
+
+    fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
+        self.report.lock().unwrap_or_else(|e| e.into_inner()).checkpoint = checkpoint;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn set_metadata(&mut self, _metadata: Value) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Remembers the ids a dry run saw per model, for its deletion detection.
+struct SeenTracker<H: SyncHost> {
+    inner: H,
+    seen: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+impl<H: SyncHost> SyncHost for SeenTracker<H> {
+    fn write(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        if change != RecordChange::Delete {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.entry(model.to_owned()).or_default().extend(records.iter().map(|r| r.id.clone()));
+        }
+        self.inner.write(model, change, records)
+    }
+
+    fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
+        self.inner.save_checkpoint(checkpoint)
+    }
+
+    fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
+        self.inner.set_metadata(metadata)
+    }
+}

@@ -1,0 +1,905 @@
+//! Pagination ([`Paginate`]), with Nango's `cursor`, `link` and `offset` styles plus page numbers.
+
+use super::HttpError;
+use super::client::HttpClient;
+use super::request::{Body, RequestParts, decode_slice, decode_value};
+use crate::providers::PaginationConfig;
+use futures_util::Stream;
+use reqwest::header::LINK;
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// The pagination styles.
+///
+/// ```
+/// use nango_runtime::http::PaginationType;
+/// assert_eq!(PaginationType::from("cursor"), PaginationType::Cursor);
+/// assert_eq!(PaginationType::from("seek").as_str(), "seek");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaginationType {
+    /// The response carries a cursor sent back with the next request.
+    Cursor,
+    /// The response carries the next page's URL (`Link` header or a body field).
+    Link,
+    /// The request says how many items to skip.
+    Offset,
+    /// The request says which page (1, 2, 3, ...). Not in Nango, which uses `offset` with
+    /// `per-page` for it.
+    Page,
+    /// Any other name: rejected when the pages are fetched, with Nango's message.
+    Other(String),
+}
+
+impl PaginationType {
+    /// The name as in providers.yaml (`cursor`, `link`, `offset`, `page`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            PaginationType::Cursor => "cursor",
+            PaginationType::Link => "link",
+            PaginationType::Offset => "offset",
+            PaginationType::Page => "page",
+            PaginationType::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for PaginationType {
+    fn from(name: &str) -> Self {
+        match name.trim() {
+            "cursor" => PaginationType::Cursor,
+            "link" => PaginationType::Link,
+            "offset" => PaginationType::Offset,
+            "page" => PaginationType::Page,
+            other => PaginationType::Other(other.to_owned()),
+        }
+    }
+}
+
+/// How an offset moves from one page to the next.
+///
+/// ```
+/// use nango_runtime::http::{OffsetCalculation, Pagination};
+/// let p = Pagination::offset("page_index").per_page();
+/// assert_eq!(p.offset_calculation_method, Some(OffsetCalculation::PerPage));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetCalculation {
+    /// By the number of items received (`by-response-size`, the default).
+    #[default]
+    ByResponseSize,
+    /// By one per page (`per-page`).
+    PerPage,
+}
+
+/// Pagination settings: the provider's `proxy.paginate` in typed form, or a per-call override.
+///
+/// Every field is optional because a per-call value is merged over the provider's, field by field
+/// (Nango's shallow merge); [`Paginate`] checks the result with Nango's messages.
+///
+/// ```
+/// use nango_runtime::http::{Pagination, PaginationType};
+/// use nango_runtime::providers::PaginationConfig;
+///
+/// let per_call = Pagination::cursor("starting_after", "meta.next").limit(50).limit_name_in_request("limit");
+/// assert_eq!(per_call.kind, Some(PaginationType::Cursor));
+///
+/// let mut provider = PaginationConfig { kind: "offset".into(), ..Default::default() };
+/// provider.params.insert("offset_name_in_request".into(), "skip".into());
+/// provider.params.insert("limit".into(), "100".into());
+/// let typed = Pagination::try_from(&provider).unwrap();
+/// assert_eq!((typed.offset_name_in_request.as_deref(), typed.limit), (Some("skip"), Some(100)));
+///
+/// let merged = Pagination::default().response_path("data").merged_over(&typed);
+/// assert_eq!((merged.kind, merged.response_path.as_deref()), (Some(PaginationType::Offset), Some("data")));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pagination {
+    /// `type`.
+    pub kind: Option<PaginationType>,
+    /// Items per page, sent as `limit_name_in_request`.
+    pub limit: Option<u64>,
+    /// The parameter the limit goes in.
+    pub limit_name_in_request: Option<String>,
+    /// Dotted path of the items in the body (`data.items`, `results[0].rows`); default: the body.
+    pub response_path: Option<String>,
+    /// Whether the pagination parameters go in the JSON body rather than the query; default:
+    /// true for POST, PUT and PATCH. Dotted names become nested objects.
+    pub in_body: Option<bool>,
+    /// `cursor`: the parameter the cursor goes in.
+    pub cursor_name_in_request: Option<String>,
+    /// `cursor`: dotted path of the next cursor in the body.
+    pub cursor_path_in_response: Option<String>,
+    /// `link`: the `rel` of the next page in the `Link` header (`next`).
+    pub link_rel_in_response_header: Option<String>,
+    /// `link`: dotted path of the next page's URL in the body.
+    pub link_path_in_response_body: Option<String>,
+    /// `offset`: the parameter the offset goes in.
+    pub offset_name_in_request: Option<String>,
+    /// `offset`: the first offset (default 0).
+    pub offset_start_value: Option<u64>,
+    /// `offset`: how the offset grows.
+    pub offset_calculation_method: Option<OffsetCalculation>,
+    /// `page`: the parameter the page number goes in (default `page`).
+    pub page_name_in_request: Option<String>,
+    /// `page`: the first page (default 1).
+    pub page_start_value: Option<u64>,
+}
+
+impl Pagination {
+    /// Cursor pagination.
+    pub fn cursor(cursor_name_in_request: impl Into<String>, cursor_path_in_response: impl Into<String>) -> Self {
+        Pagination {
+            kind: Some(PaginationType::Cursor),
+            cursor_name_in_request: Some(cursor_name_in_request.into()),
+            cursor_path_in_response: Some(cursor_path_in_response.into()),
+            ..Pagination::default()
+        }
+    }
+
+    /// Link pagination by the `Link` header's `rel` (usually `next`).
+    pub fn link_header(rel: impl Into<String>) -> Self {
+        Pagination {
+            kind: Some(PaginationType::Link),
+            link_rel_in_response_header: Some(rel.into()),
+            ..Pagination::default()
+        }
+    }
+
+    /// Link pagination by a URL in the body.
+    pub fn link_body(path: impl Into<String>) -> Self {
+        Pagination {
+            kind: Some(PaginationType::Link),
+            link_path_in_response_body: Some(path.into()),
+            ..Pagination::default()
+        }
+    }
+
+    /// Offset pagination (by response size; see [`per_page`](Self::per_page)).
+    pub fn offset(offset_name_in_request: impl Into<String>) -> Self {
+        Pagination {
+            kind: Some(PaginationType::Offset),
+            offset_name_in_request: Some(offset_name_in_request.into()),
+            ..Pagination::default()
+        }
+    }
+
+    /// Page-number pagination, from page 1.
+    pub fn page(page_name_in_request: impl Into<String>) -> Self {
+        Pagination {
+            kind: Some(PaginationType::Page),
+            page_name_in_request: Some(page_name_in_request.into()),
+            ..Pagination::default()
+        }
+    }
+
+    /// Sets [`limit`](Self::limit).
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Sets [`limit_name_in_request`](Self::limit_name_in_request).
+    pub fn limit_name_in_request(mut self, name: impl Into<String>) -> Self {
+        self.limit_name_in_request = Some(name.into());
+        self
+    }
+
+    /// Sets [`response_path`](Self::response_path).
+    pub fn response_path(mut self, path: impl Into<String>) -> Self {
+        self.response_path = Some(path.into());
+        self
+    }
+
+    /// Sets [`in_body`](Self::in_body).
+    pub fn in_body(mut self, in_body: bool) -> Self {
+        self.in_body = Some(in_body);
+        self
+    }
+
+    /// Offsets grow by one per page (`per-page`).
+    pub fn per_page(mut self) -> Self {
+        self.offset_calculation_method = Some(OffsetCalculation::PerPage);
+        self
+    }
+
+    /// Sets [`offset_start_value`](Self::offset_start_value).
+    pub fn offset_start_value(mut self, start: u64) -> Self {
+        self.offset_start_value = Some(start);
+        self
+    }
+
+    /// Sets [`page_start_value`](Self::page_start_value).
+    pub fn page_start_value(mut self, start: u64) -> Self {
+        self.page_start_value = Some(start);
+        self
+    }
+
+    /// These settings over `base`: each field set here wins (a shallow merge, as Nango does with
+    /// the provider's `proxy.paginate` and the call's `paginate`).
+    pub fn merged_over(self, base: &Pagination) -> Pagination {
+        let base = base.clone();
+        Pagination {
+            kind: self.kind.or(base.kind),
+            limit: self.limit.or(base.limit),
+            limit_name_in_request: self.limit_name_in_request.or(base.limit_name_in_request),
+            response_path: self.response_path.or(base.response_path),
+            in_body: self.in_body.or(base.in_body),
+            cursor_name_in_request: self.cursor_name_in_request.or(base.cursor_name_in_request),
+            cursor_path_in_response: self.cursor_path_in_response.or(base.cursor_path_in_response),
+            link_rel_in_response_header: self.link_rel_in_response_header.or(base.link_rel_in_response_header),
+            link_path_in_response_body: self.link_path_in_response_body.or(base.link_path_in_response_body),
+            offset_name_in_request: self.offset_name_in_request.or(base.offset_name_in_request),
+            offset_start_value: self.offset_start_value.or(base.offset_start_value),
+            offset_calculation_method: self.offset_calculation_method.or(base.offset_calculation_method),
+            page_name_in_request: self.page_name_in_request.or(base.page_name_in_request),
+            page_start_value: self.page_start_value.or(base.page_start_value),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Pagination::default()
+    }
+}
+
+impl TryFrom<&PaginationConfig> for Pagination {
+    type Error = String;
+
+    /// Reads providers.yaml's `proxy.paginate` (whose values are strings); unknown keys (Nango's
+    /// `on_page`...) are ignored, numbers and booleans are checked.
+    fn try_from(config: &PaginationConfig) -> Result<Self, String> {
+        let p = &config.params;
+        let text = |key: &str| p.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |key: &str| -> Result<Option<u64>, String> {
+            text(key)
+                .map(|v| v.parse::<u64>().map_err(|_| format!("Param {key} must be a number, not `{v}`")))
+                .transpose()
+        };
+        let in_body = match text("in_body").as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => return Err(format!("Param in_body must be true or false, not `{other}`")),
+        };
+        let offset_calculation_method = match text("offset_calculation_method").as_deref() {
+            None => None,
+            Some("by-response-size") => Some(OffsetCalculation::ByResponseSize),
+            Some("per-page") => Some(OffsetCalculation::PerPage),
+            Some(other) => {
+                return Err(format!(
+                    "Param offset_calculation_method must be by-response-size or per-page, not `{other}`"
+                ));
+            }
+        };
+        Ok(Pagination {
+            kind: Some(config.kind.as_str()).filter(|k| !k.trim().is_empty()).map(PaginationType::from),
+            limit: number("limit")?,
+            limit_name_in_request: text("limit_name_in_request"),
+            response_path: text("response_path"),
+            in_body,
+            cursor_name_in_request: text("cursor_name_in_request"),
+            cursor_path_in_response: text("cursor_path_in_response"),
+            link_rel_in_response_header: text("link_rel_in_response_header"),
+            link_path_in_response_body: text("link_path_in_response_body"),
+            offset_name_in_request: text("offset_name_in_request"),
+            offset_start_value: number("offset_start_value")?,
+            offset_calculation_method,
+            page_name_in_request: text("page_name_in_request"),
+            page_start_value: number("page_start_value")?,
+        })
+    }
+}
+
+/// A checked pagination configuration.
+#[derive(Debug, Clone)]
+struct Resolved {
+    style: Style,
+    limit: Option<(String, u64)>,
+    response_path: String,
+    in_body: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Style {
+    Cursor { name: String, path: String },
+    Link { rel: Option<String>, body_path: Option<String> },
+    Offset { name: String, start: u64, per_page: bool },
+    Page { name: String, start: u64 },
+}
+
+const NO_CONFIGURATION: &str = "There was no pagination configuration for this integration or configuration passed in.";
+
+/// Nango's checks and messages (plus `page`).
+fn resolve(config: &Pagination, method: &Method) -> Result<Resolved, String> {
+    let kind = config.kind.as_ref().ok_or("Pagination type is required")?;
+    let required = |value: &Option<String>, name: &str| {
+        value.clone().ok_or_else(|| format!("Param {name} is required for {} pagination", kind.as_str()))
+    };
+    let style = match kind {
+        PaginationType::Cursor => Style::Cursor {
+            name: required(&config.cursor_name_in_request, "cursor_name_in_request")?,
+            path: required(&config.cursor_path_in_response, "cursor_path_in_response")?,
+        },
+        PaginationType::Link => {
+            if config.link_rel_in_response_header.is_none() && config.link_path_in_response_body.is_none() {
+                return Err("Either param link_rel_in_response_header or link_path_in_response_body is required \
+                            for link pagination"
+                    .into());
+            }
+            Style::Link {
+                rel: config.link_rel_in_response_header.clone(),
+                body_path: config.link_path_in_response_body.clone(),
+            }
+        }
+        PaginationType::Offset => Style::Offset {
+            name: required(&config.offset_name_in_request, "offset_name_in_request")?,
+            start: config.offset_start_value.unwrap_or(0),
+            per_page: config.offset_calculation_method == Some(OffsetCalculation::PerPage),
+        },
+        PaginationType::Page => Style::Page {
+            name: config.page_name_in_request.clone().unwrap_or_else(|| "page".into()),
+            start: config.page_start_value.unwrap_or(1),
+        },
+        PaginationType::Other(other) => {
+            return Err(format!(
+                "Pagination type {other} is not supported. \
+                 Only cursor, link, offset and page pagination types are supported."
+            ));
+        }
+    };
+    let limit = match config.limit {
+        None => None,
+        Some(limit) => Some((
+            config.limit_name_in_request.clone().ok_or_else(|| {
+                format!("Param limit_name_in_request is required for {} pagination when limit is set", kind.as_str())
+            })?,
+            limit,
+        )),
+    };
+    let in_body = config.in_body.unwrap_or(matches!(*method, Method::POST | Method::PUT | Method::PATCH));
+    Ok(Resolved { style, limit, response_path: config.response_path.clone().unwrap_or_default(), in_body })
+}
+
+/// What the next call fetches.
+#[derive(Debug, Clone)]
+enum Next {
+    First,
+    Cursor(String),
+    Url(Url),
+    Offset(u64),
+    Page(u64),
+    Done,
+}
+
+/// The pages of a list endpoint, fetched one request at a time: by
+/// [`next_page`](Paginate::next_page) or as a [`Stream`] ([`into_stream`](Paginate::into_stream)).
+///
+/// The configuration is the provider's `proxy.paginate` with the per-call settings
+/// ([`pagination`](Self::pagination), [`limit`](Self::limit),
+/// [`response_path`](Self::response_path)) merged over it. The styles follow Nango:
+///
+/// * `cursor`: sends the cursor from `cursor_path_in_response` as `cursor_name_in_request`;
+///   stops at an empty page or when there is no next cursor (a string, trimmed, or a number).
+/// * `link`: follows the `Link` header's `rel` (or a URL in the body); an empty page is still
+///   yielded; absolute URLs are used as they are and the first call's query parameters are not
+///   sent again (the link carries them); stops without a next link or when it is the page just
+///   fetched.
+/// * `offset`: sends `offset_name_in_request` from `offset_start_value`, growing by the page's
+///   size or by one (`per-page`); stops at an empty page or a page shorter than `limit`.
+/// * `page` (ours): sends the page number (`page`, from 1); stops like `offset`.
+///
+/// A cursor or link that comes back after having been used is an error after the page that
+/// carried it, rather than an endless loop.
+///
+/// ```no_run
+/// # async fn demo(client: nango_runtime::http::HttpClient) -> Result<(), nango_runtime::http::HttpError> {
+/// use nango_runtime::http::Pagination;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Customer { id: String }
+///
+/// let mut pages = client
+///     .paginate::<Customer>("/v1/customers")
+///     .pagination(Pagination::cursor("starting_after", "data[-1].id"))
+///     .response_path("data")
+///     .limit(100);
+/// while let Some(customers) = pages.next_page().await? {
+///     println!("{} customers", customers.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "pages are fetched only when asked for"]
+pub struct Paginate<T> {
+    client: HttpClient,
+    parts: RequestParts,
+    overrides: Pagination,
+    resolved: Option<Resolved>,
+    next: Next,
+    /// Cursors and links already used, for the loop guard.
+    seen: HashSet<String>,
+    /// An error to report on the next call, after the page that revealed it.
+    pending_error: Option<HttpError>,
+    _items: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Paginate<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Paginate")
+            .field("method", &self.parts.method)
+            .field("endpoint", &self.parts.endpoint)
+            .field("pagination", &self.overrides)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
+    pub(crate) fn new(client: HttpClient, parts: RequestParts) -> Self {
+        Paginate {
+            client,
+            parts,
+            overrides: Pagination::default(),
+            resolved: None,
+            next: Next::First,
+            seen: HashSet::new(),
+            pending_error: None,
+            _items: PhantomData,
+        }
+    }
+
+    /// Merges `pagination` over the settings so far (and so over the provider's).
+    pub fn pagination(mut self, pagination: Pagination) -> Self {
+        self.overrides = pagination.merged_over(&self.overrides);
+        self
+    }
+
+    /// Items per page (sent as `limit_name_in_request`).
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.overrides.limit = Some(limit);
+        self
+    }
+
+    /// Dotted path of the items in the body (`data.items`).
+    pub fn response_path(mut self, path: impl Into<String>) -> Self {
+        self.overrides.response_path = Some(path.into());
+        self
+    }
+
+    /// The method (GET by default); with POST, PUT or PATCH the pagination parameters go in the
+    /// JSON body unless [`Pagination::in_body`] says otherwise.
+    pub fn method(mut self, method: Method) -> Self {
+        self.parts.method = method;
+        self
+    }
+
+    /// Adds a query parameter to the first request (and to every request of the `cursor`,
+    /// `offset` and `page` styles).
+    pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.parts.query.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Adds query parameters, as [`query`](Self::query).
+    pub fn queries<K: Into<String>, V: ToString>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.parts.query.extend(pairs.into_iter().map(|(k, v)| (k.into(), v.to_string())));
+        self
+    }
+
+    /// Sets a header on every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.parts.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A JSON body for every request (pagination parameters are added to it when `in_body`).
+    pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
+        self.parts.set_json(body);
+        self
+    }
+
+    /// Sends to this base URL instead of the connection's or the provider's.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.parts.base_url = Some(url.into());
+        self
+    }
+
+    /// Retries per request, instead of [`HttpOptions::max_retries`](super::HttpOptions).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.parts.retries = Some(retries);
+        self
+    }
+
+    /// Also retries on this status.
+    pub fn retry_on(mut self, status: u16) -> Self {
+        self.parts.retry_on.push(status);
+        self
+    }
+
+    /// Timeout of each attempt.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.parts.timeout = Some(timeout);
+        self
+    }
+
+    /// The next page; `None` when there are no more. After an error, `None`.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, HttpError> {
+        if let Some(error) = self.pending_error.take() {
+            self.next = Next::Done;
+            return Err(error);
+        }
+        if matches!(self.next, Next::Done) {
+            return Ok(None);
+        }
+        let result = self.fetch().await;
+        if result.is_err() {
+            self.next = Next::Done;
+        }
+        result
+    }
+
+    /// The pages as a stream; it ends after the last page or after the first error. The stream
+    /// is boxed so that it is `Unpin`: `try_next().await` works on it without pinning.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Vec<T>, HttpError>> + Send + Unpin + 'static {
+        Box::pin(futures_util::stream::unfold(self, |mut pages| async move {
+            match pages.next_page().await {
+                Ok(Some(items)) => Some((Ok(items), pages)),
+                Ok(None) => None,
+                Err(error) => Some((Err(error), pages)),
+            }
+        }))
+    }
+
+    fn resolved(&mut self) -> Result<Resolved, HttpError> {
+        if let Some(resolved) = &self.resolved {
+            return Ok(resolved.clone());
+        }
+        let request = match self.client.resolve_url(&self.parts) {
+            Ok(url) => self.client.describe(&self.parts.method, &url),
+            Err(e) => return Err(e),
+        };
+        let error = |message: String| HttpError::Pagination { request: request.clone(), message };
+        let provider = match self.client.provider_pagination() {
+            Some(config) => Pagination::try_from(config).map_err(|e| error(format!("provider proxy.paginate: {e}")))?,
+            None => Pagination::default(),
+        };
+        if provider.is_empty() && self.overrides.is_empty() {
+            return Err(error(NO_CONFIGURATION.into()));
+        }
+        let resolved = resolve(&self.overrides.clone().merged_over(&provider), &self.parts.method).map_err(error)?;
+        self.next = match resolved.style {
+            Style::Offset { start, .. } => Next::Offset(start),
+            Style::Page { start, .. } => Next::Page(start),
+            Style::Cursor { .. } | Style::Link { .. } => Next::First,
+        };
+        self.resolved = Some(resolved.clone());
+        Ok(resolved)
+    }
+
+    /// The request of a page of the `cursor`, `offset` and `page` styles (and the first `link`
+    /// page): the caller's, with the limit and `param` in the query or the body.
+    fn page_parts(&self, resolved: &Resolved, param: Option<(&str, Value)>) -> RequestParts {
+        let mut parts = self.parts.clone();
+        let params = resolved
+            .limit
+            .iter()
+            .map(|(name, limit)| (name.as_str(), Value::from(*limit)))
+            .chain(param)
+            .collect::<Vec<_>>();
+        if params.is_empty() {
+            return parts;
+        }
+        if resolved.in_body {
+            let mut body = match parts.body.take() {
+                None => Value::Object(Map::new()),
+                Some(Body::Json(value @ Value::Object(_))) => value,
+                Some(_) => {
+                    parts.error =
+                        Some("pagination parameters go in the body (in_body), which must then be a JSON object".into());
+                    return parts;
+                }
+            };
+            for (name, value) in params {
+                set_dotted(&mut body, name, value);
+            }
+            parts.body = Some(Body::Json(body));
+        } else {
+            for (name, value) in params {
+                let text = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                parts.query.push((name.to_owned(), text));
+            }
+        }
+        parts
+    }
+
+    async fn fetch(&mut self) -> Result<Option<Vec<T>>, HttpError> {
+        let resolved = self.resolved()?;
+        let parts = match (&self.next, &resolved.style) {
+            (Next::Done, _) => return Ok(None),
+            (Next::First, _) => self.page_parts(&resolved, None),
+            (Next::Cursor(cursor), Style::Cursor { name, .. }) => {
+                self.page_parts(&resolved, Some((name, Value::String(cursor.clone()))))
+            }
+            (Next::Offset(n), Style::Offset { name, .. }) | (Next::Page(n), Style::Page { name, .. }) => {
+                self.page_parts(&resolved, Some((name, Value::from(*n))))
+            }
+            (Next::Url(url), _) => {
+                let mut parts = self.parts.clone();
+                parts.endpoint = url.to_string();
+                parts.query.clear();
+                parts.base_url = None;
+                parts
+            }
+            (next, style) => unreachable!("pagination state {next:?} does not belong to {style:?}"),
+        };
+        let url = self.client.resolve_url(&parts)?;
+        if matches!(self.next, Next::First) {
+            self.seen.insert(url.to_string());
+        }
+        let response = self.client.execute(&parts).await?;
+        let request = response.request().to_owned();
+        let mut body: Value = decode_slice(&request, response.content_type(), response.bytes())?;
+        let count = match value_at(&body, &resolved.response_path) {
+            None | Some(Value::Null) => 0,
+            Some(Value::Array(items)) => items.len() as u64,
+            Some(other) => {
+                let at = if resolved.response_path.is_empty() {
+                    "the response body".to_owned()
+                } else {
+                    format!("response_path `{}`", resolved.response_path)
+                };
+                return Err(HttpError::Pagination {
+                    request,
+                    message: format!("{at} is {}, not an array of items; set response_path", json_kind(other)),
+                });
+            }
+        };
+        let loop_error = |what: &str, value: &str| HttpError::Pagination {
+            request: request.clone(),
+            message: format!(
+                "the response gives a next {what} that was already used ({value}); \
+                 stopping instead of fetching the same pages again"
+            ),
+        };
+        match &resolved.style {
+            Style::Cursor { path, .. } => {
+                if count == 0 {
+                    self.next = Next::Done;
+                    return Ok(None);
+                }
+                let cursor = match value_at(&body, path) {
+                    Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                self.next = match cursor {
+                    None => Next::Done,
+                    Some(cursor) if !self.seen.insert(format!("cursor:{cursor}")) => {
+                        self.pending_error = Some(loop_error("cursor", &cursor));
+                        Next::Done
+                    }
+                    Some(cursor) => Next::Cursor(cursor),
+                };
+            }
+            Style::Link { rel, body_path } => {
+                let header = rel.as_deref().and_then(|rel| next_link(response.headers(), rel));
+                let link = header.or_else(|| match value_at(&body, body_path.as_deref()?) {
+                    Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                    _ => None,
+                });
+                self.next = match link.map(|l| url.join(&l).map_err(|e| (l, e))) {
+                    None => Next::Done,
+                    Some(Err((link, e))) => {
+                        return Err(HttpError::Pagination {
+                            request,
+                            message: format!("invalid next link `{link}`: {e}"),
+                        });
+                    }
+                    // Nango stops when the next link is the page just fetched: some APIs point
+                    // the last page at itself.
+                    Some(Ok(next)) if next == url => Next::Done,
+                    Some(Ok(next)) if !self.seen.insert(next.to_string()) => {
+                        self.pending_error = Some(loop_error("link", &self.client.describe(&parts.method, &next)));
+                        Next::Done
+                    }
+                    Some(Ok(next)) => Next::Url(next),
+                };
+            }
+            Style::Offset { per_page, .. } => {
+                if count == 0 {
+                    self.next = Next::Done;
+                    return Ok(None);
+                }
+                let Next::Offset(offset) = self.next else { unreachable!("offset pagination keeps an offset") };
+                let short = resolved.limit.as_ref().is_some_and(|(_, limit)| count < *limit);
+                self.next = if short { Next::Done } else { Next::Offset(offset + if *per_page { 1 } else { count }) };
+            }
+            Style::Page { .. } => {
+                if count == 0 {
+                    self.next = Next::Done;
+                    return Ok(None);
+                }
+                let Next::Page(page) = self.next else { unreachable!("page pagination keeps a page number") };
+                let short = resolved.limit.as_ref().is_some_and(|(_, limit)| count < *limit);
+                self.next = if short { Next::Done } else { Next::Page(page + 1) };
+            }
+        }
+        // Taken out of the body rather than cloned: pages can be large.
+        let items = match value_at_mut(&mut body, &resolved.response_path) {
+            Some(items @ Value::Array(_)) => items.take(),
+            _ => Value::Array(Vec::new()),
+        };
+        decode_value::<Vec<T>>(&request, &resolved.response_path, items).map(Some)
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Splits `a.b[0].c` into `a`, `b`, `0`, `c`.
+fn path_segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split(['.', '[', ']']).filter(|s| !s.is_empty())
+}
+
+/// The value at a dotted path (`data.items`, `results[0].next`, `data[-1].id` for the last item);
+/// the whole value for an empty path.
+pub(crate) fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path_segments(path).try_fold(value, |value, segment| match value {
+        Value::Object(map) => map.get(segment),
+        Value::Array(items) => items.get(array_index(items.len(), segment)?),
+        _ => None,
+    })
+}
+
+/// [`value_at`], mutable.
+fn value_at_mut<'a>(value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path_segments(path).try_fold(value, |value, segment| match value {
+        Value::Object(map) => map.get_mut(segment),
+        Value::Array(items) => {
+            let index = array_index(items.len(), segment)?;
+            items.get_mut(index)
+        }
+        _ => None,
+    })
+}
+
+/// An array index from a path segment; negative ones count from the end (`-1` is the last).
+fn array_index(len: usize, segment: &str) -> Option<usize> {
+    let index: i64 = segment.parse().ok()?;
+    if index < 0 { len.checked_sub(index.unsigned_abs() as usize) } else { Some(index as usize) }
+}
+
+/// Sets `value` at a dotted path in a JSON object, creating objects on the way (`page.cursor`
+/// becomes `{"page": {"cursor": ...}}`, as Nango does for `in_body`).
+fn set_dotted(body: &mut Value, path: &str, value: Value) {
+    let mut current = body;
+    let segments: Vec<&str> = path.split('.').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        if !current.is_object() {
+            *current = Value::Object(Map::new());
+        }
+        let map = current.as_object_mut().expect("made an object above");
+        if i + 1 == segments.len() {
+            map.insert((*segment).to_owned(), value);
+            return;
+        }
+        current = map.entry((*segment).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// The URL of relation `rel` in `Link` headers (RFC 8288: `<url>; rel="next", <url>; rel="last"`;
+/// `rel` may list several relations).
+pub(crate) fn next_link(headers: &reqwest::header::HeaderMap, rel: &str) -> Option<String> {
+    for value in headers.get_all(LINK) {
+        let Ok(value) = value.to_str() else { continue };
+        let mut rest = value;
+        while let Some(start) = rest.find('<') {
+            let end = start + rest[start..].find('>')?;
+            let target = &rest[start + 1..end];
+            let params_end = rest[end..].find('<').map_or(rest.len(), |i| end + i);
+            let params = &rest[end + 1..params_end];
+            let matches = params.split(';').any(|param| {
+                let Some((name, value)) = param.split_once('=') else { return false };
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_end_matches(',')
+                        .trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case(rel))
+            });
+            if matches {
+                return Some(target.to_owned());
+            }
+            rest = &rest[params_end..];
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+    use serde_json::json;
+
+    #[test]
+    fn link_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            LINK,
+            HeaderValue::from_static(
+                r#"<https://api.x.io/i?page=2>; rel="next", <https://api.x.io/i?page=9>; rel="last""#,
+            ),
+        );
+        assert_eq!(next_link(&headers, "next").as_deref(), Some("https://api.x.io/i?page=2"));
+        assert_eq!(next_link(&headers, "last").as_deref(), Some("https://api.x.io/i?page=9"));
+        assert_eq!(next_link(&headers, "prev"), None);
+        let mut headers = HeaderMap::new();
+        headers.append(LINK, HeaderValue::from_static("</i?a=1,2>; title=\"x\"; rel=\"prev next\""));
+        assert_eq!(next_link(&headers, "next").as_deref(), Some("/i?a=1,2"));
+    }
+
+    #[test]
+    fn paths() {
+        let body = json!({"data": {"items": [1, 2, {"id": "z"}]}, "next": null});
+        assert_eq!(value_at(&body, "data.items[1]"), Some(&json!(2)));
+        assert_eq!(value_at(&body, "data.items.2.id"), Some(&json!("z")));
+        assert_eq!(value_at(&body, "data.items[-1].id"), Some(&json!("z")));
+        assert_eq!(value_at(&body, ""), Some(&body));
+        assert_eq!(value_at(&body, "data.missing"), None);
+        let mut target = json!({"filter": {"a": 1}});
+        set_dotted(&mut target, "page.cursor", json!("c"));
+        set_dotted(&mut target, "limit", json!(10));
+        assert_eq!(target, json!({"filter": {"a": 1}, "page": {"cursor": "c"}, "limit": 10}));
+    }
+
+    #[test]
+    fn nango_validation_messages() {
+        let get = Method::GET;
+        let err = |p: Pagination| resolve(&p, &get).unwrap_err();
+        assert_eq!(err(Pagination::default().limit(3)), "Pagination type is required");
+        let mut cursor = Pagination::cursor("c", "p");
+        cursor.cursor_name_in_request = None;
+        assert_eq!(err(cursor), "Param cursor_name_in_request is required for cursor pagination");
+        let mut cursor = Pagination::cursor("c", "p");
+        cursor.cursor_path_in_response = None;
+        assert_eq!(err(cursor), "Param cursor_path_in_response is required for cursor pagination");
+        assert_eq!(
+            err(Pagination::cursor("c", "p").limit(5)),
+            "Param limit_name_in_request is required for cursor pagination when limit is set"
+        );
+        assert_eq!(
+            err(Pagination { kind: Some(PaginationType::Link), ..Pagination::default() }),
+            "Either param link_rel_in_response_header or link_path_in_response_body is required for link pagination"
+        );
+        assert_eq!(
+            err(Pagination { kind: Some(PaginationType::Offset), ..Pagination::default() }),
+            "Param offset_name_in_request is required for offset pagination"
+        );
+        assert_eq!(
+            err(Pagination { kind: Some("seek".into()), ..Pagination::default() }),
+            "Pagination type seek is not supported. Only cursor, link, offset and page pagination types are supported."
+        );
+        assert!(resolve(&Pagination::page("p"), &Method::POST).unwrap().in_body);
+        assert!(!resolve(&Pagination::page("p").in_body(false), &Method::POST).unwrap().in_body);
+
+        let config = PaginationConfig { kind: "offset".into(), params: [("limit".to_owned(), "x".to_owned())].into() };
+        assert_eq!(Pagination::try_from(&config).unwrap_err(), "Param limit must be a number, not `x`");
+    }
+}

@@ -1,0 +1,470 @@
+//! Sync functions run by the runtime against the mock provider over real HTTP, into real
+//! SQLite files: every pagination style, incremental runs, deletion detection only after
+//! success, checkpoints surviving a killed run, OAuth refresh, and a faulted run of 10k records
+//! landing each exactly once.
+
+use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockProvider, MockServer, RetryAfter};
+use nango_runtime::crypto::Sealer;
+use nango_runtime::engine::{DryRunOptions, Runtime};
+use nango_runtime::http::{HttpOptions, Pagination};
+use nango_runtime::store::{ChangeCounts, RecordQuery, RunStatus, SqliteStore, Store};
+use nango_runtime::{Connection, Credentials, NangoSync, Result, Secret, SyncRegistration};
+use serde::Deserialize;
+use std::time::Duration;
+
+mod models {
+    nango_macros::nango_models!("tests/syncs/nango.yaml");
+}
+use models::Issue;
+
+const YAML: &str = "tests/syncs/nango.yaml";
+
+#[derive(Debug, Deserialize)]
+struct GithubIssue {
+    id: u64,
+    number: u64,
+    title: String,
+    state: String,
+    updated_at: String,
+}
+
+impl From<GithubIssue> for Issue {
+    fn from(i: GithubIssue) -> Issue {
+        Issue {
+            id: i.id.to_string(),
+            number: i.number as f64,
+            title: i.title,
+            state: i.state,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+fn repo_path(repo: &models::Repo, prefix: &str) -> String {
+    format!("{prefix}/repos/{}/{}/issues", repo.owner, repo.repo)
+}
+
+/// Link-header pages; a checkpoint after each page; fails after `fail_after_pages` pages.
+#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
+async fn issues_full(nango: &mut NangoSync<models::syncs::IssuesFull>) -> Result<()> {
+    #[derive(serde::Serialize, Deserialize)]
+    struct Page {
+        page: u64,
+    }
+    let repo = nango.metadata()?;
+    let per_page = repo.per_page.unwrap_or(100.0) as u64;
+    let start = nango.checkpoint::<Page>()?.map_or(1, |p| p.page + 1);
+    let mut page = start;
+    loop {
+        let issues: Vec<GithubIssue> = nango
+            .get(repo_path(&repo, ""))
+            .query("state", "all")
+            .query("direction", "asc")
+            .query("per_page", per_page)
+            .query("page", page)
+            .send_json()
+            .await?;
+        if issues.is_empty() {
+            return Ok(());
+        }
+        nango.batch_save(issues.into_iter().map(Issue::from)).await?;
+        nango.save_checkpoint(&Page { page }).await?;
+        if repo.fail_after_pages.is_some_and(|n| (page - start + 1) as f64 >= n) {
+            return Err(format!("failing on purpose after page {page}").into());
+        }
+        page += 1;
+    }
+}
+
+#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
+async fn issues_incremental(nango: &mut NangoSync<models::syncs::IssuesIncremental>) -> Result<()> {
+    let repo = nango.metadata()?;
+    let mut pages = nango
+        .paginate::<GithubIssue>(repo_path(&repo, ""))
+        .query("state", "all")
+        .query("sort", "updated")
+        .query("direction", "asc")
+        .limit(100);
+    if let Some(since) = nango.last_sync_date() {
+        pages = pages.query("since", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    while let Some(page) = pages.next_page().await? {
+        nango.batch_save(page.into_iter().map(Issue::from)).await?;
+    }
+    Ok(())
+}
+
+#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
+async fn issues_cursor(nango: &mut NangoSync<models::syncs::IssuesCursor>) -> Result<()> {
+    let repo = nango.metadata()?;
+    let mut pages = nango
+        .paginate::<GithubIssue>(repo_path(&repo, "/cursor"))
+        .pagination(Pagination::cursor("cursor", "next_cursor").limit_name_in_request("limit").response_path("items"))
+        .limit(70);
+    while let Some(page) = pages.next_page().await? {
+        nango.batch_save(page.into_iter().map(Issue::from)).await?;
+    }
+    Ok(())
+}
+
+#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
+async fn issues_offset(nango: &mut NangoSync<models::syncs::IssuesOffset>) -> Result<()> {
+    let repo = nango.metadata()?;
+    let mut pagination = Pagination::offset("offset").limit_name_in_request("limit").response_path("issues");
+    if repo.offset_method.as_deref() == Some("per-page") {
+        // The mock's offset counts records; per-page counts pages, so scale by the page size.
+        pagination = Pagination::page("page").limit_name_in_request("per_page");
+        let mut pages =
+            nango.paginate::<GithubIssue>(repo_path(&repo, "")).pagination(pagination).limit(40).query("state", "all");
+        while let Some(page) = pages.next_page().await? {
+            nango.batch_save(page.into_iter().map(Issue::from)).await?;
+        }
+        return Ok(());
+    }
+    let mut pages = nango.paginate::<GithubIssue>(repo_path(&repo, "/offset")).pagination(pagination).limit(64);
+    while let Some(page) = pages.next_page().await? {
+        nango.batch_save(page.into_iter().map(Issue::from)).await?;
+    }
+    Ok(())
+}
+
+#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
+async fn issues_bodylink(nango: &mut NangoSync<models::syncs::IssuesBodylink>) -> Result<()> {
+    let repo = nango.metadata()?;
+    let mut pages = nango
+        .paginate::<GithubIssue>(repo_path(&repo, "/bodylink"))
+        .pagination(Pagination::link_body("links.next").limit_name_in_request("per_page").response_path("data"))
+        .limit(90);
+    while let Some(page) = pages.next_page().await? {
+        nango.batch_save(page.into_iter().map(Issue::from)).await?;
+    }
+    Ok(())
+}
+
+#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
+async fn issues_pages(nango: &mut NangoSync<models::syncs::IssuesPages>) -> Result<()> {
+    let repo = nango.metadata()?;
+    let mut pages = nango
+        .paginate::<GithubIssue>(repo_path(&repo, ""))
+        .pagination(Pagination::page("page").limit_name_in_request("per_page"))
+        .query("state", "all")
+        .limit(30);
+    while let Some(page) = pages.next_page().await? {
+        nango.batch_save(page.into_iter().map(Issue::from)).await?;
+    }
+    Ok(())
+}
+
+fn sync(name: &str) -> &'static SyncRegistration {
+    nango_runtime::registered_syncs().find(|s| s.descriptor.name == name).unwrap()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    runtime: Runtime<SqliteStore>,
+    server: MockServer,
+    key: i64,
+    integration: &'static str,
+}
+
+impl Setup {
+    async fn run(&self, name: &str) -> nango_runtime::engine::RunReport {
+        self.runtime.run_sync(sync(name), self.integration, "acme").await.unwrap()
+    }
+}
+
+fn fast_http() -> HttpOptions {
+    HttpOptions::default().min_delay(Duration::from_millis(1)).max_delay(Duration::from_millis(20)).max_retries(8)
+}
+
+async fn setup(issues: u64, faults: Faults, metadata: serde_json::Value) -> Setup {
+    setup_for("github", issues, faults, metadata).await
+}
+
+async fn setup_for(integration: &'static str, issues: u64, faults: Faults, metadata: serde_json::Value) -> Setup {
+    let server = MockProvider::builder().issues(issues).token("t0ken").faults(faults).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let store = SqliteStore::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
+    let mut c = Connection::new(integration, "acme", "github");
+    c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
+    c.base_url = Some(server.url().to_owned());
+    c.metadata = metadata;
+    store.save_connection(&c).await.unwrap();
+    let key = store.connection_key(integration, "acme").await.unwrap().unwrap();
+    Setup { _dir: dir, runtime: Runtime::new(store).with_http_options(fast_http()), server, key, integration }
+}
+
+fn repo() -> serde_json::Value {
+    serde_json::json!({"owner": "acme", "repo": "api"})
+}
+
+async fn stored_ids(s: &Setup) -> Vec<String> {
+    let mut query = RecordQuery { model: "Issue".into(), limit: 1000, ..Default::default() };
+    let mut ids = Vec::new();
+    loop {
+        let page = s.runtime.store().records(s.key, &query).await.unwrap();
+        ids.extend(page.records.iter().filter(|r| r.metadata.deleted_at.is_none()).map(|r| r.id.clone()));
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return ids,
+        }
+    }
+}
+
+fn added(n: u64) -> ChangeCounts {
+    ChangeCounts { added: n, updated: 0, deleted: 0 }
+}
+
+#[tokio::test]
+async fn every_pagination_style_lands_every_issue_once() {
+    let metadata = serde_json::json!({"owner": "acme", "repo": "api", "offset_method": "per-page"});
+    for (name, meta) in [
+        ("issues-incremental", repo()),
+        ("issues-cursor", repo()),
+        ("issues-offset", repo()),
+        ("issues-offset", metadata),
+        ("issues-bodylink", repo()),
+        ("issues-pages", repo()),
+    ] {
+        let s = setup_for(sync(name).descriptor.integration, 233, Faults::default(), meta).await;
+        let report = s.run(name).await;
+        assert_eq!(report.error, None, "{name}");
+        assert_eq!(report.counts["Issue"], added(233), "{name}");
+        let mut ids = stored_ids(&s).await;
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 233, "{name}");
+        s.server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn incremental_runs_fetch_only_what_changed() {
+    let s = setup(150, Faults::default(), repo()).await;
+    let first = s.run("issues-incremental").await;
+    assert_eq!(first.counts["Issue"], added(150));
+    s.server.update_issue(3, IssueUpdate { title: Some("edited".into()), state: Some(IssueState::Closed) });
+    s.server.add_issues(2);
+    s.server.reset_stats();
+    let second = s.run("issues-incremental").await;
+    assert_eq!(second.counts["Issue"], ChangeCounts { added: 2, updated: 1, deleted: 0 });
+    // One page: only the changes since the first run were requested.
+    assert_eq!(s.server.stats().served_ok, 1);
+    let third = s.run("issues-incremental").await;
+    assert!(third.counts.get("Issue").is_none_or(|c| c.is_empty()), "{:?}", third.counts);
+}
+
+#[tokio::test]
+async fn deletions_are_detected_only_after_a_successful_run() {
+    let s = setup_for(
+        "github-full",
+        120,
+        Faults::default(),
+        serde_json::json!({"owner": "a", "repo": "b", "per_page": 50}),
+    )
+    .await;
+    let first = s.run("issues-full").await;
+    assert_eq!(first.counts["Issue"], added(120));
+    for n in [5, 60, 110] {
+        assert!(s.server.delete_issue(n));
+    }
+    // A failing run sees only the first page: nothing may be deleted.
+    let meta = serde_json::json!({"owner": "a", "repo": "b", "per_page": 50, "fail_after_pages": 1});
+    s.runtime.store().set_metadata(s.key, &meta).await.unwrap();
+    let failed = s.run("issues-full").await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert!(failed.error.as_deref().unwrap().contains("failing on purpose"));
+    assert_eq!(stored_ids(&s).await.len(), 120);
+    // The next run resumes after the checkpoint of the failed run and deletes the three.
+    s.runtime
+        .store()
+        .set_metadata(s.key, &serde_json::json!({"owner": "a", "repo": "b", "per_page": 50}))
+        .await
+        .unwrap();
+    let ok = s.run("issues-full").await;
+    assert_eq!(ok.error, None);
+    assert_eq!(ok.counts["Issue"].deleted, 3);
+    assert_eq!(stored_ids(&s).await.len(), 117);
+    // Success cleared the checkpoint: the next full run starts from page 1 again.
+    assert_eq!(s.runtime.store().sync_state(s.key, "issues-full").await.unwrap().checkpoint, None);
+}
+
+#[tokio::test]
+async fn a_killed_run_resumes_from_its_checkpoint() {
+    let latency = Faults { latency: Duration::from_millis(30), ..Default::default() };
+    let s =
+        setup_for("github-full", 1000, latency, serde_json::json!({"owner": "a", "repo": "b", "per_page": 50})).await;
+    // Kill the run (drop its task) once a few pages are in.
+    let run = s.runtime.run_sync(sync("issues-full"), "github-full", "acme");
+    let killed = tokio::time::timeout(Duration::from_millis(250), run).await;
+    assert!(killed.is_err(), "the run should still be going");
+    let state = s.runtime.store().sync_state(s.key, "issues-full").await.unwrap();
+    let page = state.checkpoint.expect("a checkpoint was saved before the kill")["page"].as_u64().unwrap();
+    assert!((1..20).contains(&page), "{page}");
+    let before = stored_ids(&s).await.len() as u64;
+    assert!(before >= page * 50);
+
+    s.server.reset_stats();
+    s.server.set_faults(Faults::default());
+    let resumed = s.run("issues-full").await;
+    assert_eq!(resumed.error, None);
+    // Pages up to the checkpoint were not fetched again, and nothing seen before the kill was
+    // deleted by the resumed run's deletion detection.
+    assert_eq!(s.server.stats().served_ok, 20 - page + 1);
+    assert_eq!(resumed.counts["Issue"].deleted, 0);
+    assert_eq!(stored_ids(&s).await.len(), 1000);
+    let runs = s.runtime.store().runs(Some(s.key), None, 10).await.unwrap();
+    assert_eq!(runs[1].status, RunStatus::Failed);
+    assert!(runs[1].error.as_deref().unwrap().contains("interrupted"));
+}
+
+#[tokio::test]
+async fn a_faulted_run_of_10k_records_lands_each_exactly_once() {
+    let faults = Faults {
+        error_rate: 0.1,
+        rate_limit_rate: 0.05,
+        retry_after: RetryAfter::Seconds(0),
+        drop_rate: 0.05,
+        html_error_rate: 0.02,
+        seed: 11,
+        ..Default::default()
+    };
+    let s = setup(10_000, faults, repo()).await;
+    let report = s.run("issues-incremental").await;
+    assert_eq!(report.error, None);
+    assert_eq!(report.counts["Issue"], added(10_000));
+    let stats = s.server.stats();
+    assert!(
+        stats.injected_500 > 0 && stats.injected_429 > 0 && stats.dropped > 0 && stats.injected_502 > 0,
+        "{stats:?}"
+    );
+    let mut ids = stored_ids(&s).await;
+    assert_eq!(ids.len(), 10_000);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10_000);
+}
+
+#[tokio::test]
+async fn a_malformed_page_fails_the_run_keeps_what_was_saved_and_the_next_run_resumes() {
+    let s = setup_for(
+        "github-full",
+        300,
+        Faults::default(),
+        serde_json::json!({"owner": "a", "repo": "b", "per_page": 50}),
+    )
+    .await;
+    // Every page after the first two answers with truncated JSON (correct framing, 200).
+    let first = s.run("issues-full");
+    let server = &s.server;
+    let breaker = async {
+        while s
+            .runtime
+            .store()
+            .sync_state(s.key, "issues-full")
+            .await
+            .unwrap()
+            .checkpoint
+            .is_none_or(|c| c["page"] != 2)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        server.set_faults(Faults { malformed_rate: 1.0, max_consecutive: 1000, ..Default::default() });
+    };
+    server.set_faults(Faults { latency: Duration::from_millis(20), ..Default::default() });
+    let (report, ()) = tokio::join!(first, breaker);
+    let error = report.error.expect("the run fails");
+    assert!(error.contains("GET http://127.0.0.1") && error.contains("not valid JSON"), "{error}");
+    let kept = stored_ids(&s).await.len();
+    assert!(kept >= 100, "{kept}");
+    s.server.set_faults(Faults::default());
+    let next = s.run("issues-full").await;
+    assert_eq!(next.error, None);
+    assert_eq!(stored_ids(&s).await.len(), 300);
+    assert_eq!(next.counts["Issue"].added as usize, 300 - kept);
+}
+
+#[tokio::test]
+async fn retry_after_in_both_forms_is_honoured() {
+    // An HTTP date has whole seconds: two seconds from now is at least one second away.
+    for retry_after in [RetryAfter::Seconds(1), RetryAfter::HttpDate(2)] {
+        let faults = Faults { rate_limit_rate: 1.0, retry_after, max_consecutive: 1, ..Default::default() };
+        let s = setup_for("github-pages", 10, faults, repo()).await;
+        let started = std::time::Instant::now();
+        let report = s.run("issues-pages").await;
+        assert_eq!(report.error, None);
+        assert_eq!(report.counts["Issue"], added(10));
+        assert!(s.server.stats().injected_429 >= 1);
+        // The wait came from the header, not from the 1-20 ms backoff.
+        assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn oauth_tokens_are_refreshed_on_401_and_saved_sealed() {
+    let server = MockProvider::builder().issues(30).token("old").oauth("cid", "csecret", "r1").start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let store = SqliteStore::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
+    let mut c = Connection::new("github-pages", "acme", "github");
+    c.credentials = Credentials::OAuth2 {
+        access_token: Secret::new("old"),
+        refresh_token: Some(Secret::new("r1")),
+        expires_at: None,
+        client_id: Some("cid".into()),
+        client_secret: Some(Secret::new("csecret")),
+    };
+    c.base_url = Some(server.url().to_owned());
+    c.metadata = repo();
+    store.save_connection(&c).await.unwrap();
+    server.expire_token();
+    let runtime = Runtime::new(store).with_http_options(fast_http());
+    let report = runtime.run_sync(sync("issues-pages"), "github-pages", "acme").await.unwrap();
+    assert_eq!(report.error, None);
+    assert_eq!(server.stats().token_refreshes, 1);
+    let saved = runtime.store().connection("github-pages", "acme").await.unwrap().unwrap();
+    let Credentials::OAuth2 { access_token, .. } = saved.credentials else { panic!("oauth2 expected") };
+    assert_ne!(access_token.expose(), "old");
+
+    // A refresh that fails ends the run with a clear error.
+    let mut bad = runtime.store().connection("github-pages", "acme").await.unwrap().unwrap();
+    bad.credentials = Credentials::OAuth2 {
+        access_token: Secret::new("old"),
+        refresh_token: Some(Secret::new("wrong")),
+        expires_at: None,
+        client_id: Some("cid".into()),
+        client_secret: Some(Secret::new("csecret")),
+    };
+    runtime.store().save_connection(&bad).await.unwrap();
+    server.expire_token();
+    let report = runtime.run_sync(sync("issues-pages"), "github-pages", "acme").await.unwrap();
+    let error = report.error.unwrap();
+    assert!(error.contains("401") || error.contains("refresh"), "{error}");
+    assert!(!error.contains("wrong") && !error.contains("csecret"), "{error}");
+}
+
+#[tokio::test]
+async fn a_dry_run_counts_without_writing() {
+    let s = setup_for("github-pages", 80, Faults::default(), repo()).await;
+    let out = tempfile::tempdir().unwrap();
+    let options = DryRunOptions { samples: 2, output: Some(out.path().to_owned()), ..Default::default() };
+    let report = s.runtime.dry_run(sync("issues-pages"), "github-pages", "acme", options).await.unwrap();
+    assert_eq!(report.error, None);
+    assert_eq!(report.counts["Issue"], added(80));
+    assert_eq!(report.samples["Issue"].len(), 2);
+    assert!(stored_ids(&s).await.is_empty());
+    let lines = nango_runtime::store::JsonlCache::read(out.path(), "github-pages", "acme", "Issue").unwrap();
+    assert_eq!(lines.len(), 80);
+    // After a real run the same dry run would change nothing.
+    s.runtime.run_sync(sync("issues-pages"), "github-pages", "acme").await.unwrap();
+    let again =
+        s.runtime.dry_run(sync("issues-pages"), "github-pages", "acme", DryRunOptions::default()).await.unwrap();
+    assert!(again.counts["Issue"].is_empty(), "{:?}", again.counts);
+}
+
+#[test]
+fn the_test_syncs_are_all_registered() {
+    nango_runtime::check_registry(models::SYNCS, models::ACTIONS).unwrap();
+    assert!(YAML.ends_with("nango.yaml"));
+}
