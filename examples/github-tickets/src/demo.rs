@@ -31,6 +31,7 @@ struct DemoArgs {
 
 type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Parses the demo's arguments and runs it.
 pub fn main(args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
     let args = DemoArgs::parse_from(std::iter::once("github-tickets demo".into()).chain(args));
     nango_runtime::cli::init_tracing();

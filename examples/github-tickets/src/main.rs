@@ -1,31 +1,21 @@
-//! The seed example of nango-rs: the issues of a GitHub repository, synced into typed tickets.
-//!
 //! `github-tickets` (or `github-tickets demo`) runs the whole loop on embedded defaults: it
 //! starts the mock provider on loopback, adds a connection, runs the sync twice into SQLite
 //! (the second run is incremental) and prints the tickets. With `GITHUB_TOKEN` set and
 //! `--owner/--repo` it syncs real GitHub instead. Every other command is the runtime's CLI:
 //! `github-tickets connections add ...`, `dryrun`, `run`, `records`, `runs`.
 
-mod demo;
-mod sync;
-
-/// Models and sync descriptors generated from nango.yaml by build.rs.
-pub mod models {
-    nango_runtime::include_models!();
-}
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Err(problems) = nango_runtime::check_registry(models::SYNCS, models::ACTIONS) {
+    if let Err(problems) = github_tickets::check() {
         for p in problems {
             eprintln!("error: {p}");
         }
         return ExitCode::FAILURE;
     }
     match args.get(1).and_then(|a| a.to_str()) {
-        None | Some("demo") => demo::main(args.into_iter().skip(2)),
+        None | Some("demo") => github_tickets::demo::main(args.into_iter().skip(2)),
         _ => nango_runtime::cli::main_from(args),
     }
 }
