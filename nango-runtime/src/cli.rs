@@ -23,6 +23,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `println!` that ignores a closed stdout (`| head`), where `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Command line of a nango-rs program.
 #[derive(Debug, Parser)]
 #[command(version, about = "Run the syncs of this program: connections, dry runs, runs and records")]
@@ -242,6 +250,10 @@ pub fn main_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
     };
     match runtime.block_on(execute(cli)) {
         Ok(code) => code,
+        // The reader went away (`| head`): not an error of ours.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -286,7 +298,7 @@ pub async fn execute(cli: Cli) -> CliResult<ExitCode> {
         Command::Syncs => {
             for sync in registered_syncs() {
                 let d = sync.descriptor;
-                println!(
+                out!(
                     "{:<30} {:<16} {:<12} {:<20} models: {}",
                     d.name,
                     d.integration,
@@ -347,7 +359,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> CliResult<ExitC
                 connection.connection_config.insert(k.to_owned(), v.to_owned());
             }
             store.save_connection(&connection).await?;
-            println!(
+            out!(
                 "connection `{}` of `{}` saved ({} credentials{})",
                 add.id,
                 add.integration,
@@ -369,12 +381,12 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> CliResult<ExitC
                             })
                         })
                         .collect();
-                    println!("{}", serde_json::to_string_pretty(&items)?);
+                    out!("{}", serde_json::to_string_pretty(&items)?);
                 }
                 Format::Table => {
-                    println!("{:<20} {:<24} {:<16} {:<8} BASE URL", "INTEGRATION", "CONNECTION", "PROVIDER", "AUTH");
+                    out!("{:<20} {:<24} {:<16} {:<8} BASE URL", "INTEGRATION", "CONNECTION", "PROVIDER", "AUTH");
                     for c in list {
-                        println!(
+                        out!(
                             "{:<20} {:<24} {:<16} {:<8} {}",
                             c.provider_config_key,
                             c.connection_id,
@@ -390,7 +402,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> CliResult<ExitC
             if !store.delete_connection(integration, id).await? {
                 return Err(format!("no connection `{id}` for integration `{integration}`").into());
             }
-            println!("connection `{id}` of `{integration}` removed with its records and runs");
+            out!("connection `{id}` of `{integration}` removed with its records and runs");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -455,10 +467,10 @@ fn progress_bar() -> (indicatif::ProgressBar, crate::engine::Progress) {
 
 fn print_counts(counts: &crate::store::ModelCounts) {
     if counts.is_empty() {
-        println!("  no records");
+        out!("  no records");
     }
     for (model, c) in counts {
-        println!("  {model}: {} added, {} updated, {} deleted", c.added, c.updated, c.deleted);
+        out!("  {model}: {} added, {} updated, {} deleted", c.added, c.updated, c.deleted);
     }
 }
 
@@ -477,23 +489,25 @@ async fn dryrun(cli: &Cli, args: &DryrunArgs) -> CliResult<ExitCode> {
     };
     let report = runtime.dry_run(sync, &integration, &args.connection, options).await.map_err(run_error)?;
     bar.finish_and_clear();
-    println!(
+    out!(
         "dry run of `{}` for `{}` ({:.1?}); nothing was written to the store",
-        args.sync, args.connection, report.duration
+        args.sync,
+        args.connection,
+        report.duration
     );
-    println!("would be:");
+    out!("would be:");
     print_counts(&report.counts);
     for (model, samples) in &report.samples {
-        println!("first {} {model} record(s):", samples.len());
+        out!("first {} {model} record(s):", samples.len());
         for s in samples {
-            println!("{}", serde_json::to_string_pretty(s)?);
+            out!("{}", serde_json::to_string_pretty(s)?);
         }
     }
     if let Some(c) = &report.checkpoint {
-        println!("checkpoint left: {c}");
+        out!("checkpoint left: {c}");
     }
     if let Some(dir) = &args.save_responses {
-        println!("HTTP exchanges saved in {}", dir.display());
+        out!("HTTP exchanges saved in {}", dir.display());
     }
     match report.error {
         Some(e) => {
@@ -527,7 +541,7 @@ async fn run(cli: &Cli, args: &RunArgs) -> CliResult<ExitCode> {
         RunStatus::Success => "succeeded",
         _ => "failed",
     };
-    println!("run {} of `{}` for `{}` {status} in {:.1?}", report.run_id, args.sync, args.connection, report.duration);
+    out!("run {} of `{}` for `{}` {status} in {:.1?}", report.run_id, args.sync, args.connection, report.duration);
     print_counts(&report.counts);
     match report.error {
         Some(e) => {
@@ -640,18 +654,23 @@ async fn runs(cli: &Cli, args: &RunsArgs) -> CliResult<ExitCode> {
     };
     let list = store.runs(key, args.sync.as_deref(), args.limit).await?;
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        out!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    out!(
         "{:<6} {:<24} {:<20} {:<8} {:<20} {:<10} COUNTS / ERROR",
-        "RUN", "SYNC", "CONNECTION", "STATUS", "STARTED", "TOOK"
+        "RUN",
+        "SYNC",
+        "CONNECTION",
+        "STATUS",
+        "STARTED",
+        "TOOK"
     );
     for r in list {
         let took = r.ended_at.map(|e| format!("{:.1}s", (e - r.started_at).num_milliseconds() as f64 / 1000.0));
         let counts: Vec<String> =
             r.counts.iter().map(|(m, c)| format!("{m} +{} ~{} -{}", c.added, c.updated, c.deleted)).collect();
-        println!(
+        out!(
             "{:<6} {:<24} {:<20} {:<8} {:<20} {:<10} {}{}",
             r.id,
             r.sync,

@@ -8,6 +8,14 @@ use nango_runtime::store::{ModelCounts, RecordQuery, SqliteStore, Store};
 use nango_runtime::{Connection, Credentials, Secret};
 use std::process::ExitCode;
 
+/// `println!` that ignores a closed stdout (`| head`), where `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Runs the github-tickets sync end to end and prints the tickets.
 #[derive(Debug, Parser)]
 #[command(name = "github-tickets demo")]
@@ -56,13 +64,15 @@ fn print_counts(label: &str, counts: &ModelCounts) {
         .iter()
         .map(|(m, c)| format!("{m}: {} added, {} updated, {} deleted", c.added, c.updated, c.deleted))
         .collect();
-    println!("{label}: {}", if text.is_empty() { "no changes".to_string() } else { text.join("; ") });
+    out!("{label}: {}", if text.is_empty() { "no changes".to_string() } else { text.join("; ") });
 }
 
 async fn run(args: DemoArgs) -> DemoResult<()> {
     let real = match (&args.owner, &args.repo, std::env::var("GITHUB_TOKEN")) {
         (Some(_), Some(_), Ok(token)) if !token.is_empty() && !cfg!(feature = "tls") => {
-            return Err("syncing real GitHub needs HTTPS: run with `cargo run -p github-tickets --features tls -- ...`".into());
+            return Err(
+                "syncing real GitHub needs HTTPS: run with `cargo run -p github-tickets --features tls -- ...`".into(),
+            );
         }
         (Some(owner), Some(repo), Ok(token)) if !token.is_empty() => Some((owner.clone(), repo.clone(), token)),
         (Some(_), Some(_), _) => return Err("--owner/--repo sync real GitHub and need GITHUB_TOKEN to be set".into()),
@@ -80,7 +90,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
         }
         None => {
             let server = MockProvider::builder().issues(args.issues).token("demo-token").start().await?;
-            println!("mock GitHub serving {} issues at {}", args.issues, server.url());
+            out!("mock GitHub serving {} issues at {}", args.issues, server.url());
             // The mock's token is not a secret; without NANGO_ENCRYPTION_KEY it is stored in clear.
             let store = SqliteStore::open(&args.database, Sealer::from_env(true)?).await?;
             let mut c = Connection::new("github", "demo", "github");
@@ -101,7 +111,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
         let key = runtime.store().connection_key("github", &connection.connection_id).await?.unwrap_or_default();
         runtime.store().reset_sync(key, "github-tickets", &["Ticket"], true).await?;
     }
-    println!("connection `{}` saved in {}", connection.connection_id, args.database);
+    out!("connection `{}` saved in {}", connection.connection_id, args.database);
 
     let report = runtime.run_sync(sync, "github", &connection.connection_id).await?;
     if let Some(e) = &report.error {
@@ -125,11 +135,11 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
     let counts = runtime.store().record_counts(key).await?;
     let query = RecordQuery { model: "Ticket".into(), limit: args.show, ..Default::default() };
     let page = runtime.store().records(key, &query).await?;
-    println!("\n{} tickets stored; the first {}:", counts.get("Ticket").copied().unwrap_or(0), page.records.len());
-    println!("{:<10} {:<7} {:<8} {:<14} TITLE", "ID", "NUMBER", "STATE", "AUTHOR");
+    out!("\n{} tickets stored; the first {}:", counts.get("Ticket").copied().unwrap_or(0), page.records.len());
+    out!("{:<10} {:<7} {:<8} {:<14} TITLE", "ID", "NUMBER", "STATE", "AUTHOR");
     for r in &page.records {
         let t = &r.data;
-        println!(
+        out!(
             "{:<10} {:<7} {:<8} {:<14} {}",
             r.id,
             t["number"].as_f64().unwrap_or_default() as u64,
@@ -138,7 +148,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
             t["title"].as_str().unwrap_or("")
         );
     }
-    println!(
+    out!(
         "\nmore: cargo run -p github-tickets -- records Ticket --connection {} --format json",
         connection.connection_id
     );
