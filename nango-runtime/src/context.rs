@@ -4,6 +4,7 @@
 //! its typed description from nango.yaml. The context is typed by the sync, so saving a model
 //! that nango.yaml does not list as the sync's output does not compile.
 
+#[cfg(feature = "runtime")]
 use crate::http::{HttpClient, Paginate, RequestBuilder};
 use crate::store::PreparedRecord;
 use crate::{
@@ -130,13 +131,19 @@ pub struct SyncEnv {
     /// Where records, checkpoints and metadata go.
     pub host: Box<dyn SyncHost>,
     /// Requests to the provider with the connection's credentials.
+    #[cfg(feature = "runtime")]
     pub http: HttpClient,
 }
 
 impl SyncEnv {
     /// An environment that keeps records in memory and has no provider (tests).
     pub fn in_memory(input: SyncInput) -> SyncEnv {
-        SyncEnv { input, host: Box::new(MemoryHost::default()), http: HttpClient::detached() }
+        SyncEnv {
+            input,
+            host: Box::new(MemoryHost::default()),
+            #[cfg(feature = "runtime")]
+            http: HttpClient::detached(),
+        }
     }
 }
 
@@ -163,7 +170,12 @@ pub async fn run_in_memory(sync: &SyncRegistration, input: SyncInput) -> Result<
             Box::pin(async { Ok(()) })
         }
     }
-    let env = SyncEnv { input, host: Box::new(Shared(host.clone())), http: HttpClient::detached() };
+    let env = SyncEnv {
+        input,
+        host: Box::new(Shared(host.clone())),
+        #[cfg(feature = "runtime")]
+        http: HttpClient::detached(),
+    };
     (sync.run)(env).await?;
     let batches = std::mem::take(&mut *host.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(batches)
@@ -206,6 +218,7 @@ pub async fn run_in_memory(sync: &SyncRegistration, input: SyncInput) -> Result<
 pub struct NangoSync<S: SyncDefinition> {
     input: SyncInput,
     host: Box<dyn SyncHost>,
+    #[cfg(feature = "runtime")]
     http: HttpClient,
     pending: Option<(&'static str, RecordChange, Vec<PreparedRecord>)>,
     memory: bool,
@@ -223,7 +236,15 @@ impl<S: SyncDefinition> NangoSync<S> {
 
     /// The context of a run the runtime prepared.
     pub fn from_env(env: SyncEnv) -> Self {
-        NangoSync { input: env.input, host: env.host, http: env.http, pending: None, memory: false, _sync: PhantomData }
+        NangoSync {
+            input: env.input,
+            host: env.host,
+            #[cfg(feature = "runtime")]
+            http: env.http,
+            pending: None,
+            memory: false,
+            _sync: PhantomData,
+        }
     }
 
     /// What nango.yaml says about this sync.
@@ -242,22 +263,26 @@ impl<S: SyncDefinition> NangoSync<S> {
     }
 
     /// The HTTP client for the connection's provider (credentials, retries, rate limits).
+    #[cfg(feature = "runtime")]
     pub fn http(&self) -> &HttpClient {
         &self.http
     }
 
     /// A GET request to the provider: `nango.get("/user").json::<User>().await`.
+    #[cfg(feature = "runtime")]
     pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
         self.http.get(endpoint)
     }
 
     /// A POST request to the provider.
+    #[cfg(feature = "runtime")]
     pub fn post(&self, endpoint: impl Into<String>) -> RequestBuilder {
         self.http.post(endpoint)
     }
 
     /// Pages of `T` from a paginated endpoint, with the provider's pagination settings unless
     /// overridden on the returned value.
+    #[cfg(feature = "runtime")]
     pub fn paginate<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         endpoint: impl Into<String>,
@@ -402,13 +427,19 @@ pub struct ScriptEnv {
     /// The connection's metadata.
     pub metadata: serde_json::Value,
     /// Requests to the provider with the connection's credentials.
+    #[cfg(feature = "runtime")]
     pub http: HttpClient,
 }
 
 impl ScriptEnv {
     /// An environment without a provider (tests).
     pub fn detached(connection_id: impl Into<String>, metadata: serde_json::Value) -> ScriptEnv {
-        ScriptEnv { connection_id: connection_id.into(), metadata, http: HttpClient::detached() }
+        ScriptEnv {
+            connection_id: connection_id.into(),
+            metadata,
+            #[cfg(feature = "runtime")]
+            http: HttpClient::detached(),
+        }
     }
 }
 
@@ -440,16 +471,19 @@ impl<A: ActionDefinition> NangoAction<A> {
     }
 
     /// The HTTP client for the connection's provider.
+    #[cfg(feature = "runtime")]
     pub fn http(&self) -> &HttpClient {
         &self.env.http
     }
 
     /// A GET request to the provider.
+    #[cfg(feature = "runtime")]
     pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
         self.env.http.get(endpoint)
     }
 
     /// A POST request to the provider.
+    #[cfg(feature = "runtime")]
     pub fn post(&self, endpoint: impl Into<String>) -> RequestBuilder {
         self.env.http.post(endpoint)
     }
@@ -478,6 +512,7 @@ impl NangoEvent {
     }
 
     /// The HTTP client for the connection's provider.
+    #[cfg(feature = "runtime")]
     pub fn http(&self) -> &HttpClient {
         &self.env.http
     }

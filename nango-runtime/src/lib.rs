@@ -24,12 +24,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "runtime")]
 pub mod cli;
 mod connection;
 mod context;
+#[cfg(feature = "runtime")]
 pub mod crypto;
 mod descriptors;
+#[cfg(feature = "runtime")]
 pub mod engine;
+#[cfg(feature = "runtime")]
 pub mod http;
 pub mod providers;
 pub mod store;

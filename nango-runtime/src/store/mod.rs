@@ -16,10 +16,12 @@
 
 mod hash;
 mod jsonl;
+#[cfg(feature = "runtime")]
 mod sqlite;
 
 pub use hash::canonical_hash;
 pub use jsonl::JsonlCache;
+#[cfg(feature = "runtime")]
 pub use sqlite::SqliteStore;
 
 use crate::Connection;
@@ -35,7 +37,7 @@ pub enum StoreError {
     /// The database failed.
     Database(String),
     /// Credentials could not be sealed or opened.
-    Crypto(crate::crypto::CryptoError),
+    Crypto(String),
     /// A request the store cannot serve (bad cursor, unknown connection...).
     Invalid(String),
 }
@@ -44,7 +46,7 @@ impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::Database(e) => write!(f, "database error: {e}"),
-            StoreError::Crypto(e) => e.fmt(f),
+            StoreError::Crypto(e) => f.write_str(e),
             StoreError::Invalid(e) => f.write_str(e),
         }
     }
@@ -52,15 +54,17 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+#[cfg(feature = "runtime")]
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Database(e.to_string())
     }
 }
 
+#[cfg(feature = "runtime")]
 impl From<crate::crypto::CryptoError> for StoreError {
     fn from(e: crate::crypto::CryptoError) -> Self {
-        StoreError::Crypto(e)
+        StoreError::Crypto(e.0)
     }
 }
 
@@ -171,7 +175,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    /// `RUNNING`, `SUCCESS` or `FAILED`.
+    pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "RUNNING",
             RunStatus::Success => "SUCCESS",
@@ -179,7 +184,8 @@ impl RunStatus {
         }
     }
 
-    fn parse(s: &str) -> RunStatus {
+    /// From [`RunStatus::as_str`]'s text (anything else reads as failed).
+    pub fn parse(s: &str) -> RunStatus {
         match s {
             "SUCCESS" => RunStatus::Success,
             "RUNNING" => RunStatus::Running,
@@ -486,11 +492,13 @@ pub fn deep_merge(base: &mut Value, patch: Value) {
 }
 
 /// Microseconds since the epoch (how timestamps are stored).
+#[cfg(feature = "runtime")]
 pub(crate) fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
 /// Back from microseconds.
+#[cfg(feature = "runtime")]
 pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
@@ -498,6 +506,7 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
 /// The records-API cursor of a record: base64 of `<last_modified_at>||<seq>.<key>` (Nango's
 /// shape, with our commit-ordered sequence in place of its UUID, so a page never skips a record
 /// committed while a reader pages).
+#[cfg(feature = "runtime")]
 pub(crate) fn encode_cursor(last_modified: i64, seq: i64, key: i64) -> String {
     use base64::Engine;
     let ts = from_micros(last_modified).format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
@@ -505,6 +514,7 @@ pub(crate) fn encode_cursor(last_modified: i64, seq: i64, key: i64) -> String {
 }
 
 /// Parses a cursor back into `(seq, key)`.
+#[cfg(feature = "runtime")]
 pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
     use base64::Engine;
     let bad = || StoreError::Invalid(format!("invalid cursor `{cursor}`: pass a cursor returned by an earlier call"));
