@@ -361,6 +361,12 @@ fn sync_runner(
     extra_params: TokenStream,
     call: TokenStream,
 ) -> TokenStream {
+    // Sync registrations also carry their output models' schemas (for `/openapi.json`).
+    let extra_fields = if registration.to_string() == "SyncRegistration" {
+        quote!(schemas: <#models::syncs::#marker as ::nango_runtime::SyncDefinition>::output_schemas,)
+    } else {
+        quote!()
+    };
     quote! {
         fn __nango_run(
             env: ::nango_runtime::SyncEnv,
@@ -384,6 +390,7 @@ fn sync_runner(
                 file: ::std::file!(),
                 line: ::std::line!(),
                 run: __nango_run,
+                #extra_fields
             }
         }
     }

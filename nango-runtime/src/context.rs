@@ -76,6 +76,10 @@ pub trait SyncHost: Send {
     fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>>;
     /// Replaces the connection's metadata.
     fn set_metadata(&mut self, metadata: serde_json::Value) -> BoxFutureRef<'_, Result<()>>;
+    /// Keeps a line in the run's log (`debug`, `info`, `warn` or `error`).
+    fn log(&mut self, level: &str, message: String) {
+        let _ = (level, message);
+    }
     /// The batches kept in memory ([`MemoryHost`] only; others keep none).
     fn take_batches(&mut self) -> Vec<RecordBatch> {
         Vec::new()
@@ -340,9 +344,22 @@ impl<S: SyncDefinition> NangoSync<S> {
         self.host.save_checkpoint(None).await
     }
 
-    /// Logs a message in the run's log.
-    pub fn log(&self, message: impl std::fmt::Display) {
-        tracing::info!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}");
+    /// Logs a message in the run's log (kept with the run, shown by the console) and to
+    /// `tracing`.
+    pub fn log(&mut self, message: impl std::fmt::Display) {
+        self.log_at("info", message);
+    }
+
+    /// Logs at a level: `debug`, `info`, `warn` or `error`.
+    pub fn log_at(&mut self, level: &str, message: impl std::fmt::Display) {
+        let message = message.to_string();
+        match level {
+            "error" => tracing::error!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            "warn" => tracing::warn!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            "debug" => tracing::debug!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            _ => tracing::info!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+        }
+        self.host.log(level, message);
     }
 
     async fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
@@ -567,6 +584,8 @@ pub struct SyncRegistration {
     pub line: u32,
     /// Runs it.
     pub run: fn(SyncEnv) -> BoxFuture<Result<()>>,
+    /// `(name, JSON Schema)` of its output models.
+    pub schemas: fn() -> Vec<(&'static str, serde_json::Value)>,
 }
 
 /// A `#[nango_action]` function of this binary.

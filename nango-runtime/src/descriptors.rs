@@ -132,6 +132,10 @@ pub trait SyncDefinition {
     const DESCRIPTOR: SyncDescriptor;
     /// The connection metadata model (`input:`), or `()`.
     type Metadata;
+    /// `(name, JSON Schema)` of each output model (for `/openapi.json`).
+    fn output_schemas() -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
 }
 
 /// Implemented for each output model `M` of a sync `S`: the bound that lets a sync save only the

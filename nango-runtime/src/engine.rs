@@ -8,7 +8,8 @@
 use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::{
-    ChangeCounts, ModelCounts, PreparedRecord, RecordQuery, RunEnd, RunIds, RunStatus, Store, StoreError, deep_merge,
+    ChangeCounts, LogLine, ModelCounts, PreparedRecord, RecordQuery, RunEnd, RunIds, RunStatus, Store, StoreError,
+    deep_merge,
 };
 use crate::{
     BoxFutureRef, Connection, RecordChange, Result, ScriptEnv, SyncEnv, SyncHost, SyncInput, SyncRegistration, SyncType,
@@ -16,6 +17,7 @@ use crate::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,6 +70,16 @@ impl From<StoreError> for RunError {
 pub struct RunReport {
     /// The run's id in the history.
     pub run_id: i64,
+    /// When it started (the next `last_sync_date` if it succeeded).
+    pub started_at: DateTime<Utc>,
+    /// The `last_sync_date` it started from (`None`: a first or full run).
+    pub last_sync_date: Option<DateTime<Utc>>,
+    /// The checkpoint it started from.
+    pub checkpoint_from: Option<Value>,
+    /// The checkpoint it left (`None` when cleared).
+    pub checkpoint_to: Option<Value>,
+    /// Requests, retries and rate-limit waits of its HTTP client.
+    pub http: crate::http::HttpStats,
     /// Success or failure.
     pub status: RunStatus,
     /// Added/updated/deleted per model.
@@ -211,6 +223,18 @@ impl<St: Store> Runtime<St> {
         integration: &str,
         connection_id: &str,
     ) -> std::result::Result<RunReport, RunError> {
+        self.run_sync_until(sync, integration, connection_id, std::future::pending()).await
+    }
+
+    /// [`Runtime::run_sync`] that stops the function when `cancel` completes: records written
+    /// so far stay, and the run is recorded as failed with the error `cancelled`.
+    pub async fn run_sync_until(
+        &self,
+        sync: &'static SyncRegistration,
+        integration: &str,
+        connection_id: &str,
+        cancel: impl Future<Output = ()> + Send,
+    ) -> std::result::Result<RunReport, RunError> {
         let started = Instant::now();
         let (connection, key) = self.load(integration, connection_id).await?;
         let descriptor = sync.descriptor;
@@ -219,7 +243,17 @@ impl<St: Store> Runtime<St> {
         let http = self.http_client(&connection, key, self.http_options.clone())?;
         let run = self.store.begin_run(key, descriptor.name, track_deletes).await?;
         let counts = Arc::new(Mutex::new(ModelCounts::new()));
+        let logs = Arc::new(Mutex::new(vec![LogLine {
+            at: run.started_at,
+            level: "info".into(),
+            message: match (&run.last_sync_date, &run.checkpoint) {
+                (_, Some(c)) => format!("run started, resuming from checkpoint {c}"),
+                (Some(t), None) => format!("run started, last successful run started at {}", t.to_rfc3339()),
+                (None, None) => "run started, first run".into(),
+            },
+        }]));
         let host = StoreHost {
+            logs: logs.clone(),
             store: self.store.clone(),
             ids: run.ids,
             sync: descriptor.name,
@@ -233,9 +267,13 @@ impl<St: Store> Runtime<St> {
             last_sync_date: run.last_sync_date,
             checkpoint: run.checkpoint.clone(),
         };
+        let stats_of = http.clone();
         let env = SyncEnv { input, host: Box::new(host), http };
         tracing::info!(sync = descriptor.name, connection = connection_id, run = run.ids.run, "run started");
-        let mut outcome = run_guarded(sync, env).await;
+        let mut outcome = tokio::select! {
+            outcome = run_guarded(sync, env) => outcome,
+            () = cancel => Err("cancelled: the run was stopped before it ended".into()),
+        };
         let mut counts = std::mem::take(&mut *counts.lock().unwrap_or_else(|e| e.into_inner()));
         if outcome.is_ok() && track_deletes {
             for model in descriptor.outputs {
@@ -263,6 +301,23 @@ impl<St: Store> Runtime<St> {
             clear_checkpoint: status == RunStatus::Success && full,
         };
         self.store.finish_run(&run, descriptor.name, &end).await?;
+        let mut lines = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(m, c)| format!("{m}: {} added, {} updated, {} deleted", c.added, c.updated, c.deleted))
+            .collect();
+        lines.push(LogLine {
+            at: Utc::now(),
+            level: if error.is_some() { "error".into() } else { "info".into() },
+            message: match &error {
+                Some(e) => format!("run failed: {e}"),
+                None if summary.is_empty() => "run succeeded: no changes".into(),
+                None => format!("run succeeded: {}", summary.join("; ")),
+            },
+        });
+        self.store.append_logs(run.ids.run, &lines).await?;
+        let checkpoint_to =
+            if end.clear_checkpoint { None } else { self.store.sync_state(key, descriptor.name).await?.checkpoint };
         match &error {
             None => tracing::info!(
                 sync = descriptor.name,
@@ -275,7 +330,18 @@ impl<St: Store> Runtime<St> {
                 tracing::error!(sync = descriptor.name, connection = connection_id, run = run.ids.run, error = %e, "run failed")
             }
         }
-        Ok(RunReport { run_id: run.ids.run, status, counts, error, duration: started.elapsed() })
+        Ok(RunReport {
+            run_id: run.ids.run,
+            started_at: run.started_at,
+            last_sync_date: run.last_sync_date,
+            checkpoint_from: run.checkpoint.clone(),
+            checkpoint_to,
+            http: stats_of.stats(),
+            status,
+            counts,
+            error,
+            duration: started.elapsed(),
+        })
     }
 
     /// Runs `sync` against the real API without writing the store: what would be added,
@@ -367,6 +433,7 @@ async fn run_guarded(sync: &'static SyncRegistration, env: SyncEnv) -> Result<()
 
 /// Writes a real run's batches to the store.
 struct StoreHost<St: Store> {
+    logs: Arc<Mutex<Vec<LogLine>>>,
     store: Arc<St>,
     ids: RunIds,
     sync: &'static str,
@@ -375,7 +442,23 @@ struct StoreHost<St: Store> {
     progress: Option<Progress>,
 }
 
+/// Lines a run keeps in its log (the rest is counted, not kept).
+const MAX_LOG_LINES: usize = 1000;
+
 impl<St: Store> SyncHost for StoreHost<St> {
+    fn log(&mut self, level: &str, message: String) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if logs.len() < MAX_LOG_LINES {
+            logs.push(LogLine { at: Utc::now(), level: level.to_owned(), message });
+        } else if logs.len() == MAX_LOG_LINES {
+            logs.push(LogLine {
+                at: Utc::now(),
+                level: "warn".into(),
+                message: "further log lines were dropped".into(),
+            });
+        }
+    }
+
     fn write(
         &mut self,
         model: &'static str,

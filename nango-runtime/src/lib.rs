@@ -26,6 +26,8 @@
 
 #[cfg(feature = "runtime")]
 pub mod cli;
+#[cfg(feature = "runtime")]
+pub mod client;
 mod connection;
 mod context;
 #[cfg(feature = "runtime")]
@@ -36,7 +38,13 @@ pub mod engine;
 #[cfg(feature = "runtime")]
 pub mod http;
 pub mod providers;
+#[cfg(feature = "runtime")]
+pub mod scheduler;
+#[cfg(feature = "runtime")]
+pub mod server;
 pub mod store;
+#[cfg(feature = "runtime")]
+pub mod webhooks;
 
 pub use connection::*;
 pub use context::*;

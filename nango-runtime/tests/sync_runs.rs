@@ -6,154 +6,13 @@
 use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockProvider, MockServer, RetryAfter};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::{DryRunOptions, Runtime};
-use nango_runtime::http::{HttpOptions, Pagination};
+use nango_runtime::http::HttpOptions;
 use nango_runtime::store::{ChangeCounts, RecordQuery, RunStatus, SqliteStore, Store};
-use nango_runtime::{Connection, Credentials, NangoSync, Result, Secret, SyncRegistration};
-use serde::Deserialize;
+use nango_runtime::{Connection, Credentials, Secret, SyncRegistration};
 use std::time::Duration;
 
-mod models {
-    nango_macros::nango_models!("tests/syncs/nango.yaml");
-}
-use models::Issue;
-
-const YAML: &str = "tests/syncs/nango.yaml";
-
-#[derive(Debug, Deserialize)]
-struct GithubIssue {
-    id: u64,
-    number: u64,
-    title: String,
-    state: String,
-    updated_at: String,
-}
-
-impl From<GithubIssue> for Issue {
-    fn from(i: GithubIssue) -> Issue {
-        Issue {
-            id: i.id.to_string(),
-            number: i.number as f64,
-            title: i.title,
-            state: i.state,
-            updated_at: i.updated_at,
-        }
-    }
-}
-
-fn repo_path(repo: &models::Repo, prefix: &str) -> String {
-    format!("{prefix}/repos/{}/{}/issues", repo.owner, repo.repo)
-}
-
-/// Link-header pages; a checkpoint after each page; fails after `fail_after_pages` pages.
-#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
-async fn issues_full(nango: &mut NangoSync<models::syncs::IssuesFull>) -> Result<()> {
-    #[derive(serde::Serialize, Deserialize)]
-    struct Page {
-        page: u64,
-    }
-    let repo = nango.metadata()?;
-    let per_page = repo.per_page.unwrap_or(100.0) as u64;
-    let start = nango.checkpoint::<Page>()?.map_or(1, |p| p.page + 1);
-    let mut page = start;
-    loop {
-        let issues: Vec<GithubIssue> = nango
-            .get(repo_path(&repo, ""))
-            .query("state", "all")
-            .query("direction", "asc")
-            .query("per_page", per_page)
-            .query("page", page)
-            .send_json()
-            .await?;
-        if issues.is_empty() {
-            return Ok(());
-        }
-        nango.batch_save(issues.into_iter().map(Issue::from)).await?;
-        nango.save_checkpoint(&Page { page }).await?;
-        if repo.fail_after_pages.is_some_and(|n| (page - start + 1) as f64 >= n) {
-            return Err(format!("failing on purpose after page {page}").into());
-        }
-        page += 1;
-    }
-}
-
-#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
-async fn issues_incremental(nango: &mut NangoSync<models::syncs::IssuesIncremental>) -> Result<()> {
-    let repo = nango.metadata()?;
-    let mut pages = nango
-        .paginate::<GithubIssue>(repo_path(&repo, ""))
-        .query("state", "all")
-        .query("sort", "updated")
-        .query("direction", "asc")
-        .limit(100);
-    if let Some(since) = nango.last_sync_date() {
-        pages = pages.query("since", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    }
-    while let Some(page) = pages.next_page().await? {
-        nango.batch_save(page.into_iter().map(Issue::from)).await?;
-    }
-    Ok(())
-}
-
-#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
-async fn issues_cursor(nango: &mut NangoSync<models::syncs::IssuesCursor>) -> Result<()> {
-    let repo = nango.metadata()?;
-    let mut pages = nango
-        .paginate::<GithubIssue>(repo_path(&repo, "/cursor"))
-        .pagination(Pagination::cursor("cursor", "next_cursor").limit_name_in_request("limit").response_path("items"))
-        .limit(70);
-    while let Some(page) = pages.next_page().await? {
-        nango.batch_save(page.into_iter().map(Issue::from)).await?;
-    }
-    Ok(())
-}
-
-#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
-async fn issues_offset(nango: &mut NangoSync<models::syncs::IssuesOffset>) -> Result<()> {
-    let repo = nango.metadata()?;
-    let mut pagination = Pagination::offset("offset").limit_name_in_request("limit").response_path("issues");
-    if repo.offset_method.as_deref() == Some("per-page") {
-        // The mock's offset counts records; per-page counts pages, so scale by the page size.
-        pagination = Pagination::page("page").limit_name_in_request("per_page");
-        let mut pages =
-            nango.paginate::<GithubIssue>(repo_path(&repo, "")).pagination(pagination).limit(40).query("state", "all");
-        while let Some(page) = pages.next_page().await? {
-            nango.batch_save(page.into_iter().map(Issue::from)).await?;
-        }
-        return Ok(());
-    }
-    let mut pages = nango.paginate::<GithubIssue>(repo_path(&repo, "/offset")).pagination(pagination).limit(64);
-    while let Some(page) = pages.next_page().await? {
-        nango.batch_save(page.into_iter().map(Issue::from)).await?;
-    }
-    Ok(())
-}
-
-#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
-async fn issues_bodylink(nango: &mut NangoSync<models::syncs::IssuesBodylink>) -> Result<()> {
-    let repo = nango.metadata()?;
-    let mut pages = nango
-        .paginate::<GithubIssue>(repo_path(&repo, "/bodylink"))
-        .pagination(Pagination::link_body("links.next").limit_name_in_request("per_page").response_path("data"))
-        .limit(90);
-    while let Some(page) = pages.next_page().await? {
-        nango.batch_save(page.into_iter().map(Issue::from)).await?;
-    }
-    Ok(())
-}
-
-#[nango_macros::nango_sync(path = "tests/syncs/nango.yaml", models = crate::models)]
-async fn issues_pages(nango: &mut NangoSync<models::syncs::IssuesPages>) -> Result<()> {
-    let repo = nango.metadata()?;
-    let mut pages = nango
-        .paginate::<GithubIssue>(repo_path(&repo, ""))
-        .pagination(Pagination::page("page").limit_name_in_request("per_page"))
-        .query("state", "all")
-        .limit(30);
-    while let Some(page) = pages.next_page().await? {
-        nango.batch_save(page.into_iter().map(Issue::from)).await?;
-    }
-    Ok(())
-}
+mod common;
+use common::models;
 
 fn sync(name: &str) -> &'static SyncRegistration {
     nango_runtime::registered_syncs().find(|s| s.descriptor.name == name).unwrap()
@@ -466,5 +325,4 @@ async fn a_dry_run_counts_without_writing() {
 #[test]
 fn the_test_syncs_are_all_registered() {
     nango_runtime::check_registry(models::SYNCS, models::ACTIONS).unwrap();
-    assert!(YAML.ends_with("nango.yaml"));
 }

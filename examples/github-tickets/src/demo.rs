@@ -35,6 +35,13 @@ struct DemoArgs {
     /// Tickets printed at the end.
     #[arg(long, default_value_t = 10)]
     show: u32,
+    /// Then keep running as the service: the sync on its schedule, the records API, the
+    /// console and `/metrics`, until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Port of the service.
+    #[arg(long, env = "NANGO_PORT", default_value_t = 3003)]
+    port: u16,
 }
 
 type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -152,8 +159,43 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
         "\nmore: cargo run -p github-tickets -- records Ticket --connection {} --format json",
         connection.connection_id
     );
+    if args.serve {
+        serve(runtime, &connection, args.port).await?;
+    }
     if let Some(server) = mock {
         server.shutdown().await;
     }
+    Ok(())
+}
+
+/// Runs the service on the demo's store until Ctrl-C, and says how to use it.
+async fn serve(runtime: Runtime<SqliteStore>, connection: &Connection, port: u16) -> DemoResult<()> {
+    let secret_key =
+        std::env::var("NANGO_SECRET_KEY").ok().filter(|k| !k.is_empty()).unwrap_or_else(|| "demo-secret-key".into());
+    let options = nango_runtime::server::ServeOptions {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        secret_key: secret_key.clone(),
+        webhook_urls: std::env::var("NANGO_WEBHOOK_URL")
+            .map(|u| u.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        webhook_signing_key: std::env::var("NANGO_WEBHOOK_SIGNING_KEY").ok(),
+        ..Default::default()
+    };
+    let server = nango_runtime::server::Server::start(runtime, options)
+        .await
+        .map_err(|e| format!("cannot listen on port {port}: {e} (pass --port)"))?;
+    let url = format!("http://{}", server.addr());
+    out!("\nserving on {url}; the sync runs every 5 minutes. Ctrl-C stops.");
+    out!("  console:  {url}/login?key={secret_key}");
+    out!(
+        "  records:  curl -H 'Authorization: Bearer {secret_key}' -H 'Connection-Id: {}' -H 'Provider-Config-Key: github' '{url}/records?model=Ticket&limit=2'",
+        connection.connection_id
+    );
+    out!(
+        "  trigger:  curl -X POST -H 'Authorization: Bearer {secret_key}' -H 'Content-Type: application/json' -d '{{\"syncs\":[\"github-tickets\"],\"provider_config_key\":\"github\",\"connection_id\":\"{}\"}}' {url}/sync/trigger",
+        connection.connection_id
+    );
+    out!("  API:      {url}/openapi.json   metrics: {url}/metrics");
+    server.wait_for_signal().await;
     Ok(())
 }

@@ -106,6 +106,10 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
                 let t = emitter.type_of(o);
                 quote!(impl #rt::SyncOutput<#models::#t> for #marker {})
             });
+            let output_schemas = sync.output.iter().map(|o| {
+                let t = emitter.type_of(o);
+                quote!((#o, <#models::#t as #rt::Model>::json_schema()))
+            });
             sync_items.push(quote! {
                 #[doc = #doc]
                 #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
@@ -128,6 +132,9 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
                         version: #version,
                     };
                     type Metadata = #metadata;
+                    fn output_schemas() -> ::std::vec::Vec<(&'static str, #rt::__private::serde_json::Value)> {
+                        ::std::vec![#(#output_schemas),*]
+                    }
                 }
                 #(#output_impls)*
             });

@@ -370,6 +370,45 @@ pub struct SyncState {
     pub last_sync_date: Option<DateTime<Utc>>,
     /// The saved checkpoint.
     pub checkpoint: Option<Value>,
+    /// Paused (`Some(true)`) or started (`Some(false)`) by a command; `None` follows nango.yaml's
+    /// `auto_start`.
+    pub paused: Option<bool>,
+    /// The connection's own frequency, replacing nango.yaml's `runs`.
+    pub frequency_secs: Option<u64>,
+    /// When the scheduler runs it next.
+    pub next_run_at: Option<DateTime<Utc>>,
+}
+
+/// One attempt to deliver a webhook, as kept in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// The run whose results it carried.
+    pub run: i64,
+    /// The model it was about.
+    pub model: String,
+    /// Where it went.
+    pub url: String,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+}
+
+/// A line of a run's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// What.
+    pub message: String,
 }
 
 /// What the runtime needs from a database. All methods are safe to call concurrently.
@@ -463,6 +502,39 @@ pub trait Store: Send + Sync + 'static {
     fn live_ids(&self, connection: i64, model: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// A page of records.
     fn records(&self, connection: i64, query: &RecordQuery) -> impl Future<Output = StoreResult<RecordPage>> + Send;
+
+    /// Pauses (`Some(true)`), starts (`Some(false)`) or returns to `auto_start` (`None`).
+    fn set_paused(
+        &self,
+        connection: i64,
+        sync: &str,
+        paused: Option<bool>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sets (or with `None` removes) the connection's own frequency of a sync.
+    fn set_frequency(
+        &self,
+        connection: i64,
+        sync: &str,
+        frequency_secs: Option<u64>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sets when the scheduler runs a sync next.
+    fn set_next_run(
+        &self,
+        connection: i64,
+        sync: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One run.
+    fn run(&self, id: i64) -> impl Future<Output = StoreResult<Option<RunRecord>>> + Send;
+    /// Keeps webhook delivery attempts.
+    fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Recent delivery attempts, newest first (of one run when given).
+    fn deliveries(&self, run: Option<i64>, limit: u32)
+    -> impl Future<Output = StoreResult<Vec<DeliveryRecord>>> + Send;
+    /// Appends lines to a run's log.
+    fn append_logs(&self, run: i64, lines: &[LogLine]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A run's log, oldest first.
+    fn run_logs(&self, run: i64) -> impl Future<Output = StoreResult<Vec<LogLine>>> + Send;
     /// Number of live records per model of a connection.
     fn record_counts(&self, connection: i64) -> impl Future<Output = StoreResult<BTreeMap<String, u64>>> + Send;
 }

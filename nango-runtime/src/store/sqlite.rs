@@ -10,7 +10,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Schema versions, applied in order; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE connections (
     pk INTEGER PRIMARY KEY,
     provider_config_key TEXT NOT NULL,
@@ -62,7 +63,33 @@ CREATE TABLE runs (
     error TEXT
 );
 CREATE INDEX runs_by_sync ON runs (connection, sync, id);
-"#];
+"#,
+    r#"
+ALTER TABLE sync_state ADD COLUMN paused INTEGER;
+ALTER TABLE sync_state ADD COLUMN frequency_secs INTEGER;
+ALTER TABLE sync_state ADD COLUMN next_run_at INTEGER;
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_by_run ON webhook_deliveries (run);
+CREATE TABLE run_logs (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX run_logs_by_run ON run_logs (run, id);
+"#,
+];
 
 /// Rows per multi-row statement (12 parameters each, under SQLite's parameter limit).
 const ROWS_PER_STATEMENT: usize = 80;
@@ -316,6 +343,21 @@ impl SqliteStore {
     }
 }
 
+fn run_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<RunRecord> {
+    let counts: String = row.try_get("counts")?;
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        provider_config_key: row.try_get("provider_config_key")?,
+        connection_id: row.try_get("connection_id")?,
+        sync: row.try_get("sync")?,
+        started_at: from_micros(row.try_get("started_at")?),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(from_micros),
+        status: RunStatus::parse(&row.try_get::<String, _>("status")?),
+        counts: serde_json::from_str(&counts).unwrap_or_default(),
+        error: row.try_get("error")?,
+    })
+}
+
 /// The next commit-ordered sequence number (the write lock is held, so it is ours alone).
 async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
     Ok(sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) + 1 FROM records").fetch_one(&mut *tx).await?)
@@ -415,16 +457,22 @@ impl Store for SqliteStore {
     }
 
     async fn sync_state(&self, connection: i64, sync: &str) -> StoreResult<SyncState> {
-        let row = sqlx::query("SELECT last_sync_date, checkpoint FROM sync_state WHERE connection = $1 AND sync = $2")
-            .bind(connection)
-            .bind(sync)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT last_sync_date, checkpoint, paused, frequency_secs, next_run_at FROM sync_state \
+             WHERE connection = $1 AND sync = $2",
+        )
+        .bind(connection)
+        .bind(sync)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(SyncState::default()) };
         let checkpoint: Option<String> = row.try_get("checkpoint")?;
         Ok(SyncState {
             last_sync_date: row.try_get::<Option<i64>, _>("last_sync_date")?.map(from_micros),
             checkpoint: checkpoint.and_then(|c| serde_json::from_str(&c).ok()),
+            paused: row.try_get::<Option<bool>, _>("paused")?,
+            frequency_secs: row.try_get::<Option<i64>, _>("frequency_secs")?.map(|f| f.max(0) as u64),
+            next_run_at: row.try_get::<Option<i64>, _>("next_run_at")?.map(from_micros),
         })
     }
 
@@ -569,22 +617,7 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let counts: String = row.try_get("counts")?;
-                Ok(RunRecord {
-                    id: row.try_get("id")?,
-                    provider_config_key: row.try_get("provider_config_key")?,
-                    connection_id: row.try_get("connection_id")?,
-                    sync: row.try_get("sync")?,
-                    started_at: from_micros(row.try_get("started_at")?),
-                    ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(from_micros),
-                    status: RunStatus::parse(&row.try_get::<String, _>("status")?),
-                    counts: serde_json::from_str(&counts).unwrap_or_default(),
-                    error: row.try_get("error")?,
-                })
-            })
-            .collect()
+        rows.iter().map(run_from_row).collect()
     }
 
     async fn apply(
@@ -822,6 +855,132 @@ impl Store for SqliteStore {
         }
         let next_cursor = if more { records.last().map(|r| r.metadata.cursor.clone()) } else { None };
         Ok(RecordPage { records, next_cursor })
+    }
+
+    async fn set_paused(&self, connection: i64, sync: &str, paused: Option<bool>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, paused) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET paused = excluded.paused",
+        )
+        .bind(connection)
+        .bind(sync)
+        .bind(paused)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_frequency(&self, connection: i64, sync: &str, frequency_secs: Option<u64>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, frequency_secs) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET frequency_secs = excluded.frequency_secs",
+        )
+        .bind(connection)
+        .bind(sync)
+        .bind(frequency_secs.map(|f| f.min(i64::MAX as u64) as i64))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_next_run(&self, connection: i64, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, next_run_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET next_run_at = excluded.next_run_at",
+        )
+        .bind(connection)
+        .bind(sync)
+        .bind(at.map(to_micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn run(&self, id: i64) -> StoreResult<Option<RunRecord>> {
+        let row = sqlx::query(
+            "SELECT r.*, c.provider_config_key, c.connection_id FROM runs r JOIN connections c ON c.pk = r.connection \
+             WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for a in attempts {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (run, model, url, attempt, status, error, duration_ms, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(a.run)
+            .bind(&a.model)
+            .bind(&a.url)
+            .bind(i64::from(a.attempt))
+            .bind(a.status.map(i64::from))
+            .bind(&a.error)
+            .bind(a.duration_ms.min(i64::MAX as u64) as i64)
+            .bind(to_micros(a.at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, run: Option<i64>, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM webhook_deliveries WHERE ($1 IS NULL OR run = $1) ORDER BY id DESC LIMIT $2")
+                .bind(run)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRecord {
+                    run: r.try_get("run")?,
+                    model: r.try_get("model")?,
+                    url: r.try_get("url")?,
+                    attempt: r.try_get::<i64, _>("attempt")?.clamp(0, u32::MAX as i64) as u32,
+                    status: r.try_get::<Option<i64>, _>("status")?.map(|s| s.clamp(0, 999) as u16),
+                    error: r.try_get("error")?,
+                    duration_ms: r.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+                    at: from_micros(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn append_logs(&self, run: i64, lines: &[LogLine]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for line in lines {
+            sqlx::query("INSERT INTO run_logs (run, at, level, message) VALUES ($1, $2, $3, $4)")
+                .bind(run)
+                .bind(to_micros(line.at))
+                .bind(&line.level)
+                .bind(&line.message)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn run_logs(&self, run: i64) -> StoreResult<Vec<LogLine>> {
+        let rows = sqlx::query("SELECT at, level, message FROM run_logs WHERE run = $1 ORDER BY id")
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogLine {
+                    at: from_micros(r.try_get("at")?),
+                    level: r.try_get("level")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
     }
 
     async fn record_counts(&self, connection: i64) -> StoreResult<BTreeMap<String, u64>> {

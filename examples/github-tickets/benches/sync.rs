@@ -1,0 +1,415 @@
+//! Sync benchmark: the `github-tickets` sync into SQLite, next to a hand-written baseline.
+//!
+//! `cargo bench -p github-tickets --bench sync`
+//!
+//! The parent process serves N generated issues with the mock provider; every measurement runs
+//! in a child process of its own (this binary again, role chosen by `SYNC_BENCH_ROLE`), so its
+//! peak RSS (`VmHWM`) is its alone. Variants:
+//!
+//! * framework: the real sync through `Runtime::run_sync` into a fresh `SqliteStore` (change
+//!   detection, run history, batches of 1,000 records).
+//! * baseline: no framework: plain reqwest walking the same `Link` pages, the same typed decoding
+//!   and `Ticket` mapping, each ticket as JSON text, and sqlx inserts into a SQLite file with the
+//!   store's pragmas, one transaction per page, one `INSERT OR REPLACE` per record.
+//!
+//! The machine is noisy, so the two variants alternate and the figure to compare across runs is
+//! the ratio of their throughputs. Environment:
+//!
+//! * `SYNC_BENCH_SIZES=100000,1000000` — issue counts (default both).
+//! * `SYNC_BENCH_REPS=3` — repetitions per variant (default 3 below 1M, 1 from 1M on).
+//! * `SYNC_BENCH_QUICK=1` — 20,000 issues, one repetition: for trying things out.
+//! * `SYNC_BENCH_RERUN=0` — skip the second run over unchanged data (done at the smallest size).
+//!
+//! A child can also be run by hand against any mock provider (e.g. under a profiler):
+//! `SYNC_BENCH_ROLE=framework SYNC_BENCH_URL=http://127.0.0.1:PORT SYNC_BENCH_N=20000 <bench binary>`,
+//! the mock started with token `bench-token`.
+
+use github_tickets::models::Ticket;
+use github_tickets::sync::GithubIssue;
+use nango_mock_provider::MockProvider;
+use nango_runtime::crypto::Sealer;
+use nango_runtime::engine::Runtime;
+use nango_runtime::store::{SqliteStore, Store};
+use nango_runtime::{Connection, Credentials, Secret};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const TOKEN: &str = "bench-token";
+const CONNECTION: &str = "bench";
+
+/// What a child reports to the parent, as one JSON line on stdout.
+#[derive(Debug, Serialize, Deserialize)]
+struct Measured {
+    records: u64,
+    /// The first sync into an empty database: wall time, and CPU time of this process (user +
+    /// system, all threads), which other load on the machine disturbs less.
+    secs: f64,
+    cpu_secs: f64,
+    /// `VmHWM` right after the first sync (the high-water mark only grows, so this is its peak).
+    peak_rss_kb: u64,
+    /// A second sync over the same, unchanged issues (when asked for).
+    rerun_secs: Option<f64>,
+    rerun_cpu_secs: Option<f64>,
+}
+
+fn main() {
+    if let Ok(role) = std::env::var("SYNC_BENCH_ROLE") {
+        if let Err(e) = child(&role) {
+            eprintln!("sync bench child `{role}` failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Err(e) = parent() {
+        eprintln!("sync bench failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The children.
+
+fn child(role: &str) -> BenchResult<()> {
+    let url = std::env::var("SYNC_BENCH_URL")?;
+    let n: u64 = std::env::var("SYNC_BENCH_N")?.parse()?;
+    let rerun = env_or("SYNC_BENCH_RERUN", 0u8) == 1;
+    // Like the demo and the CLI: a multi-threaded runtime on the machine's cores.
+    let rt = tokio::runtime::Runtime::new()?;
+    let measured = match role {
+        "framework" => rt.block_on(framework(&url, n, rerun))?,
+        "baseline" => rt.block_on(baseline(&url, n, rerun))?,
+        other => return Err(format!("unknown role `{other}`").into()),
+    };
+    println!("{}", serde_json::to_string(&measured)?);
+    Ok(())
+}
+
+/// The child's peak resident set so far, from `/proc/self/status`.
+fn peak_rss_kb() -> BenchResult<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).ok_or("no VmHWM in /proc/self/status")?;
+    Ok(line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse()?)
+}
+
+/// User + system CPU time of this process so far, from `/proc/self/stat` (in clock ticks of
+/// 10 ms: `USER_HZ` is 100 on Linux).
+fn cpu_secs() -> BenchResult<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("bad /proc/self/stat")?.1.split_whitespace().collect();
+    let ticks = |i: usize| -> BenchResult<f64> { Ok(fields.get(i).ok_or("short /proc/self/stat")?.parse::<f64>()?) };
+    // Fields 14 (utime) and 15 (stime); `fields[0]` is field 3.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// The real example: `github_tickets::sync::github_tickets` run by the runtime into SQLite.
+async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
+    github_tickets::check().map_err(|problems| problems.join("; "))?;
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let store = SqliteStore::open(&db, Sealer::InsecureClear).await?;
+    let mut connection = Connection::new("github", CONNECTION, "github");
+    connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
+    connection.base_url = Some(url.to_owned());
+    connection.metadata = serde_json::json!({"owner": "o", "repo": "r"});
+    store.save_connection(&connection).await?;
+    let sync = nango_runtime::registered_syncs()
+        .find(|s| s.descriptor.name == "github-tickets")
+        .ok_or("the github-tickets sync is not registered")?;
+    let runtime = Runtime::new(store);
+
+    let (start, cpu) = (Instant::now(), cpu_secs()?);
+    let report = runtime.run_sync(sync, "github", CONNECTION).await?;
+    let (secs, cpu_used) = (start.elapsed().as_secs_f64(), cpu_secs()? - cpu);
+    let peak_rss_kb = peak_rss_kb()?;
+    if let Some(e) = report.error {
+        return Err(format!("run failed: {e}").into());
+    }
+    let added = report.counts.get("Ticket").map_or(0, |c| c.added);
+    if added != n {
+        return Err(format!("expected {n} tickets added, got {:?}", report.counts).into());
+    }
+    let mut measured =
+        Measured { records: n, secs, cpu_secs: cpu_used, peak_rss_kb, rerun_secs: None, rerun_cpu_secs: None };
+    if !rerun {
+        return Ok(measured);
+    }
+    // The sync is incremental: forget its last_sync_date (keeping the records) so that the
+    // second run lists every issue again, and change detection finds each one unchanged.
+    let key = runtime.store().connection_key("github", CONNECTION).await?.ok_or("no connection key")?;
+    runtime.store().reset_sync(key, "github-tickets", &["Ticket"], false).await?;
+    let (start, cpu) = (Instant::now(), cpu_secs()?);
+    let report = runtime.run_sync(sync, "github", CONNECTION).await?;
+    measured.rerun_secs = Some(start.elapsed().as_secs_f64());
+    measured.rerun_cpu_secs = Some(cpu_secs()? - cpu);
+    if let Some(e) = report.error {
+        return Err(format!("second run failed: {e}").into());
+    }
+    if report.counts.values().any(|c| !c.is_empty()) {
+        return Err(format!("the second run over unchanged issues changed {:?}", report.counts).into());
+    }
+    Ok(measured)
+}
+
+/// "Plain reqwest + sqlx inserts, one transaction per page, no framework."
+async fn baseline(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
+    let dir = tempfile::tempdir()?;
+    // The pragmas of SqliteStore::open.
+    let mut db = SqliteConnectOptions::new()
+        .filename(dir.path().join("baseline.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true)
+        .connect()
+        .await?;
+    sqlx::query("CREATE TABLE tickets (id TEXT PRIMARY KEY, json TEXT NOT NULL)").execute(&mut db).await?;
+    let client = reqwest::Client::new();
+
+    let (start, cpu) = (Instant::now(), cpu_secs()?);
+    let written = baseline_pass(&client, &mut db, url).await?;
+    let (secs, cpu_used) = (start.elapsed().as_secs_f64(), cpu_secs()? - cpu);
+    let peak_rss_kb = peak_rss_kb()?;
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&mut db).await?;
+    if written != n || stored as u64 != n {
+        return Err(format!("expected {n} tickets, wrote {written}, stored {stored}").into());
+    }
+    let mut measured =
+        Measured { records: n, secs, cpu_secs: cpu_used, peak_rss_kb, rerun_secs: None, rerun_cpu_secs: None };
+    if !rerun {
+        return Ok(measured);
+    }
+    // Without change detection, the second pass writes every record again.
+    let (start, cpu) = (Instant::now(), cpu_secs()?);
+    baseline_pass(&client, &mut db, url).await?;
+    measured.rerun_secs = Some(start.elapsed().as_secs_f64());
+    measured.rerun_cpu_secs = Some(cpu_secs()? - cpu);
+    Ok(measured)
+}
+
+/// Walks every page and writes its tickets; returns how many.
+async fn baseline_pass(client: &reqwest::Client, db: &mut sqlx::SqliteConnection, url: &str) -> BenchResult<u64> {
+    let mut next = Some(format!("{url}/repos/o/r/issues?state=all&sort=updated&direction=asc&per_page=100"));
+    let mut written = 0;
+    while let Some(page_url) = next.take() {
+        let response = client.get(&page_url).bearer_auth(TOKEN).send().await?.error_for_status()?;
+        next = response.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
+        let issues: Vec<GithubIssue> = serde_json::from_slice(&response.bytes().await?)?;
+        // The mock lists no pull requests, so the sync's filter would keep every issue.
+        let mut tx = db.begin().await?;
+        for ticket in issues.into_iter().map(Ticket::from) {
+            let json = serde_json::to_string(&ticket)?;
+            sqlx::query("INSERT OR REPLACE INTO tickets (id, json) VALUES (?, ?)")
+                .bind(&ticket.id)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(written)
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == r#"rel="next""#)
+            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parent.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Framework,
+    Baseline,
+}
+
+impl Variant {
+    fn role(self) -> &'static str {
+        match self {
+            Variant::Framework => "framework",
+            Variant::Baseline => "baseline",
+        }
+    }
+}
+
+/// The medians of one size.
+struct Row {
+    n: u64,
+    reps: usize,
+    framework: Summary,
+    baseline: Summary,
+}
+
+/// Median throughput and peak RSS of one variant at one size.
+struct Summary {
+    records_per_sec: f64,
+    /// Records per second of the child's CPU time.
+    records_per_cpu_sec: f64,
+    peak_rss_mb: f64,
+    rerun_records_per_sec: Option<f64>,
+    rerun_records_per_cpu_sec: Option<f64>,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
+}
+
+fn summarize(runs: &[Measured]) -> Summary {
+    let rps = |secs: f64, n: u64| n as f64 / secs;
+    let reruns: Vec<f64> = runs.iter().filter_map(|m| m.rerun_secs.map(|s| rps(s, m.records))).collect();
+    let rerun_cpus: Vec<f64> = runs.iter().filter_map(|m| m.rerun_cpu_secs.map(|s| rps(s, m.records))).collect();
+    Summary {
+        records_per_sec: median(runs.iter().map(|m| rps(m.secs, m.records)).collect()),
+        records_per_cpu_sec: median(runs.iter().map(|m| rps(m.cpu_secs, m.records)).collect()),
+        peak_rss_mb: median(runs.iter().map(|m| m.peak_rss_kb as f64 / 1024.0).collect()),
+        rerun_records_per_sec: (!reruns.is_empty()).then(|| median(reruns)),
+        rerun_records_per_cpu_sec: (!rerun_cpus.is_empty()).then(|| median(rerun_cpus)),
+    }
+}
+
+fn run_child(variant: Variant, url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
+    let output = Command::new(std::env::current_exe()?)
+        .env("SYNC_BENCH_ROLE", variant.role())
+        .env("SYNC_BENCH_URL", url)
+        .env("SYNC_BENCH_N", n.to_string())
+        .env("SYNC_BENCH_RERUN", if rerun { "1" } else { "0" })
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("the {} child exited with {}", variant.role(), output.status).into());
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().ok_or("the child printed nothing")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn parent() -> BenchResult<()> {
+    let quick = env_or("SYNC_BENCH_QUICK", 0u8) == 1;
+    let sizes: Vec<u64> = match std::env::var("SYNC_BENCH_SIZES") {
+        Ok(list) => list.split(',').map(|s| s.trim().replace('_', "").parse()).collect::<Result<_, _>>()?,
+        Err(_) if quick => vec![20_000],
+        Err(_) => vec![100_000, 1_000_000],
+    };
+    let rerun_at = if env_or("SYNC_BENCH_RERUN", 1u8) == 1 { sizes.iter().min().copied() } else { None };
+    // The mock provider runs here, on its own threads, while the children sync from it.
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        let reps = env_or("SYNC_BENCH_REPS", if quick || n >= 1_000_000 { 1 } else { 3 });
+        let server = rt.block_on(MockProvider::builder().issues(n).token(TOKEN).start())?;
+        let (mut framework, mut baseline) = (Vec::new(), Vec::new());
+        for rep in 0..reps {
+            // Alternate which variant goes first, so drift on the machine hits both alike.
+            let order = if rep % 2 == 0 {
+                [Variant::Framework, Variant::Baseline]
+            } else {
+                [Variant::Baseline, Variant::Framework]
+            };
+            for variant in order {
+                let m = run_child(variant, server.url(), n, rerun_at == Some(n))?;
+                eprintln!(
+                    "{n:>9} {:<9} rep {}: {:>8.0} records/s, {:>8.0} per CPU-s{}, peak RSS {:.1} MB",
+                    variant.role(),
+                    rep + 1,
+                    m.records as f64 / m.secs,
+                    m.records as f64 / m.cpu_secs,
+                    m.rerun_secs.map(|s| format!(" (second run {:.0}/s)", m.records as f64 / s)).unwrap_or_default(),
+                    m.peak_rss_kb as f64 / 1024.0
+                );
+                match variant {
+                    Variant::Framework => framework.push(m),
+                    Variant::Baseline => baseline.push(m),
+                }
+            }
+        }
+        rt.block_on(server.shutdown());
+        rows.push(Row { n, reps, framework: summarize(&framework), baseline: summarize(&baseline) });
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+/// `1000000` → `1,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| issues | runs | framework | baseline | ratio | ratio per CPU-second | framework peak RSS | baseline peak RSS |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        let (f, b) = (&row.framework, &row.baseline);
+        println!(
+            "| {} | {} | {} records/s | {} records/s | {:.2}x | {:.2}x | {:.1} MB | {:.1} MB |",
+            thousands(row.n),
+            row.reps,
+            thousands(f.records_per_sec.round() as u64),
+            thousands(b.records_per_sec.round() as u64),
+            f.records_per_sec / b.records_per_sec,
+            f.records_per_cpu_sec / b.records_per_cpu_sec,
+            f.peak_rss_mb,
+            b.peak_rss_mb
+        );
+        if let (Some(fr), Some(br), Some(fc), Some(bc)) =
+            (f.rerun_records_per_sec, b.rerun_records_per_sec, f.rerun_records_per_cpu_sec, b.rerun_records_per_cpu_sec)
+        {
+            println!(
+                "| {} again, unchanged | {} | {} records/s | {} records/s | {:.2}x | {:.2}x | | |",
+                thousands(row.n),
+                row.reps,
+                thousands(fr.round() as u64),
+                thousands(br.round() as u64),
+                fr / br,
+                fc / bc
+            );
+        }
+    }
+    if let (Some(first), Some(last)) = (rows.first(), rows.last())
+        && rows.len() > 1
+    {
+        println!();
+        println!(
+            "Peak RSS from {} to {} issues: framework {:.1} → {:.1} MB ({:+.0}%), baseline {:.1} → {:.1} MB ({:+.0}%).",
+            thousands(first.n),
+            thousands(last.n),
+            first.framework.peak_rss_mb,
+            last.framework.peak_rss_mb,
+            (last.framework.peak_rss_mb / first.framework.peak_rss_mb - 1.0) * 100.0,
+            first.baseline.peak_rss_mb,
+            last.baseline.peak_rss_mb,
+            (last.baseline.peak_rss_mb / first.baseline.peak_rss_mb - 1.0) * 100.0
+        );
+    }
+}

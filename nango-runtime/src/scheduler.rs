@@ -1,0 +1,483 @@
+//! The scheduler: runs every (connection, sync) on its schedule, one run at a time each.
+//!
+//! A schedule is due when it is started (`auto_start` or a start command, not paused) and its
+//! `next_run_at` has passed, or when it was triggered. After a run, the next one is one interval
+//! (nango.yaml's `runs`, or the connection's own frequency) plus a little jitter after the run
+//! *ended*: runs never overlap, and after downtime a schedule runs once, not once per missed
+//! tick. A failing run does not stop the schedule. State lives in the store, so schedules, pauses
+//! and frequencies survive restarts.
+
+use crate::engine::{RunReport, Runtime};
+use crate::store::{RunStatus, Store, StoreError};
+use crate::{Connection, SyncRegistration, registered_syncs};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, watch};
+
+/// `(connection key, sync name)`.
+pub type ScheduleKey = (i64, &'static str);
+
+/// Called after every run with the connection and the report (webhooks, metrics).
+pub type AfterRun = Arc<dyn Fn(Connection, &'static SyncRegistration, RunReport) + Send + Sync>;
+
+/// Settings of the scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Runs at once, all schedules together.
+    pub concurrency: usize,
+    /// How often due schedules are looked for when nothing wakes the scheduler.
+    pub tick: Duration,
+    /// Share of the interval added at random to the next run time (spreads load).
+    pub jitter: f64,
+    /// Longest jitter.
+    pub max_jitter: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            concurrency: 4,
+            tick: Duration::from_secs(1),
+            jitter: 0.05,
+            max_jitter: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Running {
+    started_at: DateTime<Utc>,
+    cancel: Arc<Notify>,
+    done: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Shared {
+    running: HashMap<ScheduleKey, Running>,
+    triggered: HashSet<ScheduleKey>,
+}
+
+/// What a schedule is doing, for `/sync/status` and the console.
+#[derive(Debug, Clone)]
+pub struct ScheduleView {
+    /// The connection.
+    pub connection: Connection,
+    /// The connection's key in the store.
+    pub key: i64,
+    /// The sync.
+    pub sync: &'static SyncRegistration,
+    /// `RUNNING`, `PAUSED`, `STOPPED` (never ran), `SUCCESS` or `ERROR` (Nango's statuses).
+    pub status: &'static str,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// The interval it runs at.
+    pub frequency: Duration,
+    /// Whether the frequency is the connection's own.
+    pub frequency_overridden: bool,
+    /// When it runs next (`None` while paused or running).
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// When the current run started.
+    pub running_since: Option<DateTime<Utc>>,
+    /// The last finished run.
+    pub last_run: Option<crate::store::RunRecord>,
+    /// The checkpoint.
+    pub checkpoint: Option<serde_json::Value>,
+    /// Start of the last successful run.
+    pub last_sync_date: Option<DateTime<Utc>>,
+}
+
+/// Runs syncs on their schedules; cheap to clone.
+pub struct Scheduler<St: Store> {
+    runtime: Arc<Runtime<St>>,
+    config: SchedulerConfig,
+    shared: Arc<Mutex<Shared>>,
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    slots: Arc<Semaphore>,
+    after_run: Option<AfterRun>,
+}
+
+impl<St: Store> Clone for Scheduler<St> {
+    fn clone(&self) -> Self {
+        Scheduler {
+            runtime: self.runtime.clone(),
+            config: self.config.clone(),
+            shared: self.shared.clone(),
+            wake: self.wake.clone(),
+            stop: self.stop.clone(),
+            slots: self.slots.clone(),
+            after_run: self.after_run.clone(),
+        }
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The sync registrations of a connection's integration.
+pub fn syncs_of(connection: &Connection) -> impl Iterator<Item = &'static SyncRegistration> + '_ {
+    registered_syncs().filter(move |s| s.descriptor.integration == connection.provider_config_key)
+}
+
+impl<St: Store> Scheduler<St> {
+    /// A scheduler over a runtime.
+    ///
+    /// ```no_run
+    /// # async fn demo(runtime: nango_runtime::engine::Runtime<nango_runtime::store::SqliteStore>) {
+    /// use nango_runtime::scheduler::{Scheduler, SchedulerConfig};
+    /// let scheduler = Scheduler::new(std::sync::Arc::new(runtime), SchedulerConfig::default());
+    /// let running = tokio::spawn(scheduler.clone().run());
+    /// // ... later, on SIGTERM:
+    /// scheduler.shutdown(std::time::Duration::from_secs(30)).await;
+    /// running.await.unwrap();
+    /// # }
+    /// ```
+    pub fn new(runtime: Arc<Runtime<St>>, config: SchedulerConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Scheduler {
+            runtime,
+            config,
+            shared: Arc::default(),
+            wake: Arc::new(Notify::new()),
+            stop: watch::channel(false).0,
+            slots,
+            after_run: None,
+        }
+    }
+
+    /// Calls `f` after every run (from the run's task; keep it quick or spawn).
+    pub fn after_run(mut self, f: AfterRun) -> Self {
+        self.after_run = Some(f);
+        self
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Arc<Runtime<St>> {
+        &self.runtime
+    }
+
+    fn interval(sync: &SyncRegistration, frequency_secs: Option<u64>) -> Duration {
+        frequency_secs.map(Duration::from_secs).unwrap_or(sync.descriptor.interval).max(Duration::from_secs(1))
+    }
+
+    fn jitter(&self, interval: Duration) -> Duration {
+        let max = interval.mul_f64(self.config.jitter.clamp(0.0, 1.0)).min(self.config.max_jitter);
+        // Sub-second clock noise is random enough to spread schedules; no RNG dependency needed.
+        let noise = (Utc::now().timestamp_subsec_nanos() % 1000) as f64 / 1000.0;
+        max.mul_f64(noise)
+    }
+
+    /// Looks for due schedules until [`Scheduler::shutdown`]; then waits for running runs.
+    pub async fn run(self) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let sleep = match self.start_due().await {
+                Ok(next) => next.unwrap_or(self.config.tick).min(self.config.tick),
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler: cannot read schedules");
+                    self.config.tick
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                () = self.wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Starts every due schedule; returns how long until the next one is due.
+    async fn start_due(&self) -> Result<Option<Duration>, StoreError> {
+        let now = Utc::now();
+        let mut soonest: Option<Duration> = None;
+        for connection in self.runtime.store().connections().await? {
+            let Some(key) =
+                self.runtime.store().connection_key(&connection.provider_config_key, &connection.connection_id).await?
+            else {
+                continue;
+            };
+            for sync in syncs_of(&connection) {
+                let name = sync.descriptor.name;
+                let state = self.runtime.store().sync_state(key, name).await?;
+                let (running, triggered) = {
+                    let shared = lock(&self.shared);
+                    (shared.running.contains_key(&(key, name)), shared.triggered.contains(&(key, name)))
+                };
+                if running {
+                    continue;
+                }
+                let paused = state.paused.unwrap_or(!sync.descriptor.auto_start);
+                let due = triggered || (!paused && state.next_run_at.is_none_or(|t| t <= now));
+                if !due {
+                    if let (false, Some(t)) = (paused, state.next_run_at) {
+                        let wait = (t - now).to_std().unwrap_or_default();
+                        soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
+                    }
+                    continue;
+                }
+                let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                    // Every slot is busy: look again when a run ends.
+                    return Ok(Some(self.config.tick));
+                };
+                self.spawn_run(connection.clone(), key, sync, permit);
+            }
+        }
+        Ok(soonest)
+    }
+
+    fn spawn_run(
+        &self,
+        connection: Connection,
+        key: i64,
+        sync: &'static SyncRegistration,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let name = sync.descriptor.name;
+        let cancel = Arc::new(Notify::new());
+        let done = Arc::new(Notify::new());
+        {
+            let mut shared = lock(&self.shared);
+            shared.triggered.remove(&(key, name));
+            shared
+                .running
+                .insert((key, name), Running { started_at: Utc::now(), cancel: cancel.clone(), done: done.clone() });
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let store = this.runtime.store().clone();
+            let cancelled = cancel.clone();
+            let report = this
+                .runtime
+                .run_sync_until(sync, &connection.provider_config_key, &connection.connection_id, async move {
+                    cancelled.notified().await
+                })
+                .await;
+            let frequency = match store.sync_state(key, name).await {
+                Ok(state) => state.frequency_secs,
+                Err(_) => None,
+            };
+            let interval = Self::interval(sync, frequency);
+            let next = Utc::now() + chrono::Duration::from_std(interval + this.jitter(interval)).unwrap_or_default();
+            if let Err(e) = store.set_next_run(key, name, Some(next)).await {
+                tracing::error!(sync = name, error = %e, "scheduler: cannot store the next run time");
+            }
+            match report {
+                Ok(report) => {
+                    if let Some(after) = &this.after_run {
+                        after(connection, sync, report);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(sync = name, connection = %connection.connection_id, error = %e, "run could not start")
+                }
+            }
+            lock(&this.shared).running.remove(&(key, name));
+            done.notify_waiters();
+            this.wake.notify_one();
+        });
+    }
+
+    /// Runs a sync now (also when paused); with `reset`, first stops a running run and forgets
+    /// `last_sync_date` and the checkpoint (a full resync), and with `empty_cache` also deletes
+    /// the cached records.
+    pub async fn trigger(
+        &self,
+        key: i64,
+        sync: &'static SyncRegistration,
+        reset: bool,
+        empty_cache: bool,
+    ) -> Result<(), StoreError> {
+        let name = sync.descriptor.name;
+        if reset {
+            self.cancel_and_wait(key, name).await;
+            self.runtime.store().reset_sync(key, name, sync.descriptor.outputs, empty_cache).await?;
+        }
+        lock(&self.shared).triggered.insert((key, name));
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn cancel_and_wait(&self, key: i64, name: &'static str) {
+        let handles = lock(&self.shared).running.get(&(key, name)).map(|r| (r.cancel.clone(), r.done.clone()));
+        if let Some((cancel, done)) = handles {
+            let finished = done.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            if !lock(&self.shared).running.contains_key(&(key, name)) {
+                return; // it ended before we could ask
+            }
+            // A stored permit: the run sees it even if it has not polled its cancel future yet.
+            cancel.notify_one();
+            finished.await;
+        }
+    }
+
+    /// Pauses a schedule (a running run finishes).
+    pub async fn pause(&self, key: i64, sync: &'static SyncRegistration) -> Result<(), StoreError> {
+        self.runtime.store().set_paused(key, sync.descriptor.name, Some(true)).await?;
+        lock(&self.shared).triggered.remove(&(key, sync.descriptor.name));
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Starts (resumes) a schedule: it runs at once if its time has come.
+    pub async fn start(&self, key: i64, sync: &'static SyncRegistration) -> Result<(), StoreError> {
+        self.runtime.store().set_paused(key, sync.descriptor.name, Some(false)).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Sets (or with `None` removes) a connection's own frequency; the next run moves to one new
+    /// interval after the last one.
+    pub async fn set_frequency(
+        &self,
+        key: i64,
+        sync: &'static SyncRegistration,
+        frequency: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let name = sync.descriptor.name;
+        self.runtime.store().set_frequency(key, name, frequency.map(|f| f.as_secs().max(1))).await?;
+        let last_start = self.runtime.store().runs(Some(key), Some(name), 1).await?.first().map(|r| r.started_at);
+        let interval = Self::interval(sync, frequency.map(|f| f.as_secs().max(1)));
+        let next = last_start.map(|t| t + chrono::Duration::from_std(interval).unwrap_or_default());
+        self.runtime.store().set_next_run(key, name, next).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Looks for due schedules now (after a new connection, say).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Whether a run of the schedule is going on.
+    pub fn is_running(&self, key: i64, sync: &str) -> bool {
+        lock(&self.shared).running.keys().any(|(k, s)| *k == key && *s == sync)
+    }
+
+    /// The state of one schedule.
+    pub async fn view(
+        &self,
+        connection: &Connection,
+        key: i64,
+        sync: &'static SyncRegistration,
+    ) -> Result<ScheduleView, StoreError> {
+        let name = sync.descriptor.name;
+        let state = self.runtime.store().sync_state(key, name).await?;
+        let last_run = self
+            .runtime
+            .store()
+            .runs(Some(key), Some(name), 2)
+            .await?
+            .into_iter()
+            .find(|r| r.status != RunStatus::Running);
+        let running_since = lock(&self.shared).running.get(&(key, name)).map(|r| r.started_at);
+        let paused = state.paused.unwrap_or(!sync.descriptor.auto_start);
+        let status = if running_since.is_some() {
+            "RUNNING"
+        } else if paused {
+            "PAUSED"
+        } else {
+            match last_run.as_ref().map(|r| r.status) {
+                None => "STOPPED",
+                Some(RunStatus::Success) => "SUCCESS",
+                Some(_) => "ERROR",
+            }
+        };
+        Ok(ScheduleView {
+            connection: connection.clone(),
+            key,
+            sync,
+            status,
+            paused,
+            frequency: Self::interval(sync, state.frequency_secs),
+            frequency_overridden: state.frequency_secs.is_some(),
+            next_run_at: if paused || running_since.is_some() {
+                None
+            } else {
+                Some(state.next_run_at.unwrap_or_else(Utc::now))
+            },
+            running_since,
+            last_run,
+            checkpoint: state.checkpoint,
+            last_sync_date: state.last_sync_date,
+        })
+    }
+
+    /// Stops looking for due schedules, lets running runs finish for up to `grace`, then
+    /// cancels the rest (their records so far are kept; they are recorded as cancelled).
+    pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.stop.send(true);
+        self.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let waiting: Vec<Arc<Notify>> = lock(&self.shared).running.values().map(|r| r.done.clone()).collect();
+            if waiting.is_empty() {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let all: Vec<(ScheduleKey, Arc<Notify>)> =
+                    lock(&self.shared).running.iter().map(|(k, r)| (*k, r.cancel.clone())).collect();
+                for ((key, name), cancel) in all {
+                    tracing::warn!(sync = name, connection = key, "shutdown: cancelling a run");
+                    cancel.notify_one();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Parses a frequency as nango.yaml's `runs` writes it: `every 5 minutes`, `every hour`,
+/// `30m`, `2 hours`, `every day`... At least 30 seconds (as Nango).
+///
+/// ```
+/// use nango_runtime::scheduler::parse_frequency;
+/// assert_eq!(parse_frequency("every 5 minutes").unwrap().as_secs(), 300);
+/// assert_eq!(parse_frequency("every half hour").unwrap().as_secs(), 1800);
+/// assert!(parse_frequency("every 10s").unwrap_err().contains("at least 30 seconds"));
+/// ```
+pub fn parse_frequency(text: &str) -> Result<Duration, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let fixed = match t.as_str() {
+        "every half day" => Some(12 * 3600),
+        "every half hour" => Some(1800),
+        "every quarter hour" => Some(900),
+        "every hour" => Some(3600),
+        "every day" => Some(86_400),
+        "every week" => Some(7 * 86_400),
+        "every month" => Some(30 * 86_400),
+        _ => None,
+    };
+    let secs = match fixed {
+        Some(s) => s as f64,
+        None => {
+            let rest = t.strip_prefix("every ").unwrap_or(&t).trim();
+            let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let (number, unit) = rest.split_at(split);
+            let n: f64 =
+                number.parse().map_err(|_| format!("`{text}` is not a frequency such as `every 5 minutes`"))?;
+            let unit_secs = match unit.trim() {
+                // No unit is milliseconds, as in Nango (`every 60000` is a minute).
+                "" | "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 0.001,
+                "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+                "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+                "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+                "d" | "day" | "days" => 86_400.0,
+                "w" | "week" | "weeks" => 7.0 * 86_400.0,
+                other => return Err(format!("unknown unit `{other}` in `{text}`: use s, m, h, d or w")),
+            };
+            n * unit_secs
+        }
+    };
+    if secs < 30.0 {
+        return Err(format!("`{text}` is too short: a frequency must be at least 30 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

@@ -1,0 +1,592 @@
+//! The Nango-compatible endpoints: records, sync status and commands, connections, actions.
+
+use super::{ApiError, ApiResult, AppState};
+use crate::scheduler::syncs_of;
+use crate::store::{ActionFilter, RecordQuery, Store};
+use crate::{Connection, Credentials, SyncRegistration, registered_actions, registered_syncs};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(super) fn routes<St: Store>() -> Router<Arc<AppState<St>>> {
+    Router::new()
+        .route("/records", get(records::<St>))
+        .route("/sync/status", get(sync_status::<St>))
+        .route("/sync/trigger", post(sync_trigger::<St>))
+        .route("/sync/pause", post(sync_pause::<St>))
+        .route("/sync/start", post(sync_start::<St>))
+        .route("/sync/update-connection-frequency", put(update_frequency::<St>))
+        .route("/connection", get(list_connections::<St>).post(create_connection::<St>))
+        .route("/connection/{connection_id}", get(get_connection::<St>).delete(delete_connection::<St>))
+        .route("/action/trigger", post(trigger_action::<St>))
+}
+
+/// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
+pub(super) struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
+            let path = e.path().to_string();
+            let at = if path == "." { String::new() } else { format!(" at `{path}`") };
+            ApiError::bad_request("invalid_body", format!("invalid JSON body{at}: {}", e.inner()))
+        })
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The connection a request names, with its key in the store.
+async fn connection<St: Store>(
+    state: &AppState<St>,
+    provider_config_key: &str,
+    connection_id: &str,
+) -> ApiResult<(Connection, i64)> {
+    let unknown = || {
+        ApiError::bad_request(
+            "unknown_connection",
+            format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
+        )
+    };
+    let c = state.store().connection(provider_config_key, connection_id).await?.ok_or_else(unknown)?;
+    let key = state.store().connection_key(provider_config_key, connection_id).await?.ok_or_else(unknown)?;
+    Ok((c, key))
+}
+
+fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).or_else(|_| {
+        chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query_params",
+                    format!("`{name}` must be an ISO 8601 date-time such as 2026-01-02T10:00:00Z, not `{value}`"),
+                )
+            })
+    })
+}
+
+/// `GET /records` (spec §5.1), strict about its parameters.
+async fn records<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (Some(connection_id), Some(pck)) = (header(&headers, "connection-id"), header(&headers, "provider-config-key"))
+    else {
+        return Err(ApiError::bad_request(
+            "invalid_headers",
+            "the `Connection-Id` and `Provider-Config-Key` headers are required",
+        ));
+    };
+    let mut query = RecordQuery { limit: 100, ..Default::default() };
+    let mut model = None;
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let bad = |m: String| ApiError::bad_request("invalid_query_params", m);
+        match name.as_ref() {
+            "model" => {
+                let valid = value.len() <= 255
+                    && value.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !valid {
+                    return Err(bad(format!("`model` must be a model name such as `Ticket`, not `{value}`")));
+                }
+                model = Some(value.into_owned());
+            }
+            "variant" if value == "base" => {}
+            "variant" => return Err(bad(format!("variant `{value}`: only the `base` variant exists here"))),
+            "modified_after" | "delta" => query.modified_after = Some(parse_time(&name, &value)?),
+            "limit" => {
+                query.limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=10_000).contains(l))
+                    .ok_or_else(|| bad(format!("`limit` must be a number from 1 to 10000, not `{value}`")))?;
+            }
+            "filter" => query.filter = Some(ActionFilter::parse(&value).map_err(bad)?),
+            "cursor" => {
+                if value.is_empty() || value.len() > 1000 {
+                    return Err(bad("`cursor` must be 1 to 1000 characters".into()));
+                }
+                query.cursor = Some(value.into_owned());
+            }
+            "ids" | "ids[]" => {
+                for id in value.split(',').filter(|s| !s.is_empty()) {
+                    if id.len() > 256 {
+                        return Err(bad("each of `ids` must be at most 256 characters".into()));
+                    }
+                    query.ids.push(id.to_owned());
+                }
+                if query.ids.len() > 100 {
+                    return Err(bad("at most 100 `ids` per request".into()));
+                }
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown parameter `{other}`; the parameters are model, variant, modified_after, limit, filter, cursor and ids"
+                )));
+            }
+        }
+    }
+    let model = model.ok_or_else(|| ApiError::bad_request("invalid_query_params", "`model` is required"))?;
+    let (connection, key) = connection(&state, pck, connection_id).await?;
+    let models: Vec<&str> = syncs_of(&connection).flat_map(|s| s.descriptor.outputs.iter().copied()).collect();
+    if !models.contains(&model.as_str()) {
+        return Err(ApiError::not_found(
+            "unknown_model",
+            format!("integration `{pck}` has no model `{model}`; its models: {}", models.join(", ")),
+        ));
+    }
+    query.model = model;
+    let page = state.store().records(key, &query).await?;
+    let records: Vec<Value> = page.records.iter().map(|r| r.to_json()).collect();
+    Ok(Json(json!({"records": records, "next_cursor": page.next_cursor})))
+}
+
+/// `syncs` of a request body: names or `{name, variant}` objects.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SyncRef {
+    Name(String),
+    Named {
+        name: String,
+        #[serde(default)]
+        variant: Option<String>,
+    },
+}
+
+impl SyncRef {
+    fn name(&self) -> &str {
+        match self {
+            SyncRef::Name(n) | SyncRef::Named { name: n, .. } => n,
+        }
+    }
+}
+
+/// The registrations a request names for an integration; unknown names are an error listing
+/// the integration's syncs.
+fn find_syncs(pck: &str, names: &[&str]) -> ApiResult<Vec<&'static SyncRegistration>> {
+    let all: Vec<&'static SyncRegistration> = registered_syncs().filter(|s| s.descriptor.integration == pck).collect();
+    if all.is_empty() {
+        return Err(ApiError::not_found("unknown_provider_config", format!("no integration `{pck}` has syncs here")));
+    }
+    if names.is_empty() || names == ["*"] {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter().copied().find(|s| s.descriptor.name == *n).ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|s| s.descriptor.name).collect();
+                ApiError::not_found(
+                    "unknown_sync",
+                    format!("integration `{pck}` has no sync `{n}`; its syncs: {}", known.join(", ")),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The connections a command is for: one, or every connection of the integration.
+async fn targets<St: Store>(
+    state: &AppState<St>,
+    pck: &str,
+    connection_id: Option<&str>,
+) -> ApiResult<Vec<(Connection, i64)>> {
+    match connection_id {
+        Some(id) => Ok(vec![connection(state, pck, id).await?]),
+        None => {
+            let mut out = Vec::new();
+            for c in state.store().connections().await?.into_iter().filter(|c| c.provider_config_key == pck) {
+                if let Some(key) = state.store().connection_key(pck, &c.connection_id).await? {
+                    out.push((c, key));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    syncs: String,
+    provider_config_key: String,
+    #[serde(default)]
+    connection_id: Option<String>,
+}
+
+/// `GET /sync/status?syncs=a,b|*&provider_config_key=&connection_id=` (spec §7.3).
+async fn sync_status<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q: StatusQuery = serde_urlencoded_strict(raw.as_deref())?;
+    let names: Vec<&str> = q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let syncs = find_syncs(&q.provider_config_key, &names)?;
+    let mut out = Vec::new();
+    for (connection, key) in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
+        let counts = state.store().record_counts(key).await?;
+        for sync in &syncs {
+            let view = state.scheduler.view(&connection, key, sync).await?;
+            let record_count: BTreeMap<&str, u64> =
+                sync.descriptor.outputs.iter().map(|m| (*m, counts.get(*m).copied().unwrap_or(0))).collect();
+            let frequency = if view.frequency_overridden {
+                format!("every {}s", view.frequency.as_secs())
+            } else {
+                sync.descriptor.runs.to_owned()
+            };
+            out.push(json!({
+                "id": format!("{key}:{}", sync.descriptor.name),
+                "connection_id": connection.connection_id,
+                "name": sync.descriptor.name,
+                "variant": "base",
+                "status": view.status,
+                "type": if view.last_sync_date.is_some() { "INCREMENTAL" } else { "INITIAL" },
+                "finishedAt": view.last_run.as_ref().and_then(|r| r.ended_at),
+                "nextScheduledSyncAt": view.next_run_at,
+                "frequency": frequency,
+                "latestResult": view.last_run.as_ref().map(|r| &r.counts),
+                // Nango's words for how the last run ended.
+                "latestExecutionStatus": view.last_run.as_ref().map(|r| match r.status {
+                    crate::store::RunStatus::Success => "SUCCESS",
+                    crate::store::RunStatus::Running => "RUNNING",
+                    crate::store::RunStatus::Failed => "ERROR",
+                }),
+                "recordCount": record_count,
+                "checkpoint": view.checkpoint,
+            }));
+        }
+    }
+    Ok(Json(json!({"syncs": out})))
+}
+
+/// Query parameters into a struct, unknown ones rejected by name.
+fn serde_urlencoded_strict<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> ApiResult<T> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let map: serde_json::Map<String, Value> = pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_request("invalid_query_params", e.to_string()))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TriggerOpts {
+    #[serde(default)]
+    reset: bool,
+    #[serde(default, rename = "emptyCache")]
+    empty_cache: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    syncs: Vec<SyncRef>,
+    #[serde(default)]
+    provider_config_key: Option<String>,
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    opts: Option<TriggerOpts>,
+    /// Deprecated forms of `opts`, still accepted (not together with `opts`).
+    #[serde(default)]
+    full_resync: Option<bool>,
+    #[serde(default)]
+    sync_mode: Option<String>,
+}
+
+impl CommandBody {
+    fn keys(&self, headers: &HeaderMap) -> ApiResult<(String, Option<String>)> {
+        let pck = self
+            .provider_config_key
+            .clone()
+            .or_else(|| header(headers, "provider-config-key").map(str::to_owned))
+            .ok_or_else(|| ApiError::bad_request("missing_provider_config_key", "`provider_config_key` is required"))?;
+        let connection = self.connection_id.clone().or_else(|| header(headers, "connection-id").map(str::to_owned));
+        for s in &self.syncs {
+            if let SyncRef::Named { variant: Some(v), .. } = s
+                && v != "base"
+            {
+                return Err(ApiError::bad_request("invalid_body", format!("variant `{v}`: only `base` exists here")));
+            }
+        }
+        Ok((pck, connection))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.syncs.iter().map(SyncRef::name).collect()
+    }
+}
+
+/// `POST /sync/trigger {syncs, provider_config_key, connection_id?, opts?: {reset, emptyCache}}`.
+async fn sync_trigger<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    headers: HeaderMap,
+    Body(body): Body<CommandBody>,
+) -> ApiResult<Json<Value>> {
+    let (pck, connection_id) = body.keys(&headers)?;
+    if body.opts.is_some() && (body.full_resync.is_some() || body.sync_mode.is_some()) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "use `opts` or the deprecated `full_resync`/`sync_mode`, not both",
+        ));
+    }
+    let (reset, empty_cache) = match (&body.opts, body.full_resync, body.sync_mode.as_deref()) {
+        (Some(o), _, _) => (o.reset, o.empty_cache),
+        (None, Some(full), None) => (full, false),
+        (None, _, Some("incremental")) => (false, false),
+        (None, _, Some("full_refresh")) => (true, false),
+        (None, _, Some("full_refresh_and_clear_cache")) => (true, true),
+        (None, _, Some(other)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                format!("`sync_mode` `{other}`: use incremental, full_refresh or full_refresh_and_clear_cache"),
+            ));
+        }
+        (None, None, None) => (false, false),
+    };
+    if empty_cache && !reset {
+        return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
+    }
+    let syncs = find_syncs(&pck, &body.names())?;
+    for (_, key) in targets(&state, &pck, connection_id.as_deref()).await? {
+        for sync in &syncs {
+            state.scheduler.trigger(key, sync, reset, empty_cache).await?;
+        }
+    }
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /sync/pause`.
+async fn sync_pause<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    headers: HeaderMap,
+    Body(body): Body<CommandBody>,
+) -> ApiResult<Json<Value>> {
+    let (pck, connection_id) = body.keys(&headers)?;
+    let syncs = find_syncs(&pck, &body.names())?;
+    for (_, key) in targets(&state, &pck, connection_id.as_deref()).await? {
+        for sync in &syncs {
+            state.scheduler.pause(key, sync).await?;
+        }
+    }
+    Ok(Json(json!({"success": true})))
+}
+
+/// `POST /sync/start` (resume).
+async fn sync_start<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    headers: HeaderMap,
+    Body(body): Body<CommandBody>,
+) -> ApiResult<Json<Value>> {
+    let (pck, connection_id) = body.keys(&headers)?;
+    let syncs = find_syncs(&pck, &body.names())?;
+    for (_, key) in targets(&state, &pck, connection_id.as_deref()).await? {
+        for sync in &syncs {
+            state.scheduler.start(key, sync).await?;
+        }
+    }
+    Ok(Json(json!({"success": true})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrequencyBody {
+    sync_name: String,
+    #[serde(default)]
+    sync_variant: Option<String>,
+    provider_config_key: String,
+    connection_id: String,
+    frequency: Option<String>,
+}
+
+/// `PUT /sync/update-connection-frequency {sync_name, provider_config_key, connection_id, frequency|null}`.
+async fn update_frequency<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    Body(body): Body<FrequencyBody>,
+) -> ApiResult<Json<Value>> {
+    if body.sync_variant.as_deref().is_some_and(|v| v != "base") {
+        return Err(ApiError::bad_request("invalid_body", "only the `base` variant exists here"));
+    }
+    let sync = find_syncs(&body.provider_config_key, &[body.sync_name.as_str()])?[0];
+    let (_, key) = connection(&state, &body.provider_config_key, &body.connection_id).await?;
+    let frequency = body
+        .frequency
+        .as_deref()
+        .map(crate::scheduler::parse_frequency)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("`frequency`: {e}")))?;
+    state.scheduler.set_frequency(key, sync, frequency).await?;
+    Ok(Json(json!({"frequency": body.frequency})))
+}
+
+fn connection_json(c: &Connection, key: i64) -> Value {
+    json!({
+        "id": key,
+        "connection_id": c.connection_id,
+        "provider_config_key": c.provider_config_key,
+        "provider": c.provider,
+        "auth_mode": c.credentials.kind(),
+        "base_url": c.base_url,
+        "connection_config": c.connection_config,
+        "metadata": c.metadata,
+        "created": c.created_at,
+        "updated": c.updated_at,
+    })
+}
+
+/// `GET /connection`: every connection (credentials are never returned).
+async fn list_connections<St: Store>(State(state): State<Arc<AppState<St>>>) -> ApiResult<Json<Value>> {
+    let mut out = Vec::new();
+    for c in state.store().connections().await? {
+        let key = state.store().connection_key(&c.provider_config_key, &c.connection_id).await?.unwrap_or_default();
+        out.push(connection_json(&c, key));
+    }
+    Ok(Json(json!({"connections": out})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyQuery {
+    provider_config_key: String,
+}
+
+/// `GET /connection/{connection_id}?provider_config_key=`.
+async fn get_connection<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    Path(connection_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
+    let (c, key) = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
+    Ok(Json(connection_json(&c, key)))
+}
+
+fn not_found(e: ApiError) -> ApiError {
+    if e.code == "unknown_connection" { ApiError::not_found(e.code, e.message) } else { e }
+}
+
+/// `DELETE /connection/{connection_id}?provider_config_key=`: with its records, state and runs.
+async fn delete_connection<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    Path(connection_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
+    let (_, key) = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
+    for sync in registered_syncs().filter(|s| s.descriptor.integration == q.provider_config_key) {
+        if state.scheduler.is_running(key, sync.descriptor.name) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "sync_running",
+                format!("sync `{}` is running for this connection; pause it and retry", sync.descriptor.name),
+            ));
+        }
+    }
+    state.store().delete_connection(&q.provider_config_key, &connection_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConnection {
+    provider_config_key: String,
+    connection_id: String,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    credentials: Credentials,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    connection_config: BTreeMap<String, String>,
+    #[serde(default)]
+    base_url: Option<String>,
+}
+
+/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start.
+async fn create_connection<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    Body(body): Body<NewConnection>,
+) -> ApiResult<impl IntoResponse> {
+    if body.connection_id.is_empty() || body.provider_config_key.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "`connection_id` and `provider_config_key` must not be empty",
+        ));
+    }
+    let mut c = Connection::new(
+        &body.provider_config_key,
+        &body.connection_id,
+        body.provider.unwrap_or(body.provider_config_key.clone()),
+    );
+    c.credentials = body.credentials;
+    c.metadata = body.metadata.unwrap_or_else(|| json!({}));
+    c.connection_config = body.connection_config;
+    c.base_url = body.base_url;
+    state.store().save_connection(&c).await.map_err(|e| match e {
+        crate::store::StoreError::Crypto(m) => ApiError::bad_request("encryption_key_missing", m),
+        other => other.into(),
+    })?;
+    let key = state.store().connection_key(&c.provider_config_key, &c.connection_id).await?.unwrap_or_default();
+    state.scheduler.wake();
+    Ok((StatusCode::CREATED, Json(connection_json(&c, key))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    action_name: String,
+    #[serde(default)]
+    input: Value,
+}
+
+/// `POST /action/trigger` with `Connection-Id` and `Provider-Config-Key` headers.
+async fn trigger_action<St: Store>(
+    State(state): State<Arc<AppState<St>>>,
+    headers: HeaderMap,
+    Body(body): Body<ActionBody>,
+) -> ApiResult<Json<Value>> {
+    let (Some(connection_id), Some(pck)) = (header(&headers, "connection-id"), header(&headers, "provider-config-key"))
+    else {
+        return Err(ApiError::bad_request(
+            "invalid_headers",
+            "the `Connection-Id` and `Provider-Config-Key` headers are required",
+        ));
+    };
+    let action = registered_actions()
+        .find(|a| a.descriptor.integration == pck && a.descriptor.name == body.action_name)
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_action", format!("integration `{pck}` has no action `{}`", body.action_name))
+        })?;
+    connection(&state, pck, connection_id).await?;
+    let env = state
+        .scheduler
+        .runtime()
+        .script_env(pck, connection_id)
+        .await
+        .map_err(|e| ApiError::bad_request("invalid_connection", e.to_string()))?;
+    match (action.run)(env, body.input).await {
+        Ok(output) => Ok(Json(output)),
+        Err(e) if e.to_string().starts_with("invalid input for action") => {
+            Err(ApiError::bad_request("invalid_action_input", e.to_string()))
+        }
+        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "action_script_failure", e.to_string())),
+    }
+}

@@ -1,0 +1,312 @@
+//! `serve`: the scheduler, the HTTP API (wire-compatible with Nango's), webhook delivery,
+//! `/metrics` and `/health` in one process.
+//!
+//! Every route but `/health` needs `Authorization: Bearer <NANGO_SECRET_KEY>` (the console may
+//! use a cookie holding the same key, set by `/login`). Errors are JSON
+//! `{"error": {"code", "message"}}` with a 4xx status for anything the caller can fix.
+
+mod api;
+mod console;
+mod error;
+mod metrics;
+mod openapi;
+
+pub use error::{ApiError, ApiResult};
+pub use metrics::Metrics;
+
+use crate::engine::{RunReport, Runtime};
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::store::{DeliveryRecord, RunStatus, Store};
+use crate::webhooks::{ResponseResults, SyncErrorInfo, SyncIdentity, SyncType, SyncWebhook, WebhookSender};
+use crate::{Connection, SyncRegistration};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen (`127.0.0.1:3003` by default, Nango's port).
+    pub addr: SocketAddr,
+    /// The API key (`NANGO_SECRET_KEY`).
+    pub secret_key: String,
+    /// Where sync webhooks go (`NANGO_WEBHOOK_URL`, comma separated for several).
+    pub webhook_urls: Vec<String>,
+    /// Key signing webhooks (`NANGO_WEBHOOK_SIGNING_KEY`; the secret key when unset, as Nango).
+    pub webhook_signing_key: Option<String>,
+    /// Send a webhook also when a run changed nothing (Nango's `on_sync_completion_always`).
+    pub webhook_always: bool,
+    /// First wait before retrying a failed webhook delivery (doubles each retry; 3 s as Nango).
+    pub webhook_retry_delay: Duration,
+    /// How long running runs may take to finish at shutdown before they are cancelled.
+    pub shutdown_grace: Duration,
+    /// Scheduler settings.
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3003)),
+            secret_key: String::new(),
+            webhook_urls: Vec::new(),
+            webhook_signing_key: None,
+            webhook_always: false,
+            webhook_retry_delay: Duration::from_secs(3),
+            shutdown_grace: Duration::from_secs(30),
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+/// What handlers share.
+pub struct AppState<St: Store> {
+    /// Runs and schedules.
+    pub scheduler: Scheduler<St>,
+    /// The API key.
+    pub secret_key: String,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+impl<St: Store> AppState<St> {
+    /// The store.
+    pub fn store(&self) -> &Arc<St> {
+        self.scheduler.runtime().store()
+    }
+}
+
+/// A running server (tests and embedding); [`Server::shutdown`] stops it gracefully.
+pub struct Server<St: Store> {
+    addr: SocketAddr,
+    state: Arc<AppState<St>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<St: Store> Server<St> {
+    /// Binds, starts the scheduler and serves.
+    ///
+    /// ```no_run
+    /// # async fn demo(runtime: nango_runtime::engine::Runtime<nango_runtime::store::SqliteStore>) -> std::io::Result<()> {
+    /// use nango_runtime::server::{Server, ServeOptions};
+    /// let options = ServeOptions { secret_key: "s3cret".into(), ..ServeOptions::default() };
+    /// let server = Server::start(runtime, options).await?;
+    /// println!("http://{}", server.addr());
+    /// server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(runtime: Runtime<St>, options: ServeOptions) -> std::io::Result<Server<St>> {
+        let metrics = Metrics::new();
+        let sender = (!options.webhook_urls.is_empty()).then(|| {
+            let key = options.webhook_signing_key.clone().or_else(|| Some(options.secret_key.clone()));
+            Arc::new(WebhookSender::new(options.webhook_urls.clone(), key).min_delay(options.webhook_retry_delay))
+        });
+        let runtime = Arc::new(runtime);
+        let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
+        let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
+        let state =
+            Arc::new(AppState { scheduler: scheduler.clone(), secret_key: options.secret_key.clone(), metrics });
+        let listener = tokio::net::TcpListener::bind(options.addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let app = router(state.clone());
+        let grace = options.shutdown_grace;
+        let task = tokio::spawn(async move {
+            let scheduling = tokio::spawn(scheduler.clone().run());
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "server error");
+            }
+            scheduler.shutdown(grace).await;
+            let _ = scheduling.await;
+        });
+        Ok(Server { addr, state, stop, task })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (scheduler, store, metrics).
+    pub fn state(&self) -> &Arc<AppState<St>> {
+        &self.state
+    }
+
+    /// Stops accepting requests and scheduling, lets runs finish (or cancels them after the
+    /// grace period), and returns when everything is written.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (it does not; for `serve` with a signal).
+    pub async fn wait_for_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new runs; waiting for running ones");
+        self.shutdown().await;
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// The router of the API (without the listener): for tests with `tower::ServiceExt` or for
+/// mounting under another app.
+pub fn router<St: Store>(state: Arc<AppState<St>>) -> Router {
+    let protected = api::routes::<St>()
+        .route("/openapi.json", axum::routing::get(openapi::openapi::<St>))
+        .route("/metrics", axum::routing::get(metrics::render::<St>))
+        .merge(console::routes::<St>())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_key::<St>));
+    Router::new()
+        .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/login", axum::routing::get(console::login::<St>))
+        .merge(protected)
+        .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests::<St>))
+        .with_state(state)
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a key was right.
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The key a request presents: `Authorization: Bearer <key>` or the console's cookie.
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        return value.strip_prefix("Bearer ").map(|k| k.trim().to_owned());
+    }
+    let cookies = headers.get("cookie").and_then(|v| v.to_str().ok())?;
+    cookies.split(';').find_map(|c| c.trim().strip_prefix("nango_key=").map(str::to_owned))
+}
+
+async fn require_key<St: Store>(State(state): State<Arc<AppState<St>>>, request: Request, next: Next) -> Response {
+    match presented_key(request.headers()) {
+        Some(key) if same_key(key.as_bytes(), state.secret_key.as_bytes()) => next.run(request).await,
+        Some(_) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unknown_account", "the secret key is not valid").into_response()
+        }
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_auth_header",
+            "authenticate with `Authorization: Bearer <NANGO_SECRET_KEY>`",
+        )
+        .into_response(),
+    }
+}
+
+async fn count_requests<St: Store>(State(state): State<Arc<AppState<St>>>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    state.metrics.http_request(&method, response.status().as_u16());
+    response
+}
+
+/// After each run: metrics, then the webhooks in their own task (a slow receiver must not hold
+/// the scheduler), their attempts kept in the store.
+fn after_run<St: Store>(
+    store: Arc<St>,
+    metrics: Metrics,
+    sender: Option<Arc<WebhookSender>>,
+    always: bool,
+) -> crate::scheduler::AfterRun {
+    Arc::new(move |connection: Connection, sync: &'static SyncRegistration, report: RunReport| {
+        metrics.run_finished(&report);
+        let Some(sender) = sender.clone() else { return };
+        let store = store.clone();
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            for webhook in webhooks_for(&connection, sync, &report, always) {
+                let model = webhook.model.clone();
+                let attempts = sender.deliver(&webhook).await;
+                metrics.webhook_attempts(&attempts);
+                let records: Vec<DeliveryRecord> = attempts
+                    .into_iter()
+                    .map(|a| DeliveryRecord {
+                        run: report.run_id,
+                        model: model.clone(),
+                        url: a.url,
+                        attempt: a.attempt,
+                        status: a.status,
+                        error: a.error,
+                        duration_ms: a.duration_ms,
+                        at: a.at,
+                    })
+                    .collect();
+                if let Err(e) = store.record_deliveries(&records).await {
+                    tracing::error!(error = %e, "cannot keep webhook delivery attempts");
+                }
+            }
+        });
+    })
+}
+
+/// The webhooks of one run: one per model (spec §6.2); none for a run that changed nothing
+/// unless `always`.
+pub fn webhooks_for(
+    connection: &Connection,
+    sync: &'static SyncRegistration,
+    report: &RunReport,
+    always: bool,
+) -> Vec<SyncWebhook> {
+    let sync_type = if report.last_sync_date.is_none() { SyncType::Initial } else { SyncType::Incremental };
+    sync.descriptor
+        .outputs
+        .iter()
+        .filter_map(|model| {
+            let identity = SyncIdentity::new(
+                connection.connection_id.clone(),
+                connection.provider_config_key.clone(),
+                sync.descriptor.name,
+                *model,
+            );
+            let hook = if report.status == RunStatus::Success {
+                let c = report.counts.get(*model).copied().unwrap_or_default();
+                if c.is_empty() && !always {
+                    return None;
+                }
+                let results = ResponseResults { added: c.added, updated: c.updated, deleted: c.deleted };
+                SyncWebhook::success(identity, sync_type, report.started_at, results)
+            } else {
+                let error = SyncErrorInfo::new("script_error", report.error.clone().unwrap_or_default());
+                let failed_at = report.started_at + chrono::Duration::from_std(report.duration).unwrap_or_default();
+                SyncWebhook::error(identity, sync_type, error, report.started_at, failed_at)
+            };
+            let uses_checkpoints = report.checkpoint_from.is_some() || report.checkpoint_to.is_some();
+            Some(if uses_checkpoints {
+                hook.with_checkpoints(report.checkpoint_from.clone(), report.checkpoint_to.clone())
+            } else {
+                hook
+            })
+        })
+        .collect()
+}

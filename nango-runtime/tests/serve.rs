@@ -1,0 +1,412 @@
+//! The service over real HTTP and real SQLite: schedules, commands, the records API under
+//! concurrent writes, auth and isolation, bad input, webhooks with independently checked
+//! signatures and retries.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{KeyInit, Mac};
+use nango_mock_provider::{Faults, MockProvider, MockServer};
+use nango_runtime::crypto::Sealer;
+use nango_runtime::engine::Runtime;
+use nango_runtime::http::HttpOptions;
+use nango_runtime::server::{ServeOptions, Server};
+use nango_runtime::store::{RunStatus, SqliteStore, Store};
+use nango_runtime::{Connection, Credentials, Secret};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const KEY: &str = "test-secret-key";
+
+struct Service {
+    _dir: tempfile::TempDir,
+    mock: MockServer,
+    server: Server<SqliteStore>,
+    url: String,
+    http: reqwest::Client,
+}
+
+async fn add_connection(store: &SqliteStore, integration: &str, id: &str, mock: &MockServer, metadata: Value) {
+    let mut c = Connection::new(integration, id, "github");
+    c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
+    c.base_url = Some(mock.url().to_owned());
+    c.metadata = metadata;
+    store.save_connection(&c).await.unwrap();
+}
+
+async fn service(issues: u64, faults: Faults, webhook_urls: Vec<String>, connections: &[(&str, &str)]) -> Service {
+    let mock = MockProvider::builder().issues(issues).token("t0ken").faults(faults).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let store = SqliteStore::open(&url, Sealer::InsecureClear).await.unwrap();
+    for (integration, id) in connections {
+        add_connection(&store, integration, id, &mock, json!({"owner": "a", "repo": "b", "per_page": 50})).await;
+    }
+    let http_options = HttpOptions::default().min_delay(Duration::from_millis(1)).max_delay(Duration::from_millis(20));
+    let runtime = Runtime::new(store).with_http_options(http_options);
+    let mut options = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        secret_key: KEY.into(),
+        webhook_urls,
+        shutdown_grace: Duration::from_secs(5),
+        webhook_retry_delay: Duration::from_millis(20),
+        ..Default::default()
+    };
+    options.scheduler.tick = Duration::from_millis(50);
+    let server = Server::start(runtime, options).await.unwrap();
+    let url = format!("http://{}", server.addr());
+    Service { _dir: dir, mock, server, url, http: reqwest::Client::new() }
+}
+
+impl Service {
+    fn store(&self) -> &Arc<SqliteStore> {
+        self.server.state().store()
+    }
+
+    async fn get(&self, path: &str, connection: Option<(&str, &str)>) -> (StatusCode, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.url)).bearer_auth(KEY);
+        if let Some((pck, id)) = connection {
+            req = req.header("Provider-Config-Key", pck).header("Connection-Id", id);
+        }
+        let resp = req.send().await.unwrap();
+        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self.http.post(format!("{}{path}", self.url)).bearer_auth(KEY).json(&body).send().await.unwrap();
+        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn key(&self, integration: &str, id: &str) -> i64 {
+        self.store().connection_key(integration, id).await.unwrap().unwrap()
+    }
+
+    /// Waits until `n` runs of a connection have ended.
+    async fn wait_runs(&self, integration: &str, id: &str, n: usize) -> Vec<nango_runtime::store::RunRecord> {
+        let key = self.key(integration, id).await;
+        for _ in 0..400 {
+            let runs = self.store().runs(Some(key), None, 100).await.unwrap();
+            if runs.iter().filter(|r| r.status != RunStatus::Running).count() >= n {
+                return runs;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("fewer than {n} runs ended in time");
+    }
+
+    /// Every record of a model through `/records`, page by page.
+    async fn all_records(&self, pck: &str, id: &str, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let c = cursor.as_ref().map(|c| format!("&cursor={}", urlencode(c))).unwrap_or_default();
+            let (status, body) = self.get(&format!("/records?model=Issue{query}{c}"), Some((pck, id))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            out.extend(body["records"].as_array().unwrap().iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return out,
+            }
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_connection_syncs_at_once_and_the_schedule_fires_without_overlap() {
+    let s = service(
+        120,
+        Faults { latency: Duration::from_millis(15), ..Default::default() },
+        vec![],
+        &[("github-full", "acme")],
+    )
+    .await;
+    let runs = s.wait_runs("github-full", "acme", 1).await;
+    assert_eq!(runs[0].status, RunStatus::Success, "{:?}", runs[0].error);
+    let key = s.key("github-full", "acme").await;
+    // The next run is an interval away; make it due now, and trigger on top while it runs.
+    s.store().set_next_run(key, "issues-full", Some(chrono::Utc::now())).await.unwrap();
+    s.server.state().scheduler.wake();
+    for _ in 0..5 {
+        s.post(
+            "/sync/trigger",
+            json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme"}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let runs = s.wait_runs("github-full", "acme", 3).await;
+    let mut spans: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+        runs.iter().filter_map(|r| Some((r.started_at, r.ended_at?))).collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "runs overlap: {pair:?}");
+    }
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pause_resume_trigger_and_resync() {
+    let s = service(60, Faults::default(), vec![], &[("github-full", "acme")]).await;
+    let body = json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme"});
+    s.wait_runs("github-full", "acme", 1).await;
+    let key = s.key("github-full", "acme").await;
+    let (status, _) = s.post("/sync/pause", body.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, st) =
+        s.get("/sync/status?syncs=issues-full&provider_config_key=github-full&connection_id=acme", None).await;
+    assert_eq!(st["syncs"][0]["status"], "PAUSED", "{st}");
+    assert_eq!(st["syncs"][0]["recordCount"]["Issue"], 60);
+    // Due, but paused: nothing runs.
+    s.store().set_next_run(key, "issues-full", Some(chrono::Utc::now())).await.unwrap();
+    s.server.state().scheduler.wake();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.store().runs(Some(key), None, 10).await.unwrap().len(), 1);
+    // A trigger runs it once even while paused.
+    s.post("/sync/trigger", body.clone()).await;
+    s.wait_runs("github-full", "acme", 2).await;
+    // Resume: the due schedule fires.
+    s.post("/sync/start", body.clone()).await;
+    s.store().set_next_run(key, "issues-full", Some(chrono::Utc::now())).await.unwrap();
+    s.server.state().scheduler.wake();
+    s.wait_runs("github-full", "acme", 3).await;
+    // A full resync with emptyCache forgets state and records, then runs again from scratch.
+    s.post("/sync/pause", body.clone()).await;
+    let resync = json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme",
+                        "opts": {"reset": true, "emptyCache": true}});
+    let (status, _) = s.post("/sync/trigger", resync).await;
+    assert_eq!(status, StatusCode::OK);
+    let runs = s.wait_runs("github-full", "acme", 4).await;
+    assert_eq!(runs[0].counts["Issue"].added, 60, "{:?}", runs[0]);
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn records_pages_return_every_record_once_while_a_sync_writes() {
+    let latency = Faults { latency: Duration::from_millis(5), ..Default::default() };
+    let s = service(3000, latency, vec![], &[("github-full", "acme")]).await;
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut cursor: Option<String> = None;
+    let mut done = false;
+    while !done {
+        // Read while the sync is writing; once it has ended, read to the end one last time.
+        let finished =
+            s.store().runs(None, None, 1).await.unwrap().first().is_some_and(|r| r.status != RunStatus::Running);
+        loop {
+            let c = cursor.as_ref().map(|c| format!("&cursor={}", urlencode(c))).unwrap_or_default();
+            let (status, body) =
+                s.get(&format!("/records?model=Issue&limit=37{c}"), Some(("github-full", "acme"))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let records = body["records"].as_array().unwrap();
+            for r in records {
+                *seen.entry(r["id"].as_str().unwrap().to_owned()).or_default() += 1;
+                cursor = Some(r["_nango_metadata"]["cursor"].as_str().unwrap().to_owned());
+            }
+            if body["next_cursor"].is_null() {
+                break;
+            }
+        }
+        done = finished;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.len(), 3000);
+    assert!(seen.values().all(|n| *n == 1), "a record came twice");
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn records_filters_auth_isolation_and_bad_input() {
+    let s = service(40, Faults::default(), vec![], &[("github-full", "acme"), ("github-full", "other")]).await;
+    s.wait_runs("github-full", "acme", 1).await;
+    s.wait_runs("github-full", "other", 1).await;
+    assert_eq!(s.all_records("github-full", "acme", "&limit=7").await.len(), 40);
+
+    // modified_after and filters.
+    let before = chrono::Utc::now();
+    let key = s.key("github-full", "acme").await;
+    s.mock.delete_issue(3);
+    s.mock.update_issue(4, nango_mock_provider::IssueUpdate { title: Some("new".into()), state: None });
+    s.post(
+        "/sync/trigger",
+        json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme"}),
+    )
+    .await;
+    s.wait_runs("github-full", "acme", 2).await;
+    let t = urlencode(&before.to_rfc3339());
+    let changed = s.all_records("github-full", "acme", &format!("&modified_after={t}")).await;
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    let deleted = s.all_records("github-full", "acme", "&filter=deleted").await;
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0]["_nango_metadata"]["last_action"], "DELETED");
+    let updated = s.all_records("github-full", "acme", "&filter=UPDATED").await;
+    assert_eq!(updated.len(), 1);
+    assert_eq!(s.all_records("github-full", "acme", "&filter=added,updated").await.len(), 39);
+    assert_eq!(s.all_records("github-full", "acme", "&ids=1000005&ids=1000006,1000007").await.len(), 3);
+    // The other connection's records are its own.
+    assert_eq!(s.all_records("github-full", "other", "").await.len(), 40);
+    assert_eq!(s.store().record_counts(key).await.unwrap()["Issue"], 39);
+
+    // Auth: no key, wrong key; /health needs none.
+    let no_key = s.http.get(format!("{}/records?model=Issue", s.url)).send().await.unwrap();
+    assert_eq!(no_key.status().as_u16(), 401);
+    let wrong = s.http.get(format!("{}/records?model=Issue", s.url)).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unknown_account");
+    assert_eq!(s.http.get(format!("{}/health", s.url)).send().await.unwrap().status().as_u16(), 200);
+
+    // Bad input: 4xx with a JSON error naming the problem, never a 500.
+    let acme = Some(("github-full", "acme"));
+    for (path, code, status) in [
+        ("/records?model=Issue&limit=0", "invalid_query_params", 400),
+        ("/records?model=Issue&limit=10001", "invalid_query_params", 400),
+        ("/records?model=Issue&limit=abc", "invalid_query_params", 400),
+        ("/records?model=Issue&cursor=not-a-cursor", "invalid_cursor_value", 400),
+        ("/records?model=Issue&modified_after=yesterday", "invalid_query_params", 400),
+        ("/records?model=Issue&filter=new", "invalid_query_params", 400),
+        ("/records?model=Issue&foo=1", "invalid_query_params", 400),
+        ("/records?model=Nope", "unknown_model", 404),
+        ("/records", "invalid_query_params", 400),
+    ] {
+        let (got, body) = s.get(path, acme).await;
+        assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (status, Some(code)), "{path}: {body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let (got, body) = s.get("/records?model=Issue", Some(("github-full", "nobody"))).await;
+    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("unknown_connection")));
+    let (got, body) = s.get("/records?model=Issue", None).await;
+    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_headers")));
+    let (got, body) = s.post("/sync/trigger", json!({"syncs": ["nope"], "provider_config_key": "github-full"})).await;
+    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (404, Some("unknown_sync")));
+    let (got, body) = s
+        .post("/sync/trigger", json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "extra": 1}))
+        .await;
+    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_body")), "{body}");
+    let (got, _) = s.get("/openapi.json", None).await;
+    assert_eq!(got.as_u16(), 200);
+    s.server.shutdown().await;
+}
+
+/// A webhook receiver on loopback that answers with the given statuses in turn, keeping what
+/// it received.
+async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>) {
+    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let kept = got.clone();
+    let statuses = Arc::new(Mutex::new(statuses.into_iter()));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let kept = kept.clone();
+            let statuses = statuses.clone();
+            async move {
+                kept.lock().unwrap().push((headers, body));
+                let status = statuses.lock().unwrap().next().unwrap_or(200);
+                StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_and_recorded() {
+    let (url, got) = receiver(vec![500, 503, 200]).await;
+    let s = service(25, Faults::default(), vec![url.clone()], &[("github-full", "acme")]).await;
+    s.wait_runs("github-full", "acme", 1).await;
+    let mut deliveries = Vec::new();
+    for _ in 0..400 {
+        deliveries = s.store().deliveries(None, 10).await.unwrap();
+        if deliveries.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let statuses: Vec<Option<u16>> = deliveries.iter().rev().map(|d| d.status).collect();
+    assert_eq!(statuses, [Some(500), Some(503), Some(200)]);
+    let requests = got.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    for (headers, body) in &requests {
+        // Our own HMAC over the exact bytes received, with the secret key (no signing key set).
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
+        mac.update(body);
+        let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(headers["x-nango-hmac-sha256"].to_str().unwrap(), expected);
+    }
+    let payload: Value = serde_json::from_slice(&requests[2].1).unwrap();
+    assert_eq!(payload["type"], "sync");
+    assert_eq!(payload["from"], "nango");
+    assert_eq!(payload["connectionId"], "acme");
+    assert_eq!(payload["providerConfigKey"], "github-full");
+    assert_eq!(payload["syncName"], "issues-full");
+    assert_eq!(payload["model"], "Issue");
+    assert_eq!(payload["syncType"], "INITIAL");
+    assert_eq!(payload["responseResults"], json!({"added": 25, "updated": 0, "deleted": 0}));
+    // A failing receiver never fails the sync.
+    assert!(s.store().runs(None, None, 10).await.unwrap().iter().all(|r| r.status == RunStatus::Success));
+    s.server.shutdown().await;
+
+    // A receiver that is down: attempts recorded with their errors, the sync still succeeds.
+    let s = service(5, Faults::default(), vec!["http://127.0.0.1:9/hook".into()], &[("github-full", "acme")]).await;
+    s.wait_runs("github-full", "acme", 1).await;
+    let mut deliveries = Vec::new();
+    for _ in 0..400 {
+        deliveries = s.store().deliveries(None, 10).await.unwrap();
+        if deliveries.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(deliveries.len(), 4, "first try and 3 retries");
+    assert!(deliveries.iter().all(|d| d.status.is_none() && d.error.is_some()));
+    assert!(s.store().runs(None, None, 10).await.unwrap().iter().all(|r| r.status == RunStatus::Success));
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_and_metrics_over_the_api() {
+    let s = service(10, Faults::default(), vec![], &[]).await;
+    let new = json!({"provider_config_key": "github-full", "connection_id": "api-made", "provider": "github",
+                     "credentials": {"type": "bearer", "token": "t0ken"}, "base_url": s.mock.url(),
+                     "metadata": {"owner": "a", "repo": "b"}});
+    let (status, body) = s.post("/connection", new).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.get("credentials").is_none());
+    s.wait_runs("github-full", "api-made", 1).await;
+    let (_, list) = s.get("/connection", None).await;
+    assert_eq!(list["connections"][0]["connection_id"], "api-made");
+    assert!(!list.to_string().contains("t0ken"), "credentials leaked: {list}");
+    let (status, _) = s.get("/connection/api-made?provider_config_key=github-full", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s.get("/connection/nope?provider_config_key=github-full", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let metrics = s.http.get(format!("{}/metrics", s.url)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("nango_runs_total{status=\"success\"} 1"), "{metrics}");
+    assert!(metrics.contains("nango_records_total"), "{metrics}");
+    let deleted = s
+        .http
+        .delete(format!("{}/connection/api-made?provider_config_key=github-full", s.url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    s.server.shutdown().await;
+}

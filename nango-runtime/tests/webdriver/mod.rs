@@ -1,0 +1,285 @@
+//! A small WebDriver client over `reqwest`: enough of the W3C protocol to drive headless
+//! Chromium through `chromedriver` (navigate, find, click, read, screenshot), without a browser
+//! automation crate.
+//!
+//! [`Browser`] owns the `chromedriver` process and the browser profile; dropping it (also while
+//! a failing test unwinds) ends the session and kills `chromedriver`, so no browser outlives
+//! the test.
+
+use base64::Engine;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The key WebDriver names element references with.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// An error answered by the driver (`no such element`, `stale element reference`...) or a
+/// failure to talk to it.
+#[derive(Debug, Clone)]
+pub struct WdError {
+    pub error: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for WdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+impl From<reqwest::Error> for WdError {
+    fn from(e: reqwest::Error) -> Self {
+        WdError { error: "transport".into(), message: e.to_string() }
+    }
+}
+
+/// A reference to an element of the current page.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+/// A headless Chromium session through a `chromedriver` child process.
+pub struct Browser {
+    child: Child,
+    port: u16,
+    session: Option<String>,
+    http: reqwest::Client,
+    log: PathBuf,
+    // Kept for its Drop: the fresh profile directory is removed after the browser quits.
+    _profile: tempfile::TempDir,
+}
+
+/// Panics, saying how to install them, when Chromium or chromedriver is missing: the test must
+/// fail loudly in CI rather than pass without having looked at the page.
+pub fn require_chromium() {
+    for binary in [CHROMEDRIVER, CHROMIUM] {
+        assert!(
+            Path::new(binary).exists(),
+            "{binary} is missing: the console test drives a real browser. Install Chromium and its driver with \
+             `sudo apt-get install chromium chromium-driver` (Debian/Ubuntu); .ci/run does this in CI"
+        );
+    }
+}
+
+fn free_port() -> u16 {
+    // Bound and released at once: chromedriver binds it a moment later. A collision is
+    // possible in theory and would show as a clear start-up failure.
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port, waits until it is ready and opens a session with a
+    /// fresh profile.
+    pub async fn launch() -> Browser {
+        require_chromium();
+        let port = free_port();
+        let profile = tempfile::tempdir().expect("profile dir");
+        let log = profile.path().with_extension("chromedriver.log");
+        let log_file = std::fs::File::create(&log).expect("chromedriver log");
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log handle"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
+        // Loopback only: a proxy from the environment must not see (or break) these requests.
+        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap();
+        let mut browser = Browser { child, port, session: None, http, log, _profile: profile };
+        browser.wait_ready().await;
+        let args = [
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-proxy-server".into(),
+            "--window-size=1400,1000".into(),
+            format!("--user-data-dir={}", browser._profile.path().display()),
+        ];
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+        }}});
+        let answer = browser.http.post(format!("{}/session", browser.base())).json(&capabilities).send().await;
+        let body: Value = match answer {
+            Ok(resp) => resp.json().await.unwrap_or(Value::Null),
+            Err(e) => panic!("cannot reach chromedriver to open a session: {e}\n{}", browser.driver_log()),
+        };
+        let Some(id) = body["value"]["sessionId"].as_str() else {
+            panic!("chromedriver did not open a session: {body}\n{}", browser.driver_log());
+        };
+        browser.session = Some(id.to_owned());
+        browser
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The end of chromedriver's log, for failure messages.
+    pub fn driver_log(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("--- chromedriver log ({}) ---\n{}", self.log.display(), tail.join("\n"))
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("chromedriver exited at start ({status})\n{}", self.driver_log());
+            }
+            let status = self.http.get(format!("{}/status", self.base())).send().await;
+            if let Ok(resp) = status
+                && let Ok(body) = resp.json::<Value>().await
+                && body["value"]["ready"] == json!(true)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "chromedriver was not ready within 15 s\n{}", self.driver_log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One command of the session; the `value` of the answer, or the driver's error.
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, WdError> {
+        let session = self.session.as_deref().expect("the session is open");
+        let url = format!("{}/session/{session}{path}", self.base());
+        let mut request = self.http.request(method.clone(), url);
+        if method == reqwest::Method::POST {
+            // POST commands need a JSON body even when they take no parameters.
+            request = request.json(&body.unwrap_or_else(|| json!({})));
+        }
+        let response = request.send().await?;
+        let ok = response.status().is_success();
+        let answer: Value = response.json().await?;
+        let value = answer.get("value").cloned().unwrap_or(Value::Null);
+        if ok {
+            Ok(value)
+        } else {
+            Err(WdError {
+                error: value["error"].as_str().unwrap_or("unknown error").to_owned(),
+                message: value["message"].as_str().unwrap_or_default().to_owned(),
+            })
+        }
+    }
+
+    /// Opens a URL and waits for the page to load.
+    pub async fn goto(&self, url: &str) -> Result<(), WdError> {
+        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await.map(drop)
+    }
+
+    /// The URL of the page shown.
+    pub async fn current_url(&self) -> Result<String, WdError> {
+        Ok(self.command(reqwest::Method::GET, "/url", None).await?.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Reloads the page.
+    pub async fn refresh(&self) -> Result<(), WdError> {
+        self.command(reqwest::Method::POST, "/refresh", None).await.map(drop)
+    }
+
+    /// The page's HTML as the browser has it.
+    pub async fn source(&self) -> Result<String, WdError> {
+        Ok(self.command(reqwest::Method::GET, "/source", None).await?.as_str().unwrap_or_default().to_owned())
+    }
+
+    fn element_of(value: &Value) -> Result<Element, WdError> {
+        value[ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_owned()))
+            .ok_or_else(|| WdError { error: "bad answer".into(), message: format!("no element reference in {value}") })
+    }
+
+    /// The first element matching a CSS selector.
+    pub async fn find(&self, css: &str) -> Result<Element, WdError> {
+        let body = json!({"using": "css selector", "value": css});
+        Self::element_of(&self.command(reqwest::Method::POST, "/element", Some(body)).await?)
+    }
+
+    /// Every element matching a CSS selector.
+    pub async fn find_all(&self, css: &str) -> Result<Vec<Element>, WdError> {
+        let body = json!({"using": "css selector", "value": css});
+        let found = self.command(reqwest::Method::POST, "/elements", Some(body)).await?;
+        found.as_array().map(|a| a.iter().map(Self::element_of).collect()).unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// The first element matching a CSS selector inside another.
+    pub async fn find_in(&self, parent: &Element, css: &str) -> Result<Element, WdError> {
+        let body = json!({"using": "css selector", "value": css});
+        let path = format!("/element/{}/element", parent.0);
+        Self::element_of(&self.command(reqwest::Method::POST, &path, Some(body)).await?)
+    }
+
+    /// Clicks an element (a button submits its form; the command returns once the navigation
+    /// it starts has loaded).
+    pub async fn click(&self, element: &Element) -> Result<(), WdError> {
+        self.command(reqwest::Method::POST, &format!("/element/{}/click", element.0), None).await.map(drop)
+    }
+
+    /// The rendered text of an element.
+    pub async fn text(&self, element: &Element) -> Result<String, WdError> {
+        let value = self.command(reqwest::Method::GET, &format!("/element/{}/text", element.0), None).await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// An attribute of an element.
+    pub async fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>, WdError> {
+        let value =
+            self.command(reqwest::Method::GET, &format!("/element/{}/attribute/{name}", element.0), None).await?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
+    /// A PNG of the viewport.
+    pub async fn screenshot(&self) -> Result<Vec<u8>, WdError> {
+        let value = self.command(reqwest::Method::GET, "/screenshot", None).await?;
+        base64::engine::general_purpose::STANDARD
+            .decode(value.as_str().unwrap_or_default())
+            .map_err(|e| WdError { error: "bad answer".into(), message: format!("screenshot is not base64: {e}") })
+    }
+
+    /// Ends the session (the browser quits) and stops chromedriver.
+    pub async fn quit(mut self) {
+        if self.session.is_some() {
+            let _ = self.command(reqwest::Method::DELETE, "", None).await;
+            self.session = None;
+        }
+        // Drop kills chromedriver.
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            // Drop cannot await: a plain blocking HTTP request ends the session so Chromium
+            // quits too (killing only chromedriver could leave the browser behind).
+            let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+            if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let request = format!(
+                    "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                    self.port
+                );
+                if stream.write_all(request.as_bytes()).is_ok() {
+                    let mut answer = Vec::new();
+                    let _ = stream.read_to_end(&mut answer);
+                }
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
