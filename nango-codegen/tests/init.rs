@@ -58,8 +58,10 @@ fn init_build_and_regenerate() {
     let (build_ok, stderr, target) = cargo_build(&project);
     assert!(build_ok, "cargo build of the new project failed:\n{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
-    let run = Command::new(target.join("debug/demo")).output().unwrap();
-    assert!(String::from_utf8_lossy(&run.stdout).contains("sync   github/github-tickets: every hour"));
+    // The runtime's CLI, after the start-up check: `syncs` lists what nango.yaml declares.
+    let run = Command::new(target.join("debug/demo")).arg("syncs").output().unwrap();
+    let listed = String::from_utf8_lossy(&run.stdout);
+    assert!(listed.contains("github-tickets") && listed.contains("every hour"), "{listed}");
 
     // Regenerating changes nothing, even after the user edits a scaffold.
     let scaffold = project.join("src/syncs/github_tickets.rs");
@@ -121,7 +123,7 @@ fn scaffolds_of_every_script_kind_compile_and_register() {
     assert!(build_ok, "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     // The binary checks at start-up that every script has exactly one function.
-    let run = Command::new(target.join("debug/kinds")).output().unwrap();
+    let run = Command::new(target.join("debug/kinds")).arg("syncs").output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let _ = std::fs::remove_dir_all(&base);
 }

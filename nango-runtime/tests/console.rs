@@ -261,8 +261,10 @@ async fn the_console_checks_the_key_escapes_text_and_rejects_unknown_targets() {
     let http = no_redirects();
     let url = &console.url;
 
-    // Without the key: the API's 401; with a wrong one: the form again.
-    assert_eq!(http.get(format!("{url}/")).send().await.unwrap().status(), 401);
+    // Without the key: sent to the login form; with a wrong one: the form again.
+    let anonymous_page = http.get(format!("{url}/")).send().await.unwrap();
+    assert_eq!(anonymous_page.status(), 303);
+    assert_eq!(anonymous_page.headers()["location"], "/login");
     let form = http.get(format!("{url}/login")).send().await.unwrap();
     assert_eq!(form.status(), 401);
     assert!(form.text().await.unwrap().contains(r#"<form method="get" action="/login">"#));

@@ -410,3 +410,30 @@ async fn connections_and_metrics_over_the_api() {
     assert_eq!(deleted.status().as_u16(), 204);
     s.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_typed_client_reads_and_commands_the_real_service() {
+    use futures_util::StreamExt;
+    let s = service(130, Faults::default(), vec![], &[("github-full", "acme")]).await;
+    s.wait_runs("github-full", "acme", 1).await;
+    let client = nango_runtime::client::NangoClient::new(&s.url, KEY);
+    let records: Vec<_> =
+        client.records::<common::models::Issue>("github-full", "acme").limit(40).stream().collect().await;
+    assert_eq!(records.len(), 130);
+    let last_cursor = records[99].as_ref().unwrap().metadata.cursor.clone();
+    // Resume after the 100th record.
+    let rest: Vec<_> =
+        client.records::<common::models::Issue>("github-full", "acme").cursor(last_cursor).stream().collect().await;
+    assert_eq!(rest.len(), 30);
+    assert!(rest.iter().all(|r| r.as_ref().unwrap().record.title.starts_with("Issue #")));
+    let status = client.sync_status("github-full", "acme", &["issues-full"]).await.unwrap();
+    assert_eq!(status[0].name, "issues-full");
+    client.pause_sync("github-full", Some("acme"), &["issues-full"]).await.unwrap();
+    let status = client.sync_status("github-full", "acme", &["issues-full"]).await.unwrap();
+    assert_eq!(status[0].status, nango_runtime::client::SyncState::Paused);
+    client.trigger_sync("github-full", Some("acme"), &["issues-full"], false).await.unwrap();
+    s.wait_runs("github-full", "acme", 2).await;
+    let error = client.records::<common::models::Issue>("github-full", "nobody").page().await.unwrap_err();
+    assert_eq!((error.status(), error.code()), (Some(400), Some("unknown_connection")));
+    s.server.shutdown().await;
+}

@@ -215,6 +215,12 @@ async fn require_key<St: Store>(State(state): State<Arc<AppState<St>>>, request:
         Some(_) => {
             ApiError::new(StatusCode::UNAUTHORIZED, "unknown_account", "the secret key is not valid").into_response()
         }
+        // A browser opening the console without its cookie gets the login page, not JSON.
+        None if request.method() == axum::http::Method::GET
+            && (request.uri().path() == "/" || request.uri().path().starts_with("/console")) =>
+        {
+            axum::response::Redirect::to("/login").into_response()
+        }
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_auth_header",

@@ -273,13 +273,35 @@ impl Drop for Browser {
                     self.port
                 );
                 if stream.write_all(request.as_bytes()).is_ok() {
-                    let mut answer = Vec::new();
-                    let _ = stream.read_to_end(&mut answer);
+                    read_answer(&mut stream);
                 }
             }
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Reads one HTTP answer to its end as `Content-Length` gives it: chromedriver keeps the
+/// connection open after answering, so reading to EOF would wait for the read timeout.
+fn read_answer(stream: &mut TcpStream) {
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            return;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if answer.len() >= end + 4 + length {
+            return;
+        }
     }
 }

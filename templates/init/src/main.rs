@@ -1,27 +1,30 @@
 //! A nango-rs project: syncs and actions declared in nango.yaml, written in Rust.
+//!
+//! `cargo run -- --help` lists the commands the runtime gives this program: `connections add`,
+//! `syncs`, `dryrun`, `run`, `records`, `runs` and `serve`.
 
 mod actions;
 mod models;
 mod on_events;
 mod syncs;
 
-fn main() {
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     // Every sync and action of nango.yaml needs exactly one #[nango_sync] / #[nango_action].
     let checks = [
         nango_runtime::check_registry(models::SYNCS, models::ACTIONS),
         nango_runtime::check_on_events(models::ON_EVENTS),
     ];
+    let mut ok = true;
     for problems in checks.into_iter().filter_map(Result::err) {
         for problem in problems {
             eprintln!("error: {problem}");
         }
-        std::process::exit(1);
+        ok = false;
     }
-    println!("{} sync(s), {} action(s):", models::SYNCS.len(), models::ACTIONS.len());
-    for sync in models::SYNCS {
-        println!("  sync   {}/{}: {} -> {:?}", sync.integration, sync.name, sync.runs, sync.outputs);
+    if !ok {
+        return ExitCode::FAILURE;
     }
-    for action in models::ACTIONS {
-        println!("  action {}/{}: {:?} -> {:?}", action.integration, action.name, action.input, action.outputs);
-    }
+    nango_runtime::cli::main()
 }
