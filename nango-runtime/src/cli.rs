@@ -645,7 +645,7 @@ async fn records(cli: &Cli, args: &RecordsArgs) -> CliResult<ExitCode> {
                     first = false;
                 }
                 Format::Table => {
-                    let mut text = r.data.to_string();
+                    let mut text = r.json.clone();
                     if text.len() > 100 {
                         let cut = (0..=100).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
                         text.truncate(cut);

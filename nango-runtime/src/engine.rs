@@ -529,7 +529,13 @@ impl<St: Store> DryRunHost<St> {
                 ids: order.clone(),
                 ..Default::default()
             };
-            self.store.records(self.connection, &query).await?.records.into_iter().map(|r| (r.id, r.data)).collect()
+            self.store
+                .records(self.connection, &query)
+                .await?
+                .records
+                .into_iter()
+                .map(|r| (r.id.clone(), r.data()))
+                .collect()
         } else {
             HashMap::new()
         };

@@ -83,7 +83,7 @@ async fn duplicates_in_a_run_count_once_and_the_last_wins() {
     assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records(&later)).await.unwrap(), counts(0, 0, 0));
     let stored = all(&store, conn, query(10)).await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].data["title"], "third");
+    assert_eq!(stored[0].data()["title"], "third");
     assert_eq!(stored[0].metadata.last_action, "ADDED");
 }
 
@@ -100,7 +100,7 @@ async fn batch_update_deep_merges() {
     assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Update, records(&patch)).await.unwrap(), counts(0, 1, 0));
     let stored = all(&store, conn, query(10)).await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].data, json!({"id": 1, "user": {"login": "b", "id": 7}, "labels": ["z"]}));
+    assert_eq!(stored[0].data(), json!({"id": 1, "user": {"login": "b", "id": 7}, "labels": ["z"]}));
 }
 
 #[tokio::test]

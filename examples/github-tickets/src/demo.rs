@@ -145,7 +145,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
     out!("\n{} tickets stored; the first {}:", counts.get("Ticket").copied().unwrap_or(0), page.records.len());
     out!("{:<10} {:<7} {:<8} {:<14} TITLE", "ID", "NUMBER", "STATE", "AUTHOR");
     for r in &page.records {
-        let t = &r.data;
+        let t = &r.data();
         out!(
             "{:<10} {:<7} {:<8} {:<14} {}",
             r.id,

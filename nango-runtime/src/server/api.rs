@@ -1,7 +1,6 @@
 //! The Nango-compatible endpoints: records, sync status and commands, connections, actions.
 
 use super::{ApiError, ApiResult, AppState};
-use crate::scheduler::syncs_of;
 use crate::store::{ActionFilter, RecordQuery, Store};
 use crate::{Connection, Credentials, SyncRegistration, registered_actions, registered_syncs};
 use axum::extract::{Path, RawQuery, State};
@@ -86,7 +85,7 @@ async fn records<St: Store>(
     State(state): State<Arc<AppState<St>>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     let (Some(connection_id), Some(pck)) = (header(&headers, "connection-id"), header(&headers, "provider-config-key"))
     else {
         return Err(ApiError::bad_request(
@@ -144,8 +143,14 @@ async fn records<St: Store>(
         }
     }
     let model = model.ok_or_else(|| ApiError::bad_request("invalid_query_params", "`model` is required"))?;
-    let (connection, key) = connection(&state, pck, connection_id).await?;
-    let models: Vec<&str> = syncs_of(&connection).flat_map(|s| s.descriptor.outputs.iter().copied()).collect();
+    // Only the key is needed here: no credentials are read (or decrypted) to serve records.
+    let key = state.store().connection_key(pck, connection_id).await?.ok_or_else(|| {
+        ApiError::bad_request("unknown_connection", format!("no connection `{connection_id}` for integration `{pck}`"))
+    })?;
+    let models: Vec<&str> = registered_syncs()
+        .filter(|s| s.descriptor.integration == pck)
+        .flat_map(|s| s.descriptor.outputs.iter().copied())
+        .collect();
     if !models.contains(&model.as_str()) {
         return Err(ApiError::not_found(
             "unknown_model",
@@ -154,8 +159,19 @@ async fn records<St: Store>(
     }
     query.model = model;
     let page = state.store().records(key, &query).await?;
-    let records: Vec<Value> = page.records.iter().map(|r| r.to_json()).collect();
-    Ok(Json(json!({"records": records, "next_cursor": page.next_cursor})))
+    // Written as text: stored records are spliced in as they are, not parsed and re-encoded.
+    let mut body = String::with_capacity(page.records.iter().map(|r| r.json.len() + 256).sum::<usize>() + 64);
+    body.push_str("{\"records\":[");
+    for (i, r) in page.records.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&r.to_json_text());
+    }
+    body.push_str("],\"next_cursor\":");
+    body.push_str(&Value::from(page.next_cursor).to_string());
+    body.push('}');
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `syncs` of a request body: names or `{name, variant}` objects.

@@ -328,29 +328,71 @@ pub struct RecordMetadata {
 pub struct StoredRecord {
     /// Its id.
     pub id: String,
-    /// Its content.
-    pub data: Value,
+    /// Its content as stored: a JSON object's text (kept as text so pages are served without
+    /// parsing and re-encoding every record).
+    pub json: String,
     /// Its metadata.
     pub metadata: RecordMetadata,
 }
 
 impl StoredRecord {
-    /// The record with `_nango_metadata`, as the records API returns it (timestamps with
-    /// microseconds and `+00:00`, as Nango's).
+    /// Its content, parsed.
+    pub fn data(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+
+    /// `_nango_metadata` as the records API writes it (timestamps with microseconds and
+    /// `+00:00`, as Nango's).
+    fn metadata_json(&self) -> Value {
+        let ts = |t: &DateTime<Utc>| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
+        let mut meta = serde_json::Map::new();
+        meta.insert("first_seen_at".into(), ts(&self.metadata.first_seen_at));
+        meta.insert("last_modified_at".into(), ts(&self.metadata.last_modified_at));
+        meta.insert("last_action".into(), Value::String(self.metadata.last_action.clone()));
+        meta.insert("deleted_at".into(), self.metadata.deleted_at.as_ref().map_or(Value::Null, ts));
+        meta.insert("pruned_at".into(), Value::Null);
+        meta.insert("cursor".into(), Value::String(self.metadata.cursor.clone()));
+        Value::Object(meta)
+    }
+
+    /// The record with `_nango_metadata`, as the records API returns it.
     pub fn to_json(&self) -> Value {
-        let mut data = self.data.clone();
+        let mut data = self.data();
         if let Value::Object(map) = &mut data {
-            let ts = |t: &DateTime<Utc>| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
-            let mut meta = serde_json::Map::new();
-            meta.insert("first_seen_at".into(), ts(&self.metadata.first_seen_at));
-            meta.insert("last_modified_at".into(), ts(&self.metadata.last_modified_at));
-            meta.insert("last_action".into(), Value::String(self.metadata.last_action.clone()));
-            meta.insert("deleted_at".into(), self.metadata.deleted_at.as_ref().map_or(Value::Null, ts));
-            meta.insert("pruned_at".into(), Value::Null);
-            meta.insert("cursor".into(), Value::String(self.metadata.cursor.clone()));
-            map.insert("_nango_metadata".into(), Value::Object(meta));
+            map.insert("_nango_metadata".into(), self.metadata_json());
         }
         data
+    }
+
+    /// [`StoredRecord::to_json`] as text, written without parsing the stored record: the
+    /// metadata is spliced in before the object's closing brace.
+    ///
+    /// ```
+    /// # use nango_runtime::store::{RecordMetadata, StoredRecord};
+    /// let t = chrono::Utc::now();
+    /// let r = StoredRecord { id: "1".into(), json: r#"{"id":"1"}"#.into(), metadata: RecordMetadata {
+    ///     first_seen_at: t, last_modified_at: t, last_action: "ADDED".into(), deleted_at: None, pruned_at: None,
+    ///     cursor: "c".into() } };
+    /// let text = r.to_json_text();
+    /// assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), r.to_json());
+    /// ```
+    pub fn to_json_text(&self) -> String {
+        let body = self.json.trim_end();
+        match body.strip_suffix('}') {
+            Some(open) => {
+                let meta = self.metadata_json().to_string();
+                let mut out = String::with_capacity(body.len() + meta.len() + 24);
+                out.push_str(open.trim_end());
+                if !open.trim_end().ends_with('{') {
+                    out.push(',');
+                }
+                out.push_str("\"_nango_metadata\":");
+                out.push_str(&meta);
+                out.push('}');
+                out
+            }
+            None => self.to_json().to_string(),
+        }
     }
 }
 

@@ -841,8 +841,7 @@ impl Store for SqliteStore {
             let last_modified: i64 = row.try_get("last_modified_at")?;
             records.push(StoredRecord {
                 id: row.try_get("id")?,
-                data: serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Invalid(format!("stored record is unreadable: {e}")))?,
+                json,
                 metadata: RecordMetadata {
                     first_seen_at: from_micros(row.try_get("first_seen_at")?),
                     last_modified_at: from_micros(last_modified),

@@ -1,0 +1,210 @@
+//! Load on `GET /records` with 1M stored records, beside the same query run straight on SQLite
+//! in the same process (no HTTP, no JSON), at the same concurrency.
+//!
+//! `cargo bench -p nango-runtime --bench records_api` (`RECORDS_BENCH_N`, `RECORDS_BENCH_SECS`
+//! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use nango_runtime::crypto::Sealer;
+use nango_runtime::engine::Runtime;
+use nango_runtime::server::{ServeOptions, Server};
+use nango_runtime::store::{PreparedRecord, SqliteStore, Store};
+use nango_runtime::{Connection, RecordChange};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "bench-key";
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Figures {
+    requests: u64,
+    records: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies.get(i).copied().unwrap_or_default()
+    }
+}
+
+/// Runs `concurrency` workers for `secs`; each call of `one(start)` reads one page starting at
+/// the cursor `start` and returns how many records it got.
+async fn load<F, Fut>(concurrency: u64, secs: u64, starts: Arc<Vec<String>>, one: F) -> Figures
+where
+    F: Fn(String) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (one, starts) = (one.clone(), starts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut records = 0;
+            let mut i = worker as usize * 7919;
+            while Instant::now() < deadline {
+                let start = starts[i % starts.len()].clone();
+                i += 104_729;
+                let t = Instant::now();
+                records += one(start).await;
+                latencies.push(t.elapsed());
+            }
+            (latencies, records)
+        }));
+    }
+    let mut figures = Figures { requests: 0, records: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
+    for t in tasks {
+        let (latencies, records) = t.await.expect("worker");
+        figures.requests += latencies.len() as u64;
+        figures.records += records;
+        figures.latencies.extend(latencies);
+    }
+    figures.elapsed = started.elapsed();
+    figures
+}
+
+#[tokio::main]
+async fn main() {
+    let n = env("RECORDS_BENCH_N", 1_000_000);
+    let secs = env("RECORDS_BENCH_SECS", 10);
+    let concurrency = env("RECORDS_BENCH_CONCURRENCY", 32);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let store = SqliteStore::open(&url, Sealer::InsecureClear).await.expect("store");
+    store.save_connection(&Connection::new("github", "bench", "github")).await.expect("connection");
+    let key = store.connection_key("github", "bench").await.expect("key").expect("key");
+
+    let fill = Instant::now();
+    let run = store.begin_run(key, "issues-incremental", false).await.expect("run");
+    for chunk in 0..n.div_ceil(1000) {
+        let records: Vec<PreparedRecord> = (chunk * 1000..((chunk + 1) * 1000).min(n))
+            .map(|i| {
+                let json = serde_json::json!({"id": (1_000_000 + i).to_string(), "number": i, "title": format!("Issue #{i}: something to fix in the sync engine"),
+                    "state": if i % 3 == 0 { "closed" } else { "open" }, "updated_at": "2024-01-01T00:00:00Z"});
+                PreparedRecord::new("Issue", json).expect("record")
+            })
+            .collect();
+        store.apply(run.ids, "Issue", RecordChange::Save, records).await.expect("apply");
+    }
+    eprintln!("stored {n} records in {:.1?}", fill.elapsed());
+
+    // Start points spread over the whole table: the cursor of every 1000th record.
+    let mut starts = Vec::new();
+    let mut query = nango_runtime::store::RecordQuery { model: "Issue".into(), limit: 1000, ..Default::default() };
+    loop {
+        let page = store.records(key, &query).await.expect("page");
+        if let Some(first) = page.records.first() {
+            starts.push(first.metadata.cursor.clone());
+        }
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => break,
+        }
+    }
+    let starts = Arc::new(starts);
+    let pool = store.pool().clone();
+
+    // Baseline: the query the API runs, straight on SQLite (rows fetched, nothing encoded).
+    let decode = |cursor: &str| -> (i64, i64) {
+        use base64::Engine;
+        let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(cursor).unwrap()).unwrap();
+        let (_, pos) = text.split_once("||").unwrap();
+        let (seq, pk) = pos.split_once('.').unwrap();
+        (seq.parse().unwrap(), pk.parse().unwrap())
+    };
+    let sql_pool = pool.clone();
+    let mut baseline = load(concurrency, secs, starts.clone(), move |cursor| {
+        let pool = sql_pool.clone();
+        let (seq, pk) = decode(&cursor);
+        async move {
+            let rows = sqlx::query(
+                "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
+                 WHERE connection = $1 AND model = $2 AND (seq, pk) > ($3, $4) ORDER BY seq, pk LIMIT $5",
+            )
+            .bind(key)
+            .bind("Issue")
+            .bind(seq)
+            .bind(pk)
+            .bind(101i64)
+            .fetch_all(&pool)
+            .await
+            .expect("query");
+            let mut got = 0;
+            for row in rows.iter().take(100) {
+                let _: String = row.get("json");
+                got += 1;
+            }
+            got
+        }
+    })
+    .await;
+
+    let mut options =
+        ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), secret_key: KEY.into(), ..Default::default() };
+    // Only the API is measured: no schedule may run during the load.
+    options.scheduler.tick = Duration::from_secs(3600);
+    store.set_paused(key, "issues-incremental", Some(true)).await.expect("pause");
+    let server = Server::start(Runtime::new(store), options).await.expect("server");
+    let base = format!("http://{}/records?model=Issue&limit=100&cursor=", server.addr());
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().expect("client");
+    let mut api = load(concurrency, secs, starts.clone(), move |cursor| {
+        let (client, url) = (client.clone(), format!("{base}{}", urlencode(&cursor)));
+        async move {
+            let response = client
+                .get(url)
+                .bearer_auth(KEY)
+                .header("Connection-Id", "bench")
+                .header("Provider-Config-Key", "github")
+                .send()
+                .await
+                .expect("request");
+            assert!(response.status().is_success(), "{}", response.status());
+            // Counted, not parsed: the load generator shares the 2 cores with the server.
+            let body = response.text().await.expect("body");
+            body.matches("\"_nango_metadata\"").count() as u64
+        }
+    })
+    .await;
+    server.shutdown().await;
+
+    let rate = |f: &Figures| f.requests as f64 / f.elapsed.as_secs_f64();
+    println!("| | requests/s | records/s | p50 | p99 |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, f) in [("GET /records (HTTP, JSON)", &mut api), ("same query on SQLite (sqlx)", &mut baseline)] {
+        let (p50, p99) = (f.percentile(0.5), f.percentile(0.99));
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.2} ms | {:.2} ms |",
+            rate(f),
+            f.records as f64 / f.elapsed.as_secs_f64(),
+            p50.as_secs_f64() * 1000.0,
+            p99.as_secs_f64() * 1000.0
+        );
+    }
+    println!(
+        "\n{n} records stored, {concurrency} concurrent clients, {secs} s each; API throughput = {:.2}x the direct query",
+        rate(&api) / rate(&baseline)
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
