@@ -13,12 +13,18 @@
 //!   store's pragmas, one transaction per page, one `INSERT OR REPLACE` per record.
 //!
 //! The machine is noisy, so the two variants alternate and the figure to compare across runs is
-//! the ratio of their throughputs. Environment:
+//! the ratio of their throughputs. On a machine with 2 CPUs or more, the mock provider is pinned
+//! to the first CPU and each child to the last one (with `taskset`): unpinned, on the 2-core VMs
+//! here, the baseline's cost swung 4x from run to run (14k to 64k records per CPU-second), as its
+//! one round trip per record to sqlx's SQLite worker thread was a cheap same-CPU hand-off in some
+//! runs and a cross-CPU wake-up in others. Pinned, both variants run on one CPU, the mock on the
+//! other. Environment:
 //!
 //! * `SYNC_BENCH_SIZES=100000,1000000` — issue counts (default both).
-//! * `SYNC_BENCH_REPS=3` — repetitions per variant (default 3 below 1M, 1 from 1M on).
+//! * `SYNC_BENCH_REPS=5` — repetitions per variant (default 5 below 1M, 2 from 1M on).
 //! * `SYNC_BENCH_QUICK=1` — 20,000 issues, one repetition: for trying things out.
 //! * `SYNC_BENCH_RERUN=0` — skip the second run over unchanged data (done at the smallest size).
+//! * `SYNC_BENCH_PIN=0` — do not pin to CPUs.
 //!
 //! A child can also be run by hand against any mock provider (e.g. under a profiler):
 //! `SYNC_BENCH_ROLE=framework SYNC_BENCH_URL=http://127.0.0.1:PORT SYNC_BENCH_N=20000 <bench binary>`,
@@ -287,8 +293,34 @@ fn summarize(runs: &[Measured]) -> Summary {
     }
 }
 
-fn run_child(variant: Variant, url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
-    let output = Command::new(std::env::current_exe()?)
+/// The CPUs to pin the mock provider and the children to, if pinning is on and possible.
+fn pinning() -> Option<(usize, usize)> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if env_or("SYNC_BENCH_PIN", 1u8) == 0 || cpus < 2 {
+        return None;
+    }
+    // Pins this process (all its threads; threads made later inherit it) to the first CPU.
+    let pid = std::process::id().to_string();
+    match Command::new("taskset").args(["-a", "-p", "-c", "0", &pid]).stdout(Stdio::null()).status() {
+        Ok(status) if status.success() => Some((0, cpus - 1)),
+        _ => {
+            eprintln!("taskset failed: running unpinned");
+            None
+        }
+    }
+}
+
+fn run_child(variant: Variant, url: &str, n: u64, rerun: bool, cpu: Option<usize>) -> BenchResult<Measured> {
+    let exe = std::env::current_exe()?;
+    let mut command = match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpu.to_string()).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let output = command
         .env("SYNC_BENCH_ROLE", variant.role())
         .env("SYNC_BENCH_URL", url)
         .env("SYNC_BENCH_N", n.to_string())
@@ -312,11 +344,26 @@ fn parent() -> BenchResult<()> {
         Err(_) => vec![100_000, 1_000_000],
     };
     let rerun_at = if env_or("SYNC_BENCH_RERUN", 1u8) == 1 { sizes.iter().min().copied() } else { None };
+    // Before the runtime starts, so that its threads inherit the CPU.
+    let pinned = pinning();
+    match pinned {
+        Some((mock, child)) => eprintln!("mock provider on CPU {mock}, children on CPU {child}"),
+        None => eprintln!("unpinned"),
+    }
     // The mock provider runs here, on its own threads, while the children sync from it.
     let rt = tokio::runtime::Runtime::new()?;
     let mut rows = Vec::new();
     for &n in &sizes {
-        let reps = env_or("SYNC_BENCH_REPS", if quick || n >= 1_000_000 { 1 } else { 3 });
+        let reps = env_or(
+            "SYNC_BENCH_REPS",
+            if quick {
+                1
+            } else if n >= 1_000_000 {
+                2
+            } else {
+                5
+            },
+        );
         let server = rt.block_on(MockProvider::builder().issues(n).token(TOKEN).start())?;
         let (mut framework, mut baseline) = (Vec::new(), Vec::new());
         for rep in 0..reps {
@@ -327,7 +374,7 @@ fn parent() -> BenchResult<()> {
                 [Variant::Baseline, Variant::Framework]
             };
             for variant in order {
-                let m = run_child(variant, server.url(), n, rerun_at == Some(n))?;
+                let m = run_child(variant, server.url(), n, rerun_at == Some(n), pinned.map(|p| p.1))?;
                 eprintln!(
                     "{n:>9} {:<9} rep {}: {:>8.0} records/s, {:>8.0} per CPU-s{}, peak RSS {:.1} MB",
                     variant.role(),
@@ -346,7 +393,7 @@ fn parent() -> BenchResult<()> {
         rt.block_on(server.shutdown());
         rows.push(Row { n, reps, framework: summarize(&framework), baseline: summarize(&baseline) });
     }
-    print_table(&rows);
+    print_table(&rows, pinned.is_some());
     Ok(())
 }
 
@@ -363,7 +410,12 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table(rows: &[Row], pinned: bool) {
+    println!();
+    println!(
+        "Records per second of wall time, median of `runs` children per variant{}.",
+        if pinned { "; children pinned to one CPU, the mock provider to another" } else { ", unpinned" }
+    );
     println!();
     println!(
         "| issues | runs | framework | baseline | ratio | ratio per CPU-second | framework peak RSS | baseline peak RSS |"

@@ -421,7 +421,7 @@ pub struct Paginate<T> {
     resolved: Option<Resolved>,
     next: Next,
     /// Cursors and links already used, for the loop guard.
-    seen: HashSet<String>,
+    seen: HashSet<u128>,
     /// An error to report on the next call, after the page that revealed it.
     pending_error: Option<HttpError>,
     _items: PhantomData<fn() -> T>,
@@ -640,12 +640,25 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
         };
         let url = self.client.resolve_url(&parts)?;
         if matches!(self.next, Next::First) {
-            self.seen.insert(url.to_string());
+            self.seen.insert(xxhash_rust::xxh3::xxh3_128(url.as_str().as_bytes()));
         }
         let response = self.client.execute(&parts).await?;
         let request = response.request().to_owned();
-        let mut body: Value = decode_slice(&request, response.content_type(), response.bytes())?;
+        let fast = resolved.response_path.is_empty()
+            && matches!(
+                &resolved.style,
+                Style::Link { body_path: None, .. } | Style::Offset { .. } | Style::Page { .. }
+            )
+            && response.bytes().iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let mut typed: Option<Vec<T>> = None;
+        let mut body: Value = if fast {
+            typed = Some(decode_slice(&request, response.content_type(), response.bytes())?);
+            Value::Null
+        } else {
+            decode_slice(&request, response.content_type(), response.bytes())?
+        };
         let count = match value_at(&body, &resolved.response_path) {
+            _ if typed.is_some() => typed.as_ref().map_or(0, |t| t.len() as u64),
             None | Some(Value::Null) => 0,
             Some(Value::Array(items)) => items.len() as u64,
             Some(other) => {
@@ -680,7 +693,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                 };
                 self.next = match cursor {
                     None => Next::Done,
-                    Some(cursor) if !self.seen.insert(format!("cursor:{cursor}")) => {
+                    Some(cursor)
+                        if !self.seen.insert(xxhash_rust::xxh3::xxh3_128(format!("cursor:{cursor}").as_bytes())) =>
+                    {
                         self.pending_error = Some(loop_error("cursor", &cursor));
                         Next::Done
                     }
@@ -704,7 +719,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                     // Nango stops when the next link is the page just fetched: some APIs point
                     // the last page at itself.
                     Some(Ok(next)) if next == url => Next::Done,
-                    Some(Ok(next)) if !self.seen.insert(next.to_string()) => {
+                    Some(Ok(next)) if !self.seen.insert(xxhash_rust::xxh3::xxh3_128(next.as_str().as_bytes())) => {
                         self.pending_error = Some(loop_error("link", &self.client.describe(&parts.method, &next)));
                         Next::Done
                     }
@@ -729,6 +744,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                 let short = resolved.limit.as_ref().is_some_and(|(_, limit)| count < *limit);
                 self.next = if short { Next::Done } else { Next::Page(page + 1) };
             }
+        }
+        if let Some(items) = typed {
+            return Ok(Some(items));
         }
         // Taken out of the body rather than cloned: pages can be large.
         let items = match value_at_mut(&mut body, &resolved.response_path) {

@@ -252,6 +252,10 @@ pub(crate) fn decode_slice<T: DeserializeOwned>(
         message: e.to_string(),
         excerpt: excerpt(body),
     };
+    // Fast path: plain serde_json; the path-tracking decoder only runs again to explain a failure.
+    if let Ok(value) = serde_json::from_slice::<T>(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
