@@ -185,6 +185,20 @@ async fn pause_resume_trigger_and_resync() {
     s.store().set_next_run(key, "issues-full", Some(chrono::Utc::now())).await.unwrap();
     s.server.state().scheduler.wake();
     s.wait_runs("github-full", "acme", 3).await;
+    // The connection's own frequency, shown by the status; nonsense is a 400 naming the field.
+    let put = |body: Value| {
+        s.http.put(format!("{}/sync/update-connection-frequency", s.url)).bearer_auth(KEY).json(&body).send()
+    };
+    let ok = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": "every 2 hours"})).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let (_, st) =
+        s.get("/sync/status?syncs=issues-full&provider_config_key=github-full&connection_id=acme", None).await;
+    assert_eq!(st["syncs"][0]["frequency"], "every 7200s", "{st}");
+    let bad = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": "every 10s"})).await.unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(bad.text().await.unwrap().contains("at least 30 seconds"));
+    let reset = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": null})).await.unwrap();
+    assert_eq!(reset.status().as_u16(), 200);
     // A full resync with emptyCache forgets state and records, then runs again from scratch.
     s.post("/sync/pause", body.clone()).await;
     let resync = json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme",

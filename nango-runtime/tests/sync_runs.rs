@@ -326,3 +326,25 @@ async fn a_dry_run_counts_without_writing() {
 fn the_test_syncs_are_all_registered() {
     nango_runtime::check_registry(models::SYNCS, models::ACTIONS).unwrap();
 }
+
+#[tokio::test]
+async fn saved_responses_replay_offline() {
+    // Record: a dry run against the "real" API saves every exchange.
+    let s = setup_for("github-pages", 70, Faults::default(), repo()).await;
+    let saved = tempfile::tempdir().unwrap();
+    let options = DryRunOptions { save_responses: Some(saved.path().to_owned()), ..Default::default() };
+    let report = s.runtime.dry_run(sync("issues-pages"), "github-pages", "acme", options).await.unwrap();
+    assert_eq!(report.error, None);
+    s.server.shutdown().await;
+
+    // Replay: the mock provider serves the saved exchanges; the real run lands the same records.
+    let replay = MockProvider::replay(saved.path()).start().await.unwrap();
+    let mut c = s.runtime.store().connection("github-pages", "acme").await.unwrap().unwrap();
+    c.base_url = Some(replay.url().to_owned());
+    s.runtime.store().save_connection(&c).await.unwrap();
+    let run = s.runtime.run_sync(sync("issues-pages"), "github-pages", "acme").await.unwrap();
+    assert_eq!(run.error, None);
+    assert_eq!(run.counts["Issue"], added(70));
+    let query = RecordQuery { model: "Issue".into(), limit: 100, ..Default::default() };
+    assert_eq!(s.runtime.store().records(s.key, &query).await.unwrap().records.len(), 70);
+}
