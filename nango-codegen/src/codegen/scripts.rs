@@ -132,6 +132,9 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
                         version: #version,
                     };
                     type Metadata = #metadata;
+                    // Inline: compiled only where a registration uses it, not for every sync of
+                    // every nango.yaml (schema generation is a lot of code per model).
+                    #[inline]
                     fn output_schemas() -> ::std::vec::Vec<(&'static str, #rt::__private::serde_json::Value)> {
                         ::std::vec![#(#output_schemas),*]
                     }
