@@ -368,10 +368,11 @@ impl<St: Store> Runtime<St> {
             None => None,
         };
         let shared = Arc::new(Mutex::new(DryRunReport::default()));
+        let seen: Arc<Mutex<SeenInRun>> = Arc::default();
         let host = DryRunHost {
             store: self.store.clone(),
             connection: key,
-            seen: HashMap::new(),
+            seen: seen.clone(),
             report: shared.clone(),
             samples: options.samples,
             cache,
@@ -383,8 +384,7 @@ impl<St: Store> Runtime<St> {
             last_sync_date: options.last_sync_date.or(state.last_sync_date),
             checkpoint: options.checkpoint.clone().or(state.checkpoint),
         };
-        let seen = Arc::new(Mutex::new(HashMap::<String, Vec<String>>::new()));
-        let env = SyncEnv { input, host: Box::new(SeenTracker { inner: host, seen: seen.clone() }), http };
+        let env = SyncEnv { input, host: Box::new(host), http };
         let outcome = run_guarded(sync, env).await;
         let mut report = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
         match outcome {
@@ -392,9 +392,8 @@ impl<St: Store> Runtime<St> {
                 let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
                 for model in descriptor.outputs {
                     let live = self.store.live_ids(key, model).await?;
-                    let seen_ids: std::collections::HashSet<&String> =
-                        seen.get(*model).map(|v| v.iter().collect()).unwrap_or_default();
-                    let gone = live.iter().filter(|id| !seen_ids.contains(id)).count() as u64;
+                    // Records the run saved or deleted itself are not detected as gone.
+                    let gone = live.into_iter().filter(|id| !seen.contains_key(&(*model, id.clone()))).count() as u64;
                     report.counts.entry((*model).to_owned()).or_default().deleted += gone;
                 }
             }
@@ -495,10 +494,13 @@ impl<St: Store> SyncHost for StoreHost<St> {
 
 /// Counts what a dry run would do, comparing with the store without writing it. Duplicates
 /// follow the store's policy: the last occurrence wins and a record counts once per run.
+/// What a dry run has handed over per (model, id): the content hash, or `None` once deleted.
+type SeenInRun = HashMap<(&'static str, String), Option<[u8; 16]>>;
+
 struct DryRunHost<St: Store> {
     store: Arc<St>,
     connection: i64,
-    seen: HashMap<(&'static str, String), [u8; 16]>,
+    seen: Arc<Mutex<SeenInRun>>,
     report: Arc<Mutex<DryRunReport>>,
     samples: usize,
     cache: Option<crate::store::JsonlCache>,
@@ -539,14 +541,16 @@ impl<St: Store> DryRunHost<St> {
         } else {
             HashMap::new()
         };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         for id in order {
             let Some(record) = last.remove(&id) else { continue };
             let key = (model, id.clone());
-            let in_run = self.seen.get(&key).copied();
+            // Live in this run already: counted once, as the store does.
+            let live_in_run = matches!(seen.get(&key), Some(Some(_)));
             let stored = existing.get(&id);
             match change {
                 RecordChange::Save => {
-                    if in_run.is_none() {
+                    if !live_in_run {
                         match stored {
                             None => counts.added += 1,
                             Some(e) if e.deleted => counts.added += 1,
@@ -554,24 +558,24 @@ impl<St: Store> DryRunHost<St> {
                             Some(_) => {}
                         }
                     }
-                    self.seen.insert(key, record.hash);
+                    seen.insert(key, Some(record.hash));
                 }
                 RecordChange::Update => {
                     if let Some(mut base) = stored_json.get(&id).cloned().filter(|_| stored.is_some_and(|e| !e.deleted))
                     {
                         deep_merge(&mut base, record.json.clone());
                         let hash = crate::store::canonical_hash(&base);
-                        if in_run.is_none() && stored.is_some_and(|e| e.hash != hash) {
+                        if !live_in_run && stored.is_some_and(|e| e.hash != hash) {
                             counts.updated += 1;
                         }
-                        self.seen.insert(key, hash);
+                        seen.insert(key, Some(hash));
                     }
                 }
                 RecordChange::Delete => {
-                    if in_run.is_some() || stored.is_some_and(|e| !e.deleted) {
+                    if live_in_run || (!seen.contains_key(&key) && stored.is_some_and(|e| !e.deleted)) {
                         counts.deleted += 1;
-                        self.seen.remove(&key);
                     }
+                    seen.insert(key, None);
                 }
             }
             let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
@@ -622,34 +626,5 @@ impl<St: Store> SyncHost for DryRunHost<St> {
 
     fn set_metadata(&mut self, _metadata: Value) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async { Ok(()) })
-    }
-}
-
-/// Remembers the ids a dry run saw per model, for its deletion detection.
-struct SeenTracker<H: SyncHost> {
-    inner: H,
-    seen: Arc<Mutex<HashMap<String, Vec<String>>>>,
-}
-
-impl<H: SyncHost> SyncHost for SeenTracker<H> {
-    fn write(
-        &mut self,
-        model: &'static str,
-        change: RecordChange,
-        records: Vec<PreparedRecord>,
-    ) -> BoxFutureRef<'_, Result<()>> {
-        if change != RecordChange::Delete {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.entry(model.to_owned()).or_default().extend(records.iter().map(|r| r.id.clone()));
-        }
-        self.inner.write(model, change, records)
-    }
-
-    fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
-        self.inner.save_checkpoint(checkpoint)
-    }
-
-    fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
-        self.inner.set_metadata(metadata)
     }
 }

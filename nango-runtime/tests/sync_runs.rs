@@ -128,6 +128,10 @@ async fn deletions_are_detected_only_after_a_successful_run() {
     for n in [5, 60, 110] {
         assert!(s.server.delete_issue(n));
     }
+    // A dry run sees the three as would-be deleted, and deletes nothing.
+    let dry = s.runtime.dry_run(sync("issues-full"), "github-full", "acme", DryRunOptions::default()).await.unwrap();
+    assert_eq!(dry.counts["Issue"], ChangeCounts { added: 0, updated: 0, deleted: 3 });
+    assert_eq!(stored_ids(&s).await.len(), 120);
     // A failing run sees only the first page: nothing may be deleted.
     let meta = serde_json::json!({"owner": "a", "repo": "b", "per_page": 50, "fail_after_pages": 1});
     s.runtime.store().set_metadata(s.key, &meta).await.unwrap();
