@@ -85,24 +85,8 @@ pub struct Integration {
     pub models: Vec<Model>,
 }
 
-/// `sync_type` of a sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SyncType {
-    /// Every run fetches everything.
-    Full,
-    /// Runs fetch what changed since the last successful run.
-    Incremental,
-}
-
-impl SyncType {
-    /// `"full"` or `"incremental"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncType::Full => "full",
-            SyncType::Incremental => "incremental",
-        }
-    }
-}
+/// `sync_type` of a sync and the HTTP method of an endpoint: the shared vocabulary types.
+pub use nango_types::{Method as HttpMethod, SyncType};
 
 /// A parsed `runs:` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,52 +170,6 @@ pub struct OnEvents {
     pub pre_connection_deletion: Vec<String>,
     /// Run to check a new connection's credentials.
     pub validate_connection: Vec<String>,
-}
-
-/// HTTP method of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HttpMethod {
-    /// GET
-    Get,
-    /// POST
-    Post,
-    /// PUT
-    Put,
-    /// PATCH
-    Patch,
-    /// DELETE
-    Delete,
-}
-
-impl HttpMethod {
-    /// Parses an upper-case method name.
-    ///
-    /// ```
-    /// use nango_codegen::HttpMethod;
-    /// assert_eq!(HttpMethod::parse("PATCH"), Some(HttpMethod::Patch));
-    /// assert_eq!(HttpMethod::parse("patch"), None);
-    /// ```
-    pub fn parse(s: &str) -> Option<HttpMethod> {
-        Some(match s {
-            "GET" => HttpMethod::Get,
-            "POST" => HttpMethod::Post,
-            "PUT" => HttpMethod::Put,
-            "PATCH" => HttpMethod::Patch,
-            "DELETE" => HttpMethod::Delete,
-            _ => return None,
-        })
-    }
-
-    /// The method name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpMethod::Get => "GET",
-            HttpMethod::Post => "POST",
-            HttpMethod::Put => "PUT",
-            HttpMethod::Patch => "PATCH",
-            HttpMethod::Delete => "DELETE",
-        }
-    }
 }
 
 /// An endpoint of a sync or action.

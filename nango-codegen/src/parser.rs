@@ -6,7 +6,7 @@
 
 use crate::ir::*;
 use crate::models::{FieldPath, ModelScope, suggest};
-use crate::schedule::{RunsError, parse_runs};
+use crate::schedule::parse_runs;
 use crate::validate::Validator;
 use crate::yaml::{Kind, Node};
 use crate::{Diagnostic, Span};
@@ -507,16 +507,7 @@ impl Parser {
         let schedule = match parse_runs(&runs) {
             Ok(interval) => Schedule { text: runs.clone(), interval, span: runs_span },
             Err(e) => {
-                let (msg, help) = match e {
-                    RunsError::Invalid => (
-                        format!("sync_interval_invalid: \"{runs}\" is not a valid interval"),
-                        "write `every <number> <unit>` with a unit of s, m, h, d, w or y (e.g. `every 30 minutes`), or `every half hour`, `every hour`, `every day`, `every week`, `every month`".to_owned(),
-                    ),
-                    RunsError::TooShort(d) => (
-                        format!("sync_interval_too_short: \"{runs}\" is {}, below the 30 second minimum", crate::schedule::human(d)),
-                        "use an interval of at least 30 seconds, e.g. `every 30s` or `every minute`".to_owned(),
-                    ),
-                };
+                let (msg, help) = (format!("{}: {}", e.code(), e.describe(&runs)), e.help().to_owned());
                 self.push(
                     Diagnostic::error("invalid_runs", msg)
                         .at(runs_span)

@@ -75,3 +75,33 @@ fn warning_fixtures() {
 fn invalid_fixtures() {
     check("invalid", false, true);
 }
+
+/// One grammar: `runs:` gets every verdict of the table the runtime's API is tested with too.
+#[test]
+fn runs_follow_the_shared_frequency_table() {
+    let table = include_str!("../../fixtures/frequencies.tsv");
+    let mut rows = 0;
+    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (text, verdict) = line.split_once('\t').expect("text<TAB>verdict");
+        let verdict: nango_types::frequency::Verdict = verdict.parse().unwrap();
+        // JSON strings are YAML strings: the text goes in exactly as written.
+        let yaml = format!(
+            "integrations:\n  github:\n    syncs:\n      issues:\n        runs: {}\n        output: Issue\n        endpoint: GET /issues\nmodels:\n  Issue:\n    id: string\n",
+            serde_json::to_string(text).unwrap()
+        );
+        let out = nango_codegen::parse(&yaml, "nango.yaml");
+        let sync = out.config.integrations.first().and_then(|i| i.syncs.first());
+        match verdict {
+            nango_types::frequency::Verdict::Interval(ms) => {
+                let interval = sync.and_then(|s| s.schedule.as_ref()).map(|s| s.interval.as_millis() as u64);
+                assert_eq!(interval, Some(ms), "{text:?}: {:?}", out.diagnostics);
+            }
+            nango_types::frequency::Verdict::Refused(code) => {
+                let refused = out.errors().any(|d| d.code == "invalid_runs" && d.message.starts_with(code));
+                assert!(refused, "{text:?} should be refused with {code}: {:?}", out.diagnostics);
+            }
+        }
+        rows += 1;
+    }
+    assert!(rows > 30);
+}

@@ -59,7 +59,7 @@ use serde_json::Value;
 use crate::Model;
 
 pub use crate::store::RecordMetadata;
-pub use crate::webhooks::ResponseResults;
+pub use crate::webhooks::ChangeCounts;
 
 /// Server messages quoted in errors are cut to this many bytes: enough to read an HTML error page's
 /// start, small enough for a log line.
@@ -281,18 +281,19 @@ impl NangoClient {
 
     /// Sends, and returns `METHOD url` with the body of a 2xx answer.
     async fn send(&self, builder: RequestBuilder) -> Result<(String, Bytes), ClientError> {
-        let request = builder.build().map_err(|e| ClientError::InvalidRequest { message: error_chain(&e) })?;
+        let request =
+            builder.build().map_err(|e| ClientError::InvalidRequest { message: nango_types::text::error_chain(&e) })?;
         let name = format!("{} {}", request.method(), request.url());
         let response = self
             .http
             .execute(request)
             .await
-            .map_err(|e| ClientError::Network { request: name.clone(), message: error_chain(&e) })?;
+            .map_err(|e| ClientError::Network { request: name.clone(), message: nango_types::text::error_chain(&e) })?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| ClientError::Network { request: name.clone(), message: error_chain(&e) })?;
+            .map_err(|e| ClientError::Network { request: name.clone(), message: nango_types::text::error_chain(&e) })?;
         tracing::debug!(request = %name, status = status.as_u16(), "nango API request");
         if status.is_success() {
             return Ok((name, bytes));
@@ -693,7 +694,7 @@ pub struct SyncStatus {
     pub frequency: Option<String>,
     /// Counts of the last run, per model.
     #[serde(rename = "latestResult", default)]
-    pub latest_result: Option<BTreeMap<String, ResponseResults>>,
+    pub latest_result: Option<BTreeMap<String, ChangeCounts>>,
     /// State of the last execution.
     #[serde(rename = "latestExecutionStatus", default)]
     pub latest_execution_status: Option<SyncState>,
@@ -890,32 +891,7 @@ fn issue_text(issue: &Value) -> String {
     }
 }
 
+/// The start of a body for an error message, scrubbed of secrets.
 fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    if text.len() <= EXCERPT_BYTES {
-        return text.to_owned();
-    }
-    let mut end = EXCERPT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
-/// A reqwest error with its causes: the top level alone (`error sending request`) rarely says
-/// what happened.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() { "timed out: ".to_owned() } else { String::new() };
-    text.push_str(&error.to_string());
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    nango_types::text::excerpt(bytes, EXCERPT_BYTES)
 }

@@ -2,29 +2,7 @@
 
 use std::time::Duration;
 
-/// Full or incremental sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SyncType {
-    /// Every run fetches everything.
-    Full,
-    /// Runs fetch what changed since the last successful run.
-    Incremental,
-}
-
-/// HTTP method of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// GET
-    Get,
-    /// POST
-    Post,
-    /// PUT
-    Put,
-    /// PATCH
-    Patch,
-    /// DELETE
-    Delete,
-}
+pub use nango_types::{Method, SyncType};
 
 /// An endpoint of a sync or action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

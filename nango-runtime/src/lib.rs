@@ -14,6 +14,9 @@
 //! impl Model for Ticket {
 //!     const NAME: &'static str = "Ticket";
 //!     fn id(&self) -> String { nango_runtime::__private::id_string(&self.id) }
+//!     fn json_schema() -> serde_json::Value {
+//!         serde_json::to_value(schemars::schema_for!(Self)).unwrap_or_default()
+//!     }
 //! }
 //!
 //! let t = Ticket { id: 7, title: "Fix it".into() };
@@ -50,21 +53,9 @@ pub use connection::*;
 pub use context::*;
 pub use descriptors::*;
 
-/// A record type a sync saves: every sync output model of nango.yaml implements it.
-pub trait Model:
-    serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Clone + Send + Sync + 'static
-{
-    /// The model's name in nango.yaml (and in the records API).
-    const NAME: &'static str;
-
-    /// The record's `id`, as a string (numbers are written in decimal).
-    fn id(&self) -> String;
-
-    /// The model's JSON Schema.
-    fn json_schema() -> serde_json::Value {
-        serde_json::to_value(schemars::schema_for!(Self)).unwrap_or_default()
-    }
-}
+/// A record type a sync saves: every sync output model of nango.yaml implements it (the
+/// shared vocabulary trait).
+pub use nango_types::Model;
 
 /// Includes the models that `nango_codegen::compile` wrote to `OUT_DIR` in a build script.
 ///

@@ -42,14 +42,14 @@
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
-//! use nango_runtime::webhooks::{self, ResponseResults, SyncIdentity, SyncType, SyncWebhook};
+//! use nango_runtime::webhooks::{self, ChangeCounts, SyncIdentity, WebhookSyncType, SyncWebhook};
 //!
 //! let at = Utc.with_ymd_and_hms(2026, 1, 2, 10, 0, 0).unwrap();
 //! let payload = SyncWebhook::success(
 //!     SyncIdentity::new("c1", "github", "issues", "GithubIssue"),
-//!     SyncType::Incremental,
+//!     WebhookSyncType::Incremental,
 //!     at,
-//!     ResponseResults { added: 3, updated: 1, deleted: 0 },
+//!     ChangeCounts { added: 3, updated: 1, deleted: 0 },
 //! );
 //! let body = webhooks::serialize_body(&payload);
 //! assert!(body.starts_with(br#"{"connectionId":"c1","from":"nango","model":"GithubIssue","#));
@@ -113,15 +113,16 @@ type HmacSha256 = Hmac<Sha256>;
 // Payload
 // ---------------------------------------------------------------------------------------------
 
-/// `syncType` of a sync webhook (deprecated by Nango, still sent).
+/// `syncType` of a sync webhook (deprecated by Nango, still sent). Not to be confused with
+/// nango.yaml's [`SyncType`](crate::SyncType) (full or incremental).
 ///
 /// ```
-/// use nango_runtime::webhooks::SyncType;
-/// assert_eq!(serde_json::to_string(&SyncType::Initial).unwrap(), r#""INITIAL""#);
+/// use nango_runtime::webhooks::WebhookSyncType;
+/// assert_eq!(serde_json::to_string(&WebhookSyncType::Initial).unwrap(), r#""INITIAL""#);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SyncType {
+pub enum WebhookSyncType {
     /// A run without a previous successful run (a full sync).
     Initial,
     /// A run after a previous successful one.
@@ -130,23 +131,8 @@ pub enum SyncType {
     Webhook,
 }
 
-/// Counts of a run for one model (`responseResults`).
-///
-/// ```
-/// use nango_runtime::webhooks::ResponseResults;
-/// let r: ResponseResults = serde_json::from_str(r#"{"added":1,"updated":2}"#).unwrap();
-/// assert_eq!(r, ResponseResults { added: 1, updated: 2, deleted: 0 });
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ResponseResults {
-    /// Records added (or deleted ones that came back).
-    pub added: u64,
-    /// Records whose content changed.
-    pub updated: u64,
-    /// Records deleted. Always sent; older Nango versions left it out when 0, hence the default.
-    #[serde(default)]
-    pub deleted: u64,
-}
+/// Counts of a run for one model (`responseResults`): the shared [`ChangeCounts`].
+pub use nango_types::ChangeCounts;
 
 /// `checkpoints` of a sync webhook: the checkpoint the run started from and the one it ended
 /// with (either may be `null`).
@@ -255,13 +241,13 @@ impl SyncIdentity {
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
-/// use nango_runtime::webhooks::{SyncErrorInfo, SyncIdentity, SyncType, SyncWebhook};
+/// use nango_runtime::webhooks::{SyncErrorInfo, SyncIdentity, WebhookSyncType, SyncWebhook};
 ///
 /// let started = Utc.with_ymd_and_hms(2026, 1, 2, 10, 0, 0).unwrap();
 /// let failed = Utc.with_ymd_and_hms(2026, 1, 2, 10, 0, 5).unwrap();
 /// let hook = SyncWebhook::error(
 ///     SyncIdentity::new("c1", "github", "issues", "GithubIssue"),
-///     SyncType::Incremental,
+///     WebhookSyncType::Incremental,
 ///     SyncErrorInfo::new("script_error", "boom"),
 ///     started,
 ///     failed,
@@ -291,7 +277,7 @@ pub struct SyncWebhook {
     /// The model the counts are about.
     pub model: String,
     /// `INITIAL`, `INCREMENTAL` or `WEBHOOK`.
-    pub sync_type: SyncType,
+    pub sync_type: WebhookSyncType,
     /// Whether the run succeeded.
     pub success: bool,
     /// Start of the run: fetch records modified at or after it (successes only).
@@ -299,7 +285,7 @@ pub struct SyncWebhook {
     pub modified_after: Option<DateTime<Utc>>,
     /// Counts of the run (successes only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_results: Option<ResponseResults>,
+    pub response_results: Option<ChangeCounts>,
     /// Deprecated duplicate of `modifiedAfter` (successes only).
     #[serde(default, with = "js_time_opt", skip_serializing_if = "Option::is_none")]
     pub query_time_stamp: Option<DateTime<Utc>>,
@@ -322,7 +308,7 @@ fn base_variant() -> String {
 }
 
 impl SyncWebhook {
-    fn base(identity: SyncIdentity, sync_type: SyncType, success: bool) -> Self {
+    fn base(identity: SyncIdentity, sync_type: WebhookSyncType, success: bool) -> Self {
         SyncWebhook {
             from: "nango".to_owned(),
             kind: "sync".to_owned(),
@@ -349,20 +335,20 @@ impl SyncWebhook {
     ///
     /// ```
     /// use chrono::Utc;
-    /// use nango_runtime::webhooks::{ResponseResults, SyncIdentity, SyncType, SyncWebhook};
+    /// use nango_runtime::webhooks::{ChangeCounts, SyncIdentity, WebhookSyncType, SyncWebhook};
     /// let hook = SyncWebhook::success(
     ///     SyncIdentity::new("c1", "github", "issues", "GithubIssue"),
-    ///     SyncType::Initial,
+    ///     WebhookSyncType::Initial,
     ///     Utc::now(),
-    ///     ResponseResults { added: 10, ..Default::default() },
+    ///     ChangeCounts { added: 10, ..Default::default() },
     /// );
     /// assert!(hook.success && hook.error.is_none());
     /// ```
     pub fn success(
         identity: SyncIdentity,
-        sync_type: SyncType,
+        sync_type: WebhookSyncType,
         modified_after: DateTime<Utc>,
-        results: ResponseResults,
+        results: ChangeCounts,
     ) -> Self {
         SyncWebhook {
             modified_after: Some(modified_after),
@@ -376,11 +362,11 @@ impl SyncWebhook {
     ///
     /// ```
     /// use chrono::Utc;
-    /// use nango_runtime::webhooks::{SyncErrorInfo, SyncIdentity, SyncType, SyncWebhook};
+    /// use nango_runtime::webhooks::{SyncErrorInfo, SyncIdentity, WebhookSyncType, SyncWebhook};
     /// let now = Utc::now();
     /// let hook = SyncWebhook::error(
     ///     SyncIdentity::new("c1", "github", "issues", "GithubIssue"),
-    ///     SyncType::Incremental,
+    ///     WebhookSyncType::Incremental,
     ///     SyncErrorInfo::new("script_error", "boom"),
     ///     now,
     ///     now,
@@ -389,7 +375,7 @@ impl SyncWebhook {
     /// ```
     pub fn error(
         identity: SyncIdentity,
-        sync_type: SyncType,
+        sync_type: WebhookSyncType,
         error: SyncErrorInfo,
         started_at: DateTime<Utc>,
         failed_at: DateTime<Utc>,
@@ -406,9 +392,9 @@ impl SyncWebhook {
     ///
     /// ```
     /// use chrono::Utc;
-    /// use nango_runtime::webhooks::{ResponseResults, SyncIdentity, SyncType, SyncWebhook};
+    /// use nango_runtime::webhooks::{ChangeCounts, SyncIdentity, WebhookSyncType, SyncWebhook};
     /// let hook = SyncWebhook::success(
-    ///     SyncIdentity::new("c", "p", "s", "M"), SyncType::Incremental, Utc::now(), ResponseResults::default(),
+    ///     SyncIdentity::new("c", "p", "s", "M"), WebhookSyncType::Incremental, Utc::now(), ChangeCounts::default(),
     /// )
     /// .with_checkpoints(None, Some(serde_json::json!({"page": 4})));
     /// assert_eq!(hook.checkpoints.unwrap().to.unwrap()["page"], 4);
@@ -441,9 +427,9 @@ mod js_time_opt {
 ///
 /// ```
 /// use chrono::Utc;
-/// use nango_runtime::webhooks::{serialize_body, ResponseResults, SyncIdentity, SyncType, SyncWebhook};
+/// use nango_runtime::webhooks::{serialize_body, ChangeCounts, SyncIdentity, WebhookSyncType, SyncWebhook};
 /// let hook = SyncWebhook::success(
-///     SyncIdentity::new("c", "p", "s", "M"), SyncType::Incremental, Utc::now(), ResponseResults::default(),
+///     SyncIdentity::new("c", "p", "s", "M"), WebhookSyncType::Incremental, Utc::now(), ChangeCounts::default(),
 /// );
 /// let body = serialize_body(&hook);
 /// assert_eq!(serde_json::from_slice::<SyncWebhook>(&body).unwrap().connection_id, "c");
@@ -1016,50 +1002,24 @@ impl WebhookSender {
                     let _ = response.bytes().await;
                     (Some(status.as_u16()), None, false)
                 } else {
-                    let text = response.bytes().await.map(|b| excerpt(&b)).unwrap_or_default();
+                    let text = response
+                        .bytes()
+                        .await
+                        .map(|b| nango_types::text::excerpt(&b, ERROR_EXCERPT_BYTES))
+                        .unwrap_or_default();
                     let error = if text.is_empty() { status.to_string() } else { format!("{status}: {text}") };
                     (Some(status.as_u16()), Some(error), status.is_server_error())
                 }
             }
             // A URL reqwest cannot use is not going to work on a retry either.
-            Err(e) if e.is_builder() => (None, Some(error_chain(&e)), false),
-            Err(e) => (None, Some(error_chain(&e)), true),
+            Err(e) if e.is_builder() => (None, Some(nango_types::text::error_chain(&e)), false),
+            Err(e) => (None, Some(nango_types::text::error_chain(&e)), true),
         };
         let (status, error, retryable) = outcome;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::debug!(url, attempt, status, duration_ms, "POST {url} (webhook)");
         (DeliveryAttempt { url: url.to_owned(), attempt, status, error, duration_ms, at }, retryable)
     }
-}
-
-/// A reqwest error with its causes (`error sending request: connection refused`), since the top
-/// level alone rarely says what happened.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() { "timed out: ".to_owned() } else { String::new() };
-    text.push_str(&error.to_string());
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    if text.len() <= ERROR_EXCERPT_BYTES {
-        return text.to_owned();
-    }
-    let mut end = ERROR_EXCERPT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -292,7 +292,7 @@ async fn errors_carry_status_code_and_message() {
 
     let err = client.records::<Ticket>("github", "html").page().await.unwrap_err();
     assert!(
-        matches!(&err, ClientError::Api { status: 502, code: None, message, .. } if message == "<html>upstream down</html>")
+        matches!(&err, ClientError::Api { status: 502, code: None, message, .. } if message == "an HTML page (26 bytes)")
     );
 
     let err = client.sync_status("github", "legacy", &["issues"]).await.unwrap_err();

@@ -196,7 +196,20 @@ async fn pause_resume_trigger_and_resync() {
     assert_eq!(st["syncs"][0]["frequency"], "every 7200s", "{st}");
     let bad = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": "every 10s"})).await.unwrap();
     assert_eq!(bad.status().as_u16(), 400);
-    assert!(bad.text().await.unwrap().contains("at least 30 seconds"));
+    assert!(bad.text().await.unwrap().contains("below the 30 second minimum"));
+    // One grammar: the API gives every verdict of the table `nango validate` is tested with.
+    for (text, verdict) in common::frequency_table() {
+        let answer = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": text})).await.unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.text().await.unwrap();
+        match verdict {
+            nango_types::frequency::Verdict::Interval(_) => assert_eq!(status, 200, "{text:?}: {body}"),
+            nango_types::frequency::Verdict::Refused(code) => {
+                assert_eq!(status, 400, "{text:?}: {body}");
+                assert!(body.contains(code), "{text:?} should be refused with {code}: {body}");
+            }
+        }
+    }
     let reset = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": null})).await.unwrap();
     assert_eq!(reset.status().as_u16(), 200);
     // A full resync with emptyCache forgets state and records, then runs again from scratch.
@@ -353,7 +366,7 @@ async fn webhooks_are_signed_retried_and_recorded() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let statuses: Vec<Option<u16>> = deliveries.iter().rev().map(|d| d.status).collect();
+    let statuses: Vec<Option<u16>> = deliveries.iter().rev().map(|d| d.attempt.status).collect();
     assert_eq!(statuses, [Some(500), Some(503), Some(200)]);
     let requests = got.lock().unwrap().clone();
     assert_eq!(requests.len(), 3);
@@ -389,7 +402,7 @@ async fn webhooks_are_signed_retried_and_recorded() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(deliveries.len(), 4, "first try and 3 retries");
-    assert!(deliveries.iter().all(|d| d.status.is_none() && d.error.is_some()));
+    assert!(deliveries.iter().all(|d| d.attempt.status.is_none() && d.attempt.error.is_some()));
     assert!(s.store().runs(None, None, 10).await.unwrap().iter().all(|r| r.status == RunStatus::Success));
     s.server.shutdown().await;
 }

@@ -12,8 +12,8 @@ use axum::routing::post;
 use chrono::{TimeDelta, TimeZone, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use nango_runtime::webhooks::{
-    self, ResponseResults, SyncErrorInfo, SyncIdentity, SyncType, SyncWebhook, VerifiedWebhook, WebhookError,
-    WebhookSender, WebhookVerifier,
+    self, ChangeCounts, SyncErrorInfo, SyncIdentity, SyncWebhook, VerifiedWebhook, WebhookError, WebhookSender,
+    WebhookSyncType, WebhookVerifier,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -84,9 +84,9 @@ fn success_payload() -> SyncWebhook {
     let at = Utc.with_ymd_and_hms(2026, 1, 2, 10, 0, 0).unwrap();
     SyncWebhook::success(
         SyncIdentity::new("c1", "github", "issues", "GithubIssue"),
-        SyncType::Incremental,
+        WebhookSyncType::Incremental,
         at,
-        ResponseResults { added: 3, updated: 1, deleted: 0 },
+        ChangeCounts { added: 3, updated: 1, deleted: 0 },
     )
     .with_checkpoints(None, Some(serde_json::json!({"page": 4, "after": "x"})))
 }
@@ -167,7 +167,7 @@ fn error_payload_has_nangos_error_fields_only() {
     let failed = started + TimeDelta::milliseconds(5_250);
     let hook = SyncWebhook::error(
         SyncIdentity::new("c1", "github", "issues", "GithubIssue").variant("eu"),
-        SyncType::Initial,
+        WebhookSyncType::Initial,
         SyncErrorInfo::new("script_http_error", "GET /issues returned 500"),
         started,
         failed,

@@ -419,6 +419,9 @@ impl<'a> ModelEmitter<'a> {
                 fn id(&self) -> ::std::string::String {
                     #rt::__private::id_string(&self.#id_field)
                 }
+                fn json_schema() -> #rt::__private::serde_json::Value {
+                    #rt::__private::serde_json::to_value(#rt::__private::schemars::schema_for!(Self)).unwrap_or_default()
+                }
             }
         })
     }

@@ -260,13 +260,13 @@ impl Inner {
             .body(form_encode(&form))
             .send()
             .await
-            .map_err(|e| format!("the token refresh ({request}) failed: {}", super::client::error_chain(&e)))?;
+            .map_err(|e| format!("the token refresh ({request}) failed: {}", nango_types::text::error_chain(&e)))?;
         let status = response.status();
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response
             .bytes()
             .await
-            .map_err(|e| format!("the token refresh ({request}) failed: {}", super::client::error_chain(&e)))?;
+            .map_err(|e| format!("the token refresh ({request}) failed: {}", nango_types::text::error_chain(&e)))?;
         if !status.is_success() {
             return Err(format!("the token refresh ({request}) returned {status}: {}", excerpt(&body)));
         }

@@ -3,7 +3,7 @@
 
 use super::HttpError;
 use super::auth::{self, AuthState};
-use super::error::{excerpt, human_duration};
+use super::error::excerpt;
 use super::options::{HttpOptions, HttpStats};
 use super::paginate::Paginate;
 use super::record::Recorder;
@@ -13,6 +13,7 @@ use crate::providers::{Provider, ProxyConfig, interpolate};
 use crate::{BoxFuture, Connection, Credentials};
 use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use nango_types::text::{error_chain, human_duration};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, USER_AGENT};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -147,25 +148,6 @@ impl std::fmt::Debug for HttpClient {
             .field("credentials", &credentials)
             .finish_non_exhaustive()
     }
-}
-
-/// A reqwest error with its causes, without its URL (which may carry a key in its query).
-pub(crate) fn error_chain(error: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&dyn std::error::Error> = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        // reqwest puts the URL in its own message: `error sending request for url (...)`.
-        let text = match text.find(" for url (") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        };
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 impl HttpClient {

@@ -241,16 +241,6 @@ impl HttpError {
     }
 }
 
-/// `1.5 s`, `250 ms`: waits in messages read better in the unit that fits.
-pub(crate) fn human_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        let secs = d.as_secs_f64();
-        if secs.fract() < 0.05 { format!("{} s", secs.round()) } else { format!("{secs:.1} s") }
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -264,7 +254,7 @@ impl fmt::Display for HttpError {
                 write!(f, ": {message}")
             }
             HttpError::Timeout { request, attempts, timeout } => {
-                write!(f, "{request} timed out after {}", human_duration(*timeout))?;
+                write!(f, "{request} timed out after {}", nango_types::text::human_duration(*timeout))?;
                 if *attempts > 1 {
                     write!(f, " ({attempts} attempts)")?;
                 }
@@ -289,8 +279,8 @@ impl fmt::Display for HttpError {
                 f,
                 "{request}: the provider asks to wait {} before retrying ({reason}; header `{header}`), \
                  more than max_header_wait ({})",
-                human_duration(*wait),
-                human_duration(*max)
+                nango_types::text::human_duration(*wait),
+                nango_types::text::human_duration(*max)
             ),
             HttpError::InvalidCredentials { request, message } => write!(f, "{request} {message}"),
             HttpError::Decode { request, path, message } => {
@@ -318,39 +308,8 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// The start of a body for an error message: lossy UTF-8, at most [`EXCERPT_BYTES`] bytes (cut on
-/// a character boundary, `…` added when cut), surrounding whitespace trimmed.
+/// The start of a body for an error message: at most [`EXCERPT_BYTES`] bytes, scrubbed of
+/// secrets (the shared [`nango_types::text::excerpt`]).
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    let cut = body.len() > EXCERPT_BYTES;
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES)]);
-    let mut text = text.trim().to_owned();
-    if cut {
-        // A multi-byte character cut in half became U+FFFD; drop it rather than show garbage.
-        while text.ends_with('\u{FFFD}') {
-            text.pop();
-        }
-        text.push('…');
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn excerpts_are_cut_on_char_boundaries() {
-        assert_eq!(excerpt(b"  {\"a\":1}\n"), "{\"a\":1}");
-        let long = "é".repeat(700);
-        let e = excerpt(long.as_bytes());
-        assert!(e.ends_with('…') && e.len() <= EXCERPT_BYTES + '…'.len_utf8(), "{}", e.len());
-        assert!(!e.contains('\u{FFFD}'));
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_duration(Duration::from_millis(250)), "250 ms");
-        assert_eq!(human_duration(Duration::from_secs(600)), "600 s");
-        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
-    }
+    nango_types::text::excerpt(body, EXCERPT_BYTES)
 }

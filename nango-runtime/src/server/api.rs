@@ -442,12 +442,16 @@ async fn update_frequency<St: Store>(
     }
     let sync = find_syncs(&body.provider_config_key, &[body.sync_name.as_str()])?[0];
     let (_, key) = connection(&state, &body.provider_config_key, &body.connection_id).await?;
-    let frequency = body
-        .frequency
-        .as_deref()
-        .map(crate::scheduler::parse_frequency)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("`frequency`: {e}")))?;
+    // The one frequency grammar: `nango validate` gives the same verdict for `runs:`.
+    let frequency = match body.frequency.as_deref() {
+        None => None,
+        Some(text) => Some(nango_types::frequency::parse(text).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("`frequency`: {} ({}); {}", e.describe(text), e.code(), e.help()),
+            )
+        })?),
+    };
     state.scheduler.set_frequency(key, sync, frequency).await?;
     Ok(Json(json!({"frequency": body.frequency})))
 }

@@ -370,18 +370,19 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>) -> String {
     )
 }
 
-fn delivery_row(d: &DeliveryRecord, now: DateTime<Utc>, with_run: bool) -> String {
+fn delivery_row(record: &DeliveryRecord, now: DateTime<Utc>, with_run: bool) -> String {
+    let d = &record.attempt;
     let status = match d.status {
         Some(s) if (200..300).contains(&s) => format!(r#"<span class="badge status-success">{s}</span>"#),
         Some(s) => format!(r#"<span class="badge status-error">{s}</span>"#),
         None => r#"<span class="badge status-error">no answer</span>"#.to_owned(),
     };
-    let run = if with_run { format!("<td>{}</td>", run_link(d.run)) } else { String::new() };
+    let run = if with_run { format!("<td>{}</td>", run_link(record.run)) } else { String::new() };
     format!(
         r#"<tr class="delivery" data-run-id="{run_id}">{run}<td>{model}</td><td class="mono small">{url}</td><td class="num">{attempt}</td><td>{status}</td><td class="num">{ms} ms</td><td>{at}</td><td class="error small">{error}</td></tr>
 "#,
-        run_id = d.run,
-        model = escape(&d.model),
+        run_id = record.run,
+        model = escape(&record.model),
         url = escape(&d.url),
         attempt = d.attempt,
         ms = d.duration_ms,

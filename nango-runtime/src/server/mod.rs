@@ -17,7 +17,7 @@ pub use metrics::Metrics;
 use crate::engine::{RunReport, Runtime};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{DeliveryRecord, RunStatus, Store};
-use crate::webhooks::{ResponseResults, SyncErrorInfo, SyncIdentity, SyncType, SyncWebhook, WebhookSender};
+use crate::webhooks::{SyncErrorInfo, SyncIdentity, SyncWebhook, WebhookSender, WebhookSyncType};
 use crate::{Connection, SyncRegistration};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -257,16 +257,7 @@ fn after_run<St: Store>(
                 metrics.webhook_attempts(&attempts);
                 let records: Vec<DeliveryRecord> = attempts
                     .into_iter()
-                    .map(|a| DeliveryRecord {
-                        run: report.run_id,
-                        model: model.clone(),
-                        url: a.url,
-                        attempt: a.attempt,
-                        status: a.status,
-                        error: a.error,
-                        duration_ms: a.duration_ms,
-                        at: a.at,
-                    })
+                    .map(|attempt| DeliveryRecord { run: report.run_id, model: model.clone(), attempt })
                     .collect();
                 if let Err(e) = store.record_deliveries(&records).await {
                     tracing::error!(error = %e, "cannot keep webhook delivery attempts");
@@ -284,7 +275,8 @@ pub fn webhooks_for(
     report: &RunReport,
     always: bool,
 ) -> Vec<SyncWebhook> {
-    let sync_type = if report.last_sync_date.is_none() { SyncType::Initial } else { SyncType::Incremental };
+    let sync_type =
+        if report.last_sync_date.is_none() { WebhookSyncType::Initial } else { WebhookSyncType::Incremental };
     sync.descriptor
         .outputs
         .iter()
@@ -300,8 +292,7 @@ pub fn webhooks_for(
                 if c.is_empty() && !always {
                     return None;
                 }
-                let results = ResponseResults { added: c.added, updated: c.updated, deleted: c.deleted };
-                SyncWebhook::success(identity, sync_type, report.started_at, results)
+                SyncWebhook::success(identity, sync_type, report.started_at, c)
             } else {
                 let error = SyncErrorInfo::new("script_error", report.error.clone().unwrap_or_default());
                 let failed_at = report.started_at + chrono::Duration::from_std(report.duration).unwrap_or_default();

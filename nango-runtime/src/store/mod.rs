@@ -25,6 +25,8 @@ pub use jsonl::JsonlCache;
 pub use sqlite::SqliteStore;
 
 use crate::Connection;
+#[cfg(feature = "runtime")]
+use crate::webhooks::DeliveryAttempt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -120,30 +122,8 @@ impl PreparedRecord {
 /// What a batch does.
 pub use crate::RecordChange;
 
-/// Added / updated / deleted counts of one model.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeCounts {
-    /// New records (and deleted ones that came back).
-    pub added: u64,
-    /// Records whose content changed.
-    pub updated: u64,
-    /// Records deleted.
-    pub deleted: u64,
-}
-
-impl ChangeCounts {
-    /// Adds another count.
-    pub fn add(&mut self, other: ChangeCounts) {
-        self.added += other.added;
-        self.updated += other.updated;
-        self.deleted += other.deleted;
-    }
-
-    /// Whether anything changed.
-    pub fn is_empty(&self) -> bool {
-        self.added == 0 && self.updated == 0 && self.deleted == 0
-    }
-}
+/// Added / updated / deleted counts of one model (the shared vocabulary type).
+pub use nango_types::ChangeCounts;
 
 /// Counts per model.
 pub type ModelCounts = BTreeMap<String, ChangeCounts>;
@@ -421,25 +401,18 @@ pub struct SyncState {
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
-/// One attempt to deliver a webhook, as kept in the store.
+/// One attempt to deliver a webhook, as kept in the store: which run and model it was about,
+/// and the attempt as the sender made it.
+#[cfg(feature = "runtime")]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
     /// The run whose results it carried.
     pub run: i64,
     /// The model it was about.
     pub model: String,
-    /// Where it went.
-    pub url: String,
-    /// 1 for the first try.
-    pub attempt: u32,
-    /// The receiver's HTTP status, if it answered.
-    pub status: Option<u16>,
-    /// What went wrong, if anything.
-    pub error: Option<String>,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// When it was made.
-    pub at: DateTime<Utc>,
+    /// The attempt.
+    #[serde(flatten)]
+    pub attempt: DeliveryAttempt,
 }
 
 /// A line of a run's log.
@@ -569,8 +542,10 @@ pub trait Store: Send + Sync + 'static {
     /// One run.
     fn run(&self, id: i64) -> impl Future<Output = StoreResult<Option<RunRecord>>> + Send;
     /// Keeps webhook delivery attempts.
+    #[cfg(feature = "runtime")]
     fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Recent delivery attempts, newest first (of one run when given).
+    #[cfg(feature = "runtime")]
     fn deliveries(&self, run: Option<i64>, limit: u32)
     -> impl Future<Output = StoreResult<Vec<DeliveryRecord>>> + Send;
     /// Appends lines to a run's log.

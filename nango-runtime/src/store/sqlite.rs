@@ -913,12 +913,12 @@ impl Store for SqliteStore {
             )
             .bind(a.run)
             .bind(&a.model)
-            .bind(&a.url)
-            .bind(i64::from(a.attempt))
-            .bind(a.status.map(i64::from))
-            .bind(&a.error)
-            .bind(a.duration_ms.min(i64::MAX as u64) as i64)
-            .bind(to_micros(a.at))
+            .bind(&a.attempt.url)
+            .bind(i64::from(a.attempt.attempt))
+            .bind(a.attempt.status.map(i64::from))
+            .bind(&a.attempt.error)
+            .bind(a.attempt.duration_ms.min(i64::MAX as u64) as i64)
+            .bind(to_micros(a.attempt.at))
             .execute(&mut *tx)
             .await?;
         }
@@ -938,12 +938,14 @@ impl Store for SqliteStore {
                 Ok(DeliveryRecord {
                     run: r.try_get("run")?,
                     model: r.try_get("model")?,
-                    url: r.try_get("url")?,
-                    attempt: r.try_get::<i64, _>("attempt")?.clamp(0, u32::MAX as i64) as u32,
-                    status: r.try_get::<Option<i64>, _>("status")?.map(|s| s.clamp(0, 999) as u16),
-                    error: r.try_get("error")?,
-                    duration_ms: r.try_get::<i64, _>("duration_ms")?.max(0) as u64,
-                    at: from_micros(r.try_get("at")?),
+                    attempt: crate::webhooks::DeliveryAttempt {
+                        url: r.try_get("url")?,
+                        attempt: r.try_get::<i64, _>("attempt")?.clamp(0, u32::MAX as i64) as u32,
+                        status: r.try_get::<Option<i64>, _>("status")?.map(|s| s.clamp(0, 999) as u16),
+                        error: r.try_get("error")?,
+                        duration_ms: r.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+                        at: from_micros(r.try_get("at")?),
+                    },
                 })
             })
             .collect()

@@ -146,3 +146,17 @@ pub async fn issues_pages(nango: &mut NangoSync<models::syncs::IssuesPages>) -> 
     }
     Ok(())
 }
+
+/// The shared frequency verdict table (`fixtures/frequencies.tsv`): `(text, verdict)` rows.
+#[allow(dead_code)]
+pub fn frequency_table() -> Vec<(String, nango_types::frequency::Verdict)> {
+    let table = include_str!("../../../fixtures/frequencies.tsv");
+    table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|line| {
+            let (text, verdict) = line.split_once('\t').expect("text<TAB>verdict");
+            (text.to_owned(), verdict.parse().expect("a verdict"))
+        })
+        .collect()
+}
