@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 /// Nango's recommended signature header: hex HMAC-SHA256 of the body.
 ///
 /// ```
-/// # let headers = axum::http::HeaderMap::new();
+/// # let headers = nango_client::http::HeaderMap::new();
 /// let signature = headers.get(nango_client::webhooks::HMAC_HEADER);
 /// # assert!(signature.is_none());
 /// ```
@@ -20,7 +20,7 @@ pub const HMAC_HEADER: &str = "X-Nango-Hmac-Sha256";
 /// Our replay-protected signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.body">`.
 ///
 /// ```
-/// # let headers = axum::http::HeaderMap::new();
+/// # let headers = nango_client::http::HeaderMap::new();
 /// let signature = headers.get(nango_client::webhooks::TIMESTAMPED_HEADER);
 /// # assert!(signature.is_none());
 /// ```
