@@ -1,10 +1,12 @@
-//! Pagination ([`Paginate`]), with Nango's `cursor`, `link` and `offset` styles plus page numbers.
+//! Walking the pages of a list endpoint ([`Paginate`]), with Nango's `cursor`, `link` and
+//! `offset` styles plus page numbers: a [`RequestBuilder`] sent once per page with the
+//! pagination parameters added.
 
-use super::HttpError;
-use super::client::HttpClient;
+use super::error::HttpError;
 use super::pagination::{Pagination, Resolved, Style, settle};
-use super::request::{Body, RequestParts};
+use super::request::RequestBuilder;
 use super::response::{decode_slice, decode_value};
+use super::session::Body;
 use futures_util::Stream;
 use reqwest::header::LINK;
 use reqwest::{Method, Url};
@@ -65,8 +67,9 @@ enum Next {
 /// ```
 #[must_use = "pages are fetched only when asked for"]
 pub struct Paginate<T> {
-    client: HttpClient,
-    parts: RequestParts,
+    /// The caller's request: each page is it, plus the pagination parameters.
+    request: RequestBuilder,
+    /// The per-call settings, merged over the provider's when the first page is fetched.
     overrides: Pagination,
     resolved: Option<Resolved>,
     next: Next,
@@ -79,19 +82,20 @@ pub struct Paginate<T> {
 
 impl<T> std::fmt::Debug for Paginate<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = self.request.parts();
         f.debug_struct("Paginate")
-            .field("method", &self.parts.method)
-            .field("endpoint", &self.parts.endpoint)
+            .field("method", &parts.method)
+            .field("endpoint", &parts.endpoint)
             .field("pagination", &self.overrides)
             .finish_non_exhaustive()
     }
 }
 
 impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
-    pub(crate) fn new(client: HttpClient, parts: RequestParts) -> Self {
+    /// The pages of `request`.
+    pub(crate) fn new(request: RequestBuilder) -> Self {
         Paginate {
-            client,
-            parts,
+            request,
             overrides: Pagination::default(),
             resolved: None,
             next: Next::First,
@@ -122,56 +126,53 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
     /// The method (GET by default); with POST, PUT or PATCH the pagination parameters go in the
     /// JSON body unless [`Pagination::in_body`] says otherwise.
     pub fn method(mut self, method: Method) -> Self {
-        self.parts.method = method;
+        self.request.parts_mut().method = method;
         self
     }
 
     /// Adds a query parameter to the first request (and to every request of the `cursor`,
-    /// `offset` and `page` styles).
-    pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
-        self.parts.query.push((name.into(), value.to_string()));
-        self
+    /// `offset` and `page` styles), as [`RequestBuilder::query`].
+    pub fn query(self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.with_request(|request| request.query(name, value))
     }
 
     /// Adds query parameters, as [`query`](Self::query).
-    pub fn queries<K: Into<String>, V: ToString>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.parts.query.extend(pairs.into_iter().map(|(k, v)| (k.into(), v.to_string())));
-        self
+    pub fn queries<K: Into<String>, V: ToString>(self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.with_request(|request| request.queries(pairs))
     }
 
-    /// Sets a header on every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.parts.headers.push((name.into(), value.into()));
-        self
+    /// Sets a header on every request, as [`RequestBuilder::header`].
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_request(|request| request.header(name, value))
     }
 
     /// A JSON body for every request (pagination parameters are added to it when `in_body`).
-    pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
-        self.parts.set_json(body);
-        self
+    pub fn json<B: Serialize + ?Sized>(self, body: &B) -> Self {
+        self.with_request(|request| request.json(body))
     }
 
     /// Sends to this base URL instead of the connection's or the provider's.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.parts.base_url = Some(url.into());
-        self
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.with_request(|request| request.base_url(url))
     }
 
-    /// Retries per request, instead of [`HttpOptions::max_retries`](super::HttpOptions).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.parts.retries = Some(retries);
-        self
+    /// Retries per request, instead of [`HttpOptions::max_retries`](super::HttpOptions::max_retries).
+    pub fn retries(self, retries: u32) -> Self {
+        self.with_request(|request| request.retries(retries))
     }
 
     /// Also retries on this status.
-    pub fn retry_on(mut self, status: u16) -> Self {
-        self.parts.retry_on.push(status);
-        self
+    pub fn retry_on(self, status: u16) -> Self {
+        self.with_request(|request| request.retry_on(status))
     }
 
     /// Timeout of each attempt.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.parts.timeout = Some(timeout);
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with_request(|request| request.timeout(timeout))
+    }
+
+    fn with_request(mut self, change: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Self {
+        self.request = change(self.request);
         self
     }
 
@@ -207,12 +208,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
         if let Some(resolved) = &self.resolved {
             return Ok(resolved.clone());
         }
-        let request = match self.client.resolve_url(&self.parts) {
-            Ok(url) => self.client.describe(&self.parts.method, &url),
-            Err(e) => return Err(e),
-        };
-        let resolved = settle(self.client.provider_pagination(), &self.overrides, &self.parts.method)
-            .map_err(|message| HttpError::Pagination { request, message })?;
+        let url = self.request.url()?;
+        let resolved = settle(self.request.provider_pagination(), &self.overrides, &self.request.parts().method)
+            .map_err(|message| HttpError::Pagination { request: self.request.describe(&url), message })?;
         self.next = match resolved.style {
             Style::Offset { start, .. } => Next::Offset(start),
             Style::Page { start, .. } => Next::Page(start),
@@ -224,8 +222,8 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
 
     /// The request of a page of the `cursor`, `offset` and `page` styles (and the first `link`
     /// page): the caller's, with the limit and `param` in the query or the body.
-    fn page_parts(&self, resolved: &Resolved, param: Option<(&str, Value)>) -> RequestParts {
-        let mut parts = self.parts.clone();
+    fn page_request(&self, resolved: &Resolved, param: Option<(&str, Value)>) -> RequestBuilder {
+        let mut request = self.request.duplicate();
         let params = resolved
             .limit
             .iter()
@@ -233,8 +231,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
             .chain(param)
             .collect::<Vec<_>>();
         if params.is_empty() {
-            return parts;
+            return request;
         }
+        let parts = request.parts_mut();
         if resolved.in_body {
             let mut body = match parts.body.take() {
                 None => Value::Object(Map::new()),
@@ -242,7 +241,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                 Some(_) => {
                     parts.error =
                         Some("pagination parameters go in the body (in_body), which must then be a JSON object".into());
-                    return parts;
+                    return request;
                 }
             };
             for (name, value) in params {
@@ -258,34 +257,36 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                 parts.query.push((name.to_owned(), text));
             }
         }
-        parts
+        request
     }
 
     async fn fetch(&mut self) -> Result<Option<Vec<T>>, HttpError> {
         let resolved = self.resolved()?;
-        let parts = match (&self.next, &resolved.style) {
+        let request = match (&self.next, &resolved.style) {
             (Next::Done, _) => return Ok(None),
-            (Next::First, _) => self.page_parts(&resolved, None),
+            (Next::First, _) => self.page_request(&resolved, None),
             (Next::Cursor(cursor), Style::Cursor { name, .. }) => {
-                self.page_parts(&resolved, Some((name, Value::String(cursor.clone()))))
+                self.page_request(&resolved, Some((name, Value::String(cursor.clone()))))
             }
             (Next::Offset(n), Style::Offset { name, .. }) | (Next::Page(n), Style::Page { name, .. }) => {
-                self.page_parts(&resolved, Some((name, Value::from(*n))))
+                self.page_request(&resolved, Some((name, Value::from(*n))))
             }
             (Next::Url(url), _) => {
-                let mut parts = self.parts.clone();
+                // The link carries the query; an absolute one needs no base URL.
+                let mut request = self.request.duplicate();
+                let parts = request.parts_mut();
                 parts.endpoint = url.to_string();
                 parts.query.clear();
                 parts.base_url = None;
-                parts
+                request
             }
             (next, style) => unreachable!("pagination state {next:?} does not belong to {style:?}"),
         };
-        let url = self.client.resolve_url(&parts)?;
+        let url = request.url()?;
         if matches!(self.next, Next::First) {
             self.seen.insert(xxhash_rust::xxh3::xxh3_128(url.as_str().as_bytes()));
         }
-        let response = self.client.execute(&parts).await?;
+        let response = request.send().await?;
         let request = response.request().to_owned();
         let fast = resolved.response_path.is_empty()
             && matches!(
@@ -363,7 +364,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                     // the last page at itself.
                     Some(Ok(next)) if next == url => Next::Done,
                     Some(Ok(next)) if !self.seen.insert(xxhash_rust::xxh3::xxh3_128(next.as_str().as_bytes())) => {
-                        self.pending_error = Some(loop_error("link", &self.client.describe(&parts.method, &next)));
+                        self.pending_error = Some(loop_error("link", &self.request.describe(&next)));
                         Next::Done
                     }
                     Some(Ok(next)) => Next::Url(next),

@@ -71,7 +71,7 @@ pub enum OffsetCalculation {
 /// Pagination settings: the provider's `proxy.paginate` in typed form, or a per-call override.
 ///
 /// Every field is optional because a per-call value is merged over the provider's, field by field
-/// (Nango's shallow merge); [`Paginate`] checks the result with Nango's messages.
+/// (Nango's shallow merge); [`Paginate`](super::Paginate) checks the result with Nango's messages.
 ///
 /// ```
 /// use nango_runtime::http::{Pagination, PaginationType};

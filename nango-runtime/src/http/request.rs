@@ -1,68 +1,19 @@
 //! [`RequestBuilder`]: one request, as the caller describes it.
 
-use super::HttpError;
-use super::client::HttpClient;
+use super::error::HttpError;
 use super::response::Response;
-use reqwest::Method;
+use super::session::{Body, RequestParts, Session};
+use crate::providers::PaginationConfig;
+use reqwest::{Method, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
-
-/// A request body.
-#[derive(Debug, Clone)]
-pub(crate) enum Body {
-    /// Sent as `application/json`; kept as a value so pagination can add its parameters to it.
-    Json(serde_json::Value),
-    /// Sent as it is, with the caller's `content-type`.
-    Raw(Vec<u8>),
-}
-
-/// Everything a caller says about one request (shared by [`RequestBuilder`] and
-/// [`Paginate`](super::Paginate)).
-#[derive(Debug, Clone)]
-pub(crate) struct RequestParts {
-    pub method: Method,
-    pub endpoint: String,
-    pub base_url: Option<String>,
-    pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Body>,
-    pub retries: Option<u32>,
-    pub retry_on: Vec<u16>,
-    pub timeout: Option<Duration>,
-    /// A problem found while building (a body that does not serialize), reported by `send` so
-    /// that the builder methods can stay infallible.
-    pub error: Option<String>,
-}
-
-impl RequestParts {
-    pub(crate) fn new(method: Method, endpoint: String) -> RequestParts {
-        RequestParts {
-            method,
-            endpoint,
-            base_url: None,
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: None,
-            retries: None,
-            retry_on: Vec::new(),
-            timeout: None,
-            error: None,
-        }
-    }
-
-    pub(crate) fn set_json<B: Serialize + ?Sized>(&mut self, body: &B) {
-        match serde_json::to_value(body) {
-            Ok(value) => self.body = Some(Body::Json(value)),
-            Err(e) => self.error = Some(format!("the JSON body does not serialize: {e}")),
-        }
-    }
-}
 
 /// A request being built; [`send`](RequestBuilder::send) it, or
 /// [`send_json`](RequestBuilder::send_json) to decode the answer into a type.
 ///
-/// Made by [`HttpClient::get`] and its siblings. Query parameters and headers are added in order;
+/// Made by [`HttpClient::get`](super::HttpClient::get) and its siblings. Query parameters and headers are added in order;
 /// a header set here replaces the provider's and the client's (`authorization`, `user-agent`).
 ///
 /// ```no_run
@@ -82,7 +33,7 @@ impl RequestParts {
 /// ```
 #[must_use = "a request does nothing until it is sent"]
 pub struct RequestBuilder {
-    client: HttpClient,
+    session: Arc<Session>,
     parts: RequestParts,
 }
 
@@ -99,8 +50,39 @@ impl std::fmt::Debug for RequestBuilder {
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: HttpClient, method: Method, endpoint: String) -> RequestBuilder {
-        RequestBuilder { client, parts: RequestParts::new(method, endpoint) }
+    pub(crate) fn new(session: Arc<Session>, method: Method, endpoint: String) -> RequestBuilder {
+        RequestBuilder { session, parts: RequestParts::new(method, endpoint) }
+    }
+
+    /// The same request, to send again with changes (pagination sends one per page).
+    pub(crate) fn duplicate(&self) -> RequestBuilder {
+        RequestBuilder { session: self.session.clone(), parts: self.parts.clone() }
+    }
+
+    /// What the caller said so far.
+    pub(crate) fn parts(&self) -> &RequestParts {
+        &self.parts
+    }
+
+    /// What the caller said so far, to change.
+    pub(crate) fn parts_mut(&mut self) -> &mut RequestParts {
+        &mut self.parts
+    }
+
+    /// The URL the request goes to (without the provider's query templates), or the error naming
+    /// it.
+    pub(crate) fn url(&self) -> Result<Url, HttpError> {
+        self.session.resolve_url(&self.parts)
+    }
+
+    /// `METHOD url` of this request's method at `url`, as errors name it.
+    pub(crate) fn describe(&self, url: &Url) -> String {
+        self.session.describe(&self.parts.method, url)
+    }
+
+    /// The provider's pagination settings (`proxy.paginate`).
+    pub(crate) fn provider_pagination(&self) -> Option<&PaginationConfig> {
+        self.session.provider_pagination()
     }
 
     /// Adds a query parameter (numbers and other `ToString` values are welcome).
@@ -133,7 +115,7 @@ impl RequestBuilder {
         self
     }
 
-    /// Retries for this request, instead of [`HttpOptions::max_retries`](super::HttpOptions).
+    /// Retries for this request, instead of [`HttpOptions::max_retries`](super::HttpOptions::max_retries).
     pub fn retries(mut self, retries: u32) -> Self {
         self.parts.retries = Some(retries);
         self
@@ -159,7 +141,7 @@ impl RequestBuilder {
 
     /// Sends the request (retrying as configured); a non-2xx answer is an error.
     pub async fn send(self) -> Result<Response, HttpError> {
-        self.client.execute(&self.parts).await
+        self.session.execute(&self.parts).await
     }
 
     /// Sends the request and decodes the JSON answer into `T`; a mismatch names the field
