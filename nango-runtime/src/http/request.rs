@@ -13,8 +13,9 @@ use std::time::Duration;
 /// A request being built; [`send`](RequestBuilder::send) it, or
 /// [`send_json`](RequestBuilder::send_json) to decode the answer into a type.
 ///
-/// Made by [`HttpClient::get`](super::HttpClient::get) and its siblings. Query parameters and headers are added in order;
-/// a header set here replaces the provider's and the client's (`authorization`, `user-agent`).
+/// Made by [`HttpClient::get`](super::HttpClient::get) and its siblings. Query parameters and
+/// headers are added in order; a header set here replaces the provider's and the client's
+/// (`authorization`, `user-agent`).
 ///
 /// ```no_run
 /// # async fn demo(client: nango_runtime::http::HttpClient) -> Result<(), nango_runtime::http::HttpError> {
