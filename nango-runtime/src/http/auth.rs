@@ -1,94 +1,197 @@
-//! Credentials on requests: template values, default auth headers, OAuth 2 refresh, and keeping
-//! secrets out of logs and errors.
+//! The connection's credentials: how they go on a request (the provider's templates, else a
+//! default `Authorization` header), and the token state that keeps OAuth 2 tokens valid
+//! ([`Auth`]).
 
-use super::client::Inner;
 use super::error::excerpt;
+use super::secrets::Secrets;
 use crate::providers::{TemplateValues, interpolate};
-use crate::{Credentials, Secret};
+use crate::{BoxFuture, Credentials, Secret};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use nango_types::text::error_chain;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A token this close to its expiry is refreshed before use, so it cannot expire in flight.
-pub(crate) const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Secrets shorter than this are not scrubbed from messages: replacing every `a` of a message
-/// because a test password is `a` would make errors unreadable and protect nothing.
-const MIN_SCRUBBED_LEN: usize = 4;
+/// Called with the new credentials after an OAuth refresh.
+pub(crate) type RefreshCallback = dyn Fn(Credentials) -> BoxFuture<crate::Result<()>> + Send + Sync;
 
-/// Query parameter names that carry secrets in common APIs; their values are shown as `***` in
-/// logs and errors even when the caller (not a provider template) added them.
-const SECRET_PARAM_NAMES: [&str; 14] = [
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "api_key",
-    "apikey",
-    "api-key",
-    "key",
-    "token",
-    "private_token",
-    "password",
-    "secret",
-    "signature",
-    "sig",
-];
+/// The credentials of one connection's client, and what keeps them valid: OAuth 2 tokens are
+/// refreshed through the token URL when they are about to expire or after a 401, one refresh
+/// at a time, and the new credentials are handed to the on-refresh callback and their secrets
+/// to the scrubber.
+pub(crate) struct Auth {
+    current: Mutex<Current>,
+    /// Held while refreshing: concurrent requests that find the tokens stale refresh once, not
+    /// once each.
+    refresh_lock: tokio::sync::Mutex<()>,
+    on_refreshed: Mutex<Option<Arc<RefreshCallback>>>,
+    /// Where tokens are refreshed: set for OAuth connections whose provider has a `token_url`.
+    token_url: Option<Url>,
+    /// What the token request goes with: the client's HTTP connection pool (redirects off), its
+    /// `User-Agent` and per-request timeout.
+    http: reqwest::Client,
+    user_agent: String,
+    timeout: Duration,
+    secrets: Arc<Secrets>,
+    refreshes: AtomicU64,
+    /// For logs and errors.
+    provider: String,
+    connection_id: String,
+}
 
-/// The credentials a client holds, and how many times they were replaced (so that concurrent
-/// 401s refresh once, not once each).
-#[derive(Debug)]
-pub(crate) struct AuthState {
+/// The credentials of now, and how many times they were replaced: a request that got a 401
+/// with generation `n` refreshes only if nobody has since.
+#[derive(Debug, Clone)]
+pub(crate) struct Current {
     pub credentials: Credentials,
     pub generation: u64,
-    /// Every secret value the client has held, old tokens included, for scrubbing messages.
-    pub secrets: Vec<String>,
 }
 
-impl AuthState {
-    pub(crate) fn new(credentials: Credentials) -> AuthState {
-        let mut secrets = secrets_of(&credentials);
-        // Longest first, so that a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        AuthState { credentials, generation: 0, secrets }
-    }
+/// What an [`Auth`] is made of, besides the credentials.
+pub(crate) struct AuthSetup {
+    pub token_url: Option<Url>,
+    pub http: reqwest::Client,
+    pub user_agent: String,
+    pub timeout: Duration,
+    pub secrets: Arc<Secrets>,
+    pub provider: String,
+    pub connection_id: String,
 }
 
-/// The secret values of credentials.
-fn secrets_of(credentials: &Credentials) -> Vec<String> {
-    let secrets: Vec<&Secret> = match credentials {
-        Credentials::None => vec![],
-        Credentials::ApiKey { api_key } => vec![api_key],
-        Credentials::Bearer { token } => vec![token],
-        Credentials::Basic { password, .. } => vec![password],
-        Credentials::OAuth2 { access_token, refresh_token, client_secret, .. } => {
-            [Some(access_token), refresh_token.as_ref(), client_secret.as_ref()].into_iter().flatten().collect()
+impl Auth {
+    pub(crate) fn new(credentials: Credentials, setup: AuthSetup) -> Auth {
+        let AuthSetup { token_url, http, user_agent, timeout, secrets, provider, connection_id } = setup;
+        Auth {
+            current: Mutex::new(Current { credentials, generation: 0 }),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            on_refreshed: Mutex::new(None),
+            token_url,
+            http,
+            user_agent,
+            timeout,
+            secrets,
+            refreshes: AtomicU64::new(0),
+            provider,
+            connection_id,
         }
-    };
-    secrets.into_iter().map(|s| s.expose().to_owned()).filter(|s| s.len() >= MIN_SCRUBBED_LEN).collect()
-}
+    }
 
-/// Replaces every secret in `text` by `***`.
-pub(crate) fn scrub(text: String, secrets: &[String]) -> String {
-    secrets.iter().fold(
-        text,
-        |text, secret| if text.contains(secret.as_str()) { text.replace(secret.as_str(), "***") } else { text },
-    )
+    /// The credentials of now, with their generation.
+    pub(crate) fn current(&self) -> Current {
+        self.current.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The credentials of now.
+    pub(crate) fn credentials(&self) -> Credentials {
+        self.current().credentials
+    }
+
+    /// Sets the function called with the new credentials after each refresh.
+    pub(crate) fn on_refreshed(&self, callback: Arc<RefreshCallback>) {
+        *self.on_refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(callback);
+    }
+
+    /// Successful refreshes so far.
+    pub(crate) fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Whether a 401 can be answered by refreshing.
+    pub(crate) fn can_refresh(&self) -> bool {
+        can_refresh(&self.current.lock().unwrap_or_else(|e| e.into_inner()).credentials)
+    }
+
+    /// Refreshes OAuth tokens that expire within [`EXPIRY_MARGIN`], before they are sent. The
+    /// error is a message for [`HttpError::InvalidCredentials`](super::error::HttpError).
+    pub(crate) async fn refresh_if_expiring(&self) -> Result<(), String> {
+        let Current { credentials, generation } = self.current();
+        if !needs_refresh(&credentials, Utc::now()) {
+            return Ok(());
+        }
+        tracing::info!(
+            provider = %self.provider, connection = %self.connection_id,
+            "The OAuth access token expires within a minute; refreshing it"
+        );
+        self.refresh(generation).await
+    }
+
+    /// Refreshes the OAuth tokens, unless they changed since the caller saw generation `seen`
+    /// (another request refreshed them meanwhile: one refresh serves all). The error is a
+    /// message for [`HttpError::InvalidCredentials`](super::error::HttpError).
+    pub(crate) async fn refresh(&self, seen: u64) -> Result<(), String> {
+        let _one_at_a_time = self.refresh_lock.lock().await;
+        let Current { credentials, generation } = self.current();
+        if generation != seen {
+            return Ok(());
+        }
+        let Credentials::OAuth2 { refresh_token: Some(refresh_token), client_id, client_secret, .. } = &credentials
+        else {
+            return Err("the connection has no refresh token".into());
+        };
+        let token_url = self
+            .token_url
+            .as_ref()
+            .ok_or_else(|| format!("provider `{}` has no token_url to refresh the token at", self.provider))?;
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())];
+        if let Some(id) = client_id {
+            form.push(("client_id", id));
+        }
+        if let Some(secret) = client_secret {
+            form.push(("client_secret", secret.expose()));
+        }
+        let request = format!("POST {}", self.secrets.url(token_url));
+        let failed = |e: reqwest::Error| format!("the token refresh ({request}) failed: {}", error_chain(&e));
+        let response = self
+            .http
+            .post(token_url.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            // GitHub answers in form encoding unless JSON is asked for.
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, &self.user_agent)
+            .timeout(self.timeout)
+            .body(form_encode(&form))
+            .send()
+            .await
+            .map_err(failed)?;
+        let status = response.status();
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.bytes().await.map_err(failed)?;
+        if !status.is_success() {
+            return Err(format!("the token refresh ({request}) returned {status}: {}", excerpt(&body)));
+        }
+        let new = parse_token_response(&body, &credentials).map_err(|e| {
+            format!("the token refresh ({request}) {e} (content-type: {})", content_type.as_deref().unwrap_or("none"))
+        })?;
+        self.secrets.learn(&new);
+        {
+            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            current.credentials = new.clone();
+            current.generation += 1;
+        }
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(provider = %self.provider, "Refreshed the OAuth access token");
+        let callback = self.on_refreshed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(callback) = callback
+            && let Err(error) = callback(new).await
+        {
+            // The new tokens work for this run; failing it would not bring the old refresh token
+            // back. The caller's store is what is broken, and this says so loudly.
+            tracing::error!(provider = %self.provider, %error, "Could not save the refreshed OAuth credentials");
+        }
+        Ok(())
+    }
 }
 
 /// Whether a provider template reads the connection's credentials.
 pub(crate) fn mentions_credentials(template: &str) -> bool {
     ["${apiKey}", "${accessToken}", "${credentials."].iter().any(|m| template.contains(m))
-}
-
-/// Whether a query parameter is shown as `***`: it came from a provider template that reads
-/// credentials, or its name is one that carries secrets in common APIs.
-pub(crate) fn is_secret_param(name: &str, template_params: &[String]) -> bool {
-    let name = name.to_ascii_lowercase();
-    template_params.contains(&name) || SECRET_PARAM_NAMES.contains(&name.as_str())
 }
 
 /// Values for the provider's `${...}` templates. A bearer token also fills `${apiKey}`: personal
@@ -141,7 +244,7 @@ pub(crate) fn default_authorization(credentials: &Credentials) -> Option<HeaderV
 
 /// Whether OAuth credentials should be refreshed before use: they expire within
 /// [`EXPIRY_MARGIN`] and there is a refresh token to do it with.
-pub(crate) fn needs_refresh(credentials: &Credentials, now: DateTime<Utc>) -> bool {
+fn needs_refresh(credentials: &Credentials, now: DateTime<Utc>) -> bool {
     matches!(
         credentials,
         Credentials::OAuth2 { expires_at: Some(at), refresh_token: Some(_), .. } if *at <= now + EXPIRY_MARGIN
@@ -149,7 +252,7 @@ pub(crate) fn needs_refresh(credentials: &Credentials, now: DateTime<Utc>) -> bo
 }
 
 /// Whether a 401 can be answered by refreshing.
-pub(crate) fn can_refresh(credentials: &Credentials) -> bool {
+fn can_refresh(credentials: &Credentials) -> bool {
     matches!(credentials, Credentials::OAuth2 { refresh_token: Some(_), .. })
 }
 
@@ -197,7 +300,7 @@ pub(crate) fn resolve_token_url(
 
 /// `application/x-www-form-urlencoded` encoding (reqwest's `form` feature is off to keep its
 /// dependencies small, and a token request needs nothing more).
-pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
+fn form_encode(pairs: &[(&str, &str)]) -> String {
     fn encode(s: &str, out: &mut String) {
         for b in s.bytes() {
             match b {
@@ -217,82 +320,6 @@ pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
         encode(v, &mut out);
     }
     out
-}
-
-impl Inner {
-    /// Refreshes the OAuth tokens, unless they changed since the caller saw generation `seen`
-    /// (another request refreshed them meanwhile: one refresh serves all). Refreshes are
-    /// serialized by `refresh_lock`. The error is a message for
-    /// [`HttpError::InvalidCredentials`](super::HttpError).
-    pub(crate) async fn refresh(&self, seen: u64) -> Result<(), String> {
-        let _one_at_a_time = self.refresh_lock.lock().await;
-        let credentials = {
-            let state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-            if state.generation != seen {
-                return Ok(());
-            }
-            state.credentials.clone()
-        };
-        let Credentials::OAuth2 { refresh_token: Some(refresh_token), client_id, client_secret, .. } = &credentials
-        else {
-            return Err("the connection has no refresh token".into());
-        };
-        let token_url = self
-            .token_url
-            .as_ref()
-            .ok_or_else(|| format!("provider `{}` has no token_url to refresh the token at", self.provider_key))?;
-        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())];
-        if let Some(id) = client_id {
-            form.push(("client_id", id));
-        }
-        if let Some(secret) = client_secret {
-            form.push(("client_secret", secret.expose()));
-        }
-        let request = format!("POST {}", self.redact_url(token_url));
-        let response = self
-            .http
-            .post(token_url.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            // GitHub answers in form encoding unless JSON is asked for.
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, &self.options.user_agent)
-            .timeout(self.options.timeout)
-            .body(form_encode(&form))
-            .send()
-            .await
-            .map_err(|e| format!("the token refresh ({request}) failed: {}", nango_types::text::error_chain(&e)))?;
-        let status = response.status();
-        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("the token refresh ({request}) failed: {}", nango_types::text::error_chain(&e)))?;
-        if !status.is_success() {
-            return Err(format!("the token refresh ({request}) returned {status}: {}", excerpt(&body)));
-        }
-        let new = parse_token_response(&body, &credentials).map_err(|e| {
-            format!("the token refresh ({request}) {e} (content-type: {})", content_type.as_deref().unwrap_or("none"))
-        })?;
-        {
-            let mut state = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-            state.secrets.extend(secrets_of(&new));
-            state.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-            state.secrets.dedup();
-            state.credentials = new.clone();
-            state.generation += 1;
-        }
-        self.stats.refreshes.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(provider = %self.provider_key, "Refreshed the OAuth access token");
-        let callback = self.on_refreshed.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(callback) = callback
-            && let Err(error) = callback(new).await
-        {
-            // The new tokens work for this run; failing it would not bring the old refresh token
-            // back. The caller's store is what is broken, and this says so loudly.
-            tracing::error!(provider = %self.provider_key, %error, "Could not save the refreshed OAuth credentials");
-        }
-        Ok(())
-    }
 }
 
 /// New credentials from a token endpoint's JSON answer `{access_token, refresh_token?,
@@ -361,12 +388,5 @@ mod tests {
         let err = parse_token_response(br#"{"error":"bad_refresh_token","error_description":"expired"}"#, &old);
         assert_eq!(err.unwrap_err(), "was refused by the provider: bad_refresh_token: expired");
         assert!(parse_token_response(b"access_token=abc", &old).unwrap_err().contains("not JSON"));
-    }
-
-    #[test]
-    fn secrets_are_scrubbed_longest_first() {
-        let secrets = vec!["token-123".to_owned(), "abc".to_owned()];
-        assert_eq!(scrub("a token-123 b".into(), &secrets), "a *** b");
-        assert!(secrets_of(&Credentials::Basic { username: "u".into(), password: Secret::new("pw") }).is_empty());
     }
 }

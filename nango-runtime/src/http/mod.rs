@@ -12,6 +12,22 @@
 //! (`Retrying GET https://... (reason: 429 Too Many Requests). Waiting 1000 ms [1/5]`, with the
 //! fields `reason`, `wait_ms`, `attempt`, `max`).
 //!
+//! # Layers
+//!
+//! Each module imports only from the ones below it:
+//!
+//! * `client.rs`: [`HttpClient`], the face: it hands out [`RequestBuilder`]s (`request.rs`) and
+//!   [`Paginate`]s (`paginate.rs`: a builder sent once per page, by the settings that
+//!   `pagination.rs` merges and checks).
+//! * `session.rs`: one connection's requests made ready: the URL, the provider's header and
+//!   query templates, and the credentials of the moment on each attempt.
+//! * `auth.rs`: the token state: the credentials, their OAuth 2 refresh through the token URL
+//!   (one at a time), the on-refresh callback. `transport.rs`: sending one request attempt by
+//!   attempt: retries and the waits the provider asks for (`retry.rs`), rate limits, timeouts,
+//!   refused redirects, saved exchanges (`record.rs`), counters.
+//! * At the bottom: `secrets.rs` (the connection's secrets, kept out of every message),
+//!   [`Response`] and typed decoding (`response.rs`), [`HttpError`], [`HttpOptions`].
+//!
 //! # Saved exchanges
 //!
 //! With [`HttpOptions::save_responses`] set to a folder, each final exchange (after the retries)
@@ -40,14 +56,21 @@ mod client;
 mod error;
 mod options;
 mod paginate;
+mod pagination;
 mod record;
 mod request;
+mod response;
 mod retry;
+mod secrets;
+mod session;
+mod transport;
 
 pub use client::HttpClient;
 pub use error::HttpError;
 pub use options::{HttpOptions, HttpStats, RateLimit};
-pub use paginate::{OffsetCalculation, Paginate, Pagination, PaginationType};
-pub use request::{RequestBuilder, Response};
+pub use paginate::Paginate;
+pub use pagination::{OffsetCalculation, Pagination, PaginationType};
+pub use request::RequestBuilder;
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, StatusCode};
+pub use response::Response;

@@ -1,9 +1,12 @@
-//! Pagination ([`Paginate`]), with Nango's `cursor`, `link` and `offset` styles plus page numbers.
+//! Walking the pages of a list endpoint ([`Paginate`]), with Nango's `cursor`, `link` and
+//! `offset` styles plus page numbers: a [`RequestBuilder`] sent once per page with the
+//! pagination parameters added.
 
-use super::HttpError;
-use super::client::HttpClient;
-use super::request::{Body, RequestParts, decode_slice, decode_value};
-use crate::providers::PaginationConfig;
+use super::error::HttpError;
+use super::pagination::{Pagination, Resolved, Style, settle};
+use super::request::RequestBuilder;
+use super::response::{decode_slice, decode_value};
+use super::session::Body;
 use futures_util::Stream;
 use reqwest::header::LINK;
 use reqwest::{Method, Url};
@@ -13,357 +16,6 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::time::Duration;
-
-/// The pagination styles.
-///
-/// ```
-/// use nango_runtime::http::PaginationType;
-/// assert_eq!(PaginationType::from("cursor"), PaginationType::Cursor);
-/// assert_eq!(PaginationType::from("seek").as_str(), "seek");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaginationType {
-    /// The response carries a cursor sent back with the next request.
-    Cursor,
-    /// The response carries the next page's URL (`Link` header or a body field).
-    Link,
-    /// The request says how many items to skip.
-    Offset,
-    /// The request says which page (1, 2, 3, ...). Not in Nango, which uses `offset` with
-    /// `per-page` for it.
-    Page,
-    /// Any other name: rejected when the pages are fetched, with Nango's message.
-    Other(String),
-}
-
-impl PaginationType {
-    /// The name as in providers.yaml (`cursor`, `link`, `offset`, `page`).
-    pub fn as_str(&self) -> &str {
-        match self {
-            PaginationType::Cursor => "cursor",
-            PaginationType::Link => "link",
-            PaginationType::Offset => "offset",
-            PaginationType::Page => "page",
-            PaginationType::Other(other) => other,
-        }
-    }
-}
-
-impl From<&str> for PaginationType {
-    fn from(name: &str) -> Self {
-        match name.trim() {
-            "cursor" => PaginationType::Cursor,
-            "link" => PaginationType::Link,
-            "offset" => PaginationType::Offset,
-            "page" => PaginationType::Page,
-            other => PaginationType::Other(other.to_owned()),
-        }
-    }
-}
-
-/// How an offset moves from one page to the next.
-///
-/// ```
-/// use nango_runtime::http::{OffsetCalculation, Pagination};
-/// let p = Pagination::offset("page_index").per_page();
-/// assert_eq!(p.offset_calculation_method, Some(OffsetCalculation::PerPage));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OffsetCalculation {
-    /// By the number of items received (`by-response-size`, the default).
-    #[default]
-    ByResponseSize,
-    /// By one per page (`per-page`).
-    PerPage,
-}
-
-/// Pagination settings: the provider's `proxy.paginate` in typed form, or a per-call override.
-///
-/// Every field is optional because a per-call value is merged over the provider's, field by field
-/// (Nango's shallow merge); [`Paginate`] checks the result with Nango's messages.
-///
-/// ```
-/// use nango_runtime::http::{Pagination, PaginationType};
-/// use nango_runtime::providers::PaginationConfig;
-///
-/// let per_call = Pagination::cursor("starting_after", "meta.next").limit(50).limit_name_in_request("limit");
-/// assert_eq!(per_call.kind, Some(PaginationType::Cursor));
-///
-/// let mut provider = PaginationConfig { kind: "offset".into(), ..Default::default() };
-/// provider.params.insert("offset_name_in_request".into(), "skip".into());
-/// provider.params.insert("limit".into(), "100".into());
-/// let typed = Pagination::try_from(&provider).unwrap();
-/// assert_eq!((typed.offset_name_in_request.as_deref(), typed.limit), (Some("skip"), Some(100)));
-///
-/// let merged = Pagination::default().response_path("data").merged_over(&typed);
-/// assert_eq!((merged.kind, merged.response_path.as_deref()), (Some(PaginationType::Offset), Some("data")));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pagination {
-    /// `type`.
-    pub kind: Option<PaginationType>,
-    /// Items per page, sent as `limit_name_in_request`.
-    pub limit: Option<u64>,
-    /// The parameter the limit goes in.
-    pub limit_name_in_request: Option<String>,
-    /// Dotted path of the items in the body (`data.items`, `results[0].rows`); default: the body.
-    pub response_path: Option<String>,
-    /// Whether the pagination parameters go in the JSON body rather than the query; default:
-    /// true for POST, PUT and PATCH. Dotted names become nested objects.
-    pub in_body: Option<bool>,
-    /// `cursor`: the parameter the cursor goes in.
-    pub cursor_name_in_request: Option<String>,
-    /// `cursor`: dotted path of the next cursor in the body.
-    pub cursor_path_in_response: Option<String>,
-    /// `link`: the `rel` of the next page in the `Link` header (`next`).
-    pub link_rel_in_response_header: Option<String>,
-    /// `link`: dotted path of the next page's URL in the body.
-    pub link_path_in_response_body: Option<String>,
-    /// `offset`: the parameter the offset goes in.
-    pub offset_name_in_request: Option<String>,
-    /// `offset`: the first offset (default 0).
-    pub offset_start_value: Option<u64>,
-    /// `offset`: how the offset grows.
-    pub offset_calculation_method: Option<OffsetCalculation>,
-    /// `page`: the parameter the page number goes in (default `page`).
-    pub page_name_in_request: Option<String>,
-    /// `page`: the first page (default 1).
-    pub page_start_value: Option<u64>,
-}
-
-impl Pagination {
-    /// Cursor pagination.
-    pub fn cursor(cursor_name_in_request: impl Into<String>, cursor_path_in_response: impl Into<String>) -> Self {
-        Pagination {
-            kind: Some(PaginationType::Cursor),
-            cursor_name_in_request: Some(cursor_name_in_request.into()),
-            cursor_path_in_response: Some(cursor_path_in_response.into()),
-            ..Pagination::default()
-        }
-    }
-
-    /// Link pagination by the `Link` header's `rel` (usually `next`).
-    pub fn link_header(rel: impl Into<String>) -> Self {
-        Pagination {
-            kind: Some(PaginationType::Link),
-            link_rel_in_response_header: Some(rel.into()),
-            ..Pagination::default()
-        }
-    }
-
-    /// Link pagination by a URL in the body.
-    pub fn link_body(path: impl Into<String>) -> Self {
-        Pagination {
-            kind: Some(PaginationType::Link),
-            link_path_in_response_body: Some(path.into()),
-            ..Pagination::default()
-        }
-    }
-
-    /// Offset pagination (by response size; see [`per_page`](Self::per_page)).
-    pub fn offset(offset_name_in_request: impl Into<String>) -> Self {
-        Pagination {
-            kind: Some(PaginationType::Offset),
-            offset_name_in_request: Some(offset_name_in_request.into()),
-            ..Pagination::default()
-        }
-    }
-
-    /// Page-number pagination, from page 1.
-    pub fn page(page_name_in_request: impl Into<String>) -> Self {
-        Pagination {
-            kind: Some(PaginationType::Page),
-            page_name_in_request: Some(page_name_in_request.into()),
-            ..Pagination::default()
-        }
-    }
-
-    /// Sets [`limit`](Self::limit).
-    pub fn limit(mut self, limit: u64) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Sets [`limit_name_in_request`](Self::limit_name_in_request).
-    pub fn limit_name_in_request(mut self, name: impl Into<String>) -> Self {
-        self.limit_name_in_request = Some(name.into());
-        self
-    }
-
-    /// Sets [`response_path`](Self::response_path).
-    pub fn response_path(mut self, path: impl Into<String>) -> Self {
-        self.response_path = Some(path.into());
-        self
-    }
-
-    /// Sets [`in_body`](Self::in_body).
-    pub fn in_body(mut self, in_body: bool) -> Self {
-        self.in_body = Some(in_body);
-        self
-    }
-
-    /// Offsets grow by one per page (`per-page`).
-    pub fn per_page(mut self) -> Self {
-        self.offset_calculation_method = Some(OffsetCalculation::PerPage);
-        self
-    }
-
-    /// Sets [`offset_start_value`](Self::offset_start_value).
-    pub fn offset_start_value(mut self, start: u64) -> Self {
-        self.offset_start_value = Some(start);
-        self
-    }
-
-    /// Sets [`page_start_value`](Self::page_start_value).
-    pub fn page_start_value(mut self, start: u64) -> Self {
-        self.page_start_value = Some(start);
-        self
-    }
-
-    /// These settings over `base`: each field set here wins (a shallow merge, as Nango does with
-    /// the provider's `proxy.paginate` and the call's `paginate`).
-    pub fn merged_over(self, base: &Pagination) -> Pagination {
-        let base = base.clone();
-        Pagination {
-            kind: self.kind.or(base.kind),
-            limit: self.limit.or(base.limit),
-            limit_name_in_request: self.limit_name_in_request.or(base.limit_name_in_request),
-            response_path: self.response_path.or(base.response_path),
-            in_body: self.in_body.or(base.in_body),
-            cursor_name_in_request: self.cursor_name_in_request.or(base.cursor_name_in_request),
-            cursor_path_in_response: self.cursor_path_in_response.or(base.cursor_path_in_response),
-            link_rel_in_response_header: self.link_rel_in_response_header.or(base.link_rel_in_response_header),
-            link_path_in_response_body: self.link_path_in_response_body.or(base.link_path_in_response_body),
-            offset_name_in_request: self.offset_name_in_request.or(base.offset_name_in_request),
-            offset_start_value: self.offset_start_value.or(base.offset_start_value),
-            offset_calculation_method: self.offset_calculation_method.or(base.offset_calculation_method),
-            page_name_in_request: self.page_name_in_request.or(base.page_name_in_request),
-            page_start_value: self.page_start_value.or(base.page_start_value),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        *self == Pagination::default()
-    }
-}
-
-impl TryFrom<&PaginationConfig> for Pagination {
-    type Error = String;
-
-    /// Reads providers.yaml's `proxy.paginate` (whose values are strings); unknown keys (Nango's
-    /// `on_page`...) are ignored, numbers and booleans are checked.
-    fn try_from(config: &PaginationConfig) -> Result<Self, String> {
-        let p = &config.params;
-        let text = |key: &str| p.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let number = |key: &str| -> Result<Option<u64>, String> {
-            text(key)
-                .map(|v| v.parse::<u64>().map_err(|_| format!("Param {key} must be a number, not `{v}`")))
-                .transpose()
-        };
-        let in_body = match text("in_body").as_deref() {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(other) => return Err(format!("Param in_body must be true or false, not `{other}`")),
-        };
-        let offset_calculation_method = match text("offset_calculation_method").as_deref() {
-            None => None,
-            Some("by-response-size") => Some(OffsetCalculation::ByResponseSize),
-            Some("per-page") => Some(OffsetCalculation::PerPage),
-            Some(other) => {
-                return Err(format!(
-                    "Param offset_calculation_method must be by-response-size or per-page, not `{other}`"
-                ));
-            }
-        };
-        Ok(Pagination {
-            kind: Some(config.kind.as_str()).filter(|k| !k.trim().is_empty()).map(PaginationType::from),
-            limit: number("limit")?,
-            limit_name_in_request: text("limit_name_in_request"),
-            response_path: text("response_path"),
-            in_body,
-            cursor_name_in_request: text("cursor_name_in_request"),
-            cursor_path_in_response: text("cursor_path_in_response"),
-            link_rel_in_response_header: text("link_rel_in_response_header"),
-            link_path_in_response_body: text("link_path_in_response_body"),
-            offset_name_in_request: text("offset_name_in_request"),
-            offset_start_value: number("offset_start_value")?,
-            offset_calculation_method,
-            page_name_in_request: text("page_name_in_request"),
-            page_start_value: number("page_start_value")?,
-        })
-    }
-}
-
-/// A checked pagination configuration.
-#[derive(Debug, Clone)]
-struct Resolved {
-    style: Style,
-    limit: Option<(String, u64)>,
-    response_path: String,
-    in_body: bool,
-}
-
-#[derive(Debug, Clone)]
-enum Style {
-    Cursor { name: String, path: String },
-    Link { rel: Option<String>, body_path: Option<String> },
-    Offset { name: String, start: u64, per_page: bool },
-    Page { name: String, start: u64 },
-}
-
-const NO_CONFIGURATION: &str = "There was no pagination configuration for this integration or configuration passed in.";
-
-/// Nango's checks and messages (plus `page`).
-fn resolve(config: &Pagination, method: &Method) -> Result<Resolved, String> {
-    let kind = config.kind.as_ref().ok_or("Pagination type is required")?;
-    let required = |value: &Option<String>, name: &str| {
-        value.clone().ok_or_else(|| format!("Param {name} is required for {} pagination", kind.as_str()))
-    };
-    let style = match kind {
-        PaginationType::Cursor => Style::Cursor {
-            name: required(&config.cursor_name_in_request, "cursor_name_in_request")?,
-            path: required(&config.cursor_path_in_response, "cursor_path_in_response")?,
-        },
-        PaginationType::Link => {
-            if config.link_rel_in_response_header.is_none() && config.link_path_in_response_body.is_none() {
-                return Err("Either param link_rel_in_response_header or link_path_in_response_body is required \
-                            for link pagination"
-                    .into());
-            }
-            Style::Link {
-                rel: config.link_rel_in_response_header.clone(),
-                body_path: config.link_path_in_response_body.clone(),
-            }
-        }
-        PaginationType::Offset => Style::Offset {
-            name: required(&config.offset_name_in_request, "offset_name_in_request")?,
-            start: config.offset_start_value.unwrap_or(0),
-            per_page: config.offset_calculation_method == Some(OffsetCalculation::PerPage),
-        },
-        PaginationType::Page => Style::Page {
-            name: config.page_name_in_request.clone().unwrap_or_else(|| "page".into()),
-            start: config.page_start_value.unwrap_or(1),
-        },
-        PaginationType::Other(other) => {
-            return Err(format!(
-                "Pagination type {other} is not supported. \
-                 Only cursor, link, offset and page pagination types are supported."
-            ));
-        }
-    };
-    let limit = match config.limit {
-        None => None,
-        Some(limit) => Some((
-            config.limit_name_in_request.clone().ok_or_else(|| {
-                format!("Param limit_name_in_request is required for {} pagination when limit is set", kind.as_str())
-            })?,
-            limit,
-        )),
-    };
-    let in_body = config.in_body.unwrap_or(matches!(*method, Method::POST | Method::PUT | Method::PATCH));
-    Ok(Resolved { style, limit, response_path: config.response_path.clone().unwrap_or_default(), in_body })
-}
 
 /// What the next call fetches.
 #[derive(Debug, Clone)]
@@ -415,8 +67,9 @@ enum Next {
 /// ```
 #[must_use = "pages are fetched only when asked for"]
 pub struct Paginate<T> {
-    client: HttpClient,
-    parts: RequestParts,
+    /// The caller's request: each page is it, plus the pagination parameters.
+    request: RequestBuilder,
+    /// The per-call settings, merged over the provider's when the first page is fetched.
     overrides: Pagination,
     resolved: Option<Resolved>,
     next: Next,
@@ -429,19 +82,20 @@ pub struct Paginate<T> {
 
 impl<T> std::fmt::Debug for Paginate<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = self.request.parts();
         f.debug_struct("Paginate")
-            .field("method", &self.parts.method)
-            .field("endpoint", &self.parts.endpoint)
+            .field("method", &parts.method)
+            .field("endpoint", &parts.endpoint)
             .field("pagination", &self.overrides)
             .finish_non_exhaustive()
     }
 }
 
 impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
-    pub(crate) fn new(client: HttpClient, parts: RequestParts) -> Self {
+    /// The pages of `request`.
+    pub(crate) fn new(request: RequestBuilder) -> Self {
         Paginate {
-            client,
-            parts,
+            request,
             overrides: Pagination::default(),
             resolved: None,
             next: Next::First,
@@ -472,56 +126,53 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
     /// The method (GET by default); with POST, PUT or PATCH the pagination parameters go in the
     /// JSON body unless [`Pagination::in_body`] says otherwise.
     pub fn method(mut self, method: Method) -> Self {
-        self.parts.method = method;
+        self.request.parts_mut().method = method;
         self
     }
 
     /// Adds a query parameter to the first request (and to every request of the `cursor`,
-    /// `offset` and `page` styles).
-    pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
-        self.parts.query.push((name.into(), value.to_string()));
-        self
+    /// `offset` and `page` styles), as [`RequestBuilder::query`].
+    pub fn query(self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.with_request(|request| request.query(name, value))
     }
 
     /// Adds query parameters, as [`query`](Self::query).
-    pub fn queries<K: Into<String>, V: ToString>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.parts.query.extend(pairs.into_iter().map(|(k, v)| (k.into(), v.to_string())));
-        self
+    pub fn queries<K: Into<String>, V: ToString>(self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.with_request(|request| request.queries(pairs))
     }
 
-    /// Sets a header on every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.parts.headers.push((name.into(), value.into()));
-        self
+    /// Sets a header on every request, as [`RequestBuilder::header`].
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_request(|request| request.header(name, value))
     }
 
     /// A JSON body for every request (pagination parameters are added to it when `in_body`).
-    pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
-        self.parts.set_json(body);
-        self
+    pub fn json<B: Serialize + ?Sized>(self, body: &B) -> Self {
+        self.with_request(|request| request.json(body))
     }
 
     /// Sends to this base URL instead of the connection's or the provider's.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.parts.base_url = Some(url.into());
-        self
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.with_request(|request| request.base_url(url))
     }
 
-    /// Retries per request, instead of [`HttpOptions::max_retries`](super::HttpOptions).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.parts.retries = Some(retries);
-        self
+    /// Retries per request, instead of [`HttpOptions::max_retries`](super::HttpOptions::max_retries).
+    pub fn retries(self, retries: u32) -> Self {
+        self.with_request(|request| request.retries(retries))
     }
 
     /// Also retries on this status.
-    pub fn retry_on(mut self, status: u16) -> Self {
-        self.parts.retry_on.push(status);
-        self
+    pub fn retry_on(self, status: u16) -> Self {
+        self.with_request(|request| request.retry_on(status))
     }
 
     /// Timeout of each attempt.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.parts.timeout = Some(timeout);
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with_request(|request| request.timeout(timeout))
+    }
+
+    fn with_request(mut self, change: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Self {
+        self.request = change(self.request);
         self
     }
 
@@ -557,19 +208,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
         if let Some(resolved) = &self.resolved {
             return Ok(resolved.clone());
         }
-        let request = match self.client.resolve_url(&self.parts) {
-            Ok(url) => self.client.describe(&self.parts.method, &url),
-            Err(e) => return Err(e),
-        };
-        let error = |message: String| HttpError::Pagination { request: request.clone(), message };
-        let provider = match self.client.provider_pagination() {
-            Some(config) => Pagination::try_from(config).map_err(|e| error(format!("provider proxy.paginate: {e}")))?,
-            None => Pagination::default(),
-        };
-        if provider.is_empty() && self.overrides.is_empty() {
-            return Err(error(NO_CONFIGURATION.into()));
-        }
-        let resolved = resolve(&self.overrides.clone().merged_over(&provider), &self.parts.method).map_err(error)?;
+        let url = self.request.url()?;
+        let resolved = settle(self.request.provider_pagination(), &self.overrides, &self.request.parts().method)
+            .map_err(|message| HttpError::Pagination { request: self.request.describe(&url), message })?;
         self.next = match resolved.style {
             Style::Offset { start, .. } => Next::Offset(start),
             Style::Page { start, .. } => Next::Page(start),
@@ -581,8 +222,8 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
 
     /// The request of a page of the `cursor`, `offset` and `page` styles (and the first `link`
     /// page): the caller's, with the limit and `param` in the query or the body.
-    fn page_parts(&self, resolved: &Resolved, param: Option<(&str, Value)>) -> RequestParts {
-        let mut parts = self.parts.clone();
+    fn page_request(&self, resolved: &Resolved, param: Option<(&str, Value)>) -> RequestBuilder {
+        let mut request = self.request.duplicate();
         let params = resolved
             .limit
             .iter()
@@ -590,8 +231,9 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
             .chain(param)
             .collect::<Vec<_>>();
         if params.is_empty() {
-            return parts;
+            return request;
         }
+        let parts = request.parts_mut();
         if resolved.in_body {
             let mut body = match parts.body.take() {
                 None => Value::Object(Map::new()),
@@ -599,7 +241,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                 Some(_) => {
                     parts.error =
                         Some("pagination parameters go in the body (in_body), which must then be a JSON object".into());
-                    return parts;
+                    return request;
                 }
             };
             for (name, value) in params {
@@ -615,34 +257,36 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                 parts.query.push((name.to_owned(), text));
             }
         }
-        parts
+        request
     }
 
     async fn fetch(&mut self) -> Result<Option<Vec<T>>, HttpError> {
         let resolved = self.resolved()?;
-        let parts = match (&self.next, &resolved.style) {
+        let request = match (&self.next, &resolved.style) {
             (Next::Done, _) => return Ok(None),
-            (Next::First, _) => self.page_parts(&resolved, None),
+            (Next::First, _) => self.page_request(&resolved, None),
             (Next::Cursor(cursor), Style::Cursor { name, .. }) => {
-                self.page_parts(&resolved, Some((name, Value::String(cursor.clone()))))
+                self.page_request(&resolved, Some((name, Value::String(cursor.clone()))))
             }
             (Next::Offset(n), Style::Offset { name, .. }) | (Next::Page(n), Style::Page { name, .. }) => {
-                self.page_parts(&resolved, Some((name, Value::from(*n))))
+                self.page_request(&resolved, Some((name, Value::from(*n))))
             }
             (Next::Url(url), _) => {
-                let mut parts = self.parts.clone();
+                // The link carries the query; an absolute one needs no base URL.
+                let mut request = self.request.duplicate();
+                let parts = request.parts_mut();
                 parts.endpoint = url.to_string();
                 parts.query.clear();
                 parts.base_url = None;
-                parts
+                request
             }
             (next, style) => unreachable!("pagination state {next:?} does not belong to {style:?}"),
         };
-        let url = self.client.resolve_url(&parts)?;
+        let url = request.url()?;
         if matches!(self.next, Next::First) {
             self.seen.insert(xxhash_rust::xxh3::xxh3_128(url.as_str().as_bytes()));
         }
-        let response = self.client.execute(&parts).await?;
+        let response = request.send().await?;
         let request = response.request().to_owned();
         let fast = resolved.response_path.is_empty()
             && matches!(
@@ -720,7 +364,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
                     // the last page at itself.
                     Some(Ok(next)) if next == url => Next::Done,
                     Some(Ok(next)) if !self.seen.insert(xxhash_rust::xxh3::xxh3_128(next.as_str().as_bytes())) => {
-                        self.pending_error = Some(loop_error("link", &self.client.describe(&parts.method, &next)));
+                        self.pending_error = Some(loop_error("link", &self.request.describe(&next)));
                         Next::Done
                     }
                     Some(Ok(next)) => Next::Url(next),
@@ -885,39 +529,5 @@ mod tests {
         set_dotted(&mut target, "page.cursor", json!("c"));
         set_dotted(&mut target, "limit", json!(10));
         assert_eq!(target, json!({"filter": {"a": 1}, "page": {"cursor": "c"}, "limit": 10}));
-    }
-
-    #[test]
-    fn nango_validation_messages() {
-        let get = Method::GET;
-        let err = |p: Pagination| resolve(&p, &get).unwrap_err();
-        assert_eq!(err(Pagination::default().limit(3)), "Pagination type is required");
-        let mut cursor = Pagination::cursor("c", "p");
-        cursor.cursor_name_in_request = None;
-        assert_eq!(err(cursor), "Param cursor_name_in_request is required for cursor pagination");
-        let mut cursor = Pagination::cursor("c", "p");
-        cursor.cursor_path_in_response = None;
-        assert_eq!(err(cursor), "Param cursor_path_in_response is required for cursor pagination");
-        assert_eq!(
-            err(Pagination::cursor("c", "p").limit(5)),
-            "Param limit_name_in_request is required for cursor pagination when limit is set"
-        );
-        assert_eq!(
-            err(Pagination { kind: Some(PaginationType::Link), ..Pagination::default() }),
-            "Either param link_rel_in_response_header or link_path_in_response_body is required for link pagination"
-        );
-        assert_eq!(
-            err(Pagination { kind: Some(PaginationType::Offset), ..Pagination::default() }),
-            "Param offset_name_in_request is required for offset pagination"
-        );
-        assert_eq!(
-            err(Pagination { kind: Some("seek".into()), ..Pagination::default() }),
-            "Pagination type seek is not supported. Only cursor, link, offset and page pagination types are supported."
-        );
-        assert!(resolve(&Pagination::page("p"), &Method::POST).unwrap().in_body);
-        assert!(!resolve(&Pagination::page("p").in_body(false), &Method::POST).unwrap().in_body);
-
-        let config = PaginationConfig { kind: "offset".into(), params: [("limit".to_owned(), "x".to_owned())].into() };
-        assert_eq!(Pagination::try_from(&config).unwrap_err(), "Param limit must be a number, not `x`");
     }
 }
