@@ -34,7 +34,7 @@ pub trait SyncHost: Send {
 /// whatever a run produces, and each batch is one transaction.
 pub const BATCH_SIZE: usize = 1000;
 
-/// Keeps every batch in memory (tests, and [`NangoSync::new`]).
+/// Keeps every batch in memory (tests, and [`NangoSync::new`](crate::NangoSync::new)).
 #[derive(Debug, Default)]
 pub struct MemoryHost {
     /// The batches written, in order.

@@ -124,7 +124,7 @@ impl<S: SyncDefinition> NangoSync<S> {
     {
         let value = if self.input.metadata.is_null() { serde_json::json!({}) } else { self.input.metadata.clone() };
         serde_json::from_value(value).map_err(|e| {
-            format!("the connection's metadata does not match the sync's input model: {e}; set it with `connections add ... --metadata`").into()
+            format!("the connection's metadata does not match the sync's input model: {e}; replace the connection's metadata with one that matches").into()
         })
     }
 
