@@ -396,12 +396,8 @@ impl Runtime {
             Ok(()) if descriptor.track_deletes && full => {
                 let written = std::mem::take(&mut *written.lock().unwrap_or_else(|e| e.into_inner()));
                 for model in descriptor.outputs {
-                    let live = self.store.live_ids(key, model).await?;
-                    // As the sweep after a real run: live records the run did not write, mark
-                    // seen or delete are gone.
-                    let touched = written.get(model);
-                    let gone = live.iter().filter(|id| !touched.is_some_and(|t| t.contains_key(id.as_str()))).count();
-                    report.counts.entry((*model).to_owned()).or_default().deleted += gone as u64;
+                    let gone = would_be_swept(&self.store, key, model, &written).await?;
+                    report.counts.entry((*model).to_owned()).or_default().deleted += gone;
                 }
             }
             Ok(()) => {}
@@ -410,6 +406,19 @@ impl Runtime {
         report.duration = started.elapsed();
         Ok(report)
     }
+}
+
+/// What the sweep after a real run would delete: live records of `model` the dry run did not
+/// write, mark seen or delete.
+async fn would_be_swept(
+    store: &Store,
+    key: ConnectionKey,
+    model: &str,
+    written: &VirtualWrites,
+) -> std::result::Result<u64, StoreError> {
+    let live = store.live_ids(key, model).await?;
+    let touched = written.get(model);
+    Ok(live.iter().filter(|id| !touched.is_some_and(|t| t.contains_key(id.as_str()))).count() as u64)
 }
 
 /// Runs the function in its own task so a panic in user code becomes a failed run.
@@ -619,5 +628,108 @@ impl SyncHost for DryRunHost {
 
     fn set_metadata(&mut self, _metadata: Value) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Connection;
+    use crate::crypto::Sealer;
+    use serde_json::json;
+
+    fn prepared(records: &[Value]) -> Vec<PreparedRecord> {
+        records.iter().map(|r| PreparedRecord::new("Ticket", r.clone()).unwrap()).collect()
+    }
+
+    /// The same batches through a dry run and then a real run, over the same stored state:
+    /// duplicates, changes, deletions of records saved in the run, deleting twice, re-adding
+    /// deleted records, updates of unstored and of virtually written records, and deletion
+    /// detection. Both must count alike, and what the dry run would have written must be what
+    /// the real run wrote.
+    #[tokio::test]
+    async fn a_dry_run_counts_and_writes_what_the_real_run_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+        let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
+        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        let first = store.begin_run(key, "tickets", true).await.unwrap();
+        let before: Vec<Value> = [1, 2, 3, 4, 5, 8].iter().map(|i| json!({"id": i, "v": i.to_string()})).collect();
+        store.apply(first.ids, "Ticket", RecordChange::Save, prepared(&before)).await.unwrap();
+        store.apply(first.ids, "Ticket", RecordChange::Delete, prepared(&[json!({"id": 5})])).await.unwrap();
+        let end = RunEnd {
+            status: RunStatus::Success,
+            counts: ModelCounts::new(),
+            error: None,
+            advance_last_sync_date: true,
+            clear_checkpoint: true,
+        };
+        store.finish_run(&first, "tickets", &end).await.unwrap();
+
+        use RecordChange::{Delete, Save, Update};
+        let batches: Vec<(RecordChange, Vec<Value>)> = vec![
+            (
+                Save,
+                vec![
+                    json!({"id": 1, "v": "changed"}),
+                    json!({"id": 2, "v": "2"}),
+                    json!({"id": 6}),
+                    json!({"id": 6, "v": "again"}),
+                ],
+            ),
+            (Delete, vec![json!({"id": 1}), json!({"id": 6}), json!({"id": 99}), json!({"id": 3})]),
+            (Save, vec![json!({"id": 1, "v": "back"}), json!({"id": 5, "v": "5"}), json!({"id": 3, "v": "3"})]),
+            (Update, vec![json!({"id": 2, "extra": {"a": 1}}), json!({"id": 7, "v": "unstored"}), json!({"id": 4})]),
+            (Save, vec![json!({"id": 2, "v": "changed again"})]),
+            (Delete, vec![json!({"id": 3})]),
+            (Delete, vec![json!({"id": 3})]),
+            (Update, vec![json!({"id": 3, "v": "deleted"})]),
+            (Save, vec![json!({"id": 6, "v": "re-added"})]),
+            (Update, vec![json!({"id": 6, "extra": {"b": [1, 2]}})]),
+        ];
+
+        let written: Arc<Mutex<VirtualWrites>> = Arc::default();
+        let report: Arc<Mutex<DryRunReport>> = Arc::default();
+        let mut dry = DryRunHost {
+            store: store.clone(),
+            connection: key,
+            track_seen: true,
+            written: written.clone(),
+            report: report.clone(),
+            samples: 0,
+            cache: None,
+            progress: None,
+        };
+        for (change, records) in &batches {
+            dry.write("Ticket", *change, prepared(records)).await.unwrap();
+        }
+        let mut dry_counts = report.lock().unwrap().counts["Ticket"];
+        let written = std::mem::take(&mut *written.lock().unwrap());
+        dry_counts.deleted += would_be_swept(&store, key, "Ticket", &written).await.unwrap();
+
+        let run = store.begin_run(key, "tickets", true).await.unwrap();
+        let mut real = ChangeCounts::default();
+        for (change, records) in &batches {
+            real.add(store.apply(run.ids, "Ticket", *change, prepared(records)).await.unwrap());
+        }
+        real.deleted += store.sweep_unseen(run.ids, "Ticket").await.unwrap();
+        assert_eq!(dry_counts, real);
+        // Added: 6, then 1, 5 and 3 back after deletions, then 6 again; updated: 1 (2 was marked
+        // seen unchanged before it changed, so it is not counted again); deleted: 1, 6, 3, 3 again
+        // after it came back, and 8 by the sweep.
+        assert_eq!(real, ChangeCounts { added: 5, updated: 1, deleted: 5 });
+
+        let query = crate::store::RecordQuery { model: "Ticket".into(), limit: 100, ..Default::default() };
+        let stored = store.records(key, &query).await.unwrap().records;
+        for (id, would) in &written["Ticket"] {
+            let record = stored.iter().find(|r| &r.id == id).unwrap();
+            assert_eq!(would.deleted, record.metadata.deleted_at.is_some(), "record {id}");
+            if let Some(json) = &would.json {
+                assert_eq!(serde_json::from_str::<Value>(json).unwrap(), record.data(), "record {id}");
+            }
+            if !would.deleted {
+                assert_eq!(would.last_action.as_str(), record.metadata.last_action, "record {id}");
+            }
+        }
     }
 }
