@@ -189,6 +189,19 @@ pub trait DeliveryBackend: Send + Sync {
 }
 
 /// A complete backend: every concern, and a way to close it.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use nango_runtime::store::{SqliteBackend, backend::Backend};
+/// let dir = std::env::temp_dir().join(format!("nango-doc-backend-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let url = format!("sqlite://{}", dir.join("nango.db").display());
+/// let backend: std::sync::Arc<dyn Backend> = std::sync::Arc::new(SqliteBackend::open(&url).await.unwrap());
+/// assert_eq!(backend.name(), "sqlite");
+/// assert!(backend.connections().await.unwrap().is_empty());
+/// backend.close().await;
+/// # });
+/// ```
 #[async_trait]
 pub trait Backend: ConnectionBackend + RecordBackend + ScheduleBackend + DeliveryBackend + std::fmt::Debug {
     /// Which backend (`sqlite`), for logs and errors.

@@ -94,6 +94,20 @@ impl ExistingState for HashMap<String, ExistingRecord> {
 
 /// A state seen through another: `top` first (what a dry run virtually wrote), then `below`
 /// (what the store has).
+///
+/// ```
+/// use nango_runtime::store::policy::{ExistingState, Layered};
+/// use nango_runtime::store::{ExistingRecord, LastAction};
+/// use std::collections::HashMap;
+/// let record = |deleted| ExistingRecord {
+///     hash: [0; 16], deleted, seen_in_run: deleted, last_action: LastAction::Added, json: None,
+/// };
+/// let stored = HashMap::from([("1".to_owned(), record(false)), ("2".to_owned(), record(false))]);
+/// let written = HashMap::from([("1".to_owned(), record(true))]);
+/// let state = Layered { top: &written, below: &stored };
+/// assert!(state.existing("1").unwrap().deleted);
+/// assert!(!state.existing("2").unwrap().deleted);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Layered<'a, Top: ExistingState, Below: ExistingState> {
     /// Looked at first.
