@@ -10,7 +10,7 @@ mod common;
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
 use nango_runtime::server::{ServeOptions, Server};
-use nango_runtime::store::{PreparedRecord, SqliteStore, Store};
+use nango_runtime::store::{PreparedRecord, SqliteBackend, Store};
 use nango_runtime::{Connection, RecordChange};
 use sqlx::Row;
 use std::sync::Arc;
@@ -81,9 +81,10 @@ async fn main() {
     let concurrency = env("RECORDS_BENCH_CONCURRENCY", 32);
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    let store = SqliteStore::open(&url, Sealer::InsecureClear).await.expect("store");
-    store.save_connection(&Connection::new("github", "bench", "github")).await.expect("connection");
-    let key = store.connection_key("github", "bench").await.expect("key").expect("key");
+    // The backend is opened directly so the baseline below can query its pool.
+    let backend = SqliteBackend::open(&url).await.expect("store");
+    let store = Store::from_backend(Arc::new(backend.clone()), Sealer::InsecureClear);
+    let key = store.save_connection(&Connection::new("github", "bench", "github")).await.expect("connection");
 
     let fill = Instant::now();
     let run = store.begin_run(key, "issues-incremental", false).await.expect("run");
@@ -113,7 +114,7 @@ async fn main() {
         }
     }
     let starts = Arc::new(starts);
-    let pool = store.pool().clone();
+    let pool = backend.pool().clone();
 
     // Baseline: the query the API runs, straight on SQLite (rows fetched, nothing encoded).
     let decode = |cursor: &str| -> (i64, i64) {
@@ -132,7 +133,7 @@ async fn main() {
                 "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
                  WHERE connection = $1 AND model = $2 AND (seq, pk) > ($3, $4) ORDER BY seq, pk LIMIT $5",
             )
-            .bind(key)
+            .bind(key.get())
             .bind("Issue")
             .bind(seq)
             .bind(pk)

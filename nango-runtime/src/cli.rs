@@ -8,12 +8,17 @@
 //! ```
 //!
 //! The store is chosen by `--database URL` or `NANGO_DATABASE_URL` (default `sqlite://nango.db`
-//! in the working folder); credentials are sealed with `NANGO_ENCRYPTION_KEY`.
+//! in the working folder; see [`Store::open`]); credentials are sealed with
+//! `NANGO_ENCRYPTION_KEY`.
+//!
+//! Errors are printed with their causes and, where this command line offers a fix (a flag, a
+//! command), a hint: the runtime's own messages name no flags, since they also reach HTTP
+//! responses.
 
-use crate::crypto::Sealer;
+use crate::crypto::{CryptoError, Sealer};
 use crate::engine::{DryRunOptions, RunError, Runtime};
 use crate::providers::ProviderCatalog;
-use crate::store::{ActionFilter, RecordQuery, RunStatus, SqliteStore, Store};
+use crate::store::{ActionFilter, ConnectionKey, RecordQuery, RunStatus, Store, StoredConnection};
 use crate::{Connection, Credentials, Secret, SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -284,10 +289,52 @@ pub fn main_from(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report(&*e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error with its causes, and the fix this command line offers for it, if any.
+///
+/// ```
+/// use nango_runtime::engine::RunError;
+/// let e = RunError::UnknownConnection { integration: "github".into(), connection: "acme".into() };
+/// assert_eq!(
+///     nango_runtime::cli::report(&e),
+///     "no connection `acme` for integration `github`; add it with `connections add acme --integration github ...`"
+/// );
+/// ```
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = nango_types::text::error_chain(error);
+    if let Some(hint) = hint(error) {
+        text.push_str(&hint);
+    }
+    text
+}
+
+/// What to do about an error on this command line (flags and commands the runtime's messages do
+/// not name), found by matching the errors of the chain.
+fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        match e.downcast_ref::<RunError>() {
+            Some(RunError::UnknownConnection { integration, connection }) => {
+                return Some(format!("; add it with `connections add {connection} --integration {integration} ...`"));
+            }
+            Some(RunError::UnknownProvider { .. }) => {
+                return Some(
+                    "; pass --provider with one of the built-in providers or add it with --providers FILE".into(),
+                );
+            }
+            _ => {}
+        }
+        if let Some(CryptoError::NoKey) = e.downcast_ref::<CryptoError>() {
+            return Some(", or pass --insecure-store-secrets-in-clear for local development".into());
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: warnings, and info of the runtime).
@@ -300,16 +347,9 @@ pub fn init_tracing() {
 type CliResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Opens the store the arguments name.
-pub async fn open_store(cli: &Cli) -> CliResult<SqliteStore> {
-    if !cli.database.starts_with("sqlite:") {
-        return Err(format!(
-            "unsupported database URL `{}`: this version stores in SQLite (sqlite://path/to/file.db)",
-            cli.database
-        )
-        .into());
-    }
+pub async fn open_store(cli: &Cli) -> CliResult<Store> {
     let sealer = Sealer::from_env(cli.insecure_store_secrets_in_clear)?;
-    Ok(SqliteStore::open(&cli.database, sealer).await?)
+    Ok(Store::open(&cli.database, sealer).await?)
 }
 
 /// The provider catalog the arguments name.
@@ -375,7 +415,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> CliResult<ExitC
             }
             let mut connection = Connection::new(&add.integration, &add.id, provider);
             if let Some(existing) = store.connection(&add.integration, &add.id).await.ok().flatten() {
-                connection.created_at = existing.created_at;
+                connection.created_at = existing.connection.created_at;
             }
             connection.credentials = credentials(add)?;
             connection.base_url = add.base_url.clone();
@@ -398,7 +438,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> CliResult<ExitC
             );
         }
         ConnectionsCommand::List { format } => {
-            let list = store.connections().await?;
+            let list: Vec<Connection> = store.connections().await?.into_iter().map(|c| c.connection).collect();
             match format {
                 Format::Json => {
                     let items: Vec<Value> = list
@@ -473,7 +513,7 @@ fn find_sync(name: &str) -> CliResult<&'static SyncRegistration> {
     .into())
 }
 
-async fn runtime(cli: &Cli) -> CliResult<Runtime<SqliteStore>> {
+async fn runtime(cli: &Cli) -> CliResult<Runtime> {
     Ok(Runtime::new(open_store(cli).await?).with_providers(providers(cli)?))
 }
 
@@ -517,7 +557,7 @@ async fn dryrun(cli: &Cli, args: &DryrunArgs) -> CliResult<ExitCode> {
         output: args.output.clone(),
         samples: args.samples,
     };
-    let report = runtime.dry_run(sync, &integration, &args.connection, options).await.map_err(run_error)?;
+    let report = runtime.dry_run(sync, &integration, &args.connection, options).await?;
     bar.finish_and_clear();
     out!(
         "dry run of `{}` for `{}` ({:.1?}); nothing was written to the store",
@@ -548,10 +588,6 @@ async fn dryrun(cli: &Cli, args: &DryrunArgs) -> CliResult<ExitCode> {
     }
 }
 
-fn run_error(e: RunError) -> Box<dyn std::error::Error + Send + Sync> {
-    e.to_string().into()
-}
-
 async fn run(cli: &Cli, args: &RunArgs) -> CliResult<ExitCode> {
     let sync = find_sync(&args.sync)?;
     let integration = args.integration.clone().unwrap_or_else(|| sync.descriptor.integration.to_owned());
@@ -565,7 +601,7 @@ async fn run(cli: &Cli, args: &RunArgs) -> CliResult<ExitCode> {
             .ok_or_else(|| format!("no connection `{}` for integration `{integration}`", args.connection))?;
         runtime.store().reset_sync(key, sync.descriptor.name, &[], false).await?;
     }
-    let report = runtime.run_sync(sync, &integration, &args.connection).await.map_err(run_error)?;
+    let report = runtime.run_sync(sync, &integration, &args.connection).await?;
     bar.finish_and_clear();
     let status = match report.status {
         RunStatus::Success => "succeeded",
@@ -583,20 +619,21 @@ async fn run(cli: &Cli, args: &RunArgs) -> CliResult<ExitCode> {
     }
 }
 
-async fn connection_of(store: &SqliteStore, id: &str, integration: Option<&str>) -> CliResult<i64> {
+async fn connection_of(store: &Store, id: &str, integration: Option<&str>) -> CliResult<ConnectionKey> {
     if let Some(integration) = integration {
         return store
             .connection_key(integration, id)
             .await?
             .ok_or_else(|| format!("no connection `{id}` for integration `{integration}`").into());
     }
-    let matching: Vec<Connection> = store.connections().await?.into_iter().filter(|c| c.connection_id == id).collect();
+    let matching: Vec<StoredConnection> =
+        store.connections().await?.into_iter().filter(|c| c.connection.connection_id == id).collect();
     match matching.as_slice() {
-        [one] => Ok(store.connection_key(&one.provider_config_key, id).await?.unwrap_or_default()),
+        [one] => Ok(one.key),
         [] => Err(format!("no connection `{id}`; see `connections list`").into()),
         many => Err(format!(
             "connection id `{id}` exists for several integrations ({}); pass --integration",
-            many.iter().map(|c| c.provider_config_key.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter().map(|c| c.connection.provider_config_key.as_str()).collect::<Vec<_>>().join(", ")
         )
         .into()),
     }

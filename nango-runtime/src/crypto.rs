@@ -16,16 +16,50 @@ const CLEAR: u8 = 0;
 const AES_256_GCM: u8 = 1;
 
 /// What went wrong with a key or a sealed value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CryptoError(pub String);
-
-impl std::fmt::Display for CryptoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+///
+/// The messages say what to do without naming command-line flags: they also reach HTTP
+/// responses (`POST /connection`); the CLI adds its own hints (see [`crate::cli`]).
+///
+/// ```
+/// use nango_runtime::crypto::{CryptoError, Sealer};
+/// assert_eq!(Sealer::NoKey.seal(b"x", b"").unwrap_err(), CryptoError::NoKey);
+/// assert!(CryptoError::NoKey.to_string().contains("set NANGO_ENCRYPTION_KEY"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The key is not base64.
+    #[error("{ENCRYPTION_KEY_ENV} is not valid base64; generate one with `openssl rand -base64 32`")]
+    KeyNotBase64(#[source] base64::DecodeError),
+    /// The key does not decode to 32 bytes.
+    #[error(
+        "{ENCRYPTION_KEY_ENV} must be 32 bytes (256 bits) once base64-decoded, not {0}; generate one with `openssl rand -base64 32`"
+    )]
+    KeyLength(usize),
+    /// A secret was to be sealed without a key (and clear storage was not asked for).
+    #[error(
+        "refusing to store credentials without an encryption key: set {ENCRYPTION_KEY_ENV} (e.g. `export {ENCRYPTION_KEY_ENV}=$(openssl rand -base64 32)`)"
+    )]
+    NoKey,
+    /// A value sealed with a key was to be opened without one.
+    #[error("the stored credentials are encrypted: set {ENCRYPTION_KEY_ENV} to the key they were stored with")]
+    KeyNeeded,
+    /// A value sealed with another key (or bound to another connection).
+    #[error("cannot decrypt the stored credentials: {ENCRYPTION_KEY_ENV} is not the key they were stored with")]
+    WrongKey,
+    /// The cipher failed to encrypt.
+    #[error("encryption failed")]
+    EncryptionFailed,
+    /// A sealed value too short to hold its nonce.
+    #[error("stored credentials are truncated")]
+    Truncated,
+    /// A sealed value of a format this program does not know.
+    #[error("unknown format {0} of stored credentials")]
+    UnknownFormat(u8),
+    /// An empty sealed value.
+    #[error("stored credentials are empty")]
+    Empty,
 }
-
-impl std::error::Error for CryptoError {}
 
 /// How secrets are sealed before they reach the store.
 ///
@@ -60,16 +94,9 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// A sealer from a base64 key of 32 bytes.
     pub fn from_base64(key: &str) -> Result<Sealer, CryptoError> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(key.trim()).map_err(|e| {
-            CryptoError(format!(
-                "{ENCRYPTION_KEY_ENV} is not valid base64 ({e}); generate one with `openssl rand -base64 32`"
-            ))
-        })?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(key.trim()).map_err(CryptoError::KeyNotBase64)?;
         if bytes.len() != 32 {
-            return Err(CryptoError(format!(
-                "{ENCRYPTION_KEY_ENV} must be 32 bytes (256 bits) once base64-decoded, not {}; generate one with `openssl rand -base64 32`",
-                bytes.len()
-            )));
+            return Err(CryptoError::KeyLength(bytes.len()));
         }
         Ok(Sealer::Aes(Box::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)))))
     }
@@ -97,7 +124,7 @@ impl Sealer {
                 let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
                 let sealed = cipher
                     .encrypt(&nonce, Payload { msg: plain, aad: context })
-                    .map_err(|_| CryptoError("encryption failed".into()))?;
+                    .map_err(|_| CryptoError::EncryptionFailed)?;
                 let mut out = Vec::with_capacity(1 + nonce.len() + sealed.len());
                 out.push(AES_256_GCM);
                 out.extend_from_slice(&nonce);
@@ -110,9 +137,7 @@ impl Sealer {
                 out.extend_from_slice(plain);
                 Ok(out)
             }
-            Sealer::NoKey => Err(CryptoError(format!(
-                "refusing to store credentials without an encryption key: set {ENCRYPTION_KEY_ENV} (e.g. `export {ENCRYPTION_KEY_ENV}=$(openssl rand -base64 32)`), or pass --insecure-store-secrets-in-clear for local development"
-            ))),
+            Sealer::NoKey => Err(CryptoError::NoKey),
         }
     }
 
@@ -122,22 +147,18 @@ impl Sealer {
             Some((&CLEAR, rest)) => Ok(rest.to_vec()),
             Some((&AES_256_GCM, rest)) => {
                 let Sealer::Aes(cipher) = self else {
-                    return Err(CryptoError(format!(
-                        "the stored credentials are encrypted: set {ENCRYPTION_KEY_ENV} to the key they were stored with"
-                    )));
+                    return Err(CryptoError::KeyNeeded);
                 };
                 if rest.len() < 12 {
-                    return Err(CryptoError("stored credentials are truncated".into()));
+                    return Err(CryptoError::Truncated);
                 }
                 let (nonce, body) = rest.split_at(12);
-                cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: context }).map_err(|_| {
-                    CryptoError(format!(
-                        "cannot decrypt the stored credentials: {ENCRYPTION_KEY_ENV} is not the key they were stored with"
-                    ))
-                })
+                cipher
+                    .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: context })
+                    .map_err(|_| CryptoError::WrongKey)
             }
-            Some((version, _)) => Err(CryptoError(format!("unknown format {version} of stored credentials"))),
-            None => Err(CryptoError("stored credentials are empty".into())),
+            Some((version, _)) => Err(CryptoError::UnknownFormat(*version)),
+            None => Err(CryptoError::Empty),
         }
     }
 }
@@ -152,14 +173,15 @@ mod tests {
         let sealed = sealer.seal(b"ghp_very_secret_token", b"github\0acme").unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
         let other = Sealer::from_base64(&Sealer::generate_key()).unwrap();
-        assert!(other.open(&sealed, b"github\0acme").unwrap_err().0.contains("not the key"));
-        assert!(Sealer::NoKey.open(&sealed, b"github\0acme").unwrap_err().0.contains("set NANGO_ENCRYPTION_KEY"));
-        assert!(Sealer::NoKey.seal(b"x", b"").unwrap_err().0.contains("refusing"));
+        assert!(other.open(&sealed, b"github\0acme").unwrap_err().to_string().contains("not the key"));
+        let needed = Sealer::NoKey.open(&sealed, b"github\0acme").unwrap_err();
+        assert!(needed.to_string().contains("set NANGO_ENCRYPTION_KEY"));
+        assert!(Sealer::NoKey.seal(b"x", b"").unwrap_err().to_string().contains("refusing"));
     }
 
     #[test]
     fn bad_keys_say_how_to_make_one() {
-        assert!(Sealer::from_base64("not base64!").unwrap_err().0.contains("openssl rand -base64 32"));
-        assert!(Sealer::from_base64("c2hvcnQ=").unwrap_err().0.contains("not 5"));
+        assert!(Sealer::from_base64("not base64!").unwrap_err().to_string().contains("openssl rand -base64 32"));
+        assert!(Sealer::from_base64("c2hvcnQ=").unwrap_err().to_string().contains("not 5"));
     }
 }

@@ -7,13 +7,12 @@
 
 use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
+use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, LogLine, ModelCounts, PreparedRecord, RecordQuery, RunEnd, RunIds, RunStatus, Store, StoreError,
-    deep_merge,
+    ChangeCounts, ConnectionKey, LogLine, ModelCounts, PreparedRecord, RunEnd, RunIds, RunStatus, Store, StoreError,
+    StoredConnection,
 };
-use crate::{
-    BoxFutureRef, Connection, RecordChange, Result, ScriptEnv, SyncEnv, SyncHost, SyncInput, SyncRegistration, SyncType,
-};
+use crate::{BoxFutureRef, RecordChange, Result, ScriptEnv, SyncEnv, SyncHost, SyncInput, SyncRegistration, SyncType};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -23,9 +22,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why a run could not start (a run that starts and fails is a [`RunReport`] with an error).
-#[derive(Debug)]
+///
+/// The messages name what is missing without naming command-line flags (they also reach HTTP
+/// responses); the CLI adds its hints by matching the variant.
+///
+/// ```
+/// use nango_runtime::engine::RunError;
+/// let e = RunError::UnknownConnection { integration: "github".into(), connection: "acme".into() };
+/// assert_eq!(e.to_string(), "no connection `acme` for integration `github`");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// No such connection in the store.
+    #[error("no connection `{connection}` for integration `{integration}`")]
     UnknownConnection {
         /// Integration key.
         integration: String,
@@ -33,36 +43,25 @@ pub enum RunError {
         connection: String,
     },
     /// The connection's provider is not in the catalog.
-    UnknownProvider(String),
+    #[error("provider `{provider}` of connection `{connection}` is not in the provider catalog")]
+    UnknownProvider {
+        /// The provider the connection names.
+        provider: String,
+        /// Connection id.
+        connection: String,
+    },
     /// The HTTP client could not be built.
-    Http(crate::http::HttpError),
-    /// The store failed.
-    Store(StoreError),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::UnknownConnection { integration, connection } => write!(
-                f,
-                "no connection `{connection}` for integration `{integration}`; add it with `connections add {connection} --integration {integration} ...`"
-            ),
-            RunError::UnknownProvider(p) => write!(
-                f,
-                "provider `{p}` is not in the catalog; pass --provider with one of the built-in providers or add it with --providers FILE"
-            ),
-            RunError::Http(e) => e.fmt(f),
-            RunError::Store(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
-
-impl From<StoreError> for RunError {
-    fn from(e: StoreError) -> Self {
-        RunError::Store(e)
-    }
+    #[error("cannot build the HTTP client of connection `{connection}`")]
+    Http {
+        /// Connection id.
+        connection: String,
+        /// Why (boxed: the HTTP error is large, and this path is rare).
+        #[source]
+        source: Box<crate::http::HttpError>,
+    },
+    /// The store failed (the store's error names the operation).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What a run did.
@@ -131,30 +130,25 @@ pub type Progress = Arc<dyn Fn(&str, u64) + Send + Sync>;
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use nango_runtime::{engine::Runtime, store::SqliteStore, crypto::Sealer};
-/// let store = SqliteStore::open("sqlite://nango.db", Sealer::from_env(false)?).await?;
+/// use nango_runtime::{engine::Runtime, store::Store, crypto::Sealer};
+/// let store = Store::open("sqlite://nango.db", Sealer::from_env(false)?).await?;
 /// let runtime = Runtime::new(store);
 /// let sync = nango_runtime::registered_syncs().next().expect("a #[nango_sync] function");
 /// let report = runtime.run_sync(sync, "github", "acme").await?;
 /// println!("{:?}", report.counts);
 /// # Ok(()) }
 /// ```
-pub struct Runtime<St: Store> {
-    store: Arc<St>,
+pub struct Runtime {
+    store: Store,
     providers: ProviderCatalog,
     http_options: HttpOptions,
     progress: Option<Progress>,
 }
 
-impl<St: Store> Runtime<St> {
+impl Runtime {
     /// A runtime over a store, with the built-in provider catalog and default HTTP options.
-    pub fn new(store: St) -> Self {
-        Runtime {
-            store: Arc::new(store),
-            providers: ProviderCatalog::builtin(),
-            http_options: HttpOptions::default(),
-            progress: None,
-        }
+    pub fn new(store: Store) -> Self {
+        Runtime { store, providers: ProviderCatalog::builtin(), http_options: HttpOptions::default(), progress: None }
     }
 
     /// Uses another provider catalog.
@@ -176,44 +170,49 @@ impl<St: Store> Runtime<St> {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<St> {
+    pub fn store(&self) -> &Store {
         &self.store
     }
 
-    async fn load(&self, integration: &str, connection_id: &str) -> std::result::Result<(Connection, i64), RunError> {
-        let unknown = || RunError::UnknownConnection {
+    async fn load(&self, integration: &str, connection_id: &str) -> std::result::Result<StoredConnection, RunError> {
+        self.store.connection(integration, connection_id).await?.ok_or_else(|| RunError::UnknownConnection {
             integration: integration.to_owned(),
             connection: connection_id.to_owned(),
-        };
-        let connection = self.store.connection(integration, connection_id).await?.ok_or_else(unknown)?;
-        let key = self.store.connection_key(integration, connection_id).await?.ok_or_else(unknown)?;
-        Ok((connection, key))
+        })
     }
 
     /// The HTTP client of a connection; refreshed OAuth tokens are saved back (sealed).
     pub fn http_client(
         &self,
-        connection: &Connection,
-        key: i64,
+        stored: &StoredConnection,
         options: HttpOptions,
     ) -> std::result::Result<HttpClient, RunError> {
-        let provider = self
-            .providers
-            .get(&connection.provider)
-            .ok_or_else(|| RunError::UnknownProvider(connection.provider.clone()))?;
+        let connection = &stored.connection;
+        let provider = self.providers.get(&connection.provider).ok_or_else(|| RunError::UnknownProvider {
+            provider: connection.provider.clone(),
+            connection: connection.connection_id.clone(),
+        })?;
+        let client = HttpClient::new(provider, connection.clone(), options)
+            .map_err(|e| RunError::Http { connection: connection.connection_id.clone(), source: Box::new(e) })?;
         let store = self.store.clone();
-        let client = HttpClient::new(provider, connection.clone(), options).map_err(RunError::Http)?;
+        let stored = stored.clone();
         Ok(client.on_credentials_refreshed(move |credentials| {
             let store = store.clone();
-            Box::pin(async move { store.set_credentials(key, &credentials).await.map_err(Into::into) })
+            let stored = stored.clone();
+            Box::pin(async move { store.set_credentials(&stored, &credentials).await.map_err(Into::into) })
         }))
     }
 
     /// The environment of an action or on-event script for a connection.
     pub async fn script_env(&self, integration: &str, connection_id: &str) -> std::result::Result<ScriptEnv, RunError> {
-        let (connection, key) = self.load(integration, connection_id).await?;
-        let http = self.http_client(&connection, key, self.http_options.clone())?;
-        Ok(ScriptEnv { connection_id: connection.connection_id, metadata: connection.metadata, http })
+        self.script_env_of(&self.load(integration, connection_id).await?)
+    }
+
+    /// [`Runtime::script_env`] of a connection already read from the store.
+    pub fn script_env_of(&self, stored: &StoredConnection) -> std::result::Result<ScriptEnv, RunError> {
+        let http = self.http_client(stored, self.http_options.clone())?;
+        let connection = &stored.connection;
+        Ok(ScriptEnv { connection_id: connection.connection_id.clone(), metadata: connection.metadata.clone(), http })
     }
 
     /// One real run of `sync` for a connection, into the store.
@@ -236,11 +235,13 @@ impl<St: Store> Runtime<St> {
         cancel: impl Future<Output = ()> + Send,
     ) -> std::result::Result<RunReport, RunError> {
         let started = Instant::now();
-        let (connection, key) = self.load(integration, connection_id).await?;
+        let stored = self.load(integration, connection_id).await?;
+        let key = stored.key;
         let descriptor = sync.descriptor;
         let full = descriptor.sync_type == SyncType::Full;
         let track_deletes = descriptor.track_deletes && full;
-        let http = self.http_client(&connection, key, self.http_options.clone())?;
+        let http = self.http_client(&stored, self.http_options.clone())?;
+        let connection = stored.connection;
         let run = self.store.begin_run(key, descriptor.name, track_deletes).await?;
         let counts = Arc::new(Mutex::new(ModelCounts::new()));
         let logs = Arc::new(Mutex::new(vec![LogLine {
@@ -283,7 +284,8 @@ impl<St: Store> Runtime<St> {
                         .or_default()
                         .add(ChangeCounts { deleted: n, ..Default::default() }),
                     Err(e) => {
-                        outcome = Err(format!("deletion detection failed: {e}").into());
+                        outcome =
+                            Err(format!("deletion detection failed: {}", nango_types::text::error_chain(&e)).into());
                         break;
                     }
                 }
@@ -354,25 +356,28 @@ impl<St: Store> Runtime<St> {
         options: DryRunOptions,
     ) -> std::result::Result<DryRunReport, RunError> {
         let started = Instant::now();
-        let (connection, key) = self.load(integration, connection_id).await?;
+        let stored = self.load(integration, connection_id).await?;
+        let key = stored.key;
         let descriptor = sync.descriptor;
         let full = descriptor.sync_type == SyncType::Full;
         let mut http_options = self.http_options.clone();
         if let Some(dir) = &options.save_responses {
             http_options = http_options.save_responses(dir.clone());
         }
-        let http = self.http_client(&connection, key, http_options)?;
+        let http = self.http_client(&stored, http_options)?;
+        let connection = stored.connection;
         let state = self.store.sync_state(key, descriptor.name).await?;
         let cache = match &options.output {
             Some(dir) => Some(crate::store::JsonlCache::create(dir, integration, connection_id)?),
             None => None,
         };
         let shared = Arc::new(Mutex::new(DryRunReport::default()));
-        let seen: Arc<Mutex<SeenInRun>> = Arc::default();
+        let written: Arc<Mutex<VirtualWrites>> = Arc::default();
         let host = DryRunHost {
             store: self.store.clone(),
             connection: key,
-            seen: seen.clone(),
+            track_seen: descriptor.track_deletes && full,
+            written: written.clone(),
             report: shared.clone(),
             samples: options.samples,
             cache,
@@ -389,11 +394,9 @@ impl<St: Store> Runtime<St> {
         let mut report = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
         match outcome {
             Ok(()) if descriptor.track_deletes && full => {
-                let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+                let written = std::mem::take(&mut *written.lock().unwrap_or_else(|e| e.into_inner()));
                 for model in descriptor.outputs {
-                    let live = self.store.live_ids(key, model).await?;
-                    // Records the run saved or deleted itself are not detected as gone.
-                    let gone = live.into_iter().filter(|id| !seen.contains_key(&(*model, id.clone()))).count() as u64;
+                    let gone = would_be_swept(&self.store, key, model, &written).await?;
                     report.counts.entry((*model).to_owned()).or_default().deleted += gone;
                 }
             }
@@ -403,6 +406,19 @@ impl<St: Store> Runtime<St> {
         report.duration = started.elapsed();
         Ok(report)
     }
+}
+
+/// What the sweep after a real run would delete: live records of `model` the dry run did not
+/// write, mark seen or delete.
+async fn would_be_swept(
+    store: &Store,
+    key: ConnectionKey,
+    model: &str,
+    written: &VirtualWrites,
+) -> std::result::Result<u64, StoreError> {
+    let live = store.live_ids(key, model).await?;
+    let touched = written.get(model);
+    Ok(live.iter().filter(|id| !touched.is_some_and(|t| t.contains_key(id.as_str()))).count() as u64)
 }
 
 /// Runs the function in its own task so a panic in user code becomes a failed run.
@@ -431,9 +447,9 @@ async fn run_guarded(sync: &'static SyncRegistration, env: SyncEnv) -> Result<()
 }
 
 /// Writes a real run's batches to the store.
-struct StoreHost<St: Store> {
+struct StoreHost {
     logs: Arc<Mutex<Vec<LogLine>>>,
-    store: Arc<St>,
+    store: Store,
     ids: RunIds,
     sync: &'static str,
     counts: Arc<Mutex<ModelCounts>>,
@@ -444,7 +460,7 @@ struct StoreHost<St: Store> {
 /// Lines a run keeps in its log (the rest is counted, not kept).
 const MAX_LOG_LINES: usize = 1000;
 
-impl<St: Store> SyncHost for StoreHost<St> {
+impl SyncHost for StoreHost {
     fn log(&mut self, level: &str, message: String) {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         if logs.len() < MAX_LOG_LINES {
@@ -492,92 +508,78 @@ impl<St: Store> SyncHost for StoreHost<St> {
     }
 }
 
-/// Counts what a dry run would do, comparing with the store without writing it. Duplicates
-/// follow the store's policy: the last occurrence wins and a record counts once per run.
-/// What a dry run has handed over per (model, id): the content hash, or `None` once deleted.
-type SeenInRun = HashMap<(&'static str, String), Option<[u8; 16]>>;
+/// What a dry run would have written, per model and id: the state the store would hold, every
+/// entry touched by the run (`seen_in_run`).
+type VirtualWrites = HashMap<&'static str, HashMap<String, ExistingRecord>>;
 
-struct DryRunHost<St: Store> {
-    store: Arc<St>,
-    connection: i64,
-    seen: Arc<Mutex<SeenInRun>>,
+/// Counts what a dry run would do without writing the store: each batch is planned by the same
+/// [record policy](crate::store::policy) as a real run's, over the store's state overlaid with
+/// what the dry run has virtually written so far, so the two count alike (duplicates, re-added
+/// records, merges, deletions).
+///
+/// It keeps what it would have written in memory (hash and content per record), as a real run
+/// keeps it in the database: an update later in the run merges into it.
+struct DryRunHost {
+    store: Store,
+    connection: ConnectionKey,
+    track_seen: bool,
+    written: Arc<Mutex<VirtualWrites>>,
     report: Arc<Mutex<DryRunReport>>,
     samples: usize,
     cache: Option<crate::store::JsonlCache>,
     progress: Option<Progress>,
 }
 
-impl<St: Store> DryRunHost<St> {
+impl DryRunHost {
     async fn classify(
         &mut self,
         model: &'static str,
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> Result<ChangeCounts> {
-        let mut counts = ChangeCounts::default();
-        let mut last: HashMap<String, PreparedRecord> = HashMap::new();
-        let mut order = Vec::new();
-        for r in records {
-            if !last.contains_key(&r.id) {
-                order.push(r.id.clone());
-            }
-            last.insert(r.id.clone(), r);
-        }
-        let existing = self.store.existing(self.connection, model, &order).await?;
-        let stored_json: HashMap<String, Value> = if change == RecordChange::Update {
-            let query = RecordQuery {
-                model: model.to_owned(),
-                limit: order.len() as u32 + 1,
-                ids: order.clone(),
-                ..Default::default()
-            };
-            self.store
-                .records(self.connection, &query)
-                .await?
-                .records
-                .into_iter()
-                .map(|r| (r.id.clone(), r.data()))
-                .collect()
-        } else {
-            HashMap::new()
+        let batch = Batch::new(model, change, records);
+        // Only what the run has not written yet is read from the store.
+        let unwritten: Vec<&str> = {
+            let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+            let written = written.get(model);
+            batch.ids().filter(|id| !written.is_some_and(|w| w.contains_key(*id))).collect()
         };
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        for id in order {
-            let Some(record) = last.remove(&id) else { continue };
-            let key = (model, id.clone());
-            // Live in this run already: counted once, as the store does.
-            let live_in_run = matches!(seen.get(&key), Some(Some(_)));
-            let stored = existing.get(&id);
-            match change {
-                RecordChange::Save => {
-                    if !live_in_run {
-                        match stored {
-                            None => counts.added += 1,
-                            Some(e) if e.deleted => counts.added += 1,
-                            Some(e) if e.hash != record.hash => counts.updated += 1,
-                            Some(_) => {}
-                        }
-                    }
-                    seen.insert(key, Some(record.hash));
-                }
-                RecordChange::Update => {
-                    if let Some(mut base) = stored_json.get(&id).cloned().filter(|_| stored.is_some_and(|e| !e.deleted))
-                    {
-                        deep_merge(&mut base, record.json.clone());
-                        let hash = crate::store::canonical_hash(&base);
-                        if !live_in_run && stored.is_some_and(|e| e.hash != hash) {
-                            counts.updated += 1;
-                        }
-                        seen.insert(key, Some(hash));
-                    }
-                }
-                RecordChange::Delete => {
-                    if live_in_run || (!seen.contains_key(&key) && stored.is_some_and(|e| !e.deleted)) {
-                        counts.deleted += 1;
-                    }
-                    seen.insert(key, None);
+        let stored = if unwritten.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.existing(self.connection, model, &unwritten, batch.needs_stored_json()).await?
+        };
+        let counts = {
+            let mut all = self.written.lock().unwrap_or_else(|e| e.into_inner());
+            let written = all.entry(model).or_default();
+            let plan = batch.plan(&Layered { top: &*written, below: &stored }, self.track_seen)?;
+            let counts = plan.counts;
+            for id in plan.deleted {
+                let before = written.get(id).or_else(|| stored.get(id)).cloned();
+                if let Some(before) = before {
+                    let gone =
+                        ExistingRecord { deleted: true, seen_in_run: true, last_action: LastAction::Deleted, ..before };
+                    written.insert(id.to_owned(), gone);
                 }
             }
+            for id in plan.seen {
+                if let Some(before) = stored.get(id) {
+                    written.insert(id.to_owned(), ExistingRecord { seen_in_run: true, ..before.clone() });
+                }
+            }
+            for row in plan.upserts {
+                let now = ExistingRecord {
+                    hash: row.hash,
+                    deleted: false,
+                    seen_in_run: true,
+                    last_action: row.last_action,
+                    json: Some(row.json),
+                };
+                written.insert(row.id.to_owned(), now);
+            }
+            counts
+        };
+        for record in batch.records() {
             let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
             let samples = report.samples.entry(model.to_owned()).or_default();
             if samples.len() < self.samples && change != RecordChange::Delete {
@@ -595,7 +597,7 @@ impl<St: Store> DryRunHost<St> {
     }
 }
 
-impl<St: Store> SyncHost for DryRunHost<St> {
+impl SyncHost for DryRunHost {
     fn write(
         &mut self,
         model: &'static str,
@@ -626,5 +628,108 @@ impl<St: Store> SyncHost for DryRunHost<St> {
 
     fn set_metadata(&mut self, _metadata: Value) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Connection;
+    use crate::crypto::Sealer;
+    use serde_json::json;
+
+    fn prepared(records: &[Value]) -> Vec<PreparedRecord> {
+        records.iter().map(|r| PreparedRecord::new("Ticket", r.clone()).unwrap()).collect()
+    }
+
+    /// The same batches through a dry run and then a real run, over the same stored state:
+    /// duplicates, changes, deletions of records saved in the run, deleting twice, re-adding
+    /// deleted records, updates of unstored and of virtually written records, and deletion
+    /// detection. Both must count alike, and what the dry run would have written must be what
+    /// the real run wrote.
+    #[tokio::test]
+    async fn a_dry_run_counts_and_writes_what_the_real_run_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+        let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
+        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        let first = store.begin_run(key, "tickets", true).await.unwrap();
+        let before: Vec<Value> = [1, 2, 3, 4, 5, 8].iter().map(|i| json!({"id": i, "v": i.to_string()})).collect();
+        store.apply(first.ids, "Ticket", RecordChange::Save, prepared(&before)).await.unwrap();
+        store.apply(first.ids, "Ticket", RecordChange::Delete, prepared(&[json!({"id": 5})])).await.unwrap();
+        let end = RunEnd {
+            status: RunStatus::Success,
+            counts: ModelCounts::new(),
+            error: None,
+            advance_last_sync_date: true,
+            clear_checkpoint: true,
+        };
+        store.finish_run(&first, "tickets", &end).await.unwrap();
+
+        use RecordChange::{Delete, Save, Update};
+        let batches: Vec<(RecordChange, Vec<Value>)> = vec![
+            (
+                Save,
+                vec![
+                    json!({"id": 1, "v": "changed"}),
+                    json!({"id": 2, "v": "2"}),
+                    json!({"id": 6}),
+                    json!({"id": 6, "v": "again"}),
+                ],
+            ),
+            (Delete, vec![json!({"id": 1}), json!({"id": 6}), json!({"id": 99}), json!({"id": 3})]),
+            (Save, vec![json!({"id": 1, "v": "back"}), json!({"id": 5, "v": "5"}), json!({"id": 3, "v": "3"})]),
+            (Update, vec![json!({"id": 2, "extra": {"a": 1}}), json!({"id": 7, "v": "unstored"}), json!({"id": 4})]),
+            (Save, vec![json!({"id": 2, "v": "changed again"})]),
+            (Delete, vec![json!({"id": 3})]),
+            (Delete, vec![json!({"id": 3})]),
+            (Update, vec![json!({"id": 3, "v": "deleted"})]),
+            (Save, vec![json!({"id": 6, "v": "re-added"})]),
+            (Update, vec![json!({"id": 6, "extra": {"b": [1, 2]}})]),
+        ];
+
+        let written: Arc<Mutex<VirtualWrites>> = Arc::default();
+        let report: Arc<Mutex<DryRunReport>> = Arc::default();
+        let mut dry = DryRunHost {
+            store: store.clone(),
+            connection: key,
+            track_seen: true,
+            written: written.clone(),
+            report: report.clone(),
+            samples: 0,
+            cache: None,
+            progress: None,
+        };
+        for (change, records) in &batches {
+            dry.write("Ticket", *change, prepared(records)).await.unwrap();
+        }
+        let mut dry_counts = report.lock().unwrap().counts["Ticket"];
+        let written = std::mem::take(&mut *written.lock().unwrap());
+        dry_counts.deleted += would_be_swept(&store, key, "Ticket", &written).await.unwrap();
+
+        let run = store.begin_run(key, "tickets", true).await.unwrap();
+        let mut real = ChangeCounts::default();
+        for (change, records) in &batches {
+            real.add(store.apply(run.ids, "Ticket", *change, prepared(records)).await.unwrap());
+        }
+        real.deleted += store.sweep_unseen(run.ids, "Ticket").await.unwrap();
+        assert_eq!(dry_counts, real);
+        // Added: 6, then 1, 5 and 3 back after deletions, then 6 again; updated: 1 (2 was marked
+        // seen unchanged before it changed, so it is not counted again); deleted: 1, 6, 3, 3 again
+        // after it came back, and 8 by the sweep.
+        assert_eq!(real, ChangeCounts { added: 5, updated: 1, deleted: 5 });
+
+        let query = crate::store::RecordQuery { model: "Ticket".into(), limit: 100, ..Default::default() };
+        let stored = store.records(key, &query).await.unwrap().records;
+        for (id, would) in &written["Ticket"] {
+            let record = stored.iter().find(|r| &r.id == id).unwrap();
+            assert_eq!(would.deleted, record.metadata.deleted_at.is_some(), "record {id}");
+            if let Some(json) = &would.json {
+                assert_eq!(serde_json::from_str::<Value>(json).unwrap(), record.data(), "record {id}");
+            }
+            if !would.deleted {
+                assert_eq!(would.last_action.as_str(), record.metadata.last_action, "record {id}");
+            }
+        }
     }
 }

@@ -41,6 +41,7 @@ pub mod engine;
 #[cfg(feature = "runtime")]
 pub mod http;
 pub mod providers;
+pub mod registry;
 #[cfg(feature = "runtime")]
 pub mod scheduler;
 #[cfg(feature = "runtime")]
@@ -52,6 +53,9 @@ pub mod webhooks;
 pub use connection::*;
 pub use context::*;
 pub use descriptors::*;
+// The registrations stay at the crate root: generated code and the macros' expansions name
+// them there (`::nango_runtime::SyncRegistration`, `::nango_runtime::check_registry`).
+pub use registry::*;
 
 /// A record type a sync saves: every sync output model of nango.yaml implements it (the
 /// shared vocabulary trait).

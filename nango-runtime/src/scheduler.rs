@@ -8,7 +8,7 @@
 //! and frequencies survive restarts.
 
 use crate::engine::{RunReport, Runtime};
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{ConnectionKey, RunStatus, StoreError, StoredConnection};
 use crate::{Connection, SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -17,7 +17,58 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, watch};
 
 /// `(connection key, sync name)`.
-pub type ScheduleKey = (i64, &'static str);
+pub type ScheduleKey = (ConnectionKey, &'static str);
+
+/// What the scheduler could not do: the store failed, and the error says in which operation.
+///
+/// ```
+/// use nango_runtime::scheduler::SchedulerError;
+/// use nango_runtime::store::{ConnectionKey, StoreError};
+/// let e = SchedulerError::Command {
+///     action: "pause",
+///     sync: "issues",
+///     connection: ConnectionKey::new(3),
+///     source: StoreError::UnknownConnectionKey { key: ConnectionKey::new(3) },
+/// };
+/// assert_eq!(e.to_string(), "cannot pause sync `issues` of the connection with key 3");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchedulerError {
+    /// The schedules could not be read.
+    #[error("cannot read the schedules")]
+    Schedules(#[source] StoreError),
+    /// A command on one schedule failed.
+    #[error("cannot {action} sync `{sync}` of the connection with key {connection}")]
+    Command {
+        /// `pause`, `start`, `trigger`, `reset`, `set the frequency of`, `read the state of`.
+        action: &'static str,
+        /// The sync.
+        sync: &'static str,
+        /// The connection's key.
+        connection: ConnectionKey,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+}
+
+impl SchedulerError {
+    /// The store's error under it.
+    pub fn store_error(&self) -> &StoreError {
+        match self {
+            SchedulerError::Schedules(e) | SchedulerError::Command { source: e, .. } => e,
+        }
+    }
+}
+
+fn command(
+    action: &'static str,
+    sync: &'static str,
+    connection: ConnectionKey,
+) -> impl FnOnce(StoreError) -> SchedulerError {
+    move |source| SchedulerError::Command { action, sync, connection, source }
+}
 
 /// Called after every run with the connection and the report (webhooks, metrics).
 pub type AfterRun = Arc<dyn Fn(Connection, &'static SyncRegistration, RunReport) + Send + Sync>;
@@ -64,7 +115,7 @@ pub struct ScheduleView {
     /// The connection.
     pub connection: Connection,
     /// The connection's key in the store.
-    pub key: i64,
+    pub key: ConnectionKey,
     /// The sync.
     pub sync: &'static SyncRegistration,
     /// `RUNNING`, `PAUSED`, `STOPPED` (never ran), `SUCCESS` or `ERROR` (Nango's statuses).
@@ -88,8 +139,8 @@ pub struct ScheduleView {
 }
 
 /// Runs syncs on their schedules; cheap to clone.
-pub struct Scheduler<St: Store> {
-    runtime: Arc<Runtime<St>>,
+pub struct Scheduler {
+    runtime: Arc<Runtime>,
     config: SchedulerConfig,
     shared: Arc<Mutex<Shared>>,
     wake: Arc<Notify>,
@@ -98,7 +149,7 @@ pub struct Scheduler<St: Store> {
     after_run: Option<AfterRun>,
 }
 
-impl<St: Store> Clone for Scheduler<St> {
+impl Clone for Scheduler {
     fn clone(&self) -> Self {
         Scheduler {
             runtime: self.runtime.clone(),
@@ -121,11 +172,11 @@ pub fn syncs_of(connection: &Connection) -> impl Iterator<Item = &'static SyncRe
     registered_syncs().filter(move |s| s.descriptor.integration == connection.provider_config_key)
 }
 
-impl<St: Store> Scheduler<St> {
+impl Scheduler {
     /// A scheduler over a runtime.
     ///
     /// ```no_run
-    /// # async fn demo(runtime: nango_runtime::engine::Runtime<nango_runtime::store::SqliteStore>) {
+    /// # async fn demo(runtime: nango_runtime::engine::Runtime) {
     /// use nango_runtime::scheduler::{Scheduler, SchedulerConfig};
     /// let scheduler = Scheduler::new(std::sync::Arc::new(runtime), SchedulerConfig::default());
     /// let running = tokio::spawn(scheduler.clone().run());
@@ -134,7 +185,7 @@ impl<St: Store> Scheduler<St> {
     /// running.await.unwrap();
     /// # }
     /// ```
-    pub fn new(runtime: Arc<Runtime<St>>, config: SchedulerConfig) -> Self {
+    pub fn new(runtime: Arc<Runtime>, config: SchedulerConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Scheduler {
             runtime,
@@ -154,7 +205,7 @@ impl<St: Store> Scheduler<St> {
     }
 
     /// The runtime.
-    pub fn runtime(&self) -> &Arc<Runtime<St>> {
+    pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
     }
 
@@ -179,7 +230,7 @@ impl<St: Store> Scheduler<St> {
             let sleep = match self.start_due().await {
                 Ok(next) => next.unwrap_or(self.config.tick).min(self.config.tick),
                 Err(e) => {
-                    tracing::error!(error = %e, "scheduler: cannot read schedules");
+                    tracing::error!(error = %nango_types::text::error_chain(&e), "scheduler: cannot read schedules");
                     self.config.tick
                 }
             };
@@ -192,18 +243,15 @@ impl<St: Store> Scheduler<St> {
     }
 
     /// Starts every due schedule; returns how long until the next one is due.
-    async fn start_due(&self) -> Result<Option<Duration>, StoreError> {
+    async fn start_due(&self) -> Result<Option<Duration>, SchedulerError> {
         let now = Utc::now();
         let mut soonest: Option<Duration> = None;
-        for connection in self.runtime.store().connections().await? {
-            let Some(key) =
-                self.runtime.store().connection_key(&connection.provider_config_key, &connection.connection_id).await?
-            else {
-                continue;
-            };
-            for sync in syncs_of(&connection) {
+        let connections = self.runtime.store().connections().await.map_err(SchedulerError::Schedules)?;
+        for stored in connections {
+            let key = stored.key;
+            for sync in syncs_of(&stored.connection) {
                 let name = sync.descriptor.name;
-                let state = self.runtime.store().sync_state(key, name).await?;
+                let state = self.runtime.store().sync_state(key, name).await.map_err(SchedulerError::Schedules)?;
                 let (running, triggered) = {
                     let shared = lock(&self.shared);
                     (shared.running.contains_key(&(key, name)), shared.triggered.contains(&(key, name)))
@@ -224,7 +272,7 @@ impl<St: Store> Scheduler<St> {
                     // Every slot is busy: look again when a run ends.
                     return Ok(Some(self.config.tick));
                 };
-                self.spawn_run(connection.clone(), key, sync, permit);
+                self.spawn_run(stored.connection.clone(), key, sync, permit);
             }
         }
         Ok(soonest)
@@ -233,7 +281,7 @@ impl<St: Store> Scheduler<St> {
     fn spawn_run(
         &self,
         connection: Connection,
-        key: i64,
+        key: ConnectionKey,
         sync: &'static SyncRegistration,
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
@@ -265,7 +313,7 @@ impl<St: Store> Scheduler<St> {
             let interval = Self::interval(sync, frequency);
             let next = Utc::now() + chrono::Duration::from_std(interval + this.jitter(interval)).unwrap_or_default();
             if let Err(e) = store.set_next_run(key, name, Some(next)).await {
-                tracing::error!(sync = name, error = %e, "scheduler: cannot store the next run time");
+                tracing::error!(sync = name, error = %nango_types::text::error_chain(&e), "scheduler: cannot store the next run time");
             }
             match report {
                 Ok(report) => {
@@ -274,7 +322,8 @@ impl<St: Store> Scheduler<St> {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(sync = name, connection = %connection.connection_id, error = %e, "run could not start")
+                    let error = nango_types::text::error_chain(&e);
+                    tracing::error!(sync = name, connection = %connection.connection_id, %error, "run could not start")
                 }
             }
             lock(&this.shared).running.remove(&(key, name));
@@ -288,22 +337,26 @@ impl<St: Store> Scheduler<St> {
     /// the cached records.
     pub async fn trigger(
         &self,
-        key: i64,
+        key: ConnectionKey,
         sync: &'static SyncRegistration,
         reset: bool,
         empty_cache: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SchedulerError> {
         let name = sync.descriptor.name;
         if reset {
             self.cancel_and_wait(key, name).await;
-            self.runtime.store().reset_sync(key, name, sync.descriptor.outputs, empty_cache).await?;
+            self.runtime
+                .store()
+                .reset_sync(key, name, sync.descriptor.outputs, empty_cache)
+                .await
+                .map_err(command("reset", name, key))?;
         }
         lock(&self.shared).triggered.insert((key, name));
         self.wake.notify_one();
         Ok(())
     }
 
-    async fn cancel_and_wait(&self, key: i64, name: &'static str) {
+    async fn cancel_and_wait(&self, key: ConnectionKey, name: &'static str) {
         let handles = lock(&self.shared).running.get(&(key, name)).map(|r| (r.cancel.clone(), r.done.clone()));
         if let Some((cancel, done)) = handles {
             let finished = done.notified();
@@ -319,16 +372,18 @@ impl<St: Store> Scheduler<St> {
     }
 
     /// Pauses a schedule (a running run finishes).
-    pub async fn pause(&self, key: i64, sync: &'static SyncRegistration) -> Result<(), StoreError> {
-        self.runtime.store().set_paused(key, sync.descriptor.name, Some(true)).await?;
+    pub async fn pause(&self, key: ConnectionKey, sync: &'static SyncRegistration) -> Result<(), SchedulerError> {
+        let name = sync.descriptor.name;
+        self.runtime.store().set_paused(key, name, Some(true)).await.map_err(command("pause", name, key))?;
         lock(&self.shared).triggered.remove(&(key, sync.descriptor.name));
         self.wake.notify_one();
         Ok(())
     }
 
     /// Starts (resumes) a schedule: it runs at once if its time has come.
-    pub async fn start(&self, key: i64, sync: &'static SyncRegistration) -> Result<(), StoreError> {
-        self.runtime.store().set_paused(key, sync.descriptor.name, Some(false)).await?;
+    pub async fn start(&self, key: ConnectionKey, sync: &'static SyncRegistration) -> Result<(), SchedulerError> {
+        let name = sync.descriptor.name;
+        self.runtime.store().set_paused(key, name, Some(false)).await.map_err(command("start", name, key))?;
         self.wake.notify_one();
         Ok(())
     }
@@ -337,16 +392,18 @@ impl<St: Store> Scheduler<St> {
     /// interval after the last one.
     pub async fn set_frequency(
         &self,
-        key: i64,
+        key: ConnectionKey,
         sync: &'static SyncRegistration,
         frequency: Option<Duration>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SchedulerError> {
         let name = sync.descriptor.name;
-        self.runtime.store().set_frequency(key, name, frequency.map(|f| f.as_secs().max(1))).await?;
-        let last_start = self.runtime.store().runs(Some(key), Some(name), 1).await?.first().map(|r| r.started_at);
+        let failed = || command("set the frequency of", name, key);
+        let store = self.runtime.store();
+        store.set_frequency(key, name, frequency.map(|f| f.as_secs().max(1))).await.map_err(failed())?;
+        let last_start = store.runs(Some(key), Some(name), 1).await.map_err(failed())?.first().map(|r| r.started_at);
         let interval = Self::interval(sync, frequency.map(|f| f.as_secs().max(1)));
         let next = last_start.map(|t| t + chrono::Duration::from_std(interval).unwrap_or_default());
-        self.runtime.store().set_next_run(key, name, next).await?;
+        store.set_next_run(key, name, next).await.map_err(failed())?;
         self.wake.notify_one();
         Ok(())
     }
@@ -357,24 +414,26 @@ impl<St: Store> Scheduler<St> {
     }
 
     /// Whether a run of the schedule is going on.
-    pub fn is_running(&self, key: i64, sync: &str) -> bool {
+    pub fn is_running(&self, key: ConnectionKey, sync: &str) -> bool {
         lock(&self.shared).running.keys().any(|(k, s)| *k == key && *s == sync)
     }
 
     /// The state of one schedule.
     pub async fn view(
         &self,
-        connection: &Connection,
-        key: i64,
+        connection: &StoredConnection,
         sync: &'static SyncRegistration,
-    ) -> Result<ScheduleView, StoreError> {
+    ) -> Result<ScheduleView, SchedulerError> {
         let name = sync.descriptor.name;
-        let state = self.runtime.store().sync_state(key, name).await?;
+        let key = connection.key;
+        let failed = || command("read the state of", name, key);
+        let state = self.runtime.store().sync_state(key, name).await.map_err(failed())?;
         let last_run = self
             .runtime
             .store()
             .runs(Some(key), Some(name), 2)
-            .await?
+            .await
+            .map_err(failed())?
             .into_iter()
             .find(|r| r.status != RunStatus::Running);
         let running_since = lock(&self.shared).running.get(&(key, name)).map(|r| r.started_at);
@@ -391,7 +450,7 @@ impl<St: Store> Scheduler<St> {
             }
         };
         Ok(ScheduleView {
-            connection: connection.clone(),
+            connection: connection.connection.clone(),
             key,
             sync,
             status,
@@ -425,7 +484,7 @@ impl<St: Store> Scheduler<St> {
                 let all: Vec<(ScheduleKey, Arc<Notify>)> =
                     lock(&self.shared).running.iter().map(|(k, r)| (*k, r.cancel.clone())).collect();
                 for ((key, name), cancel) in all {
-                    tracing::warn!(sync = name, connection = key, "shutdown: cancelling a run");
+                    tracing::warn!(sync = name, connection = %key, "shutdown: cancelling a run");
                     cancel.notify_one();
                 }
             }

@@ -12,7 +12,7 @@ use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
 use nango_runtime::http::{HttpOptions, Pagination};
 use nango_runtime::server::{ServeOptions, Server};
-use nango_runtime::store::{RunStatus, SqliteStore, Store};
+use nango_runtime::store::{ConnectionKey, RunStatus, Store};
 use nango_runtime::{Connection, Credentials, NangoSync, Result, Secret};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -67,16 +67,16 @@ async fn issues_pages(nango: &mut NangoSync<models::syncs::IssuesPages>) -> Resu
 struct Console {
     _dir: tempfile::TempDir,
     _mock: MockServer,
-    server: Server<SqliteStore>,
+    server: Server,
     url: String,
 }
 
 impl Console {
-    fn store(&self) -> &SqliteStore {
+    fn store(&self) -> &Store {
         self.server.state().store()
     }
 
-    async fn key(&self, connection_id: &str) -> i64 {
+    async fn key(&self, connection_id: &str) -> ConnectionKey {
         self.store().connection_key(INTEGRATION, connection_id).await.unwrap().unwrap()
     }
 }
@@ -96,14 +96,13 @@ async fn console(connection_ids: &[&str]) -> Console {
     let mock = MockProvider::builder().issues(50).token("t0ken").start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    let store = SqliteStore::open(&url, Sealer::InsecureClear).await.unwrap();
+    let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
     for id in connection_ids {
         let mut c = Connection::new(INTEGRATION, *id, "github");
         c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
         c.base_url = Some(mock.url().to_owned());
         c.metadata = serde_json::json!({"owner": "a", "repo": "b"});
-        store.save_connection(&c).await.unwrap();
-        let key = store.connection_key(INTEGRATION, id).await.unwrap().unwrap();
+        let key = store.save_connection(&c).await.unwrap();
         store.set_paused(key, SYNC, Some(true)).await.unwrap();
     }
     let http = HttpOptions::default().min_delay(Duration::from_millis(1)).max_delay(Duration::from_millis(20));

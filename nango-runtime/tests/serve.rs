@@ -12,7 +12,7 @@ use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
 use nango_runtime::http::HttpOptions;
 use nango_runtime::server::{ServeOptions, Server};
-use nango_runtime::store::{RunStatus, SqliteStore, Store};
+use nango_runtime::store::{ConnectionKey, RunStatus, Store};
 use nango_runtime::{Connection, Credentials, Secret};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -23,12 +23,12 @@ const KEY: &str = "test-secret-key";
 struct Service {
     _dir: tempfile::TempDir,
     mock: MockServer,
-    server: Server<SqliteStore>,
+    server: Server,
     url: String,
     http: reqwest::Client,
 }
 
-async fn add_connection(store: &SqliteStore, integration: &str, id: &str, mock: &MockServer, metadata: Value) {
+async fn add_connection(store: &Store, integration: &str, id: &str, mock: &MockServer, metadata: Value) {
     let mut c = Connection::new(integration, id, "github");
     c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
     c.base_url = Some(mock.url().to_owned());
@@ -40,7 +40,7 @@ async fn service(issues: u64, faults: Faults, webhook_urls: Vec<String>, connect
     let mock = MockProvider::builder().issues(issues).token("t0ken").faults(faults).start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    let store = SqliteStore::open(&url, Sealer::InsecureClear).await.unwrap();
+    let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
     for (integration, id) in connections {
         add_connection(&store, integration, id, &mock, json!({"owner": "a", "repo": "b", "per_page": 50})).await;
     }
@@ -61,7 +61,7 @@ async fn service(issues: u64, faults: Faults, webhook_urls: Vec<String>, connect
 }
 
 impl Service {
-    fn store(&self) -> &Arc<SqliteStore> {
+    fn store(&self) -> &Store {
         self.server.state().store()
     }
 
@@ -81,7 +81,7 @@ impl Service {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn key(&self, integration: &str, id: &str) -> i64 {
+    async fn key(&self, integration: &str, id: &str) -> ConnectionKey {
         self.store().connection_key(integration, id).await.unwrap().unwrap()
     }
 

@@ -1,22 +1,23 @@
-//! The SQLite store on real files: change detection and counts, duplicates, deletion
-//! detection generations, record pages and cursors, encrypted credentials.
+//! The store on real SQLite files: change detection and counts, duplicates, deletion
+//! detection generations, record pages and cursors, encrypted credentials, and databases made
+//! by earlier versions (the `PRAGMA user_version` schema).
 
-use nango_runtime::crypto::Sealer;
+use nango_runtime::crypto::{CryptoError, Sealer};
 use nango_runtime::store::*;
 use nango_runtime::{Connection, Credentials, RecordChange, Secret};
+use nango_types::text::error_chain;
 use serde_json::{Value, json};
 
-async fn store(dir: &tempfile::TempDir, sealer: Sealer) -> SqliteStore {
+async fn store(dir: &tempfile::TempDir, sealer: Sealer) -> Store {
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    SqliteStore::open(&url, sealer).await.unwrap()
+    Store::open(&url, sealer).await.unwrap()
 }
 
-async fn connection(store: &SqliteStore) -> i64 {
-    store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
-    store.connection_key("github", "acme").await.unwrap().unwrap()
+async fn connection(store: &Store) -> ConnectionKey {
+    store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap()
 }
 
-fn records(values: &[Value]) -> Vec<PreparedRecord> {
+fn records_of(values: &[Value]) -> Vec<PreparedRecord> {
     values.iter().map(|v| PreparedRecord::new("Ticket", v.clone()).unwrap()).collect()
 }
 
@@ -24,7 +25,7 @@ fn counts(added: u64, updated: u64, deleted: u64) -> ChangeCounts {
     ChangeCounts { added, updated, deleted }
 }
 
-async fn all(store: &SqliteStore, conn: i64, mut query: RecordQuery) -> Vec<StoredRecord> {
+async fn all(store: &Store, conn: ConnectionKey, mut query: RecordQuery) -> Vec<StoredRecord> {
     let mut out = Vec::new();
     loop {
         let page = store.records(conn, &query).await.unwrap();
@@ -48,21 +49,24 @@ async fn counts_follow_what_changed() {
 
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let first = [json!({"id": 1, "title": "a"}), json!({"id": 2, "title": "b"}), json!({"id": "3", "title": "c"})];
-    let c = store.apply(run.ids, "Ticket", RecordChange::Save, records(&first)).await.unwrap();
+    let c = store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&first)).await.unwrap();
     assert_eq!(c, counts(3, 0, 0));
 
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     // Same content, keys in another order: unchanged.
     let same = [json!({"title": "a", "id": 1}), json!({"id": 2, "title": "b"})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records(&same)).await.unwrap(), counts(0, 0, 0));
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&same)).await.unwrap(), counts(0, 0, 0));
     let changed = [json!({"id": 2, "title": "B"})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records(&changed)).await.unwrap(), counts(0, 1, 0));
+    assert_eq!(
+        store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&changed)).await.unwrap(),
+        counts(0, 1, 0)
+    );
     let gone = [json!({"id": 3}), json!({"id": 99})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Delete, records(&gone)).await.unwrap(), counts(0, 0, 1));
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Delete, records_of(&gone)).await.unwrap(), counts(0, 0, 1));
 
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let back = [json!({"id": "3", "title": "c"})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records(&back)).await.unwrap(), counts(1, 0, 0));
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&back)).await.unwrap(), counts(1, 0, 0));
 
     let stored = all(&store, conn, query(100)).await;
     let actions: Vec<(&str, &str)> = stored.iter().map(|r| (r.id.as_str(), r.metadata.last_action.as_str())).collect();
@@ -77,10 +81,10 @@ async fn duplicates_in_a_run_count_once_and_the_last_wins() {
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let batch = [json!({"id": 1, "title": "first"}), json!({"id": 1, "title": "second"})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records(&batch)).await.unwrap(), counts(1, 0, 0));
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&batch)).await.unwrap(), counts(1, 0, 0));
     // Again in a later batch of the same run: still one added record, with the last content.
     let later = [json!({"id": 1, "title": "third"})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records(&later)).await.unwrap(), counts(0, 0, 0));
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&later)).await.unwrap(), counts(0, 0, 0));
     let stored = all(&store, conn, query(10)).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].data()["title"], "third");
@@ -94,10 +98,13 @@ async fn batch_update_deep_merges() {
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let base = [json!({"id": 1, "user": {"login": "a", "id": 7}, "labels": ["x", "y"]})];
-    store.apply(run.ids, "Ticket", RecordChange::Save, records(&base)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&base)).await.unwrap();
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let patch = [json!({"id": 1, "user": {"login": "b"}, "labels": ["z"]}), json!({"id": 2, "title": "not stored"})];
-    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Update, records(&patch)).await.unwrap(), counts(0, 1, 0));
+    assert_eq!(
+        store.apply(run.ids, "Ticket", RecordChange::Update, records_of(&patch)).await.unwrap(),
+        counts(0, 1, 0)
+    );
     let stored = all(&store, conn, query(10)).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].data(), json!({"id": 1, "user": {"login": "b", "id": 7}, "labels": ["z"]}));
@@ -110,7 +117,7 @@ async fn unseen_records_are_deleted_only_for_the_current_generation() {
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", true).await.unwrap();
     let three = [json!({"id": 1}), json!({"id": 2}), json!({"id": 3})];
-    store.apply(run.ids, "Ticket", RecordChange::Save, records(&three)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&three)).await.unwrap();
     assert_eq!(store.sweep_unseen(run.ids, "Ticket").await.unwrap(), 0);
     let end = RunEnd {
         status: RunStatus::Success,
@@ -123,7 +130,7 @@ async fn unseen_records_are_deleted_only_for_the_current_generation() {
 
     // A run sees 1 and saves a checkpoint, then dies (stays RUNNING).
     let interrupted = store.begin_run(conn, "tickets", true).await.unwrap();
-    store.apply(interrupted.ids, "Ticket", RecordChange::Save, records(&[json!({"id": 1})])).await.unwrap();
+    store.apply(interrupted.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": 1})])).await.unwrap();
     store.save_checkpoint(conn, "tickets", Some(&json!({"page": 2}))).await.unwrap();
 
     // The next run resumes: same generation, so record 1 (seen before the crash) survives.
@@ -131,7 +138,7 @@ async fn unseen_records_are_deleted_only_for_the_current_generation() {
     assert_eq!(resumed.ids.epoch, interrupted.ids.epoch);
     assert_eq!(resumed.checkpoint, Some(json!({"page": 2})));
     assert!(resumed.last_sync_date.is_some());
-    store.apply(resumed.ids, "Ticket", RecordChange::Save, records(&[json!({"id": 2})])).await.unwrap();
+    store.apply(resumed.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": 2})])).await.unwrap();
     assert_eq!(store.sweep_unseen(resumed.ids, "Ticket").await.unwrap(), 1);
     let live: Vec<String> = store.live_ids(conn, "Ticket").await.unwrap();
     assert_eq!(live.len(), 2);
@@ -149,12 +156,12 @@ async fn pages_return_every_record_once_with_filters() {
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let many: Vec<Value> = (0..250).map(|i| json!({"id": i, "n": i})).collect();
-    store.apply(run.ids, "Ticket", RecordChange::Save, records(&many)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&many)).await.unwrap();
     let before_changes = chrono::Utc::now();
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let changed: Vec<Value> = (0..10).map(|i| json!({"id": i, "n": -i - 1})).collect();
-    store.apply(run.ids, "Ticket", RecordChange::Save, records(&changed)).await.unwrap();
-    store.apply(run.ids, "Ticket", RecordChange::Delete, records(&[json!({"id": 20})])).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&changed)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Delete, records_of(&[json!({"id": 20})])).await.unwrap();
 
     let every = all(&store, conn, query(33)).await;
     let mut ids: Vec<String> = every.iter().map(|r| r.id.clone()).collect();
@@ -198,20 +205,24 @@ async fn credentials_are_encrypted_at_rest() {
         c.credentials = Credentials::Bearer { token: Secret::new(token) };
         store.save_connection(&c).await.unwrap();
         let back = store.connection("github", "acme").await.unwrap().unwrap();
-        assert_eq!(back.credentials, c.credentials);
+        assert_eq!(back.connection.credentials, c.credentials);
         assert!(!format!("{back:?}").contains(token));
-        store.pool().close().await;
+        store.close().await;
     }
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a file in clear");
     }
     let wrong = store(&dir, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
-    assert!(wrong.connection("github", "acme").await.unwrap_err().to_string().contains("not the key"));
+    let e = wrong.connection("github", "acme").await.unwrap_err();
+    assert!(matches!(e, StoreError::Unseal { source: CryptoError::WrongKey, .. }), "{e:?}");
+    assert!(error_chain(&e).contains("not the key"), "{}", error_chain(&e));
     let none = store(&dir, Sealer::NoKey).await;
     let mut c = Connection::new("github", "other", "github");
     c.credentials = Credentials::Bearer { token: Secret::new("x") };
-    assert!(none.save_connection(&c).await.unwrap_err().to_string().contains("NANGO_ENCRYPTION_KEY"));
+    let e = none.save_connection(&c).await.unwrap_err();
+    assert!(matches!(e, StoreError::Seal { source: CryptoError::NoKey, .. }), "{e:?}");
+    assert!(error_chain(&e).contains("NANGO_ENCRYPTION_KEY"), "{}", error_chain(&e));
 }
 
 #[test]
@@ -225,4 +236,245 @@ fn jsonl_cache_round_trips() {
     std::fs::write(cache.folder().join("Ticket.jsonl"), "{\"id\": 1}\n{oops\n").unwrap();
     let e = JsonlCache::read(dir.path(), "github", "acme/1", "Ticket").unwrap_err().to_string();
     assert!(e.contains("Ticket.jsonl:2:"), "{e}");
+}
+
+/// The schema of the `PRAGMA user_version` scheme, as versions 1 and 2 wrote it (copied here so
+/// the test does not depend on today's migration files).
+const OLD_SCHEMA: [&str; 2] = [
+    r#"
+CREATE TABLE connections (
+    pk INTEGER PRIMARY KEY,
+    provider_config_key TEXT NOT NULL,
+    connection_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    credentials BLOB NOT NULL,
+    credentials_kind TEXT NOT NULL,
+    connection_config TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    base_url TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (provider_config_key, connection_id)
+);
+CREATE TABLE records (
+    pk INTEGER PRIMARY KEY,
+    connection INTEGER NOT NULL REFERENCES connections (pk) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    id TEXT NOT NULL,
+    json TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    last_modified_at INTEGER NOT NULL,
+    last_action TEXT NOT NULL,
+    deleted_at INTEGER,
+    seq INTEGER NOT NULL,
+    seen_run INTEGER NOT NULL,
+    seen_epoch INTEGER NOT NULL,
+    UNIQUE (connection, model, id)
+);
+CREATE INDEX records_by_seq ON records (connection, model, seq);
+CREATE INDEX records_seq ON records (seq);
+CREATE TABLE sync_state (
+    connection INTEGER NOT NULL REFERENCES connections (pk) ON DELETE CASCADE,
+    sync TEXT NOT NULL,
+    last_sync_date INTEGER,
+    checkpoint TEXT,
+    epoch INTEGER,
+    PRIMARY KEY (connection, sync)
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    connection INTEGER NOT NULL REFERENCES connections (pk) ON DELETE CASCADE,
+    sync TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    status TEXT NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{}',
+    error TEXT
+);
+CREATE INDEX runs_by_sync ON runs (connection, sync, id);
+"#,
+    r#"
+ALTER TABLE sync_state ADD COLUMN paused INTEGER;
+ALTER TABLE sync_state ADD COLUMN frequency_secs INTEGER;
+ALTER TABLE sync_state ADD COLUMN next_run_at INTEGER;
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_by_run ON webhook_deliveries (run);
+CREATE TABLE run_logs (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX run_logs_by_run ON run_logs (run, id);
+"#,
+];
+
+/// A database as an earlier version left it: the first `version` schema scripts, `user_version`
+/// set, a connection with sealed credentials, a record, a finished run and a checkpoint.
+async fn old_database(path: &std::path::Path, version: usize, sealer: &Sealer) {
+    use sqlx::{ConnectOptions, Connection as _};
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).create_if_missing(true);
+    let mut db = options.connect().await.unwrap();
+    for script in &OLD_SCHEMA[..version] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*script)).execute(&mut db).await.unwrap();
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {version}"))).execute(&mut db).await.unwrap();
+    let credentials = serde_json::to_vec(&json!({"type": "bearer", "token": "ghp_old"})).unwrap();
+    let sealed = sealer.seal(&credentials, b"github\0acme").unwrap();
+    let t = chrono::Utc::now().timestamp_micros();
+    sqlx::query(
+        "INSERT INTO connections VALUES (7, 'github', 'acme', 'github', ?, 'bearer', '{\"subdomain\":\"x\"}', \
+         '{\"owner\":\"o\"}', NULL, ?, ?)",
+    )
+    .bind(sealed)
+    .bind(t)
+    .bind(t)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let record = json!({"id": "1", "title": "kept"});
+    sqlx::query("INSERT INTO records VALUES (1, 7, 'Ticket', '1', ?, ?, ?, ?, 'ADDED', NULL, 1, 1, 1)")
+        .bind(record.to_string())
+        .bind(&canonical_hash(&record)[..])
+        .bind(t)
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO runs VALUES (1, 7, 'tickets', ?, ?, 'SUCCESS', '{\"Ticket\":{\"added\":1,\"updated\":0,\"deleted\":0}}', NULL)")
+        .bind(t)
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO sync_state (connection, sync, last_sync_date, checkpoint, epoch) VALUES (7, 'tickets', ?, '{\"page\":3}', 1)")
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+}
+
+async fn schema_versions(path: &std::path::Path) -> (Vec<i64>, i64) {
+    use sqlx::{ConnectOptions, Connection as _};
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(path).connect().await.unwrap();
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let user_version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut db).await.unwrap();
+    db.close().await.unwrap();
+    (applied, user_version)
+}
+
+#[tokio::test]
+async fn databases_of_the_user_version_scheme_open_and_keep_their_data() {
+    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+    for version in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nango.db");
+        old_database(&path, version, &sealer).await;
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::open(&url, sealer.clone()).await.unwrap();
+
+        let stored = store.connection("github", "acme").await.unwrap().unwrap();
+        assert_eq!(stored.key, ConnectionKey::new(7), "version {version}");
+        assert_eq!(stored.connection.credentials, Credentials::Bearer { token: Secret::new("ghp_old") });
+        assert_eq!(stored.connection.metadata, json!({"owner": "o"}));
+        assert_eq!(stored.connection.connection_config["subdomain"], "x");
+        let records = all(&store, stored.key, query(10)).await;
+        assert_eq!((records.len(), records[0].data()["title"].as_str()), (1, Some("kept")));
+        let runs = store.runs(Some(stored.key), None, 10).await.unwrap();
+        assert_eq!((runs.len(), runs[0].status, runs[0].counts["Ticket"].added), (1, RunStatus::Success, 1));
+        let state = store.sync_state(stored.key, "tickets").await.unwrap();
+        assert_eq!(state.checkpoint, Some(json!({"page": 3})));
+
+        // What version 2 added works on both.
+        store.set_paused(stored.key, "tickets", Some(true)).await.unwrap();
+        assert_eq!(store.sync_state(stored.key, "tickets").await.unwrap().paused, Some(true));
+        store
+            .append_logs(1, &[LogLine { at: chrono::Utc::now(), level: "info".into(), message: "hi".into() }])
+            .await
+            .unwrap();
+        assert_eq!(store.run_logs(1).await.unwrap().len(), 1);
+        // Writes go on where the old program left off: the resumed generation is kept.
+        let run = store.begin_run(stored.key, "tickets", true).await.unwrap();
+        assert_eq!(run.checkpoint, Some(json!({"page": 3})));
+        let c = store
+            .apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "1", "title": "kept"})]))
+            .await;
+        assert_eq!(c.unwrap(), counts(0, 0, 0));
+        store.close().await;
+
+        // The migrations are recorded as applied (none ran twice), and `user_version` still
+        // tells older programs the schema version.
+        assert_eq!(schema_versions(&path).await, (vec![1, 2], 2), "version {version}");
+        // Opening again is a no-op.
+        let again = Store::open(&url, sealer.clone()).await.unwrap();
+        assert_eq!(again.connections().await.unwrap().len(), 1);
+        again.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_database_records_its_migrations_and_a_newer_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nango.db");
+    let url = format!("sqlite://{}", path.display());
+    Store::open(&url, Sealer::InsecureClear).await.unwrap().close().await;
+    assert_eq!(schema_versions(&path).await, (vec![1, 2], 2));
+
+    let newer = dir.path().join("newer.db");
+    old_database(&newer, 2, &Sealer::InsecureClear).await;
+    {
+        use sqlx::{ConnectOptions, Connection as _};
+        let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(&newer).connect().await.unwrap();
+        sqlx::raw_sql("PRAGMA user_version = 3").execute(&mut db).await.unwrap();
+        db.close().await.unwrap();
+    }
+    let e = Store::open(&format!("sqlite://{}", newer.display()), Sealer::InsecureClear).await.unwrap_err();
+    assert!(matches!(e, StoreError::SchemaTooNew { found: 3, known: 2 }), "{e:?}");
+    assert!(e.to_string().contains("use a newer nango-runtime"), "{e}");
+}
+
+#[tokio::test]
+async fn the_url_chooses_the_backend() {
+    let e = Store::open("postgres://postgres@127.0.0.1/nango", Sealer::InsecureClear).await.unwrap_err();
+    assert!(matches!(e, StoreError::UnsupportedUrl { .. }), "{e:?}");
+    assert!(e.to_string().contains("PostgreSQL is not supported yet"), "{e}");
+    let e = Store::open("mysql://localhost/nango", Sealer::InsecureClear).await.unwrap_err();
+    assert!(e.to_string().contains("sqlite://path/to/file.db"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("x.db").display()), Sealer::InsecureClear).await;
+    assert_eq!(store.unwrap().backend().name(), "sqlite");
+}
+
+#[tokio::test]
+async fn connections_are_read_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let a = store.save_connection(&Connection::new("github", "a", "github")).await.unwrap();
+    let b = store.save_connection(&Connection::new("linear", "a", "linear")).await.unwrap();
+    assert_ne!(a, b);
+    // Saving again keeps the key.
+    assert_eq!(store.save_connection(&Connection::new("github", "a", "github")).await.unwrap(), a);
+    let listed: Vec<(ConnectionKey, String)> =
+        store.connections().await.unwrap().into_iter().map(|c| (c.key, c.connection.provider_config_key)).collect();
+    assert_eq!(listed, [(a, "github".to_owned()), (b, "linear".to_owned())]);
+    assert_eq!(store.connection_by_key(b).await.unwrap().unwrap().connection.provider_config_key, "linear");
+    assert_eq!(store.connection_key("linear", "a").await.unwrap(), Some(b));
+    assert!(store.delete_connection("linear", "a").await.unwrap());
+    assert_eq!(store.connection_by_key(b).await.unwrap(), None);
 }

@@ -7,7 +7,7 @@ use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockProvider, MockSer
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::{DryRunOptions, Runtime};
 use nango_runtime::http::HttpOptions;
-use nango_runtime::store::{ChangeCounts, RecordQuery, RunStatus, SqliteStore, Store};
+use nango_runtime::store::{ChangeCounts, ConnectionKey, RecordQuery, RunStatus, Store};
 use nango_runtime::{Connection, Credentials, Secret, SyncRegistration};
 use std::time::Duration;
 
@@ -20,9 +20,9 @@ fn sync(name: &str) -> &'static SyncRegistration {
 
 struct Setup {
     _dir: tempfile::TempDir,
-    runtime: Runtime<SqliteStore>,
+    runtime: Runtime,
     server: MockServer,
-    key: i64,
+    key: ConnectionKey,
     integration: &'static str,
 }
 
@@ -44,13 +44,12 @@ async fn setup_for(integration: &'static str, issues: u64, faults: Faults, metad
     let server = MockProvider::builder().issues(issues).token("t0ken").faults(faults).start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    let store = SqliteStore::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
+    let store = Store::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
     let mut c = Connection::new(integration, "acme", "github");
     c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
     c.base_url = Some(server.url().to_owned());
     c.metadata = metadata;
-    store.save_connection(&c).await.unwrap();
-    let key = store.connection_key(integration, "acme").await.unwrap().unwrap();
+    let key = store.save_connection(&c).await.unwrap();
     Setup { _dir: dir, runtime: Runtime::new(store).with_http_options(fast_http()), server, key, integration }
 }
 
@@ -269,7 +268,7 @@ async fn oauth_tokens_are_refreshed_on_401_and_saved_sealed() {
     let server = MockProvider::builder().issues(30).token("old").oauth("cid", "csecret", "r1").start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    let store = SqliteStore::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
+    let store = Store::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
     let mut c = Connection::new("github-pages", "acme", "github");
     c.credentials = Credentials::OAuth2 {
         access_token: Secret::new("old"),
@@ -286,12 +285,12 @@ async fn oauth_tokens_are_refreshed_on_401_and_saved_sealed() {
     let report = runtime.run_sync(sync("issues-pages"), "github-pages", "acme").await.unwrap();
     assert_eq!(report.error, None);
     assert_eq!(server.stats().token_refreshes, 1);
-    let saved = runtime.store().connection("github-pages", "acme").await.unwrap().unwrap();
+    let saved = runtime.store().connection("github-pages", "acme").await.unwrap().unwrap().connection;
     let Credentials::OAuth2 { access_token, .. } = saved.credentials else { panic!("oauth2 expected") };
     assert_ne!(access_token.expose(), "old");
 
     // A refresh that fails ends the run with a clear error.
-    let mut bad = runtime.store().connection("github-pages", "acme").await.unwrap().unwrap();
+    let mut bad = runtime.store().connection("github-pages", "acme").await.unwrap().unwrap().connection;
     bad.credentials = Credentials::OAuth2 {
         access_token: Secret::new("old"),
         refresh_token: Some(Secret::new("wrong")),
@@ -343,7 +342,7 @@ async fn saved_responses_replay_offline() {
 
     // Replay: the mock provider serves the saved exchanges; the real run lands the same records.
     let replay = MockProvider::replay(saved.path()).start().await.unwrap();
-    let mut c = s.runtime.store().connection("github-pages", "acme").await.unwrap().unwrap();
+    let mut c = s.runtime.store().connection("github-pages", "acme").await.unwrap().unwrap().connection;
     c.base_url = Some(replay.url().to_owned());
     s.runtime.store().save_connection(&c).await.unwrap();
     let run = s.runtime.run_sync(sync("issues-pages"), "github-pages", "acme").await.unwrap();

@@ -6,7 +6,7 @@
 //! in a child process of its own (this binary again, role chosen by `SYNC_BENCH_ROLE`), so its
 //! peak RSS (`VmHWM`) is its alone. Variants:
 //!
-//! * framework: the real sync through `Runtime::run_sync` into a fresh `SqliteStore` (change
+//! * framework: the real sync through `Runtime::run_sync` into a fresh SQLite store (change
 //!   detection, run history, batches of 1,000 records).
 //! * baseline: no framework: plain reqwest walking the same `Link` pages, the same typed decoding
 //!   and `Ticket` mapping, each ticket as JSON text, and sqlx inserts into a SQLite file with the
@@ -35,7 +35,7 @@ use github_tickets::sync::GithubIssue;
 use nango_mock_provider::MockProvider;
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
-use nango_runtime::store::{SqliteStore, Store};
+use nango_runtime::store::Store;
 use nango_runtime::{Connection, Credentials, Secret};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -122,12 +122,12 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     github_tickets::check().map_err(|problems| problems.join("; "))?;
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("nango.db").display());
-    let store = SqliteStore::open(&db, Sealer::InsecureClear).await?;
+    let store = Store::open(&db, Sealer::InsecureClear).await?;
     let mut connection = Connection::new("github", CONNECTION, "github");
     connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
     connection.base_url = Some(url.to_owned());
     connection.metadata = serde_json::json!({"owner": "o", "repo": "r"});
-    store.save_connection(&connection).await?;
+    let key = store.save_connection(&connection).await?;
     let sync = nango_runtime::registered_syncs()
         .find(|s| s.descriptor.name == "github-tickets")
         .ok_or("the github-tickets sync is not registered")?;
@@ -151,7 +151,6 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     }
     // The sync is incremental: forget its last_sync_date (keeping the records) so that the
     // second run lists every issue again, and change detection finds each one unchanged.
-    let key = runtime.store().connection_key("github", CONNECTION).await?.ok_or("no connection key")?;
     runtime.store().reset_sync(key, "github-tickets", &["Ticket"], false).await?;
     let (start, cpu) = (Instant::now(), cpu_secs()?);
     let report = runtime.run_sync(sync, "github", CONNECTION).await?;
@@ -169,7 +168,7 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
 /// "Plain reqwest + sqlx inserts, one transaction per page, no framework."
 async fn baseline(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     let dir = tempfile::tempdir()?;
-    // The pragmas of SqliteStore::open.
+    // The pragmas of the store's SQLite backend.
     let mut db = SqliteConnectOptions::new()
         .filename(dir.path().join("baseline.db"))
         .create_if_missing(true)

@@ -4,7 +4,7 @@ use clap::Parser;
 use nango_mock_provider::{IssueState, IssueUpdate, MockProvider};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
-use nango_runtime::store::{ModelCounts, RecordQuery, SqliteStore, Store};
+use nango_runtime::store::{ModelCounts, RecordQuery, Store};
 use nango_runtime::{Connection, Credentials, Secret};
 use std::process::ExitCode;
 
@@ -89,7 +89,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
     let (connection, store) = match &real {
         Some((owner, repo, token)) => {
             // A real token is a secret: it is stored only sealed with NANGO_ENCRYPTION_KEY.
-            let store = SqliteStore::open(&args.database, Sealer::from_env(false)?).await?;
+            let store = Store::open(&args.database, Sealer::from_env(false)?).await?;
             let mut c = Connection::new("github", format!("{owner}-{repo}"), "github");
             c.credentials = Credentials::Bearer { token: Secret::new(token) };
             c.metadata = serde_json::json!({"owner": owner, "repo": repo});
@@ -99,7 +99,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
             let server = MockProvider::builder().issues(args.issues).token("demo-token").start().await?;
             out!("mock GitHub serving {} issues at {}", args.issues, server.url());
             // The mock's token is not a secret; without NANGO_ENCRYPTION_KEY it is stored in clear.
-            let store = SqliteStore::open(&args.database, Sealer::from_env(true)?).await?;
+            let store = Store::open(&args.database, Sealer::from_env(true)?).await?;
             let mut c = Connection::new("github", "demo", "github");
             c.credentials = Credentials::Bearer { token: Secret::new("demo-token") };
             c.base_url = Some(server.url().to_owned());
@@ -108,14 +108,13 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
             (c, store)
         }
     };
-    store.save_connection(&connection).await?;
+    let key = store.save_connection(&connection).await?;
     let sync = nango_runtime::registered_syncs()
         .find(|s| s.descriptor.name == "github-tickets")
         .ok_or("the github-tickets sync is not registered")?;
     let runtime = Runtime::new(store);
     // A mock URL changes on every start: forget the previous demo's sync state and records.
     if mock.is_some() {
-        let key = runtime.store().connection_key("github", &connection.connection_id).await?.unwrap_or_default();
         runtime.store().reset_sync(key, "github-tickets", &["Ticket"], true).await?;
     }
     out!("connection `{}` saved in {}", connection.connection_id, args.database);
@@ -138,7 +137,6 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
         print_counts(&format!("run {} ({:.2?}, incremental)", report.run_id, report.duration), &report.counts);
     }
 
-    let key = runtime.store().connection_key("github", &connection.connection_id).await?.unwrap_or_default();
     let counts = runtime.store().record_counts(key).await?;
     let query = RecordQuery { model: "Ticket".into(), limit: args.show, ..Default::default() };
     let page = runtime.store().records(key, &query).await?;
@@ -169,7 +167,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
 }
 
 /// Runs the service on the demo's store until Ctrl-C, and says how to use it.
-async fn serve(runtime: Runtime<SqliteStore>, connection: &Connection, port: u16) -> DemoResult<()> {
+async fn serve(runtime: Runtime, connection: &Connection, port: u16) -> DemoResult<()> {
     let secret_key =
         std::env::var("NANGO_SECRET_KEY").ok().filter(|k| !k.is_empty()).unwrap_or_else(|| "demo-secret-key".into());
     let options = nango_runtime::server::ServeOptions {

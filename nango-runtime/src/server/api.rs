@@ -1,7 +1,7 @@
 //! The Nango-compatible endpoints: records, sync status and commands, connections, actions.
 
 use super::{ApiError, ApiResult, AppState};
-use crate::store::{ActionFilter, RecordQuery, Store};
+use crate::store::{ActionFilter, ConnectionKey, RecordQuery, StoredConnection};
 use crate::{Connection, Credentials, SyncRegistration, registered_actions, registered_syncs};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub(super) fn routes<St: Store>() -> Router<Arc<AppState<St>>> {
+pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/records", get(records::<St>))
-        .route("/sync/status", get(sync_status::<St>))
-        .route("/sync/trigger", post(sync_trigger::<St>))
-        .route("/sync/pause", post(sync_pause::<St>))
-        .route("/sync/start", post(sync_start::<St>))
-        .route("/sync/update-connection-frequency", put(update_frequency::<St>))
-        .route("/connection", get(list_connections::<St>).post(create_connection::<St>))
-        .route("/connection/{connection_id}", get(get_connection::<St>).delete(delete_connection::<St>))
-        .route("/action/trigger", post(trigger_action::<St>))
+        .route("/records", get(records))
+        .route("/sync/status", get(sync_status))
+        .route("/sync/trigger", post(sync_trigger))
+        .route("/sync/pause", post(sync_pause))
+        .route("/sync/start", post(sync_start))
+        .route("/sync/update-connection-frequency", put(update_frequency))
+        .route("/connection", get(list_connections).post(create_connection))
+        .route("/connection/{connection_id}", get(get_connection).delete(delete_connection))
+        .route("/action/trigger", post(trigger_action))
 }
 
 /// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
@@ -50,21 +50,20 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
+fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
+    ApiError::bad_request(
+        "unknown_connection",
+        format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
+    )
+}
+
 /// The connection a request names, with its key in the store.
-async fn connection<St: Store>(
-    state: &AppState<St>,
-    provider_config_key: &str,
-    connection_id: &str,
-) -> ApiResult<(Connection, i64)> {
-    let unknown = || {
-        ApiError::bad_request(
-            "unknown_connection",
-            format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
-        )
-    };
-    let c = state.store().connection(provider_config_key, connection_id).await?.ok_or_else(unknown)?;
-    let key = state.store().connection_key(provider_config_key, connection_id).await?.ok_or_else(unknown)?;
-    Ok((c, key))
+async fn connection(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<StoredConnection> {
+    state
+        .store()
+        .connection(provider_config_key, connection_id)
+        .await?
+        .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
 }
 
 fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
@@ -81,8 +80,8 @@ fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
 }
 
 /// `GET /records` (spec §5.1), strict about its parameters.
-async fn records<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn records(
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<axum::response::Response> {
@@ -144,9 +143,11 @@ async fn records<St: Store>(
     }
     let model = model.ok_or_else(|| ApiError::bad_request("invalid_query_params", "`model` is required"))?;
     // Only the key is needed here: no credentials are read (or decrypted) to serve records.
-    let key = state.store().connection_key(pck, connection_id).await?.ok_or_else(|| {
-        ApiError::bad_request("unknown_connection", format!("no connection `{connection_id}` for integration `{pck}`"))
-    })?;
+    let key = state
+        .store()
+        .connection_key(pck, connection_id)
+        .await?
+        .ok_or_else(|| unknown_connection(pck, connection_id))?;
     let models: Vec<&str> = registered_syncs()
         .filter(|s| s.descriptor.integration == pck)
         .flat_map(|s| s.descriptor.outputs.iter().copied())
@@ -219,21 +220,12 @@ fn find_syncs(pck: &str, names: &[&str]) -> ApiResult<Vec<&'static SyncRegistrat
 }
 
 /// The connections a command is for: one, or every connection of the integration.
-async fn targets<St: Store>(
-    state: &AppState<St>,
-    pck: &str,
-    connection_id: Option<&str>,
-) -> ApiResult<Vec<(Connection, i64)>> {
+async fn targets(state: &AppState, pck: &str, connection_id: Option<&str>) -> ApiResult<Vec<StoredConnection>> {
     match connection_id {
         Some(id) => Ok(vec![connection(state, pck, id).await?]),
         None => {
-            let mut out = Vec::new();
-            for c in state.store().connections().await?.into_iter().filter(|c| c.provider_config_key == pck) {
-                if let Some(key) = state.store().connection_key(pck, &c.connection_id).await? {
-                    out.push((c, key));
-                }
-            }
-            Ok(out)
+            let all = state.store().connections().await?;
+            Ok(all.into_iter().filter(|c| c.connection.provider_config_key == pck).collect())
         }
     }
 }
@@ -248,18 +240,16 @@ struct StatusQuery {
 }
 
 /// `GET /sync/status?syncs=a,b|*&provider_config_key=&connection_id=` (spec §7.3).
-async fn sync_status<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let q: StatusQuery = serde_urlencoded_strict(raw.as_deref())?;
     let names: Vec<&str> = q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let syncs = find_syncs(&q.provider_config_key, &names)?;
     let mut out = Vec::new();
-    for (connection, key) in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
+    for stored in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
+        let (key, connection) = (stored.key, &stored.connection);
         let counts = state.store().record_counts(key).await?;
         for sync in &syncs {
-            let view = state.scheduler.view(&connection, key, sync).await?;
+            let view = state.scheduler.view(&stored, sync).await?;
             let record_count: BTreeMap<&str, u64> =
                 sync.descriptor.outputs.iter().map(|m| (*m, counts.get(*m).copied().unwrap_or(0))).collect();
             let frequency = if view.frequency_overridden {
@@ -351,8 +341,8 @@ impl CommandBody {
 }
 
 /// `POST /sync/trigger {syncs, provider_config_key, connection_id?, opts?: {reset, emptyCache}}`.
-async fn sync_trigger<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn sync_trigger(
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Body(body): Body<CommandBody>,
 ) -> ApiResult<Json<Value>> {
@@ -381,41 +371,41 @@ async fn sync_trigger<St: Store>(
         return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
     }
     let syncs = find_syncs(&pck, &body.names())?;
-    for (_, key) in targets(&state, &pck, connection_id.as_deref()).await? {
+    for target in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.trigger(key, sync, reset, empty_cache).await?;
+            state.scheduler.trigger(target.key, sync, reset, empty_cache).await?;
         }
     }
     Ok(Json(json!({"success": true})))
 }
 
 /// `POST /sync/pause`.
-async fn sync_pause<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn sync_pause(
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Body(body): Body<CommandBody>,
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for (_, key) in targets(&state, &pck, connection_id.as_deref()).await? {
+    for target in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.pause(key, sync).await?;
+            state.scheduler.pause(target.key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
 }
 
 /// `POST /sync/start` (resume).
-async fn sync_start<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn sync_start(
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Body(body): Body<CommandBody>,
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for (_, key) in targets(&state, &pck, connection_id.as_deref()).await? {
+    for target in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.start(key, sync).await?;
+            state.scheduler.start(target.key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -433,15 +423,15 @@ struct FrequencyBody {
 }
 
 /// `PUT /sync/update-connection-frequency {sync_name, provider_config_key, connection_id, frequency|null}`.
-async fn update_frequency<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn update_frequency(
+    State(state): State<Arc<AppState>>,
     Body(body): Body<FrequencyBody>,
 ) -> ApiResult<Json<Value>> {
     if body.sync_variant.as_deref().is_some_and(|v| v != "base") {
         return Err(ApiError::bad_request("invalid_body", "only the `base` variant exists here"));
     }
     let sync = find_syncs(&body.provider_config_key, &[body.sync_name.as_str()])?[0];
-    let (_, key) = connection(&state, &body.provider_config_key, &body.connection_id).await?;
+    let key = connection(&state, &body.provider_config_key, &body.connection_id).await?.key;
     // The one frequency grammar: `nango validate` gives the same verdict for `runs:`.
     let frequency = match body.frequency.as_deref() {
         None => None,
@@ -456,7 +446,7 @@ async fn update_frequency<St: Store>(
     Ok(Json(json!({"frequency": body.frequency})))
 }
 
-fn connection_json(c: &Connection, key: i64) -> Value {
+fn connection_json(c: &Connection, key: ConnectionKey) -> Value {
     json!({
         "id": key,
         "connection_id": c.connection_id,
@@ -472,12 +462,9 @@ fn connection_json(c: &Connection, key: i64) -> Value {
 }
 
 /// `GET /connection`: every connection (credentials are never returned).
-async fn list_connections<St: Store>(State(state): State<Arc<AppState<St>>>) -> ApiResult<Json<Value>> {
-    let mut out = Vec::new();
-    for c in state.store().connections().await? {
-        let key = state.store().connection_key(&c.provider_config_key, &c.connection_id).await?.unwrap_or_default();
-        out.push(connection_json(&c, key));
-    }
+async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+    let out: Vec<Value> =
+        state.store().connections().await?.iter().map(|c| connection_json(&c.connection, c.key)).collect();
     Ok(Json(json!({"connections": out})))
 }
 
@@ -488,14 +475,14 @@ struct KeyQuery {
 }
 
 /// `GET /connection/{connection_id}?provider_config_key=`.
-async fn get_connection<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn get_connection(
+    State(state): State<Arc<AppState>>,
     Path(connection_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let (c, key) = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
-    Ok(Json(connection_json(&c, key)))
+    let stored = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
+    Ok(Json(connection_json(&stored.connection, stored.key)))
 }
 
 fn not_found(e: ApiError) -> ApiError {
@@ -503,13 +490,13 @@ fn not_found(e: ApiError) -> ApiError {
 }
 
 /// `DELETE /connection/{connection_id}?provider_config_key=`: with its records, state and runs.
-async fn delete_connection<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn delete_connection(
+    State(state): State<Arc<AppState>>,
     Path(connection_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<impl IntoResponse> {
     let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let (_, key) = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
+    let key = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?.key;
     for sync in registered_syncs().filter(|s| s.descriptor.integration == q.provider_config_key) {
         if state.scheduler.is_running(key, sync.descriptor.name) {
             return Err(ApiError::new(
@@ -541,8 +528,8 @@ struct NewConnection {
 }
 
 /// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start.
-async fn create_connection<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn create_connection(
+    State(state): State<Arc<AppState>>,
     Body(body): Body<NewConnection>,
 ) -> ApiResult<impl IntoResponse> {
     if body.connection_id.is_empty() || body.provider_config_key.is_empty() {
@@ -560,11 +547,12 @@ async fn create_connection<St: Store>(
     c.metadata = body.metadata.unwrap_or_else(|| json!({}));
     c.connection_config = body.connection_config;
     c.base_url = body.base_url;
-    state.store().save_connection(&c).await.map_err(|e| match e {
-        crate::store::StoreError::Crypto(m) => ApiError::bad_request("encryption_key_missing", m),
+    let key = state.store().save_connection(&c).await.map_err(|e| match e {
+        e @ crate::store::StoreError::Seal { source: crate::crypto::CryptoError::NoKey, .. } => {
+            ApiError::bad_request("encryption_key_missing", nango_types::text::error_chain(&e))
+        }
         other => other.into(),
     })?;
-    let key = state.store().connection_key(&c.provider_config_key, &c.connection_id).await?.unwrap_or_default();
     state.scheduler.wake();
     Ok((StatusCode::CREATED, Json(connection_json(&c, key))))
 }
@@ -578,8 +566,8 @@ struct ActionBody {
 }
 
 /// `POST /action/trigger` with `Connection-Id` and `Provider-Config-Key` headers.
-async fn trigger_action<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn trigger_action(
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Body(body): Body<ActionBody>,
 ) -> ApiResult<Json<Value>> {
@@ -595,13 +583,12 @@ async fn trigger_action<St: Store>(
         .ok_or_else(|| {
             ApiError::not_found("unknown_action", format!("integration `{pck}` has no action `{}`", body.action_name))
         })?;
-    connection(&state, pck, connection_id).await?;
+    let stored = connection(&state, pck, connection_id).await?;
     let env = state
         .scheduler
         .runtime()
-        .script_env(pck, connection_id)
-        .await
-        .map_err(|e| ApiError::bad_request("invalid_connection", e.to_string()))?;
+        .script_env_of(&stored)
+        .map_err(|e| ApiError::bad_request("invalid_connection", nango_types::text::error_chain(&e)))?;
     match (action.run)(env, body.input).await {
         Ok(output) => Ok(Json(output)),
         Err(e) if e.to_string().starts_with("invalid input for action") => {

@@ -15,9 +15,10 @@
 //! cannot make a logged-in browser post the action forms (no CSRF token needed).
 
 use super::{AppState, same_key};
+use crate::SyncType;
+use crate::scheduler::SchedulerError;
 use crate::scheduler::{ScheduleView, syncs_of};
-use crate::store::{DeliveryRecord, LogLine, ModelCounts, RunRecord, RunStatus, Store, StoreError};
-use crate::{Connection, SyncType};
+use crate::store::{ConnectionKey, DeliveryRecord, LogLine, ModelCounts, RunRecord, RunStatus, StoreError};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -42,11 +43,11 @@ const RECENT: u32 = 20;
 const CELL_ERROR_CHARS: usize = 240;
 
 /// The console's protected routes (mounted behind the API-key check).
-pub(super) fn routes<St: Store>() -> Router<Arc<AppState<St>>> {
+pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(dashboard::<St>))
-        .route("/console/syncs/{connection}/{sync}/{action}", post(sync_action::<St>))
-        .route("/console/runs/{id}", get(run_page::<St>))
+        .route("/", get(dashboard))
+        .route("/console/syncs/{connection}/{sync}/{action}", post(sync_action))
+        .route("/console/runs/{id}", get(run_page))
 }
 
 /// Escapes text for HTML element content and (double- or single-quoted) attribute values.
@@ -100,7 +101,13 @@ impl PageError {
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        PageError { status: StatusCode::INTERNAL_SERVER_ERROR, message: e.to_string() }
+        PageError { status: StatusCode::INTERNAL_SERVER_ERROR, message: nango_types::text::error_chain(&e) }
+    }
+}
+
+impl From<SchedulerError> for PageError {
+    fn from(e: SchedulerError) -> Self {
+        PageError { status: StatusCode::INTERNAL_SERVER_ERROR, message: nango_types::text::error_chain(&e) }
     }
 }
 
@@ -238,7 +245,7 @@ fn connection_cell(connection_id: &str, provider_config_key: &str) -> String {
     )
 }
 
-fn action_button(key: i64, sync: &str, action: &str, label: &str, help: &str) -> String {
+fn action_button(key: ConnectionKey, sync: &str, action: &str, label: &str, help: &str) -> String {
     format!(
         r#"<form method="post" action="/console/syncs/{key}/{}/{action}"><button type="submit" class="{action}" title="{}">{label}</button></form>"#,
         path_segment(sync),
@@ -408,17 +415,17 @@ fn deliveries_table(deliveries: &[DeliveryRecord], now: DateTime<Utc>, with_run:
 }
 
 /// `GET /`: every connection's syncs, then recent runs and webhook deliveries.
-async fn dashboard<St: Store>(State(state): State<Arc<AppState<St>>>) -> PageResult {
+async fn dashboard(State(state): State<Arc<AppState>>) -> PageResult {
     let store = state.store();
     let now = Utc::now();
     let mut connections = store.connections().await?;
-    connections
-        .sort_by(|a, b| (&a.provider_config_key, &a.connection_id).cmp(&(&b.provider_config_key, &b.connection_id)));
+    connections.sort_by(|a, b| {
+        let (a, b) = (&a.connection, &b.connection);
+        (&a.provider_config_key, &a.connection_id).cmp(&(&b.provider_config_key, &b.connection_id))
+    });
     let mut rows = String::new();
-    for connection in &connections {
-        let Some(key) = store.connection_key(&connection.provider_config_key, &connection.connection_id).await? else {
-            continue; // deleted since the listing
-        };
+    for stored in &connections {
+        let (key, connection) = (stored.key, &stored.connection);
         let mut syncs: Vec<_> = syncs_of(connection).collect();
         if syncs.is_empty() {
             rows.push_str(&format!(
@@ -432,7 +439,7 @@ async fn dashboard<St: Store>(State(state): State<Arc<AppState<St>>>) -> PageRes
         syncs.sort_by_key(|s| s.descriptor.name);
         let records = store.record_counts(key).await?;
         for sync in syncs {
-            let view = state.scheduler.view(connection, key, sync).await?;
+            let view = state.scheduler.view(stored, sync).await?;
             rows.push_str(&sync_row(&view, &records, now));
         }
     }
@@ -467,21 +474,10 @@ async fn dashboard<St: Store>(State(state): State<Arc<AppState<St>>>) -> PageRes
     Ok(html(StatusCode::OK, layout("Syncs", Some(5), &body)))
 }
 
-/// The connection with a store key (the console's forms name connections by key, which is
-/// unique, where a connection id alone is not).
-async fn connection_by_key<St: Store>(store: &St, key: i64) -> Result<Option<Connection>, StoreError> {
-    for connection in store.connections().await? {
-        if store.connection_key(&connection.provider_config_key, &connection.connection_id).await? == Some(key) {
-            return Ok(Some(connection));
-        }
-    }
-    Ok(None)
-}
-
 /// `POST /console/syncs/{connection_key}/{sync}/{action}`: does it, then back to `/` (303, so
 /// reloading the dashboard does not post again).
-async fn sync_action<St: Store>(
-    State(state): State<Arc<AppState<St>>>,
+async fn sync_action(
+    State(state): State<Arc<AppState>>,
     Path((connection, sync, action)): Path<(String, String, String)>,
 ) -> PageResult {
     if !matches!(action.as_str(), "pause" | "resume" | "trigger" | "resync") {
@@ -490,8 +486,10 @@ async fn sync_action<St: Store>(
         )));
     }
     let no_connection = || PageError::not_found(format!("no connection with key `{connection}`"));
-    let key: i64 = connection.parse().map_err(|_| no_connection())?;
-    let found = connection_by_key(state.store().as_ref(), key).await?.ok_or_else(no_connection)?;
+    // The console's forms name connections by key, which is unique, where a connection id
+    // alone is not.
+    let key: ConnectionKey = connection.parse().map_err(|_| no_connection())?;
+    let found = state.store().connection_by_key(key).await?.ok_or_else(no_connection)?.connection;
     let registration = syncs_of(&found).find(|s| s.descriptor.name == sync).ok_or_else(|| {
         PageError::not_found(format!(
             "integration `{}` has no sync `{sync}` in this program",
@@ -520,7 +518,7 @@ fn log_row(line: &LogLine) -> String {
 }
 
 /// `GET /console/runs/{id}`: a run, its log and its webhook deliveries.
-async fn run_page<St: Store>(State(state): State<Arc<AppState<St>>>, Path(id): Path<String>) -> PageResult {
+async fn run_page(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> PageResult {
     let no_run = || PageError::not_found(format!("no run `{id}`"));
     let run_id: i64 = id.parse().map_err(|_| no_run())?;
     let store = state.store();
@@ -625,7 +623,7 @@ fn login_form(message: Option<&str>) -> String {
 
 /// `GET /login?key=<secret>`: a right key sets the console's cookie and goes to `/`; anything
 /// else gets the form (401).
-pub(super) async fn login<St: Store>(State(state): State<Arc<AppState<St>>>, RawQuery(raw): RawQuery) -> Response {
+pub(super) async fn login(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Response {
     let key = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .find(|(name, _)| name == "key")
         .map(|(_, value)| value.into_owned())

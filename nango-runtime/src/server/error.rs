@@ -44,14 +44,22 @@ impl ApiError {
     }
 }
 
+/// A cursor nobody gave out is the caller's mistake (400); anything else the store says is ours
+/// (500), with the whole chain of causes in the message.
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Invalid(m) if m.starts_with("invalid cursor") => {
-                ApiError::bad_request("invalid_cursor_value", m)
+            e @ crate::store::StoreError::InvalidCursor { .. } => {
+                ApiError::bad_request("invalid_cursor_value", e.to_string())
             }
-            other => ApiError::internal(other),
+            other => ApiError::internal(nango_types::text::error_chain(&other)),
         }
+    }
+}
+
+impl From<crate::scheduler::SchedulerError> for ApiError {
+    fn from(e: crate::scheduler::SchedulerError) -> Self {
+        ApiError::internal(nango_types::text::error_chain(&e))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::AppState;
 use crate::engine::RunReport;
-use crate::store::{RunStatus, Store};
+use crate::store::RunStatus;
 use crate::webhooks::DeliveryAttempt;
 use axum::extract::State;
 use axum::http::header;
@@ -97,6 +97,6 @@ impl Metrics {
 }
 
 /// `GET /metrics`.
-pub(super) async fn render<St: Store>(State(state): State<Arc<AppState<St>>>) -> impl IntoResponse {
+pub(super) async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

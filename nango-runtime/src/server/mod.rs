@@ -65,35 +65,35 @@ impl Default for ServeOptions {
 }
 
 /// What handlers share.
-pub struct AppState<St: Store> {
+pub struct AppState {
     /// Runs and schedules.
-    pub scheduler: Scheduler<St>,
+    pub scheduler: Scheduler,
     /// The API key.
     pub secret_key: String,
     /// Prometheus metrics.
     pub metrics: Metrics,
 }
 
-impl<St: Store> AppState<St> {
+impl AppState {
     /// The store.
-    pub fn store(&self) -> &Arc<St> {
+    pub fn store(&self) -> &Store {
         self.scheduler.runtime().store()
     }
 }
 
 /// A running server (tests and embedding); [`Server::shutdown`] stops it gracefully.
-pub struct Server<St: Store> {
+pub struct Server {
     addr: SocketAddr,
-    state: Arc<AppState<St>>,
+    state: Arc<AppState>,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl<St: Store> Server<St> {
+impl Server {
     /// Binds, starts the scheduler and serves.
     ///
     /// ```no_run
-    /// # async fn demo(runtime: nango_runtime::engine::Runtime<nango_runtime::store::SqliteStore>) -> std::io::Result<()> {
+    /// # async fn demo(runtime: nango_runtime::engine::Runtime) -> std::io::Result<()> {
     /// use nango_runtime::server::{Server, ServeOptions};
     /// let options = ServeOptions { secret_key: "s3cret".into(), ..ServeOptions::default() };
     /// let server = Server::start(runtime, options).await?;
@@ -101,7 +101,7 @@ impl<St: Store> Server<St> {
     /// server.shutdown().await;
     /// # Ok(()) }
     /// ```
-    pub async fn start(runtime: Runtime<St>, options: ServeOptions) -> std::io::Result<Server<St>> {
+    pub async fn start(runtime: Runtime, options: ServeOptions) -> std::io::Result<Server> {
         let metrics = Metrics::new();
         let sender = (!options.webhook_urls.is_empty()).then(|| {
             let key = options.webhook_signing_key.clone().or_else(|| Some(options.secret_key.clone()));
@@ -137,7 +137,7 @@ impl<St: Store> Server<St> {
     }
 
     /// The shared state (scheduler, store, metrics).
-    pub fn state(&self) -> &Arc<AppState<St>> {
+    pub fn state(&self) -> &Arc<AppState> {
         &self.state
     }
 
@@ -180,18 +180,18 @@ pub async fn shutdown_signal() {
 
 /// The router of the API (without the listener): for tests with `tower::ServiceExt` or for
 /// mounting under another app.
-pub fn router<St: Store>(state: Arc<AppState<St>>) -> Router {
-    let protected = api::routes::<St>()
-        .route("/openapi.json", axum::routing::get(openapi::openapi::<St>))
-        .route("/metrics", axum::routing::get(metrics::render::<St>))
-        .merge(console::routes::<St>())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_key::<St>));
+pub fn router(state: Arc<AppState>) -> Router {
+    let protected = api::routes()
+        .route("/openapi.json", axum::routing::get(openapi::openapi))
+        .route("/metrics", axum::routing::get(metrics::render))
+        .merge(console::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/login", axum::routing::get(console::login::<St>))
+        .route("/login", axum::routing::get(console::login))
         .merge(protected)
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests::<St>))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
 }
 
@@ -209,7 +209,7 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Option<String> {
     cookies.split(';').find_map(|c| c.trim().strip_prefix("nango_key=").map(str::to_owned))
 }
 
-async fn require_key<St: Store>(State(state): State<Arc<AppState<St>>>, request: Request, next: Next) -> Response {
+async fn require_key(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     match presented_key(request.headers()) {
         Some(key) if same_key(key.as_bytes(), state.secret_key.as_bytes()) => next.run(request).await,
         Some(_) => {
@@ -230,7 +230,7 @@ async fn require_key<St: Store>(State(state): State<Arc<AppState<St>>>, request:
     }
 }
 
-async fn count_requests<St: Store>(State(state): State<Arc<AppState<St>>>, request: Request, next: Next) -> Response {
+async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let response = next.run(request).await;
     state.metrics.http_request(&method, response.status().as_u16());
@@ -239,8 +239,8 @@ async fn count_requests<St: Store>(State(state): State<Arc<AppState<St>>>, reque
 
 /// After each run: metrics, then the webhooks in their own task (a slow receiver must not hold
 /// the scheduler), their attempts kept in the store.
-fn after_run<St: Store>(
-    store: Arc<St>,
+fn after_run(
+    store: Store,
     metrics: Metrics,
     sender: Option<Arc<WebhookSender>>,
     always: bool,
@@ -260,7 +260,7 @@ fn after_run<St: Store>(
                     .map(|attempt| DeliveryRecord { run: report.run_id, model: model.clone(), attempt })
                     .collect();
                 if let Err(e) = store.record_deliveries(&records).await {
-                    tracing::error!(error = %e, "cannot keep webhook delivery attempts");
+                    tracing::error!(error = %nango_types::text::error_chain(&e), "cannot keep webhook delivery attempts");
                 }
             }
         });

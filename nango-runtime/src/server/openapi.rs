@@ -3,7 +3,6 @@
 
 use super::AppState;
 use crate::registered_syncs;
-use crate::store::Store;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
@@ -165,6 +164,6 @@ fn rewrite_refs(mut value: Value) -> Value {
 }
 
 /// `GET /openapi.json`.
-pub(super) async fn openapi<St: Store>(State(_): State<Arc<AppState<St>>>) -> Json<Value> {
+pub(super) async fn openapi(State(_): State<Arc<AppState>>) -> Json<Value> {
     Json(document())
 }

@@ -37,31 +37,45 @@ impl JsonlCache {
     /// Starts a fresh cache for a connection (existing model files are replaced when written).
     pub fn create(dir: &Path, integration: &str, connection: &str) -> StoreResult<JsonlCache> {
         let folder = folder(dir, integration, connection);
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", folder.display())))?;
+        std::fs::create_dir_all(&folder).map_err(|source| StoreError::File {
+            action: "create",
+            path: folder.clone(),
+            source,
+        })?;
         Ok(JsonlCache { folder, files: HashMap::new() })
     }
 
     /// Appends one record of `model`.
     pub fn append(&mut self, model: &str, record: &Value) -> StoreResult<()> {
         if !self.files.contains_key(model) {
-            let path = self.folder.join(format!("{}.jsonl", sanitize(model)));
-            let file = File::create(&path)
-                .map_err(|e| StoreError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            let path = self.model_file(model);
+            let file = File::create(&path).map_err(|source| StoreError::File {
+                action: "write",
+                path: path.clone(),
+                source,
+            })?;
             self.files.insert(model.to_owned(), BufWriter::new(file));
         }
         let out = self.files.get_mut(model).expect("inserted above");
         let write =
             serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n"));
-        write.map_err(|e| StoreError::Invalid(format!("cannot write records of {model}: {e}")))
+        write.map_err(|source| StoreError::File { action: "write", path: self.model_file(model), source })
     }
 
     /// Writes buffered lines to disk.
     pub fn flush(&mut self) -> StoreResult<()> {
         for (model, out) in &mut self.files {
-            out.flush().map_err(|e| StoreError::Invalid(format!("cannot write records of {model}: {e}")))?;
+            out.flush().map_err(|source| StoreError::File {
+                action: "write",
+                path: self.folder.join(format!("{}.jsonl", sanitize(model))),
+                source,
+            })?;
         }
         Ok(())
+    }
+
+    fn model_file(&self, model: &str) -> PathBuf {
+        self.folder.join(format!("{}.jsonl", sanitize(model)))
     }
 
     /// The folder the files are in.
@@ -73,17 +87,19 @@ impl JsonlCache {
     pub fn read(dir: &Path, integration: &str, connection: &str, model: &str) -> StoreResult<Vec<Value>> {
         let path = folder(dir, integration, connection).join(format!("{}.jsonl", sanitize(model)));
         let file =
-            File::open(&path).map_err(|e| StoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+            File::open(&path).map_err(|source| StoreError::File { action: "read", path: path.clone(), source })?;
         let mut out = Vec::new();
         for (n, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| StoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+            let line = line.map_err(|source| StoreError::File { action: "read", path: path.clone(), source })?;
             if line.trim().is_empty() {
                 continue;
             }
-            out.push(
-                serde_json::from_str(&line)
-                    .map_err(|e| StoreError::Invalid(format!("{}:{}:{}: {e}", path.display(), n + 1, e.column())))?,
-            );
+            out.push(serde_json::from_str(&line).map_err(|source| StoreError::JsonLine {
+                path: path.clone(),
+                line: n + 1,
+                column: source.column(),
+                source,
+            })?);
         }
         Ok(out)
     }

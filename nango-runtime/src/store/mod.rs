@@ -1,10 +1,24 @@
 //! The record cache and the state of connections, syncs and runs.
 //!
-//! [`Store`] is what the runtime needs from a database; [`SqliteStore`] is the embedded default
-//! (one file, WAL). The SQL is kept portable (`$n` placeholders, `ON CONFLICT`, integers for
-//! timestamps) so a PostgreSQL implementation can follow with the same statements.
-//! [`JsonlCache`] writes records as JSON Lines per model, for dry runs and inspection without a
-//! database.
+//! ## Layers
+//! - [`Store`] (`facade.rs`) is what the runtime, the scheduler, the server and the CLI hold: a
+//!   cloneable handle over an `Arc<dyn Backend>`, opened from a URL by [`Store::open`] (the one
+//!   place that chooses the backend: `sqlite://` now; `postgres://` is refused as not supported
+//!   yet). It seals credentials with a [`Sealer`](crate::crypto::Sealer) before they reach the
+//!   backend and opens them on the way back, so a backend never sees a secret or the key.
+//! - [`policy`] decides what a batch does to the records (duplicates, added / updated /
+//!   unchanged / re-added, deep merge for `batch_update`, seen-marking for deletion detection),
+//!   without a database. Backends call it inside their write transaction; the dry run calls it
+//!   over the store's state overlaid with what it virtually wrote, so both count alike.
+//! - [`backend`] holds the traits a database implements, split by concern: records,
+//!   connections, schedules/runs/logs, deliveries.
+//! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
+//!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
+//!   placeholders in the multi-row insert (for binding speed), `BEGIN IMMEDIATE`, `PRAGMA`s,
+//!   integer microseconds for timestamps. A PostgreSQL backend is another implementation of the
+//!   [`backend`] traits with its own statements and migration folder.
+//! - [`JsonlCache`] writes records as JSON Lines per model, for dry runs and inspection without a
+//!   database.
 //!
 //! ## Policies
 //! - Every record needs an `id` (string or number; numbers are written in decimal).
@@ -14,15 +28,25 @@
 //! - A record whose canonical content did not change is neither counted nor re-stamped.
 //! - Saving a deleted record brings it back and counts it as added (as Nango).
 
+#[cfg(feature = "runtime")]
+pub mod backend;
+mod error;
+#[cfg(feature = "runtime")]
+mod facade;
 mod hash;
 mod jsonl;
+pub mod policy;
 #[cfg(feature = "runtime")]
 mod sqlite;
 
+pub use error::{StoreError, StoreResult};
+#[cfg(feature = "runtime")]
+pub use facade::Store;
 pub use hash::canonical_hash;
 pub use jsonl::JsonlCache;
+pub use policy::{ExistingRecord, LastAction, deep_merge};
 #[cfg(feature = "runtime")]
-pub use sqlite::SqliteStore;
+pub use sqlite::SqliteBackend;
 
 use crate::Connection;
 #[cfg(feature = "runtime")]
@@ -31,47 +55,57 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::future::Future;
 
-/// What went wrong in the store.
-#[derive(Debug)]
-pub enum StoreError {
-    /// The database failed.
-    Database(String),
-    /// Credentials could not be sealed or opened.
-    Crypto(String),
-    /// A request the store cannot serve (bad cursor, unknown connection...).
-    Invalid(String),
+/// A connection's key in the store: what runs, schedules and records are filed under.
+///
+/// Keys come from the store ([`Store::save_connection`], and every read of a connection returns
+/// its key in a [`StoredConnection`]); there is no default key.
+///
+/// ```
+/// use nango_runtime::store::ConnectionKey;
+/// let key: ConnectionKey = "12".parse().unwrap();
+/// assert_eq!((key.get(), key.to_string()), (12, "12".to_owned()));
+/// assert!("twelve".parse::<ConnectionKey>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionKey(i64);
+
+impl ConnectionKey {
+    /// The key a backend gave a connection (backends make keys; other code gets them from the
+    /// store).
+    pub const fn new(raw: i64) -> ConnectionKey {
+        ConnectionKey(raw)
+    }
+
+    /// The number (the API's connection `id`, the console's URLs).
+    pub const fn get(self) -> i64 {
+        self.0
+    }
 }
 
-impl std::fmt::Display for StoreError {
+impl std::fmt::Display for ConnectionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Database(e) => write!(f, "database error: {e}"),
-            StoreError::Crypto(e) => f.write_str(e),
-            StoreError::Invalid(e) => f.write_str(e),
-        }
+        self.0.fmt(f)
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::str::FromStr for ConnectionKey {
+    type Err = std::num::ParseIntError;
 
-#[cfg(feature = "runtime")]
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e.to_string())
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(ConnectionKey)
     }
 }
 
-#[cfg(feature = "runtime")]
-impl From<crate::crypto::CryptoError> for StoreError {
-    fn from(e: crate::crypto::CryptoError) -> Self {
-        StoreError::Crypto(e.0)
-    }
+/// A connection as read from the store: with its key, so no caller looks the key up again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredConnection {
+    /// Its key in the store.
+    pub key: ConnectionKey,
+    /// The connection, credentials opened.
+    pub connection: Connection,
 }
-
-/// `Result` of store operations.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A record ready to be written: its id, its JSON text and its canonical hash.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +166,7 @@ pub type ModelCounts = BTreeMap<String, ChangeCounts>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunIds {
     /// The connection's key in the store.
-    pub connection: i64,
+    pub connection: ConnectionKey,
     /// The run.
     pub run: i64,
     /// The deletion-detection generation: the run that started the current full enumeration
@@ -210,7 +244,7 @@ pub struct RunStart {
     pub checkpoint: Option<Value>,
 }
 
-/// How a run ended, for [`Store::finish_run`].
+/// How a run ended, for `Store::finish_run`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEnd {
     /// Success or failure.
@@ -223,15 +257,6 @@ pub struct RunEnd {
     pub advance_last_sync_date: bool,
     /// Clear the checkpoint (successful full runs).
     pub clear_checkpoint: bool,
-}
-
-/// What a record's stored state is, as the dry run compares against it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExistingRecord {
-    /// Canonical hash of the stored content.
-    pub hash: [u8; 16],
-    /// Whether it is soft-deleted.
-    pub deleted: bool,
 }
 
 /// Which last actions `/records` returns (`filter=added,updated,deleted`).
@@ -426,160 +451,6 @@ pub struct LogLine {
     pub message: String,
 }
 
-/// What the runtime needs from a database. All methods are safe to call concurrently.
-pub trait Store: Send + Sync + 'static {
-    /// Creates or replaces a connection (credentials sealed).
-    fn save_connection(&self, connection: &Connection) -> impl Future<Output = StoreResult<()>> + Send;
-    /// One connection, credentials opened.
-    fn connection(
-        &self,
-        provider_config_key: &str,
-        connection_id: &str,
-    ) -> impl Future<Output = StoreResult<Option<Connection>>> + Send;
-    /// Every connection, credentials opened.
-    fn connections(&self) -> impl Future<Output = StoreResult<Vec<Connection>>> + Send;
-    /// Deletes a connection with its records, state and runs; whether it existed.
-    fn delete_connection(
-        &self,
-        provider_config_key: &str,
-        connection_id: &str,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// The store's key of a connection.
-    fn connection_key(
-        &self,
-        provider_config_key: &str,
-        connection_id: &str,
-    ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
-    /// Replaces a connection's metadata.
-    fn set_metadata(&self, connection: i64, metadata: &Value) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Replaces a connection's credentials (after an OAuth refresh).
-    fn set_credentials(
-        &self,
-        connection: i64,
-        credentials: &crate::Credentials,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// The state of a sync for a connection.
-    fn sync_state(&self, connection: i64, sync: &str) -> impl Future<Output = StoreResult<SyncState>> + Send;
-    /// Saves (`Some`) or clears (`None`) a sync's checkpoint, at once and durably.
-    fn save_checkpoint(
-        &self,
-        connection: i64,
-        sync: &str,
-        checkpoint: Option<&Value>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Forgets `last_sync_date` and the checkpoint (a full resync); with `clear_records`, also
-    /// hard-deletes the records of `models`.
-    fn reset_sync(
-        &self,
-        connection: i64,
-        sync: &str,
-        models: &[&str],
-        clear_records: bool,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// Starts a run: marks runs left `RUNNING` by a dead process as failed, records the new run.
-    fn begin_run(
-        &self,
-        connection: i64,
-        sync: &str,
-        track_deletes: bool,
-    ) -> impl Future<Output = StoreResult<RunStart>> + Send;
-    /// Ends a run.
-    fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Recent runs, newest first (all connections and syncs when `None`).
-    fn runs(
-        &self,
-        connection: Option<i64>,
-        sync: Option<&str>,
-        limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<RunRecord>>> + Send;
-
-    /// Applies one batch of one model in one transaction; returns what changed.
-    fn apply(
-        &self,
-        run: RunIds,
-        model: &str,
-        change: RecordChange,
-        records: Vec<PreparedRecord>,
-    ) -> impl Future<Output = StoreResult<ChangeCounts>> + Send;
-    /// Soft-deletes live records of `model` not seen since the run's epoch (after a successful
-    /// full run with deletion detection); returns how many.
-    fn sweep_unseen(&self, run: RunIds, model: &str) -> impl Future<Output = StoreResult<u64>> + Send;
-    /// The stored state of some records (for the dry run).
-    fn existing(
-        &self,
-        connection: i64,
-        model: &str,
-        ids: &[String],
-    ) -> impl Future<Output = StoreResult<BTreeMap<String, ExistingRecord>>> + Send;
-    /// Ids of live records of a model (for the dry run's deletion detection).
-    fn live_ids(&self, connection: i64, model: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
-    /// A page of records.
-    fn records(&self, connection: i64, query: &RecordQuery) -> impl Future<Output = StoreResult<RecordPage>> + Send;
-
-    /// Pauses (`Some(true)`), starts (`Some(false)`) or returns to `auto_start` (`None`).
-    fn set_paused(
-        &self,
-        connection: i64,
-        sync: &str,
-        paused: Option<bool>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Sets (or with `None` removes) the connection's own frequency of a sync.
-    fn set_frequency(
-        &self,
-        connection: i64,
-        sync: &str,
-        frequency_secs: Option<u64>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Sets when the scheduler runs a sync next.
-    fn set_next_run(
-        &self,
-        connection: i64,
-        sync: &str,
-        at: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// One run.
-    fn run(&self, id: i64) -> impl Future<Output = StoreResult<Option<RunRecord>>> + Send;
-    /// Keeps webhook delivery attempts.
-    #[cfg(feature = "runtime")]
-    fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Recent delivery attempts, newest first (of one run when given).
-    #[cfg(feature = "runtime")]
-    fn deliveries(&self, run: Option<i64>, limit: u32)
-    -> impl Future<Output = StoreResult<Vec<DeliveryRecord>>> + Send;
-    /// Appends lines to a run's log.
-    fn append_logs(&self, run: i64, lines: &[LogLine]) -> impl Future<Output = StoreResult<()>> + Send;
-    /// A run's log, oldest first.
-    fn run_logs(&self, run: i64) -> impl Future<Output = StoreResult<Vec<LogLine>>> + Send;
-    /// Number of live records per model of a connection.
-    fn record_counts(&self, connection: i64) -> impl Future<Output = StoreResult<BTreeMap<String, u64>>> + Send;
-}
-
-/// Deep-merges `patch` into `base` (objects merged key by key, everything else, arrays
-/// included, replaced), as Nango's `batchUpdate`.
-///
-/// ```
-/// let mut base = serde_json::json!({"id": 1, "a": {"x": 1, "y": 2}, "tags": [1, 2]});
-/// nango_runtime::store::deep_merge(&mut base, serde_json::json!({"a": {"y": 3}, "tags": [9]}));
-/// assert_eq!(base, serde_json::json!({"id": 1, "a": {"x": 1, "y": 3}, "tags": [9]}));
-/// ```
-pub fn deep_merge(base: &mut Value, patch: Value) {
-    match (base, patch) {
-        (Value::Object(base), Value::Object(patch)) => {
-            for (key, value) in patch {
-                match base.get_mut(&key) {
-                    Some(existing) => deep_merge(existing, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, patch) => *base = patch,
-    }
-}
-
 /// Microseconds since the epoch (how timestamps are stored).
 #[cfg(feature = "runtime")]
 pub(crate) fn to_micros(t: DateTime<Utc>) -> i64 {
@@ -606,7 +477,7 @@ pub(crate) fn encode_cursor(last_modified: i64, seq: i64, key: i64) -> String {
 #[cfg(feature = "runtime")]
 pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
     use base64::Engine;
-    let bad = || StoreError::Invalid(format!("invalid cursor `{cursor}`: pass a cursor returned by an earlier call"));
+    let bad = || StoreError::InvalidCursor { cursor: cursor.to_owned() };
     let bytes = base64::engine::general_purpose::STANDARD.decode(cursor.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (_, position) = text.split_once("||").ok_or_else(bad)?;

@@ -1,0 +1,261 @@
+//! The context of a sync run.
+
+use super::{BATCH_SIZE, RecordBatch, RecordChange, Result, SyncEnv, SyncHost, SyncInput};
+#[cfg(feature = "runtime")]
+use crate::http::{HttpClient, Paginate, RequestBuilder};
+use crate::store::PreparedRecord;
+use crate::{Model, SyncDefinition, SyncDescriptor, SyncOutput};
+use chrono::{DateTime, Utc};
+use std::marker::PhantomData;
+
+/// The context of a run of sync `S`: what `#[nango_sync]` functions receive.
+///
+/// Records handed to `batch_save`/`batch_update`/`batch_delete` are checked (every record needs
+/// an `id`), buffered up to [`BATCH_SIZE`] and written as they fill up; what is still buffered is
+/// written when the function returns, also when it returns an error, so records handed over
+/// before a failure are kept.
+///
+/// ```
+/// use nango_runtime::{Model, NangoSync, SyncDefinition, SyncDescriptor, SyncInput, SyncOutput, SyncType};
+///
+/// #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+/// struct Issue { id: i64 }
+/// impl Model for Issue {
+///     const NAME: &'static str = "Issue";
+///     fn id(&self) -> String { self.id.to_string() }
+/// }
+/// struct Issues;
+/// impl SyncDefinition for Issues {
+///     const DESCRIPTOR: SyncDescriptor = SyncDescriptor {
+///         name: "issues", integration: "github", description: "", runs: "every hour",
+///         interval: std::time::Duration::from_secs(3600), sync_type: SyncType::Full,
+///         track_deletes: false, auto_start: true, input: None, outputs: &["Issue"],
+///         endpoints: &[], scopes: &[], webhook_subscriptions: &[], version: "",
+///     };
+///     type Metadata = ();
+/// }
+/// impl SyncOutput<Issue> for Issues {}
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut ctx = NangoSync::<Issues>::new(SyncInput::default());
+/// ctx.batch_save(vec![Issue { id: 1 }]).await.unwrap();
+/// assert_eq!(ctx.into_batches().await.unwrap()[0].records[0]["id"], 1);
+/// # });
+/// ```
+pub struct NangoSync<S: SyncDefinition> {
+    input: SyncInput,
+    host: Box<dyn SyncHost>,
+    #[cfg(feature = "runtime")]
+    http: HttpClient,
+    pending: Option<(&'static str, RecordChange, Vec<PreparedRecord>)>,
+    memory: bool,
+    _sync: PhantomData<fn() -> S>,
+}
+
+impl<S: SyncDefinition> NangoSync<S> {
+    /// A context that keeps records in memory and has no provider (tests); see
+    /// [`NangoSync::into_batches`].
+    pub fn new(input: SyncInput) -> Self {
+        let mut ctx = Self::from_env(SyncEnv::in_memory(input));
+        ctx.memory = true;
+        ctx
+    }
+
+    /// The context of a run the runtime prepared.
+    pub fn from_env(env: SyncEnv) -> Self {
+        NangoSync {
+            input: env.input,
+            host: env.host,
+            #[cfg(feature = "runtime")]
+            http: env.http,
+            pending: None,
+            memory: false,
+            _sync: PhantomData,
+        }
+    }
+
+    /// What nango.yaml says about this sync.
+    pub fn descriptor(&self) -> &'static SyncDescriptor {
+        &S::DESCRIPTOR
+    }
+
+    /// The connection this run is for.
+    pub fn connection_id(&self) -> &str {
+        &self.input.connection_id
+    }
+
+    /// Start of the last successful run (`None`: fetch everything).
+    pub fn last_sync_date(&self) -> Option<DateTime<Utc>> {
+        self.input.last_sync_date
+    }
+
+    /// The HTTP client for the connection's provider (credentials, retries, rate limits).
+    #[cfg(feature = "runtime")]
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// A GET request to the provider: `nango.get("/user").json::<User>().await`.
+    #[cfg(feature = "runtime")]
+    pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.http.get(endpoint)
+    }
+
+    /// A POST request to the provider.
+    #[cfg(feature = "runtime")]
+    pub fn post(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.http.post(endpoint)
+    }
+
+    /// Pages of `T` from a paginated endpoint, with the provider's pagination settings unless
+    /// overridden on the returned value.
+    #[cfg(feature = "runtime")]
+    pub fn paginate<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        endpoint: impl Into<String>,
+    ) -> Paginate<T> {
+        self.http.paginate(endpoint)
+    }
+
+    /// The connection's metadata, typed by the sync's `input` model.
+    pub fn metadata(&self) -> Result<S::Metadata>
+    where
+        S::Metadata: serde::de::DeserializeOwned,
+    {
+        let value = if self.input.metadata.is_null() { serde_json::json!({}) } else { self.input.metadata.clone() };
+        serde_json::from_value(value).map_err(|e| {
+            format!("the connection's metadata does not match the sync's input model: {e}; replace the connection's metadata with one that matches").into()
+        })
+    }
+
+    /// Replaces the connection's metadata.
+    pub async fn set_metadata(&mut self, metadata: &S::Metadata) -> Result<()>
+    where
+        S::Metadata: serde::Serialize,
+    {
+        let value = serde_json::to_value(metadata)?;
+        self.input.metadata = value.clone();
+        self.host.set_metadata(value).await
+    }
+
+    /// The checkpoint saved by an earlier run (or earlier in this one), if any.
+    pub fn checkpoint<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>> {
+        self.input
+            .checkpoint
+            .clone()
+            .map(|c| {
+                serde_json::from_value(c)
+                    .map_err(|e| format!("the saved checkpoint does not match its type: {e}").into())
+            })
+            .transpose()
+    }
+
+    /// Saves a checkpoint: records handed over so far are written first, then the checkpoint,
+    /// so a run that resumes from it has lost nothing. Full syncs' checkpoints are cleared when a
+    /// run succeeds; incremental syncs keep theirs until [`NangoSync::clear_checkpoint`].
+    pub async fn save_checkpoint<T: serde::Serialize>(&mut self, checkpoint: &T) -> Result<()> {
+        let value = serde_json::to_value(checkpoint)?;
+        self.flush().await?;
+        self.input.checkpoint = Some(value.clone());
+        self.host.save_checkpoint(Some(value)).await
+    }
+
+    /// Forgets the checkpoint.
+    pub async fn clear_checkpoint(&mut self) -> Result<()> {
+        self.flush().await?;
+        self.input.checkpoint = None;
+        self.host.save_checkpoint(None).await
+    }
+
+    /// Logs a message in the run's log (kept with the run, shown by the console) and to
+    /// `tracing`.
+    pub fn log(&mut self, message: impl std::fmt::Display) {
+        self.log_at("info", message);
+    }
+
+    /// Logs at a level: `debug`, `info`, `warn` or `error`.
+    pub fn log_at(&mut self, level: &str, message: impl std::fmt::Display) {
+        let message = message.to_string();
+        match level {
+            "error" => tracing::error!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            "warn" => tracing::warn!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            "debug" => tracing::debug!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            _ => tracing::info!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+        }
+        self.host.log(level, message);
+    }
+
+    async fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
+        for record in records {
+            let json = serde_json::to_value(&record)?;
+            let prepared = PreparedRecord::new(M::NAME, json)?;
+            let same = matches!(&self.pending, Some((m, c, _)) if *m == M::NAME && *c == change);
+            if !same {
+                self.flush().await?;
+                self.pending = Some((M::NAME, change, Vec::with_capacity(BATCH_SIZE.min(256))));
+            }
+            let full = match &mut self.pending {
+                Some((_, _, buffer)) => {
+                    buffer.push(prepared);
+                    buffer.len() >= BATCH_SIZE
+                }
+                None => false,
+            };
+            if full {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered records now.
+    pub async fn flush(&mut self) -> Result<()> {
+        if let Some((model, change, records)) = self.pending.take()
+            && !records.is_empty()
+        {
+            self.host.write(model, change, records).await?;
+        }
+        Ok(())
+    }
+
+    /// Saves records of one of the sync's output models.
+    pub async fn batch_save<M: Model>(&mut self, records: impl IntoIterator<Item = M>) -> Result<()>
+    where
+        S: SyncOutput<M>,
+    {
+        self.push(RecordChange::Save, records).await
+    }
+
+    /// Merges changes into existing records of one of the sync's output models (objects merged
+    /// key by key, arrays replaced).
+    pub async fn batch_update<M: Model>(&mut self, records: impl IntoIterator<Item = M>) -> Result<()>
+    where
+        S: SyncOutput<M>,
+    {
+        self.push(RecordChange::Update, records).await
+    }
+
+    /// Deletes records of one of the sync's output models.
+    pub async fn batch_delete<M: Model>(&mut self, records: impl IntoIterator<Item = M>) -> Result<()>
+    where
+        S: SyncOutput<M>,
+    {
+        self.push(RecordChange::Delete, records).await
+    }
+
+    /// Ends the run: writes what is buffered (also after an error of the function, so records
+    /// handed over before it are kept) and returns the function's result.
+    pub async fn finish(mut self, result: Result<()>) -> Result<()> {
+        let flushed = self.flush().await;
+        result.and(flushed)
+    }
+
+    /// For contexts made by [`NangoSync::new`]: the batches written, in order.
+    pub async fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
+        self.flush().await?;
+        if !self.memory {
+            return Err("into_batches is only for contexts made by NangoSync::new".into());
+        }
+        Ok(self.host.take_batches())
+    }
+}

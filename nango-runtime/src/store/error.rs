@@ -1,0 +1,178 @@
+//! What can go wrong in the store, with the failing operation named and the cause kept as the
+//! error's source.
+//!
+//! Messages say what failed and how to fix it without naming command-line flags: they reach HTTP
+//! responses as well as the CLI, which adds its own hints by matching the variant.
+
+use super::ConnectionKey;
+use std::path::PathBuf;
+
+/// What went wrong in the store.
+///
+/// The cause (the database's error, the sealer's, the JSON decoder's) is the [`source`]
+/// of the error, so `error_chain` and `{:#}`-style reporters print the whole story:
+///
+/// ```
+/// use nango_runtime::store::StoreError;
+/// let e = StoreError::InvalidCursor { cursor: "nope".into() };
+/// assert!(e.to_string().contains("pass a cursor returned by an earlier call"));
+/// ```
+///
+/// [`source`]: std::error::Error::source
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The URL names a store this program does not have.
+    #[error("unsupported database URL `{url}`: {reason}")]
+    UnsupportedUrl {
+        /// The URL as given.
+        url: String,
+        /// What is supported instead.
+        reason: &'static str,
+    },
+    /// The URL is malformed for its backend.
+    #[cfg(feature = "runtime")]
+    #[error("invalid database URL `{url}`")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why the backend refused it.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database could not be opened.
+    #[cfg(feature = "runtime")]
+    #[error("cannot open the database `{url}`")]
+    Open {
+        /// The URL as given.
+        url: String,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[cfg(feature = "runtime")]
+    #[error("cannot bring the database schema up to date")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The database was written by a newer program.
+    #[error(
+        "the database has schema version {found}, newer than this program knows ({known}); use a newer nango-runtime"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest version this program knows.
+        known: i64,
+    },
+    /// A statement failed.
+    #[cfg(feature = "runtime")]
+    #[error("database error while {operation}")]
+    Database {
+        /// What the store was doing (`reading records`, `saving the connection`...).
+        operation: &'static str,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A connection's credentials could not be sealed before they were stored.
+    #[cfg(feature = "runtime")]
+    #[error("cannot seal the credentials of connection `{connection_id}` of `{provider_config_key}`")]
+    Seal {
+        /// Integration key.
+        provider_config_key: String,
+        /// Connection id.
+        connection_id: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    /// A connection's stored credentials could not be opened.
+    #[cfg(feature = "runtime")]
+    #[error("cannot open the stored credentials of connection `{connection_id}` of `{provider_config_key}`")]
+    Unseal {
+        /// Integration key.
+        provider_config_key: String,
+        /// Connection id.
+        connection_id: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    /// A stored value of a connection is not the JSON it should be.
+    #[error("the stored {what} of connection `{connection_id}` of `{provider_config_key}` is unreadable")]
+    UnreadableConnection {
+        /// Which value (`credentials`, `metadata`, `connection_config`).
+        what: &'static str,
+        /// Integration key.
+        provider_config_key: String,
+        /// Connection id.
+        connection_id: String,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stored record is not JSON (a `batch_update` needs to merge into it).
+    #[error("the stored record `{id}` of model {model} is unreadable")]
+    UnreadableRecord {
+        /// The model.
+        model: String,
+        /// The record's id.
+        id: String,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// No connection has this key (it was removed meanwhile).
+    #[error("no connection has the key {key}")]
+    UnknownConnectionKey {
+        /// The key.
+        key: ConnectionKey,
+    },
+    /// A records cursor that no page or record gave out.
+    #[error("invalid cursor `{cursor}`: pass a cursor returned by an earlier call")]
+    InvalidCursor {
+        /// The cursor as given.
+        cursor: String,
+    },
+    /// A file of a JSON Lines cache could not be created, written or read.
+    #[error("cannot {action} {}", .path.display())]
+    File {
+        /// `create`, `write` or `read`.
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of a JSON Lines file is not JSON.
+    #[error("{}:{line}:{column}: invalid JSON", .path.display())]
+    JsonLine {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// `Result` of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Names the operation a database error happened in: `query.await.during("reading records")?`.
+#[cfg(feature = "runtime")]
+pub(crate) trait During<T> {
+    /// The error as [`StoreError::Database`] with `operation`.
+    fn during(self, operation: &'static str) -> StoreResult<T>;
+}
+
+#[cfg(feature = "runtime")]
+impl<T> During<T> for Result<T, sqlx::Error> {
+    fn during(self, operation: &'static str) -> StoreResult<T> {
+        self.map_err(|source| StoreError::Database { operation, source })
+    }
+}

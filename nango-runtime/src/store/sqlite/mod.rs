@@ -1,0 +1,941 @@
+//! The embedded default backend: one SQLite file in WAL mode, through sqlx.
+//!
+//! The SQL here is SQLite's: `?` placeholders in the multi-row insert (sqlx resolves each `$n`
+//! by scanning the statement's parameter names, which made binding 80 rows quadratic),
+//! `BEGIN IMMEDIATE` to take the write lock up front, row values compared with `(seq, pk) > (?, ?)`,
+//! `$1 IS NULL OR ...` for optional filters, integer microseconds for timestamps and `PRAGMA`s.
+//! A PostgreSQL backend writes its own statements behind the same traits.
+
+mod migrate;
+
+use super::backend::{
+    Backend, ConnectionBackend, DeliveryBackend, RecordBackend, ScheduleBackend, SealedConnection, SealedCredentials,
+};
+use super::error::During;
+use super::policy::{Batch, ExistingRecord, LastAction};
+use super::*;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Rows per multi-row statement (12 parameters each, under SQLite's parameter limit).
+const ROWS_PER_STATEMENT: usize = 80;
+/// Ids per `IN (...)` list.
+const IDS_PER_QUERY: usize = 500;
+
+/// The SQLite backend. Most programs open it through [`Store::open`] with a `sqlite://` URL.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use nango_runtime::store::{SqliteBackend, Store};
+/// let dir = std::env::temp_dir().join(format!("nango-doc-sqlite-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let url = format!("sqlite://{}", dir.join("nango.db").display());
+/// let backend = SqliteBackend::open(&url).await.unwrap();
+/// let store = Store::from_backend(std::sync::Arc::new(backend), nango_runtime::crypto::Sealer::InsecureClear);
+/// store.save_connection(&nango_runtime::Connection::new("github", "acme", "github")).await.unwrap();
+/// assert_eq!(store.connections().await.unwrap().len(), 1);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+fn hash_of(bytes: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if bytes.len() == 16 {
+        out.copy_from_slice(bytes);
+    }
+    out
+}
+
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database at a `sqlite://path` URL in WAL mode and brings
+    /// its schema up to date (see `migrations/sqlite/`).
+    pub async fn open(url: &str) -> StoreResult<SqliteBackend> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StoreError::InvalidUrl { url: url.to_owned(), source })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
+        migrate::migrate(&pool).await?;
+        Ok(SqliteBackend { pool })
+    }
+
+    /// The pool, for queries the traits do not cover (benchmarks, inspection).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Looks up the stored state of `ids`: `seen_in_run` against `run` (no run: never), the
+    /// JSON when `with_json`.
+    async fn find(
+        conn: &mut sqlx::SqliteConnection,
+        connection: ConnectionKey,
+        model: &str,
+        ids: &[&str],
+        run: Option<i64>,
+        with_json: bool,
+    ) -> StoreResult<HashMap<String, ExistingRecord>> {
+        const OP: &str = "reading the stored state of records";
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let sql = format!(
+                "SELECT id, hash, deleted_at IS NOT NULL AS deleted, seen_run, last_action{} FROM records \
+                 WHERE connection = $1 AND model = $2 AND id IN ({})",
+                if with_json { ", json" } else { "" },
+                placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(connection.get()).bind(model);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *conn).await.during(OP)? {
+                let read = || -> sqlx::Result<(String, ExistingRecord)> {
+                    let hash: Vec<u8> = row.try_get("hash")?;
+                    let seen_run: i64 = row.try_get("seen_run")?;
+                    let last_action: String = row.try_get("last_action")?;
+                    let existing = ExistingRecord {
+                        hash: hash_of(&hash),
+                        deleted: row.try_get("deleted")?,
+                        seen_in_run: run == Some(seen_run),
+                        last_action: LastAction::parse(&last_action),
+                        json: if with_json { Some(row.try_get("json")?) } else { None },
+                    };
+                    Ok((row.try_get("id")?, existing))
+                };
+                let (id, existing) = read().during(OP)?;
+                found.insert(id, existing);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn upsert_rows(
+        tx: &mut sqlx::SqliteConnection,
+        run: RunIds,
+        model: &str,
+        rows: &[policy::Upsert<'_>],
+        now: i64,
+        seq: i64,
+    ) -> StoreResult<()> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO records (connection, model, id, json, hash, first_seen_at, last_modified_at, \
+                 last_action, deleted_at, seq, seen_run, seen_epoch) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)");
+            }
+            sql.push_str(
+                " ON CONFLICT (connection, model, id) DO UPDATE SET json = excluded.json, hash = excluded.hash, \
+                 last_modified_at = excluded.last_modified_at, last_action = excluded.last_action, deleted_at = NULL, \
+                 seq = excluded.seq, seen_run = excluded.seen_run, seen_epoch = excluded.seen_epoch",
+            );
+            // Anonymous `?` placeholders: sqlx resolves each `$n` by scanning the statement's
+            // parameter names, which made binding 80 rows quadratic (PostgreSQL would use `$n`).
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk {
+                query = query
+                    .bind(run.connection.get())
+                    .bind(model)
+                    .bind(row.id)
+                    .bind(row.json.as_str())
+                    .bind(&row.hash[..])
+                    .bind(now)
+                    .bind(now)
+                    .bind(row.last_action.as_str())
+                    .bind(seq)
+                    .bind(run.run)
+                    .bind(run.epoch);
+            }
+            query.execute(&mut *tx).await.during("writing records")?;
+        }
+        Ok(())
+    }
+
+    async fn update_ids(
+        tx: &mut sqlx::SqliteConnection,
+        set: &'static str,
+        binds: &[i64],
+        connection: ConnectionKey,
+        model: &str,
+        ids: &[&str],
+        operation: &'static str,
+    ) -> StoreResult<()> {
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let n = binds.len();
+            let sql = format!(
+                "UPDATE records SET {set} WHERE connection = ${} AND model = ${} AND id IN ({})",
+                n + 1,
+                n + 2,
+                placeholders(n + 3, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for b in binds {
+                query = query.bind(*b);
+            }
+            query = query.bind(connection.get()).bind(model);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await.during(operation)?;
+        }
+        Ok(())
+    }
+}
+
+/// A connection row; its metadata and connection config parsed.
+fn connection_from_row(row: &SqliteRow) -> StoreResult<(ConnectionKey, SealedConnection)> {
+    const OP: &str = "reading a connection";
+    let provider_config_key: String = row.try_get("provider_config_key").during(OP)?;
+    let connection_id: String = row.try_get("connection_id").during(OP)?;
+    let json = |column: &'static str| -> StoreResult<Value> {
+        let text: String = row.try_get(column).during(OP)?;
+        serde_json::from_str(&text).map_err(|source| StoreError::UnreadableConnection {
+            what: column,
+            provider_config_key: provider_config_key.clone(),
+            connection_id: connection_id.clone(),
+            source,
+        })
+    };
+    let connection_config = match json("connection_config")? {
+        Value::Object(map) => {
+            map.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+        }
+        _ => Default::default(),
+    };
+    let metadata = json("metadata")?;
+    let key = ConnectionKey::new(row.try_get("pk").during(OP)?);
+    Ok((
+        key,
+        SealedConnection {
+            provider: row.try_get("provider").during(OP)?,
+            credentials: SealedCredentials {
+                sealed: row.try_get("credentials").during(OP)?,
+                kind: row.try_get("credentials_kind").during(OP)?,
+            },
+            connection_config,
+            metadata,
+            base_url: row.try_get("base_url").during(OP)?,
+            created_at: from_micros(row.try_get("created_at").during(OP)?),
+            updated_at: from_micros(row.try_get("updated_at").during(OP)?),
+            provider_config_key,
+            connection_id,
+        },
+    ))
+}
+
+fn run_from_row(row: &SqliteRow) -> StoreResult<RunRecord> {
+    let read = || -> sqlx::Result<RunRecord> {
+        let counts: String = row.try_get("counts")?;
+        Ok(RunRecord {
+            id: row.try_get("id")?,
+            provider_config_key: row.try_get("provider_config_key")?,
+            connection_id: row.try_get("connection_id")?,
+            sync: row.try_get("sync")?,
+            started_at: from_micros(row.try_get("started_at")?),
+            ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(from_micros),
+            status: RunStatus::parse(&row.try_get::<String, _>("status")?),
+            counts: serde_json::from_str(&counts).unwrap_or_default(),
+            error: row.try_get("error")?,
+        })
+    };
+    read().during("reading runs")
+}
+
+/// The next commit-ordered sequence number (the write lock is held, so it is ours alone).
+async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) + 1 FROM records")
+        .fetch_one(&mut *tx)
+        .await
+        .during("numbering the write")
+}
+
+#[async_trait]
+impl ConnectionBackend for SqliteBackend {
+    async fn save_connection(&self, connection: &SealedConnection) -> StoreResult<ConnectionKey> {
+        let config = serde_json::to_string(&connection.connection_config).unwrap_or_else(|_| "{}".into());
+        let metadata = serde_json::to_string(&connection.metadata).unwrap_or_else(|_| "{}".into());
+        let key: i64 = sqlx::query_scalar(
+            "INSERT INTO connections (provider_config_key, connection_id, provider, credentials, credentials_kind, \
+             connection_config, metadata, base_url, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (provider_config_key, connection_id) DO UPDATE SET provider = excluded.provider, \
+             credentials = excluded.credentials, credentials_kind = excluded.credentials_kind, \
+             connection_config = excluded.connection_config, metadata = excluded.metadata, base_url = excluded.base_url, \
+             updated_at = excluded.updated_at RETURNING pk",
+        )
+        .bind(&connection.provider_config_key)
+        .bind(&connection.connection_id)
+        .bind(&connection.provider)
+        .bind(&connection.credentials.sealed)
+        .bind(&connection.credentials.kind)
+        .bind(config)
+        .bind(metadata)
+        .bind(&connection.base_url)
+        .bind(to_micros(connection.created_at))
+        .bind(to_micros(connection.updated_at))
+        .fetch_one(&self.pool)
+        .await
+        .during("saving the connection")?;
+        Ok(ConnectionKey::new(key))
+    }
+
+    async fn connection(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> StoreResult<Option<(ConnectionKey, SealedConnection)>> {
+        let row = sqlx::query("SELECT * FROM connections WHERE provider_config_key = $1 AND connection_id = $2")
+            .bind(provider_config_key)
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await
+            .during("reading a connection")?;
+        row.map(|r| connection_from_row(&r)).transpose()
+    }
+
+    async fn connection_by_key(&self, key: ConnectionKey) -> StoreResult<Option<(ConnectionKey, SealedConnection)>> {
+        let row = sqlx::query("SELECT * FROM connections WHERE pk = $1")
+            .bind(key.get())
+            .fetch_optional(&self.pool)
+            .await
+            .during("reading a connection")?;
+        row.map(|r| connection_from_row(&r)).transpose()
+    }
+
+    async fn connections(&self) -> StoreResult<Vec<(ConnectionKey, SealedConnection)>> {
+        let rows = sqlx::query("SELECT * FROM connections ORDER BY provider_config_key, connection_id")
+            .fetch_all(&self.pool)
+            .await
+            .during("listing connections")?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn connection_key(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> StoreResult<Option<ConnectionKey>> {
+        let key: Option<i64> =
+            sqlx::query_scalar("SELECT pk FROM connections WHERE provider_config_key = $1 AND connection_id = $2")
+                .bind(provider_config_key)
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await
+                .during("looking up a connection")?;
+        Ok(key.map(ConnectionKey::new))
+    }
+
+    async fn delete_connection(&self, provider_config_key: &str, connection_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM connections WHERE provider_config_key = $1 AND connection_id = $2")
+            .bind(provider_config_key)
+            .bind(connection_id)
+            .execute(&self.pool)
+            .await
+            .during("deleting a connection")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_metadata(&self, connection: ConnectionKey, metadata: &Value) -> StoreResult<()> {
+        sqlx::query("UPDATE connections SET metadata = $1, updated_at = $2 WHERE pk = $3")
+            .bind(metadata.to_string())
+            .bind(to_micros(Utc::now()))
+            .bind(connection.get())
+            .execute(&self.pool)
+            .await
+            .during("saving the connection's metadata")?;
+        Ok(())
+    }
+
+    async fn set_credentials(&self, connection: ConnectionKey, credentials: &SealedCredentials) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE connections SET credentials = $1, credentials_kind = $2, updated_at = $3 WHERE pk = $4",
+        )
+        .bind(&credentials.sealed)
+        .bind(&credentials.kind)
+        .bind(to_micros(Utc::now()))
+        .bind(connection.get())
+        .execute(&self.pool)
+        .await
+        .during("saving refreshed credentials")?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownConnectionKey { key: connection });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ScheduleBackend for SqliteBackend {
+    async fn sync_state(&self, connection: ConnectionKey, sync: &str) -> StoreResult<SyncState> {
+        const OP: &str = "reading the state of a sync";
+        let row = sqlx::query(
+            "SELECT last_sync_date, checkpoint, paused, frequency_secs, next_run_at FROM sync_state \
+             WHERE connection = $1 AND sync = $2",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .fetch_optional(&self.pool)
+        .await
+        .during(OP)?;
+        let Some(row) = row else { return Ok(SyncState::default()) };
+        let read = || -> sqlx::Result<SyncState> {
+            let checkpoint: Option<String> = row.try_get("checkpoint")?;
+            Ok(SyncState {
+                last_sync_date: row.try_get::<Option<i64>, _>("last_sync_date")?.map(from_micros),
+                checkpoint: checkpoint.and_then(|c| serde_json::from_str(&c).ok()),
+                paused: row.try_get::<Option<bool>, _>("paused")?,
+                frequency_secs: row.try_get::<Option<i64>, _>("frequency_secs")?.map(|f| f.max(0) as u64),
+                next_run_at: row.try_get::<Option<i64>, _>("next_run_at")?.map(from_micros),
+            })
+        };
+        read().during(OP)
+    }
+
+    async fn save_checkpoint(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        checkpoint: Option<&Value>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, checkpoint) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET checkpoint = excluded.checkpoint",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(checkpoint.map(Value::to_string))
+        .execute(&self.pool)
+        .await
+        .during("saving the checkpoint")?;
+        Ok(())
+    }
+
+    async fn reset_sync(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        models: &[&str],
+        clear_records: bool,
+    ) -> StoreResult<()> {
+        const OP: &str = "resetting a sync";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        sqlx::query(
+            "UPDATE sync_state SET last_sync_date = NULL, checkpoint = NULL, epoch = NULL WHERE connection = $1 AND sync = $2",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        if clear_records {
+            for model in models {
+                sqlx::query("DELETE FROM records WHERE connection = $1 AND model = $2")
+                    .bind(connection.get())
+                    .bind(*model)
+                    .execute(&mut *tx)
+                    .await
+                    .during("deleting the records of a sync")?;
+            }
+        }
+        tx.commit().await.during(OP)?;
+        Ok(())
+    }
+
+    async fn begin_run(&self, connection: ConnectionKey, sync: &str, track_deletes: bool) -> StoreResult<RunStart> {
+        const OP: &str = "starting a run";
+        let started_at = Utc::now();
+        let now = to_micros(started_at);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        sqlx::query(
+            "UPDATE runs SET status = 'FAILED', ended_at = $1, \
+             error = 'interrupted: the process stopped before the run ended' \
+             WHERE connection = $2 AND sync = $3 AND status = 'RUNNING'",
+        )
+        .bind(now)
+        .bind(connection.get())
+        .bind(sync)
+        .execute(&mut *tx)
+        .await
+        .during("marking interrupted runs as failed")?;
+        let state =
+            sqlx::query("SELECT last_sync_date, checkpoint, epoch FROM sync_state WHERE connection = $1 AND sync = $2")
+                .bind(connection.get())
+                .bind(sync)
+                .fetch_optional(&mut *tx)
+                .await
+                .during(OP)?;
+        let last_status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM runs WHERE connection = $1 AND sync = $2 ORDER BY id DESC LIMIT 1")
+                .bind(connection.get())
+                .bind(sync)
+                .fetch_optional(&mut *tx)
+                .await
+                .during(OP)?;
+        let run: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (connection, sync, started_at, status) VALUES ($1, $2, $3, 'RUNNING') RETURNING id",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .during(OP)?;
+        let (last_sync_date, checkpoint, old_epoch) = match &state {
+            Some(row) => {
+                let read = || -> sqlx::Result<_> {
+                    Ok((
+                        row.try_get::<Option<i64>, _>("last_sync_date")?.map(from_micros),
+                        row.try_get::<Option<String>, _>("checkpoint")?
+                            .and_then(|c| serde_json::from_str::<Value>(&c).ok()),
+                        row.try_get::<Option<i64>, _>("epoch")?,
+                    ))
+                };
+                read().during(OP)?
+            }
+            None => (None, None, None),
+        };
+        // A run resuming an interrupted enumeration (checkpoint left by a run that did not
+        // succeed) keeps that enumeration's generation, so records it saw are not deleted.
+        let resumes = checkpoint.is_some() && last_status.as_deref() != Some("SUCCESS");
+        let epoch = match old_epoch {
+            Some(e) if resumes => e,
+            _ => run,
+        };
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, epoch) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET epoch = excluded.epoch",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(epoch)
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        tx.commit().await.during(OP)?;
+        Ok(RunStart {
+            ids: RunIds { connection, run, epoch, track_seen: track_deletes },
+            started_at,
+            last_sync_date,
+            checkpoint,
+        })
+    }
+
+    async fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> StoreResult<()> {
+        const OP: &str = "recording the end of a run";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        sqlx::query("UPDATE runs SET status = $1, ended_at = $2, counts = $3, error = $4 WHERE id = $5")
+            .bind(end.status.as_str())
+            .bind(to_micros(Utc::now()))
+            .bind(serde_json::to_string(&end.counts).unwrap_or_else(|_| "{}".into()))
+            .bind(&end.error)
+            .bind(run.ids.run)
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
+        if end.advance_last_sync_date {
+            sqlx::query("UPDATE sync_state SET last_sync_date = $1 WHERE connection = $2 AND sync = $3")
+                .bind(to_micros(run.started_at))
+                .bind(run.ids.connection.get())
+                .bind(sync)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        }
+        if end.clear_checkpoint {
+            sqlx::query("UPDATE sync_state SET checkpoint = NULL WHERE connection = $1 AND sync = $2")
+                .bind(run.ids.connection.get())
+                .bind(sync)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        }
+        tx.commit().await.during(OP)?;
+        Ok(())
+    }
+
+    async fn runs(
+        &self,
+        connection: Option<ConnectionKey>,
+        sync: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let rows = sqlx::query(
+            "SELECT r.*, c.provider_config_key, c.connection_id FROM runs r JOIN connections c ON c.pk = r.connection \
+             WHERE ($1 IS NULL OR r.connection = $1) AND ($2 IS NULL OR r.sync = $2) ORDER BY r.id DESC LIMIT $3",
+        )
+        .bind(connection.map(ConnectionKey::get))
+        .bind(sync)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .during("reading runs")?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn run(&self, id: i64) -> StoreResult<Option<RunRecord>> {
+        let row = sqlx::query(
+            "SELECT r.*, c.provider_config_key, c.connection_id FROM runs r JOIN connections c ON c.pk = r.connection \
+             WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .during("reading a run")?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn append_logs(&self, run: i64, lines: &[LogLine]) -> StoreResult<()> {
+        const OP: &str = "keeping the run's log";
+        let mut tx = self.pool.begin().await.during(OP)?;
+        for line in lines {
+            sqlx::query("INSERT INTO run_logs (run, at, level, message) VALUES ($1, $2, $3, $4)")
+                .bind(run)
+                .bind(to_micros(line.at))
+                .bind(&line.level)
+                .bind(&line.message)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        }
+        tx.commit().await.during(OP)?;
+        Ok(())
+    }
+
+    async fn run_logs(&self, run: i64) -> StoreResult<Vec<LogLine>> {
+        const OP: &str = "reading a run's log";
+        let rows = sqlx::query("SELECT at, level, message FROM run_logs WHERE run = $1 ORDER BY id")
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .during(OP)?;
+        rows.iter()
+            .map(|r| {
+                let read = || -> sqlx::Result<LogLine> {
+                    Ok(LogLine {
+                        at: from_micros(r.try_get("at")?),
+                        level: r.try_get("level")?,
+                        message: r.try_get("message")?,
+                    })
+                };
+                read().during(OP)
+            })
+            .collect()
+    }
+
+    async fn set_paused(&self, connection: ConnectionKey, sync: &str, paused: Option<bool>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, paused) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET paused = excluded.paused",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(paused)
+        .execute(&self.pool)
+        .await
+        .during("pausing or starting a sync")?;
+        Ok(())
+    }
+
+    async fn set_frequency(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        frequency_secs: Option<u64>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, frequency_secs) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET frequency_secs = excluded.frequency_secs",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(frequency_secs.map(|f| f.min(i64::MAX as u64) as i64))
+        .execute(&self.pool)
+        .await
+        .during("saving the connection's frequency")?;
+        Ok(())
+    }
+
+    async fn set_next_run(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, next_run_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET next_run_at = excluded.next_run_at",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(at.map(to_micros))
+        .execute(&self.pool)
+        .await
+        .during("saving the next run time")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RecordBackend for SqliteBackend {
+    async fn apply(
+        &self,
+        run: RunIds,
+        model: &str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+    ) -> StoreResult<ChangeCounts> {
+        const OP: &str = "writing records";
+        let batch = Batch::new(model, change, records);
+        if batch.is_empty() {
+            return Ok(ChangeCounts::default());
+        }
+        let ids: Vec<&str> = batch.ids().collect();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let found = Self::find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
+        let plan = batch.plan(&found, run.track_seen)?;
+        let now = to_micros(Utc::now());
+        let seq = next_seq(&mut tx).await?;
+        Self::upsert_rows(&mut tx, run, model, &plan.upserts, now, seq).await?;
+        if !plan.seen.is_empty() {
+            Self::update_ids(
+                &mut tx,
+                "seen_run = $1, seen_epoch = $2",
+                &[run.run, run.epoch],
+                run.connection,
+                model,
+                &plan.seen,
+                "marking records seen",
+            )
+            .await?;
+        }
+        if !plan.deleted.is_empty() {
+            Self::update_ids(
+                &mut tx,
+                "deleted_at = $1, last_modified_at = $1, last_action = 'DELETED', seq = $2, seen_run = $3",
+                &[now, seq, run.run],
+                run.connection,
+                model,
+                &plan.deleted,
+                "deleting records",
+            )
+            .await?;
+        }
+        tx.commit().await.during(OP)?;
+        for id in &plan.ignored {
+            tracing::warn!(model, id = %id, "batch_update of a record that is not stored: ignored");
+        }
+        Ok(plan.counts)
+    }
+
+    async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64> {
+        const OP: &str = "deleting records the run did not see";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let now = to_micros(Utc::now());
+        let seq = next_seq(&mut tx).await?;
+        let done = sqlx::query(
+            "UPDATE records SET deleted_at = $1, last_modified_at = $1, last_action = 'DELETED', seq = $2 \
+             WHERE connection = $3 AND model = $4 AND deleted_at IS NULL AND seen_epoch < $5",
+        )
+        .bind(now)
+        .bind(seq)
+        .bind(run.connection.get())
+        .bind(model)
+        .bind(run.epoch)
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        tx.commit().await.during(OP)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn existing(
+        &self,
+        connection: ConnectionKey,
+        model: &str,
+        ids: &[&str],
+        with_json: bool,
+    ) -> StoreResult<HashMap<String, ExistingRecord>> {
+        let mut conn = self.pool.acquire().await.during("reading the stored state of records")?;
+        Self::find(&mut conn, connection, model, ids, None, with_json).await
+    }
+
+    async fn live_ids(&self, connection: ConnectionKey, model: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM records WHERE connection = $1 AND model = $2 AND deleted_at IS NULL")
+            .bind(connection.get())
+            .bind(model)
+            .fetch_all(&self.pool)
+            .await
+            .during("listing live records")
+    }
+
+    async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
+        const OP: &str = "reading a page of records";
+        let mut sql = String::from(
+            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
+             WHERE connection = $1 AND model = $2",
+        );
+        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let mut n = 2;
+        if after.is_some() {
+            sql.push_str(&format!(" AND (seq, pk) > (${}, ${})", n + 1, n + 2));
+            n += 2;
+        }
+        if query.modified_after.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND last_modified_at >= ${n}"));
+        }
+        if let Some(f) = query.filter {
+            let mut parts = Vec::new();
+            if f.added {
+                parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
+            }
+            if f.updated {
+                parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
+            }
+            if f.deleted {
+                parts.push("deleted_at IS NOT NULL");
+            }
+            if !parts.is_empty() {
+                sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
+            }
+        }
+        if !query.ids.is_empty() {
+            sql.push_str(&format!(" AND id IN ({})", placeholders(n + 1, query.ids.len())));
+            n += query.ids.len();
+        }
+        sql.push_str(&format!(" ORDER BY seq, pk LIMIT ${}", n + 1));
+        let limit = query.limit.max(1);
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(connection.get()).bind(&query.model);
+        if let Some((seq, pk)) = after {
+            q = q.bind(seq).bind(pk);
+        }
+        if let Some(t) = query.modified_after {
+            q = q.bind(to_micros(t));
+        }
+        for id in &query.ids {
+            q = q.bind(id.as_str());
+        }
+        q = q.bind(i64::from(limit) + 1);
+        let rows = q.fetch_all(&self.pool).await.during(OP)?;
+        let more = rows.len() > limit as usize;
+        let mut records = Vec::with_capacity(rows.len().min(limit as usize));
+        for row in rows.iter().take(limit as usize) {
+            let read = || -> sqlx::Result<StoredRecord> {
+                let json: String = row.try_get("json")?;
+                let last_modified: i64 = row.try_get("last_modified_at")?;
+                Ok(StoredRecord {
+                    id: row.try_get("id")?,
+                    json,
+                    metadata: RecordMetadata {
+                        first_seen_at: from_micros(row.try_get("first_seen_at")?),
+                        last_modified_at: from_micros(last_modified),
+                        last_action: row.try_get("last_action")?,
+                        deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(from_micros),
+                        pruned_at: None,
+                        cursor: encode_cursor(last_modified, row.try_get("seq")?, row.try_get("pk")?),
+                    },
+                })
+            };
+            records.push(read().during(OP)?);
+        }
+        let next_cursor = if more { records.last().map(|r| r.metadata.cursor.clone()) } else { None };
+        Ok(RecordPage { records, next_cursor })
+    }
+
+    async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>> {
+        const OP: &str = "counting records";
+        let rows = sqlx::query(
+            "SELECT model, COUNT(*) AS n FROM records WHERE connection = $1 AND deleted_at IS NULL GROUP BY model",
+        )
+        .bind(connection.get())
+        .fetch_all(&self.pool)
+        .await
+        .during(OP)?;
+        rows.iter().map(|r| Ok((r.try_get("model").during(OP)?, r.try_get::<i64, _>("n").during(OP)? as u64))).collect()
+    }
+}
+
+#[async_trait]
+impl DeliveryBackend for SqliteBackend {
+    async fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> StoreResult<()> {
+        const OP: &str = "keeping webhook delivery attempts";
+        let mut tx = self.pool.begin().await.during(OP)?;
+        for a in attempts {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (run, model, url, attempt, status, error, duration_ms, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(a.run)
+            .bind(&a.model)
+            .bind(&a.attempt.url)
+            .bind(i64::from(a.attempt.attempt))
+            .bind(a.attempt.status.map(i64::from))
+            .bind(&a.attempt.error)
+            .bind(a.attempt.duration_ms.min(i64::MAX as u64) as i64)
+            .bind(to_micros(a.attempt.at))
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
+        }
+        tx.commit().await.during(OP)?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, run: Option<i64>, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+        const OP: &str = "reading webhook delivery attempts";
+        let rows =
+            sqlx::query("SELECT * FROM webhook_deliveries WHERE ($1 IS NULL OR run = $1) ORDER BY id DESC LIMIT $2")
+                .bind(run)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .during(OP)?;
+        rows.iter()
+            .map(|r| {
+                let read = || -> sqlx::Result<DeliveryRecord> {
+                    Ok(DeliveryRecord {
+                        run: r.try_get("run")?,
+                        model: r.try_get("model")?,
+                        attempt: crate::webhooks::DeliveryAttempt {
+                            url: r.try_get("url")?,
+                            attempt: r.try_get::<i64, _>("attempt")?.clamp(0, u32::MAX as i64) as u32,
+                            status: r.try_get::<Option<i64>, _>("status")?.map(|s| s.clamp(0, 999) as u16),
+                            error: r.try_get("error")?,
+                            duration_ms: r.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+                            at: from_micros(r.try_get("at")?),
+                        },
+                    })
+                };
+                read().during(OP)
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
