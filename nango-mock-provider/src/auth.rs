@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::data::mix;
+use crate::issue::mix;
 
 /// How long issued access tokens say they last (they only expire through
 /// [`crate::MockServer::expire_token`]).

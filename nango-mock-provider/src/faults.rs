@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::data::mix;
+use crate::issue::mix;
 
 /// How a 429 response says when to retry: the `Retry-After` header holds either a number of
 /// seconds or an HTTP date that many seconds from now.

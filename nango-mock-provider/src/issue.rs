@@ -7,8 +7,6 @@ use std::borrow::Cow;
 use chrono::{DateTime, Datelike, Timelike};
 use serde_json::Value;
 
-use crate::data::mix;
-
 /// Where issues are served from: the server's url and the repository of the request path, each
 /// already escaped for a JSON string.
 #[derive(Debug, Clone)]
@@ -377,6 +375,14 @@ impl<'a> Issue<'a> {
         self.api(out, "/timeline");
         raw(out, if fields.closed { ",\"state_reason\":\"completed\"}" } else { ",\"state_reason\":null}" });
     }
+}
+
+/// A 64-bit mix (splitmix64's finaliser).
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 #[cfg(test)]
