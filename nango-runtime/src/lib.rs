@@ -10,7 +10,7 @@
 //! use nango_runtime::Model;
 //!
 //! // What generated code looks like, in short.
-//! const SCHEMA_JSON: &str = r##"{"$defs": {"Ticket": {"type": "object",
+//! static SCHEMA_JSON: &str = r##"{"$defs": {"Ticket": {"type": "object",
 //!     "properties": {"id": {"type": "integer", "format": "int64"}, "title": {"type": "string"}},
 //!     "required": ["id", "title"]}}}"##;
 //!

@@ -6,7 +6,8 @@
 //! under `/openapi.json`'s `components/schemas`, unchanged but for where `$ref`s point.
 
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// Where references between definitions point in a schema document.
 const DEFS: &str = "#/$defs/";
@@ -16,49 +17,66 @@ const COMPONENTS: &str = "#/components/schemas/";
 /// Definition `definition` of a `schema.json` document, as a document of its own: the
 /// definition, with `$schema`, and under `$defs` every definition it refers to (directly or not;
 /// itself too when it is recursive). `{}` for an unknown definition or a document that is not
-/// JSON (generated text is always both).
+/// JSON (generated text is always both). Each document is parsed once per process.
 ///
 /// ```
-/// let doc = r##"{"$defs": {
+/// static DOC: &str = r##"{"$defs": {
 ///     "Ticket": {"type": "object", "properties": {"author": {"$ref": "#/$defs/User"}}},
 ///     "User": {"type": "object", "properties": {"login": {"type": "string"}}},
 ///     "Unused": {"type": "string"}}}"##;
-/// let schema = nango_runtime::__private::model_schema(doc, "Ticket");
+/// let schema = nango_runtime::__private::model_schema(DOC, "Ticket");
 /// assert_eq!(schema["properties"]["author"]["$ref"], "#/$defs/User");
 /// assert_eq!(schema["$defs"]["User"]["properties"]["login"]["type"], "string");
 /// assert!(schema["$defs"].get("Unused").is_none());
 /// ```
-pub fn model_schema(document: &str, definition: &str) -> Value {
-    let Ok(Value::Object(mut doc)) = serde_json::from_str::<Value>(document) else {
+pub fn model_schema(document: &'static str, definition: &str) -> Value {
+    let doc = parsed(document);
+    let Some(Value::Object(defs)) = doc.get("$defs") else {
         return Value::Object(Map::new());
     };
-    let Some(Value::Object(mut defs)) = doc.remove("$defs") else {
+    let Some(Value::Object(root)) = defs.get(definition) else {
         return Value::Object(Map::new());
     };
-    let Some(Value::Object(root)) = defs.get(definition).cloned() else {
-        return Value::Object(Map::new());
-    };
-    // Every definition reachable from the root, in the document's order.
+    // Every definition reachable from the root.
     let mut reached = BTreeSet::new();
     let mut pending = Vec::new();
-    references(&Value::Object(root.clone()), &mut pending);
+    root.values().for_each(|v| references(v, &mut pending));
     while let Some(name) = pending.pop() {
-        if reached.insert(name.clone())
-            && let Some(def) = defs.get(&name)
+        if let Some(def) = defs.get(&name)
+            && reached.insert(name)
         {
             references(def, &mut pending);
         }
     }
     let mut schema = Map::new();
-    if let Some(dialect) = doc.remove("$schema") {
-        schema.insert("$schema".into(), dialect);
+    if let Some(dialect) = doc.get("$schema") {
+        schema.insert("$schema".into(), dialect.clone());
     }
-    schema.extend(root);
-    defs.retain(|name, _| reached.contains(name));
-    if !defs.is_empty() {
-        schema.insert("$defs".into(), Value::Object(defs));
+    schema.extend(root.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // In the document's order.
+    let reached: Map<String, Value> =
+        defs.iter().filter(|(name, _)| reached.contains(*name)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !reached.is_empty() {
+        schema.insert("$defs".into(), Value::Object(reached));
     }
     Value::Object(schema)
+}
+
+/// Parsed documents by the address and length of their text.
+type Documents = HashMap<(usize, usize), Arc<Map<String, Value>>>;
+
+/// A document, parsed once: `'static` text never changes, so its address names it.
+fn parsed(document: &'static str) -> Arc<Map<String, Value>> {
+    static DOCUMENTS: LazyLock<Mutex<Documents>> = LazyLock::new(Mutex::default);
+    let key = (document.as_ptr() as usize, document.len());
+    let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    documents
+        .entry(key)
+        .or_insert_with(|| match serde_json::from_str(document) {
+            Ok(Value::Object(doc)) => Arc::new(doc),
+            _ => Arc::default(),
+        })
+        .clone()
 }
 
 /// The definitions `value` refers to.

@@ -21,9 +21,10 @@ use types::ModelEmitter;
 /// The generated files, in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generated {
-    /// Rust source of the models and script descriptions (formatted, with an `@generated` header).
+    /// Rust source of the models and script descriptions (formatted, with an `@generated` header),
+    /// ending with `SCHEMA_JSON`, the `schema_json` text that `Model::json_schema` reads.
     pub models_rs: String,
-    /// JSON Schema of every model.
+    /// JSON Schema of every model: one definition per model under `$defs`.
     pub schema_json: String,
     /// The parsed config in Nango's `.nango/nango.json` shape.
     pub nango_json: String,
@@ -207,9 +208,9 @@ fn generate_parts(
     (items, types)
 }
 
-/// `pub const SCHEMA_JSON: &str = r#"..."#;`: the `schema.json` text, which generated
-/// `Model::json_schema` implementations cut their schema from. A raw string keeps it readable
-/// (and is as cheap to compile as any literal).
+/// `pub static SCHEMA_JSON: &str = r#"..."#;`: the `schema.json` text, which generated
+/// `Model::json_schema` implementations cut their schema from (a `static`, so that the runtime
+/// parses it once). A raw string keeps it readable, and is as cheap to compile as any literal.
 fn schema_item(name: &proc_macro2::Ident, text: &str) -> TokenStream {
     // Enough `#`s that no `"` inside is followed by as many.
     let mut hashes = 1;
@@ -225,7 +226,7 @@ fn schema_item(name: &proc_macro2::Ident, text: &str) -> TokenStream {
         /// The JSON Schema of every model, as `schema.json` holds it: one definition per model
         /// under `$defs` (`Model::json_schema` returns one of them with the ones it refers to).
         #[allow(dead_code)]
-        pub const #name: &str = #literal;
+        pub static #name: &str = #literal;
     }
 }
 
