@@ -172,3 +172,21 @@ pub fn document() -> Value {
 pub(super) async fn openapi<St: Store>(State(_): State<Arc<AppState<St>>>) -> Json<Value> {
     Json(document())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_schemas_move_aside_for_models_of_their_name() {
+        let mut taken = Map::new();
+        for model in ["Error", "nango.Error", "Connection"] {
+            taken.insert(model.to_owned(), json!({"type": "object", "properties": {}}));
+        }
+        let names = ServiceNames::new(&taken);
+        assert_eq!(names.error, "nango.Error2");
+        assert_eq!(names.connection, "nango.Connection");
+        assert_eq!((names.metadata.as_str(), names.sync_command.as_str()), ("NangoMetadata", "SyncCommand"));
+        assert_eq!(names.new_connection, "NewConnection");
+    }
+}
