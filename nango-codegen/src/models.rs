@@ -353,7 +353,22 @@ impl<'a> ModelScope<'a> {
             self.diagnostics.push(diag);
             return;
         };
-        if self.in_progress.contains(&pi) || depth >= MAX_EXTENDS_DEPTH {
+        if depth >= MAX_EXTENDS_DEPTH {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "extends_too_deep",
+                    format!(
+                        "Model \"{}\" extends \"{parent}\" at the end of an `__extends` chain longer than {MAX_EXTENDS_DEPTH} models",
+                        path.root_name()
+                    ),
+                )
+                .at(span)
+                .path(path.render())
+                .help(format!("models may extend at most {MAX_EXTENDS_DEPTH} levels deep; extend fewer levels of models")),
+            );
+            return;
+        }
+        if self.in_progress.contains(&pi) {
             self.diagnostics.push(
                 Diagnostic::error(
                     "cyclic_extends",

@@ -110,7 +110,9 @@ pub trait SyncDefinition {
     const DESCRIPTOR: SyncDescriptor;
     /// The connection metadata model (`input:`), or `()`.
     type Metadata;
-    /// `(name, JSON Schema)` of each output model (for `/openapi.json`).
+    /// `(definition, JSON Schema)` of each output model, for `/openapi.json`: its definition name
+    /// in `schema.json` (the model's name; `<integration>.<model>` in the flows layout) and
+    /// `Model::json_schema()`.
     fn output_schemas() -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()
     }

@@ -2,20 +2,26 @@
 //!
 //! Code generated from nango.yaml (by `nango generate`, a build script or `nango_models!`)
 //! reaches this crate only through absolute paths (`::nango_runtime::...`), so a user crate needs
-//! no other dependency for its models to compile: serde, serde_json, schemars and chrono are
-//! re-exported for the generated code under [`__private`].
+//! no other dependency for its models to compile: serde, serde_json and chrono are re-exported
+//! for the generated code under [`__private`]. A generated model's JSON Schema is data: the
+//! `schema.json` text nango-codegen built from nango.yaml, which the generated code carries.
 //!
 //! ```
 //! use nango_runtime::Model;
 //!
-//! #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+//! // What generated code looks like, in short.
+//! static SCHEMA_JSON: &str = r##"{"$defs": {"Ticket": {"type": "object",
+//!     "properties": {"id": {"type": "integer", "format": "int64"}, "title": {"type": "string"}},
+//!     "required": ["id", "title"]}}}"##;
+//!
+//! #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 //! struct Ticket { id: i64, title: String }
 //!
 //! impl Model for Ticket {
 //!     const NAME: &'static str = "Ticket";
 //!     fn id(&self) -> String { nango_runtime::__private::id_string(&self.id) }
 //!     fn json_schema() -> serde_json::Value {
-//!         serde_json::to_value(schemars::schema_for!(Self)).unwrap_or_default()
+//!         nango_runtime::__private::model_schema(SCHEMA_JSON, "Ticket")
 //!     }
 //! }
 //!
@@ -44,6 +50,7 @@ pub mod providers;
 pub mod registry;
 #[cfg(feature = "runtime")]
 pub mod scheduler;
+mod schema;
 #[cfg(feature = "runtime")]
 pub mod server;
 pub mod store;
@@ -87,9 +94,10 @@ macro_rules! include_models {
 pub mod __private {
     pub use chrono;
     pub use inventory;
-    pub use schemars;
     pub use serde;
     pub use serde_json;
+
+    pub use crate::schema::{model_schema, openapi_components};
 
     /// The `id` of a record as a string: strings as they are, other values as JSON text.
     pub fn id_string<T: serde::Serialize + ?Sized>(id: &T) -> String {

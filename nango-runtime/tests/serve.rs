@@ -324,9 +324,40 @@ async fn records_filters_auth_isolation_and_bad_input() {
         .post("/sync/trigger", json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "extra": 1}))
         .await;
     assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_body")), "{body}");
-    let (got, _) = s.get("/openapi.json", None).await;
+    let (got, openapi) = s.get("/openapi.json", None).await;
     assert_eq!(got.as_u16(), 200);
+    check_openapi(&openapi);
     s.server.shutdown().await;
+}
+
+/// `/openapi.json` serves each model's schema.json definition (the text generated code carries)
+/// as it is, and every reference in the document resolves.
+fn check_openapi(openapi: &Value) {
+    let schema_json: Value = serde_json::from_str(common::models::SCHEMA_JSON).unwrap();
+    let components = openapi["components"]["schemas"].as_object().unwrap();
+    assert_eq!(components["Issue"], schema_json["$defs"]["Issue"], "the served schema of Issue");
+    // Only what syncs write is a record: the metadata model is no component.
+    assert!(!components.contains_key("Repo"));
+    let records = &openapi["paths"]["/records"]["get"];
+    let model = records["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "model").unwrap();
+    assert_eq!(model["schema"]["enum"], json!(["Issue"]));
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| match (k.as_str(), v.as_str()) {
+                ("$ref", Some(r)) => out.push(r),
+                _ => refs(v, out),
+            }),
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(openapi, &mut all);
+    assert!(all.contains(&"#/components/schemas/Issue"), "records refer to the model");
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
+        assert!(components.contains_key(name), "{r} does not resolve");
+    }
 }
 
 /// A webhook receiver on loopback that answers with the given statuses in turn, keeping what

@@ -24,8 +24,10 @@ pub trait Model: serde::Serialize + serde::de::DeserializeOwned + Clone + Send +
     /// The record's `id`, as a string (numbers are written in decimal).
     fn id(&self) -> String;
 
-    /// The model's JSON Schema. Generated models return the schema nango.yaml describes; the
-    /// default, for hand-written types, only says it is an object.
+    /// The model's JSON Schema (draft 2020-12). Generated models return their definition in the
+    /// `schema.json` that nango-codegen builds from nango.yaml, with the definitions it refers to
+    /// under `$defs` (the same schema `/openapi.json` serves); the default, for hand-written
+    /// types, only says it is an object.
     fn json_schema() -> serde_json::Value {
         serde_json::json!({"type": "object"})
     }

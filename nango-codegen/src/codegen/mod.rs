@@ -7,6 +7,7 @@ pub(crate) mod names;
 mod schema;
 pub(crate) mod scripts;
 mod settings;
+mod shape;
 mod types;
 
 pub use settings::{DateType, Settings};
@@ -20,9 +21,10 @@ use types::ModelEmitter;
 /// The generated files, in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generated {
-    /// Rust source of the models and script descriptions (formatted, with an `@generated` header).
+    /// Rust source of the models and script descriptions (formatted, with an `@generated` header),
+    /// ending with `SCHEMA_JSON`, the `schema_json` text that `Model::json_schema` reads.
     pub models_rs: String,
-    /// JSON Schema of every model.
+    /// JSON Schema of every model: one definition per model under `$defs`.
     pub schema_json: String,
     /// The parsed config in Nango's `.nango/nango.json` shape.
     pub nango_json: String,
@@ -92,7 +94,8 @@ pub fn generate(output: &ParseOutput, settings: &Settings) -> Result<Generated, 
         diagnostics.sort_by_key(|d| !d.is_error());
         return Err(GenerateError::Invalid { file: output.file.clone(), diagnostics });
     }
-    let (items, types) = generate_parts(&output.config, settings);
+    let schema = schema_text(&output.config, settings);
+    let (items, types) = generate_parts(&output.config, settings, &schema);
     // Formatting item by item keeps every token stream small (one big stream is several times
     // slower to build, parse and print on files with a thousand models).
     let mut body = String::new();
@@ -106,8 +109,6 @@ pub fn generate(output: &ParseOutput, settings: &Settings) -> Result<Generated, 
         Path::new(&output.file).file_name().map_or(output.file.clone(), |n| n.to_string_lossy().into_owned())
     );
     let models_rs = header + &body;
-    let mut schema = serde_json::to_string_pretty(&schema_json(&output.config, settings)).unwrap_or_default();
-    schema.push('\n');
     Ok(Generated {
         models_rs,
         schema_json: schema,
@@ -129,15 +130,31 @@ pub fn schema_json(config: &NangoConfig, settings: &Settings) -> serde_json::Val
     schema::document(defs)
 }
 
-/// The Rust tokens for a valid config (what the `nango_models!` macro expands to).
-pub fn generate_tokens(config: &NangoConfig, settings: &Settings) -> TokenStream {
-    generate_parts(config, settings).0.into_iter().collect()
+/// The `schema.json` file: [`schema_json`], pretty-printed.
+fn schema_text(config: &NangoConfig, settings: &Settings) -> String {
+    let mut text = serde_json::to_string_pretty(&schema_json(config, settings)).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
+/// The Rust tokens for a valid config (what the `nango_models!` macro expands to).
+pub fn generate_tokens(config: &NangoConfig, settings: &Settings) -> TokenStream {
+    generate_parts(config, settings, &schema_text(config, settings)).0.into_iter().collect()
+}
+
+/// The name of the generated constant that holds the `schema.json` text.
+const SCHEMA_CONST: &str = "SCHEMA_JSON";
+
 /// The top-level items, and the Rust type of every model.
-fn generate_parts(config: &NangoConfig, settings: &Settings) -> (Vec<TokenStream>, Vec<(String, String)>) {
+fn generate_parts(
+    config: &NangoConfig,
+    settings: &Settings,
+    schema_json: &str,
+) -> (Vec<TokenStream>, Vec<(String, String)>) {
     let rt = settings.runtime_tokens();
     let mut types = Vec::new();
+    let schema_const = names::ident(SCHEMA_CONST);
+    let schema_item = schema_item(&schema_const, schema_json);
     if config.layout == Some(Layout::Flows) {
         // Each integration has its own models: one module per integration.
         let mut module_names = names::NameSet::default();
@@ -148,7 +165,9 @@ fn generate_parts(config: &NangoConfig, settings: &Settings) -> (Vec<TokenStream
         let mut emitters = Vec::new();
         for integration in &config.integrations {
             let module = names::ident(&module_names.claim_with(&names::field_name(&integration.name), "_"));
-            let mut emitter = ModelEmitter::new(settings, &integration.models, &[]);
+            let prefix = format!("{}.", integration.name);
+            let mut emitter =
+                ModelEmitter::new(settings, &integration.models, &[], &prefix, quote!(super::#schema_const));
             for m in &integration.models {
                 types.push((
                     format!("{}.{}", integration.name, m.name),
@@ -165,26 +184,57 @@ fn generate_parts(config: &NangoConfig, settings: &Settings) -> (Vec<TokenStream
             });
             emitters.push((integration, emitter, quote!(super::#module)));
         }
-        let refs: Vec<_> = emitters.iter().map(|(i, e, p)| (*i, e, p.clone())).collect();
+        let refs: Vec<_> =
+            emitters.iter().map(|(i, e, p)| scripts::Scope { integration: i, emitter: e, models: p.clone() }).collect();
         let scripts = scripts::scripts(&rt, &refs);
         modules.push(scripts);
+        modules.push(schema_item);
         return (modules, types);
     }
-    let mut emitter = ModelEmitter::new(settings, &config.models, &["SYNCS", "ACTIONS", "ON_EVENTS"]);
+    let reserved = ["SYNCS", "ACTIONS", "ON_EVENTS", SCHEMA_CONST];
+    let mut emitter = ModelEmitter::new(settings, &config.models, &reserved, "", quote!(#schema_const));
     types.extend(config.models.iter().map(|m| (m.name.clone(), emitter.type_of(&m.name).to_string())));
     let outputs: Vec<&str> = config.integrations.iter().flat_map(integration_outputs).collect();
     let items = model_items(&mut emitter, &config.models, outputs);
-    let refs: Vec<_> = config.integrations.iter().map(|i| (i, &emitter, quote!(super))).collect();
+    let refs: Vec<_> = config
+        .integrations
+        .iter()
+        .map(|i| scripts::Scope { integration: i, emitter: &emitter, models: quote!(super) })
+        .collect();
     let scripts = scripts::scripts(&rt, &refs);
     let mut items = items;
     items.push(scripts);
+    items.push(schema_item);
     (items, types)
+}
+
+/// `pub static SCHEMA_JSON: &str = r#"..."#;`: the `schema.json` text, which generated
+/// `Model::json_schema` implementations cut their schema from (a `static`, so that the runtime
+/// parses it once). A raw string keeps it readable, and is as cheap to compile as any literal.
+fn schema_item(name: &proc_macro2::Ident, text: &str) -> TokenStream {
+    // Enough `#`s that no `"` inside is followed by as many.
+    let mut hashes = 1;
+    while text.contains(&format!("\"{}", "#".repeat(hashes))) {
+        hashes += 1;
+    }
+    let hashes = "#".repeat(hashes);
+    let literal: TokenStream = format!("r{hashes}\"{text}\"{hashes}").parse().unwrap_or_else(|_| {
+        let plain = proc_macro2::Literal::string(text);
+        quote!(#plain)
+    });
+    quote! {
+        /// The JSON Schema of every model, as `schema.json` holds it: one definition per model
+        /// under `$defs` (`Model::json_schema` returns one of them with the ones it refers to).
+        #[allow(dead_code)]
+        pub static #name: &str = #literal;
+    }
 }
 
 fn integration_outputs(i: &crate::Integration) -> Vec<&str> {
     i.syncs.iter().flat_map(|s| s.output.iter().map(String::as_str)).collect()
 }
 
+/// The items of some models, and `impl Model` for those that are sync outputs.
 fn model_items(emitter: &mut ModelEmitter, models: &[crate::Model], outputs: Vec<&str>) -> Vec<TokenStream> {
     let mut impls = Vec::new();
     for model in models {

@@ -1,20 +1,31 @@
 //! `schema.json`: a JSON Schema (draft 2020-12) with one definition per model, from the IR.
+//!
+//! This is the one schema of a model: the generated code carries the same text (`SCHEMA_JSON`),
+//! `Model::json_schema` cuts a model's definition out of it and `/openapi.json` serves that.
+//!
+//! Each schema describes the Rust type generated beside it (the decisions are
+//! [`shape`](super::shape)'s): every JSON value the type writes is valid under it, and every
+//! value valid under it is one the type reads. Within that room the schema says what nango.yaml
+//! says (an optional `name?: T` is a `T` when present, although the type also reads `null` as
+//! absent). A model refers to another with `{"$ref": "#/$defs/<definition>"}`.
 
 use super::settings::{DateType, Settings};
+use super::shape::{self, Presence, UnionKind};
 use crate::ir::{Literal, Model, ObjectType, Primitive, TypeExpr};
 use serde_json::{Map, Value, json};
 
 /// The schema document for some models; `prefix` namespaces definitions (flows layout).
 pub(crate) fn definitions(models: &[Model], prefix: &str, settings: &Settings, out: &mut Map<String, Value>) {
+    let schemas = Schemas { prefix, settings };
     for model in models {
         let schema = if model.anonymous {
-            model.fields.first().map_or(json!({}), |f| ty(&f.ty, prefix, settings))
+            // An anonymous model is a type alias of its one field's type.
+            model.fields.first().map_or(json!({}), |f| schemas.ty(&f.ty))
         } else {
-            object(
-                &ObjectType { fields: model.fields.clone(), dynamic: model.dynamic_field.clone().map(Box::new) },
-                prefix,
-                settings,
-            )
+            schemas.object(&ObjectType {
+                fields: model.fields.clone(),
+                dynamic: model.dynamic_field.clone().map(Box::new),
+            })
         };
         out.insert(format!("{prefix}{}", model.name), schema);
     }
@@ -29,73 +40,161 @@ pub(crate) fn document(defs: Map<String, Value>) -> Value {
     })
 }
 
-fn object(o: &ObjectType, prefix: &str, settings: &Settings) -> Value {
-    let mut properties = Map::new();
-    let mut required = Vec::new();
-    for f in &o.fields {
-        properties.insert(f.name.clone(), ty(&f.ty, prefix, settings));
-        // `undefined`/`void` (alone or in a union) mean the key may be absent, as in the Rust type.
-        let absent = |t: &TypeExpr| matches!(t, TypeExpr::Primitive(Primitive::Undefined | Primitive::Void));
-        let implicitly_optional = matches!(f.ty, TypeExpr::Primitive(Primitive::Never))
-            || absent(&f.ty)
-            || matches!(&f.ty, TypeExpr::Union(members) if members.iter().any(absent));
-        if !f.optional && !implicitly_optional {
-            required.push(Value::String(f.name.clone()));
-        }
-    }
-    let additional = match &o.dynamic {
-        Some(d) => ty(d, prefix, settings),
-        None => Value::Bool(true),
-    };
-    json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": additional })
+/// The schemas of one model scope.
+struct Schemas<'a> {
+    /// Prefix of the scope's definition names.
+    prefix: &'a str,
+    settings: &'a Settings,
 }
 
-fn ty(t: &TypeExpr, prefix: &str, settings: &Settings) -> Value {
-    match t {
-        TypeExpr::Primitive(p) => match p {
-            Primitive::String => json!({"type": "string"}),
-            Primitive::Number => json!({"type": "number"}),
-            Primitive::Integer | Primitive::BigInt => json!({"type": "integer"}),
-            Primitive::Boolean => json!({"type": "boolean"}),
-            Primitive::Date => match settings.date_type {
-                DateType::Chrono => json!({"type": "string", "format": "date-time"}),
-                DateType::String => json!({"type": "string"}),
+impl Schemas<'_> {
+    /// A struct: its fields, the required ones (the keys that are always written) and, with
+    /// `__string`, the schema of the values under other keys. Without `__string` other keys are
+    /// allowed, as serde reads them (and drops them): no `additionalProperties`. `properties` is
+    /// always there, even empty, so a struct is told apart from a free-form `object`.
+    fn object(&self, o: &ObjectType) -> Value {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for f in &o.fields {
+            let schema = match shape::presence(f) {
+                Presence::Required => {
+                    required.push(Value::String(f.name.clone()));
+                    self.ty(&f.ty)
+                }
+                // Left out when `None`; `undefined` and `void` members say the key may be absent,
+                // not that it may be `null`.
+                Presence::Optional => self.absent_or(&f.ty),
+                Presence::OptionalNullable => with_null(self.ty(&f.ty)),
+            };
+            properties.insert(f.name.clone(), schema);
+        }
+        let mut schema = Map::new();
+        schema.insert("type".into(), json!("object"));
+        schema.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            schema.insert("required".into(), Value::Array(required));
+        }
+        if let Some(d) = &o.dynamic {
+            schema.insert("additionalProperties".into(), self.ty(d));
+        }
+        Value::Object(schema)
+    }
+
+    /// The value of an optional field that is left out when `None`.
+    fn absent_or(&self, t: &TypeExpr) -> Value {
+        match t {
+            TypeExpr::Union(members) => {
+                let absent = |m: &TypeExpr| matches!(m, TypeExpr::Primitive(Primitive::Undefined | Primitive::Void));
+                let present: Vec<TypeExpr> = members.iter().filter(|m| !absent(m)).cloned().collect();
+                if present.is_empty() || present.len() == members.len() { self.ty(t) } else { self.union(&present) }
+            }
+            _ => self.ty(t),
+        }
+    }
+
+    /// A value of type `t` (in a field that is always written, an array, a map or a union).
+    fn ty(&self, t: &TypeExpr) -> Value {
+        match t {
+            TypeExpr::Primitive(p) => match p {
+                Primitive::String => json!({"type": "string"}),
+                Primitive::Number => number(),
+                Primitive::Integer => integer(),
+                // `i128`: any integer that fits, so no format.
+                Primitive::BigInt => json!({"type": "integer"}),
+                Primitive::Boolean => json!({"type": "boolean"}),
+                Primitive::Date => match self.settings.date_type {
+                    // chrono writes RFC 3339 (`2024-01-02T03:04:05Z`) and reads it.
+                    DateType::Chrono => json!({"type": "string", "format": "date-time"}),
+                    DateType::String => json!({"type": "string"}),
+                },
+                Primitive::Object => json!({"type": "object"}),
+                Primitive::Any => json!({}),
+                Primitive::Array => json!({"type": "array"}),
+                // `Option<serde_json::Value>`: whatever is there is kept.
+                Primitive::Undefined | Primitive::Never | Primitive::Void => json!({}),
             },
-            Primitive::Object => json!({"type": "object"}),
-            Primitive::Any => json!({}),
-            Primitive::Array => json!({"type": "array", "items": {}}),
-            Primitive::Undefined | Primitive::Never | Primitive::Void => json!({"type": "null"}),
-        },
-        TypeExpr::Literal(l) => match l {
-            Literal::String(s) => json!({"const": s}),
-            Literal::Number(n) => json!({"const": n}),
-            Literal::Bool(b) => json!({"const": b}),
-            Literal::Null => json!({"type": "null"}),
-        },
-        TypeExpr::Model(m) => json!({"$ref": format!("#/$defs/{prefix}{m}")}),
-        TypeExpr::Array(inner) => json!({"type": "array", "items": ty(inner, prefix, settings)}),
-        TypeExpr::List(items) => {
-            let item = if items.is_empty() { json!({}) } else { union(items, prefix, settings) };
-            json!({"type": "array", "items": item})
+            TypeExpr::Literal(l) => match l {
+                Literal::String(_) => self.union(std::slice::from_ref(t)),
+                // A number literal is an `i64` or `f64` field, a boolean literal a `bool`: the type
+                // holds any such value, not only the literal.
+                Literal::Number(n) if n.is_i64() => integer(),
+                Literal::Number(_) => number(),
+                Literal::Bool(_) => json!({"type": "boolean"}),
+                // `()`: written and read as `null`.
+                Literal::Null => json!({"type": "null"}),
+            },
+            TypeExpr::Model(m) => json!({"$ref": format!("#/$defs/{}{m}", self.prefix)}),
+            TypeExpr::Array(inner) => json!({"type": "array", "items": self.ty(inner)}),
+            TypeExpr::List(items) if items.is_empty() => json!({"type": "array"}),
+            TypeExpr::List(items) => json!({"type": "array", "items": self.union(items)}),
+            TypeExpr::Union(members) => self.union(members),
+            TypeExpr::Object(o) => self.object(o),
         }
-        TypeExpr::Union(members) => union(members, prefix, settings),
-        TypeExpr::Object(o) => object(o, prefix, settings),
+    }
+
+    /// A union, as [`shape::union`] makes it: `null` when it is an `Option`, the string literals
+    /// as a literal enum, an untagged enum as `anyOf` its variants in serde's order.
+    fn union(&self, members: &[TypeExpr]) -> Value {
+        let shape = shape::union(members);
+        let schema = match &shape.kind {
+            UnionKind::Any => json!({}),
+            UnionKind::Literals(literals) => self.literals(literals),
+            UnionKind::Bool => json!({"type": "boolean"}),
+            UnionKind::Single(t) => self.ty(t),
+            UnionKind::Untagged { literals, others } => {
+                let mut branches = Vec::new();
+                if !literals.is_empty() {
+                    branches.push(self.literals(literals));
+                }
+                branches.extend(others.iter().map(|t| self.ty(t)));
+                any_of(branches)
+            }
+        };
+        if shape.nullable { with_null(schema) } else { schema }
+    }
+
+    /// An enum of string literals. With the catch-all `Other(String)` variant it reads and
+    /// writes any string: the listed values first, then any string.
+    fn literals(&self, literals: &[&str]) -> Value {
+        let listed = json!({"type": "string", "enum": literals});
+        if self.settings.catch_all_variant { any_of(vec![listed, json!({"type": "string"})]) } else { listed }
     }
 }
 
-fn union(members: &[TypeExpr], prefix: &str, settings: &Settings) -> Value {
-    if members.len() == 1 {
-        return ty(&members[0], prefix, settings);
+/// `f64`.
+fn number() -> Value {
+    json!({"type": "number", "format": "double"})
+}
+
+/// `i64`.
+fn integer() -> Value {
+    json!({"type": "integer", "format": "int64"})
+}
+
+/// `anyOf` these, nested `anyOf`s flattened and duplicates dropped; one branch is itself.
+fn any_of(branches: Vec<Value>) -> Value {
+    let mut flat: Vec<Value> = Vec::new();
+    for branch in branches {
+        let nested = match branch {
+            Value::Object(mut o) if o.len() == 1 && o.contains_key("anyOf") => match o.remove("anyOf") {
+                Some(Value::Array(items)) => items,
+                other => vec![json!({"anyOf": other})],
+            },
+            other => vec![other],
+        };
+        for b in nested {
+            if !flat.contains(&b) {
+                flat.push(b);
+            }
+        }
     }
-    let literals: Vec<&String> = members
-        .iter()
-        .filter_map(|m| match m {
-            TypeExpr::Literal(Literal::String(s)) => Some(s),
-            _ => None,
-        })
-        .collect();
-    if literals.len() == members.len() {
-        return json!({"type": "string", "enum": literals});
+    if flat.len() == 1 { flat.remove(0) } else { json!({ "anyOf": flat }) }
+}
+
+/// The schema, or `null`. The empty schema already admits `null`.
+fn with_null(schema: Value) -> Value {
+    if schema.as_object().is_some_and(Map::is_empty) {
+        return schema;
     }
-    json!({"anyOf": members.iter().map(|m| ty(m, prefix, settings)).collect::<Vec<_>>()})
+    any_of(vec![schema, json!({"type": "null"})])
 }

@@ -62,17 +62,33 @@ pub(crate) fn markers(integrations: &[&Integration]) -> Vec<(Vec<String>, Vec<St
         .collect()
 }
 
+/// An integration and where its models are.
+pub(crate) struct Scope<'a> {
+    pub integration: &'a Integration,
+    /// Names the models' Rust types.
+    pub emitter: &'a ModelEmitter<'a>,
+    /// How the `syncs` / `actions` modules reach the models (`super` or `super::github`).
+    pub models: TokenStream,
+}
+
+impl Scope<'_> {
+    /// The `schema.json` definition name of one of the integration's models.
+    fn definition(&self, model: &str) -> String {
+        format!("{}{model}", self.emitter.def_prefix)
+    }
+}
+
 /// The `syncs` and `actions` modules and the `SYNCS` / `ACTIONS` lists for some integrations.
-/// `models_path` is how the modules reach the models (`super` or `super::github`).
-pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmitter, TokenStream)]) -> TokenStream {
-    let all: Vec<&Integration> = integrations.iter().map(|(i, _, _)| *i).collect();
+pub(crate) fn scripts(rt: &TokenStream, integrations: &[Scope]) -> TokenStream {
+    let all: Vec<&Integration> = integrations.iter().map(|s| s.integration).collect();
     let markers = markers(&all);
     let mut sync_items = Vec::new();
     let mut sync_list = Vec::new();
     let mut action_items = Vec::new();
     let mut action_list = Vec::new();
     let mut event_list = Vec::new();
-    for ((integration, emitter, models), (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
+    for (scope, (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
+        let (integration, emitter, models) = (scope.integration, scope.emitter, &scope.models);
         for (event, name) in on_event_scripts(integration) {
             let event = ident(event);
             let int = &integration.name;
@@ -108,7 +124,8 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
             });
             let output_schemas = sync.output.iter().map(|o| {
                 let t = emitter.type_of(o);
-                quote!((#o, <#models::#t as #rt::Model>::json_schema()))
+                let definition = scope.definition(o);
+                quote!((#definition, <#models::#t as #rt::Model>::json_schema()))
             });
             sync_items.push(quote! {
                 #[doc = #doc]
@@ -132,9 +149,6 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[(&Integration, &ModelEmi
                         version: #version,
                     };
                     type Metadata = #metadata;
-                    // Inline: compiled only where a registration uses it, not for every sync of
-                    // every nango.yaml (schema generation is a lot of code per model).
-                    #[inline]
                     fn output_schemas() -> ::std::vec::Vec<(&'static str, #rt::__private::serde_json::Value)> {
                         ::std::vec![#(#output_schemas),*]
                     }

@@ -3,6 +3,7 @@
 
 use super::names::{NameSet, field_name, ident, type_name};
 use super::settings::{DateType, Settings};
+use super::shape::{self, Presence, UnionKind};
 use crate::ir::{Field, Literal, Model, ObjectType, Primitive, TypeExpr};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -36,6 +37,10 @@ pub(crate) struct ModelEmitter<'a> {
     /// The derive and crate-path attributes every item carries, built once.
     derive_attrs: TokenStream,
     crate_attrs: TokenStream,
+    /// Prefix of this scope's `schema.json` definition names (`github.` in the flows layout).
+    pub def_prefix: String,
+    /// Path of the constant holding the `schema.json` text, from the models' module.
+    schema_const: TokenStream,
 }
 
 /// Where a type is being generated.
@@ -50,7 +55,15 @@ struct Ctx {
 }
 
 impl<'a> ModelEmitter<'a> {
-    pub fn new(settings: &'a Settings, models: &[Model], reserved: &[&str]) -> Self {
+    /// An emitter for `models`, whose types avoid the names `reserved`; their schemas are the
+    /// definitions `def_prefix` + name of the `schema.json` text that `schema_const` names.
+    pub fn new(
+        settings: &'a Settings,
+        models: &[Model],
+        reserved: &[&str],
+        def_prefix: &str,
+        schema_const: TokenStream,
+    ) -> Self {
         let mut names = NameSet::default();
         for r in reserved {
             names.reserve(r);
@@ -65,6 +78,8 @@ impl<'a> ModelEmitter<'a> {
             items: Vec::new(),
             derive_attrs: TokenStream::new(),
             crate_attrs: TokenStream::new(),
+            def_prefix: def_prefix.to_owned(),
+            schema_const,
         };
         emitter.derive_attrs = emitter.build_derives();
         emitter.crate_attrs = emitter.build_crate_attrs();
@@ -96,7 +111,6 @@ impl<'a> ModelEmitter<'a> {
                 ::std::cmp::PartialEq,
                 #rt::__private::serde::Serialize,
                 #rt::__private::serde::Deserialize,
-                #rt::__private::schemars::JsonSchema,
                 #(#extra,)*
             )]
         }
@@ -104,10 +118,8 @@ impl<'a> ModelEmitter<'a> {
 
     fn build_crate_attrs(&self) -> TokenStream {
         let serde_path = format!("{}::__private::serde", self.settings.runtime_path);
-        let schemars_path = format!("{}::__private::schemars", self.settings.runtime_path);
         quote! {
             #[serde(crate = #serde_path)]
-            #[schemars(crate = #schemars_path)]
         }
     }
 
@@ -178,33 +190,38 @@ impl<'a> ModelEmitter<'a> {
         if let Some(parent_model) = &field.inherited_from {
             doc.push_str(&format!(" (from `{parent_model}`)"));
         }
+        // The schema decides presence from the shape alone: the type built here must agree.
+        debug_assert_eq!(
+            shape::flags(&field.ty),
+            shape::Flags { nullable: ty.nullable, implicitly_optional: ty.implicitly_optional },
+            "field `{json_name}`"
+        );
         let tokens = ty.tokens;
-        let optional = field.optional || ty.implicitly_optional;
-        if !optional {
-            return quote! {
+        match shape::presence(field) {
+            Presence::Required => quote! {
                 #[doc = #doc]
                 #rename
                 pub #id: #tokens,
-            };
-        }
-        if ty.nullable && field.optional {
-            // `name?: T | null`: absent, null and a value are three different things.
-            let with = format!("{}::__private::double_option::deserialize", self.settings.runtime_path);
-            let schema = format!("{tokens}");
-            return quote! {
-                #[doc = #doc]
-                #rename
-                #[serde(default, skip_serializing_if = "::std::option::Option::is_none", deserialize_with = #with)]
-                #[schemars(with = #schema)]
-                pub #id: ::std::option::Option<#tokens>,
-            };
-        }
-        let tokens = if ty.nullable { tokens } else { quote!(::std::option::Option<#tokens>) };
-        quote! {
-            #[doc = #doc]
-            #rename
-            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-            pub #id: #tokens,
+            },
+            Presence::OptionalNullable => {
+                // `name?: T | null`: absent, null and a value are three different things.
+                let with = format!("{}::__private::double_option::deserialize", self.settings.runtime_path);
+                quote! {
+                    #[doc = #doc]
+                    #rename
+                    #[serde(default, skip_serializing_if = "::std::option::Option::is_none", deserialize_with = #with)]
+                    pub #id: ::std::option::Option<#tokens>,
+                }
+            }
+            Presence::Optional => {
+                let tokens = if ty.nullable { tokens } else { quote!(::std::option::Option<#tokens>) };
+                quote! {
+                    #[doc = #doc]
+                    #rename
+                    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                    pub #id: #tokens,
+                }
+            }
         }
     }
 
@@ -270,47 +287,35 @@ impl<'a> ModelEmitter<'a> {
     }
 
     /// `A | B | ...`: `Option` for null members, an enum for string literals, `bool` for
-    /// `true | false`, the member itself when only one is left, else an untagged enum.
+    /// `true | false`, the member itself when only one is left, else an untagged enum
+    /// (the decisions are [`shape::union`]'s, shared with the schema).
     fn union(&mut self, members: &[TypeExpr], ctx: &Ctx) -> RustType {
-        let is_null = |t: &TypeExpr| {
-            matches!(t, TypeExpr::Literal(Literal::Null))
-                || matches!(t, TypeExpr::Primitive(Primitive::Undefined | Primitive::Void | Primitive::Never))
-        };
-        let nullable = members.iter().any(is_null);
-        let implicitly_optional =
-            members.iter().any(|t| matches!(t, TypeExpr::Primitive(Primitive::Undefined | Primitive::Void)));
-        let mut rest: Vec<&TypeExpr> = Vec::new();
-        for m in members.iter().filter(|t| !is_null(t)) {
-            if !rest.contains(&m) {
-                rest.push(m);
+        let shape = shape::union(members);
+        let inner = match &shape.kind {
+            UnionKind::Any => {
+                let rt = &self.rt;
+                quote!(#rt::__private::serde_json::Value)
             }
-        }
-        let literals: Vec<&str> = rest
-            .iter()
-            .filter_map(|t| match t {
-                TypeExpr::Literal(Literal::String(s)) => Some(s.as_str()),
-                _ => None,
-            })
-            .collect();
-        let inner = if rest.is_empty() {
-            let rt = &self.rt;
-            quote!(#rt::__private::serde_json::Value)
-        } else if literals.len() == rest.len() {
-            let name = self.literal_enum(&literals, &ctx.hint);
-            quote!(#name)
-        } else if rest.iter().all(|t| matches!(t, TypeExpr::Literal(Literal::Bool(_)))) {
-            quote!(bool)
-        } else if rest.len() == 1 {
-            let t = self.ty(rest[0], ctx);
-            if t.nullable || !nullable {
-                return RustType { implicitly_optional: implicitly_optional || t.implicitly_optional, ..t };
+            UnionKind::Literals(literals) => {
+                let name = self.literal_enum(literals, &ctx.hint);
+                quote!(#name)
             }
-            t.tokens
-        } else {
-            self.untagged_enum(&rest, &literals, ctx)
+            UnionKind::Bool => quote!(bool),
+            UnionKind::Single(member) => {
+                let t = self.ty(member, ctx);
+                if t.nullable || !shape.nullable {
+                    return RustType { implicitly_optional: shape.may_be_absent || t.implicitly_optional, ..t };
+                }
+                t.tokens
+            }
+            UnionKind::Untagged { literals, others } => self.untagged_enum(literals, others, ctx),
         };
-        if nullable {
-            RustType { tokens: quote!(::std::option::Option<#inner>), nullable: true, implicitly_optional }
+        if shape.nullable {
+            RustType {
+                tokens: quote!(::std::option::Option<#inner>),
+                nullable: true,
+                implicitly_optional: shape.may_be_absent,
+            }
         } else {
             RustType::plain(inner)
         }
@@ -348,7 +353,7 @@ impl<'a> ModelEmitter<'a> {
         name
     }
 
-    fn untagged_enum(&mut self, members: &[&TypeExpr], literals: &[&str], ctx: &Ctx) -> TokenStream {
+    fn untagged_enum(&mut self, literals: &[&str], others: &[&TypeExpr], ctx: &Ctx) -> TokenStream {
         let name = ident(&self.names.claim(&ctx.hint));
         let mut variant_names = NameSet::default();
         let mut variants = Vec::new();
@@ -357,10 +362,7 @@ impl<'a> ModelEmitter<'a> {
             let v = ident(&variant_names.claim("Literal"));
             variants.push(quote!(#v(#lit_enum),));
         }
-        for member in members {
-            if matches!(member, TypeExpr::Literal(Literal::String(_))) {
-                continue;
-            }
+        for member in others {
             let v = variant_names.claim(&self.variant_name(member));
             let inner = self.ty(member, &Ctx { hint: format!("{name}{v}"), ..ctx.clone() }).tokens;
             let v = ident(&v);
@@ -395,7 +397,8 @@ impl<'a> ModelEmitter<'a> {
         }
     }
 
-    /// `impl Model` for a sync output model with an `id`.
+    /// `impl Model` for a sync output model with an `id`; its JSON Schema is its `schema.json`
+    /// definition.
     pub fn model_impl(&self, model: &Model) -> Option<TokenStream> {
         if model.anonymous || model.field("id").is_none() {
             return None;
@@ -413,6 +416,8 @@ impl<'a> ModelEmitter<'a> {
             }
         }
         let id_field = id_field?;
+        let definition = format!("{}{}", self.def_prefix, model.name);
+        let schema_const = &self.schema_const;
         Some(quote! {
             impl #rt::Model for #name {
                 const NAME: &'static str = #json_name;
@@ -420,7 +425,7 @@ impl<'a> ModelEmitter<'a> {
                     #rt::__private::id_string(&self.#id_field)
                 }
                 fn json_schema() -> #rt::__private::serde_json::Value {
-                    #rt::__private::serde_json::to_value(#rt::__private::schemars::schema_for!(Self)).unwrap_or_default()
+                    #rt::__private::model_schema(#schema_const, #definition)
                 }
             }
         })

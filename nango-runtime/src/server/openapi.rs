@@ -1,16 +1,49 @@
 //! `GET /openapi.json`: the API described as OpenAPI 3.1, with the JSON Schemas of the models
-//! this program's syncs write.
+//! this program's syncs write: each exactly its `schema.json` definition (see
+//! `crate::schema::openapi_components`).
 
 use super::AppState;
 use crate::registered_syncs;
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-fn error_response(description: &str) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+/// The names of the service's own schemas. Models keep their `schema.json` names, so one of
+/// these moves aside (`nango.Error`) when a model already has its name.
+struct ServiceNames {
+    error: String,
+    metadata: String,
+    sync_command: String,
+    connection: String,
+    new_connection: String,
+}
+
+impl ServiceNames {
+    fn new(taken: &Map<String, Value>) -> Self {
+        let free = |wanted: &str| {
+            let mut candidates = std::iter::once(wanted.to_owned())
+                .chain(std::iter::once(format!("nango.{wanted}")))
+                .chain((2..).map(|n| format!("nango.{wanted}{n}")));
+            candidates.find(|c| !taken.contains_key(c)).unwrap_or_default()
+        };
+        ServiceNames {
+            error: free("Error"),
+            metadata: free("NangoMetadata"),
+            sync_command: free("SyncCommand"),
+            connection: free("Connection"),
+            new_connection: free("NewConnection"),
+        }
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn error_response(names: &ServiceNames, description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema_ref(&names.error)}}})
 }
 
 fn connection_headers() -> Value {
@@ -20,30 +53,41 @@ fn connection_headers() -> Value {
     ])
 }
 
-fn command(summary: &str) -> Value {
+fn command(names: &ServiceNames, summary: &str) -> Value {
     json!({"post": {
         "summary": summary,
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncCommand"}}}},
+        "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.sync_command)}}},
         "responses": {"200": {"description": "done", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}}}},
-                      "400": error_response("invalid body"), "404": error_response("unknown integration, sync or connection")}
+                      "400": error_response(names, "invalid body"), "404": error_response(names, "unknown integration, sync or connection")}
     }})
 }
 
 /// The document.
 pub fn document() -> Value {
-    let mut models: BTreeMap<String, Value> = BTreeMap::new();
-    let mut integrations = Vec::new();
+    // The records API names models as nango.yaml does; their schemas come under their
+    // schema.json definition names (the same but in the flows layout: `github.Issue`).
+    let mut model_names: BTreeSet<&str> = BTreeSet::new();
+    let mut definitions: BTreeMap<&str, Value> = BTreeMap::new();
     for sync in registered_syncs() {
-        integrations.push(sync.descriptor.integration);
-        for (name, schema) in (sync.schemas)() {
-            models.insert(name.to_owned(), schema);
+        model_names.extend(sync.descriptor.outputs.iter().copied());
+        for (definition, schema) in (sync.schemas)() {
+            definitions.insert(definition, schema);
         }
     }
-    let model_names: Vec<&String> = models.keys().collect();
-    let mut schemas = serde_json::Map::new();
-    schemas.insert("Error".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}));
+    // Models first, exactly their schema.json definitions; the service's schemas take the
+    // names left.
+    let mut schemas = crate::schema::openapi_components(definitions.iter().map(|(d, s)| (*d, s.clone())));
+    let names = ServiceNames::new(&schemas);
+    let record_variants: Vec<Value> = definitions
+        .keys()
+        .map(|definition| {
+            json!({"allOf": [schema_ref(definition),
+            {"type": "object", "properties": {"_nango_metadata": schema_ref(&names.metadata)}}]})
+        })
+        .collect();
+    schemas.insert(names.error.clone(), json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}));
     schemas.insert(
-        "NangoMetadata".into(),
+        names.metadata.clone(),
         json!({"type": "object", "properties": {
         "first_seen_at": {"type": "string", "format": "date-time"},
         "last_modified_at": {"type": "string", "format": "date-time"},
@@ -52,34 +96,19 @@ pub fn document() -> Value {
         "pruned_at": {"type": ["string", "null"], "format": "date-time"},
         "cursor": {"type": "string"}}}),
     );
-    schemas.insert("SyncCommand".into(), json!({"type": "object", "required": ["syncs"], "additionalProperties": false, "properties": {
+    schemas.insert(names.sync_command.clone(), json!({"type": "object", "required": ["syncs"], "additionalProperties": false, "properties": {
         "syncs": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"name": {"type": "string"}, "variant": {"type": "string"}}, "required": ["name"]}]}},
         "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
         "opts": {"type": "object", "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}}}}}));
-    schemas.insert("Connection".into(), json!({"type": "object", "properties": {
+    schemas.insert(names.connection.clone(), json!({"type": "object", "properties": {
         "id": {"type": "integer"}, "connection_id": {"type": "string"}, "provider_config_key": {"type": "string"},
         "provider": {"type": "string"}, "auth_mode": {"type": "string"}, "base_url": {"type": ["string", "null"]},
         "metadata": {"type": "object"}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"}}}));
-    schemas.insert("NewConnection".into(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
+    schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
         "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "provider": {"type": "string"},
         "credentials": {"type": "object", "description": "{\"type\": \"bearer\", \"token\"} | {\"type\": \"api_key\", \"api_key\"} | {\"type\": \"basic\", \"username\", \"password\"} | {\"type\": \"oauth2\", \"access_token\", \"refresh_token\", \"expires_at\", \"client_id\", \"client_secret\"}"},
         "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}}, "base_url": {"type": "string"}}}));
-    let mut record_variants = Vec::new();
-    for (name, schema) in &models {
-        let mut schema = schema.clone();
-        // Definitions of a model's schema move under components so `$ref`s resolve there.
-        if let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|o| o.remove("$defs")) {
-            for (k, v) in defs {
-                schemas.entry(k).or_insert(v);
-            }
-        }
-        if let Some(o) = schema.as_object_mut() {
-            o.remove("$schema");
-        }
-        schemas.insert(name.clone(), rewrite_refs(schema));
-        record_variants.push(json!({"allOf": [{"$ref": format!("#/components/schemas/{name}")},
-            {"type": "object", "properties": {"_nango_metadata": {"$ref": "#/components/schemas/NangoMetadata"}}}]}));
-    }
+    let error = |description: &str| error_response(&names, description);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "nango-rs service", "version": env!("CARGO_PKG_VERSION"),
@@ -106,64 +135,57 @@ pub fn document() -> Value {
                     "200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "records": {"type": "array", "items": {"oneOf": record_variants}},
                         "next_cursor": {"type": ["string", "null"]}}}}}},
-                    "400": error_response("bad parameter, header or cursor"), "401": error_response("missing or wrong key"),
-                    "404": error_response("unknown model")}
+                    "400": error("bad parameter, header or cursor"), "401": error("missing or wrong key"),
+                    "404": error("unknown model")}
             }},
             "/sync/status": {"get": {"summary": "Status of syncs", "parameters": [
                 {"name": "syncs", "in": "query", "required": true, "schema": {"type": "string"}, "description": "comma list or *"},
                 {"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}},
                 {"name": "connection_id", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "statuses"}, "400": error_response("bad parameter"), "404": error_response("unknown sync")}}},
-            "/sync/trigger": command("Run syncs now (opts.reset: full resync; opts.emptyCache: also delete cached records)"),
-            "/sync/pause": command("Pause schedules"),
-            "/sync/start": command("Start (resume) schedules"),
+                "responses": {"200": {"description": "statuses"}, "400": error("bad parameter"), "404": error("unknown sync")}}},
+            "/sync/trigger": command(&names, "Run syncs now (opts.reset: full resync; opts.emptyCache: also delete cached records)"),
+            "/sync/pause": command(&names, "Pause schedules"),
+            "/sync/start": command(&names, "Start (resume) schedules"),
             "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sync_name", "provider_config_key", "connection_id", "frequency"],
                     "properties": {"sync_name": {"type": "string"}, "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "frequency": {"type": ["string", "null"]}}}}}},
-                "responses": {"200": {"description": "set"}, "400": error_response("bad frequency")}}},
+                "responses": {"200": {"description": "set"}, "400": error("bad frequency")}}},
             "/connection": {
                 "get": {"summary": "Connections (never with credentials)", "responses": {"200": {"description": "list"}}},
-                "post": {"summary": "Create or replace a connection", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewConnection"}}}},
-                         "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Connection"}}}}, "400": error_response("invalid body")}}},
+                "post": {"summary": "Create or replace a connection", "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.new_connection)}}},
+                         "responses": {"201": {"description": "created", "content": {"application/json": {"schema": schema_ref(&names.connection)}}}, "400": error("invalid body")}}},
             "/connection/{connection_id}": {
                 "parameters": [{"name": "connection_id", "in": "path", "required": true, "schema": {"type": "string"}},
                                {"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}}],
-                "get": {"summary": "One connection", "responses": {"200": {"description": "the connection", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Connection"}}}}, "404": error_response("unknown")}},
-                "delete": {"summary": "Delete a connection with its records", "responses": {"204": {"description": "deleted"}, "404": error_response("unknown"), "409": error_response("a sync is running")}}},
+                "get": {"summary": "One connection", "responses": {"200": {"description": "the connection", "content": {"application/json": {"schema": schema_ref(&names.connection)}}}, "404": error("unknown")}},
+                "delete": {"summary": "Delete a connection with its records", "responses": {"204": {"description": "deleted"}, "404": error("unknown"), "409": error("a sync is running")}}},
             "/action/trigger": {"post": {"summary": "Run an action", "parameters": connection_headers(),
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action_name"], "properties": {"action_name": {"type": "string"}, "input": {}}}}}},
-                "responses": {"200": {"description": "the action's output"}, "400": error_response("invalid input"), "404": error_response("unknown action"), "500": error_response("the action failed")}}},
+                "responses": {"200": {"description": "the action's output"}, "400": error("invalid input"), "404": error("unknown action"), "500": error("the action failed")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
         }
     })
 }
 
-/// `#/$defs/X` (schemars) to `#/components/schemas/X`.
-fn rewrite_refs(mut value: Value) -> Value {
-    match &mut value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if k == "$ref"
-                    && let Value::String(s) = v
-                    && let Some(name) = s.strip_prefix("#/$defs/")
-                {
-                    *s = format!("#/components/schemas/{name}");
-                } else {
-                    *v = rewrite_refs(std::mem::take(v));
-                }
-            }
-        }
-        Value::Array(items) => {
-            for v in items.iter_mut() {
-                *v = rewrite_refs(std::mem::take(v));
-            }
-        }
-        _ => {}
-    }
-    value
-}
-
 /// `GET /openapi.json`.
 pub(super) async fn openapi(State(_): State<Arc<AppState>>) -> Json<Value> {
     Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_schemas_move_aside_for_models_of_their_name() {
+        let mut taken = Map::new();
+        for model in ["Error", "nango.Error", "Connection"] {
+            taken.insert(model.to_owned(), json!({"type": "object", "properties": {}}));
+        }
+        let names = ServiceNames::new(&taken);
+        assert_eq!(names.error, "nango.Error2");
+        assert_eq!(names.connection, "nango.Connection");
+        assert_eq!((names.metadata.as_str(), names.sync_command.as_str()), ("NangoMetadata", "SyncCommand"));
+        assert_eq!(names.new_connection, "NewConnection");
+    }
 }
