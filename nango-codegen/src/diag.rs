@@ -128,7 +128,7 @@ impl Diagnostic {
         };
         let mut out = format!("{kind}[{}]: {}\n", self.code, self.message);
         if let Some(span) = self.span {
-            let line_text = source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("");
+            let line_text = line_at(source, span);
             let gutter = span.line.to_string().len();
             let pad = " ".repeat(gutter);
             let _ = writeln!(out, "{pad}--> {file}:{}:{}", span.line, span.column);
@@ -147,5 +147,25 @@ impl Diagnostic {
             let _ = writeln!(out, "  = help: {help}");
         }
         out
+    }
+}
+
+/// The text of the line `span` starts on. Found from the span's byte offset, not by counting
+/// lines from the top as `str::lines` would: rendering every diagnostic of a big file that way
+/// is quadratic.
+fn line_at(source: &str, span: Span) -> &str {
+    let offset = span.offset.min(source.len());
+    if !source.is_char_boundary(offset) {
+        // No span is made so; count lines as a last resort.
+        return source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("");
+    }
+    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    match source[offset..].find('\n') {
+        // As `str::lines`: a line break is `\n` or `\r\n`.
+        Some(i) => {
+            let text = &source[start..offset + i];
+            text.strip_suffix('\r').unwrap_or(text)
+        }
+        None => &source[start..],
     }
 }

@@ -5,7 +5,7 @@
 //! model never hides a broken integration.
 
 use crate::ir::*;
-use crate::models::{FieldPath, ModelScope, suggest};
+use crate::models::{Budget, FieldPath, ModelScope, suggest};
 use crate::schedule::parse_runs;
 use crate::validate::Validator;
 use crate::yaml::{Kind, Node};
@@ -55,11 +55,13 @@ impl ScriptKind {
 
 pub(crate) struct Parser {
     pub diagnostics: Vec<Diagnostic>,
+    /// Shared by every `models:` section of the file.
+    budget: Budget,
 }
 
 impl Parser {
     pub fn new() -> Self {
-        Parser { diagnostics: Vec::new() }
+        Parser { diagnostics: Vec::new(), budget: Budget::default() }
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -101,7 +103,7 @@ impl Parser {
             );
             // Models are still checked so every problem shows at once.
             let mut scope = ModelScope::new(root.get("models"));
-            scope.parse_all();
+            scope.parse_all(&mut self.budget);
             let (models, diags) = scope.into_models();
             config.models = models;
             self.diagnostics.extend(diags);
@@ -130,7 +132,7 @@ impl Parser {
         if layout == Layout::Flows {
             for (key, value) in integration_entries {
                 let mut scope = ModelScope::new(value.get("models"));
-                scope.parse_all();
+                scope.parse_all(&mut self.budget);
                 let version = if has_v2_keys(value) { Layout::V2 } else { Layout::V1 };
                 let integration = self.parse_integration(key, value, version, true, &mut scope);
                 let (models, diags) = scope.into_models();
@@ -141,7 +143,7 @@ impl Parser {
             }
         } else {
             let mut scope = ModelScope::new(root.get("models"));
-            scope.parse_all();
+            scope.parse_all(&mut self.budget);
             for (key, value) in integration_entries {
                 let integration = self.parse_integration(key, value, layout, false, &mut scope);
                 config.integrations.push(integration);
@@ -715,7 +717,7 @@ impl Parser {
                         .help(help),
                 );
             }
-            scope.extra.push(Model {
+            scope.add_extra(Model {
                 name: anon.clone(),
                 span,
                 fields: vec![Field { name: role.to_owned(), optional: false, ty, span, inherited_from: None }],

@@ -97,3 +97,107 @@ fn long_extends_chain_does_not_overflow() {
     // Either merged or refused with a diagnostic: never a stack overflow.
     let _ = out.is_valid();
 }
+
+fn errors_with_code<'a>(out: &'a nango_codegen::ParseOutput, code: &'a str) -> Vec<&'a nango_codegen::Diagnostic> {
+    out.errors().filter(|d| d.code == code).collect()
+}
+
+/// The shape that used to be quadratic (a field-name search per field), at a size the tests
+/// can run: every field is kept once, a repeated name (`a` and `a?`) replaces the first in
+/// place, and an own field after `__extends` replaces the inherited one where it stands.
+#[test]
+fn many_fields_in_one_model() {
+    let mut src = String::from("integrations: {}\nmodels:\n  Base:\n");
+    for i in 0..300 {
+        src.push_str(&format!("    b{i}: string\n"));
+    }
+    src.push_str("  Big:\n    __extends: Base\n");
+    for i in 0..3_000 {
+        src.push_str(&format!("    f{i}: string\n"));
+    }
+    src.push_str("    f7?: number\n    b250: boolean\n");
+    let out = parse(&src, "nango.yaml");
+    assert!(out.is_valid(), "{:?}", out.errors().next());
+    let big = out.config.model("Big").unwrap();
+    assert_eq!(big.fields.len(), 3_300);
+    let f7 = big.field("f7").unwrap();
+    assert!(f7.optional);
+    assert_eq!(big.fields.iter().position(|f| f.name == "f7"), Some(307));
+    let b250 = big.field("b250").unwrap();
+    assert_eq!(b250.inherited_from, None, "own field wins");
+    assert_eq!(b250.ty, nango_codegen::TypeExpr::Primitive(nango_codegen::Primitive::Boolean));
+    assert_eq!(big.fields.iter().position(|f| f.name == "b250"), Some(250));
+}
+
+/// An `__extends` chain longer than 64 models is cut at 64 whatever order the models are
+/// written in (it used to depend on it: parents first merged all 5,000 levels, quadratic in
+/// memory), with an error that says so where the chain is cut.
+#[test]
+fn long_extends_chains_are_cut_the_same_way_in_any_order() {
+    let chain = |parents_first: bool| {
+        let mut src = String::from("integrations: {}\nmodels:\n");
+        let mut models: Vec<String> = (0..150)
+            .map(|i| {
+                if i == 0 {
+                    "  M0:\n    f0: string\n".to_owned()
+                } else {
+                    format!("  M{i}:\n    __extends: M{}\n    f{i}: string\n", i - 1)
+                }
+            })
+            .collect();
+        if !parents_first {
+            models.reverse();
+        }
+        src.push_str(&models.concat());
+        parse(&src, "nango.yaml")
+    };
+    for parents_first in [true, false] {
+        let out = chain(parents_first);
+        let cut = errors_with_code(&out, "extends_too_deep");
+        let mut cut_at: Vec<&str> = cut.iter().map(|d| d.path.as_str()).collect();
+        cut_at.sort_by_key(|p| p.len());
+        assert_eq!(cut_at, ["M65", "M130"], "parents first: {parents_first}");
+        assert_eq!(out.errors().count(), 2, "{:?}", out.errors().collect::<Vec<_>>());
+        let first = cut.iter().find(|d| d.path == "M65").unwrap();
+        assert_eq!(first.message, "Model \"M65\" extends \"M64\", whose `__extends` chain is already 64 models long");
+        assert_eq!(out.config.model("M64").unwrap().fields.len(), 65);
+        assert_eq!(out.config.model("M65").unwrap().fields.len(), 1);
+        assert_eq!(out.config.model("M149").unwrap().fields.len(), 20);
+    }
+}
+
+/// Many models extending one big model copy its fields into each: past a budget for the file
+/// the copies are refused with an error (like aliases in a YAML bomb), not made.
+#[test]
+fn extends_fan_out_is_bounded() {
+    let mut src = String::from("integrations: {}\nmodels:\n  Base:\n");
+    for i in 0..1_000 {
+        src.push_str(&format!("    b{i}: string\n"));
+    }
+    for i in 0..300 {
+        src.push_str(&format!("  Child{i}:\n    __extends: Base\n"));
+    }
+    let out = parse(&src, "nango.yaml");
+    let refused = errors_with_code(&out, "extends_too_large");
+    // The budget (500,000) pays for looking at each parent field and copying it: 2,000 a child.
+    assert_eq!(refused.len(), 50, "{:?}", refused.first());
+    assert_eq!(refused[0].path, "Child250");
+    assert!(refused[0].message.contains("more than 500000 inherited field types"), "{}", refused[0].message);
+    assert_eq!(out.config.model("Child249").unwrap().fields.len(), 1_000);
+    assert_eq!(out.config.model("Child250").unwrap().fields.len(), 0);
+}
+
+/// Cycles through `__extends` are still found when the walk that finds them is iterative, in
+/// the same place: at the model that closes the loop.
+#[test]
+fn extends_cycles_in_long_chains() {
+    let mut src = String::from("integrations: {}\nmodels:\n");
+    for i in 0..40 {
+        src.push_str(&format!("  M{i}:\n    __extends: M{}\n    f{i}: string\n", (i + 1) % 40));
+    }
+    let out = parse(&src, "nango.yaml");
+    let cycles = errors_with_code(&out, "cyclic_extends");
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    assert_eq!(cycles[0].message, "Model \"M39\" extends \"M0\", which extends it back");
+    assert_eq!(out.config.model("M0").unwrap().fields.len(), 40);
+}
