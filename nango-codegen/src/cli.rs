@@ -309,6 +309,11 @@ fn validate(args: ValidateArgs) -> i32 {
             if matches!(e, crate::LoadError::Io { .. }) && !args.path.exists() {
                 eprintln!("  = help: pass a nango.yaml file or a folder that contains one");
             }
+            if let crate::LoadError::Io { source, .. } = &e
+                && source.kind() == std::io::ErrorKind::FileTooLarge
+            {
+                eprintln!("  = help: a nango.yaml is far smaller than this; check that the path names one");
+            }
             return EXIT_USAGE;
         }
     };
@@ -317,9 +322,10 @@ fn validate(args: ValidateArgs) -> i32 {
     }
     match args.format {
         Format::Json => {
-            let json = json_report(&out);
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            // Written as it is serialized: no JSON tree of every diagnostic in memory first.
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = serde_json::to_writer_pretty(&mut stdout, &JsonReport::new(&out));
+            let _ = writeln!(stdout);
         }
         Format::Human => print_human(&out),
     }
@@ -328,20 +334,50 @@ fn validate(args: ValidateArgs) -> i32 {
 
 /// The `--format json` object.
 pub fn json_report(out: &ParseOutput) -> serde_json::Value {
-    serde_json::json!({
-        "file": out.file,
-        "valid": out.is_valid(),
-        "version": out.config.layout.map(|l| l.as_str()),
-        "diagnostics": out.diagnostics.iter().map(|d| serde_json::json!({
-            "severity": d.severity,
-            "code": d.code,
-            "message": d.message,
-            "path": d.path,
-            "line": d.line(),
-            "column": d.column(),
-            "help": d.help,
-        })).collect::<Vec<_>>(),
-    })
+    serde_json::to_value(JsonReport::new(out)).unwrap_or_default()
+}
+
+/// The `--format json` object, borrowing from the parse output (fields in output order).
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    file: &'a str,
+    valid: bool,
+    version: Option<&'static str>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonDiagnostic<'a> {
+    severity: Severity,
+    code: &'a str,
+    message: &'a str,
+    path: &'a str,
+    line: u32,
+    column: u32,
+    help: Option<&'a str>,
+}
+
+impl<'a> JsonReport<'a> {
+    fn new(out: &'a ParseOutput) -> Self {
+        JsonReport {
+            file: &out.file,
+            valid: out.is_valid(),
+            version: out.config.layout.map(|l| l.as_str()),
+            diagnostics: out
+                .diagnostics
+                .iter()
+                .map(|d| JsonDiagnostic {
+                    severity: d.severity,
+                    code: &d.code,
+                    message: &d.message,
+                    path: &d.path,
+                    line: d.line(),
+                    column: d.column(),
+                    help: d.help.as_deref(),
+                })
+                .collect(),
+        }
+    }
 }
 
 fn print_human(out: &ParseOutput) {

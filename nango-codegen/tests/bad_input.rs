@@ -201,3 +201,47 @@ fn extends_cycles_in_long_chains() {
     assert_eq!(cycles[0].message, "Model \"M39\" extends \"M0\", which extends it back");
     assert_eq!(out.config.model("M0").unwrap().fields.len(), 40);
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nango-bad-input-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Files over the cap are refused from their size, before anything is read; the error names
+/// the file, its size and the cap.
+#[test]
+fn files_over_the_cap_are_refused() {
+    let dir = temp_dir("cap");
+    let path = dir.join("nango.yaml");
+    // Sparse: no 64 MiB written to disk.
+    std::fs::File::create(&path).unwrap().set_len(nango_codegen::MAX_FILE_SIZE + 1).unwrap();
+    let err = nango_codegen::load(&dir).unwrap_err();
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "cannot read {}: the file is 67108865 bytes (64.0 MiB), over the limit of 67108864 bytes (64 MiB) for a nango.yaml",
+            path.display()
+        )
+    );
+    let nango_codegen::LoadError::Io { source, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(source.kind(), std::io::ErrorKind::FileTooLarge);
+    let detail = source.get_ref().and_then(|e| e.downcast_ref::<nango_codegen::FileTooLarge>());
+    assert_eq!(detail, Some(&nango_codegen::FileTooLarge { size: 67_108_865, size_known: true }));
+    // A file under the cap is read (NUL bytes: not valid YAML, which is a diagnostic).
+    std::fs::File::create(&path).unwrap().set_len(16).unwrap();
+    assert!(nango_codegen::load(&path).is_ok());
+}
+
+/// What reports no size (devices, pipes) is read up to the cap and no further.
+#[cfg(unix)]
+#[test]
+fn endless_input_is_cut_at_the_cap() {
+    let err = nango_codegen::load("/dev/zero").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read /dev/zero: the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there)"
+    );
+}

@@ -107,3 +107,16 @@ fn default_path_is_the_current_folder() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["version"], "v1");
 }
+
+#[test]
+fn files_over_the_cap_are_refused_with_a_clear_error() {
+    let dir = temp_dir("too-large");
+    let path = dir.join("nango.yaml");
+    std::fs::File::create(&path).unwrap().set_len(100 * 1024 * 1024).unwrap();
+    let (code, _, stderr) = nango(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "names the file: {stderr}");
+    assert!(stderr.contains("104857600 bytes (100.0 MiB)"), "says the size: {stderr}");
+    assert!(stderr.contains("limit of 67108864 bytes (64 MiB)"), "says the cap: {stderr}");
+    assert!(stderr.contains("help: a nango.yaml is far smaller"), "{stderr}");
+}
