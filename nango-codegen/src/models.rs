@@ -193,7 +193,7 @@ impl Default for Budget {
 /// One `models:` section (the file's, or one integration's in the flows layout).
 pub(crate) struct ModelScope<'a> {
     /// Declared models, in order: name, key span, definition.
-    declared: Vec<(String, Span, &'a Node)>,
+    declared: Vec<(String, Span, &'a Node<'a>)>,
     index: HashMap<String, usize>,
     resolved: Vec<Option<Model>>,
     /// Length of the `__extends` chain above each resolved model (0: extends nothing).
@@ -217,7 +217,7 @@ pub(crate) struct ModelScope<'a> {
 
 impl<'a> ModelScope<'a> {
     /// Reads the names of a `models:` map (the file's, or one integration's in the flows layout).
-    pub fn new(models: Option<&'a Node>) -> Self {
+    pub fn new(models: Option<&'a Node<'a>>) -> Self {
         let mut scope = ModelScope {
             declared: Vec::new(),
             index: HashMap::new(),
@@ -235,7 +235,7 @@ impl<'a> ModelScope<'a> {
         let Some(models) = models else { return scope };
         match &models.kind {
             Kind::Map(entries) => {
-                for (key, value) in entries {
+                for (key, value) in entries.iter() {
                     let name = key.key_text();
                     if !valid_model_name(&name) {
                         scope.diagnostics.push(
@@ -328,7 +328,7 @@ impl<'a> ModelScope<'a> {
         self.resolved[i] = Some(model);
     }
 
-    fn parse_model(&mut self, name: &str, span: Span, node: &'a Node) -> Model {
+    fn parse_model(&mut self, name: &str, span: Span, node: &'a Node<'a>) -> Model {
         let mut model = Model {
             name: name.to_owned(),
             span,
@@ -509,7 +509,7 @@ impl<'a> ModelScope<'a> {
     }
 
     /// Classifies one field value (spec §2.2 steps 4–14).
-    pub fn classify_value(&mut self, path: &FieldPath, value: &'a Node) -> TypeExpr {
+    pub fn classify_value(&mut self, path: &FieldPath, value: &'a Node<'a>) -> TypeExpr {
         match &value.kind {
             Kind::Seq(items) => TypeExpr::List(
                 items.iter().enumerate().map(|(i, item)| self.classify_value(&path.item(i), item)).collect(),
@@ -572,13 +572,16 @@ impl<'a> ModelScope<'a> {
         if let Some(n) = number_literal(text) {
             return TypeExpr::Literal(Literal::Number(n));
         }
-        match text.to_ascii_lowercase().as_str() {
-            "true" => return TypeExpr::Literal(Literal::Bool(true)),
-            "false" => return TypeExpr::Literal(Literal::Bool(false)),
-            "null" => return TypeExpr::Literal(Literal::Null),
-            _ => {}
+        if text.eq_ignore_ascii_case("true") {
+            return TypeExpr::Literal(Literal::Bool(true));
         }
-        if DISALLOWED_GENERICS.iter().any(|g| text.starts_with(g)) {
+        if text.eq_ignore_ascii_case("false") {
+            return TypeExpr::Literal(Literal::Bool(false));
+        }
+        if text.eq_ignore_ascii_case("null") {
+            return TypeExpr::Literal(Literal::Null);
+        }
+        if text.contains('<') && DISALLOWED_GENERICS.iter().any(|g| text.starts_with(g)) {
             let help = if text.starts_with("Record<") {
                 "use `__string: <type>` for a map with arbitrary keys"
             } else if text.starts_with("Array<") {
@@ -802,7 +805,7 @@ struct ObjectBuilder {
 }
 
 impl ObjectBuilder {
-    const LINEAR_LIMIT: usize = 16;
+    const LINEAR_LIMIT: usize = 32;
 
     fn position(&self, name: &str) -> Option<usize> {
         match &self.index {
@@ -843,7 +846,7 @@ fn extends_parents(node: &Node, index: &HashMap<String, usize>) -> Vec<usize> {
     fn walk(node: &Node, index: &HashMap<String, usize>, out: &mut Vec<usize>) {
         match &node.kind {
             Kind::Map(entries) => {
-                for (key, value) in entries {
+                for (key, value) in entries.iter() {
                     if matches!(strip_optional(&key.key_str()).0, "__extends") {
                         if let Some(list) = value.as_str() {
                             out.extend(list.split(',').filter_map(|p| index.get(p.trim()).copied()));

@@ -81,12 +81,12 @@ impl Parser {
             return config;
         };
         for (key, _) in entries {
-            let k = key.key_text();
+            let k = key.key_str();
             if k != "integrations" && k != "models" {
                 self.push(
                     Diagnostic::warning("unknown_key", format!("unknown top-level key `{k}` is ignored"))
                         .at(key.span)
-                        .path(k.clone())
+                        .path(k.to_string())
                         .help(did_you_mean(
                             &k,
                             &["integrations", "models"],
@@ -191,8 +191,8 @@ impl Parser {
             }
         } else {
             for (k, _) in entries {
-                let k_text = k.key_text();
-                let allowed = INTEGRATION_KEYS_V2.contains(&k_text.as_str())
+                let k_text = k.key_str();
+                let allowed = INTEGRATION_KEYS_V2.contains(&k_text.as_ref())
                     || (flows && (k_text == "models" || k_text == "rawName"));
                 if !allowed {
                     self.push(
@@ -248,7 +248,7 @@ impl Parser {
     }
 
     /// The entries of a map node; reports anything else.
-    fn map_entries<'n>(&mut self, node: &'n Node, path: &str) -> &'n [(Node, Node)] {
+    fn map_entries<'n, 's>(&mut self, node: &'n Node<'s>, path: &str) -> &'n [(Node<'s>, Node<'s>)] {
         match &node.kind {
             Kind::Map(e) => e,
             Kind::Null => &[],
@@ -373,15 +373,15 @@ impl Parser {
 
     fn check_keys(&mut self, node: &Node, allowed: &[&str], path: &str, kind: ScriptKind) {
         for (k, _) in node.as_map().unwrap_or(&[]) {
-            let key = k.key_text();
-            if allowed.contains(&key.as_str()) {
+            let key = k.key_str();
+            if allowed.contains(&key.as_ref()) {
                 continue;
             }
             let other = match kind {
                 ScriptKind::Sync => ACTION_KEYS,
                 ScriptKind::Action => SYNC_KEYS,
             };
-            let fallback = if other.contains(&key.as_str()) {
+            let fallback = if other.contains(&key.as_ref()) {
                 format!("`{key}` is only allowed on {}", if kind == ScriptKind::Sync { "actions" } else { "syncs" })
             } else {
                 format!("allowed keys for {}: {}", kind.plural(), allowed.join(", "))
@@ -793,9 +793,9 @@ impl Parser {
             }
             Kind::Map(entries) => {
                 let mut ok = true;
-                for (k, _) in entries {
-                    let key = k.key_text();
-                    if !matches!(key.as_str(), "method" | "path" | "group") {
+                for (k, _) in entries.iter() {
+                    let key = k.key_str();
+                    if !matches!(key.as_ref(), "method" | "path" | "group") {
                         self.push(
                             Diagnostic::error(
                                 "additional_property",
@@ -909,7 +909,7 @@ impl Parser {
         let text = match &n.kind {
             Kind::Int(i) => return i.to_string(),
             Kind::Float(f) => crate::yaml::js_number(*f),
-            Kind::Str(s) => s.clone(),
+            Kind::Str(s) => s.to_string(),
             Kind::Null => return String::new(),
             _ => String::from("?"),
         };
@@ -932,7 +932,7 @@ impl Parser {
     fn opt_string(&mut self, node: &Node, key: &str, path: &str, message: &str) -> Option<String> {
         let n = node.get(key)?;
         match &n.kind {
-            Kind::Str(s) => Some(s.clone()),
+            Kind::Str(s) => Some(s.to_string()),
             Kind::Null => None,
             _ => {
                 self.type_error(n, path, message, &format!("quote the value: `{key}: \"...\"`"));
@@ -959,10 +959,10 @@ impl Parser {
     /// A string or a list of strings, each with its span.
     fn string_or_list(&mut self, n: &Node, path: &str, message: &str) -> Vec<(String, Span)> {
         match &n.kind {
-            Kind::Str(s) => vec![(s.clone(), n.span)],
+            Kind::Str(s) => vec![(s.to_string(), n.span)],
             Kind::Seq(items) => {
                 let mut out = Vec::new();
-                for item in items {
+                for item in items.iter() {
                     match item.as_str() {
                         Some(s) => out.push((s.to_owned(), item.span)),
                         None => {
