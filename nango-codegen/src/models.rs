@@ -463,12 +463,14 @@ impl<'a> ModelScope<'a> {
         let mut left = self.budget.inherited_nodes;
         let mut inherited = Vec::new();
         let mut affordable = true;
+        // Nothing to compare with yet (`__extends` first, as usual): a parent's names are unique.
+        let fresh = object.fields.is_empty();
         for field in &parent_model.fields {
             if !charge(1, &mut left) {
                 affordable = false;
                 break;
             }
-            if !object.has(&field.name) {
+            if fresh || !object.has(&field.name) {
                 affordable = charge_type(&field.ty, &mut left);
                 if !affordable {
                     break;
@@ -795,26 +797,37 @@ fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec
     vec![start]
 }
 
-/// The fields of an object being read, with an index by name once there are many: models with
-/// thousands of fields would otherwise search the list once per field.
+/// The fields of an object being read, with an index by name once it is searched often: models
+/// with thousands of fields would otherwise search the list once per field. The index is built
+/// only after a few searches of a long list, so that objects that are mostly copied from a
+/// parent (`__extends`) and searched once or twice never pay for it.
 #[derive(Default)]
 struct ObjectBuilder {
     fields: Vec<Field>,
     dynamic: Option<Box<TypeExpr>>,
     index: Option<HashMap<String, usize>>,
+    /// Linear searches of a list longer than `LINEAR_LIMIT` so far.
+    long_searches: usize,
 }
 
 impl ObjectBuilder {
     const LINEAR_LIMIT: usize = 32;
+    const SEARCHES_BEFORE_INDEX: usize = 4;
 
-    fn position(&self, name: &str) -> Option<usize> {
+    fn position(&mut self, name: &str) -> Option<usize> {
+        if self.index.is_none() && self.fields.len() > Self::LINEAR_LIMIT {
+            self.long_searches += 1;
+            if self.long_searches > Self::SEARCHES_BEFORE_INDEX {
+                self.index = Some(self.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect());
+            }
+        }
         match &self.index {
             Some(index) => index.get(name).copied(),
             None => self.fields.iter().position(|f| f.name == name),
         }
     }
 
-    fn has(&self, name: &str) -> bool {
+    fn has(&mut self, name: &str) -> bool {
         self.position(name).is_some()
     }
 
@@ -822,11 +835,6 @@ impl ObjectBuilder {
     fn push(&mut self, field: Field) {
         if let Some(index) = &mut self.index {
             index.insert(field.name.clone(), self.fields.len());
-        } else if self.fields.len() + 1 >= Self::LINEAR_LIMIT {
-            let mut index: HashMap<String, usize> =
-                self.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
-            index.insert(field.name.clone(), self.fields.len());
-            self.index = Some(index);
         }
         self.fields.push(field);
     }
