@@ -245,3 +245,36 @@ fn endless_input_is_cut_at_the_cap() {
         "cannot read /dev/zero: the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there)"
     );
 }
+
+/// Anchors inside anchors: each anchored node used to be copied when its anchor was read, so 55
+/// nested anchors over one list held 55 copies of it. They are shared now, and aliases of them
+/// still read as the anchored node.
+#[test]
+fn nested_anchors_are_shared() {
+    let mut src = String::from("integrations: {}\nx:\n");
+    let mut indent = String::from("  ");
+    for depth in 0..40 {
+        src.push_str(&format!("{indent}k{depth}: &a{depth}\n"));
+        indent.push_str("  ");
+    }
+    src.push_str(&format!("{indent}leaf: [{}]\n", vec!["x"; 10_000].join(", ")));
+    src.push_str("y: [*a39, *a0]\n");
+    let out = parse(&src, "nango.yaml");
+    assert!(out.is_valid(), "{:?}", out.errors().next());
+    assert_eq!(out.diagnostics.len(), 2, "unknown keys x and y: {:?}", out.diagnostics);
+}
+
+/// An alias of a long string costs its length from the alias budget (whatever reads the tree
+/// copies the string at every use), so a few thousand aliases of a big string are a bomb.
+#[test]
+fn aliases_of_long_strings_are_counted_by_length() {
+    let long = "y".repeat(100_000);
+    let src = format!("integrations: {{}}\nx: &s {long}\nz: [{}]\n", vec!["*s"; 1_000].join(", "));
+    let out = parse(&src, "nango.yaml");
+    let error = out.errors().next().expect("refused");
+    assert_eq!(error.code, "yaml_syntax");
+    assert!(error.message.contains("aliases expand to too many nodes"), "{}", error.message);
+    // A few are fine.
+    let src = format!("integrations: {{}}\nx: &s {long}\nz: [{}]\n", vec!["*s"; 100].join(", "));
+    assert!(parse(&src, "nango.yaml").is_valid());
+}

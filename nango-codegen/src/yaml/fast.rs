@@ -141,6 +141,52 @@ fn is_flow_indicator(b: u8) -> bool {
     matches!(b, b',' | b'[' | b']' | b'{' | b'}')
 }
 
+/// The bytes a block plain scalar's scan stops at: a line break, `:`, `#` and a space (which
+/// is not part of the text when it trails).
+static PLAIN_STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    stops[b'\n' as usize] = true;
+    stops[b':' as usize] = true;
+    stops[b'#' as usize] = true;
+    stops[b' ' as usize] = true;
+    stops
+};
+
+/// How the text of a block plain scalar on one line ends.
+#[derive(Clone, Copy, PartialEq)]
+enum PlainEnd {
+    /// At a `:` followed by a space or a line break (a key's end).
+    Colon,
+    /// At a comment, a line break or the end of the input.
+    Line,
+}
+
+/// Scans block plain-scalar text from `from`: where the scan stopped, where the text ends (before
+/// trailing spaces), and why.
+fn scan_plain(b: &[u8], from: usize) -> (usize, usize, PlainEnd) {
+    let mut i = from;
+    let mut end = from;
+    loop {
+        let run = i;
+        while i < b.len() && !PLAIN_STOPS[b[i] as usize] {
+            i += 1;
+        }
+        if i > run {
+            end = i;
+        }
+        match b.get(i) {
+            None | Some(b'\n') => return (i, end, PlainEnd::Line),
+            Some(b':') if is_blank_or_end(b.get(i + 1).copied()) => return (i, end, PlainEnd::Colon),
+            Some(b'#') if i > 0 && b[i - 1] == b' ' => return (i, end, PlainEnd::Line),
+            Some(b' ') => i += 1,
+            Some(_) => {
+                i += 1;
+                end = i;
+            }
+        }
+    }
+}
+
 impl<'s> Scanner<'s, '_> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
@@ -364,14 +410,7 @@ impl<'s> Scanner<'s, '_> {
                 }
                 Ok(self.peek_at(i) == Some(b':') && is_blank_or_end(self.peek_at(i + 1)))
             }
-            _ => loop {
-                match self.peek_at(i) {
-                    None | Some(b'\n') => return Ok(false),
-                    Some(b':') if is_blank_or_end(self.peek_at(i + 1)) => return Ok(true),
-                    Some(b'#') if self.b[i - 1] == b' ' => return Ok(false),
-                    Some(_) => i += 1,
-                }
-            },
+            _ => Ok(scan_plain(self.b, i).2 == PlainEnd::Colon),
         }
     }
 
@@ -411,19 +450,11 @@ impl<'s> Scanner<'s, '_> {
                     return Err(Stop);
                 }
                 let start = self.pos;
-                let mut end = start;
-                loop {
-                    match self.peek() {
-                        None | Some(b'\n') => return Err(Stop),
-                        Some(b':') if is_blank_or_end(self.peek_at(self.pos + 1)) => break,
-                        Some(b'#') if self.b[self.pos - 1] == b' ' => return Err(Stop),
-                        Some(b' ') => self.pos += 1,
-                        Some(_) => {
-                            self.pos += 1;
-                            end = self.pos;
-                        }
-                    }
+                let (colon, end, why) = scan_plain(self.b, start);
+                if why != PlainEnd::Colon {
+                    return Err(Stop);
                 }
+                self.pos = colon;
                 // YAML limits implicit keys to 1024 characters.
                 if end - start > 1024 {
                     return Err(Stop);
@@ -532,22 +563,14 @@ impl<'s> Scanner<'s, '_> {
     /// The text of a plain scalar from `pos` to the end of its line (or a comment): returns
     /// where the text ends (before trailing spaces), with `pos` there.
     fn plain_line(&mut self) -> Read<usize> {
-        let mut end = self.pos;
-        loop {
-            match self.peek() {
-                None | Some(b'\n') => break,
-                // `a: b: c` is an error, and a key here is not ours either.
-                Some(b':') if is_blank_or_end(self.peek_at(self.pos + 1)) => return Err(Stop),
-                Some(b'#') if self.b[self.pos - 1] == b' ' => break,
-                Some(b' ') => self.pos += 1,
-                Some(_) => {
-                    self.pos += 1;
-                    end = self.pos;
-                }
+        match scan_plain(self.b, self.pos) {
+            // `a: b: c` is an error, and a key here is not ours either.
+            (_, _, PlainEnd::Colon) => Err(Stop),
+            (_, end, PlainEnd::Line) => {
+                self.pos = end;
+                Ok(end)
             }
         }
-        self.pos = end;
-        Ok(end)
     }
 
     /// A plain scalar whose first line is `start..end` (`pos` at `end`), with the lines after it
