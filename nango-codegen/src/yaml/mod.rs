@@ -579,6 +579,9 @@ mod tests {
             "k:\n  v\n  w\n",
             "---\na: 1\n",
             "a: b\n  c\n",
+            "a: >\n  p\n\n    q\n\n  r\n  s  \n\n\nb: >+\n  x\n\n\nc: |+\n  y\n\n",
+            "- |\n  one\n   two\n- >-\n  three\n  four\n- k: |\n    five\n  l: 6\n",
+            "a: |\n  trailing spaces   \n  # not a comment\n\n  end\n# comment\nb: 1\n",
         ];
         for source in read {
             assert!(agree(source), "the fast reader should read:\n{source}");
@@ -609,6 +612,8 @@ mod tests {
             "a: [*x]\n",
             "[a, b]: c\n",
             "@a: 1\n",
+            "a: >\n\u{a0}\n",
+            "k: ü: x\n",
         ] {
             assert!(!agree(source), "the fast reader should leave this to granit:\n{source}");
         }
@@ -670,19 +675,23 @@ mod tests {
     #[test]
     fn fast_reader_agrees_with_granit_on_mutations() {
         let files = corpus_files();
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // `NANGO_YAML_SEED` for other mutations than the default ones.
+        let seed = std::env::var("NANGO_YAML_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(seed);
         let pieces = [
             " ", "  ", "\n", "- ", ": ", ":", "#", " #", "'", "\"", "[", "]", "{", "}", ",", "&a ", "*a", "|", ">",
             "|-", ">+", "\\", "x", "é", "-", "?", "<<: ", "\n  ", "\n- ", "~", "''", "\\n",
         ];
-        let mut checked = 0;
+        let (mut checked, mut read_fast) = (0, 0);
+        // `NANGO_YAML_MUTATIONS` (per file, default 40) for a longer hunt.
+        let per_file = std::env::var("NANGO_YAML_MUTATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(40);
         for path in files.iter().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() < 40_000)) {
             let source = std::fs::read_to_string(path).unwrap();
             let lines: Vec<&str> = source.split_inclusive('\n').collect();
             if lines.is_empty() {
                 continue;
             }
-            for _ in 0..40 {
+            for _ in 0..per_file {
                 // Mutate a window of a few lines (whole files are slow to compare many times).
                 let from = rng.next(lines.len());
                 let window: String = lines[from..(from + 12).min(lines.len())].concat();
@@ -704,10 +713,11 @@ mod tests {
                     }
                 }
                 let Ok(text) = String::from_utf8(text) else { continue };
-                agree(&text);
+                read_fast += usize::from(agree(&text));
                 checked += 1;
             }
         }
+        eprintln!("{checked} mutations, {read_fast} read by the fast reader (and the same by granit)");
         assert!(checked > 100 || files.len() < 50, "only {checked} mutations");
     }
 }
