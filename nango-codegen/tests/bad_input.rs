@@ -278,3 +278,24 @@ fn aliases_of_long_strings_are_counted_by_length() {
     let src = format!("integrations: {{}}\nx: &s {long}\nz: [{}]\n", vec!["*s"; 100].join(", "));
     assert!(parse(&src, "nango.yaml").is_valid());
 }
+
+/// A diagnostic on a very long line shows the part of it around the place (rendering used to
+/// copy the whole line for every diagnostic), with the caret still under the text.
+#[test]
+fn diagnostics_on_long_lines_show_a_window() {
+    let fields: Vec<String> = (0..5_000).map(|i| format!("f{i}: Missing{i}")).collect();
+    let src = format!("integrations: {{}}\nmodels: {{A: {{{}}}}}\n", fields.join(", "));
+    let out = parse(&src, "nango.yaml");
+    let warnings: Vec<_> = out.diagnostics.iter().filter(|d| d.code == "model_not_found_fallback").collect();
+    assert_eq!(warnings.len(), 5_000);
+    let last = warnings.last().unwrap().render("nango.yaml", &src);
+    let lines: Vec<&str> = last.lines().collect();
+    let shown = lines[3].strip_prefix("2 | ").unwrap();
+    assert!(shown.starts_with('…') && shown.chars().count() < 600, "{shown}");
+    let caret = lines[4].strip_prefix("  | ").unwrap();
+    let at = caret.find('^').unwrap();
+    assert_eq!(shown.chars().skip(at).take(11).collect::<String>(), "Missing4999", "{last}");
+    // Near the start of the line, the window starts where the line does.
+    let first = warnings[0].render("nango.yaml", &src);
+    assert!(first.contains("2 | models: {A: {f0: Missing0, "), "{first}");
+}
