@@ -174,7 +174,7 @@ enum LineWindow<'s> {
 }
 
 impl<'s> LineWindow<'s> {
-    const REACH: usize = 240;
+    const REACH: usize = 1000;
 
     fn around(source: &'s str, offset: usize) -> Self {
         let floor = |mut i: usize| {
