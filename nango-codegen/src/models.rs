@@ -299,6 +299,12 @@ impl<'a> ModelScope<'a> {
         *budget = self.budget;
     }
 
+    /// What is left of the file's budget (suggestions made after [`parse_all`](Self::parse_all)
+    /// spend from it too), to hand on to the next `models:` section.
+    pub fn remaining_budget(&self) -> Budget {
+        self.budget
+    }
+
     /// The parsed models, declared ones first, then anonymous ones.
     pub fn into_models(self) -> (Vec<Model>, Vec<Diagnostic>) {
         let mut models: Vec<Model> = self.resolved.into_iter().flatten().collect();

@@ -104,6 +104,7 @@ impl Parser {
             // Models are still checked so every problem shows at once.
             let mut scope = ModelScope::new(root.get("models"));
             scope.parse_all(&mut self.budget);
+            self.budget = scope.remaining_budget();
             let (models, diags) = scope.into_models();
             config.models = models;
             self.diagnostics.extend(diags);
@@ -135,6 +136,7 @@ impl Parser {
                 scope.parse_all(&mut self.budget);
                 let version = if has_v2_keys(value) { Layout::V2 } else { Layout::V1 };
                 let integration = self.parse_integration(key, value, version, true, &mut scope);
+                self.budget = scope.remaining_budget();
                 let (models, diags) = scope.into_models();
                 self.diagnostics.extend(prefix_paths(diags, &integration.name));
                 let mut integration = integration;
@@ -148,6 +150,7 @@ impl Parser {
                 let integration = self.parse_integration(key, value, layout, false, &mut scope);
                 config.integrations.push(integration);
             }
+            self.budget = scope.remaining_budget();
             let (models, diags) = scope.into_models();
             config.models = models;
             self.diagnostics.extend(diags);
