@@ -309,6 +309,11 @@ fn validate(args: ValidateArgs) -> i32 {
             if matches!(e, crate::LoadError::Io { .. }) && !args.path.exists() {
                 eprintln!("  = help: pass a nango.yaml file or a folder that contains one");
             }
+            if let crate::LoadError::Io { source, .. } = &e
+                && source.kind() == std::io::ErrorKind::FileTooLarge
+            {
+                eprintln!("  = help: a nango.yaml is far smaller than this; check that the path names one");
+            }
             return EXIT_USAGE;
         }
     };
@@ -317,9 +322,10 @@ fn validate(args: ValidateArgs) -> i32 {
     }
     match args.format {
         Format::Json => {
-            let json = json_report(&out);
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            // Written as it is serialized: no JSON tree of every diagnostic in memory first.
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = serde_json::to_writer_pretty(&mut stdout, &JsonReport::new(&out));
+            let _ = writeln!(stdout);
         }
         Format::Human => print_human(&out),
     }
@@ -328,20 +334,50 @@ fn validate(args: ValidateArgs) -> i32 {
 
 /// The `--format json` object.
 pub fn json_report(out: &ParseOutput) -> serde_json::Value {
-    serde_json::json!({
-        "file": out.file,
-        "valid": out.is_valid(),
-        "version": out.config.layout.map(|l| l.as_str()),
-        "diagnostics": out.diagnostics.iter().map(|d| serde_json::json!({
-            "severity": d.severity,
-            "code": d.code,
-            "message": d.message,
-            "path": d.path,
-            "line": d.line(),
-            "column": d.column(),
-            "help": d.help,
-        })).collect::<Vec<_>>(),
-    })
+    serde_json::to_value(JsonReport::new(out)).unwrap_or_default()
+}
+
+/// The `--format json` object, borrowing from the parse output (fields in output order).
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    file: &'a str,
+    valid: bool,
+    version: Option<&'static str>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonDiagnostic<'a> {
+    severity: Severity,
+    code: &'a str,
+    message: &'a str,
+    path: &'a str,
+    line: u32,
+    column: u32,
+    help: Option<&'a str>,
+}
+
+impl<'a> JsonReport<'a> {
+    fn new(out: &'a ParseOutput) -> Self {
+        JsonReport {
+            file: &out.file,
+            valid: out.is_valid(),
+            version: out.config.layout.map(|l| l.as_str()),
+            diagnostics: out
+                .diagnostics
+                .iter()
+                .map(|d| JsonDiagnostic {
+                    severity: d.severity,
+                    code: &d.code,
+                    message: &d.message,
+                    path: &d.path,
+                    line: d.line(),
+                    column: d.column(),
+                    help: d.help.as_deref(),
+                })
+                .collect(),
+        }
+    }
 }
 
 fn print_human(out: &ParseOutput) {
@@ -358,8 +394,12 @@ fn print_human(out: &ParseOutput) {
     for d in &out.diagnostics {
         let mut text = String::new();
         let report = to_miette(d);
-        let source =
-            WindowedSource { name: out.file.clone(), text: shared_source.clone(), line_starts: line_starts.clone() };
+        let source = WindowedSource {
+            name: out.file.clone(),
+            text: shared_source.clone(),
+            line_starts: line_starts.clone(),
+            primary: d.span,
+        };
         let with_source = miette::Report::new(report).with_source_code(source);
         if handler.render_report(&mut text, with_source.as_ref()).is_err() {
             text = d.render(&out.file, &out.source);
@@ -388,11 +428,26 @@ fn print_human(out: &ParseOutput) {
 }
 
 /// The source for miette, read around a span through a line index: miette's own `str` source
-/// scans from the start of the file for every diagnostic, which is quadratic on big files.
+/// scans from the start of the file for every diagnostic, which is quadratic on big files. A
+/// line longer than [`WindowedSource::REACH`] bytes on either side of the span is cut there, so
+/// that each diagnostic of a huge one-line file shows only its neighbourhood; `primary` (the
+/// diagnostic's own place) keeps miette's `file:line:column` header right on such a cut line.
 struct WindowedSource {
     name: String,
     text: std::sync::Arc<str>,
     line_starts: std::sync::Arc<[usize]>,
+    primary: Option<crate::Span>,
+}
+
+impl WindowedSource {
+    const REACH: usize = 1000;
+
+    fn floor(&self, mut i: usize) -> usize {
+        while !self.text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
 }
 
 impl miette::SourceCode for WindowedSource {
@@ -403,21 +458,40 @@ impl miette::SourceCode for WindowedSource {
         after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
         let line_of = |offset: usize| self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
-        let first = line_of(span.offset()).saturating_sub(before);
-        let last = line_of(span.offset() + span.len()) + after + 1;
-        let start = self.line_starts[first];
-        let end = self.line_starts.get(last).copied().unwrap_or(self.text.len()).max(start);
+        let line_end = |line: usize| self.line_starts.get(line + 1).map_or(self.text.len(), |&s| s.saturating_sub(1));
+        let (span_start, span_end) = (span.offset(), span.offset() + span.len());
+        let (first_line, last_line) = (line_of(span_start), line_of(span_end));
+        let first = first_line.saturating_sub(before);
+        let last = last_line + after + 1;
+        let mut start = self.line_starts[first];
+        let mut end = self.line_starts.get(last).copied().unwrap_or(self.text.len()).max(start);
+        // Long lines: only what is near the span (and no context lines past the cut).
+        let mut cut = false;
+        if span_start.saturating_sub(self.line_starts[first_line]) > Self::REACH {
+            start = self.floor(span_start - Self::REACH);
+            cut = true;
+        }
+        if line_end(last_line).saturating_sub(span_end) > Self::REACH {
+            end = self.floor((span_end + Self::REACH).min(self.text.len()));
+        }
+        let start_line = if cut { first_line } else { first };
         let window = self.text.get(start..end).ok_or(miette::MietteError::OutOfBounds)?;
-        let local = miette::SourceSpan::new(span.offset().saturating_sub(start).into(), span.len());
+        let local = miette::SourceSpan::new(span_start.saturating_sub(start).into(), span.len());
         let inner = window.read_span(&local, before, after)?;
         let data: &'a [u8] = &self.text.as_bytes()
             [start + (inner.data().as_ptr() as usize - window.as_ptr() as usize)..][..inner.data().len()];
+        let (line, column) = match self.primary {
+            Some(p) if cut && p.offset == span_start => {
+                (p.line.saturating_sub(1) as usize, p.column.saturating_sub(1) as usize)
+            }
+            _ => (inner.line() + start_line, inner.column()),
+        };
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.clone(),
             data,
             miette::SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
-            inner.line() + first,
-            inner.column(),
+            line,
+            column,
             inner.line_count(),
         )))
     }

@@ -128,16 +128,30 @@ impl Diagnostic {
         };
         let mut out = format!("{kind}[{}]: {}\n", self.code, self.message);
         if let Some(span) = self.span {
-            let line_text = source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("");
             let gutter = span.line.to_string().len();
             let pad = " ".repeat(gutter);
             let _ = writeln!(out, "{pad}--> {file}:{}:{}", span.line, span.column);
             let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", span.line, line_text.replace('\t', " "));
-            let start = span.column.saturating_sub(1) as usize;
-            let rest: String = line_text.chars().skip(start).collect();
+            let (shown, start, rest) = match LineWindow::around(source, span.offset) {
+                // The whole line: the caret goes under the span's column.
+                LineWindow::Whole(line_text) => {
+                    let start = span.column.saturating_sub(1) as usize;
+                    (line_text.to_owned(), start, line_text.chars().skip(start).count())
+                }
+                // A long line, shown around the span only.
+                LineWindow::Cut { before, after, cut_before, cut_after } => {
+                    let shown = format!(
+                        "{}{before}{after}{}",
+                        if cut_before { "…" } else { "" },
+                        if cut_after { "…" } else { "" }
+                    );
+                    (shown, usize::from(cut_before) + before.chars().count(), after.chars().count())
+                }
+            };
+            let _ = writeln!(out, "{} | {}", span.line, shown.replace('\t', " "));
             let text = source.get(span.offset..span.end()).unwrap_or("");
-            let width = text.lines().next().unwrap_or("").chars().count().clamp(1, rest.chars().count().max(1));
+            let first_line = text.split('\n').next().unwrap_or("");
+            let width = first_line.chars().take(rest + 1).count().clamp(1, rest.max(1));
             let _ = writeln!(out, "{pad} | {}{}", " ".repeat(start), "^".repeat(width));
         }
         if !self.path.is_empty() {
@@ -147,5 +161,46 @@ impl Diagnostic {
             let _ = writeln!(out, "  = help: {help}");
         }
         out
+    }
+}
+
+/// The line a span starts on, as much of it as a diagnostic shows: found from the span's byte
+/// offset (counting lines from the top for every diagnostic of a big file is quadratic), and
+/// cut to [`LineWindow::REACH`] bytes on each side of the span when the line is longer, so
+/// that a huge one-line file costs each diagnostic no more than that.
+enum LineWindow<'s> {
+    Whole(&'s str),
+    Cut { before: &'s str, after: &'s str, cut_before: bool, cut_after: bool },
+}
+
+impl<'s> LineWindow<'s> {
+    const REACH: usize = 1000;
+
+    fn around(source: &'s str, offset: usize) -> Self {
+        let floor = |mut i: usize| {
+            while !source.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let offset = floor(offset.min(source.len()));
+        let lo = floor(offset.saturating_sub(Self::REACH));
+        let hi = floor((offset + Self::REACH).min(source.len()));
+        let (start, cut_before) = match source[lo..offset].rfind('\n') {
+            Some(i) => (lo + i + 1, false),
+            None => (lo, lo > 0),
+        };
+        let (end, cut_after) = match source[offset..hi].find('\n') {
+            Some(i) => (offset + i, false),
+            None => (hi, hi < source.len()),
+        };
+        // As `str::lines`: a line break is `\n` or `\r\n`.
+        let text = &source[start..end];
+        let text = if end < source.len() && !cut_after { text.strip_suffix('\r').unwrap_or(text) } else { text };
+        if !cut_before && !cut_after {
+            return LineWindow::Whole(text);
+        }
+        let split = (offset - start).min(text.len());
+        LineWindow::Cut { before: &text[..split], after: &text[split..], cut_before, cut_after }
     }
 }

@@ -291,22 +291,30 @@ impl Primitive {
     /// assert_eq!(Primitive::from_alias("Issue"), None);
     /// ```
     pub fn from_alias(s: &str) -> Option<Primitive> {
-        let lower = s.to_ascii_lowercase();
-        Some(match lower.as_str() {
-            "string" | "char" | "varchar" => Primitive::String,
-            "number" | "float" => Primitive::Number,
-            "integer" | "int" => Primitive::Integer,
-            "boolean" | "bool" => Primitive::Boolean,
-            "bigint" => Primitive::BigInt,
-            "date" => Primitive::Date,
-            "object" => Primitive::Object,
-            "any" => Primitive::Any,
-            "array" => Primitive::Array,
-            "undefined" => Primitive::Undefined,
-            "never" => Primitive::Never,
-            "void" => Primitive::Void,
-            _ => return None,
-        })
+        // Compared in place (no lowercase copy): every field type of a big file comes here.
+        const ALIASES: &[(&str, Primitive)] = &[
+            ("string", Primitive::String),
+            ("char", Primitive::String),
+            ("varchar", Primitive::String),
+            ("number", Primitive::Number),
+            ("float", Primitive::Number),
+            ("integer", Primitive::Integer),
+            ("int", Primitive::Integer),
+            ("boolean", Primitive::Boolean),
+            ("bool", Primitive::Boolean),
+            ("bigint", Primitive::BigInt),
+            ("date", Primitive::Date),
+            ("object", Primitive::Object),
+            ("any", Primitive::Any),
+            ("array", Primitive::Array),
+            ("undefined", Primitive::Undefined),
+            ("never", Primitive::Never),
+            ("void", Primitive::Void),
+        ];
+        if !(3..=9).contains(&s.len()) {
+            return None;
+        }
+        ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(s)).map(|&(_, p)| p)
     }
 
     /// The TypeScript spelling Nango generates.
@@ -350,7 +358,7 @@ impl TypeExpr {
     /// ty.visit_models(&mut |m| seen.push(m.to_owned()));
     /// assert_eq!(seen, ["A", "B"]);
     /// ```
-    pub fn visit_models(&self, f: &mut dyn FnMut(&str)) {
+    pub fn visit_models<'t>(&'t self, f: &mut dyn FnMut(&'t str)) {
         match self {
             TypeExpr::Model(m) => f(m),
             TypeExpr::Array(inner) => inner.visit_models(f),

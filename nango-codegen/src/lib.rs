@@ -180,7 +180,80 @@ pub fn resolve_path(path: &Path) -> PathBuf {
     if path.is_dir() { path.join("nango.yaml") } else { path.to_path_buf() }
 }
 
-/// Reads and parses a nango.yaml file (or the `nango.yaml` in a folder).
+/// The largest nango.yaml [`load`] reads: 64 MiB. The largest real file known is under 1 MB;
+/// the cap keeps a wrong path (a device such as `/dev/zero`, a pipe, a log file) from filling
+/// memory. [`parse`] takes text of any size.
+pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Why [`load`] refused a file before reading it whole: it is larger than [`MAX_FILE_SIZE`].
+/// It comes as the source of a [`LoadError::Io`] of kind [`std::io::ErrorKind::FileTooLarge`].
+///
+/// ```
+/// use nango_codegen::{FileTooLarge, MAX_FILE_SIZE};
+/// let e = FileTooLarge { size: 70_000_000, size_known: true };
+/// assert_eq!(
+///     e.to_string(),
+///     "the file is 70000000 bytes (66.8 MiB), over the limit of 67108864 bytes (64 MiB) for a nango.yaml"
+/// );
+/// let e = FileTooLarge { size: MAX_FILE_SIZE + 1, size_known: false };
+/// assert_eq!(
+///     e.to_string(),
+///     "the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there)"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileTooLarge {
+    /// The file's size, or, when `size_known` is false (pipes and devices report no size), how
+    /// much was read before giving up.
+    pub size: u64,
+    /// True when `size` is the file's size from its metadata.
+    pub size_known: bool,
+}
+
+impl std::fmt::Display for FileTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let limit = format!("the limit of {MAX_FILE_SIZE} bytes ({} MiB) for a nango.yaml", MAX_FILE_SIZE >> 20);
+        if self.size_known {
+            write!(
+                f,
+                "the file is {} bytes ({:.1} MiB), over {limit}",
+                self.size,
+                self.size as f64 / (1u64 << 20) as f64
+            )
+        } else {
+            write!(
+                f,
+                "the file has more than {MAX_FILE_SIZE} bytes ({} MiB), the limit for a nango.yaml (reading stopped there)",
+                MAX_FILE_SIZE >> 20
+            )
+        }
+    }
+}
+
+impl std::error::Error for FileTooLarge {}
+
+/// Reads at most [`MAX_FILE_SIZE`] bytes of `path`: refused at once when the metadata says the
+/// file is larger, and with a bounded read for what reports no size (pipes, devices) or grows.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let too_large =
+        |size, size_known| std::io::Error::new(std::io::ErrorKind::FileTooLarge, FileTooLarge { size, size_known });
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(too_large(meta.len(), true));
+    }
+    let mut bytes = Vec::with_capacity(if meta.is_file() { meta.len() as usize } else { 0 });
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(MAX_FILE_SIZE, false));
+    }
+    Ok(bytes)
+}
+
+/// Reads and parses a nango.yaml file (or the `nango.yaml` in a folder). Files over
+/// [`MAX_FILE_SIZE`] are refused (a [`LoadError::Io`] whose source is [`FileTooLarge`]) before
+/// they are read whole.
 ///
 /// ```no_run
 /// let out = nango_codegen::load("nango.yaml").unwrap();
@@ -190,7 +263,7 @@ pub fn resolve_path(path: &Path) -> PathBuf {
 /// ```
 pub fn load(path: impl AsRef<Path>) -> Result<ParseOutput, LoadError> {
     let path = resolve_path(path.as_ref());
-    let bytes = std::fs::read(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+    let bytes = read_capped(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
     let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { path: path.clone() })?;
     Ok(parse(&text, &path.display().to_string()))
 }

@@ -8,7 +8,7 @@
 use crate::ir::{Field, Literal, Model, ObjectType, Primitive, TypeExpr};
 use crate::yaml::{Kind, Node};
 use crate::{Diagnostic, Span};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 const DOCS: &str = "https://nango.dev/docs/reference/integration-configuration#model-types";
 
@@ -39,8 +39,25 @@ const DISALLOWED_GENERICS: &[&str] = &[
     "Lowercase<",
 ];
 
-/// Longest `__extends` chain followed before giving up (keeps hostile input off the stack limit).
-const MAX_EXTENDS_DEPTH: usize = 64;
+/// Longest `__extends` chain (a model, its parent, the parent's parent...) that is merged. The
+/// limit holds whatever order the models are written in; beyond it the parent is not merged and
+/// `extends_too_deep` says so. Inherited fields are copied into every descendant, so an
+/// unlimited chain of n models would hold n²/2 fields.
+pub(crate) const MAX_EXTENDS_DEPTH: usize = 64;
+
+/// Work `__extends` may do in one file: parent fields looked at, plus type nodes (fields and the
+/// types nested in them) copied into descendants. Copies are what makes `__extends` able to
+/// blow up (many models extending one big model), like aliases in YAML bombs; past this budget
+/// merges are refused with `extends_too_large`. Files of the corpus use at most about 250; a
+/// 64-model chain cut every 64 levels (`extends_too_deep`) about 4,200 per 65 models.
+pub(crate) const MAX_INHERITED_NODES: usize = 500_000;
+
+/// Work typo suggestions ("did you mean") may do in one file, in candidates looked at (see
+/// [`closest`]). Each unknown name is compared with the declared names of plausible length, so a
+/// file with many models and many distinct unknown names would be quadratic; past this budget
+/// names get no suggestion. The largest file of the corpus (1,445 models, 808 warnings) uses
+/// about 130,000.
+pub(crate) const MAX_SUGGESTION_CHECKS: usize = 4_000_000;
 
 /// Where a field sits (`Model > field > 0 > sub`), built only when a diagnostic needs it: big
 /// files have tens of thousands of fields and almost no diagnostics.
@@ -89,7 +106,7 @@ struct Candidate {
     name: String,
     lower: String,
     len: usize,
-    hist: [i32; 38],
+    hist: Histogram,
     /// A model name (not a primitive type name).
     model: bool,
 }
@@ -109,8 +126,10 @@ fn prepare<'n>(names: impl Iterator<Item = (&'n str, bool)>) -> Vec<Candidate> {
 }
 
 /// The closest candidate to `text` (among models only, or all), when it is a plausible typo.
-/// `candidates` must be sorted by length ([`prepare`]).
-fn closest(text: &str, candidates: &[Candidate], models_only: bool) -> Option<String> {
+/// `candidates` must be sorted by length ([`prepare`]). Every candidate looked at costs one unit
+/// of `budget`, and an edit distance computed costs more; when the budget runs out there is no
+/// suggestion (for this name and every later one).
+fn closest(text: &str, candidates: &[Candidate], models_only: bool, budget: &mut usize) -> Option<String> {
     let lower = text.to_lowercase();
     let len = lower.chars().count();
     let hist = histogram(&lower);
@@ -123,6 +142,8 @@ fn closest(text: &str, candidates: &[Candidate], models_only: bool) -> Option<St
         if models_only && !c.model {
             continue;
         }
+        let left = budget.checked_sub(1)?;
+        *budget = left;
         let limit = (len.max(c.len) / 4).max(1);
         // Two cheap lower bounds of the edit distance first: length difference and bag distance
         // (characters one has and the other lacks). Files with a thousand models and hundreds of
@@ -130,7 +151,17 @@ fn closest(text: &str, candidates: &[Candidate], models_only: bool) -> Option<St
         if len.abs_diff(c.len) > limit || bag_distance(&hist, &c.hist) > limit {
             continue;
         }
-        let distance = if c.lower == lower { 0 } else { strsim::osa_distance(&lower, &c.lower) };
+        let distance = if c.lower == lower {
+            0
+        } else {
+            // The distance fills a len x c.len table.
+            let Some(left) = budget.checked_sub(len * c.len / 16) else {
+                *budget = 0;
+                return None;
+            };
+            *budget = left;
+            strsim::osa_distance(&lower, &c.lower)
+        };
         if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
             best = Some((distance, c));
         }
@@ -143,16 +174,41 @@ pub(crate) fn valid_model_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// What a file may still spend on the work that could otherwise grow faster than the file: one
+/// value shared by all the `models:` sections of a file (the flows layout has one per integration).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// What `__extends` may still do ([`MAX_INHERITED_NODES`]).
+    pub inherited_nodes: usize,
+    /// Typo-suggestion comparisons left ([`MAX_SUGGESTION_CHECKS`]).
+    pub suggestion_checks: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { inherited_nodes: MAX_INHERITED_NODES, suggestion_checks: MAX_SUGGESTION_CHECKS }
+    }
+}
+
 /// One `models:` section (the file's, or one integration's in the flows layout).
 pub(crate) struct ModelScope<'a> {
     /// Declared models, in order: name, key span, definition.
-    declared: Vec<(String, Span, &'a Node)>,
+    declared: Vec<(String, Span, &'a Node<'a>)>,
     index: HashMap<String, usize>,
     resolved: Vec<Option<Model>>,
-    in_progress: Vec<usize>,
+    /// Length of the `__extends` chain above each resolved model (0: extends nothing).
+    heights: Vec<usize>,
+    /// `(model, parent)` pairs where the parent is still being read when the model extends it:
+    /// the `__extends` cycles, found by [`extends_order`] before anything is merged.
+    back_edges: HashSet<(usize, usize)>,
+    /// The model being resolved and the longest chain merged into it so far.
+    current: Option<(usize, usize)>,
+    budget: Budget,
     pub diagnostics: Vec<Diagnostic>,
-    /// Models added after parsing (anonymous models for literal inputs/outputs).
-    pub extra: Vec<Model>,
+    /// Models added after parsing (anonymous models for literal inputs/outputs), with an index
+    /// by name.
+    extra: Vec<Model>,
+    extra_index: HashMap<String, usize>,
     /// Suggestions already computed: big files repeat the same literals many times.
     suggestions: HashMap<String, Option<String>>,
     /// Model names (then primitive names) prepared for typo matching, built on first use.
@@ -161,21 +217,25 @@ pub(crate) struct ModelScope<'a> {
 
 impl<'a> ModelScope<'a> {
     /// Reads the names of a `models:` map (the file's, or one integration's in the flows layout).
-    pub fn new(models: Option<&'a Node>) -> Self {
+    pub fn new(models: Option<&'a Node<'a>>) -> Self {
         let mut scope = ModelScope {
             declared: Vec::new(),
             index: HashMap::new(),
             resolved: Vec::new(),
-            in_progress: Vec::new(),
+            heights: Vec::new(),
+            back_edges: HashSet::new(),
+            current: None,
+            budget: Budget::default(),
             diagnostics: Vec::new(),
             extra: Vec::new(),
+            extra_index: HashMap::new(),
             suggestions: HashMap::new(),
             candidates: Vec::new(),
         };
         let Some(models) = models else { return scope };
         match &models.kind {
             Kind::Map(entries) => {
-                for (key, value) in entries {
+                for (key, value) in entries.iter() {
                     let name = key.key_text();
                     if !valid_model_name(&name) {
                         scope.diagnostics.push(
@@ -205,20 +265,44 @@ impl<'a> ModelScope<'a> {
             ),
         }
         scope.resolved = vec![None; scope.declared.len()];
+        scope.heights = vec![0; scope.declared.len()];
         scope
     }
 
     /// True when `name` is declared in this scope.
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name) || self.extra.iter().any(|m| m.name == name)
+        self.index.contains_key(name) || self.extra_index.contains_key(name)
     }
 
-    /// Parses every declared model (in file order) and checks reference cycles.
-    pub fn parse_all(&mut self) {
-        for i in 0..self.declared.len() {
-            self.resolve(i, 0);
+    /// Adds an anonymous model (a literal input or output).
+    pub fn add_extra(&mut self, model: Model) {
+        self.extra_index.entry(model.name.clone()).or_insert(self.extra.len());
+        self.extra.push(model);
+    }
+
+    /// Parses every declared model and checks reference cycles, spending from `budget` (and
+    /// handing back what is left in it).
+    ///
+    /// Models are read parents first, in the order a depth-first walk from each model in file
+    /// order meets them (the order Nango's memoised parse reads them in), so that reading one
+    /// model never waits on another: no recursion, however long the chains.
+    pub fn parse_all(&mut self, budget: &mut Budget) {
+        self.budget = *budget;
+        let parents: Vec<Vec<usize>> =
+            self.declared.iter().map(|(_, _, node)| extends_parents(node, &self.index)).collect();
+        let (order, back_edges) = extends_order(&parents);
+        self.back_edges = back_edges;
+        for i in order {
+            self.resolve(i);
         }
         self.report_cycles();
+        *budget = self.budget;
+    }
+
+    /// What is left of the file's budget (suggestions made after [`parse_all`](Self::parse_all)
+    /// spend from it too), to hand on to the next `models:` section.
+    pub fn remaining_budget(&self) -> Budget {
+        self.budget
     }
 
     /// The parsed models, declared ones first, then anonymous ones.
@@ -232,25 +316,25 @@ impl<'a> ModelScope<'a> {
     pub fn get(&self, name: &str) -> Option<&Model> {
         match self.index.get(name) {
             Some(&i) => self.resolved[i].as_ref(),
-            None => self.extra.iter().find(|m| m.name == name),
+            None => self.extra_index.get(name).map(|&i| &self.extra[i]),
         }
     }
 
-    fn resolve(&mut self, i: usize, depth: usize) -> Option<&Model> {
-        if self.resolved[i].is_none() {
-            if self.in_progress.contains(&i) || depth > MAX_EXTENDS_DEPTH {
-                return None;
-            }
-            self.in_progress.push(i);
-            let (name, span, node) = self.declared[i].clone();
-            let model = self.parse_model(&name, span, node, depth);
-            self.in_progress.pop();
-            self.resolved[i] = Some(model);
+    /// Reads declared model `i`; its parents (but those it is in a cycle with) are read already.
+    fn resolve(&mut self, i: usize) {
+        if self.resolved[i].is_some() {
+            return;
         }
-        self.resolved[i].as_ref()
+        let outer = self.current.replace((i, 0));
+        let (name, span, node) = self.declared[i].clone();
+        let model = self.parse_model(&name, span, node);
+        if let Some((_, height)) = std::mem::replace(&mut self.current, outer) {
+            self.heights[i] = height;
+        }
+        self.resolved[i] = Some(model);
     }
 
-    fn parse_model(&mut self, name: &str, span: Span, node: &'a Node, depth: usize) -> Model {
+    fn parse_model(&mut self, name: &str, span: Span, node: &'a Node<'a>) -> Model {
         let mut model = Model {
             name: name.to_owned(),
             span,
@@ -261,7 +345,7 @@ impl<'a> ModelScope<'a> {
         };
         match &node.kind {
             Kind::Map(entries) => {
-                let object = self.parse_object(&FieldPath::root(name), entries, depth, &mut model.extends);
+                let object = self.parse_object(&FieldPath::root(name), entries, &mut model.extends);
                 model.fields = object.fields;
                 model.dynamic_field = object.dynamic.map(|b| *b);
             }
@@ -285,10 +369,9 @@ impl<'a> ModelScope<'a> {
         &mut self,
         path: &FieldPath,
         entries: &'a [(Node, Node)],
-        depth: usize,
         extends_out: &mut Vec<String>,
     ) -> ObjectType {
-        let mut object = ObjectType::default();
+        let mut object = ObjectBuilder { fields: Vec::with_capacity(entries.len()), ..ObjectBuilder::default() };
         for (key, value) in entries {
             let raw = key.key_str();
             let (name, optional) = strip_optional(&raw);
@@ -317,28 +400,25 @@ impl<'a> ModelScope<'a> {
                         }
                         let parent_span = value.span.sub(list, delta + quote_len(value), parent.len());
                         extends_out.push(parent.to_owned());
-                        self.merge_parent(path, parent, parent_span, &mut object, depth);
+                        self.merge_parent(path, parent, parent_span, &mut object);
                     }
                 }
                 "__string" => {
-                    let ty = self.classify_value(&field_path, value, depth);
+                    let ty = self.classify_value(&field_path, value);
                     object.dynamic = Some(Box::new(ty));
                 }
                 _ => {
-                    let ty = self.classify_value(&field_path, value, depth);
+                    let ty = self.classify_value(&field_path, value);
                     let field = Field { name: name.to_owned(), optional, ty, span: key.span, inherited_from: None };
-                    match object.fields.iter_mut().find(|f| f.name == field.name) {
-                        // Defined after `__extends`: replace the inherited field where it stands.
-                        Some(existing) => *existing = field,
-                        None => object.fields.push(field),
-                    }
+                    // Defined after `__extends`: replace the inherited field where it stands.
+                    object.set(field);
                 }
             }
         }
-        object
+        ObjectType { fields: object.fields, dynamic: object.dynamic }
     }
 
-    fn merge_parent(&mut self, path: &FieldPath, parent: &str, span: Span, object: &mut ObjectType, depth: usize) {
+    fn merge_parent(&mut self, path: &FieldPath, parent: &str, span: Span, object: &mut ObjectBuilder) {
         let Some(&pi) = self.index.get(parent) else {
             let mut diag = Diagnostic::error(
                 "model_extends_not_found",
@@ -353,22 +433,8 @@ impl<'a> ModelScope<'a> {
             self.diagnostics.push(diag);
             return;
         };
-        if depth >= MAX_EXTENDS_DEPTH {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    "extends_too_deep",
-                    format!(
-                        "Model \"{}\" extends \"{parent}\" at the end of an `__extends` chain longer than {MAX_EXTENDS_DEPTH} models",
-                        path.root_name()
-                    ),
-                )
-                .at(span)
-                .path(path.render())
-                .help(format!("models may extend at most {MAX_EXTENDS_DEPTH} levels deep; extend fewer levels of models")),
-            );
-            return;
-        }
-        if self.in_progress.contains(&pi) {
+        let Some((current, height)) = self.current else { return };
+        if pi == current || self.back_edges.contains(&(current, pi)) {
             self.diagnostics.push(
                 Diagnostic::error(
                     "cyclic_extends",
@@ -380,26 +446,81 @@ impl<'a> ModelScope<'a> {
             );
             return;
         }
-        let Some(parent_model) = self.resolve(pi, depth + 1).cloned() else { return };
-        for field in parent_model.fields {
-            // Earlier parents win; the object's own fields win wherever they are written (a later
-            // own key replaces the inherited one in place, in `parse_object`).
-            if object.fields.iter().any(|f| f.name == field.name) {
-                continue;
-            }
-            let inherited_from = field.inherited_from.clone().or_else(|| Some(parent.to_owned()));
-            object.fields.push(Field { inherited_from, ..field });
+        if self.heights[pi] >= MAX_EXTENDS_DEPTH {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "extends_too_deep",
+                    format!(
+                        "Model \"{}\" extends \"{parent}\", whose `__extends` chain is already {MAX_EXTENDS_DEPTH} models long",
+                        path.root_name()
+                    ),
+                )
+                .at(span)
+                .path(path.render())
+                .help(format!("`__extends` chains may be at most {MAX_EXTENDS_DEPTH} models long; extend a model nearer the base of the chain")),
+            );
+            return;
         }
-        if object.dynamic.is_none() {
-            object.dynamic = parent_model.dynamic_field.map(Box::new);
+        // Read before this model (see `parse_all`); a parent that could not be read has nothing to give.
+        let Some(parent_model) = self.resolved[pi].as_ref() else { return };
+        // Earlier parents win; the object's own fields win wherever they are written (a later
+        // own key replaces the inherited one in place, in `parse_object`). Every field looked at
+        // and every type node copied is paid from the file's budget first.
+        let mut left = self.budget.inherited_nodes;
+        let mut inherited = Vec::new();
+        let mut affordable = true;
+        // Nothing to compare with yet (`__extends` first, as usual): a parent's names are unique.
+        let fresh = object.fields.is_empty();
+        for field in &parent_model.fields {
+            if !charge(1, &mut left) {
+                affordable = false;
+                break;
+            }
+            if fresh || !object.has(&field.name) {
+                affordable = charge_type(&field.ty, &mut left);
+                if !affordable {
+                    break;
+                }
+                inherited.push(field);
+            }
+        }
+        let dynamic = parent_model.dynamic_field.as_ref().filter(|_| object.dynamic.is_none());
+        if let Some(ty) = dynamic {
+            affordable = affordable && charge_type(ty, &mut left);
+        }
+        if !affordable {
+            // Spent: later merges are refused at their first field, so refusing stays cheap too.
+            self.budget.inherited_nodes = 0;
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "extends_too_large",
+                    format!(
+                        "Model \"{}\" extends \"{parent}\", but `__extends` would copy more than {MAX_INHERITED_NODES} inherited field types in this file",
+                        path.root_name()
+                    ),
+                )
+                .at(span)
+                .path(path.render())
+                .help("each model that extends another gets its own copy of the parent's fields: share fewer or smaller parents, or split the file"),
+            );
+            return;
+        }
+        self.budget.inherited_nodes = left;
+        self.current = Some((current, height.max(self.heights[pi] + 1)));
+        for field in inherited {
+            let inherited_from = field.inherited_from.clone().or_else(|| Some(parent.to_owned()));
+            object.push(Field { inherited_from, ..field.clone() });
+        }
+        if let Some(ty) = dynamic {
+            object.dynamic = Some(Box::new(ty.clone()));
         }
     }
 
     /// Classifies one field value (spec §2.2 steps 4–14).
-    pub fn classify_value(&mut self, path: &FieldPath, value: &'a Node, depth: usize) -> TypeExpr {
+    pub fn classify_value(&mut self, path: &FieldPath, value: &'a Node<'a>) -> TypeExpr {
         match &value.kind {
             Kind::Seq(items) => TypeExpr::List(
-                items.iter().enumerate().map(|(i, item)| self.classify_value(&path.item(i), item, depth)).collect(),
+                items.iter().enumerate().map(|(i, item)| self.classify_value(&path.item(i), item)).collect(),
             ),
             Kind::Null => TypeExpr::Literal(Literal::Null),
             Kind::Bool(b) => TypeExpr::Literal(Literal::Bool(*b)),
@@ -408,7 +529,7 @@ impl<'a> ModelScope<'a> {
                 .map_or(TypeExpr::Primitive(Primitive::Number), |n| TypeExpr::Literal(Literal::Number(n))),
             Kind::Map(entries) => {
                 let mut ignored = Vec::new();
-                TypeExpr::Object(self.parse_object(path, entries, depth, &mut ignored))
+                TypeExpr::Object(self.parse_object(path, entries, &mut ignored))
             }
             Kind::Str(s) => self.classify_string(path, s, value.span, quote_len(value)),
         }
@@ -459,13 +580,16 @@ impl<'a> ModelScope<'a> {
         if let Some(n) = number_literal(text) {
             return TypeExpr::Literal(Literal::Number(n));
         }
-        match text.to_ascii_lowercase().as_str() {
-            "true" => return TypeExpr::Literal(Literal::Bool(true)),
-            "false" => return TypeExpr::Literal(Literal::Bool(false)),
-            "null" => return TypeExpr::Literal(Literal::Null),
-            _ => {}
+        if text.eq_ignore_ascii_case("true") {
+            return TypeExpr::Literal(Literal::Bool(true));
         }
-        if DISALLOWED_GENERICS.iter().any(|g| text.starts_with(g)) {
+        if text.eq_ignore_ascii_case("false") {
+            return TypeExpr::Literal(Literal::Bool(false));
+        }
+        if text.eq_ignore_ascii_case("null") {
+            return TypeExpr::Literal(Literal::Null);
+        }
+        if text.contains('<') && DISALLOWED_GENERICS.iter().any(|g| text.starts_with(g)) {
             let help = if text.starts_with("Record<") {
                 "use `__string: <type>` for a map with arbitrary keys"
             } else if text.starts_with("Array<") {
@@ -511,7 +635,7 @@ impl<'a> ModelScope<'a> {
     /// The declared model name closest to `text`, if it is close enough to be a likely typo.
     pub fn suggest(&mut self, text: &str) -> Option<String> {
         self.prepare_candidates();
-        closest(text, &self.candidates, true)
+        closest(text, &self.candidates, true, &mut self.budget.suggestion_checks)
     }
 
     /// Like [`suggest`](Self::suggest), also considering the primitive types (`Strin` -> `string`).
@@ -523,7 +647,7 @@ impl<'a> ModelScope<'a> {
             self.suggest(text)
         } else {
             self.prepare_candidates();
-            closest(text, &self.candidates, false)
+            closest(text, &self.candidates, false, &mut self.budget.suggestion_checks)
         };
         self.suggestions.insert(text.to_owned(), found.clone());
         found
@@ -542,12 +666,15 @@ impl<'a> ModelScope<'a> {
     fn report_cycles(&mut self) {
         let names: Vec<String> = self.declared.iter().map(|(n, _, _)| n.clone()).collect();
         let mut edges: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+        // `added[j] == i` once the edge i -> j is in: one check per reference, not a scan.
+        let mut added = vec![usize::MAX; names.len()];
         for (i, model) in self.resolved.iter().enumerate() {
             let Some(model) = model else { continue };
             let mut add = |m: &str| {
                 if let Some(&j) = self.index.get(m)
-                    && !edges[i].contains(&j)
+                    && added[j] != i
                 {
+                    added[j] = i;
                     edges[i].push(j);
                 }
             };
@@ -582,9 +709,9 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = members
         .into_values()
         .filter(|m| m.len() > 1 || edges[m[0]].contains(&m[0]))
-        .map(|mut m| {
-            m.sort_unstable();
-            cycle_through(m[0], &m, edges)
+        .map(|m| {
+            let start = m.iter().copied().min().unwrap_or(m[0]);
+            cycle_through(start, &component, edges)
         })
         .collect();
     out.sort();
@@ -647,13 +774,14 @@ pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
     component
 }
 
-/// A path from `start` back to itself inside one component (breadth-first, shortest).
+/// A path from `start` back to itself inside its component (breadth-first, shortest).
+/// `component` is every node's component id ([`strongly_connected`]).
 fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
     let mut prev: HashMap<usize, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(v) = queue.pop_front() {
         for &w in &edges[v] {
-            if !component.contains(&w) {
+            if component[w] != component[start] {
                 continue;
             }
             if w == start {
@@ -675,14 +803,170 @@ fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec
     vec![start]
 }
 
-/// The closest candidate to `text` when it is a plausible typo of it.
-pub(crate) fn suggest<'n>(text: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
-    closest(text, &prepare(candidates.map(|c| (c, true))), true)
+/// The fields of an object being read, with an index by name once it is searched often: models
+/// with thousands of fields would otherwise search the list once per field. The index is built
+/// only after a few searches of a long list, so that objects that are mostly copied from a
+/// parent (`__extends`) and searched once or twice never pay for it.
+#[derive(Default)]
+struct ObjectBuilder {
+    fields: Vec<Field>,
+    dynamic: Option<Box<TypeExpr>>,
+    index: Option<HashMap<String, usize>>,
+    /// Linear searches of a list longer than `LINEAR_LIMIT` so far.
+    long_searches: usize,
 }
 
-/// Counts of ASCII letters, digits and `_`; everything else shares one bucket.
-fn histogram(s: &str) -> [i32; 38] {
-    let mut h = [0i32; 38];
+impl ObjectBuilder {
+    const LINEAR_LIMIT: usize = 32;
+    const SEARCHES_BEFORE_INDEX: usize = 4;
+
+    fn position(&mut self, name: &str) -> Option<usize> {
+        if self.index.is_none() && self.fields.len() > Self::LINEAR_LIMIT {
+            self.long_searches += 1;
+            if self.long_searches > Self::SEARCHES_BEFORE_INDEX {
+                self.index = Some(self.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect());
+            }
+        }
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.fields.iter().position(|f| f.name == name),
+        }
+    }
+
+    fn has(&mut self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// Adds a field known not to be there yet.
+    fn push(&mut self, field: Field) {
+        if let Some(index) = &mut self.index {
+            index.insert(field.name.clone(), self.fields.len());
+        }
+        self.fields.push(field);
+    }
+
+    /// Adds a field, or replaces the one of the same name where it stands.
+    fn set(&mut self, field: Field) {
+        match self.position(&field.name) {
+            Some(i) => self.fields[i] = field,
+            None => self.push(field),
+        }
+    }
+}
+
+/// The declared models a model's definition extends, in the order reading it meets them: its
+/// own `__extends` and those of the inline objects in its fields.
+fn extends_parents(node: &Node, index: &HashMap<String, usize>) -> Vec<usize> {
+    fn walk(node: &Node, index: &HashMap<String, usize>, out: &mut Vec<usize>) {
+        match &node.kind {
+            Kind::Map(entries) => {
+                for (key, value) in entries.iter() {
+                    if matches!(strip_optional(&key.key_str()).0, "__extends") {
+                        if let Some(list) = value.as_str() {
+                            out.extend(list.split(',').filter_map(|p| index.get(p.trim()).copied()));
+                        }
+                    } else {
+                        walk(value, index, out);
+                    }
+                }
+            }
+            Kind::Seq(items) => items.iter().for_each(|item| walk(item, index, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    // The tree is at most `yaml::MAX_DEPTH` deep, so this recursion is bounded.
+    walk(node, index, &mut out);
+    out
+}
+
+/// The order to read models in so that parents come first, and the `__extends` edges that
+/// close a cycle. It is the post-order of a depth-first walk from each model in file order,
+/// following parents in the order they are written: exactly the order in which reading a model
+/// and, on the way, each parent it names (memoised) would finish, without the recursion.
+fn extends_order(parents: &[Vec<usize>]) -> (Vec<usize>, HashSet<(usize, usize)>) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        Open,
+        Done,
+    }
+    let mut state = vec![State::New; parents.len()];
+    let mut order = Vec::with_capacity(parents.len());
+    let mut back_edges = HashSet::new();
+    for root in 0..parents.len() {
+        if state[root] != State::New {
+            continue;
+        }
+        state[root] = State::Open;
+        let mut stack = vec![(root, 0)];
+        while let Some((v, next)) = stack.last_mut() {
+            let v = *v;
+            match parents[v].get(*next) {
+                Some(&p) => {
+                    *next += 1;
+                    match state[p] {
+                        State::New => {
+                            state[p] = State::Open;
+                            stack.push((p, 0));
+                        }
+                        State::Open => {
+                            back_edges.insert((v, p));
+                        }
+                        State::Done => {}
+                    }
+                }
+                None => {
+                    state[v] = State::Done;
+                    order.push(v);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    (order, back_edges)
+}
+
+/// Takes `units` from `left`; false (leaving `left` as it was) when there are not that many.
+fn charge(units: usize, left: &mut usize) -> bool {
+    match left.checked_sub(units) {
+        Some(rest) => {
+            *left = rest;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Takes one unit from `left` per type node that copying `ty` makes, stopping (false) as soon
+/// as they run out, so that the count costs no more than the budget allows.
+fn charge_type(ty: &TypeExpr, left: &mut usize) -> bool {
+    charge(1, left)
+        && match ty {
+            TypeExpr::Primitive(_) | TypeExpr::Literal(_) | TypeExpr::Model(_) => true,
+            TypeExpr::Array(inner) => charge_type(inner, left),
+            TypeExpr::Union(items) | TypeExpr::List(items) => items.iter().all(|t| charge_type(t, left)),
+            TypeExpr::Object(object) => {
+                object.fields.iter().all(|f| charge_type(&f.ty, left))
+                    && object.dynamic.as_deref().is_none_or(|d| charge_type(d, left))
+            }
+        }
+}
+
+/// The closest candidate to `text` when it is a plausible typo of it.
+pub(crate) fn suggest<'n>(text: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
+    // Callers pass short fixed lists (the keys a map allows): no budget needed.
+    let mut unlimited = usize::MAX;
+    closest(text, &prepare(candidates.map(|c| (c, true))), true, &mut unlimited)
+}
+
+/// Counts of ASCII letters, digits and `_` (everything else shares one bucket), saturating at
+/// 255: byte counts keep the comparison cheap (files with thousands of models compare many
+/// pairs), and a saturated count only makes [`bag_distance`] smaller, so it stays a lower bound.
+type Histogram = [u8; 40];
+
+fn histogram(s: &str) -> Histogram {
+    let mut h = [0u8; 40];
     for b in s.bytes() {
         let i = match b {
             b'a'..=b'z' => (b - b'a') as usize,
@@ -690,21 +974,20 @@ fn histogram(s: &str) -> [i32; 38] {
             b'_' => 36,
             _ => 37,
         };
-        h[i] += 1;
+        h[i] = h[i].saturating_add(1);
     }
     h
 }
 
-fn bag_distance(a: &[i32; 38], b: &[i32; 38]) -> usize {
-    let (mut more, mut less) = (0, 0);
-    for (x, y) in a.iter().zip(b.iter()) {
-        if x > y {
-            more += (x - y) as usize;
-        } else {
-            less += (y - x) as usize;
-        }
+/// Characters one name has more of than the other (the larger side): a lower bound of the edit
+/// distance.
+fn bag_distance(a: &Histogram, b: &Histogram) -> usize {
+    let (mut more, mut less) = (0u32, 0u32);
+    for (&x, &y) in a.iter().zip(b) {
+        more += u32::from(x.saturating_sub(y));
+        less += u32::from(y.saturating_sub(x));
     }
-    more.max(less)
+    more.max(less) as usize
 }
 
 fn strip_optional(key: &str) -> (&str, bool) {
@@ -766,6 +1049,61 @@ mod tests {
         assert_eq!(suggest("GithubIsue", names.iter().copied()).as_deref(), Some("GithubIssue"));
         assert_eq!(suggest("githubissue", names.iter().copied()).as_deref(), Some("GithubIssue"));
         assert_eq!(suggest("open", names.iter().copied()), None);
+    }
+
+    #[test]
+    fn suggestions_stop_when_the_budget_is_spent() {
+        let candidates = prepare(["GithubIssue", "GithubUser", "GitlabIssue"].into_iter().map(|n| (n, true)));
+        let mut budget = 100;
+        assert_eq!(closest("GithubIsue", &candidates, true, &mut budget).as_deref(), Some("GithubIssue"));
+        assert!(budget < 100);
+        // Not enough left for one search: no suggestion, and nothing left for the next.
+        let mut budget = 2;
+        assert_eq!(closest("GithubIsue", &candidates, true, &mut budget), None);
+        assert_eq!(budget, 0);
+        assert_eq!(closest("GithubUsr", &candidates, true, &mut budget), None);
+    }
+
+    #[test]
+    fn extends_order_reads_parents_first_and_finds_cycles() {
+        // 0 extends 1, 1 extends 2: read 2, 1, 0.
+        assert_eq!(extends_order(&[vec![1], vec![2], vec![]]), (vec![2, 1, 0], HashSet::new()));
+        // 0 extends 1 extends 0: the walk from 0 meets 0 again from 1.
+        assert_eq!(extends_order(&[vec![1], vec![0]]), (vec![1, 0], HashSet::from([(1, 0)])));
+        // A chain far deeper than the call stack would allow.
+        let chain: Vec<Vec<usize>> = (0..200_000).map(|i| if i + 1 < 200_000 { vec![i + 1] } else { vec![] }).collect();
+        let (order, cycles) = extends_order(&chain);
+        assert_eq!(order.first(), Some(&199_999));
+        assert!(cycles.is_empty());
+    }
+
+    #[test]
+    fn bag_distance_counts_the_extra_characters() {
+        let naive = |a: &str, b: &str| {
+            let count = |s: &str, c: char| s.chars().filter(|&x| x == c).count();
+            let chars: std::collections::BTreeSet<char> = a.chars().chain(b.chars()).collect();
+            let (mut more, mut less) = (0, 0);
+            for c in chars {
+                let (x, y) = (count(a, c), count(b, c));
+                more += x.saturating_sub(y);
+                less += y.saturating_sub(x);
+            }
+            more.max(less)
+        };
+        for (a, b) in [
+            ("githubissue", "githubuser"),
+            ("", "abc"),
+            ("zzzz_9999", "aaaa_0000"),
+            ("m12345", "t12345"),
+            ("abcdefghijklmnopqrstuvwxyz0123456789_", ""),
+            ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "a"),
+        ] {
+            assert_eq!(bag_distance(&histogram(a), &histogram(b)), naive(a, b), "{a} / {b}");
+            assert_eq!(bag_distance(&histogram(b), &histogram(a)), naive(a, b), "{b} / {a}");
+        }
+        // Counts stop at 255: still a lower bound.
+        let long = "a".repeat(300);
+        assert!(bag_distance(&histogram(&long), &histogram("a")) <= 299);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! model never hides a broken integration.
 
 use crate::ir::*;
-use crate::models::{FieldPath, ModelScope, suggest};
+use crate::models::{Budget, FieldPath, ModelScope, suggest};
 use crate::schedule::parse_runs;
 use crate::validate::Validator;
 use crate::yaml::{Kind, Node};
@@ -55,11 +55,13 @@ impl ScriptKind {
 
 pub(crate) struct Parser {
     pub diagnostics: Vec<Diagnostic>,
+    /// Shared by every `models:` section of the file.
+    budget: Budget,
 }
 
 impl Parser {
     pub fn new() -> Self {
-        Parser { diagnostics: Vec::new() }
+        Parser { diagnostics: Vec::new(), budget: Budget::default() }
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -79,12 +81,12 @@ impl Parser {
             return config;
         };
         for (key, _) in entries {
-            let k = key.key_text();
+            let k = key.key_str();
             if k != "integrations" && k != "models" {
                 self.push(
                     Diagnostic::warning("unknown_key", format!("unknown top-level key `{k}` is ignored"))
                         .at(key.span)
-                        .path(k.clone())
+                        .path(k.to_string())
                         .help(did_you_mean(
                             &k,
                             &["integrations", "models"],
@@ -101,7 +103,8 @@ impl Parser {
             );
             // Models are still checked so every problem shows at once.
             let mut scope = ModelScope::new(root.get("models"));
-            scope.parse_all();
+            scope.parse_all(&mut self.budget);
+            self.budget = scope.remaining_budget();
             let (models, diags) = scope.into_models();
             config.models = models;
             self.diagnostics.extend(diags);
@@ -130,9 +133,10 @@ impl Parser {
         if layout == Layout::Flows {
             for (key, value) in integration_entries {
                 let mut scope = ModelScope::new(value.get("models"));
-                scope.parse_all();
+                scope.parse_all(&mut self.budget);
                 let version = if has_v2_keys(value) { Layout::V2 } else { Layout::V1 };
                 let integration = self.parse_integration(key, value, version, true, &mut scope);
+                self.budget = scope.remaining_budget();
                 let (models, diags) = scope.into_models();
                 self.diagnostics.extend(prefix_paths(diags, &integration.name));
                 let mut integration = integration;
@@ -141,11 +145,12 @@ impl Parser {
             }
         } else {
             let mut scope = ModelScope::new(root.get("models"));
-            scope.parse_all();
+            scope.parse_all(&mut self.budget);
             for (key, value) in integration_entries {
                 let integration = self.parse_integration(key, value, layout, false, &mut scope);
                 config.integrations.push(integration);
             }
+            self.budget = scope.remaining_budget();
             let (models, diags) = scope.into_models();
             config.models = models;
             self.diagnostics.extend(diags);
@@ -189,8 +194,8 @@ impl Parser {
             }
         } else {
             for (k, _) in entries {
-                let k_text = k.key_text();
-                let allowed = INTEGRATION_KEYS_V2.contains(&k_text.as_str())
+                let k_text = k.key_str();
+                let allowed = INTEGRATION_KEYS_V2.contains(&k_text.as_ref())
                     || (flows && (k_text == "models" || k_text == "rawName"));
                 if !allowed {
                     self.push(
@@ -246,7 +251,7 @@ impl Parser {
     }
 
     /// The entries of a map node; reports anything else.
-    fn map_entries<'n>(&mut self, node: &'n Node, path: &str) -> &'n [(Node, Node)] {
+    fn map_entries<'n, 's>(&mut self, node: &'n Node<'s>, path: &str) -> &'n [(Node<'s>, Node<'s>)] {
         match &node.kind {
             Kind::Map(e) => e,
             Kind::Null => &[],
@@ -371,15 +376,15 @@ impl Parser {
 
     fn check_keys(&mut self, node: &Node, allowed: &[&str], path: &str, kind: ScriptKind) {
         for (k, _) in node.as_map().unwrap_or(&[]) {
-            let key = k.key_text();
-            if allowed.contains(&key.as_str()) {
+            let key = k.key_str();
+            if allowed.contains(&key.as_ref()) {
                 continue;
             }
             let other = match kind {
                 ScriptKind::Sync => ACTION_KEYS,
                 ScriptKind::Action => SYNC_KEYS,
             };
-            let fallback = if other.contains(&key.as_str()) {
+            let fallback = if other.contains(&key.as_ref()) {
                 format!("`{key}` is only allowed on {}", if kind == ScriptKind::Sync { "actions" } else { "syncs" })
             } else {
                 format!("allowed keys for {}: {}", kind.plural(), allowed.join(", "))
@@ -715,7 +720,7 @@ impl Parser {
                         .help(help),
                 );
             }
-            scope.extra.push(Model {
+            scope.add_extra(Model {
                 name: anon.clone(),
                 span,
                 fields: vec![Field { name: role.to_owned(), optional: false, ty, span, inherited_from: None }],
@@ -791,9 +796,9 @@ impl Parser {
             }
             Kind::Map(entries) => {
                 let mut ok = true;
-                for (k, _) in entries {
-                    let key = k.key_text();
-                    if !matches!(key.as_str(), "method" | "path" | "group") {
+                for (k, _) in entries.iter() {
+                    let key = k.key_str();
+                    if !matches!(key.as_ref(), "method" | "path" | "group") {
                         self.push(
                             Diagnostic::error(
                                 "additional_property",
@@ -907,7 +912,7 @@ impl Parser {
         let text = match &n.kind {
             Kind::Int(i) => return i.to_string(),
             Kind::Float(f) => crate::yaml::js_number(*f),
-            Kind::Str(s) => s.clone(),
+            Kind::Str(s) => s.to_string(),
             Kind::Null => return String::new(),
             _ => String::from("?"),
         };
@@ -930,7 +935,7 @@ impl Parser {
     fn opt_string(&mut self, node: &Node, key: &str, path: &str, message: &str) -> Option<String> {
         let n = node.get(key)?;
         match &n.kind {
-            Kind::Str(s) => Some(s.clone()),
+            Kind::Str(s) => Some(s.to_string()),
             Kind::Null => None,
             _ => {
                 self.type_error(n, path, message, &format!("quote the value: `{key}: \"...\"`"));
@@ -957,10 +962,10 @@ impl Parser {
     /// A string or a list of strings, each with its span.
     fn string_or_list(&mut self, n: &Node, path: &str, message: &str) -> Vec<(String, Span)> {
         match &n.kind {
-            Kind::Str(s) => vec![(s.clone(), n.span)],
+            Kind::Str(s) => vec![(s.to_string(), n.span)],
             Kind::Seq(items) => {
                 let mut out = Vec::new();
-                for item in items {
+                for item in items.iter() {
                     match item.as_str() {
                         Some(s) => out.push((s.to_owned(), item.span)),
                         None => {

@@ -235,23 +235,25 @@ fn upper_first(s: &str) -> String {
 /// in field order), each once. Models only merged through `__extends` are not listed.
 fn used_models<'a>(scope: &ModelScope, roots: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    // Names borrowed from the models: the walk copies only what it returns.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut refs: Vec<&str> = Vec::new();
     for root in roots {
-        let mut stack = vec![root.clone()];
+        let mut stack = vec![root.as_str()];
         while let Some(name) = stack.pop() {
-            if !seen.insert(name.clone()) {
+            if !seen.insert(name) {
                 continue;
             }
-            let Some(model) = scope.get(&name) else { continue };
-            out.push(name);
-            let mut refs = Vec::new();
+            let Some(model) = scope.get(name) else { continue };
+            out.push(name.to_owned());
+            refs.clear();
             for field in &model.fields {
-                field.ty.visit_models(&mut |m| refs.push(m.to_owned()));
+                field.ty.visit_models(&mut |m| refs.push(m));
             }
             if let Some(d) = &model.dynamic_field {
-                d.visit_models(&mut |m| refs.push(m.to_owned()));
+                d.visit_models(&mut |m| refs.push(m));
             }
-            stack.extend(refs.into_iter().rev());
+            stack.extend(refs.iter().rev());
         }
     }
     out

@@ -107,3 +107,35 @@ fn default_path_is_the_current_folder() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["version"], "v1");
 }
+
+#[test]
+fn files_over_the_cap_are_refused_with_a_clear_error() {
+    let dir = temp_dir("too-large");
+    let path = dir.join("nango.yaml");
+    std::fs::File::create(&path).unwrap().set_len(100 * 1024 * 1024).unwrap();
+    let (code, _, stderr) = nango(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "names the file: {stderr}");
+    assert!(stderr.contains("104857600 bytes (100.0 MiB)"), "says the size: {stderr}");
+    assert!(stderr.contains("limit of 67108864 bytes (64 MiB)"), "says the cap: {stderr}");
+    assert!(stderr.contains("help: a nango.yaml is far smaller"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Each diagnostic on a very long line shows the part of the line around its place (it used
+/// to print the whole line every time: quadratic output), under the right line and column.
+#[test]
+fn long_lines_are_shown_around_the_place() {
+    let dir = temp_dir("long-line");
+    let fields: Vec<String> = (0..2_000).map(|i| format!("f{i}: Missing{i}")).collect();
+    let line = format!("models: {{A: {{{}}}}}", fields.join(", "));
+    std::fs::write(dir.join("nango.yaml"), format!("integrations: {{}}\n{line}\n")).unwrap();
+    let (code, _, stderr) = nango(&["validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{}", &stderr[..500]);
+    assert!(stderr.contains("valid (2000 warnings)"));
+    // About 4 KB a diagnostic (two 1,000-byte halves of the line, the caret lines, help), not 38 KB.
+    assert!(stderr.len() < 2_000 * 6_000, "{} bytes for a {}-byte line", stderr.len(), line.len());
+    let column = line.find("Missing1999").unwrap() + 1;
+    assert!(stderr.contains(&format!("nango.yaml:2:{column}]")), "miette's header names the column");
+    let _ = std::fs::remove_dir_all(dir);
+}
