@@ -1,6 +1,8 @@
-//! The web console: in a real headless Chromium (sign in, trigger a sync with its button, watch
-//! the run and its webhook appear, resume the schedule, open the run's page), and over plain HTTP for what a
-//! browser test would check slowly (key handling, escaping, unknown actions).
+//! The web console: in a real headless Chromium (sign in through the form, trigger a sync with
+//! its button, watch the run and its webhook appear, resume the schedule, open the run's page,
+//! sign out), and over plain HTTP for what a browser test would check slowly (wrong keys, CSRF
+//! tokens and origins, expired sessions, the key kept out of URLs and cookies, escaping,
+//! unknown actions).
 //!
 //! The browser test needs Debian's `chromium` and `chromium-driver`; without them it fails and
 //! says how to install them (CI installs them in `.ci/run`).
@@ -65,7 +67,7 @@ async fn issues_pages(nango: &mut NangoSync<models::syncs::IssuesPages>) -> Resu
 }
 
 struct Console {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _mock: MockServer,
     server: Server,
     url: String,
@@ -93,6 +95,11 @@ async fn webhook_receiver() -> String {
 /// The service on a free port with one `github-pages` connection per id, each sync paused
 /// before the scheduler starts: only the console's buttons make anything run.
 async fn console(connection_ids: &[&str]) -> Console {
+    console_with(connection_ids, ServeOptions::default().console_session_ttl).await
+}
+
+/// [`console`] with sign-ins that last `session_ttl`.
+async fn console_with(connection_ids: &[&str], session_ttl: Duration) -> Console {
     let mock = MockProvider::builder().issues(50).token("t0ken").start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nango.db").display());
@@ -111,11 +118,12 @@ async fn console(connection_ids: &[&str]) -> Console {
         secret_key: KEY.into(),
         webhook_urls: vec![webhook_receiver().await],
         shutdown_grace: Duration::from_secs(5),
+        console_session_ttl: session_ttl,
         ..Default::default()
     };
     let server = Server::start(Runtime::new(store).with_http_options(http), options).await.unwrap();
     let url = format!("http://{}", server.addr());
-    Console { _dir: dir, _mock: mock, server, url }
+    Console { dir, _mock: mock, server, url }
 }
 
 /// Where screenshots go: the target directory (the parent of the test's scratch directory), so
@@ -168,15 +176,37 @@ where
     }
 }
 
+/// Signs in through the form: types the key, submits, and lands on the dashboard.
+async fn sign_in_in_browser(browser: &Browser, console: &Console) {
+    browser.goto(&format!("{}/login", console.url)).await.unwrap();
+    let field = browser.find("#login input[name=key]").await.unwrap();
+    browser.send_keys(&field, KEY).await.unwrap();
+    save_png(&artefact("console-signin-screenshot.png"), &browser.screenshot().await.unwrap());
+    let submit = browser.find("#login button[type=submit]").await.unwrap();
+    browser.click(&submit).await.unwrap();
+    let landed = browser.current_url().await.unwrap();
+    assert_eq!(landed, format!("{}/", console.url), "{}", browser.source().await.unwrap_or_default());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_signs_in_triggers_a_sync_and_reads_the_run() {
+async fn a_browser_signs_in_triggers_a_sync_reads_the_run_and_signs_out() {
     webdriver::require_chromium();
     let console = console(&["acme"]).await;
     let browser = Browser::launch().await;
 
-    // Signing in sets the cookie and lands on the dashboard.
-    browser.goto(&format!("{}/login?key={KEY}", console.url)).await.unwrap();
-    assert_eq!(browser.current_url().await.unwrap(), format!("{}/", console.url));
+    // Without a session the dashboard sends the browser to the sign-in form.
+    browser.goto(&format!("{}/", console.url)).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap(), format!("{}/login", console.url));
+    sign_in_in_browser(&browser, &console).await;
+
+    // The browser holds a session id, not the key, in a strict HTTP-only cookie.
+    let cookies = browser.cookies().await.unwrap();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert_eq!(cookie["name"], "nango_session", "{cookie}");
+    assert_eq!((cookie["httpOnly"].as_bool(), cookie["sameSite"].as_str()), (Some(true), Some("Strict")), "{cookie}");
+    assert!(!cookie["value"].as_str().unwrap().contains(KEY), "{cookie}");
+
     let row_css = format!("#sync-acme-{SYNC}");
     let row = browser.find(&row_css).await.unwrap_or_else(|e| {
         panic!("no row {row_css}: {e}");
@@ -186,7 +216,8 @@ async fn a_browser_signs_in_triggers_a_sync_and_reads_the_run() {
     let before = browser.find_all("#runs tr.run").await.unwrap().len();
     assert_eq!(before, 0, "the sync is paused: nothing ran before the click");
 
-    // The Trigger button runs it although it is paused; the POST redirects back to `/`.
+    // The Trigger button runs it although it is paused; the POST (with the session's CSRF token,
+    // from the same origin) redirects back to `/`.
     click_in_row(&browser, &row_css, "button.trigger").await;
     assert_eq!(browser.current_url().await.unwrap(), format!("{}/", console.url));
     let run_id = poll(&browser, "a new successful run row", async |b: &Browser| {
@@ -245,6 +276,15 @@ async fn a_browser_signs_in_triggers_a_sync_and_reads_the_run() {
     assert!(deliveries.contains("/hook") && deliveries.contains("200"), "{deliveries}");
     save_png(&artefact("console-run-screenshot.png"), &browser.screenshot().await.unwrap());
 
+    // Sign out: back on the sign-in form, the cookie gone, and the dashboard closed again.
+    let sign_out = browser.find("#sign-out button").await.unwrap();
+    browser.click(&sign_out).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap(), format!("{}/login", console.url));
+    assert!(browser.cookies().await.unwrap().is_empty());
+    browser.goto(&format!("{}/", console.url)).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap(), format!("{}/login", console.url));
+    browser.find("#login input[name=key]").await.unwrap();
+
     browser.quit().await;
     console.server.shutdown().await;
 }
@@ -253,30 +293,260 @@ fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap()
 }
 
+/// A signed-in HTTP client's credentials: the session cookie and the CSRF token its pages carry.
+struct SignedIn {
+    cookie: String,
+    csrf: String,
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_of(html: &str) -> String {
+    let start = html.find(r#"name="csrf" value=""#).unwrap_or_else(|| panic!("no CSRF field in\n{html}"));
+    let rest = &html[start + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// `POST /login` with a form body.
+async fn post_login(http: &reqwest::Client, url: &str, body: &str) -> reqwest::Response {
+    http.post(format!("{url}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in over HTTP and reads the CSRF token from the dashboard.
+async fn sign_in(http: &reqwest::Client, url: &str) -> SignedIn {
+    let answer = post_login(http, url, &format!("key={KEY}")).await;
+    assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+    let set_cookie = answer.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let page = http.get(format!("{url}/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    SignedIn { csrf: csrf_of(&page.text().await.unwrap()), cookie }
+}
+
+/// A header of a request: name and value.
+type Header<'a> = (&'a str, &'a str);
+
+/// A console POST with a form body.
+async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    path: &str,
+    cookie: &str,
+    body: &str,
+    headers: &[Header<'_>],
+) -> reqwest::Response {
+    let mut request = http
+        .post(format!("{url}{path}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// Every byte the store's files hold (the database and its write-ahead log).
+fn database_bytes(console: &Console) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["nango.db", "nango.db-wal"] {
+        bytes.extend(std::fs::read(console.dir.path().join(name)).unwrap_or_default());
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
 #[tokio::test]
-async fn the_console_checks_the_key_escapes_text_and_rejects_unknown_targets() {
+async fn signing_in_takes_the_key_from_a_form_body_and_keeps_it_out_of_urls_and_cookies() {
+    let console = console(&["acme"]).await;
+    let http = no_redirects();
+    let url = &console.url;
+
+    // Without a session: sent to the form, which posts the key in its body.
+    let anonymous = http.get(format!("{url}/")).send().await.unwrap();
+    assert_eq!((anonymous.status().as_u16(), anonymous.headers()["location"].to_str().unwrap()), (303, "/login"));
+    let form = http.get(format!("{url}/login")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.headers()["content-security-policy"].to_str().unwrap().contains("form-action 'self'"));
+    let html = form.text().await.unwrap();
+    assert!(html.contains(r#"<form method="post" action="/login">"#), "{html}");
+    assert!(html.contains(r#"<input type="password" name="key""#), "{html}");
+
+    // The old way, the key in the URL, signs nobody in, and the page says why without the key.
+    let old = http.get(format!("{url}/login?key={KEY}")).send().await.unwrap();
+    assert_eq!(old.status(), 200);
+    assert!(old.headers().get("set-cookie").is_none());
+    let html = old.text().await.unwrap();
+    assert!(html.contains("no longer goes in the address"), "{html}");
+    assert!(!html.contains(KEY), "{html}");
+
+    // A wrong key: the form again, a clear error, nothing of what was typed, no cookie.
+    let wrong = post_login(&http, url, "key=console-test-kez").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("That secret key is not valid."), "{html}");
+    assert!(!html.contains("console-test-ke"), "the page hints at the key:\n{html}");
+    let empty = post_login(&http, url, "key=").await;
+    assert_eq!(empty.status(), 400);
+    assert!(empty.text().await.unwrap().contains("Enter the secret key"));
+
+    // The right key: a random session id in a strict, HTTP-only cookie, and a 303 to `/`.
+    let ok = post_login(&http, url, &format!("key={KEY}")).await;
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/");
+    let set_cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let id = set_cookie.strip_prefix("nango_session=").unwrap().strip_suffix("; HttpOnly; SameSite=Strict; Path=/");
+    let id = id.unwrap_or_else(|| panic!("unexpected cookie {set_cookie}"));
+    assert!(id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+    assert!(!set_cookie.contains(KEY));
+    let cookie = format!("nango_session={id}");
+
+    // The dashboard opens with it; nowhere in the page (links, forms) is the key.
+    let page = http.get(format!("{url}/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!(r#"id="sync-acme-{SYNC}""#)), "{html}");
+    assert!(!html.contains(KEY), "{html}");
+
+    // The store keeps neither the session id nor the key: only a keyed digest of the id.
+    let stored = database_bytes(&console);
+    assert!(!stored.is_empty());
+    assert!(!contains(&stored, id) && !contains(&stored, KEY), "the database holds the session id or the key");
+
+    // The console's cookie is not an API key, and the API key does not open the console.
+    let api = http.get(format!("{url}/connection")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(api.status(), 401);
+    let error: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "missing_auth_header", "{error}");
+    let bearer = http.get(format!("{url}/connection")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(bearer.status(), 200);
+    let console_with_key = http.get(format!("{url}/")).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(console_with_key.status(), 303);
+
+    // Signing in again from the same browser replaces its session.
+    let again = post_form(&http, url, "/login", &cookie, &format!("key={KEY}"), &[("origin", url.as_str())]).await;
+    assert_eq!(again.status(), 303);
+    let old_page = http.get(format!("{url}/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(old_page.status(), 303, "the replaced session still opens the console");
+
+    console.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn console_posts_need_the_sessions_csrf_token_and_the_same_origin() {
+    let console = console(&["acme"]).await;
+    let http = no_redirects();
+    let url = &console.url;
+    let me = sign_in(&http, url).await;
+    let other = sign_in(&http, url).await;
+    assert_ne!(me.csrf, other.csrf, "each session has its own token");
+    let key = console.key("acme").await;
+    let resume = format!("/console/syncs/{key}/{SYNC}/resume");
+    let paused = async || console.store().sync_state(key, SYNC).await.unwrap().paused;
+
+    // Refused, and nothing done: no token, a wrong one, another session's, a cross-site form.
+    let token = format!("csrf={}", me.csrf);
+    let refusals: [(&str, String, &[Header]); 6] = [
+        ("no token", String::new(), &[]),
+        ("an empty token", "csrf=".into(), &[]),
+        ("a wrong token", format!("csrf={}x", me.csrf), &[]),
+        ("another session's token", format!("csrf={}", other.csrf), &[]),
+        ("another origin", token.clone(), &[("origin", "http://evil.example")]),
+        ("a cross-site fetch", token.clone(), &[("sec-fetch-site", "cross-site")]),
+    ];
+    for (what, body, headers) in &refusals {
+        let answer = post_form(&http, url, &resume, &me.cookie, body, headers).await;
+        assert_eq!(answer.status(), 403, "{what}");
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("nothing was done"), "{what}: {html}");
+        assert_eq!(paused().await, Some(true), "{what}: the sync was resumed");
+    }
+
+    // The session's own token from its own origin: done.
+    let host_origin = url.as_str();
+    let ok = post_form(
+        &http,
+        url,
+        &resume,
+        &me.cookie,
+        &token,
+        &[("origin", host_origin), ("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!((ok.status().as_u16(), ok.headers()["location"].to_str().unwrap()), (303, "/"));
+    assert_eq!(paused().await, Some(false));
+    let pause = post_form(&http, url, &format!("/console/syncs/{key}/{SYNC}/pause"), &me.cookie, &token, &[]).await;
+    assert_eq!(pause.status(), 303);
+    assert_eq!(paused().await, Some(true));
+
+    // A sign-in form posted from another site signs nobody in.
+    let forged = post_form(&http, url, "/login", "", &format!("key={KEY}"), &[("origin", "http://evil.example")]).await;
+    assert_eq!(forged.status(), 403);
+    assert!(forged.headers().get("set-cookie").is_none());
+
+    // Sign-out is a POST with the token too; it ends the session for good.
+    let no_token = post_form(&http, url, "/logout", &me.cookie, "", &[]).await;
+    assert_eq!(no_token.status(), 403);
+    let still = http.get(format!("{url}/")).header("cookie", &me.cookie).send().await.unwrap();
+    assert_eq!(still.status(), 200, "a refused sign-out signed out");
+    let out = post_form(&http, url, "/logout", &me.cookie, &token, &[]).await;
+    assert_eq!((out.status().as_u16(), out.headers()["location"].to_str().unwrap()), (303, "/login"));
+    assert!(out.headers()["set-cookie"].to_str().unwrap().contains("nango_session=;"));
+    let after = http.get(format!("{url}/")).header("cookie", &me.cookie).send().await.unwrap();
+    assert_eq!((after.status().as_u16(), after.headers()["location"].to_str().unwrap()), (303, "/login"));
+    let replay = post_form(&http, url, &resume, &me.cookie, &token, &[]).await;
+    assert_eq!(replay.status(), 401);
+    assert!(replay.text().await.unwrap().contains("Sign in"));
+    assert_eq!(paused().await, Some(true));
+    // The other session is untouched.
+    let theirs = http.get(format!("{url}/")).header("cookie", &other.cookie).send().await.unwrap();
+    assert_eq!(theirs.status(), 200);
+
+    console.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refused() {
+    let ttl = Duration::from_secs(2);
+    let console = console_with(&["acme"], ttl).await;
+    let http = no_redirects();
+    let url = &console.url;
+    let signed_in_at = Instant::now();
+    let me = sign_in(&http, url).await;
+    assert!(signed_in_at.elapsed() < ttl, "signing in took longer than the session lasts");
+    tokio::time::sleep(ttl.saturating_sub(signed_in_at.elapsed()) + Duration::from_millis(300)).await;
+
+    // Reading: back to the form, and the browser is told to forget the cookie.
+    let page = http.get(format!("{url}/")).header("cookie", &me.cookie).send().await.unwrap();
+    assert_eq!((page.status().as_u16(), page.headers()["location"].to_str().unwrap()), (303, "/login"));
+    assert!(page.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    // Acting, even with the session's own token: refused, nothing done.
+    let key = console.key("acme").await;
+    let body = format!("csrf={}", me.csrf);
+    let answer = post_form(&http, url, &format!("/console/syncs/{key}/{SYNC}/resume"), &me.cookie, &body, &[]).await;
+    assert_eq!(answer.status(), 401);
+    assert!(answer.text().await.unwrap().contains("your session has ended"));
+    assert_eq!(console.store().sync_state(key, SYNC).await.unwrap().paused, Some(true));
+
+    console.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_console_escapes_text_and_rejects_unknown_targets() {
     let hostile = r#"<img src=x onerror="alert(1)">"#;
     let console = console(&["acme", hostile]).await;
     let http = no_redirects();
     let url = &console.url;
-
-    // Without the key: sent to the login form; with a wrong one: the form again.
-    let anonymous_page = http.get(format!("{url}/")).send().await.unwrap();
-    assert_eq!(anonymous_page.status(), 303);
-    assert_eq!(anonymous_page.headers()["location"], "/login");
-    let form = http.get(format!("{url}/login")).send().await.unwrap();
-    assert_eq!(form.status(), 401);
-    assert!(form.text().await.unwrap().contains(r#"<form method="get" action="/login">"#));
-    let wrong = http.get(format!("{url}/login?key=console-test-kez")).send().await.unwrap();
-    assert_eq!(wrong.status(), 401);
-    assert!(wrong.text().await.unwrap().contains("That key is not valid."));
-
-    // The right key: a strict, HTTP-only cookie and a 303 to the dashboard.
-    let ok = http.get(format!("{url}/login?key={KEY}")).send().await.unwrap();
-    assert_eq!(ok.status(), 303);
-    assert_eq!(ok.headers()["location"], "/");
-    assert_eq!(ok.headers()["set-cookie"], format!("nango_key={KEY}; HttpOnly; SameSite=Strict; Path=/"));
-    let cookie = format!("nango_key={KEY}");
+    let SignedIn { cookie, csrf } = sign_in(&http, url).await;
 
     let page = http.get(format!("{url}/")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -291,33 +561,34 @@ async fn the_console_checks_the_key_escapes_text_and_rejects_unknown_targets() {
 
     // Actions: unknown action, connection or sync are 404 pages; known ones act and redirect.
     let key = console.key("acme").await;
-    let post = |path: String| http.post(format!("{url}{path}")).header("cookie", &cookie).send();
+    let token = format!("csrf={csrf}");
+    let post = async |path: String| post_form(&http, url, &path, &cookie, &token, &[]).await;
     for path in [
         format!("/console/syncs/{key}/{SYNC}/explode"),
         format!("/console/syncs/999999/{SYNC}/trigger"),
         format!("/console/syncs/not-a-key/{SYNC}/trigger"),
         format!("/console/syncs/{key}/no-such-sync/trigger"),
     ] {
-        let answer = post(path.clone()).await.unwrap();
+        let answer = post(path.clone()).await;
         assert_eq!(answer.status(), 404, "{path}");
         assert!(answer.text().await.unwrap().contains("<h2>Not Found</h2>"), "{path}");
     }
-    // Without the cookie the actions are refused like the API.
+    // Without a session the actions are refused.
     let anonymous = http.post(format!("{url}/console/syncs/{key}/{SYNC}/trigger")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 
     // Resume and pause the other connection's sync (resuming makes it run, which must not mix
     // with the resync of `acme` below).
     let other = console.key(hostile).await;
-    let resumed = post(format!("/console/syncs/{other}/{SYNC}/resume")).await.unwrap();
+    let resumed = post(format!("/console/syncs/{other}/{SYNC}/resume")).await;
     assert_eq!((resumed.status().as_u16(), resumed.headers()["location"].to_str().unwrap()), (303, "/"));
     assert_eq!(console.store().sync_state(other, SYNC).await.unwrap().paused, Some(false));
-    let paused = post(format!("/console/syncs/{other}/{SYNC}/pause")).await.unwrap();
+    let paused = post(format!("/console/syncs/{other}/{SYNC}/pause")).await;
     assert_eq!(paused.status(), 303);
     assert_eq!(console.store().sync_state(other, SYNC).await.unwrap().paused, Some(true));
 
     // A full resync runs it from scratch; its page shows the log.
-    let resync = post(format!("/console/syncs/{key}/{SYNC}/resync")).await.unwrap();
+    let resync = post(format!("/console/syncs/{key}/{SYNC}/resync")).await;
     assert_eq!(resync.status(), 303);
     let deadline = Instant::now() + Duration::from_secs(10);
     let run = loop {

@@ -420,7 +420,7 @@ async fn databases_of_the_user_version_scheme_open_and_keep_their_data() {
 
         // The migrations are recorded as applied (none ran twice), and `user_version` still
         // tells older programs the schema version.
-        assert_eq!(schema_versions(&path).await, (vec![1, 2], 2), "version {version}");
+        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3], 3), "version {version}");
         // Opening again is a no-op.
         let again = Store::open(&url, sealer.clone()).await.unwrap();
         assert_eq!(again.connections().await.unwrap().len(), 1);
@@ -434,18 +434,18 @@ async fn a_new_database_records_its_migrations_and_a_newer_one_is_refused() {
     let path = dir.path().join("nango.db");
     let url = format!("sqlite://{}", path.display());
     Store::open(&url, Sealer::InsecureClear).await.unwrap().close().await;
-    assert_eq!(schema_versions(&path).await, (vec![1, 2], 2));
+    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3], 3));
 
     let newer = dir.path().join("newer.db");
     old_database(&newer, 2, &Sealer::InsecureClear).await;
     {
         use sqlx::{ConnectOptions, Connection as _};
         let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(&newer).connect().await.unwrap();
-        sqlx::raw_sql("PRAGMA user_version = 3").execute(&mut db).await.unwrap();
+        sqlx::raw_sql("PRAGMA user_version = 4").execute(&mut db).await.unwrap();
         db.close().await.unwrap();
     }
     let e = Store::open(&format!("sqlite://{}", newer.display()), Sealer::InsecureClear).await.unwrap_err();
-    assert!(matches!(e, StoreError::SchemaTooNew { found: 3, known: 2 }), "{e:?}");
+    assert!(matches!(e, StoreError::SchemaTooNew { found: 4, known: 3 }), "{e:?}");
     assert!(e.to_string().contains("use a newer nango-runtime"), "{e}");
 }
 
@@ -477,4 +477,43 @@ async fn connections_are_read_with_their_keys() {
     assert_eq!(store.connection_key("linear", "a").await.unwrap(), Some(b));
     assert!(store.delete_connection("linear", "a").await.unwrap());
     assert_eq!(store.connection_by_key(b).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn console_sessions_are_kept_found_by_digest_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let now = chrono::Utc::now();
+    let session = |digest: u8, expires_in: chrono::Duration| ConsoleSession {
+        digest: vec![digest; 32],
+        csrf_token: format!("token-{digest}"),
+        created_at: now,
+        expires_at: now + expires_in,
+    };
+    let live = session(1, chrono::Duration::hours(1));
+    let expired = session(2, chrono::Duration::seconds(-1));
+    store.create_session(&live).await.unwrap();
+    store.create_session(&expired).await.unwrap();
+    // Found by digest with what it was saved with (times to the microsecond, as stored).
+    let found = store.session(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        (found.csrf_token.as_str(), found.expires_at.timestamp_micros()),
+        ("token-1", live.expires_at.timestamp_micros())
+    );
+    assert!(store.session(&[3; 32]).await.unwrap().is_none());
+    // The same digest twice is a database error, not a silent overwrite.
+    assert!(store.create_session(&live).await.is_err());
+    // The token stays out of debug output.
+    assert!(!format!("{found:?}").contains("token-1"), "{found:?}");
+
+    // Sweeping removes only the expired one; a second process on the same file sees the same.
+    assert_eq!(store.delete_expired_sessions(now).await.unwrap(), 1);
+    assert!(store.session(&[2; 32]).await.unwrap().is_none());
+    let other = Store::open(&format!("sqlite://{}", dir.path().join("nango.db").display()), Sealer::InsecureClear)
+        .await
+        .unwrap();
+    assert!(other.session(&[1; 32]).await.unwrap().is_some());
+    assert!(other.delete_session(&[1; 32]).await.unwrap());
+    assert!(!store.delete_session(&[1; 32]).await.unwrap());
+    assert!(store.session(&[1; 32]).await.unwrap().is_none());
 }

@@ -184,7 +184,7 @@ async fn serve(runtime: Runtime, connection: &Connection, port: u16) -> DemoResu
         .map_err(|e| format!("cannot listen on port {port}: {e} (pass --port)"))?;
     let url = format!("http://{}", server.addr());
     out!("\nserving on {url}; the sync runs every 5 minutes. Ctrl-C stops.");
-    out!("  console:  {url}/login?key={secret_key}");
+    out!("  console:  open {url}/login and sign in with the secret key {secret_key}");
     out!(
         "  records:  curl -H 'Authorization: Bearer {secret_key}' -H 'Connection-Id: {}' -H 'Provider-Config-Key: github' '{url}/records?model=Ticket&limit=2'",
         connection.connection_id

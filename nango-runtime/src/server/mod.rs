@@ -1,9 +1,11 @@
 //! `serve`: the scheduler, the HTTP API (wire-compatible with Nango's), webhook delivery,
 //! `/metrics` and `/health` in one process.
 //!
-//! Every route but `/health` needs `Authorization: Bearer <NANGO_SECRET_KEY>` (the console may
-//! use a cookie holding the same key, set by `/login`). Errors are JSON
-//! `{"error": {"code", "message"}}` with a 4xx status for anything the caller can fix.
+//! Every API route (all but `/health` and the console's) needs
+//! `Authorization: Bearer <NANGO_SECRET_KEY>`. The console has its own sign-in (a form at
+//! `/login` that starts a server-side session); its cookie opens only the console, never the
+//! API. API errors are JSON `{"error": {"code", "message"}}` with a 4xx status for anything the
+//! caller can fix.
 
 mod api;
 mod console;
@@ -45,6 +47,9 @@ pub struct ServeOptions {
     pub webhook_retry_delay: Duration,
     /// How long running runs may take to finish at shutdown before they are cancelled.
     pub shutdown_grace: Duration,
+    /// How long a console sign-in lasts (12 hours by default); using the console does not
+    /// extend it.
+    pub console_session_ttl: Duration,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
 }
@@ -59,6 +64,7 @@ impl Default for ServeOptions {
             webhook_always: false,
             webhook_retry_delay: Duration::from_secs(3),
             shutdown_grace: Duration::from_secs(30),
+            console_session_ttl: Duration::from_secs(12 * 3600),
             scheduler: SchedulerConfig::default(),
         }
     }
@@ -70,6 +76,8 @@ pub struct AppState {
     pub scheduler: Scheduler,
     /// The API key.
     pub secret_key: String,
+    /// How long a console sign-in lasts.
+    pub console_session_ttl: Duration,
     /// Prometheus metrics.
     pub metrics: Metrics,
 }
@@ -110,8 +118,12 @@ impl Server {
         let runtime = Arc::new(runtime);
         let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
-        let state =
-            Arc::new(AppState { scheduler: scheduler.clone(), secret_key: options.secret_key.clone(), metrics });
+        let state = Arc::new(AppState {
+            scheduler: scheduler.clone(),
+            secret_key: options.secret_key.clone(),
+            console_session_ttl: options.console_session_ttl,
+            metrics,
+        });
         let listener = tokio::net::TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -184,11 +196,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let protected = api::routes()
         .route("/openapi.json", axum::routing::get(openapi::openapi))
         .route("/metrics", axum::routing::get(metrics::render))
-        .merge(console::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/login", axum::routing::get(console::login))
+        // The console checks its own sessions.
+        .merge(console::routes(state.clone()))
         .merge(protected)
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
@@ -200,26 +212,18 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The key a request presents: `Authorization: Bearer <key>` or the console's cookie.
-pub(crate) fn presented_key(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        return value.strip_prefix("Bearer ").map(|k| k.trim().to_owned());
-    }
-    let cookies = headers.get("cookie").and_then(|v| v.to_str().ok())?;
-    cookies.split(';').find_map(|c| c.trim().strip_prefix("nango_key=").map(str::to_owned))
+/// The key a request presents: `Authorization: Bearer <key>`, and nothing else (the console's
+/// cookie is not a key).
+fn bearer_key(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim)
 }
 
 async fn require_key(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    match presented_key(request.headers()) {
+    match bearer_key(request.headers()) {
         Some(key) if same_key(key.as_bytes(), state.secret_key.as_bytes()) => next.run(request).await,
         Some(_) => {
             ApiError::new(StatusCode::UNAUTHORIZED, "unknown_account", "the secret key is not valid").into_response()
-        }
-        // A browser opening the console without its cookie gets the login page, not JSON.
-        None if request.method() == axum::http::Method::GET
-            && (request.uri().path() == "/" || request.uri().path().starts_with("/console")) =>
-        {
-            axum::response::Redirect::to("/login").into_response()
         }
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -9,15 +9,15 @@
 //!
 //! The traits are object-safe (through `async-trait`) so the facade holds an
 //! `Arc<dyn Backend>` chosen at run time from the database URL. [`SqliteBackend`] is the one
-//! implementation today; a PostgreSQL backend is another implementation of the same four
+//! implementation today; a PostgreSQL backend is another implementation of the same five
 //! traits.
 //!
 //! [`SqliteBackend`]: super::SqliteBackend
 
 use super::DeliveryRecord;
 use super::{
-    ChangeCounts, ConnectionKey, ExistingRecord, LogLine, PreparedRecord, RecordChange, RecordPage, RecordQuery,
-    RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
+    ChangeCounts, ConnectionKey, ConsoleSession, ExistingRecord, LogLine, PreparedRecord, RecordChange, RecordPage,
+    RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -188,6 +188,21 @@ pub trait DeliveryBackend: Send + Sync {
     async fn deliveries(&self, run: Option<i64>, limit: u32) -> StoreResult<Vec<DeliveryRecord>>;
 }
 
+/// Signed-in console sessions, kept in the database so every process serving the same store
+/// shares them. The backend stores and finds them; whether one is still valid is decided by the
+/// console, from its expiry.
+#[async_trait]
+pub trait SessionBackend: Send + Sync {
+    /// Keeps a new session.
+    async fn create_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    /// The session with this digest, expired or not.
+    async fn session(&self, digest: &[u8]) -> StoreResult<Option<ConsoleSession>>;
+    /// Deletes a session (sign-out); whether it existed.
+    async fn delete_session(&self, digest: &[u8]) -> StoreResult<bool>;
+    /// Deletes the sessions that expired at or before `now`; how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// A complete backend: every concern, and a way to close it.
 ///
 /// ```
@@ -203,7 +218,9 @@ pub trait DeliveryBackend: Send + Sync {
 /// # });
 /// ```
 #[async_trait]
-pub trait Backend: ConnectionBackend + RecordBackend + ScheduleBackend + DeliveryBackend + std::fmt::Debug {
+pub trait Backend:
+    ConnectionBackend + RecordBackend + ScheduleBackend + DeliveryBackend + SessionBackend + std::fmt::Debug
+{
     /// Which backend (`sqlite`), for logs and errors.
     fn name(&self) -> &'static str;
     /// Waits for running statements and closes the database (files are complete afterwards).

@@ -358,4 +358,47 @@ impl Store {
     pub async fn deliveries(&self, run: Option<i64>, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
         self.backend.deliveries(run, limit).await
     }
+
+    /// Keeps a new console session.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use nango_runtime::{crypto::Sealer, store::{ConsoleSession, Store}};
+    /// let dir = std::env::temp_dir().join(format!("nango-doc-sessions-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let store = Store::open(&format!("sqlite://{}", dir.join("nango.db").display()), Sealer::InsecureClear)
+    ///     .await
+    ///     .unwrap();
+    /// // Times are kept to the microsecond.
+    /// let now = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+    /// let session = ConsoleSession {
+    ///     digest: vec![7; 32],
+    ///     csrf_token: "t0ken".into(),
+    ///     created_at: now,
+    ///     expires_at: now + chrono::Duration::hours(12),
+    /// };
+    /// store.create_session(&session).await.unwrap();
+    /// assert_eq!(store.session(&[7; 32]).await.unwrap(), Some(session));
+    /// assert!(store.delete_session(&[7; 32]).await.unwrap());
+    /// assert_eq!(store.session(&[7; 32]).await.unwrap(), None);
+    /// # });
+    /// ```
+    pub async fn create_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        self.backend.create_session(session).await
+    }
+
+    /// The console session with this digest, expired or not.
+    pub async fn session(&self, digest: &[u8]) -> StoreResult<Option<ConsoleSession>> {
+        self.backend.session(digest).await
+    }
+
+    /// Deletes a console session; whether it existed.
+    pub async fn delete_session(&self, digest: &[u8]) -> StoreResult<bool> {
+        self.backend.delete_session(digest).await
+    }
+
+    /// Deletes the console sessions that expired at or before `now`; how many.
+    pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.backend.delete_expired_sessions(now).await
+    }
 }

@@ -11,7 +11,7 @@
 //!   without a database. Backends call it inside their write transaction; the dry run calls it
 //!   over the store's state overlaid with what it virtually wrote, so both count alike.
 //! - [`backend`] holds the traits a database implements, split by concern: records,
-//!   connections, schedules/runs/logs, deliveries.
+//!   connections, schedules/runs/logs, deliveries, console sessions.
 //! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
 //!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
 //!   placeholders in the multi-row insert (for binding speed), `BEGIN IMMEDIATE`, `PRAGMA`s,
@@ -438,6 +438,33 @@ pub struct DeliveryRecord {
     /// The attempt.
     #[serde(flatten)]
     pub attempt: DeliveryAttempt,
+}
+
+/// A signed-in console session as the store keeps it.
+///
+/// The store never holds the session id the browser carries, only a keyed digest of it
+/// (the console makes it), so reading the database does not let anyone sign in. Whether a
+/// session is still valid is the console's decision, from `expires_at`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// The digest of the session id: what the session is found by.
+    pub digest: Vec<u8>,
+    /// The token every form of the session carries (CSRF protection).
+    pub csrf_token: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ConsoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is as good as the session within a signed-in browser: keep it out of logs.
+        f.debug_struct("ConsoleSession")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A line of a run's log.

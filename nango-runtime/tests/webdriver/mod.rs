@@ -1,5 +1,5 @@
 //! A small WebDriver client over `reqwest`: enough of the W3C protocol to drive headless
-//! Chromium through `chromedriver` (navigate, find, click, read, screenshot), without a browser
+//! Chromium through `chromedriver` (navigate, find, type, click, read, cookies, screenshot), without a browser
 //! automation crate.
 //!
 //! [`Browser`] owns the `chromedriver` process and the browser profile; dropping it (also while
@@ -227,6 +227,19 @@ impl Browser {
     /// it starts has loaded).
     pub async fn click(&self, element: &Element) -> Result<(), WdError> {
         self.command(reqwest::Method::POST, &format!("/element/{}/click", element.0), None).await.map(drop)
+    }
+
+    /// Types text into an element (an input field).
+    pub async fn send_keys(&self, element: &Element, text: &str) -> Result<(), WdError> {
+        let path = format!("/element/{}/value", element.0);
+        self.command(reqwest::Method::POST, &path, Some(json!({"text": text}))).await.map(drop)
+    }
+
+    /// The cookies the browser holds for the page shown, as WebDriver describes them (`name`,
+    /// `value`, `path`, `httpOnly`, `sameSite`...).
+    pub async fn cookies(&self) -> Result<Vec<Value>, WdError> {
+        let value = self.command(reqwest::Method::GET, "/cookie", None).await?;
+        Ok(value.as_array().cloned().unwrap_or_default())
     }
 
     /// The rendered text of an element.

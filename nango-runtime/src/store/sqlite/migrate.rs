@@ -22,6 +22,7 @@ use std::borrow::Cow;
 pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "connections records runs", include_str!("../../../migrations/sqlite/0001_connections_records_runs.sql")),
     (2, "schedules deliveries logs", include_str!("../../../migrations/sqlite/0002_schedules_deliveries_logs.sql")),
+    (3, "console sessions", include_str!("../../../migrations/sqlite/0003_console_sessions.sql")),
 ];
 
 /// The newest schema version this program knows.

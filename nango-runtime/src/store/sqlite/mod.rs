@@ -10,6 +10,7 @@ mod migrate;
 
 use super::backend::{
     Backend, ConnectionBackend, DeliveryBackend, RecordBackend, ScheduleBackend, SealedConnection, SealedCredentials,
+    SessionBackend,
 };
 use super::error::During;
 use super::policy::{Batch, ExistingRecord, LastAction};
@@ -926,6 +927,62 @@ impl DeliveryBackend for SqliteBackend {
                 read().during(OP)
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl SessionBackend for SqliteBackend {
+    async fn create_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO console_sessions (digest, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&session.digest)
+        .bind(&session.csrf_token)
+        .bind(to_micros(session.created_at))
+        .bind(to_micros(session.expires_at))
+        .execute(&self.pool)
+        .await
+        .during("keeping a console session")?;
+        Ok(())
+    }
+
+    async fn session(&self, digest: &[u8]) -> StoreResult<Option<ConsoleSession>> {
+        const OP: &str = "reading a console session";
+        let row = sqlx::query("SELECT csrf_token, created_at, expires_at FROM console_sessions WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await
+            .during(OP)?;
+        row.map(|r| {
+            let read = || -> sqlx::Result<ConsoleSession> {
+                Ok(ConsoleSession {
+                    digest: digest.to_vec(),
+                    csrf_token: r.try_get("csrf_token")?,
+                    created_at: from_micros(r.try_get("created_at")?),
+                    expires_at: from_micros(r.try_get("expires_at")?),
+                })
+            };
+            read().during(OP)
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, digest: &[u8]) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM console_sessions WHERE digest = $1")
+            .bind(digest)
+            .execute(&self.pool)
+            .await
+            .during("deleting a console session")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1")
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await
+            .during("deleting expired console sessions")?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -1,0 +1,45 @@
+//! The web console: server-rendered HTML pages showing every connection's syncs, recent runs and
+//! webhook deliveries, with buttons to pause, resume, trigger and fully resync.
+//!
+//! Routes:
+//! - `GET /login`: the sign-in form; `POST /login` with the secret key in the form body starts
+//!   a session ([`session`] says how sessions and CSRF protection work).
+//! - `GET /`: the dashboard (refreshes itself every 5 seconds).
+//! - `POST /console/syncs/{connection_key}/{sync}/{action}`: `pause`, `resume`, `trigger` or
+//!   `resync` (a trigger that first forgets the checkpoint and `last_sync_date`), then back to `/`.
+//! - `GET /console/runs/{id}`: one run with its log and webhook delivery attempts.
+//! - `POST /logout`: ends the session.
+//!
+//! Every route but the sign-in form needs a session; the API's `Authorization: Bearer` key
+//! does not open the console, and the console's cookie does not open the API.
+//!
+//! No JavaScript: plain forms and a meta refresh are enough, and the pages are served under a
+//! Content-Security-Policy that allows no script at all. Pages are maud templates, which escape
+//! every value they show.
+//!
+//! One job per file: [`mod@session`] (sessions, CSRF and origin checks), [`signin`] (sign in and
+//! out), [`handlers`] (the signed-in pages and actions), [`pages`] (their templates), [`parts`]
+//! (pieces several pages share), [`layout`] (the page frame, responses, the error page).
+
+mod handlers;
+mod layout;
+mod pages;
+mod parts;
+mod session;
+mod signin;
+
+use super::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// The console's routes: the sign-in form open to all, everything else behind a session.
+pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let signed_in = Router::new()
+        .route("/", get(handlers::dashboard))
+        .route("/console/syncs/{connection}/{sync}/{action}", post(handlers::sync_action))
+        .route("/console/runs/{id}", get(handlers::run_page))
+        .route("/logout", post(signin::sign_out))
+        .route_layer(axum::middleware::from_fn_with_state(state, session::require_session));
+    Router::new().route("/login", get(signin::form).post(signin::sign_in)).merge(signed_in)
+}
