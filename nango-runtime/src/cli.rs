@@ -789,3 +789,43 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> CliResult<ExitCode> {
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `--help` of the command and of every subcommand, each under the command line that prints it.
+    fn help_texts(command: &mut clap::Command, path: &str, out: &mut String) {
+        let help = command.render_long_help().to_string();
+        out.push_str(&format!("$ {path} --help\n{}\n\n", without_env_values(&help)));
+        for sub in command.get_subcommands_mut() {
+            let path = format!("{path} {}", sub.get_name());
+            help_texts(sub, &path, out);
+        }
+    }
+
+    /// `[env: NAME=]` whatever the variable holds in the test's environment: clap shows the value
+    /// of a variable that is set.
+    fn without_env_values(help: &str) -> String {
+        let lines = help.lines().map(|line| match (line.find("[env: "), line.rfind(']')) {
+            (Some(start), Some(end)) if end > start => match line[start..end].find('=') {
+                Some(eq) => format!("{}{}", &line[..start + eq + 1], &line[end..]),
+                None => line.to_owned(),
+            },
+            _ => line.to_owned(),
+        });
+        lines.collect::<Vec<_>>().join("\n")
+    }
+
+    /// The flags, defaults and help texts of every command, as a user sees them: a change shows
+    /// up in the golden file's diff (`EXPECTORATE=overwrite` accepts it).
+    #[test]
+    fn help_texts_match_the_golden_file() {
+        let mut command = Cli::command().bin_name("nango-program");
+        command.build();
+        let mut out = String::new();
+        help_texts(&mut command, "nango-program", &mut out);
+        expectorate::assert_contents("tests/golden/cli-help.txt", &out);
+    }
+}
