@@ -1,8 +1,6 @@
 //! [`ClientError`], and reading the server's answers: bodies into types (naming the field that
 //! does not fit) and error bodies into a code and a message.
 
-use std::fmt;
-
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -28,15 +26,20 @@ const EXCERPT_BYTES: usize = 512;
 ///     "GET http://localhost:3003/records?model=Ticket returned 400 invalid_query_params: limit: must be at most 10000"
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The transport's errors are kept as text (their whole chain), not as `#[source]` errors, so
+/// that the error stays `Clone` and `Eq`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The request could not be built (bad base URL, a header value with line breaks).
+    #[error("invalid request: {message}")]
     InvalidRequest {
         /// What is wrong.
         message: String,
     },
     /// No response: connection refused or reset, timeout, truncated body.
+    #[error("{request} failed: {message}")]
     Network {
         /// `METHOD url`.
         request: String,
@@ -44,6 +47,7 @@ pub enum ClientError {
         message: String,
     },
     /// The server answered with an error status.
+    #[error("{request} returned {status}{}: {message}", code_text(.code))]
     Api {
         /// `METHOD url`.
         request: String,
@@ -55,6 +59,7 @@ pub enum ClientError {
         message: String,
     },
     /// A 2xx body that does not decode into the expected type.
+    #[error("{request}: unexpected response at {path}: {message}")]
     Decode {
         /// `METHOD url`.
         request: String,
@@ -64,6 +69,7 @@ pub enum ClientError {
         message: String,
     },
     /// A body that decodes but cannot be right (a `next_cursor` that does not move).
+    #[error("{request}: invalid response: {message}")]
     InvalidResponse {
         /// `METHOD url`.
         request: String,
@@ -102,26 +108,10 @@ impl ClientError {
     }
 }
 
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::InvalidRequest { message } => write!(f, "invalid request: {message}"),
-            ClientError::Network { request, message } => write!(f, "{request} failed: {message}"),
-            ClientError::Api { request, status, code: Some(code), message } => {
-                write!(f, "{request} returned {status} {code}: {message}")
-            }
-            ClientError::Api { request, status, code: None, message } => {
-                write!(f, "{request} returned {status}: {message}")
-            }
-            ClientError::Decode { request, path, message } => {
-                write!(f, "{request}: unexpected response at {path}: {message}")
-            }
-            ClientError::InvalidResponse { request, message } => write!(f, "{request}: invalid response: {message}"),
-        }
-    }
+/// ` {code}` when the server sent one.
+fn code_text(code: &Option<String>) -> String {
+    code.as_deref().map(|code| format!(" {code}")).unwrap_or_default()
 }
-
-impl std::error::Error for ClientError {}
 
 pub(crate) fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result<T, ClientError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -193,4 +183,42 @@ fn issue_text(issue: &Value) -> String {
 /// The start of a body for an error message, scrubbed of secrets.
 fn excerpt(bytes: &[u8]) -> String {
     nango_types::text::excerpt(bytes, EXCERPT_BYTES)
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn every_message_reads_as_before() {
+        let r = || "GET http://h/records".to_owned();
+        let cases = [
+            (ClientError::InvalidRequest { message: "bad URL".into() }, "invalid request: bad URL"),
+            (ClientError::Network { request: r(), message: "refused".into() }, "GET http://h/records failed: refused"),
+            (
+                ClientError::Api {
+                    request: r(),
+                    status: 404,
+                    code: Some("unknown_connection".into()),
+                    message: "no".into(),
+                },
+                "GET http://h/records returned 404 unknown_connection: no",
+            ),
+            (
+                ClientError::Api { request: r(), status: 502, code: None, message: "Bad Gateway".into() },
+                "GET http://h/records returned 502: Bad Gateway",
+            ),
+            (
+                ClientError::Decode { request: r(), path: "records[3].title".into(), message: "null".into() },
+                "GET http://h/records: unexpected response at records[3].title: null",
+            ),
+            (
+                ClientError::InvalidResponse { request: r(), message: "cursor did not move".into() },
+                "GET http://h/records: invalid response: cursor did not move",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected, "{error:?}");
+        }
+    }
 }

@@ -321,8 +321,8 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
                     input: ::nango_runtime::__private::serde_json::Value,
                 ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::nango_runtime::__private::serde_json::Value>> {
                     ::std::boxed::Box::pin(async move {
-                        let input: #input_ty = ::nango_runtime::__private::serde_json::from_value(input)
-                            .map_err(|e| ::std::format!("invalid input for action `{}`: {e}", #script_name))?;
+                        // An input that does not decode is the caller's to fix (a 400 naming the field).
+                        let input: #input_ty = ::nango_runtime::ActionError::decode_input(#script_name, input)?;
                         let mut ctx = ::nango_runtime::NangoAction::<#models::actions::#marker_ident>::new(env);
                         #output_binding
                         ::std::result::Result::Ok(::nango_runtime::__private::serde_json::to_value(&output)?)

@@ -173,27 +173,32 @@ impl Provider {
     }
 }
 
-/// A problem with a providers file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A problem with a providers file: `file:line:column: message`, or `file: message` when the
+/// position is not known.
+///
+/// ```
+/// use nango_runtime::providers::ProviderError;
+/// let e = ProviderError { file: "providers.yaml".into(), position: Some((3, 7)), message: "unknown field".into() };
+/// assert_eq!(e.to_string(), "providers.yaml:3:7: unknown field");
+/// let e = ProviderError { position: None, ..e };
+/// assert_eq!(e.to_string(), "providers.yaml: unknown field");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", at_position(.position))]
 pub struct ProviderError {
     /// The file.
     pub file: String,
     /// 1-based line and column, when known.
     pub position: Option<(u64, u64)>,
-    /// What is wrong.
+    /// What is wrong (the cause's text: the first line of the YAML parser's message, the I/O
+    /// error's).
     pub message: String,
 }
 
-impl std::fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.position {
-            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
+/// `:line:column`, or nothing.
+fn at_position(position: &Option<(u64, u64)>) -> String {
+    position.map(|(line, column)| format!(":{line}:{column}")).unwrap_or_default()
 }
-
-impl std::error::Error for ProviderError {}
 
 /// Providers by key (Nango's provider name, e.g. `github`).
 ///

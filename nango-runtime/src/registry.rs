@@ -5,7 +5,11 @@
 //! [`inventory`] collects them at link time. [`check_registry`] and [`check_on_events`] compare
 //! what is linked with what nango.yaml declares.
 
-use crate::{ActionDescriptor, BoxFuture, OnEventDescriptor, Result, ScriptEnv, SyncDescriptor, SyncEnv};
+use crate::{ActionDescriptor, ActionError, BoxFuture, OnEventDescriptor, Result, ScriptEnv, SyncDescriptor, SyncEnv};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// A `#[nango_on_event]` function of this binary.
 #[derive(Debug)]
@@ -66,8 +70,76 @@ pub struct ActionRegistration {
     pub file: &'static str,
     /// Line of the definition.
     pub line: u32,
-    /// Runs it on a JSON input (checked against the input model).
+    /// Runs it on a JSON input (checked against the input model). [`ActionRegistration::call`]
+    /// runs it and says how it failed.
     pub run: fn(ScriptEnv, serde_json::Value) -> BoxFuture<Result<serde_json::Value>>,
+}
+
+impl ActionRegistration {
+    /// Runs the action on a JSON input: its output, or how it failed in the terms its caller is
+    /// answered with: the [`ActionError`] the function returned (an input that does not decode is
+    /// [`ActionError::InvalidInput`]), or [`ActionError::Internal`] for any other error and for a
+    /// panic, which does not reach the caller's task.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// use nango_runtime::{ActionDescriptor, ActionError, ActionRegistration, ScriptEnv};
+    /// static DESCRIPTOR: ActionDescriptor = ActionDescriptor {
+    ///     integration: "github", name: "close-issue", description: "", input: None, outputs: &[],
+    ///     endpoint: None, scopes: &[], version: "",
+    /// };
+    /// let action = ActionRegistration {
+    ///     descriptor: &DESCRIPTOR, function: "close_issue", file: file!(), line: line!(),
+    ///     run: |_env, input| Box::pin(async move {
+    ///         match input["number"].as_u64() {
+    ///             Some(0) => panic!("issue 0"),
+    ///             Some(n) => Err(ActionError::new(serde_json::json!({"locked": n})).into()),
+    ///             None => Err("no number".into()),
+    ///         }
+    ///     }),
+    /// };
+    /// let env = || ScriptEnv::detached("acme", serde_json::Value::Null);
+    /// let reported = block_on(action.call(env(), serde_json::json!({"number": 7}))).unwrap_err();
+    /// assert_eq!(reported.payload(), Some(&serde_json::json!({"locked": 7})));
+    /// let other = block_on(action.call(env(), serde_json::json!({}))).unwrap_err();
+    /// assert_eq!(other.code(), "action_script_failure");
+    /// let panicked = block_on(action.call(env(), serde_json::json!({"number": 0}))).unwrap_err();
+    /// assert_eq!(nango_types::text::error_chain(&panicked), "action `close-issue` failed: the function panicked: issue 0");
+    /// ```
+    pub async fn call(
+        &self,
+        env: ScriptEnv,
+        input: serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ActionError> {
+        let action = self.descriptor.name;
+        match CatchUnwind((self.run)(env, input)).await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(error)) => Err(ActionError::from_error(action, error)),
+            Err(panic) => Err(ActionError::panicked(action, &*panic)),
+        }
+    }
+}
+
+/// A future that turns a panic while it is polled into an `Err` with the panic's payload.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        // Unwind safety: after a panic the future is never polled again (the caller gets Ready),
+        // so no state it left half-updated is observed; it is only dropped.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
 }
 
 inventory::collect!(SyncRegistration);

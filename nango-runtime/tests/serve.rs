@@ -1,8 +1,51 @@
 //! The service over real HTTP and real SQLite: schedules, commands, the records API under
 //! concurrent writes, auth and isolation, bad input, webhooks with independently checked
-//! signatures and retries.
+//! signatures and retries, actions and how their failures reach the caller.
 
 mod common;
+
+/// The action of `tests/actions/nango.yaml`, for `POST /action/trigger`.
+mod actions {
+    use nango_runtime::{ActionError, NangoAction, Result};
+    use serde_json::json;
+
+    pub mod models {
+        nango_macros::nango_models!("tests/actions/nango.yaml");
+    }
+
+    /// Reads the issue from the provider and "closes" it; `reason` picks a failure instead.
+    #[nango_macros::nango_action(path = "tests/actions/nango.yaml", models = crate::actions::models)]
+    pub async fn close_issue(
+        nango: &mut NangoAction<models::actions::CloseIssue>,
+        input: models::CloseIssue,
+    ) -> Result<models::ClosedIssue> {
+        match input.reason.as_deref() {
+            Some("locked") => {
+                return Err(ActionError::new(json!({"code": "issue_locked", "message": "the issue is locked",
+                                                    "number": input.number}))
+                .into());
+            }
+            Some("internal") => return Err("database at /srv/private/nango.db is locked".into()),
+            Some("panic") => panic!("secret panic text"),
+            _ => {}
+        }
+        #[derive(serde::Deserialize)]
+        struct Issue {
+            number: u64,
+            title: String,
+        }
+        let issues: Vec<Issue> = nango
+            .get(format!("/repos/{}/{}/issues", input.owner, input.repo))
+            .query("per_page", 100)
+            .send_json()
+            .await?;
+        let issue = issues
+            .into_iter()
+            .find(|i| i.number as f64 == input.number)
+            .ok_or_else(|| ActionError::message(format!("no issue {}", input.number)))?;
+        Ok(models::ClosedIssue { number: issue.number as f64, title: issue.title, state: "closed".into() })
+    }
+}
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -466,6 +509,81 @@ async fn connections_and_metrics_over_the_api() {
         .await
         .unwrap();
     assert_eq!(deleted.status().as_u16(), 204);
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_action_answers_with_its_output_or_with_nangos_error_shapes() {
+    let s = service(5, Faults::default(), vec![], &[("github-actions", "acme")]).await;
+    let trigger = |input: Value| {
+        let req = s
+            .http
+            .post(format!("{}/action/trigger", s.url))
+            .bearer_auth(KEY)
+            .header("Provider-Config-Key", "github-actions")
+            .header("Connection-Id", "acme")
+            .json(&json!({"action_name": "close-issue", "input": input}));
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let input = |extra: Value| {
+        let mut base = json!({"owner": "a", "repo": "b", "number": 2});
+        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        base
+    };
+
+    // The output, read from the provider over HTTP.
+    let (status, body) = trigger(input(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["number"].as_f64(), body["state"].as_str()), (Some(2.0), Some("closed")), "{body}");
+
+    // An `ActionError`: its payload, as it was made, under Nango's code.
+    let (status, body) = trigger(input(json!({"reason": "locked"}))).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "action_script_runtime_error", "{body}");
+    assert_eq!(
+        body["error"]["payload"],
+        json!({"code": "issue_locked", "message": "the issue is locked", "number": 2.0})
+    );
+    assert_eq!(body["error"]["message"], "the issue is locked");
+    // ... also when it comes out of `?`.
+    let (status, body) = trigger(input(json!({"number": 99}))).await;
+    assert_eq!((status, &body["error"]["payload"]), (500, &json!({"message": "no issue 99"})), "{body}");
+
+    // An input that does not fit the input model: 400 naming the field.
+    let (status, body) = trigger(input(json!({"number": "two"}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_action_input");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid input for action `close-issue` at `number`: invalid type: string"),
+        "{message}"
+    );
+    assert_eq!(body["error"]["errors"][0]["path"], json!(["number"]), "{body}");
+    let (status, body) = trigger(json!({"owner": "a", "number": 2})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["message"], "invalid input for action `close-issue`: missing field `repo`");
+    assert!(body["error"].get("payload").is_none(), "{body}");
+
+    // Any other error, and a panic: a 500 that says which action failed, and nothing of why.
+    for reason in ["internal", "panic"] {
+        let (status, body) = trigger(input(json!({"reason": reason}))).await;
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(body["error"]["code"], "action_script_failure", "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            "action `close-issue` failed with an internal error; the server's log has the cause"
+        );
+        assert!(body["error"].get("payload").is_none(), "{body}");
+        let text = body.to_string();
+        assert!(!text.contains("/srv/private") && !text.contains("secret panic"), "internals leaked: {text}");
+    }
+
+    // The service still answers after the panic.
+    let (status, _) = trigger(input(json!({}))).await;
+    assert_eq!(status, 200);
     s.server.shutdown().await;
 }
 

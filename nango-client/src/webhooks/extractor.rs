@@ -1,8 +1,6 @@
 //! [`VerifiedWebhook`], the axum extractor: the body read within the verifier's limit, verified,
 //! then parsed (feature `axum`).
 
-use std::fmt;
-
 use axum_core::extract::{FromRef, FromRequest, Request};
 use axum_core::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -47,9 +45,11 @@ pub struct VerifiedWebhook<T>(pub T);
 /// use axum::response::IntoResponse;
 /// use nango_client::webhooks::WebhookRejection;
 /// let r = WebhookRejection { status: axum::http::StatusCode::UNAUTHORIZED, code: "invalid_signature", message: "no".into() };
+/// assert_eq!(r.to_string(), "401 invalid_signature: no");
 /// assert_eq!(r.into_response().status(), 401);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} {code}: {message}", .status.as_u16())]
 pub struct WebhookRejection {
     /// 400, 401 or 413.
     pub status: StatusCode,
@@ -58,14 +58,6 @@ pub struct WebhookRejection {
     /// What is wrong.
     pub message: String,
 }
-
-impl fmt::Display for WebhookRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
-    }
-}
-
-impl std::error::Error for WebhookRejection {}
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {

@@ -2,7 +2,6 @@
 //! [`verify_hmac`] and [`verify_timestamped`] for the receivers (the formats are in the
 //! [module docs](super)).
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -112,15 +111,17 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
 /// let err = nango_client::webhooks::verify_hmac("k", b"{}", "zz").unwrap_err();
 /// assert_eq!(err.code(), "invalid_signature_header");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebhookError {
     /// A required signature header is absent.
+    #[error("missing {header} header")]
     MissingHeader {
         /// The header.
         header: &'static str,
     },
     /// The header is not in the expected format.
+    #[error("invalid {header} header: {message}")]
     InvalidHeader {
         /// The header.
         header: &'static str,
@@ -128,11 +129,16 @@ pub enum WebhookError {
         message: String,
     },
     /// The signature does not match the body and key.
+    #[error("{header} does not match the body: wrong signing key, or the body was modified")]
     Mismatch {
         /// The header.
         header: &'static str,
     },
     /// The signed timestamp is older than the tolerance allows (a replay, or a very late retry).
+    #[error(
+        "{TIMESTAMPED_HEADER} timestamp is too old by {} s ({age_secs} s old, tolerance {tolerance_secs} s)",
+        excess(.age_secs, .tolerance_secs)
+    )]
     TooOld {
         /// Age of the signature in seconds.
         age_secs: u64,
@@ -140,6 +146,7 @@ pub enum WebhookError {
         tolerance_secs: u64,
     },
     /// The signed timestamp is further in the future than the tolerance allows.
+    #[error("{TIMESTAMPED_HEADER} timestamp is {ahead_secs} s in the future (tolerance {tolerance_secs} s)")]
     InFuture {
         /// How far ahead, in seconds.
         ahead_secs: u64,
@@ -166,28 +173,10 @@ impl WebhookError {
     }
 }
 
-impl fmt::Display for WebhookError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WebhookError::MissingHeader { header } => write!(f, "missing {header} header"),
-            WebhookError::InvalidHeader { header, message } => write!(f, "invalid {header} header: {message}"),
-            WebhookError::Mismatch { header } => {
-                write!(f, "{header} does not match the body: wrong signing key, or the body was modified")
-            }
-            WebhookError::TooOld { age_secs, tolerance_secs } => write!(
-                f,
-                "{TIMESTAMPED_HEADER} timestamp is too old by {} s ({age_secs} s old, tolerance {tolerance_secs} s)",
-                age_secs - tolerance_secs
-            ),
-            WebhookError::InFuture { ahead_secs, tolerance_secs } => write!(
-                f,
-                "{TIMESTAMPED_HEADER} timestamp is {ahead_secs} s in the future (tolerance {tolerance_secs} s)"
-            ),
-        }
-    }
+/// How much older than the tolerance a signature is.
+fn excess(age_secs: &u64, tolerance_secs: &u64) -> u64 {
+    age_secs.saturating_sub(*tolerance_secs)
 }
-
-impl std::error::Error for WebhookError {}
 
 /// Verifies `X-Nango-Hmac-Sha256` (hex, either case) against the body, in constant time.
 ///
@@ -330,5 +319,37 @@ mod tests {
         );
         assert!(matches!(decode_tag(HMAC_HEADER, &"zz".repeat(32)), Err(WebhookError::InvalidHeader { .. })));
         assert_eq!(to_hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn every_message_reads_as_before() {
+        let h = "X-Nango-Hmac-Sha256";
+        let cases = [
+            (WebhookError::MissingHeader { header: h }, "missing X-Nango-Hmac-Sha256 header"),
+            (
+                WebhookError::InvalidHeader { header: h, message: "not hex".into() },
+                "invalid X-Nango-Hmac-Sha256 header: not hex",
+            ),
+            (
+                WebhookError::Mismatch { header: h },
+                "X-Nango-Hmac-Sha256 does not match the body: wrong signing key, or the body was modified",
+            ),
+            (
+                WebhookError::TooOld { age_secs: 400, tolerance_secs: 300 },
+                "X-Nango-Rs-Signature timestamp is too old by 100 s (400 s old, tolerance 300 s)",
+            ),
+            (
+                WebhookError::InFuture { ahead_secs: 90, tolerance_secs: 60 },
+                "X-Nango-Rs-Signature timestamp is 90 s in the future (tolerance 60 s)",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected, "{error:?}");
+        }
     }
 }

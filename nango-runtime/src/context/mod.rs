@@ -7,12 +7,16 @@
 //! - [`SyncHost`] (`host.rs`): where a sync's records go; the runtime's engine provides the
 //!   store and dry-run hosts, [`MemoryHost`] keeps them in memory for tests.
 //!
+//! - [`ActionError`] (`action_error.rs`): how an action failed, as its caller is answered.
+//!
 //! The registry of the functions of a binary is [`crate::registry`].
 
+mod action_error;
 mod host;
 mod script;
 mod sync;
 
+pub use action_error::ActionError;
 pub use host::*;
 pub use script::*;
 pub use sync::*;

@@ -1,7 +1,6 @@
 //! [`HttpError`]: what can go wrong with a request, always naming the request.
 
 use reqwest::StatusCode;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +15,11 @@ pub(crate) const EXCERPT_BYTES: usize = 1024;
 /// of the connection that shows up in a message (a body echoing a token, a token in a path) is
 /// replaced by `***` too.
 ///
+/// The causes of [`Network`](HttpError::Network) and [`Save`](HttpError::Save) are kept as text
+/// (the whole chain, scrubbed), not as `#[source]` errors: the transport's error writes the
+/// request's URL, credentials included, into its message, and only text can be scrubbed;
+/// text also keeps the error `Clone` and `Eq` for callers that keep or compare errors.
+///
 /// ```
 /// use nango_runtime::http::HttpError;
 /// let err = HttpError::Status {
@@ -29,11 +33,12 @@ pub(crate) const EXCERPT_BYTES: usize = 1024;
 /// assert_eq!(err.kind(), "http_error");
 /// assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
     /// The client could not be set up (base URL template without a value, bad `retry.error_code`,
     /// `save_responses` folder that cannot be created...).
+    #[error("HTTP client for provider `{provider}`: {message}")]
     Config {
         /// The provider (`connection.provider`).
         provider: String,
@@ -42,6 +47,7 @@ pub enum HttpError {
     },
     /// The request could not be built: bad URL, invalid header, a provider template without a
     /// value for this connection, a body that does not serialize.
+    #[error("{request}: {message}")]
     InvalidRequest {
         /// `METHOD url`.
         request: String,
@@ -50,6 +56,7 @@ pub enum HttpError {
     },
     /// The request did not get a response (connection refused or reset, truncated body...), after
     /// the retries.
+    #[error("{request} failed{}: {message}", after_attempts(.attempts))]
     Network {
         /// `METHOD url`.
         request: String,
@@ -59,6 +66,7 @@ pub enum HttpError {
         message: String,
     },
     /// No response within the timeout, after the retries.
+    #[error("{request} timed out after {}{}", human(.timeout), attempts_count(.attempts))]
     Timeout {
         /// `METHOD url`.
         request: String,
@@ -69,6 +77,7 @@ pub enum HttpError {
     },
     /// The provider answered with an error status: one that is not retried, or the last one once
     /// the retries ran out.
+    #[error("{request} returned {status}{}{}", after_attempts(.attempts), quoted_body(.body))]
     Status {
         /// `METHOD url`.
         request: String,
@@ -82,6 +91,10 @@ pub enum HttpError {
         body: String,
     },
     /// The provider answered with a redirect, which the client does not follow.
+    #[error(
+        "{request} returned {status}{}; redirects are not followed: call the final URL (or set base_url) instead",
+        redirect_target(.location)
+    )]
     Redirect {
         /// `METHOD url`.
         request: String,
@@ -92,6 +105,11 @@ pub enum HttpError {
     },
     /// The provider asked to wait longer than [`HttpOptions::max_header_wait`](super::HttpOptions)
     /// before retrying; the client fails instead of sleeping that long.
+    #[error(
+        "{request}: the provider asks to wait {} before retrying ({reason}; header `{header}`), more than max_header_wait ({})",
+        human(.wait),
+        human(.max)
+    )]
     WaitTooLong {
         /// `METHOD url`.
         request: String,
@@ -106,6 +124,7 @@ pub enum HttpError {
     },
     /// The provider refused the credentials and refreshing them did not help (or failed): the
     /// connection has to be re-authorized. Nango's `invalid_credentials`.
+    #[error("{request} {message}")]
     InvalidCredentials {
         /// `METHOD url`.
         request: String,
@@ -113,6 +132,7 @@ pub enum HttpError {
         message: String,
     },
     /// The body is JSON but does not match the type asked for.
+    #[error("{request}: response body does not match the expected type at {path}: {message}")]
     Decode {
         /// `METHOD url`.
         request: String,
@@ -122,6 +142,11 @@ pub enum HttpError {
         message: String,
     },
     /// The body is not JSON (an HTML error page, a truncated document...).
+    #[error(
+        "{request}: response body is not valid JSON ({message}); content-type: {}{}",
+        content_type_or_none(.content_type),
+        body_start(.excerpt)
+    )]
     InvalidBody {
         /// `METHOD url`.
         request: String,
@@ -133,6 +158,7 @@ pub enum HttpError {
         excerpt: String,
     },
     /// Pagination is not configured, is configured wrongly, or went round in a circle.
+    #[error("{request}: {message}")]
     Pagination {
         /// `METHOD url` of the first page, or of the page that went wrong.
         request: String,
@@ -141,6 +167,7 @@ pub enum HttpError {
     },
     /// [`HttpOptions::save_responses`](super::HttpOptions) is set and the exchange could not be
     /// written.
+    #[error("{request}: cannot save the response to {}: {message}", .path.display())]
     Save {
         /// `METHOD url`.
         request: String,
@@ -241,75 +268,163 @@ impl HttpError {
     }
 }
 
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HttpError::Config { provider, message } => write!(f, "HTTP client for provider `{provider}`: {message}"),
-            HttpError::InvalidRequest { request, message } => write!(f, "{request}: {message}"),
-            HttpError::Network { request, attempts, message } => {
-                write!(f, "{request} failed")?;
-                if *attempts > 1 {
-                    write!(f, " after {attempts} attempts")?;
-                }
-                write!(f, ": {message}")
-            }
-            HttpError::Timeout { request, attempts, timeout } => {
-                write!(f, "{request} timed out after {}", nango_types::text::human_duration(*timeout))?;
-                if *attempts > 1 {
-                    write!(f, " ({attempts} attempts)")?;
-                }
-                Ok(())
-            }
-            HttpError::Status { request, status, attempts, content_type: _, body } => {
-                write!(f, "{request} returned {status}")?;
-                if *attempts > 1 {
-                    write!(f, " after {attempts} attempts")?;
-                }
-                if body.is_empty() { write!(f, " (empty body)") } else { write!(f, ": {body}") }
-            }
-            HttpError::Redirect { request, status, location } => {
-                write!(f, "{request} returned {status}")?;
-                match location {
-                    Some(location) => write!(f, " redirecting to {location}")?,
-                    None => write!(f, " without a Location header")?,
-                }
-                write!(f, "; redirects are not followed: call the final URL (or set base_url) instead")
-            }
-            HttpError::WaitTooLong { request, reason, header, wait, max } => write!(
-                f,
-                "{request}: the provider asks to wait {} before retrying ({reason}; header `{header}`), \
-                 more than max_header_wait ({})",
-                nango_types::text::human_duration(*wait),
-                nango_types::text::human_duration(*max)
-            ),
-            HttpError::InvalidCredentials { request, message } => write!(f, "{request} {message}"),
-            HttpError::Decode { request, path, message } => {
-                write!(f, "{request}: response body does not match the expected type at {path}: {message}")
-            }
-            HttpError::InvalidBody { request, content_type, message, excerpt } => {
-                write!(f, "{request}: response body is not valid JSON ({message}); content-type: ")?;
-                match content_type {
-                    Some(ct) => write!(f, "{ct}")?,
-                    None => write!(f, "none")?,
-                }
-                if excerpt.is_empty() {
-                    write!(f, "; the body is empty")
-                } else {
-                    write!(f, "; body starts with: {excerpt}")
-                }
-            }
-            HttpError::Pagination { request, message } => write!(f, "{request}: {message}"),
-            HttpError::Save { request, path, message } => {
-                write!(f, "{request}: cannot save the response to {}: {message}", path.display())
-            }
-        }
+/// ` after 3 attempts` when the request was sent more than once.
+fn after_attempts(attempts: &u32) -> String {
+    if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() }
+}
+
+/// ` (3 attempts)` when the request was sent more than once.
+fn attempts_count(attempts: &u32) -> String {
+    if *attempts > 1 { format!(" ({attempts} attempts)") } else { String::new() }
+}
+
+fn human(d: &Duration) -> String {
+    nango_types::text::human_duration(*d)
+}
+
+/// `: {body}`, or ` (empty body)`.
+fn quoted_body(body: &str) -> String {
+    if body.is_empty() { " (empty body)".to_owned() } else { format!(": {body}") }
+}
+
+fn redirect_target(location: &Option<String>) -> String {
+    match location {
+        Some(location) => format!(" redirecting to {location}"),
+        None => " without a Location header".to_owned(),
     }
 }
 
-impl std::error::Error for HttpError {}
+fn content_type_or_none(content_type: &Option<String>) -> &str {
+    content_type.as_deref().unwrap_or("none")
+}
+
+/// `; body starts with: {excerpt}`, or `; the body is empty`.
+fn body_start(excerpt: &str) -> String {
+    if excerpt.is_empty() { "; the body is empty".to_owned() } else { format!("; body starts with: {excerpt}") }
+}
 
 /// The start of a body for an error message: at most [`EXCERPT_BYTES`] bytes, scrubbed of
 /// secrets (the shared [`nango_types::text::excerpt`]).
 pub(crate) fn excerpt(body: &[u8]) -> String {
     nango_types::text::excerpt(body, EXCERPT_BYTES)
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    /// Every variant's message, in both of the shapes the conditional parts take.
+    #[test]
+    fn every_message_reads_as_before() {
+        let r = || "GET https://x.io/a".to_owned();
+        let cases: Vec<(HttpError, &str)> = vec![
+            (
+                HttpError::Config { provider: "github".into(), message: "no base URL".into() },
+                "HTTP client for provider `github`: no base URL",
+            ),
+            (
+                HttpError::InvalidRequest { request: r(), message: "bad header".into() },
+                "GET https://x.io/a: bad header",
+            ),
+            (
+                HttpError::Network { request: r(), attempts: 1, message: "connection refused".into() },
+                "GET https://x.io/a failed: connection refused",
+            ),
+            (
+                HttpError::Network { request: r(), attempts: 3, message: "connection refused".into() },
+                "GET https://x.io/a failed after 3 attempts: connection refused",
+            ),
+            (
+                HttpError::Timeout { request: r(), attempts: 1, timeout: Duration::from_secs(30) },
+                "GET https://x.io/a timed out after 30 s",
+            ),
+            (
+                HttpError::Timeout { request: r(), attempts: 2, timeout: Duration::from_millis(1500) },
+                "GET https://x.io/a timed out after 1.5 s (2 attempts)",
+            ),
+            (
+                HttpError::Status {
+                    request: r(),
+                    status: StatusCode::BAD_GATEWAY,
+                    attempts: 4,
+                    content_type: None,
+                    body: String::new(),
+                },
+                "GET https://x.io/a returned 502 Bad Gateway after 4 attempts (empty body)",
+            ),
+            (
+                HttpError::Status {
+                    request: r(),
+                    status: StatusCode::NOT_FOUND,
+                    attempts: 1,
+                    content_type: None,
+                    body: "nope".into(),
+                },
+                "GET https://x.io/a returned 404 Not Found: nope",
+            ),
+            (
+                HttpError::Redirect {
+                    request: r(),
+                    status: StatusCode::MOVED_PERMANENTLY,
+                    location: Some("https://y.io/b".into()),
+                },
+                "GET https://x.io/a returned 301 Moved Permanently redirecting to https://y.io/b; redirects are not \
+                 followed: call the final URL (or set base_url) instead",
+            ),
+            (
+                HttpError::Redirect { request: r(), status: StatusCode::FOUND, location: None },
+                "GET https://x.io/a returned 302 Found without a Location header; redirects are not followed: call \
+                 the final URL (or set base_url) instead",
+            ),
+            (
+                HttpError::WaitTooLong {
+                    request: r(),
+                    reason: "429 Too Many Requests".into(),
+                    header: "retry-after".into(),
+                    wait: Duration::from_secs(7200),
+                    max: Duration::from_secs(600),
+                },
+                "GET https://x.io/a: the provider asks to wait 7200 s before retrying (429 Too Many Requests; header \
+                 `retry-after`), more than max_header_wait (600 s)",
+            ),
+            (
+                HttpError::InvalidCredentials { request: r(), message: "was refused (401)".into() },
+                "GET https://x.io/a was refused (401)",
+            ),
+            (
+                HttpError::Decode { request: r(), path: "[3].user.login".into(), message: "invalid type".into() },
+                "GET https://x.io/a: response body does not match the expected type at [3].user.login: invalid type",
+            ),
+            (
+                HttpError::InvalidBody {
+                    request: r(),
+                    content_type: Some("text/html".into()),
+                    message: "expected value".into(),
+                    excerpt: "<html>".into(),
+                },
+                "GET https://x.io/a: response body is not valid JSON (expected value); content-type: text/html; body \
+                 starts with: <html>",
+            ),
+            (
+                HttpError::InvalidBody {
+                    request: r(),
+                    content_type: None,
+                    message: "EOF".into(),
+                    excerpt: String::new(),
+                },
+                "GET https://x.io/a: response body is not valid JSON (EOF); content-type: none; the body is empty",
+            ),
+            (
+                HttpError::Pagination { request: r(), message: "went round in a circle".into() },
+                "GET https://x.io/a: went round in a circle",
+            ),
+            (
+                HttpError::Save { request: r(), path: PathBuf::from("/tmp/x"), message: "denied".into() },
+                "GET https://x.io/a: cannot save the response to /tmp/x: denied",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected, "{error:?}");
+        }
+    }
 }

@@ -589,11 +589,6 @@ async fn trigger_action(
         .runtime()
         .script_env_of(&stored)
         .map_err(|e| ApiError::bad_request("invalid_connection", nango_types::text::error_chain(&e)))?;
-    match (action.run)(env, body.input).await {
-        Ok(output) => Ok(Json(output)),
-        Err(e) if e.to_string().starts_with("invalid input for action") => {
-            Err(ApiError::bad_request("invalid_action_input", e.to_string()))
-        }
-        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "action_script_failure", e.to_string())),
-    }
+    // The kind of failure is the error's type, not its text: see `ActionError`.
+    Ok(Json(action.call(env, body.input).await?))
 }

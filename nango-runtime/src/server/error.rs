@@ -1,9 +1,12 @@
 //! Errors of the HTTP API: a status, a stable code and a message, as JSON
-//! `{"error": {"code": "...", "message": "..."}}`.
+//! `{"error": {"code": "...", "message": "..."}}`, with `payload` (what a failed action reports
+//! to its caller) and `errors` (the problems of an invalid input) when there are some: the
+//! shape of Nango's `ApiError` (`@nangohq/types`).
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 /// An API error.
 ///
@@ -20,12 +23,35 @@ pub struct ApiError {
     pub code: &'static str,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// Details for the caller (`error.payload`): what a failed action reports. Boxed: errors
+    /// travel in every handler's `Result`, and most have none.
+    pub payload: Option<Box<Value>>,
+    /// The problems of an invalid input (`error.errors`), each `{"code", "message", "path"}`.
+    pub errors: Vec<Value>,
 }
 
 impl ApiError {
     /// Any status.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), payload: None, errors: Vec::new() }
+    }
+
+    /// With a payload for the caller.
+    ///
+    /// ```
+    /// use nango_runtime::server::ApiError;
+    /// let e = ApiError::internal("failed").with_payload(serde_json::json!({"retry": false}));
+    /// assert_eq!(e.payload.unwrap()["retry"], false);
+    /// ```
+    pub fn with_payload(mut self, payload: Value) -> Self {
+        self.payload = Some(Box::new(payload));
+        self
+    }
+
+    /// With the problems of an invalid input.
+    pub fn with_errors(mut self, errors: Vec<Value>) -> Self {
+        self.errors = errors;
+        self
     }
 
     /// 400.
@@ -57,6 +83,32 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+/// An action's failure as Nango answers it (see [`crate::ActionError`]): the payload of an
+/// error the action reported, the field of an input that does not decode; for any other
+/// failure only that it failed: its cause is logged here, not sent to the caller.
+impl From<crate::ActionError> for ApiError {
+    fn from(e: crate::ActionError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match e {
+            crate::ActionError::InvalidInput { ref path, ref message, .. } => {
+                let problem = serde_json::json!({"code": e.code(), "message": message, "path": path});
+                ApiError::new(status, e.code(), e.to_string()).with_errors(vec![problem])
+            }
+            crate::ActionError::Reported { ref payload } => {
+                ApiError::new(status, e.code(), e.to_string()).with_payload(payload.clone())
+            }
+            crate::ActionError::Internal { ref action, .. } => {
+                tracing::error!(action = %action, error = %nango_types::text::error_chain(&e), "action failed");
+                ApiError::new(
+                    status,
+                    e.code(),
+                    format!("action `{action}` failed with an internal error; the server's log has the cause"),
+                )
+            }
+        }
+    }
+}
+
 impl From<crate::scheduler::SchedulerError> for ApiError {
     fn from(e: crate::scheduler::SchedulerError) -> Self {
         ApiError::internal(nango_types::text::error_chain(&e))
@@ -65,8 +117,16 @@ impl From<crate::scheduler::SchedulerError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.into());
+        if !self.errors.is_empty() {
+            error.insert("errors".into(), self.errors.into());
+        }
+        if let Some(payload) = self.payload {
+            error.insert("payload".into(), *payload);
+        }
+        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
     }
 }
 

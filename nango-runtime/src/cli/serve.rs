@@ -1,0 +1,72 @@
+//! `serve`: the service (scheduler, API, webhooks, console, metrics).
+
+use super::CliResult;
+use super::args::RuntimeArgs;
+use crate::crypto::Sealer;
+use clap::Args;
+use std::process::ExitCode;
+
+/// `serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port (Nango's default).
+    #[arg(long, env = "NANGO_PORT", default_value_t = 3003)]
+    pub port: u16,
+    /// Address to listen on (`0.0.0.0` to accept other machines).
+    #[arg(long, env = "NANGO_HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// The API key clients send as `Authorization: Bearer <key>`; a random one is made and
+    /// printed when unset.
+    #[arg(long, env = "NANGO_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Where sync webhooks go (comma separated for several).
+    #[arg(long, env = "NANGO_WEBHOOK_URL", value_delimiter = ',')]
+    pub webhook_url: Vec<String>,
+    /// Key signing webhooks (the secret key when unset, as Nango).
+    #[arg(long, env = "NANGO_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
+    pub webhook_signing_key: Option<String>,
+    /// Send a webhook after every run, also when nothing changed.
+    #[arg(long)]
+    pub webhook_always: bool,
+    /// Seconds running runs may take to finish at shutdown before they are cancelled.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_grace: u64,
+}
+
+/// A random key for a service started without `NANGO_SECRET_KEY`.
+fn random_key() -> String {
+    use base64::Engine;
+    // 32 random bytes from the same source as encryption keys, URL-safe for `/login?key=`.
+    let key = Sealer::generate_key();
+    let raw = base64::engine::general_purpose::STANDARD.decode(key).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+pub(super) async fn serve(runtime: &RuntimeArgs, args: &ServeArgs) -> CliResult<ExitCode> {
+    let secret_key = match &args.secret_key {
+        Some(k) if !k.trim().is_empty() => k.trim().to_owned(),
+        _ => {
+            let k = random_key();
+            eprintln!("NANGO_SECRET_KEY is not set; this run uses the key {k}");
+            k
+        }
+    };
+    let runtime = runtime.runtime().await?;
+    let options = crate::server::ServeOptions {
+        addr: std::net::SocketAddr::new(args.host, args.port),
+        secret_key: secret_key.clone(),
+        webhook_urls: args.webhook_url.iter().filter(|u| !u.trim().is_empty()).cloned().collect(),
+        webhook_signing_key: args.webhook_signing_key.clone(),
+        webhook_always: args.webhook_always,
+        shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+        ..Default::default()
+    };
+    let server = crate::server::Server::start(runtime, options)
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let url = format!("http://{}", server.addr());
+    eprintln!("serving on {url} (console: {url}/login?key=<secret key>, API: {url}/openapi.json); Ctrl-C stops");
+    server.wait_for_signal().await;
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
