@@ -6,9 +6,10 @@
 //! * [`SyncType`], [`Method`]: how a sync enumerates and which HTTP verb an endpoint uses.
 //! * [`ChangeCounts`]: added / updated / deleted, as runs count them and webhooks report them.
 //! * [`Model`]: a record type of a nango.yaml model, as syncs write it and consumers read it.
+//! * [`RecordMetadata`]: `_nango_metadata`, as the store keeps it and the records API serves it.
 //! * [`text`]: excerpts of bodies and error chains for messages, with secrets taken out.
 //!
-//! The crate depends on serde and serde_json alone, so every other crate can use it without weight.
+//! The crate depends on serde, serde_json and chrono alone, so every other crate can use it without weight.
 //!
 //! ```
 //! use nango_types::{frequency, ChangeCounts, SyncType};
@@ -26,10 +27,12 @@ mod counts;
 pub mod frequency;
 mod method;
 mod model;
+mod record;
 mod sync_type;
 pub mod text;
 
 pub use counts::ChangeCounts;
 pub use method::Method;
 pub use model::Model;
+pub use record::RecordMetadata;
 pub use sync_type::SyncType;

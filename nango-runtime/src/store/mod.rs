@@ -311,22 +311,8 @@ pub struct RecordQuery {
     pub ids: Vec<String>,
 }
 
-/// `_nango_metadata` of a record (spec §5.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordMetadata {
-    /// When the record was first stored.
-    pub first_seen_at: DateTime<Utc>,
-    /// When its content last changed.
-    pub last_modified_at: DateTime<Utc>,
-    /// `ADDED`, `UPDATED` or `DELETED`.
-    pub last_action: String,
-    /// When it was deleted.
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// Payload pruning time (never set: we do not prune).
-    pub pruned_at: Option<DateTime<Utc>>,
-    /// Resume point just after this record.
-    pub cursor: String,
-}
+/// `_nango_metadata` of a record (spec §5.1): the shared vocabulary type.
+pub use nango_types::RecordMetadata;
 
 /// A record as stored.
 #[derive(Debug, Clone, PartialEq)]
