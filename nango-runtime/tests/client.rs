@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "sk-test";
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Ticket {
     id: String,
     title: String,

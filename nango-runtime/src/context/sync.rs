@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 /// ```
 /// use nango_runtime::{Model, NangoSync, SyncDefinition, SyncDescriptor, SyncInput, SyncOutput, SyncType};
 ///
-/// #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+/// #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 /// struct Issue { id: i64 }
 /// impl Model for Issue {
 ///     const NAME: &'static str = "Issue";
