@@ -420,7 +420,7 @@ async fn databases_of_the_user_version_scheme_open_and_keep_their_data() {
 
         // The migrations are recorded as applied (none ran twice), and `user_version` still
         // tells older programs the schema version.
-        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3], 3), "version {version}");
+        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4], 4), "version {version}");
         // Opening again is a no-op.
         let again = Store::open(&url, sealer.clone()).await.unwrap();
         assert_eq!(again.connections().await.unwrap().len(), 1);
@@ -434,18 +434,18 @@ async fn a_new_database_records_its_migrations_and_a_newer_one_is_refused() {
     let path = dir.path().join("nango.db");
     let url = format!("sqlite://{}", path.display());
     Store::open(&url, Sealer::InsecureClear).await.unwrap().close().await;
-    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3], 3));
+    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4], 4));
 
     let newer = dir.path().join("newer.db");
     old_database(&newer, 2, &Sealer::InsecureClear).await;
     {
         use sqlx::{ConnectOptions, Connection as _};
         let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(&newer).connect().await.unwrap();
-        sqlx::raw_sql("PRAGMA user_version = 4").execute(&mut db).await.unwrap();
+        sqlx::raw_sql("PRAGMA user_version = 5").execute(&mut db).await.unwrap();
         db.close().await.unwrap();
     }
     let e = Store::open(&format!("sqlite://{}", newer.display()), Sealer::InsecureClear).await.unwrap_err();
-    assert!(matches!(e, StoreError::SchemaTooNew { found: 4, known: 3 }), "{e:?}");
+    assert!(matches!(e, StoreError::SchemaTooNew { found: 5, known: 4 }), "{e:?}");
     assert!(e.to_string().contains("use a newer nango-runtime"), "{e}");
 }
 

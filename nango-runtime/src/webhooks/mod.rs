@@ -34,11 +34,13 @@
 //! assert_eq!(headers.timestamped.split(',').next(), Some("t=1767348000"));
 //! ```
 
+mod announcing;
 mod sending;
 
+pub use announcing::webhooks_for;
 pub use nango_client::webhooks::{
     ChangeCounts, Checkpoints, HMAC_HEADER, LEGACY_HEADER, SignedHeaders, SyncErrorInfo, SyncIdentity, SyncWebhook,
-    TIMESTAMPED_HEADER, VerifiedWebhook, WebhookError, WebhookRejection, WebhookSyncType, WebhookVerifier,
-    serialize_body, sign, to_stable_json, verify_hmac, verify_timestamped,
+    TIMESTAMPED_HEADER, VerifiedWebhook, WEBHOOK_ID_HEADER, WebhookError, WebhookRejection, WebhookSyncType,
+    WebhookVerifier, serialize_body, sign, to_stable_json, verify_hmac, verify_timestamped,
 };
 pub use sending::{DeliveryAttempt, WebhookSender};
