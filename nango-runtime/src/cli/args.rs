@@ -4,6 +4,7 @@
 use super::CliResult;
 use crate::crypto::Sealer;
 use crate::engine::Runtime;
+use crate::http::HttpOptions;
 use crate::providers::ProviderCatalog;
 use crate::store::Store;
 use clap::Args;
@@ -22,6 +23,10 @@ pub struct RuntimeArgs {
     /// Store credentials unencrypted when NANGO_ENCRYPTION_KEY is not set (local development only).
     #[arg(long, global = true)]
     pub insecure_store_secrets_in_clear: bool,
+    /// First wait before retrying a failed provider request, in milliseconds; later waits double
+    /// (with jitter) up to a minute, and a `Retry-After` the provider sends wins.
+    #[arg(long, global = true, env = "NANGO_RETRY_DELAY_MS", default_value_t = 500)]
+    pub retry_delay_ms: u64,
 }
 
 impl RuntimeArgs {
@@ -35,7 +40,12 @@ impl RuntimeArgs {
     ///
     /// ```
     /// use nango_runtime::cli::RuntimeArgs;
-    /// let args = RuntimeArgs { database: "sqlite://nango.db".into(), providers: None, insecure_store_secrets_in_clear: false };
+    /// let args = RuntimeArgs {
+    ///     database: "sqlite://nango.db".into(),
+    ///     providers: None,
+    ///     insecure_store_secrets_in_clear: false,
+    ///     retry_delay_ms: 500,
+    /// };
     /// assert!(args.providers().unwrap().get("github").is_some());
     /// ```
     pub fn providers(&self) -> CliResult<ProviderCatalog> {
@@ -46,9 +56,10 @@ impl RuntimeArgs {
         Ok(catalog)
     }
 
-    /// A runtime over the store, with the catalog.
+    /// A runtime over the store, with the catalog and the retry delay.
     pub async fn runtime(&self) -> CliResult<Runtime> {
-        Ok(Runtime::new(self.open_store().await?).with_providers(self.providers()?))
+        let http = HttpOptions::default().min_delay(std::time::Duration::from_millis(self.retry_delay_ms));
+        Ok(Runtime::new(self.open_store().await?).with_providers(self.providers()?).with_http_options(http))
     }
 }
 
