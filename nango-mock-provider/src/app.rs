@@ -136,6 +136,10 @@ impl App {
                 store.delete(number);
             }
             store.add(mutation.add);
+            drop(store);
+            if let Some(faults) = mutation.faults {
+                self.fault_state().set(faults);
+            }
         }
     }
 

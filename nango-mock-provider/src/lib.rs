@@ -168,13 +168,13 @@ pub struct IssueUpdate {
     pub state: Option<IssueState>,
 }
 
-/// Changes to the issues that the server applies by itself at a chosen point of the traffic
-/// ([`MockServer::after_requests`] or `POST /_mock/scheduled`): a test can edit issues while a sync
-/// is between two pages without racing it. Updates are applied first (in number order), then the
-/// deletions, then the additions.
+/// Changes that the server applies by itself at a chosen point of the traffic
+/// ([`MockServer::after_requests`] or `POST /_mock/scheduled`): a test can edit issues, or start
+/// faults, while a sync is between two pages without racing it. Updates are applied first (in
+/// number order), then the deletions, then the additions, then the faults.
 ///
 /// In JSON every field is optional, and `update` is keyed by issue number:
-/// `{"update": {"3": {"title": "Renamed"}}, "delete": [7], "add": 2}`.
+/// `{"update": {"3": {"title": "Renamed"}}, "delete": [7], "add": 2, "faults": {"error_rate": 1.0}}`.
 ///
 /// ```
 /// use nango_mock_provider::{IssueUpdate, Mutation};
@@ -183,7 +183,7 @@ pub struct IssueUpdate {
 /// assert_eq!(mutation.update[&3], IssueUpdate { title: Some("Renamed".into()), state: None });
 /// assert_eq!((mutation.add, mutation.delete.len()), (2, 0));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Mutation {
     /// Issues to change, by number (each gets a new `updated_at`, later than every one so far).
@@ -192,6 +192,8 @@ pub struct Mutation {
     pub delete: Vec<u64>,
     /// How many open issues to add.
     pub add: u64,
+    /// Faults to put in force from then on (as [`MockServer::set_faults`]).
+    pub faults: Option<Faults>,
 }
 
 /// Entry point: [`MockProvider::builder`] for generated issues, [`MockProvider::replay`] for a

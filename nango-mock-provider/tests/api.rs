@@ -399,6 +399,10 @@ async fn scheduled_mutations_apply_between_two_requests() {
     assert_eq!(title(3).await, "Renamed");
     assert_eq!(server.issue_count(), 11);
     assert_eq!(client.get(format!("{url}{REPO}/4")).send().await.unwrap().status(), StatusCode::GONE);
+    // Faults too: from the next request on, every answer is a 500.
+    let body = json!({"after_requests": 0, "faults": {"error_rate": 1.0, "max_consecutive": 100}});
+    client.post(format!("{url}/_mock/scheduled")).json(&body).send().await.unwrap();
+    assert_eq!(client.get(format!("{url}{REPO}/3")).send().await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
     let bad = client.post(format!("{url}/_mock/scheduled")).json(&json!({"update": {}})).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     server.shutdown().await;
