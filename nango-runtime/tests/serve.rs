@@ -512,11 +512,18 @@ async fn the_webhook_after_a_killed_run_announces_the_killed_runs_records_too() 
     add_connection(&store, "github-full", "acme", &mock, json!({"owner": "a", "repo": "b", "per_page": 50})).await;
     let key = store.connection_key("github-full", "acme").await.unwrap().unwrap();
 
-    // A run killed (its future dropped) after a few of its 20 pages.
+    // A run killed (its future dropped) once five of its 20 pages were served.
     let sync = nango_runtime::registered_syncs().find(|s| s.descriptor.name == "issues-full").unwrap();
     let runtime = Runtime::new(store.clone());
-    let killed = runtime.run_sync(sync, "github-full", "acme");
-    assert!(tokio::time::timeout(Duration::from_millis(250), killed).await.is_err(), "the run was still going");
+    let five_pages = async {
+        while mock.stats().served_ok < 5 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        _ = runtime.run_sync(sync, "github-full", "acme") => panic!("the run ended before it was killed"),
+        () = five_pages => {}
+    }
     let written = store.record_counts(key).await.unwrap()["Issue"];
     assert!((50..ISSUES).contains(&written), "{written}");
     let killed_start = store.runs(Some(key), None, 1).await.unwrap()[0].started_at;
