@@ -236,7 +236,8 @@ async fn pause_resume_trigger_and_resync() {
     assert_eq!(ok.status().as_u16(), 200);
     let (_, st) =
         s.get("/sync/status?syncs=issues-full&provider_config_key=github-full&connection_id=acme", None).await;
-    assert_eq!(st["syncs"][0]["frequency"], "every 7200s", "{st}");
+    // Reported as it was set, as Nango does.
+    assert_eq!(st["syncs"][0]["frequency"], "every 2 hours", "{st}");
     let bad = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": "every 10s"})).await.unwrap();
     assert_eq!(bad.status().as_u16(), 400);
     assert!(bad.text().await.unwrap().contains("below the 30 second minimum"));
@@ -255,6 +256,9 @@ async fn pause_resume_trigger_and_resync() {
     }
     let reset = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": null})).await.unwrap();
     assert_eq!(reset.status().as_u16(), 200);
+    let (_, st) =
+        s.get("/sync/status?syncs=issues-full&provider_config_key=github-full&connection_id=acme", None).await;
+    assert_eq!(st["syncs"][0]["frequency"], "every hour", "back to nango.yaml's runs: {st}");
     // A full resync with emptyCache forgets state and records, then runs again from scratch.
     s.post("/sync/pause", body.clone()).await;
     let resync = json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme",
@@ -508,7 +512,8 @@ async fn connections_and_metrics_over_the_api() {
         .send()
         .await
         .unwrap();
-    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(deleted.status().as_u16(), 200);
+    assert_eq!(deleted.json::<Value>().await.unwrap(), json!({"success": true}));
     s.server.shutdown().await;
 }
 
