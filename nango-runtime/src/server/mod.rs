@@ -222,6 +222,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         // The console checks its own sessions.
         .merge(console::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not a method of {}; see /openapi.json", method, uri.path()),
+            )
+        })
         .with_state(state.clone());
     // Middleware on a router runs after routing; wrapping the routed app as the fallback of an
     // outer router runs these before it, on the request as it came.
