@@ -664,6 +664,7 @@ async fn the_key_comes_first_and_the_newer_routes_refuse_bad_input_by_name() {
         assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unknown_account")), "{path}");
     }
     assert_eq!(call(Method::GET, "/health", None, None).await.0, 200);
+    assert_eq!(call(Method::GET, "/health/", None, None).await.0, 200);
     let (status, body) = call(Method::GET, "/nope", Some(KEY), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_route")));
     let (status, body) = call(Method::PUT, "/integrations", Some(KEY), None).await;

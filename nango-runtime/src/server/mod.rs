@@ -209,11 +209,11 @@ pub async fn shutdown_signal() {
 /// The router of the API (without the listener): for tests with `tower::ServiceExt` or for
 /// mounting under another app.
 ///
-/// What every request goes through first, before it is routed: the key check (a missing or
-/// wrong key is a 401 on every path but `/health` and the console's, whatever the path, so an
-/// unknown route tells nothing to a caller without the key), then a trailing `/` is dropped
+/// What every request goes through first, before it is routed: a trailing `/` is dropped
 /// (`/records/` is `/records`, as Nango's routes take both; `/proxy/...` paths are kept as
-/// they are).
+/// they are), then the key is checked (a missing or wrong key is a 401 on every path but
+/// `/health` and the console's, whatever the path, so an unknown route tells nothing to a
+/// caller without the key).
 pub fn router(state: Arc<AppState>) -> Router {
     let routed = api::routes()
         .route("/openapi.json", axum::routing::get(openapi::openapi))
@@ -234,8 +234,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     // outer router runs these before it, on the request as it came.
     Router::new()
         .fallback_service(routed)
-        .layer(axum::middleware::from_fn(drop_trailing_slash))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_key))
+        .layer(axum::middleware::from_fn(drop_trailing_slash))
         .layer(axum::middleware::from_fn_with_state(state, count_requests))
 }
 
