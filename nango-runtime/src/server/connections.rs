@@ -118,17 +118,8 @@ struct ListQuery {
     page: usize,
 }
 
-const LIST_PARAMS: [&str; 9] = [
-    "connectionId",
-    "search",
-    "endUserId",
-    "endUserOrganizationId",
-    "integrationId",
-    "tags[<key>]",
-    "limit",
-    "page",
-    "provider_config_key (deprecated: integrationId)",
-];
+const LIST_PARAMS: [&str; 8] =
+    ["connectionId", "search", "endUserId", "endUserOrganizationId", "integrationId", "tags[<key>]", "limit", "page"];
 
 impl ListQuery {
     fn parse(raw: Option<&str>) -> ApiResult<ListQuery> {
@@ -147,7 +138,7 @@ impl ListQuery {
                 "search" => q.search = Some(nonempty(value)?.to_lowercase()),
                 "endUserId" => q.end_user_id = Some(nonempty(value)?),
                 "endUserOrganizationId" => q.end_user_organization_id = Some(nonempty(value)?),
-                "integrationId" | "provider_config_key" => {
+                "integrationId" => {
                     let keys = value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect();
                     q.integrations = Some(keys);
                 }

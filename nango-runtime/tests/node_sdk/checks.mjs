@@ -185,6 +185,15 @@ check('pauseSync, startSync and triggerSync', async () => {
     assert.deepEqual((await nango.triggerSync('github-full', ['issues-full'], 'other', { reset: false })).data, { success: true });
     assert.deepEqual((await nango.triggerSync('github-full', ['issues-full'], 'other', 'incremental')).data, { success: true });
     await fails(nango.triggerSync('github-full', ['issues-full'], 'other', { emptyCache: true }), 400, 'invalid_body');
+    // Quiet from here on: pausing every connection drops pending triggers, and PAUSED shows
+    // once no run is going (the proxy checks below count the mock provider's requests).
+    await nango.pauseSync('github-full', ['issues-full']);
+    for (let i = 0; ; i++) {
+        const { syncs } = await nango.syncStatus('github-full', '*');
+        if (syncs.every((x) => x.status === 'PAUSED')) break;
+        assert.ok(i < 400, `syncs still running: ${JSON.stringify(syncs.map((x) => x.status))}`);
+        await new Promise((r) => setTimeout(r, 25));
+    }
 });
 
 // ---- Connections ------------------------------------------------------------------------------
