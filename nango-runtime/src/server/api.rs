@@ -586,7 +586,9 @@ async fn create_connection(
         other => other.into(),
     })?;
     state.scheduler.wake();
-    let stored = StoredConnection { key, connection: c };
-    let shown = super::connections::connection_full(&stored, &Default::default(), None);
+    // As stored: a replaced connection keeps its creation time, tags and end user.
+    let stored = state.store().connection_by_key(key).await?.unwrap_or(StoredConnection { key, connection: c });
+    let profile = state.store().connection_profile(key).await?.unwrap_or_default();
+    let shown = super::connections::connection_full(&stored, &profile, None);
     Ok((StatusCode::CREATED, Json(shown)))
 }
