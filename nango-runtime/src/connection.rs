@@ -162,3 +162,27 @@ impl Connection {
         }
     }
 }
+
+/// Checks a connection id as Nango does: 1 to 255 characters, each a letter, a digit, a space
+/// or one of ``,.;:=+~[]|@${}"'\/_-``. The error says what is wrong.
+///
+/// ```
+/// use nango_runtime::validate_connection_id;
+/// assert!(validate_connection_id("acme-42").is_ok());
+/// assert!(validate_connection_id("user@example.com").is_ok());
+/// assert!(validate_connection_id("").unwrap_err().contains("1 to 255"));
+/// assert!(validate_connection_id("a?b").unwrap_err().contains("`?`"));
+/// ```
+pub fn validate_connection_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.chars().count() > 255 {
+        return Err(format!("a connection id is 1 to 255 characters, not {}", id.chars().count()));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ",.;:=+~[]|@${}\"'\\/_ -".contains(c);
+    match id.chars().find(|c| !allowed(*c)) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "a connection id may hold letters, digits, spaces and `,.;:=+~[]|@${{}}\"'\\/_-`, not `{}`",
+            c.escape_default()
+        )),
+    }
+}

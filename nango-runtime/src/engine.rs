@@ -174,6 +174,16 @@ impl Runtime {
         &self.store
     }
 
+    /// The provider catalog connections are served with.
+    pub fn providers(&self) -> &ProviderCatalog {
+        &self.providers
+    }
+
+    /// The HTTP options runs start from.
+    pub fn http_options(&self) -> &HttpOptions {
+        &self.http_options
+    }
+
     async fn load(&self, integration: &str, connection_id: &str) -> std::result::Result<StoredConnection, RunError> {
         self.store.connection(integration, connection_id).await?.ok_or_else(|| RunError::UnknownConnection {
             integration: integration.to_owned(),

@@ -23,6 +23,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "connections records runs", include_str!("../../../migrations/sqlite/0001_connections_records_runs.sql")),
     (2, "schedules deliveries logs", include_str!("../../../migrations/sqlite/0002_schedules_deliveries_logs.sql")),
     (3, "console sessions", include_str!("../../../migrations/sqlite/0003_console_sessions.sql")),
+    (4, "integrations action results", include_str!("../../../migrations/sqlite/0004_integrations_action_results.sql")),
 ];
 
 /// The newest schema version this program knows.
