@@ -416,11 +416,16 @@ async fn databases_of_the_user_version_scheme_open_and_keep_their_data() {
             .apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "1", "title": "kept"})]))
             .await;
         assert_eq!(c.unwrap(), counts(0, 0, 0));
+        // The rebuilt tables keep their rows and hand out no key or run id twice.
+        assert!(run.ids.run > 1, "run {}", run.ids.run);
+        assert!(store.delete_connection("github", "acme").await.unwrap());
+        let next = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        assert!(next.get() > 7, "key {next}");
         store.close().await;
 
         // The migrations are recorded as applied (none ran twice), and `user_version` still
         // tells older programs the schema version.
-        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3], 3), "version {version}");
+        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4, 5, 6], 6), "version {version}");
         // Opening again is a no-op.
         let again = Store::open(&url, sealer.clone()).await.unwrap();
         assert_eq!(again.connections().await.unwrap().len(), 1);
@@ -434,18 +439,18 @@ async fn a_new_database_records_its_migrations_and_a_newer_one_is_refused() {
     let path = dir.path().join("nango.db");
     let url = format!("sqlite://{}", path.display());
     Store::open(&url, Sealer::InsecureClear).await.unwrap().close().await;
-    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3], 3));
+    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4, 5, 6], 6));
 
     let newer = dir.path().join("newer.db");
     old_database(&newer, 2, &Sealer::InsecureClear).await;
     {
         use sqlx::{ConnectOptions, Connection as _};
         let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(&newer).connect().await.unwrap();
-        sqlx::raw_sql("PRAGMA user_version = 4").execute(&mut db).await.unwrap();
+        sqlx::raw_sql("PRAGMA user_version = 7").execute(&mut db).await.unwrap();
         db.close().await.unwrap();
     }
     let e = Store::open(&format!("sqlite://{}", newer.display()), Sealer::InsecureClear).await.unwrap_err();
-    assert!(matches!(e, StoreError::SchemaTooNew { found: 4, known: 3 }), "{e:?}");
+    assert!(matches!(e, StoreError::SchemaTooNew { found: 7, known: 6 }), "{e:?}");
     assert!(e.to_string().contains("use a newer nango-runtime"), "{e}");
 }
 
@@ -470,8 +475,14 @@ async fn connections_are_read_with_their_keys() {
     assert_ne!(a, b);
     // Saving again keeps the key.
     assert_eq!(store.save_connection(&Connection::new("github", "a", "github")).await.unwrap(), a);
-    let listed: Vec<(ConnectionKey, String)> =
-        store.connections().await.unwrap().into_iter().map(|c| (c.key, c.connection.provider_config_key)).collect();
+    let listed: Vec<(ConnectionKey, String)> = store
+        .connections()
+        .await
+        .unwrap()
+        .readable
+        .into_iter()
+        .map(|c| (c.key, c.connection.provider_config_key))
+        .collect();
     assert_eq!(listed, [(a, "github".to_owned()), (b, "linear".to_owned())]);
     assert_eq!(store.connection_by_key(b).await.unwrap().unwrap().connection.provider_config_key, "linear");
     assert_eq!(store.connection_key("linear", "a").await.unwrap(), Some(b));
@@ -516,4 +527,144 @@ async fn console_sessions_are_kept_found_by_digest_and_expire() {
     assert!(other.delete_session(&[1; 32]).await.unwrap());
     assert!(!store.delete_session(&[1; 32]).await.unwrap());
     assert!(store.session(&[1; 32]).await.unwrap().is_none());
+}
+
+/// A key is handed out once: a deleted connection's key and its runs' ids never come back (so
+/// run history, deliveries and logs filed under them cannot mix two connections), also after the
+/// database is opened again.
+#[tokio::test]
+async fn keys_and_run_ids_of_deleted_connections_are_never_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store(&dir, Sealer::InsecureClear).await;
+    let mut last_key = ConnectionKey::new(0);
+    let mut last_run = 0;
+    for (round, id) in ["a", "b", "c"].into_iter().enumerate() {
+        let key = store.save_connection(&Connection::new("github", id, "github")).await.unwrap();
+        assert!(key > last_key, "round {round}: key {key} after {last_key}");
+        let run = store.begin_run(key, "tickets", false).await.unwrap();
+        assert!(run.ids.run > last_run, "round {round}: run {} after {last_run}", run.ids.run);
+        (last_key, last_run) = (key, run.ids.run);
+        // The newest connection goes, with its runs: the highest key and run id are free again.
+        assert!(store.delete_connection("github", id).await.unwrap());
+        store.close().await;
+        store = self::store(&dir, Sealer::InsecureClear).await;
+    }
+}
+
+fn sealer(key: &str) -> Sealer {
+    Sealer::from_base64(key).unwrap()
+}
+
+fn bearer(id: &str, token: &str) -> Connection {
+    let mut c = Connection::new("github", id, "github");
+    c.credentials = Credentials::Bearer { token: Secret::new(token) };
+    c
+}
+
+/// A connection row whose credentials were sealed under `key` by other means than this store (an
+/// older version, a row copied from another database).
+fn sealed_under(key: &str, id: &str) -> backend::SealedConnection {
+    let plain = serde_json::to_vec(&json!({"type": "bearer", "token": "token-elsewhere"})).unwrap();
+    let sealed = sealer(key).seal(&plain, format!("github\0{id}").as_bytes()).unwrap();
+    let now = chrono::Utc::now();
+    backend::SealedConnection {
+        provider_config_key: "github".into(),
+        connection_id: id.into(),
+        provider: "github".into(),
+        credentials: backend::SealedCredentials { sealed, kind: "bearer".into() },
+        connection_config: Default::default(),
+        metadata: json!({}),
+        base_url: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// One key per store: secrets under another key are refused before anything is written; a row
+/// sealed under another key anyway is listed as unreadable, alone; `rotate_key` re-seals every
+/// secret (in clear or under an old key) in one transaction, or none when one cannot be opened.
+#[tokio::test]
+async fn one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, new) = (Sealer::generate_key(), Sealer::generate_key(), Sealer::generate_key());
+    let under_a = store(&dir, sealer(&a)).await;
+    under_a.save_connection(&bearer("one", "token-one")).await.unwrap();
+    let e = store(&dir, sealer(&b)).await.save_connection(&bearer("two", "token-two")).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
+    assert!(error_chain(&e).contains("another encryption key"), "{}", error_chain(&e));
+    assert!(under_a.connection("github", "two").await.unwrap().is_none());
+    // Development secrets in clear, and a row sealed under b by other means.
+    store(&dir, Sealer::InsecureClear).await.save_connection(&bearer("three", "token-three")).await.unwrap();
+    under_a.backend().save_connection(&sealed_under(&b, "four")).await.unwrap();
+
+    let list = under_a.connections().await.unwrap();
+    let ids = |l: &ConnectionList| -> (Vec<String>, Vec<String>) {
+        (
+            l.readable.iter().map(|c| c.connection.connection_id.clone()).collect(),
+            l.unreadable.iter().map(|c| c.connection.connection_id.clone()).collect(),
+        )
+    };
+    assert_eq!(ids(&list), (vec!["one".into(), "three".into()], vec!["four".into()]));
+    assert!(list.unreadable[0].reason.contains("not the key"), "{}", list.unreadable[0].reason);
+    assert_eq!(list.unreadable[0].auth_mode, "bearer");
+
+    let under_new = store(&dir, sealer(&new)).await;
+    // Without b's key nothing changes, and what cannot be opened is named.
+    let e = under_new.rotate_key(&[sealer(&a)], false).await.unwrap_err();
+    assert!(error_chain(&e).contains("`four`"), "{}", error_chain(&e));
+    assert!(under_a.connection("github", "one").await.unwrap().is_some());
+    // A dry run counts and writes nothing.
+    let rotation = under_new.rotate_key(&[sealer(&a), sealer(&b)], true).await.unwrap();
+    assert_eq!((rotation.from_old_keys, rotation.from_clear, rotation.already_sealed), (2, 1, 0));
+    assert!(under_a.connection("github", "one").await.unwrap().is_some());
+    let rotation = under_new.rotate_key(&[sealer(&a), sealer(&b)], false).await.unwrap();
+    assert_eq!((rotation.from_old_keys, rotation.from_clear, rotation.already_sealed), (2, 1, 0));
+    assert_eq!(ids(&under_new.connections().await.unwrap()).0, ["four", "one", "three"]);
+    assert_eq!(ids(&under_a.connections().await.unwrap()).1, ["four", "one", "three"]);
+    // The store's key is the new one now.
+    let e = under_a.save_connection(&bearer("five", "token-five")).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
+    under_new.save_connection(&bearer("five", "token-five")).await.unwrap();
+    let again = under_new.rotate_key(&[sealer(&a), sealer(&b)], false).await.unwrap();
+    assert_eq!((again.from_old_keys, again.from_clear, again.already_sealed), (0, 0, 4));
+}
+
+/// The lease of a (connection, sync): one holder at a time, named to whoever else asks, taken
+/// over only once it lapsed; the runs it covered are closed as interrupted only then, ended when
+/// their holder was last known alive.
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let key = connection(&store).await;
+    let other = store.save_connection(&Connection::new("github", "other", "github")).await.unwrap();
+    let backend = store.backend();
+    let (a, b) = (LeaseOwner::new("process a"), LeaseOwner::new("process b"));
+    // Whole seconds: the store keeps microseconds.
+    let t0 = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let secs = |s: i64| t0 + chrono::Duration::seconds(s);
+    assert_eq!(backend.acquire_lease(key, "tickets", &a, t0, secs(10)).await.unwrap(), Ok(()));
+    // Another (connection, sync) is another lease.
+    assert_eq!(backend.acquire_lease(other, "tickets", &b, t0, secs(10)).await.unwrap(), Ok(()));
+    let held = backend.acquire_lease(key, "tickets", &b, secs(1), secs(11)).await.unwrap().unwrap_err();
+    assert_eq!((held.label.as_str(), held.since, held.expires_at), ("process a", t0, secs(10)));
+    // Its holder may take it again (the process keeps its own runs apart).
+    assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(1), secs(10)).await.unwrap(), Ok(()));
+    // Its holder renews it, with the heartbeat of its run.
+    let run = store.begin_run(key, "tickets", false).await.unwrap();
+    assert!(backend.renew_lease(key, "tickets", &a, Some(run.ids.run), secs(5), secs(15)).await.unwrap());
+    // While it is live, nobody closes its run.
+    assert_eq!(backend.close_stale_runs(secs(14)).await.unwrap(), 0);
+    assert_eq!(store.run(run.ids.run).await.unwrap().unwrap().status, RunStatus::Running);
+    // Lapsed: the run is closed as interrupted, ended at its last heartbeat; b takes the lease
+    // over, and a learns it lost it.
+    assert_eq!(backend.close_stale_runs(secs(16)).await.unwrap(), 1);
+    let closed = store.run(run.ids.run).await.unwrap().unwrap();
+    assert_eq!((closed.status, closed.ended_at), (RunStatus::Failed, Some(secs(5))));
+    assert!(closed.error.unwrap().contains("interrupted"));
+    assert_eq!(backend.acquire_lease(key, "tickets", &b, secs(16), secs(26)).await.unwrap(), Ok(()));
+    assert!(!backend.renew_lease(key, "tickets", &a, None, secs(17), secs(27)).await.unwrap());
+    // Released, it is free at once.
+    backend.release_lease(key, "tickets", &b).await.unwrap();
+    assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(18), secs(28)).await.unwrap(), Ok(()));
 }

@@ -34,9 +34,16 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if let Some(late) = c.downcast_ref::<super::BodyTimedOut>() {
+                    return ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", late.to_string());
+                }
+                cause = c.source();
+            }
+            ApiError::bad_request("invalid_body", format!("cannot read the body: {e}"))
+        })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
             let path = e.path().to_string();
@@ -57,11 +64,21 @@ fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiErro
     )
 }
 
-/// The connection a request names, with its key in the store.
+/// The connection a request names, with its key in the store and its credentials opened (for
+/// calling the provider).
 async fn connection(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<StoredConnection> {
     state
         .store()
         .connection(provider_config_key, connection_id)
+        .await?
+        .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
+}
+
+/// The key of the connection a request names (no credentials read).
+async fn connection_key(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<ConnectionKey> {
+    state
+        .store()
+        .connection_key(provider_config_key, connection_id)
         .await?
         .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
 }
@@ -219,13 +236,27 @@ fn find_syncs(pck: &str, names: &[&str]) -> ApiResult<Vec<&'static SyncRegistrat
         .collect()
 }
 
-/// The connections a command is for: one, or every connection of the integration.
-async fn targets(state: &AppState, pck: &str, connection_id: Option<&str>) -> ApiResult<Vec<StoredConnection>> {
+/// The connections a command or status is for: one, or every connection of the integration,
+/// with their keys; their credentials are not read, so one that cannot be opened is listed too.
+async fn targets(
+    state: &AppState,
+    pck: &str,
+    connection_id: Option<&str>,
+) -> ApiResult<Vec<(ConnectionKey, Connection)>> {
     match connection_id {
-        Some(id) => Ok(vec![connection(state, pck, id).await?]),
+        Some(id) => match state.store().listed_connection(pck, id).await? {
+            Some(c) => Ok(vec![(c.key(), c.connection().clone())]),
+            None => Err(unknown_connection(pck, id)),
+        },
         None => {
             let all = state.store().connections().await?;
-            Ok(all.into_iter().filter(|c| c.connection.provider_config_key == pck).collect())
+            let mut found: Vec<(ConnectionKey, Connection)> = all
+                .identities()
+                .filter(|(_, c)| c.provider_config_key == pck)
+                .map(|(key, c)| (key, c.clone()))
+                .collect();
+            found.sort_by(|a, b| a.1.connection_id.cmp(&b.1.connection_id));
+            Ok(found)
         }
     }
 }
@@ -245,11 +276,10 @@ async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery
     let names: Vec<&str> = q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let syncs = find_syncs(&q.provider_config_key, &names)?;
     let mut out = Vec::new();
-    for stored in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
-        let (key, connection) = (stored.key, &stored.connection);
+    for (key, connection) in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
         let counts = state.store().record_counts(key).await?;
         for sync in &syncs {
-            let view = state.scheduler.view(&stored, sync).await?;
+            let view = state.scheduler.view(key, &connection, sync).await?;
             let record_count: BTreeMap<&str, u64> =
                 sync.descriptor.outputs.iter().map(|m| (*m, counts.get(*m).copied().unwrap_or(0))).collect();
             let frequency = if view.frequency_overridden {
@@ -371,9 +401,9 @@ async fn sync_trigger(
         return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
     }
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.trigger(target.key, sync, reset, empty_cache).await?;
+            state.scheduler.trigger(key, sync, reset, empty_cache).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -387,9 +417,9 @@ async fn sync_pause(
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.pause(target.key, sync).await?;
+            state.scheduler.pause(key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -403,9 +433,9 @@ async fn sync_start(
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.start(target.key, sync).await?;
+            state.scheduler.start(key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -431,7 +461,7 @@ async fn update_frequency(
         return Err(ApiError::bad_request("invalid_body", "only the `base` variant exists here"));
     }
     let sync = find_syncs(&body.provider_config_key, &[body.sync_name.as_str()])?[0];
-    let key = connection(&state, &body.provider_config_key, &body.connection_id).await?.key;
+    let key = connection_key(&state, &body.provider_config_key, &body.connection_id).await?;
     // The one frequency grammar: `nango validate` gives the same verdict for `runs:`.
     let frequency = match body.frequency.as_deref() {
         None => None,
@@ -446,25 +476,32 @@ async fn update_frequency(
     Ok(Json(json!({"frequency": body.frequency})))
 }
 
-fn connection_json(c: &Connection, key: ConnectionKey) -> Value {
+/// A connection as the API shows it (never with credentials); `errors` lists what is wrong
+/// with it (`unreadable_credentials` with the reason), as Nango's connection lists carry errors.
+fn connection_json(c: &Connection, key: ConnectionKey, auth_mode: &str, unreadable: Option<&str>) -> Value {
+    let errors: Vec<Value> =
+        unreadable.map(|reason| json!({"type": "unreadable_credentials", "message": reason})).into_iter().collect();
     json!({
         "id": key,
         "connection_id": c.connection_id,
         "provider_config_key": c.provider_config_key,
         "provider": c.provider,
-        "auth_mode": c.credentials.kind(),
+        "auth_mode": auth_mode,
         "base_url": c.base_url,
         "connection_config": c.connection_config,
         "metadata": c.metadata,
         "created": c.created_at,
         "updated": c.updated_at,
+        "errors": errors,
     })
 }
 
-/// `GET /connection`: every connection (credentials are never returned).
+/// `GET /connection`: every connection (credentials are never returned), those whose
+/// credentials cannot be opened with their reason.
 async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+    let list = state.store().connections().await?.listed();
     let out: Vec<Value> =
-        state.store().connections().await?.iter().map(|c| connection_json(&c.connection, c.key)).collect();
+        list.iter().map(|c| connection_json(c.connection(), c.key(), c.auth_mode(), c.unreadable_reason())).collect();
     Ok(Json(json!({"connections": out})))
 }
 
@@ -481,8 +518,10 @@ async fn get_connection(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let stored = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
-    Ok(Json(connection_json(&stored.connection, stored.key)))
+    match state.store().listed_connection(&q.provider_config_key, &connection_id).await? {
+        Some(c) => Ok(Json(connection_json(c.connection(), c.key(), c.auth_mode(), c.unreadable_reason()))),
+        None => Err(not_found(unknown_connection(&q.provider_config_key, &connection_id))),
+    }
 }
 
 fn not_found(e: ApiError) -> ApiError {
@@ -496,7 +535,7 @@ async fn delete_connection(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<impl IntoResponse> {
     let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let key = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?.key;
+    let key = connection_key(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
     for sync in registered_syncs().filter(|s| s.descriptor.integration == q.provider_config_key) {
         if state.scheduler.is_running(key, sync.descriptor.name) {
             return Err(ApiError::new(
@@ -527,17 +566,13 @@ struct NewConnection {
     base_url: Option<String>,
 }
 
-/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start.
+/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start. What it
+/// stores is checked first ([`Connection::check_new`]: the id, the integration, the provider,
+/// the base URL), and secrets under another key than the store's are refused (409).
 async fn create_connection(
     State(state): State<Arc<AppState>>,
     Body(body): Body<NewConnection>,
 ) -> ApiResult<impl IntoResponse> {
-    if body.connection_id.is_empty() || body.provider_config_key.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "`connection_id` and `provider_config_key` must not be empty",
-        ));
-    }
     let mut c = Connection::new(
         &body.provider_config_key,
         &body.connection_id,
@@ -547,6 +582,8 @@ async fn create_connection(
     c.metadata = body.metadata.unwrap_or_else(|| json!({}));
     c.connection_config = body.connection_config;
     c.base_url = body.base_url;
+    c.check_new(state.scheduler.runtime().providers(), Some(state.addr))
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
     let key = state.store().save_connection(&c).await.map_err(|e| match e {
         e @ crate::store::StoreError::Seal { source: crate::crypto::CryptoError::NoKey, .. } => {
             ApiError::bad_request("encryption_key_missing", nango_types::text::error_chain(&e))
@@ -554,7 +591,7 @@ async fn create_connection(
         other => other.into(),
     })?;
     state.scheduler.wake();
-    Ok((StatusCode::CREATED, Json(connection_json(&c, key))))
+    Ok((StatusCode::CREATED, Json(connection_json(&c, key, c.credentials.kind(), None))))
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,10 +10,12 @@
 mod api;
 mod console;
 mod error;
+mod listen;
 mod metrics;
 mod openapi;
 
 pub use error::{ApiError, ApiResult};
+pub use listen::{BodyTimedOut, ServerLimits};
 pub use metrics::Metrics;
 
 use crate::engine::{RunReport, Runtime};
@@ -52,6 +54,8 @@ pub struct ServeOptions {
     pub console_session_ttl: Duration,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
+    /// Timeouts and the connection limit of the HTTP server.
+    pub limits: ServerLimits,
 }
 
 impl Default for ServeOptions {
@@ -66,6 +70,7 @@ impl Default for ServeOptions {
             shutdown_grace: Duration::from_secs(30),
             console_session_ttl: Duration::from_secs(12 * 3600),
             scheduler: SchedulerConfig::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct AppState {
     pub console_session_ttl: Duration,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Where the service listens (a connection's base URL may not point here).
+    pub addr: SocketAddr,
 }
 
 impl AppState {
@@ -118,25 +125,22 @@ impl Server {
         let runtime = Arc::new(runtime);
         let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
+        let listener = tokio::net::TcpListener::bind(options.addr).await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
             scheduler: scheduler.clone(),
             secret_key: options.secret_key.clone(),
             console_session_ttl: options.console_session_ttl,
             metrics,
+            addr,
         });
-        let listener = tokio::net::TcpListener::bind(options.addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
         let grace = options.shutdown_grace;
+        let limits = options.limits;
         let task = tokio::spawn(async move {
             let scheduling = tokio::spawn(scheduler.clone().run());
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                tracing::error!(error = %e, "server error");
-            }
+            listen::serve(listener, app, limits, stopped).await;
             scheduler.shutdown(grace).await;
             let _ = scheduling.await;
         });
@@ -299,7 +303,10 @@ pub fn webhooks_for(
                 SyncWebhook::success(identity, sync_type, report.started_at, c)
             } else {
                 let error = SyncErrorInfo::new("script_error", report.error.clone().unwrap_or_default());
-                let failed_at = report.started_at + chrono::Duration::from_std(report.duration).unwrap_or_default();
+                let failed_at = chrono::Duration::from_std(report.duration)
+                    .ok()
+                    .and_then(|d| report.started_at.checked_add_signed(d))
+                    .unwrap_or(report.started_at);
                 SyncWebhook::error(identity, sync_type, error, report.started_at, failed_at)
             };
             let uses_checkpoints = report.checkpoint_from.is_some() || report.checkpoint_to.is_some();

@@ -58,7 +58,8 @@ fn command(names: &ServiceNames, summary: &str) -> Value {
         "summary": summary,
         "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.sync_command)}}},
         "responses": {"200": {"description": "done", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}}}},
-                      "400": error_response(names, "invalid body"), "404": error_response(names, "unknown integration, sync or connection")}
+                      "400": error_response(names, "invalid body"), "404": error_response(names, "unknown integration, sync or connection"),
+                      "408": error_response(names, "the body did not arrive within the request body timeout (`request_timeout`)")}
     }})
 }
 
@@ -101,13 +102,22 @@ pub fn document() -> Value {
         "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
         "opts": {"type": "object", "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}}}}}));
     schemas.insert(names.connection.clone(), json!({"type": "object", "properties": {
-        "id": {"type": "integer"}, "connection_id": {"type": "string"}, "provider_config_key": {"type": "string"},
+        "id": {"type": "integer", "description": "the connection's key in the store, never given to another connection"},
+        "connection_id": {"type": "string"}, "provider_config_key": {"type": "string"},
         "provider": {"type": "string"}, "auth_mode": {"type": "string"}, "base_url": {"type": ["string", "null"]},
-        "metadata": {"type": "object"}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"}}}));
+        "metadata": {"type": "object"}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"},
+        "errors": {"type": "array", "description": "what is wrong with the connection; `unreadable_credentials`: its credentials do not open under this service's key (its syncs fail with the same message)",
+                   "items": {"type": "object", "required": ["type", "message"], "properties": {"type": {"enum": ["unreadable_credentials"]}, "message": {"type": "string"}}}}}}));
+    let integrations: Vec<&str> = crate::registered_integrations().into_iter().collect();
     schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
-        "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "provider": {"type": "string"},
+        "provider_config_key": {"enum": integrations, "description": "an integration this program has scripts for"},
+        "connection_id": {"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN,
+                          "pattern": "^[a-zA-Z0-9,.;:=+~\\[\\]|@${}\"'\\\\/_ -]+$",
+                          "description": "Nango's characters; no `.` or `..` path segment"},
+        "provider": {"type": "string", "description": "a provider of the catalog (default: the integration key)"},
         "credentials": {"type": "object", "description": "{\"type\": \"bearer\", \"token\"} | {\"type\": \"api_key\", \"api_key\"} | {\"type\": \"basic\", \"username\", \"password\"} | {\"type\": \"oauth2\", \"access_token\", \"refresh_token\", \"expires_at\", \"client_id\", \"client_secret\"}"},
-        "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}}, "base_url": {"type": "string"}}}));
+        "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
+        "base_url": {"type": "string", "pattern": "^[hH][tT][tT][pP][sS]?://", "description": "http(s) only, and not this service itself"}}}));
     let error = |description: &str| error_response(&names, description);
     json!({
         "openapi": "3.1.0",
@@ -146,14 +156,19 @@ pub fn document() -> Value {
             "/sync/trigger": command(&names, "Run syncs now (opts.reset: full resync; opts.emptyCache: also delete cached records)"),
             "/sync/pause": command(&names, "Pause schedules"),
             "/sync/start": command(&names, "Start (resume) schedules"),
-            "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml)",
+            "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml); 30 seconds to 366 days, the `runs:` grammar of nango.yaml",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sync_name", "provider_config_key", "connection_id", "frequency"],
                     "properties": {"sync_name": {"type": "string"}, "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "frequency": {"type": ["string", "null"]}}}}}},
-                "responses": {"200": {"description": "set"}, "400": error("bad frequency")}}},
+                "responses": {"200": {"description": "set"}, "400": error("bad frequency: sync_interval_invalid, sync_interval_too_short or sync_interval_too_long"),
+                              "408": error("the body did not arrive in time")}}},
             "/connection": {
-                "get": {"summary": "Connections (never with credentials)", "responses": {"200": {"description": "list"}}},
+                "get": {"summary": "Connections (never with credentials; those whose credentials do not open are listed with `errors`)",
+                        "responses": {"200": {"description": "list", "content": {"application/json": {"schema": {"type": "object", "properties": {"connections": {"type": "array", "items": schema_ref(&names.connection)}}}}}}}},
                 "post": {"summary": "Create or replace a connection", "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.new_connection)}}},
-                         "responses": {"201": {"description": "created", "content": {"application/json": {"schema": schema_ref(&names.connection)}}}, "400": error("invalid body")}}},
+                         "responses": {"201": {"description": "created", "content": {"application/json": {"schema": schema_ref(&names.connection)}}},
+                                       "400": error("invalid body: a bad connection id, an integration or provider this program does not have, a base URL that is not http(s) or is this service; `encryption_key_missing`"),
+                                       "408": error("the body did not arrive in time"),
+                                       "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
             "/connection/{connection_id}": {
                 "parameters": [{"name": "connection_id", "in": "path", "required": true, "schema": {"type": "string"}},
                                {"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}}],
@@ -161,7 +176,10 @@ pub fn document() -> Value {
                 "delete": {"summary": "Delete a connection with its records", "responses": {"204": {"description": "deleted"}, "404": error("unknown"), "409": error("a sync is running")}}},
             "/action/trigger": {"post": {"summary": "Run an action", "parameters": connection_headers(),
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action_name"], "properties": {"action_name": {"type": "string"}, "input": {}}}}}},
-                "responses": {"200": {"description": "the action's output"}, "400": error("invalid input"), "404": error("unknown action"), "500": error("the action failed")}}},
+                "responses": {"200": {"description": "the action's output"}, "400": error("invalid input"), "404": error("unknown action"),
+                              "408": error("the body did not arrive in time"),
+                              "409": error("`unreadable_credentials`: the connection's credentials do not open under this service's key"),
+                              "500": error("the action failed")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
         }
     })
