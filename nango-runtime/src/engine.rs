@@ -216,7 +216,7 @@ impl Runtime {
         (&self.lease_owner, self.lease_ttl)
     }
 
-    /// The provider catalog.
+    /// The provider catalog connections are served with.
     pub fn providers(&self) -> &ProviderCatalog {
         &self.providers
     }
@@ -242,6 +242,11 @@ impl Runtime {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The HTTP options runs start from.
+    pub fn http_options(&self) -> &HttpOptions {
+        &self.http_options
     }
 
     async fn load(&self, integration: &str, connection_id: &str) -> std::result::Result<StoredConnection, RunError> {

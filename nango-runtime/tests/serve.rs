@@ -249,7 +249,8 @@ async fn pause_resume_trigger_and_resync() {
     assert_eq!(ok.status().as_u16(), 200);
     let (_, st) =
         s.get("/sync/status?syncs=issues-full&provider_config_key=github-full&connection_id=acme", None).await;
-    assert_eq!(st["syncs"][0]["frequency"], "every 7200s", "{st}");
+    // Reported as it was set, as Nango does.
+    assert_eq!(st["syncs"][0]["frequency"], "every 2 hours", "{st}");
     let bad = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": "every 10s"})).await.unwrap();
     assert_eq!(bad.status().as_u16(), 400);
     assert!(bad.text().await.unwrap().contains("below the 30 second minimum"));
@@ -268,6 +269,9 @@ async fn pause_resume_trigger_and_resync() {
     }
     let reset = put(json!({"sync_name": "issues-full", "provider_config_key": "github-full", "connection_id": "acme", "frequency": null})).await.unwrap();
     assert_eq!(reset.status().as_u16(), 200);
+    let (_, st) =
+        s.get("/sync/status?syncs=issues-full&provider_config_key=github-full&connection_id=acme", None).await;
+    assert_eq!(st["syncs"][0]["frequency"], "every hour", "back to nango.yaml's runs: {st}");
     // A full resync with emptyCache forgets state and records, then runs again from scratch.
     s.post("/sync/pause", body.clone()).await;
     let resync = json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme",
@@ -521,7 +525,8 @@ async fn connections_and_metrics_over_the_api() {
         .send()
         .await
         .unwrap();
-    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(deleted.status().as_u16(), 200);
+    assert_eq!(deleted.json::<Value>().await.unwrap(), json!({"success": true}));
     s.server.shutdown().await;
 }
 
@@ -764,8 +769,38 @@ async fn a_connection_sealed_under_another_key_is_a_problem_of_its_own() {
     assert_eq!(find("good")["errors"], json!([]));
     assert_eq!(find("bad")["errors"][0]["type"], "unreadable_credentials", "{list}");
     assert!(find("bad")["errors"][0]["message"].as_str().unwrap().contains("not the key"), "{list}");
-    let (status, one) = s.get("/connection/bad?provider_config_key=github-full", None).await;
-    assert_eq!((status, &one["errors"][0]["type"]), (StatusCode::OK, &json!("unreadable_credentials")), "{one}");
+    // The newer route lists it the same way, its filters included; reading its credentials is a
+    // clear 409, under both paths; what needs no credentials works.
+    let (status, list) = s.get("/connections?integrationId=github-full", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let bad = list["connections"].as_array().unwrap().iter().find(|c| c["connection_id"] == "bad").unwrap().clone();
+    assert_eq!(bad["errors"][0]["type"], "unreadable_credentials", "{list}");
+    assert!(bad["errors"][0]["message"].as_str().unwrap().contains("not the key"), "{list}");
+    let good = list["connections"].as_array().unwrap().iter().find(|c| c["connection_id"] == "good").unwrap().clone();
+    assert_eq!(good["errors"], json!([]), "{list}");
+    let (status, list) = s.get("/connections?connectionId=bad", None).await;
+    assert_eq!((status, list["connections"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{list}");
+    for path in ["/connections/bad?provider_config_key=github-full", "/connection/bad?provider_config_key=github-full"]
+    {
+        let (status, one) = s.get(path, None).await;
+        assert_eq!(
+            (status, one["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("unreadable_credentials")),
+            "{one}"
+        );
+        assert!(one["error"]["message"].as_str().unwrap().contains("not the key"), "{one}");
+    }
+    let tags = s
+        .http
+        .patch(format!("{}/connections/bad?provider_config_key=github-full", s.url))
+        .bearer_auth(KEY)
+        .json(&json!({"tags": {"team": "core"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.status().as_u16(), 200, "{}", tags.text().await.unwrap());
+    let (status, list) = s.get("/connections?tags[team]=core", None).await;
+    assert_eq!((status, list["connections"][0]["connection_id"].as_str()), (StatusCode::OK, Some("bad")), "{list}");
     let (status, st) = s.get("/sync/status?syncs=*&provider_config_key=github-full", None).await;
     assert_eq!(status, StatusCode::OK, "{st}");
     let statuses: Vec<(&str, &str)> = st["syncs"]
@@ -806,6 +841,22 @@ async fn a_connection_sealed_under_another_key_is_a_problem_of_its_own() {
     assert_eq!(said["error"]["code"], "encryption_key_mismatch", "{said}");
     assert!(s.store().connection_key("github-full", "newer").await.unwrap().is_none());
     second.shutdown().await;
+
+    // The unreadable connection can be deleted (once its sync is not running).
+    let bad_key = s.key("github-full", "bad").await;
+    let (status, _) = s
+        .post(
+            "/sync/pause",
+            json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "bad"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    wait_idle(&s, bad_key, "issues-full").await;
+    let deleted =
+        s.http.delete(format!("{}/connections/bad?provider_config_key=github-full", s.url)).bearer_auth(KEY).send();
+    let deleted = deleted.await.unwrap();
+    assert_eq!(deleted.status().as_u16(), 200, "{}", deleted.text().await.unwrap());
+    assert!(s.store().connection_key("github-full", "bad").await.unwrap().is_none());
     s.server.shutdown().await;
 }
 
@@ -874,6 +925,12 @@ async fn half_sent_requests_are_closed_in_time_and_connections_are_limited() {
         "POST /connection HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"connection_id\":"
     );
     body.write_all(head.as_bytes()).await.unwrap();
+    // The proxy reads its body under the same deadline.
+    let mut proxied = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /proxy/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nConnection-Id: acme\r\nProvider-Config-Key: github-full\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    proxied.write_all(head.as_bytes()).await.unwrap();
     let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
     idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     // Each is closed by the server: the read ends (or is reset) without us closing anything.
@@ -882,9 +939,11 @@ async fn half_sent_requests_are_closed_in_time_and_connections_are_limited() {
         let read = tokio::time::timeout(Duration::from_secs(3), socket.read_to_end(&mut rest)).await;
         assert!(read.is_ok(), "a half-sent request is still open after {:?}", started.elapsed());
     }
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(3), body.read_to_end(&mut answer)).await.expect("closed").ok();
-    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    for mut late in [body, proxied] {
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), late.read_to_end(&mut answer)).await.expect("closed").ok();
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    }
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     let (status, _) = s.get("/health", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -905,5 +964,228 @@ async fn half_sent_requests_are_closed_in_time_and_connections_are_limited() {
     drop(silent);
     tokio::time::timeout(Duration::from_secs(3), third.read_to_end(&mut answer)).await.expect("served").unwrap();
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    s.server.shutdown().await;
+}
+
+/// One raw HTTP/1.1 request, written as it is (clients normalize `..` away before sending).
+async fn raw_request(addr: std::net::SocketAddr, request_line: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut text = format!("{request_line} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_key_comes_first_and_the_newer_routes_refuse_bad_input_by_name() {
+    let s = service(10, Faults::default(), vec![], &[("github-actions", "acme")]).await;
+    let addr = s.server.addr();
+    let call = |method: reqwest::Method, path: &str, key: Option<&str>, body: Option<Value>| {
+        let mut req = s.http.request(method, format!("{}{path}", s.url));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    use reqwest::Method;
+
+    // Without the right key every path but /health is a 401, routes or not.
+    for path in ["/records/", "/nope", "/connections/acme", "/proxy/user", "/integrations", "/openapi.json"] {
+        let (status, body) = call(Method::GET, path, None, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("missing_auth_header")), "{path}");
+        let (status, body) = call(Method::DELETE, path, Some("wrong"), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unknown_account")), "{path}");
+    }
+    assert_eq!(call(Method::GET, "/health", None, None).await.0, 200);
+    assert_eq!(call(Method::GET, "/health/", None, None).await.0, 200);
+    let (status, body) = call(Method::GET, "/nope", Some(KEY), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_route")));
+    let (status, body) = call(Method::PUT, "/integrations", Some(KEY), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")), "{body}");
+    // A trailing slash is ignored.
+    let (status, _) = call(Method::GET, "/connections/?connectionId=acme", Some(KEY), None).await;
+    assert_eq!(status, 200);
+
+    // Unknown query parameters and body fields are refused by name.
+    for (method, path, body, code, needle) in [
+        (Method::GET, "/connections?colour=red", None, "invalid_query_params", "`colour`"),
+        (Method::GET, "/connections?limit=0", None, "invalid_query_params", "`limit`"),
+        (
+            Method::GET,
+            "/connections/acme?provider_config_key=github-actions&colour=red",
+            None,
+            "invalid_query_params",
+            "`colour`",
+        ),
+        (
+            Method::GET,
+            "/connections/acme?provider_config_key=github-actions&force_refresh=maybe",
+            None,
+            "invalid_query_params",
+            "`force_refresh`",
+        ),
+        (Method::GET, "/connections/acme", None, "invalid_query_params", "`provider_config_key`"),
+        // Ids no connection can have are refused by the one check of ids, before any lookup.
+        (
+            Method::GET,
+            "/connections/..%2F..%2Fetc?provider_config_key=github-actions",
+            None,
+            "invalid_uri_params",
+            "`connection_id`",
+        ),
+        (
+            Method::POST,
+            "/connections/metadata",
+            Some(
+                json!({"connection_id": ["acme", "tab\there"], "provider_config_key": "github-actions", "metadata": {}}),
+            ),
+            "invalid_body",
+            "`connection_id`",
+        ),
+        (
+            Method::POST,
+            "/connections/metadata",
+            Some(json!({"connection_id": "acme", "provider_config_key": "github-actions", "metadata": {}, "extra": 1})),
+            "invalid_body",
+            "extra",
+        ),
+        (
+            Method::POST,
+            "/connections/metadata",
+            Some(json!({"connection_id": "acme", "provider_config_key": "github-actions", "metadata": [1]})),
+            "invalid_body",
+            "metadata",
+        ),
+        (
+            Method::PATCH,
+            "/connections/acme?provider_config_key=github-actions",
+            Some(json!({"tags": {"a b": "x"}})),
+            "invalid_body",
+            "`tags.a b`",
+        ),
+        (
+            Method::POST,
+            "/integrations",
+            Some(
+                json!({"provider": "github", "unique_key": "x", "credentials": {"type": "OAUTH2", "client_id": "i", "client_secret": "s", "app_id": "a"}}),
+            ),
+            "invalid_body",
+            "app_id",
+        ),
+        (
+            Method::POST,
+            "/integrations",
+            Some(
+                json!({"provider": "github", "unique_key": "bad/key", "credentials": {"type": "OAUTH2", "client_id": "i", "client_secret": "s"}}),
+            ),
+            "invalid_body",
+            "`unique_key`",
+        ),
+        (Method::GET, "/integrations/github-actions?include=secrets", None, "invalid_query_params", "`include`"),
+        (Method::GET, "/scripts/config?format=yaml", None, "invalid_query_params", "`format`"),
+        (Method::GET, "/action/not-a-uuid", None, "invalid_uri_params", "`id`"),
+        (
+            Method::POST,
+            "/connection",
+            Some(json!({"provider_config_key": "github-actions", "connection_id": "a?b"})),
+            "invalid_body",
+            "`connection_id`",
+        ),
+    ] {
+        let (status, got) = call(method, path, Some(KEY), body).await;
+        assert_eq!((status, got["error"]["code"].as_str()), (400, Some(code)), "{path}: {got}");
+        let message = got["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{path}: `{needle}` not in {message}");
+    }
+    let prune = |body: Value| {
+        s.http
+            .patch(format!("{}/records/prune", s.url))
+            .bearer_auth(KEY)
+            .header("Connection-Id", "acme")
+            .header("Provider-Config-Key", "github-actions")
+            .json(&body)
+            .send()
+    };
+    let answer = prune(json!({"model": "Issue", "until_cursor": "x", "limt": 3})).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    assert!(answer.text().await.unwrap().contains("limt"));
+    let answer = prune(json!({"model": "Issue", "until_cursor": "x"})).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 404, "github-actions has no syncs, so no models");
+
+    // The proxy: paths that climb out of the base URL never leave, whatever their spelling.
+    let proxy_headers = [
+        ("authorization", "Bearer test-secret-key"),
+        ("connection-id", "acme"),
+        ("provider-config-key", "github-actions"),
+    ];
+    for path in [
+        "/proxy/../../_mock/stats",
+        "/proxy/repos/%2e%2e/%2E%2e/_mock/stats",
+        "/proxy/a/..%2f..%2f_mock",
+        "/proxy/./user",
+    ] {
+        let (status, body) = raw_request(addr, &format!("GET {path}"), &proxy_headers).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_proxy_path")), "{path}: {body}");
+    }
+    let (status, body) = raw_request(addr, "GET /proxy/user", &proxy_headers).await;
+    assert_eq!((status, body["login"].as_str()), (200, Some("octocat")), "{body}");
+    // WebDAV methods (the 0.71 SDK's `PROPFIND` and `REPORT`) go through too.
+    let (status, body) = raw_request(addr, "PROPFIND /proxy/echo", &proxy_headers).await;
+    assert_eq!((status, body["method"].as_str()), (200, Some("PROPFIND")), "{body}");
+    // A base URL with a path: the request stays under it.
+    let mut c = Connection::new("github-actions", "scoped", "github");
+    c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
+    c.base_url = Some(format!("{}/echo/base", s.mock.url()));
+    s.store().save_connection(&c).await.unwrap();
+    let scoped = [
+        ("authorization", "Bearer test-secret-key"),
+        ("connection-id", "scoped"),
+        ("provider-config-key", "github-actions"),
+    ];
+    let (status, body) = raw_request(addr, "GET /proxy/inner?x=1", &scoped).await;
+    assert_eq!(
+        (status, body["path"].as_str(), body["query"].as_str()),
+        (200, Some("/echo/base/inner"), Some("x=1")),
+        "{body}"
+    );
+    assert_eq!(body["headers"]["authorization"], "Bearer ***", "the injected token is not given back");
+    let (status, body) = raw_request(addr, "GET /proxy/%2e%2e/%2e%2e/user", &scoped).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_proxy_path")), "{body}");
+    let (status, body) = raw_request(addr, "GET /proxy/user", &[("authorization", "Bearer test-secret-key")]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_headers")), "{body}");
+    let retries = [
+        ("authorization", "Bearer test-secret-key"),
+        ("connection-id", "acme"),
+        ("provider-config-key", "github-actions"),
+        ("retry-on", "4o4"),
+    ];
+    let (status, body) = raw_request(addr, "GET /proxy/user", &retries).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_headers")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Retry-On"));
+    let long = "x".repeat(300);
+    let too_long = [
+        ("authorization", "Bearer test-secret-key"),
+        ("connection-id", &long),
+        ("provider-config-key", "github-actions"),
+    ];
+    let (status, body) = raw_request(addr, "GET /proxy/user", &too_long).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_headers")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`Connection-Id`") && message.len() < 300, "{message}");
     s.server.shutdown().await;
 }

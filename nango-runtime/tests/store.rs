@@ -1,6 +1,8 @@
 //! The store on real SQLite files: change detection and counts, duplicates, deletion
-//! detection generations, record pages and cursors, encrypted credentials, and databases made
-//! by earlier versions (the `PRAGMA user_version` schema).
+//! detection generations, record pages and cursors, pruning, encrypted credentials (of
+//! connections and integrations), what Nango's API keeps besides (metadata of several connections
+//! at once, tags, background action results), and databases made by earlier versions (the
+//! `PRAGMA user_version` schema).
 
 use nango_runtime::crypto::{CryptoError, Sealer};
 use nango_runtime::store::*;
@@ -225,6 +227,125 @@ async fn credentials_are_encrypted_at_rest() {
     assert!(error_chain(&e).contains("NANGO_ENCRYPTION_KEY"), "{}", error_chain(&e));
 }
 
+#[tokio::test]
+async fn pruned_records_keep_their_id_and_come_back_when_saved_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    let run = store.begin_run(conn, "tickets", false).await.unwrap();
+    let first = [json!({"id": 1, "title": "a"}), json!({"id": 2, "title": "b"}), json!({"id": 3, "title": "c"})];
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&first)).await.unwrap();
+    let records = all(&store, conn, query(10)).await;
+    let cursor = |i: usize| records[i].metadata.cursor.clone();
+
+    // Up to the second record, one at a time, oldest first.
+    let pruned = store.prune(conn, "Ticket", &cursor(1), 1).await.unwrap();
+    assert_eq!((pruned.count, pruned.last_cursor), (1, Some(cursor(0))));
+    let pruned = store.prune(conn, "Ticket", &cursor(1), 1000).await.unwrap();
+    assert_eq!((pruned.count, pruned.last_cursor), (1, Some(cursor(1))));
+    assert_eq!(store.prune(conn, "Ticket", &cursor(1), 1000).await.unwrap().count, 0);
+    assert!(matches!(store.prune(conn, "Ticket", "nope", 1).await, Err(StoreError::InvalidCursor { .. })));
+
+    let after = all(&store, conn, query(10)).await;
+    assert_eq!(after[0].data(), json!({"id": "1"}), "only the id stays");
+    assert!(after[0].metadata.pruned_at.is_some() && after[1].metadata.pruned_at.is_some());
+    assert_eq!((after[2].data()["title"].as_str(), after[2].metadata.pruned_at), (Some("c"), None));
+    assert_eq!(after[0].to_json()["_nango_metadata"]["last_action"], "ADDED", "pruning is not a change");
+    assert_eq!(after[0].metadata.cursor, cursor(0), "nor does it move the record");
+
+    // Saving a pruned record again restores it, even with the same content.
+    let run = store.begin_run(conn, "tickets", false).await.unwrap();
+    let c = store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&first[..1])).await.unwrap();
+    assert_eq!(c, counts(0, 1, 0));
+    let restored = all(&store, conn, query(10)).await;
+    let one = restored.iter().find(|r| r.id == "1").unwrap();
+    assert_eq!((one.data()["title"].as_str(), one.metadata.pruned_at), (Some("a"), None));
+}
+
+#[tokio::test]
+async fn integrations_are_sealed_renamed_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Sealer::generate_key();
+    let store = store(&dir, Sealer::from_base64(&key).unwrap()).await;
+    let mut github = Integration::new("github-prod", "github");
+    github.display_name = Some("GitHub (prod)".into());
+    github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
+        client_id: "Iv1.app".into(),
+        client_secret: Secret::new("client-s3cret"),
+        scopes: Some("repo,user".into()),
+        webhook_secret: None,
+    }));
+    store.save_integration(&github, None).await.unwrap();
+    let raw = std::fs::read(dir.path().join("nango.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("nango.db-wal")).unwrap_or_default();
+    for bytes in [raw, wal] {
+        assert!(!bytes.windows(13).any(|w| w == b"client-s3cret"), "the client secret is stored in clear");
+    }
+    assert_eq!(store.integration("github-prod").await.unwrap().unwrap().credentials, github.credentials);
+
+    // A rename moves the sealed credentials to the new key in one step.
+    let mut renamed = github.clone();
+    renamed.unique_key = "github-main".into();
+    store.save_integration(&renamed, Some("github-prod")).await.unwrap();
+    let keys: Vec<String> = store.integrations().await.unwrap().into_iter().map(|i| i.unique_key).collect();
+    assert_eq!(keys, ["github-main"]);
+    assert_eq!(store.integration("github-main").await.unwrap().unwrap().credentials, github.credentials);
+    store.close().await;
+
+    // Another key does not open them.
+    let wrong = self::store(&dir, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
+    let e = wrong.integration("github-main").await.unwrap_err();
+    assert!(matches!(e, StoreError::UnsealIntegration { .. }), "{e:?}");
+    assert!(wrong.delete_integration("github-main").await.unwrap());
+    assert!(!wrong.delete_integration("github-main").await.unwrap());
+}
+
+#[tokio::test]
+async fn metadata_of_several_connections_changes_at_once_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let mut keys = Vec::new();
+    for id in ["a", "b"] {
+        let mut c = Connection::new("github", id, "github");
+        c.metadata = json!({"owner": id, "nested": {"x": 1}});
+        keys.push(store.save_connection(&c).await.unwrap());
+    }
+    store.merge_metadata(&keys, &json!({"repo": "r", "nested": {"y": 2}})).await.unwrap();
+    let a = store.connection("github", "a").await.unwrap().unwrap();
+    assert_eq!(a.connection.metadata, json!({"owner": "a", "nested": {"y": 2}, "repo": "r"}));
+    store.replace_metadata(&keys, &json!({"only": true})).await.unwrap();
+    assert_eq!(store.connection("github", "b").await.unwrap().unwrap().connection.metadata, json!({"only": true}));
+    // One unknown key: nothing changes.
+    let gone = ConnectionKey::new(9999);
+    let e = store.replace_metadata(&[keys[0], gone], &json!({"x": 1})).await.unwrap_err();
+    assert!(matches!(e, StoreError::UnknownConnectionKey { .. }), "{e:?}");
+    assert_eq!(store.connection("github", "a").await.unwrap().unwrap().connection.metadata, json!({"only": true}));
+
+    // Tags and end users, and when credentials were last handed out.
+    let profile = store.connection_profile(keys[0]).await.unwrap().unwrap();
+    assert_eq!(profile, ConnectionProfile::default());
+    let tags = std::collections::BTreeMap::from([("team".to_owned(), "core".to_owned())]);
+    let user: EndUser = serde_json::from_value(json!({"id": "u1", "email": "u1@acme.test"})).unwrap();
+    store.set_connection_profile(keys[0], &tags, Some(&user)).await.unwrap();
+    store.mark_fetched(keys[0]).await.unwrap();
+    let profiles = store.connection_profiles().await.unwrap();
+    let profile = &profiles[&keys[0]];
+    assert_eq!((&profile.tags, profile.end_user.as_ref()), (&tags, Some(&user)));
+    assert!(profile.last_fetched_at.is_some());
+    assert_eq!(profiles[&keys[1]], ConnectionProfile::default());
+    assert!(store.connection_profile(gone).await.unwrap().is_none());
+
+    // Results of background actions.
+    store.start_action("0f0e0d0c-0000-4000-8000-000000000001", keys[0], "close-issue").await.unwrap();
+    let running = store.action_result("0f0e0d0c-0000-4000-8000-000000000001").await.unwrap().unwrap();
+    assert_eq!((running.status, running.output, running.action.as_str()), (ActionStatus::Running, None, "close-issue"));
+    store.finish_action(&running.id, ActionStatus::Success, &json!({"number": 2})).await.unwrap();
+    let done = store.action_result(&running.id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.output), (ActionStatus::Success, Some(json!({"number": 2}))));
+    assert!(done.ended_at.is_some());
+    assert!(store.action_result("unknown").await.unwrap().is_none());
+}
+
 #[test]
 fn jsonl_cache_round_trips() {
     let dir = tempfile::tempdir().unwrap();
@@ -425,12 +546,22 @@ async fn databases_of_the_user_version_scheme_open_and_keep_their_data() {
 
         // The migrations are recorded as applied (none ran twice), and `user_version` still
         // tells older programs the schema version.
-        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4, 5, 6], 6), "version {version}");
+        let latest = latest_version();
+        assert_eq!(schema_versions(&path).await, ((1..=latest).collect(), latest), "version {version}");
         // Opening again is a no-op.
         let again = Store::open(&url, sealer.clone()).await.unwrap();
         assert_eq!(again.connections().await.unwrap().len(), 1);
         again.close().await;
     }
+}
+
+/// The newest schema version: one per file of the migrations folder.
+fn latest_version() -> i64 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+        .count() as i64
 }
 
 #[tokio::test]
@@ -439,19 +570,171 @@ async fn a_new_database_records_its_migrations_and_a_newer_one_is_refused() {
     let path = dir.path().join("nango.db");
     let url = format!("sqlite://{}", path.display());
     Store::open(&url, Sealer::InsecureClear).await.unwrap().close().await;
-    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4, 5, 6], 6));
+    let latest = latest_version();
+    assert_eq!(schema_versions(&path).await, ((1..=latest).collect(), latest));
 
     let newer = dir.path().join("newer.db");
     old_database(&newer, 2, &Sealer::InsecureClear).await;
     {
         use sqlx::{ConnectOptions, Connection as _};
         let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(&newer).connect().await.unwrap();
-        sqlx::raw_sql("PRAGMA user_version = 7").execute(&mut db).await.unwrap();
+        let newer_version = format!("PRAGMA user_version = {}", latest + 1);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(newer_version)).execute(&mut db).await.unwrap();
         db.close().await.unwrap();
     }
     let e = Store::open(&format!("sqlite://{}", newer.display()), Sealer::InsecureClear).await.unwrap_err();
-    assert!(matches!(e, StoreError::SchemaTooNew { found: 7, known: 6 }), "{e:?}");
+    assert!(matches!(e, StoreError::SchemaTooNew { found, known } if found == latest + 1 && known == latest), "{e:?}");
     assert!(e.to_string().contains("use a newer nango-runtime"), "{e}");
+}
+
+/// The migrator of an earlier version of this program: the first `version` files of the
+/// migrations folder (a file never changes once it shipped), run as sqlx's migrator runs them,
+/// so the database records them (with their checksums) as that version did.
+fn earlier_migrator(version: i64) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let migrations = files
+        .iter()
+        .take(version as usize)
+        .enumerate()
+        .map(|(i, file)| {
+            let name = file.file_stem().unwrap().to_string_lossy();
+            let description = name.split_once('_').unwrap().1.replace('_', " ");
+            let sql = sqlx::AssertSqlSafe(std::fs::read_to_string(file).unwrap()).into_sql_str();
+            sqlx::migrate::Migration::new(
+                i as i64 + 1,
+                description.into(),
+                sqlx::migrate::MigrationType::Simple,
+                sql,
+                false,
+            )
+        })
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(migrations)
+}
+
+/// Every table, index and trigger of a database as SQLite keeps their definitions.
+async fn schema_of(path: &std::path::Path) -> Vec<(String, String, Option<String>)> {
+    use sqlx::{ConnectOptions, Connection as _};
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(path).connect().await.unwrap();
+    let schema = sqlx::query_as("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    schema
+}
+
+/// A database made by an earlier version (migrations up to 3: before integrations; up to 4:
+/// before leases and keys never reused) ends with exactly the schema of a new one, and keeps
+/// everything: the rebuilt connections table keeps the tags, end user and last fetch that
+/// migration 4 added, and the references to it (records, action results) still hold.
+#[tokio::test]
+async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_keeps_its_data() {
+    use sqlx::{ConnectOptions, Connection as _};
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+    let fresh = dir.path().join("fresh.db");
+    Store::open(&format!("sqlite://{}", fresh.display()), sealer.clone()).await.unwrap().close().await;
+    let new_schema = schema_of(&fresh).await;
+    assert!(new_schema.iter().any(|(_, name, _)| name == "sync_leases"), "{new_schema:?}");
+
+    for version in [3, 4] {
+        let path = dir.path().join(format!("v{version}.db"));
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+        let mut db = options.connect().await.unwrap();
+        earlier_migrator(version).run(&mut db).await.unwrap();
+        let credentials = serde_json::to_vec(&json!({"type": "bearer", "token": "ghp_old"})).unwrap();
+        let t = chrono::Utc::now().timestamp_micros();
+        sqlx::query(
+            "INSERT INTO connections (pk, provider_config_key, connection_id, provider, credentials, credentials_kind, \
+             connection_config, metadata, base_url, created_at, updated_at) \
+             VALUES (7, 'github', 'acme', 'github', ?, 'bearer', '{}', '{\"owner\":\"o\"}', NULL, ?, ?)",
+        )
+        .bind(sealer.seal(&credentials, b"github\0acme").unwrap())
+        .bind(t)
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        let record = json!({"id": "1", "title": "kept"});
+        sqlx::query(
+            "INSERT INTO records (pk, connection, model, id, json, hash, first_seen_at, last_modified_at, \
+             last_action, deleted_at, seq, seen_run, seen_epoch) \
+             VALUES (1, 7, 'Ticket', '1', ?, ?, ?, ?, 'ADDED', NULL, 1, 1, 1)",
+        )
+        .bind(record.to_string())
+        .bind(&canonical_hash(&record)[..])
+        .bind(t)
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO runs (id, connection, sync, started_at, ended_at, status) VALUES (3, 7, 'tickets', ?, ?, 'SUCCESS')")
+            .bind(t)
+            .bind(t)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        if version >= 4 {
+            let user = r#"{"id":"u1","email":"u1@example.com"}"#;
+            sqlx::query(
+                "UPDATE connections SET tags = '{\"team\":\"core\"}', end_user = ?, last_fetched_at = ? WHERE pk = 7",
+            )
+            .bind(user)
+            .bind(t)
+            .execute(&mut db)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO action_results VALUES ('a1', 7, 'create-issue', 'SUCCESS', '{\"ok\":true}', ?, ?)",
+            )
+            .bind(t)
+            .bind(t)
+            .execute(&mut db)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO sync_state (connection, sync, frequency_secs, frequency_text) VALUES (7, 'tickets', 3600, 'every hour')")
+                .execute(&mut db)
+                .await
+                .unwrap();
+        }
+        db.close().await.unwrap();
+
+        let store = Store::open(&format!("sqlite://{}", path.display()), sealer.clone()).await.unwrap();
+        let stored = store.connection("github", "acme").await.unwrap().unwrap();
+        assert_eq!(stored.key, ConnectionKey::new(7), "version {version}");
+        assert_eq!(stored.connection.credentials, Credentials::Bearer { token: Secret::new("ghp_old") });
+        assert_eq!(all(&store, stored.key, query(10)).await.len(), 1, "version {version}");
+        assert_eq!(store.runs(Some(stored.key), None, 10).await.unwrap()[0].id, 3, "version {version}");
+        if version >= 4 {
+            let profile = store.connection_profile(stored.key).await.unwrap().unwrap();
+            assert_eq!(profile.tags.get("team").map(String::as_str), Some("core"));
+            assert_eq!(profile.end_user.unwrap().email.as_deref(), Some("u1@example.com"));
+            assert_eq!(profile.last_fetched_at.map(|at| at.timestamp_micros()), Some(t));
+            assert_eq!(store.action_result("a1").await.unwrap().unwrap().output, Some(json!({"ok": true})));
+            assert_eq!(
+                store.sync_state(stored.key, "tickets").await.unwrap().frequency_text.as_deref(),
+                Some("every hour")
+            );
+        }
+        // References to the rebuilt tables hold: deleting the connection takes its rows along,
+        // and neither its key nor its run's id is given again.
+        assert!(store.delete_connection("github", "acme").await.unwrap());
+        assert!(store.action_result("a1").await.unwrap().is_none(), "version {version}");
+        let next = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        assert!(next.get() > 7, "key {next}");
+        assert!(store.begin_run(next, "tickets", false).await.unwrap().ids.run > 3);
+        store.close().await;
+
+        assert_eq!(schema_of(&path).await, new_schema, "version {version}");
+    }
 }
 
 #[tokio::test]

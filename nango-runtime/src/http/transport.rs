@@ -40,6 +40,8 @@ pub(crate) struct Outgoing<'a> {
     pub retry_on: &'a [u16],
     /// Timeout of each attempt, instead of [`HttpOptions::timeout`].
     pub timeout: Option<Duration>,
+    /// Whether the final answer is returned whatever its status (but a redirect).
+    pub any_status: bool,
 }
 
 /// One attempt, ready to go.
@@ -205,6 +207,10 @@ impl Transport {
             let record = || self.record(method, &sent_url, &described, status, &headers, &bytes);
 
             if status == StatusCode::UNAUTHORIZED {
+                if refreshed_after_401 && outgoing.any_status {
+                    record().await?;
+                    return Ok(Response { request: described, status, headers, body: bytes });
+                }
                 if refreshed_after_401 {
                     record().await?;
                     return Err(HttpError::InvalidCredentials {
@@ -271,6 +277,9 @@ impl Transport {
                 continue;
             }
             record().await?;
+            if outgoing.any_status {
+                return Ok(Response { request: described, status, headers, body: bytes });
+            }
             let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             return Err(HttpError::Status {
                 request: described,

@@ -1,12 +1,15 @@
-//! The Nango-compatible endpoints: records, sync status and commands, connections, actions.
+//! The Nango-compatible endpoints: the route table, records (pages and pruning), sync status
+//! and commands, and creating connections. Connections, integrations, scripts, actions and the
+//! proxy have modules of their own.
 
+use super::params::{api_time, header};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{ActionFilter, ConnectionKey, RecordQuery, StoredConnection};
-use crate::{Connection, Credentials, SyncRegistration, registered_actions, registered_syncs};
-use axum::extract::{Path, RawQuery, State};
+use crate::{Connection, Credentials, SyncRegistration, registered_syncs};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, patch, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -15,22 +18,47 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
+    use super::{actions, connections, integrations, proxy, scripts};
     Router::new()
         .route("/records", get(records))
+        .route("/records/prune", patch(prune_records))
         .route("/sync/status", get(sync_status))
         .route("/sync/trigger", post(sync_trigger))
         .route("/sync/pause", post(sync_pause))
         .route("/sync/start", post(sync_start))
         .route("/sync/update-connection-frequency", put(update_frequency))
-        .route("/connection", get(list_connections).post(create_connection))
-        .route("/connection/{connection_id}", get(get_connection).delete(delete_connection))
-        .route("/action/trigger", post(trigger_action))
+        .route("/connections", get(connections::list))
+        .route("/connection", get(connections::list).post(create_connection))
+        .route("/connections/metadata", post(connections::set_metadata).patch(connections::update_metadata))
+        .route("/connection/metadata", post(connections::set_metadata).patch(connections::update_metadata))
+        .route(
+            "/connections/{connection_id}",
+            get(connections::get_one).patch(connections::patch_one).delete(connections::delete_one),
+        )
+        .route(
+            "/connection/{connection_id}",
+            get(connections::get_one).patch(connections::patch_one).delete(connections::delete_one),
+        )
+        .route("/integrations", get(integrations::list).post(integrations::create))
+        .route(
+            "/integrations/{unique_key}",
+            get(integrations::get_one).patch(integrations::update).delete(integrations::delete),
+        )
+        .route("/providers", get(integrations::list_providers))
+        .route("/providers/{provider}", get(integrations::get_provider))
+        .route("/scripts/config", get(scripts::config))
+        .route("/action/trigger", post(actions::trigger))
+        .route("/action/{id}", get(actions::result))
+        .route("/proxy", any(proxy::proxy))
+        .route("/proxy/{*path}", any(proxy::proxy))
 }
 
-/// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
-pub(super) struct Body<T>(pub T);
+/// A request's whole body, as bytes: one that does not arrive within the server's body timeout
+/// is a 408 `request_timeout`, one that cannot be read otherwise a 400. Every route that reads a
+/// body reads it through this (or [`Body`]), so the timeout is answered the same everywhere.
+pub(super) struct RawBody(pub axum::body::Bytes);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -44,6 +72,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
             }
             ApiError::bad_request("invalid_body", format!("cannot read the body: {e}"))
         })?;
+        Ok(RawBody(bytes))
+    }
+}
+
+/// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
+pub(super) struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
             let path = e.path().to_string();
@@ -53,25 +93,11 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
-}
-
 fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
     ApiError::bad_request(
         "unknown_connection",
         format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
     )
-}
-
-/// The connection a request names, with its key in the store and its credentials opened (for
-/// calling the provider).
-async fn connection(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<StoredConnection> {
-    state
-        .store()
-        .connection(provider_config_key, connection_id)
-        .await?
-        .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
 }
 
 /// The key of the connection a request names (no credentials read).
@@ -165,10 +191,7 @@ async fn records(
         .connection_key(pck, connection_id)
         .await?
         .ok_or_else(|| unknown_connection(pck, connection_id))?;
-    let models: Vec<&str> = registered_syncs()
-        .filter(|s| s.descriptor.integration == pck)
-        .flat_map(|s| s.descriptor.outputs.iter().copied())
-        .collect();
+    let models = models_of(pck);
     if !models.contains(&model.as_str()) {
         return Err(ApiError::not_found(
             "unknown_model",
@@ -190,6 +213,66 @@ async fn records(
     body.push_str(&Value::from(page.next_cursor).to_string());
     body.push('}');
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The models the syncs of an integration write.
+fn models_of(pck: &str) -> Vec<&'static str> {
+    registered_syncs()
+        .filter(|s| s.descriptor.integration == pck)
+        .flat_map(|s| s.descriptor.outputs.iter().copied())
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PruneBody {
+    model: String,
+    #[serde(default)]
+    variant: Option<String>,
+    until_cursor: String,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `PATCH /records/prune {model, variant?, until_cursor, limit?}` with the connection headers:
+/// empties the payload of the records up to and including the cursor's (at most `limit`, 1000 by
+/// default, oldest first); `{count, has_more}`. Pruned records keep their id and metadata, with
+/// `pruned_at` set; a sync saving one again restores it.
+async fn prune_records(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Body(body): Body<PruneBody>,
+) -> ApiResult<Json<Value>> {
+    if let Some((name, _)) = super::params::query_pairs(raw.as_deref()).first() {
+        return Err(super::params::unknown_param(name, &["(none)"]));
+    }
+    let (pck, connection_id) = super::params::connection_headers(&headers)?;
+    let bad = |m: String| ApiError::bad_request("invalid_body", m);
+    if body.variant.as_deref().is_some_and(|v| v != "base") {
+        return Err(bad("`variant`: only the `base` variant exists here".into()));
+    }
+    if body.until_cursor.is_empty() || body.until_cursor.len() > 1000 {
+        return Err(bad("`until_cursor` must be 1 to 1000 characters: a record's cursor".into()));
+    }
+    let limit = body.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(bad(format!("`limit` must be a number from 1 to 10000, not {limit}")));
+    }
+    // Only the key: pruning reads no credentials.
+    let key = super::params::known_connection_key(&state, pck, connection_id).await?;
+    let models = models_of(pck);
+    if !models.contains(&body.model.as_str()) {
+        return Err(ApiError::not_found(
+            "unknown_model",
+            format!("integration `{pck}` has no model `{}`; its models: {}", body.model, models.join(", ")),
+        ));
+    }
+    let pruned = state.store().prune(key, &body.model, &body.until_cursor, limit).await?;
+    // When the last record pruned is not the cursor's, there may be more before it (Nango's
+    // rule: the cursor's record may also have moved on, which costs one more call).
+    let has_more = pruned.count > 0 && pruned.last_cursor.as_deref() != Some(body.until_cursor.as_str());
+    Ok(Json(json!({"count": pruned.count, "has_more": has_more})))
 }
 
 /// `syncs` of a request body: names or `{name, variant}` objects.
@@ -273,7 +356,19 @@ struct StatusQuery {
 /// `GET /sync/status?syncs=a,b|*&provider_config_key=&connection_id=` (spec §7.3).
 async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let q: StatusQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let names: Vec<&str> = q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let mut names: Vec<&str> = Vec::new();
+    // The SDK names a variant as `name::variant`; only `base` exists here.
+    for full in q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match full.split_once("::") {
+            None | Some((_, "base")) => names.push(full.split("::").next().unwrap_or(full)),
+            Some((_, variant)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_query_params",
+                    format!("`syncs`: variant `{variant}` of `{full}`: only the `base` variant exists here"),
+                ));
+            }
+        }
+    }
     let syncs = find_syncs(&q.provider_config_key, &names)?;
     let mut out = Vec::new();
     for (key, connection) in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
@@ -282,8 +377,11 @@ async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery
             let view = state.scheduler.view(key, &connection, sync).await?;
             let record_count: BTreeMap<&str, u64> =
                 sync.descriptor.outputs.iter().map(|m| (*m, counts.get(*m).copied().unwrap_or(0))).collect();
+            // The frequency as it was set: the connection's own (as written to
+            // `update-connection-frequency`), else nango.yaml's `runs`.
             let frequency = if view.frequency_overridden {
-                format!("every {}s", view.frequency.as_secs())
+                let own = state.store().sync_state(key, sync.descriptor.name).await?.frequency_text;
+                own.unwrap_or_else(|| format!("every {}s", view.frequency.as_secs()))
             } else {
                 sync.descriptor.runs.to_owned()
             };
@@ -294,8 +392,8 @@ async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery
                 "variant": "base",
                 "status": view.status,
                 "type": if view.last_sync_date.is_some() { "INCREMENTAL" } else { "INITIAL" },
-                "finishedAt": view.last_run.as_ref().and_then(|r| r.ended_at),
-                "nextScheduledSyncAt": view.next_run_at,
+                "finishedAt": view.last_run.as_ref().and_then(|r| r.ended_at).as_ref().map(api_time),
+                "nextScheduledSyncAt": view.next_run_at.as_ref().map(api_time),
                 "frequency": frequency,
                 "latestResult": view.last_run.as_ref().map(|r| &r.counts),
                 // Nango's words for how the last run ended.
@@ -473,80 +571,8 @@ async fn update_frequency(
         })?),
     };
     state.scheduler.set_frequency(key, sync, frequency).await?;
+    state.store().set_frequency_text(key, sync.descriptor.name, body.frequency.as_deref()).await?;
     Ok(Json(json!({"frequency": body.frequency})))
-}
-
-/// A connection as the API shows it (never with credentials); `errors` lists what is wrong
-/// with it (`unreadable_credentials` with the reason), as Nango's connection lists carry errors.
-fn connection_json(c: &Connection, key: ConnectionKey, auth_mode: &str, unreadable: Option<&str>) -> Value {
-    let errors: Vec<Value> =
-        unreadable.map(|reason| json!({"type": "unreadable_credentials", "message": reason})).into_iter().collect();
-    json!({
-        "id": key,
-        "connection_id": c.connection_id,
-        "provider_config_key": c.provider_config_key,
-        "provider": c.provider,
-        "auth_mode": auth_mode,
-        "base_url": c.base_url,
-        "connection_config": c.connection_config,
-        "metadata": c.metadata,
-        "created": c.created_at,
-        "updated": c.updated_at,
-        "errors": errors,
-    })
-}
-
-/// `GET /connection`: every connection (credentials are never returned), those whose
-/// credentials cannot be opened with their reason.
-async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    let list = state.store().connections().await?.listed();
-    let out: Vec<Value> =
-        list.iter().map(|c| connection_json(c.connection(), c.key(), c.auth_mode(), c.unreadable_reason())).collect();
-    Ok(Json(json!({"connections": out})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyQuery {
-    provider_config_key: String,
-}
-
-/// `GET /connection/{connection_id}?provider_config_key=`.
-async fn get_connection(
-    State(state): State<Arc<AppState>>,
-    Path(connection_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
-    let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    match state.store().listed_connection(&q.provider_config_key, &connection_id).await? {
-        Some(c) => Ok(Json(connection_json(c.connection(), c.key(), c.auth_mode(), c.unreadable_reason()))),
-        None => Err(not_found(unknown_connection(&q.provider_config_key, &connection_id))),
-    }
-}
-
-fn not_found(e: ApiError) -> ApiError {
-    if e.code == "unknown_connection" { ApiError::not_found(e.code, e.message) } else { e }
-}
-
-/// `DELETE /connection/{connection_id}?provider_config_key=`: with its records, state and runs.
-async fn delete_connection(
-    State(state): State<Arc<AppState>>,
-    Path(connection_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<impl IntoResponse> {
-    let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let key = connection_key(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
-    for sync in registered_syncs().filter(|s| s.descriptor.integration == q.provider_config_key) {
-        if state.scheduler.is_running(key, sync.descriptor.name) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "sync_running",
-                format!("sync `{}` is running for this connection; pause it and retry", sync.descriptor.name),
-            ));
-        }
-    }
-    state.store().delete_connection(&q.provider_config_key, &connection_id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
@@ -591,41 +617,9 @@ async fn create_connection(
         other => other.into(),
     })?;
     state.scheduler.wake();
-    Ok((StatusCode::CREATED, Json(connection_json(&c, key, c.credentials.kind(), None))))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionBody {
-    action_name: String,
-    #[serde(default)]
-    input: Value,
-}
-
-/// `POST /action/trigger` with `Connection-Id` and `Provider-Config-Key` headers.
-async fn trigger_action(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Body(body): Body<ActionBody>,
-) -> ApiResult<Json<Value>> {
-    let (Some(connection_id), Some(pck)) = (header(&headers, "connection-id"), header(&headers, "provider-config-key"))
-    else {
-        return Err(ApiError::bad_request(
-            "invalid_headers",
-            "the `Connection-Id` and `Provider-Config-Key` headers are required",
-        ));
-    };
-    let action = registered_actions()
-        .find(|a| a.descriptor.integration == pck && a.descriptor.name == body.action_name)
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_action", format!("integration `{pck}` has no action `{}`", body.action_name))
-        })?;
-    let stored = connection(&state, pck, connection_id).await?;
-    let env = state
-        .scheduler
-        .runtime()
-        .script_env_of(&stored)
-        .map_err(|e| ApiError::bad_request("invalid_connection", nango_types::text::error_chain(&e)))?;
-    // The kind of failure is the error's type, not its text: see `ActionError`.
-    Ok(Json(action.call(env, body.input).await?))
+    // As stored: a replaced connection keeps its creation time, tags and end user.
+    let stored = state.store().connection_by_key(key).await?.unwrap_or(StoredConnection { key, connection: c });
+    let profile = state.store().connection_profile(key).await?.unwrap_or_default();
+    let shown = super::connections::connection_full(&stored, &profile, None);
+    Ok((StatusCode::CREATED, Json(shown)))
 }

@@ -122,18 +122,30 @@ impl From<crate::scheduler::SchedulerError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The body of the error's response: `{"error": {"code", "message", "errors"?, "payload"?}}`.
+    ///
+    /// ```
+    /// let e = nango_runtime::server::ApiError::bad_request("invalid_body", "no");
+    /// assert_eq!(e.body(), serde_json::json!({"error": {"code": "invalid_body", "message": "no"}}));
+    /// ```
+    pub fn body(&self) -> Value {
         let mut error = serde_json::Map::new();
         error.insert("code".into(), self.code.into());
-        error.insert("message".into(), self.message.into());
+        error.insert("message".into(), self.message.clone().into());
         if !self.errors.is_empty() {
-            error.insert("errors".into(), self.errors.into());
+            error.insert("errors".into(), self.errors.clone().into());
         }
-        if let Some(payload) = self.payload {
-            error.insert("payload".into(), *payload);
+        if let Some(payload) = &self.payload {
+            error.insert("payload".into(), (**payload).clone());
         }
-        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+        serde_json::json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! The traits are object-safe (through `async-trait`) so the facade holds an
 //! `Arc<dyn Backend>` chosen at run time from the database URL. [`SqliteBackend`] is the one
-//! implementation today; a PostgreSQL backend is another implementation of the same six
+//! implementation today; a PostgreSQL backend is another implementation of the same eight
 //! traits.
 //!
 //! Two promises every backend keeps, which the runtime builds on:
@@ -25,8 +25,9 @@
 
 use super::DeliveryRecord;
 use super::{
-    ChangeCounts, ConnectionKey, ConsoleSession, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, PreparedRecord,
-    RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
+    ActionResult, ActionStatus, ChangeCounts, ConnectionKey, ConnectionProfile, ConsoleSession, EndUser,
+    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, PreparedRecord, Pruned, RecordChange, RecordPage, RecordQuery,
+    RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -124,6 +125,22 @@ pub trait ConnectionBackend: Send + Sync {
     async fn set_metadata(&self, connection: ConnectionKey, metadata: &Value) -> StoreResult<()>;
     /// Replaces a connection's sealed credentials.
     async fn set_credentials(&self, connection: ConnectionKey, credentials: &SealedCredentials) -> StoreResult<()>;
+    /// Replaces (or with `merge`, merges into: [`merge_metadata`](super::merge_metadata)) the
+    /// metadata of several connections, in one transaction.
+    async fn update_metadata(&self, connections: &[ConnectionKey], metadata: &Value, merge: bool) -> StoreResult<()>;
+    /// A connection's tags, end user and last credentials fetch (`None`: no such connection).
+    async fn connection_profile(&self, connection: ConnectionKey) -> StoreResult<Option<ConnectionProfile>>;
+    /// The profiles of every connection.
+    async fn connection_profiles(&self) -> StoreResult<HashMap<ConnectionKey, ConnectionProfile>>;
+    /// Replaces a connection's tags and end user.
+    async fn set_connection_profile(
+        &self,
+        connection: ConnectionKey,
+        tags: &BTreeMap<String, String>,
+        end_user: Option<&EndUser>,
+    ) -> StoreResult<()>;
+    /// Records that the API returned a connection's credentials at `at`.
+    async fn mark_fetched(&self, connection: ConnectionKey, at: DateTime<Utc>) -> StoreResult<()>;
     /// Every connection's sealed credentials.
     async fn sealed_credentials(&self) -> StoreResult<Vec<SealedRow>>;
     /// The store's sealing key check (a known text sealed under the store's key), if set.
@@ -201,6 +218,11 @@ pub trait RecordBackend: Send + Sync {
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage>;
     /// Number of live records per model of a connection.
     async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>>;
+    /// Empties the payload (all but the `id`) of at most `limit` records of `model`, oldest
+    /// first, up to and including the record of the cursor `until`, skipping those already
+    /// pruned; their `pruned_at` is set and their hash cleared, so that saving one again
+    /// restores it.
+    async fn prune(&self, connection: ConnectionKey, model: &str, until: &str, limit: u32) -> StoreResult<Pruned>;
 }
 
 /// Per-sync state, runs and their logs.
@@ -259,6 +281,59 @@ pub trait ScheduleBackend: Send + Sync {
     ) -> StoreResult<()>;
     /// Sets when the scheduler runs a sync next.
     async fn set_next_run(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()>;
+    /// Keeps (or with `None` forgets) the text the connection's own frequency was set with.
+    async fn set_frequency_text(&self, connection: ConnectionKey, sync: &str, text: Option<&str>) -> StoreResult<()>;
+}
+
+/// An integration as a backend stores it: its app's credentials sealed by the facade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedIntegration {
+    /// Its key.
+    pub unique_key: String,
+    /// The provider in the catalog.
+    pub provider: String,
+    /// Its own name.
+    pub display_name: Option<String>,
+    /// The sealed credentials of its app, if it has any.
+    pub credentials: Option<SealedCredentials>,
+    /// Whether provider webhooks are forwarded.
+    pub forward_webhooks: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Integrations, with sealed app credentials.
+#[async_trait]
+pub trait IntegrationBackend: Send + Sync {
+    /// Creates or replaces an integration by its key; with `replacing`, the integration of that
+    /// key is removed in the same transaction (a rename).
+    async fn save_integration(&self, integration: &SealedIntegration, replacing: Option<&str>) -> StoreResult<()>;
+    /// One integration.
+    async fn integration(&self, unique_key: &str) -> StoreResult<Option<SealedIntegration>>;
+    /// Every integration, by key.
+    async fn integrations(&self) -> StoreResult<Vec<SealedIntegration>>;
+    /// Deletes an integration (not its connections); whether it existed.
+    async fn delete_integration(&self, unique_key: &str) -> StoreResult<bool>;
+}
+
+/// Results of actions run in the background.
+#[async_trait]
+pub trait ActionResultBackend: Send + Sync {
+    /// Records that an action started for a connection.
+    async fn start_action(
+        &self,
+        id: &str,
+        connection: ConnectionKey,
+        action: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Records how it ended: its output, or the error its caller gets.
+    async fn finish_action(&self, id: &str, status: ActionStatus, output: &Value, at: DateTime<Utc>)
+    -> StoreResult<()>;
+    /// One result.
+    async fn action_result(&self, id: &str) -> StoreResult<Option<ActionResult>>;
 }
 
 /// Webhook delivery attempts.
@@ -301,7 +376,15 @@ pub trait SessionBackend: Send + Sync {
 /// ```
 #[async_trait]
 pub trait Backend:
-    ConnectionBackend + RecordBackend + ScheduleBackend + LeaseBackend + DeliveryBackend + SessionBackend + std::fmt::Debug
+    ConnectionBackend
+    + RecordBackend
+    + ScheduleBackend
+    + LeaseBackend
+    + DeliveryBackend
+    + SessionBackend
+    + IntegrationBackend
+    + ActionResultBackend
+    + std::fmt::Debug
 {
     /// Which backend (`sqlite`), for logs and errors.
     fn name(&self) -> &'static str;

@@ -145,6 +145,35 @@ pub enum StoreError {
         /// The sync.
         sync: String,
     },
+    /// An integration's app credentials could not be sealed before they were stored.
+    #[cfg(feature = "runtime")]
+    #[error("cannot seal the credentials of integration `{unique_key}`")]
+    SealIntegration {
+        /// The integration's key.
+        unique_key: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    /// An integration's stored app credentials could not be opened.
+    #[cfg(feature = "runtime")]
+    #[error("cannot open the stored credentials of integration `{unique_key}`")]
+    UnsealIntegration {
+        /// The integration's key.
+        unique_key: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    /// An integration's opened app credentials are not the JSON they should be.
+    #[error("the stored credentials of integration `{unique_key}` are unreadable")]
+    UnreadableIntegration {
+        /// The integration's key.
+        unique_key: String,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A stored value of a connection is not the JSON it should be.
     #[error("the stored {what} of connection `{connection_id}` of `{provider_config_key}` is unreadable")]
     UnreadableConnection {

@@ -1,6 +1,6 @@
 //! [`Store`]: what the runtime, the scheduler, the server and the CLI use.
 
-use super::backend::{Backend, Reseal, SealedConnection, SealedCredentials};
+use super::backend::{Backend, Reseal, SealedConnection, SealedCredentials, SealedIntegration};
 use super::*;
 use crate::Credentials;
 use crate::crypto::{CryptoError, Sealer};
@@ -59,6 +59,13 @@ fn named(provider_config_key: &str, connection_id: &str) -> String {
 /// A time `ttl` after `now`, saturating (a lease never overflows a date).
 fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(ttl).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// What an integration's sealed app credentials are bound to: its key, after a NUL that no
+/// connection's context starts with (integration keys are never empty), so neither kind of
+/// sealed value opens as the other.
+fn integration_context(unique_key: &str) -> Vec<u8> {
+    format!("\0integration\0{unique_key}").into_bytes()
 }
 
 impl Store {
@@ -561,6 +568,159 @@ impl Store {
         at: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
         self.backend.set_next_run(connection, sync, at).await
+    }
+
+    /// Replaces the metadata of several connections at once (all or none).
+    pub async fn replace_metadata(&self, connections: &[ConnectionKey], metadata: &Value) -> StoreResult<()> {
+        self.backend.update_metadata(connections, metadata, false).await
+    }
+
+    /// Merges `patch` into the metadata of several connections at once (all or none), as
+    /// [`merge_metadata`] says.
+    pub async fn merge_metadata(&self, connections: &[ConnectionKey], patch: &Value) -> StoreResult<()> {
+        self.backend.update_metadata(connections, patch, true).await
+    }
+
+    /// A connection's tags, end user and last credentials fetch (`None`: no such connection).
+    pub async fn connection_profile(&self, connection: ConnectionKey) -> StoreResult<Option<ConnectionProfile>> {
+        self.backend.connection_profile(connection).await
+    }
+
+    /// The tags, end user and last credentials fetch of every connection.
+    pub async fn connection_profiles(&self) -> StoreResult<HashMap<ConnectionKey, ConnectionProfile>> {
+        self.backend.connection_profiles().await
+    }
+
+    /// Replaces a connection's tags and end user.
+    pub async fn set_connection_profile(
+        &self,
+        connection: ConnectionKey,
+        tags: &BTreeMap<String, String>,
+        end_user: Option<&EndUser>,
+    ) -> StoreResult<()> {
+        self.backend.set_connection_profile(connection, tags, end_user).await
+    }
+
+    /// Records that the API returned a connection's credentials now.
+    pub async fn mark_fetched(&self, connection: ConnectionKey) -> StoreResult<()> {
+        self.backend.mark_fetched(connection, Utc::now()).await
+    }
+
+    /// Empties the payload of at most `limit` records of a model up to and including the record
+    /// of the cursor `until` (see [`RecordBackend::prune`](super::backend::RecordBackend::prune)).
+    pub async fn prune(&self, connection: ConnectionKey, model: &str, until: &str, limit: u32) -> StoreResult<Pruned> {
+        self.backend.prune(connection, model, until, limit).await
+    }
+
+    /// Keeps (or with `None` forgets) the text a connection's own frequency was set with.
+    pub async fn set_frequency_text(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        text: Option<&str>,
+    ) -> StoreResult<()> {
+        self.backend.set_frequency_text(connection, sync, text).await
+    }
+
+    /// Creates or replaces an integration (its app credentials sealed); with `replacing`, the
+    /// integration of that key goes in the same transaction (a rename).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use nango_runtime::store::{Integration, IntegrationCredentials, OAuthApp, Store};
+    /// use nango_runtime::{Secret, crypto::Sealer};
+    /// let dir = std::env::temp_dir().join(format!("nango-doc-integrations-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let url = format!("sqlite://{}", dir.join("nango.db").display());
+    /// let store = Store::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
+    /// let mut github = Integration::new("github-prod", "github");
+    /// github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
+    ///     client_id: "Iv1.abc".into(), client_secret: Secret::new("s3cret"), scopes: Some("repo".into()), webhook_secret: None,
+    /// }));
+    /// store.save_integration(&github, None).await.unwrap();
+    /// let back = store.integration("github-prod").await.unwrap().unwrap();
+    /// assert_eq!(back.credentials, github.credentials);
+    /// # });
+    /// ```
+    pub async fn save_integration(&self, integration: &Integration, replacing: Option<&str>) -> StoreResult<()> {
+        let credentials = match &integration.credentials {
+            None => None,
+            Some(credentials) => {
+                // Serializing the credentials (strings) cannot fail.
+                let plain = serde_json::to_vec(credentials).unwrap_or_default();
+                let sealed =
+                    self.sealer.seal(&plain, &integration_context(&integration.unique_key)).map_err(|source| {
+                        StoreError::SealIntegration { unique_key: integration.unique_key.clone(), source }
+                    })?;
+                Some(SealedCredentials { sealed, kind: credentials.kind().to_owned() })
+            }
+        };
+        let sealed = SealedIntegration {
+            unique_key: integration.unique_key.clone(),
+            provider: integration.provider.clone(),
+            display_name: integration.display_name.clone(),
+            credentials,
+            forward_webhooks: integration.forward_webhooks,
+            created_at: integration.created_at,
+            updated_at: Utc::now(),
+        };
+        self.backend.save_integration(&sealed, replacing.filter(|old| *old != integration.unique_key)).await
+    }
+
+    fn open_integration(&self, sealed: SealedIntegration) -> StoreResult<Integration> {
+        let SealedIntegration {
+            unique_key,
+            provider,
+            display_name,
+            credentials,
+            forward_webhooks,
+            created_at,
+            updated_at,
+        } = sealed;
+        let credentials = match credentials {
+            None => None,
+            Some(credentials) => {
+                let plain = match self.sealer.open(&credentials.sealed, &integration_context(&unique_key)) {
+                    Ok(plain) => plain,
+                    Err(source) => return Err(StoreError::UnsealIntegration { unique_key, source }),
+                };
+                match serde_json::from_slice(&plain) {
+                    Ok(credentials) => Some(credentials),
+                    Err(source) => return Err(StoreError::UnreadableIntegration { unique_key, source }),
+                }
+            }
+        };
+        Ok(Integration { unique_key, provider, display_name, credentials, forward_webhooks, created_at, updated_at })
+    }
+
+    /// One integration, its app credentials opened.
+    pub async fn integration(&self, unique_key: &str) -> StoreResult<Option<Integration>> {
+        self.backend.integration(unique_key).await?.map(|sealed| self.open_integration(sealed)).transpose()
+    }
+
+    /// Every stored integration, by key, app credentials opened.
+    pub async fn integrations(&self) -> StoreResult<Vec<Integration>> {
+        self.backend.integrations().await?.into_iter().map(|sealed| self.open_integration(sealed)).collect()
+    }
+
+    /// Deletes an integration (not its connections); whether it existed.
+    pub async fn delete_integration(&self, unique_key: &str) -> StoreResult<bool> {
+        self.backend.delete_integration(unique_key).await
+    }
+
+    /// Records that an action started in the background for a connection.
+    pub async fn start_action(&self, id: &str, connection: ConnectionKey, action: &str) -> StoreResult<()> {
+        self.backend.start_action(id, connection, action, Utc::now()).await
+    }
+
+    /// Records how an action run in the background ended.
+    pub async fn finish_action(&self, id: &str, status: ActionStatus, output: &Value) -> StoreResult<()> {
+        self.backend.finish_action(id, status, output, Utc::now()).await
+    }
+
+    /// The result of an action run in the background.
+    pub async fn action_result(&self, id: &str) -> StoreResult<Option<ActionResult>> {
+        self.backend.action_result(id).await
     }
 
     /// Keeps webhook delivery attempts.

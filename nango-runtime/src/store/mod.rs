@@ -11,7 +11,8 @@
 //!   without a database. Backends call it inside their write transaction; the dry run calls it
 //!   over the store's state overlaid with what it virtually wrote, so both count alike.
 //! - [`backend`] holds the traits a database implements, split by concern: records,
-//!   connections, schedules/runs/logs, deliveries, console sessions.
+//!   connections, schedules/runs/logs, deliveries, console sessions, integrations, and the
+//!   results of actions run in the background.
 //! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
 //!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
 //!   placeholders in the multi-row insert (for binding speed), `BEGIN IMMEDIATE`, `PRAGMA`s,
@@ -34,8 +35,10 @@ mod error;
 #[cfg(feature = "runtime")]
 mod facade;
 mod hash;
+mod integration;
 mod jsonl;
 pub mod policy;
+mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
 
@@ -43,8 +46,12 @@ pub use error::{StoreError, StoreResult};
 #[cfg(feature = "runtime")]
 pub use facade::Store;
 pub use hash::canonical_hash;
+pub use integration::{Integration, IntegrationCredentials, OAuthApp};
 pub use jsonl::JsonlCache;
 pub use policy::{ExistingRecord, LastAction, deep_merge};
+pub use profile::{
+    ActionResult, ActionStatus, ConnectionProfile, EndUser, EndUserOrganization, Pruned, merge_metadata,
+};
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
 
@@ -546,7 +553,7 @@ impl StoredRecord {
         meta.insert("last_modified_at".into(), ts(&self.metadata.last_modified_at));
         meta.insert("last_action".into(), Value::String(self.metadata.last_action.clone()));
         meta.insert("deleted_at".into(), self.metadata.deleted_at.as_ref().map_or(Value::Null, ts));
-        meta.insert("pruned_at".into(), Value::Null);
+        meta.insert("pruned_at".into(), self.metadata.pruned_at.as_ref().map_or(Value::Null, ts));
         meta.insert("cursor".into(), Value::String(self.metadata.cursor.clone()));
         Value::Object(meta)
     }
@@ -613,6 +620,8 @@ pub struct SyncState {
     pub paused: Option<bool>,
     /// The connection's own frequency, replacing nango.yaml's `runs`.
     pub frequency_secs: Option<u64>,
+    /// The connection's own frequency as it was set (`every 2 hours`), for the sync status.
+    pub frequency_text: Option<String>,
     /// When the scheduler runs it next.
     pub next_run_at: Option<DateTime<Utc>>,
     /// When a trigger was asked that no run has taken yet (taken by the next run that starts).

@@ -28,13 +28,14 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "connections records runs", include_str!("../../../migrations/sqlite/0001_connections_records_runs.sql")),
     (2, "schedules deliveries logs", include_str!("../../../migrations/sqlite/0002_schedules_deliveries_logs.sql")),
     (3, "console sessions", include_str!("../../../migrations/sqlite/0003_console_sessions.sql")),
-    (4, "keys never reused", include_str!("../../../migrations/sqlite/0004_keys_never_reused.sql")),
+    (4, "integrations action results", include_str!("../../../migrations/sqlite/0004_integrations_action_results.sql")),
+    (5, "keys never reused", include_str!("../../../migrations/sqlite/0005_keys_never_reused.sql")),
     (
-        5,
+        6,
         "run leases and pending triggers",
-        include_str!("../../../migrations/sqlite/0005_run_leases_and_pending_triggers.sql"),
+        include_str!("../../../migrations/sqlite/0006_run_leases_and_pending_triggers.sql"),
     ),
-    (6, "sealing key check", include_str!("../../../migrations/sqlite/0006_sealing_key_check.sql")),
+    (7, "sealing key check", include_str!("../../../migrations/sqlite/0007_sealing_key_check.sql")),
 ];
 
 /// The newest schema version this program knows.

@@ -6,6 +6,7 @@
 //! `$1 IS NULL OR ...` for optional filters, integer microseconds for timestamps and `PRAGMA`s.
 //! A PostgreSQL backend writes its own statements behind the same traits.
 
+mod integrations;
 mod migrate;
 
 use super::backend::{
@@ -161,7 +162,7 @@ impl SqliteBackend {
             sql.push_str(
                 " ON CONFLICT (connection, model, id) DO UPDATE SET json = excluded.json, hash = excluded.hash, \
                  last_modified_at = excluded.last_modified_at, last_action = excluded.last_action, deleted_at = NULL, \
-                 seq = excluded.seq, seen_run = excluded.seen_run, seen_epoch = excluded.seen_epoch",
+                 seq = excluded.seq, seen_run = excluded.seen_run, seen_epoch = excluded.seen_epoch, pruned_at = NULL",
             );
             // Anonymous `?` placeholders: sqlx resolves each `$n` by scanning the statement's
             // parameter names, which made binding 80 rows quadratic (PostgreSQL would use `$n`).
@@ -493,6 +494,102 @@ impl ConnectionBackend for SqliteBackend {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await.during(OP)?;
         Ok(())
     }
+
+    async fn update_metadata(&self, connections: &[ConnectionKey], metadata: &Value, merge: bool) -> StoreResult<()> {
+        const OP: &str = "saving the metadata of connections";
+        let now = to_micros(Utc::now());
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        for key in connections {
+            let text = if merge {
+                let old: Option<String> = sqlx::query_scalar("SELECT metadata FROM connections WHERE pk = $1")
+                    .bind(key.get())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .during(OP)?;
+                let Some(old) = old else { return Err(StoreError::UnknownConnectionKey { key: *key }) };
+                let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+                merge_metadata(&old, metadata).to_string()
+            } else {
+                metadata.to_string()
+            };
+            let done = sqlx::query("UPDATE connections SET metadata = $1, updated_at = $2 WHERE pk = $3")
+                .bind(text)
+                .bind(now)
+                .bind(key.get())
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::UnknownConnectionKey { key: *key });
+            }
+        }
+        tx.commit().await.during(OP)?;
+        Ok(())
+    }
+
+    async fn connection_profile(&self, connection: ConnectionKey) -> StoreResult<Option<ConnectionProfile>> {
+        let row = sqlx::query("SELECT pk, tags, end_user, last_fetched_at FROM connections WHERE pk = $1")
+            .bind(connection.get())
+            .fetch_optional(&self.pool)
+            .await
+            .during("reading a connection's tags")?;
+        row.map(|r| profile_from_row(&r).map(|(_, profile)| profile)).transpose()
+    }
+
+    async fn connection_profiles(&self) -> StoreResult<HashMap<ConnectionKey, ConnectionProfile>> {
+        let rows = sqlx::query("SELECT pk, tags, end_user, last_fetched_at FROM connections")
+            .fetch_all(&self.pool)
+            .await
+            .during("reading the tags of connections")?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn set_connection_profile(
+        &self,
+        connection: ConnectionKey,
+        tags: &BTreeMap<String, String>,
+        end_user: Option<&EndUser>,
+    ) -> StoreResult<()> {
+        // Tags and end users are strings and maps of strings: they always serialize.
+        let tags = serde_json::to_string(tags).unwrap_or_else(|_| "{}".into());
+        let end_user = end_user.map(|u| serde_json::to_string(u).unwrap_or_default());
+        let done = sqlx::query("UPDATE connections SET tags = $1, end_user = $2, updated_at = $3 WHERE pk = $4")
+            .bind(tags)
+            .bind(end_user)
+            .bind(to_micros(Utc::now()))
+            .bind(connection.get())
+            .execute(&self.pool)
+            .await
+            .during("saving a connection's tags and end user")?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownConnectionKey { key: connection });
+        }
+        Ok(())
+    }
+
+    async fn mark_fetched(&self, connection: ConnectionKey, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE connections SET last_fetched_at = $1 WHERE pk = $2")
+            .bind(to_micros(at))
+            .bind(connection.get())
+            .execute(&self.pool)
+            .await
+            .during("recording a credentials fetch")?;
+        Ok(())
+    }
+}
+
+/// A connection's tags, end user and last fetch from a row with those columns and `pk`. Values
+/// that are not the JSON they should be read as empty: they are shown, never acted on.
+fn profile_from_row(row: &SqliteRow) -> StoreResult<(ConnectionKey, ConnectionProfile)> {
+    const OP: &str = "reading a connection's tags";
+    let tags: String = row.try_get("tags").during(OP)?;
+    let end_user: Option<String> = row.try_get("end_user").during(OP)?;
+    let profile = ConnectionProfile {
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        end_user: end_user.and_then(|text| serde_json::from_str(&text).ok()),
+        last_fetched_at: row.try_get::<Option<i64>, _>("last_fetched_at").during(OP)?.map(from_micros),
+    };
+    Ok((ConnectionKey::new(row.try_get("pk").during(OP)?), profile))
 }
 
 #[async_trait]
@@ -500,7 +597,8 @@ impl ScheduleBackend for SqliteBackend {
     async fn sync_state(&self, connection: ConnectionKey, sync: &str) -> StoreResult<SyncState> {
         const OP: &str = "reading the state of a sync";
         let row = sqlx::query(
-            "SELECT last_sync_date, checkpoint, paused, frequency_secs, next_run_at, triggered_at FROM sync_state \
+            "SELECT last_sync_date, checkpoint, paused, frequency_secs, frequency_text, next_run_at, triggered_at \
+             FROM sync_state \
              WHERE connection = $1 AND sync = $2",
         )
         .bind(connection.get())
@@ -516,6 +614,7 @@ impl ScheduleBackend for SqliteBackend {
                 checkpoint: checkpoint.and_then(|c| serde_json::from_str(&c).ok()),
                 paused: row.try_get::<Option<bool>, _>("paused")?,
                 frequency_secs: row.try_get::<Option<i64>, _>("frequency_secs")?.map(|f| f.max(0) as u64),
+                frequency_text: row.try_get("frequency_text")?,
                 next_run_at: row.try_get::<Option<i64>, _>("next_run_at")?.map(from_micros),
                 triggered_at: row.try_get::<Option<i64>, _>("triggered_at")?.map(from_micros),
             })
@@ -817,6 +916,19 @@ impl ScheduleBackend for SqliteBackend {
         Ok(())
     }
 
+    async fn set_frequency_text(&self, connection: ConnectionKey, sync: &str, text: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, frequency_text) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET frequency_text = excluded.frequency_text",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(text)
+        .execute(&self.pool)
+        .await
+        .during("saving the connection's frequency")?;
+        Ok(())
+    }
     async fn set_triggered(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sync_state (connection, sync, triggered_at) VALUES ($1, $2, $3) \
@@ -1049,7 +1161,7 @@ impl RecordBackend for SqliteBackend {
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
         const OP: &str = "reading a page of records";
         let mut sql = String::from(
-            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
+            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records \
              WHERE connection = $1 AND model = $2",
         );
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -1109,7 +1221,7 @@ impl RecordBackend for SqliteBackend {
                         last_modified_at: from_micros(last_modified),
                         last_action: row.try_get("last_action")?,
                         deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(from_micros),
-                        pruned_at: None,
+                        pruned_at: row.try_get::<Option<i64>, _>("pruned_at")?.map(from_micros),
                         cursor: encode_cursor(last_modified, row.try_get("seq")?, row.try_get("pk")?),
                     },
                 })
@@ -1130,6 +1242,45 @@ impl RecordBackend for SqliteBackend {
         .await
         .during(OP)?;
         rows.iter().map(|r| Ok((r.try_get("model").during(OP)?, r.try_get::<i64, _>("n").during(OP)? as u64))).collect()
+    }
+
+    async fn prune(&self, connection: ConnectionKey, model: &str, until: &str, limit: u32) -> StoreResult<Pruned> {
+        const OP: &str = "pruning records";
+        let (seq, pk) = decode_cursor(until)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let rows = sqlx::query(
+            "SELECT pk, id, last_modified_at, seq FROM records WHERE connection = $1 AND model = $2 \
+             AND pruned_at IS NULL AND (seq, pk) <= ($3, $4) ORDER BY seq, pk LIMIT $5",
+        )
+        .bind(connection.get())
+        .bind(model)
+        .bind(seq)
+        .bind(pk)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *tx)
+        .await
+        .during(OP)?;
+        let now = to_micros(Utc::now());
+        let mut pruned = Pruned::default();
+        for row in &rows {
+            let read = || -> sqlx::Result<(i64, String, i64, i64)> {
+                Ok((row.try_get("pk")?, row.try_get("id")?, row.try_get("last_modified_at")?, row.try_get("seq")?))
+            };
+            let (pk, id, last_modified, seq) = read().during(OP)?;
+            // The payload goes; the id stays (as the string the records API shows). An empty hash
+            // matches no record, so saving the record again restores it.
+            sqlx::query("UPDATE records SET json = $1, hash = X'', pruned_at = $2 WHERE pk = $3")
+                .bind(serde_json::json!({ "id": id }).to_string())
+                .bind(now)
+                .bind(pk)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+            pruned.count += 1;
+            pruned.last_cursor = Some(encode_cursor(last_modified, seq, pk));
+        }
+        tx.commit().await.during(OP)?;
+        Ok(pruned)
     }
 }
 

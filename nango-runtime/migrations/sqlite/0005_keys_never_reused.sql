@@ -3,7 +3,8 @@
 -- runs), and history filed under a key could mix two connections. AUTOINCREMENT keeps the
 -- largest key ever given in `sqlite_sequence` instead. A column cannot gain it in place, so both
 -- tables are rebuilt (SQLite's documented procedure: the migrator runs with foreign-key
--- enforcement off and checks every reference before it commits); rows keep their keys.
+-- enforcement off and checks every reference before it commits); rows keep their keys, and the
+-- connections table keeps the columns migration 4 added (tags, end user, last credentials fetch).
 CREATE TABLE connections_rebuilt (
     pk INTEGER PRIMARY KEY AUTOINCREMENT,
     provider_config_key TEXT NOT NULL,
@@ -16,12 +17,15 @@ CREATE TABLE connections_rebuilt (
     base_url TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}',
+    end_user TEXT,
+    last_fetched_at INTEGER,
     UNIQUE (provider_config_key, connection_id)
 );
 INSERT INTO connections_rebuilt (pk, provider_config_key, connection_id, provider, credentials, credentials_kind,
-    connection_config, metadata, base_url, created_at, updated_at)
+    connection_config, metadata, base_url, created_at, updated_at, tags, end_user, last_fetched_at)
 SELECT pk, provider_config_key, connection_id, provider, credentials, credentials_kind,
-    connection_config, metadata, base_url, created_at, updated_at
+    connection_config, metadata, base_url, created_at, updated_at, tags, end_user, last_fetched_at
 FROM connections;
 DROP TABLE connections;
 ALTER TABLE connections_rebuilt RENAME TO connections;
