@@ -1187,5 +1187,19 @@ async fn the_key_comes_first_and_the_newer_routes_refuse_bad_input_by_name() {
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_headers")), "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("`Connection-Id`") && message.len() < 300, "{message}");
+    // A base URL override is checked as a connection's base URL: http(s), and not this service.
+    let own = format!("http://localhost:{}", addr.port());
+    for (url, needle) in [("file:///etc/passwd", "http"), (own.as_str(), "this service itself")] {
+        let overridden = [
+            ("authorization", "Bearer test-secret-key"),
+            ("connection-id", "acme"),
+            ("provider-config-key", "github-actions"),
+            ("base-url-override", url),
+        ];
+        let (status, body) = raw_request(addr, "GET /proxy/user", &overridden).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_headers")), "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("`Base-Url-Override`") && message.contains(needle), "{message}");
+    }
     s.server.shutdown().await;
 }
