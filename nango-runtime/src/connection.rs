@@ -305,8 +305,26 @@ impl Connection {
         providers: &crate::providers::ProviderCatalog,
         serving_at: Option<std::net::SocketAddr>,
     ) -> Result<(), InvalidConnection> {
+        self.check_new_among(&crate::registered_integrations(), providers, serving_at)
+    }
+
+    /// [`check_new`](Connection::check_new) with the integrations a connection may be made for
+    /// given: those this program has scripts for and those stored in the store (created
+    /// through `POST /integrations`).
+    ///
+    /// ```
+    /// use nango_runtime::{Connection, providers::ProviderCatalog};
+    /// let c = Connection::new("github-prod", "acme", "github");
+    /// let known = std::collections::BTreeSet::from(["github-prod"]);
+    /// assert!(c.check_new_among(&known, &ProviderCatalog::builtin(), None).is_ok());
+    /// ```
+    pub fn check_new_among(
+        &self,
+        integrations: &std::collections::BTreeSet<&str>,
+        providers: &crate::providers::ProviderCatalog,
+        serving_at: Option<std::net::SocketAddr>,
+    ) -> Result<(), InvalidConnection> {
         check_connection_id(&self.connection_id)?;
-        let integrations = crate::registered_integrations();
         if !integrations.contains(self.provider_config_key.as_str()) {
             let known: Vec<&str> = integrations.iter().copied().collect();
             return Err(invalid(

@@ -891,6 +891,19 @@ async fn post_connection_refuses_bad_ids_unknown_integrations_and_base_urls() {
     }
     let (_, list) = s.get("/connection", None).await;
     assert_eq!(list["connections"], json!([]));
+    // An integration created through the API is one a connection can be made for, with its
+    // provider by default.
+    let (status, answer) = s
+        .post(
+            "/integrations",
+            json!({"provider": "github", "unique_key": "github-mine",
+               "credentials": {"type": "OAUTH2", "client_id": "i", "client_secret": "s"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let body = json!({"provider_config_key": "github-mine", "connection_id": "mine", "base_url": s.mock.url()});
+    let (status, answer) = s.post("/connection", body).await;
+    assert_eq!((status, answer["provider"].as_str()), (StatusCode::CREATED, Some("github")), "{answer}");
     // Nango's characters, as emails and JSON ids use them.
     let body = json!({"provider_config_key": "github-full", "connection_id": "user@example.com|{\"a\":1}",
                       "provider": "github", "base_url": s.mock.url(), "metadata": {"owner": "a", "repo": "b"}});

@@ -125,7 +125,12 @@ pub(super) async fn connections(runtime: &RuntimeArgs, command: &ConnectionsComm
     match command {
         ConnectionsCommand::Add(add) => {
             let ConnectionRef { id, integration } = &add.connection;
-            let provider = add.provider.clone().unwrap_or_else(|| integration.clone());
+            let stored_integrations = store.integration_providers().await?;
+            let provider = add
+                .provider
+                .clone()
+                .or_else(|| stored_integrations.get(integration).cloned())
+                .unwrap_or_else(|| integration.clone());
             let catalog = runtime.providers()?;
             let mut connection = Connection::new(integration, id, provider);
             if let Some(existing) = store.connection(integration, id).await.ok().flatten() {
@@ -143,7 +148,9 @@ pub(super) async fn connections(runtime: &RuntimeArgs, command: &ConnectionsComm
                 connection.connection_config.insert(k.to_owned(), v.to_owned());
             }
             // The same checks as `POST /connection` (the service's own address is not known here).
-            connection.check_new(&catalog, None).map_err(invalid_connection)?;
+            let mut integrations = crate::registered_integrations();
+            integrations.extend(stored_integrations.keys().map(String::as_str));
+            connection.check_new_among(&integrations, &catalog, None).map_err(invalid_connection)?;
             store.save_connection(&connection).await?;
             let sealing = if !connection.credentials.is_secret() {
                 ""

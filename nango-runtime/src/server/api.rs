@@ -593,22 +593,27 @@ struct NewConnection {
 }
 
 /// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start. What it
-/// stores is checked first ([`Connection::check_new`]: the id, the integration, the provider,
-/// the base URL), and secrets under another key than the store's are refused (409).
+/// stores is checked first ([`Connection::check_new_among`]: the id, the integration (one
+/// nango.yaml declares or one created through `/integrations`), the provider (by default the
+/// integration's), the base URL), and secrets under another key than the store's are refused
+/// (409).
 async fn create_connection(
     State(state): State<Arc<AppState>>,
     Body(body): Body<NewConnection>,
 ) -> ApiResult<impl IntoResponse> {
-    let mut c = Connection::new(
-        &body.provider_config_key,
-        &body.connection_id,
-        body.provider.unwrap_or(body.provider_config_key.clone()),
-    );
+    let stored_integrations = state.store().integration_providers().await?;
+    let provider = body
+        .provider
+        .or_else(|| stored_integrations.get(&body.provider_config_key).cloned())
+        .unwrap_or_else(|| body.provider_config_key.clone());
+    let mut c = Connection::new(&body.provider_config_key, &body.connection_id, provider);
     c.credentials = body.credentials;
     c.metadata = body.metadata.unwrap_or_else(|| json!({}));
     c.connection_config = body.connection_config;
     c.base_url = body.base_url;
-    c.check_new(state.scheduler.runtime().providers(), Some(state.addr))
+    let mut integrations = crate::registered_integrations();
+    integrations.extend(stored_integrations.keys().map(String::as_str));
+    c.check_new_among(&integrations, state.scheduler.runtime().providers(), Some(state.addr))
         .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
     let key = state.store().save_connection(&c).await.map_err(|e| match e {
         e @ crate::store::StoreError::Seal { source: crate::crypto::CryptoError::NoKey, .. } => {

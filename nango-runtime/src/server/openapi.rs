@@ -287,11 +287,11 @@ pub fn document() -> Value {
         "last_fetched_at": {"type": ["string", "null"], "format": "date-time"},
         "credentials": {"type": "object", "description": "GET only: {\"type\": \"API_KEY\", \"apiKey\"} | {\"type\": \"BASIC\", \"username\", \"password\"} | {\"type\": \"OAUTH2\", \"access_token\", \"refresh_token\" (with refresh_token=true), \"expires_at\", \"config_override\", \"raw\"} | {\"type\": \"NONE\"}"}}}));
     schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
-        "provider_config_key": {"type": "string", "minLength": 1, "description": "an integration this program has scripts for"},
+        "provider_config_key": {"type": "string", "minLength": 1, "description": "an integration of this program: one nango.yaml declares or one created through /integrations"},
         "connection_id": {"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN,
                           "pattern": "^[a-zA-Z0-9,.;:=+~\\[\\]|@${}\"'\\\\/_ -]+$",
                           "description": "Nango's characters; no `.` or `..` path segment"},
-        "provider": {"type": "string", "description": "a provider of the catalog (default: the integration key)"},
+        "provider": {"type": "string", "description": "a provider of the catalog (default: the integration's provider, else its key)"},
         "credentials": {"type": "object", "description": "{\"type\": \"bearer\", \"token\"} | {\"type\": \"api_key\", \"api_key\"} | {\"type\": \"basic\", \"username\", \"password\"} | {\"type\": \"oauth2\", \"access_token\", \"refresh_token\", \"expires_at\", \"client_id\", \"client_secret\"}"},
         "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
         "base_url": {"type": "string", "pattern": "^[hH][tT][tT][pP][sS]?://", "description": "http(s) only, and not this service itself"}}}));

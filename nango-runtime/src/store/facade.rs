@@ -703,6 +703,12 @@ impl Store {
         self.backend.integrations().await?.into_iter().map(|sealed| self.open_integration(sealed)).collect()
     }
 
+    /// Every stored integration's key and provider, without opening its app credentials (for
+    /// checks that need only which integrations exist).
+    pub async fn integration_providers(&self) -> StoreResult<BTreeMap<String, String>> {
+        Ok(self.backend.integrations().await?.into_iter().map(|i| (i.unique_key, i.provider)).collect())
+    }
+
     /// Deletes an integration (not its connections); whether it existed.
     pub async fn delete_integration(&self, unique_key: &str) -> StoreResult<bool> {
         self.backend.delete_integration(unique_key).await
