@@ -840,6 +840,19 @@ async fn a_connection_sealed_under_another_key_is_a_problem_of_its_own() {
     let said: Value = answer.json().await.unwrap();
     assert_eq!(said["error"]["code"], "encryption_key_mismatch", "{said}");
     assert!(s.store().connection_key("github-full", "newer").await.unwrap().is_none());
+    // Nor an integration's app credentials.
+    let answer = s
+        .http
+        .post(format!("http://{}/integrations", second.addr()))
+        .bearer_auth(KEY)
+        .json(&json!({"provider": "github", "unique_key": "github-app",
+                      "credentials": {"type": "OAUTH2", "client_id": "i", "client_secret": "s"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 409);
+    let said: Value = answer.json().await.unwrap();
+    assert_eq!(said["error"]["code"], "encryption_key_mismatch", "{said}");
     second.shutdown().await;
 
     // The unreadable connection can be deleted (once its sync is not running).

@@ -912,6 +912,72 @@ async fn one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once(
     assert_eq!((again.from_old_keys, again.from_clear, again.already_sealed), (0, 0, 4));
 }
 
+fn github_app(secret: &str) -> Integration {
+    let mut github = Integration::new("github-prod", "github");
+    github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
+        client_id: "Iv1.app".into(),
+        client_secret: Secret::new(secret),
+        scopes: None,
+        webhook_secret: None,
+    }));
+    github
+}
+
+/// An integration row whose app credentials were sealed under `key` by other means than this
+/// store (a row copied from another database).
+fn integration_sealed_under(key: &str, unique_key: &str) -> backend::SealedIntegration {
+    let plain = serde_json::to_vec(github_app("elsewhere").credentials.as_ref().unwrap()).unwrap();
+    let sealed = sealer(key).seal(&plain, format!("\0integration\0{unique_key}").as_bytes()).unwrap();
+    let now = chrono::Utc::now();
+    backend::SealedIntegration {
+        unique_key: unique_key.into(),
+        provider: "github".into(),
+        display_name: None,
+        credentials: Some(backend::SealedCredentials { sealed, kind: "OAUTH2".into() }),
+        forward_webhooks: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Integrations' app credentials are secrets of the store like connections' credentials: sealed
+/// under the store's one key (another key is refused before anything is written, and one found
+/// under another key keeps a store from taking a key check), and re-sealed by `rotate_key` with
+/// the connections, in the same transaction.
+#[tokio::test]
+async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, new) = (Sealer::generate_key(), Sealer::generate_key(), Sealer::generate_key());
+    let under_a = store(&dir, sealer(&a)).await;
+    under_a.save_integration(&github_app("app-secret"), None).await.unwrap();
+    under_a.save_connection(&bearer("one", "token-one")).await.unwrap();
+    let mut other = github_app("other-secret");
+    other.unique_key = "github-other".into();
+    let e = store(&dir, sealer(&b)).await.save_integration(&other, None).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
+    assert_eq!(under_a.integration_providers().await.unwrap().len(), 1, "nothing was written");
+
+    // A store without a key check yet takes none while an app is sealed under another key.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let unchecked = store(&elsewhere, sealer(&b)).await;
+    unchecked.backend().save_integration(&integration_sealed_under(&a, "github-copied"), None).await.unwrap();
+    let e = unchecked.save_connection(&bearer("two", "token-two")).await.unwrap_err();
+    assert!(error_chain(&e).contains("integration `github-copied`"), "{}", error_chain(&e));
+
+    // Rotation: the app and the connection under a, one app under a key nobody gives.
+    under_a.backend().save_integration(&integration_sealed_under(&b, "github-b"), None).await.unwrap();
+    let under_new = store(&dir, sealer(&new)).await;
+    let e = under_new.rotate_key(&[sealer(&a)], false).await.unwrap_err();
+    assert!(error_chain(&e).contains("integration `github-b`"), "{}", error_chain(&e));
+    assert!(under_a.integration("github-prod").await.unwrap().is_some(), "nothing changed");
+    let rotation = under_new.rotate_key(&[sealer(&a), sealer(&b)], false).await.unwrap();
+    assert_eq!((rotation.from_old_keys, rotation.integrations, rotation.already_sealed), (3, 2, 0));
+    let app = under_new.integration("github-prod").await.unwrap().unwrap();
+    assert_eq!(app.credentials, github_app("app-secret").credentials);
+    assert!(under_new.integration("github-b").await.unwrap().is_some());
+    assert!(matches!(under_a.integration("github-prod").await.unwrap_err(), StoreError::UnsealIntegration { .. }));
+}
+
 /// The lease of a (connection, sync): one holder at a time, named to whoever else asks, taken
 /// over only once it lapsed; the runs it covered are closed as interrupted only then, ended when
 /// their holder was last known alive.

@@ -25,8 +25,8 @@ pub enum ConnectionsCommand {
         #[command(flatten)]
         connection: ConnectionRef,
     },
-    /// Re-seal every connection's credentials under NANGO_ENCRYPTION_KEY (the new key), in one
-    /// transaction: those sealed under an old key and those stored in clear.
+    /// Re-seal every connection's and integration's credentials under NANGO_ENCRYPTION_KEY (the
+    /// new key), in one transaction: those sealed under an old key and those stored in clear.
     RotateKey(RotateKey),
 }
 
@@ -238,8 +238,9 @@ async fn rotate_key(store: &crate::store::Store, args: &RotateKey) -> CliResult<
     let rotation = store.rotate_key(&old, args.dry_run).await?;
     let verb = if args.dry_run { "would re-seal" } else { "re-sealed" };
     out!(
-        "{verb} {} connections under NANGO_ENCRYPTION_KEY ({} under an old key, {} in clear); {} already sealed with it{}",
-        rotation.resealed(),
+        "{verb} {} connections and {} integrations under NANGO_ENCRYPTION_KEY ({} under an old key, {} in clear); {} already sealed with it{}",
+        rotation.resealed() - rotation.integrations,
+        rotation.integrations,
         rotation.from_old_keys,
         rotation.from_clear,
         rotation.already_sealed,

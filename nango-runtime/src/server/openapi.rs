@@ -172,7 +172,8 @@ fn integration_paths(names: &ServiceNames) -> Value {
                         "provider": {"type": "string"}, "unique_key": {"type": "string", "maxLength": 255}, "display_name": {"type": "string"},
                         "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
                     "responses": {"200": data_response(&names.integration, "created"), "400": error("invalid body, unknown provider, credentials of another type, or a key in use"), "401": error("missing or wrong key"),
-                                  "408": error("the body did not arrive in time")}}},
+                                  "408": error("the body did not arrive in time"),
+                                  "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
             "/integrations/{unique_key}": {
                 "parameters": [{"name": "unique_key", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "get": {"summary": "One integration",
@@ -182,7 +183,8 @@ fn integration_paths(names: &ServiceNames) -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
                         "unique_key": {"type": "string"}, "display_name": {"type": "string"}, "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
                     "responses": {"200": data_response(&names.integration, "changed"), "400": error("invalid body, or a key that cannot change"), "404": error("unknown integration"),
-                                  "408": error("the body did not arrive in time")}},
+                                  "408": error("the body did not arrive in time"),
+                                  "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}},
                 "delete": {"summary": "Delete an integration with its connections and their records",
                     "responses": {"200": success_response(), "404": error("unknown integration"), "409": error("a sync of one of its connections is running")}}},
             "/providers": {"get": {"summary": "The provider catalog", "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}}],

@@ -96,6 +96,18 @@ pub struct Reseal {
     pub after: SealedCredentials,
 }
 
+/// An integration's app credentials re-sealed by a key rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationReseal {
+    /// The integration's key.
+    pub unique_key: String,
+    /// Its credentials as they were read (compared again when written: a change meanwhile
+    /// aborts).
+    pub before: SealedCredentials,
+    /// The credentials sealed under the new key.
+    pub after: SealedCredentials,
+}
+
 /// Connections, with sealed credentials.
 #[async_trait]
 pub trait ConnectionBackend: Send + Sync {
@@ -148,11 +160,16 @@ pub trait ConnectionBackend: Send + Sync {
     /// Sets the key check unless one is set; the one stored afterwards (of two processes setting
     /// it at once, one wins, and the other learns which).
     async fn establish_key_check(&self, sealed: &[u8]) -> StoreResult<Vec<u8>>;
-    /// Writes re-sealed credentials and the new key check in one transaction; a row whose
-    /// credentials are no longer `before` aborts it all with
-    /// [`StoreError::ChangedDuringRotation`](super::StoreError::ChangedDuringRotation). Freed
-    /// space is overwritten, so no old value stays readable in the database files.
-    async fn reseal_credentials(&self, changes: &[Reseal], key_check: &[u8]) -> StoreResult<()>;
+    /// Writes re-sealed credentials (of connections and of integrations' apps) and the new key
+    /// check in one transaction; a row whose credentials are no longer `before` aborts it all
+    /// with [`StoreError::ChangedDuringRotation`](super::StoreError::ChangedDuringRotation).
+    /// Freed space is overwritten, so no old value stays readable in the database files.
+    async fn reseal_credentials(
+        &self,
+        changes: &[Reseal],
+        integrations: &[IntegrationReseal],
+        key_check: &[u8],
+    ) -> StoreResult<()>;
 }
 
 /// Leases: which process runs a (connection, sync) now. Times come from the caller (the

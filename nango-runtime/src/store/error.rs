@@ -110,34 +110,36 @@ pub enum StoreError {
         source: crate::crypto::CryptoError,
     },
     /// Secrets were to be sealed under another key than the one the store's secrets are sealed
-    /// under: saving them would leave a connection the other processes cannot open.
+    /// under: saving them would leave a connection (or an integration's app) the other processes
+    /// cannot open.
     #[cfg(feature = "runtime")]
     #[error(
         "the credentials in this store are sealed under another encryption key than the one given{}; use the key they were sealed with, or re-seal them under this one first",
         found_in(.connections)
     )]
     KeyMismatch {
-        /// Connections found sealed under another key (`acme` of `github`), when known.
+        /// Connections (`` `acme` of `github` ``) and integrations (`` integration `github` ``)
+        /// found sealed under another key, when known.
         connections: Vec<String>,
     },
     /// A key rotation found credentials that open under none of the keys given: nothing was
     /// changed.
     #[error(
-        "cannot re-seal the credentials of {}: they open under none of the keys given (nor the new one); give the key they were sealed with too, or remove those connections; nothing was changed",
+        "cannot re-seal the credentials of {}: they open under none of the keys given (nor the new one); give the key they were sealed with too, or remove them; nothing was changed",
         .connections.join(", ")
     )]
     RotationBlocked {
-        /// The connections (`acme` of `github`).
+        /// The connections (`` `acme` of `github` ``) and integrations (`` integration `github` ``).
         connections: Vec<String>,
     },
-    /// A connection's credentials changed while a key rotation ran (a token refresh): nothing was
-    /// changed.
+    /// Credentials changed while a key rotation ran (a token refresh, an integration updated):
+    /// nothing was changed.
     #[error(
-        "the credentials of connection {connection} changed during the key rotation (a token was refreshed); nothing was changed: run it again"
+        "the credentials of {owner} changed during the key rotation (a token was refreshed or the integration updated); nothing was changed: run it again"
     )]
     ChangedDuringRotation {
-        /// The connection (`acme` of `github`).
-        connection: String,
+        /// Whose: `` connection `acme` of `github` `` or `` integration `github` ``.
+        owner: String,
     },
     /// The lease of a sync changed hands again and again while it was asked for.
     #[error("the lease of sync `{sync}` changed hands while it was asked for; try again")]

@@ -1,6 +1,6 @@
 //! [`Store`]: what the runtime, the scheduler, the server and the CLI use.
 
-use super::backend::{Backend, Reseal, SealedConnection, SealedCredentials, SealedIntegration};
+use super::backend::{Backend, IntegrationReseal, Reseal, SealedConnection, SealedCredentials, SealedIntegration};
 use super::*;
 use crate::Credentials;
 use crate::crypto::{CryptoError, Sealer};
@@ -54,6 +54,11 @@ const KEY_CHECK_CONTEXT: &[u8] = b"nango-rs sealing key check";
 /// `` `acme` of `github` ``, for messages.
 fn named(provider_config_key: &str, connection_id: &str) -> String {
     format!("`{connection_id}` of `{provider_config_key}`")
+}
+
+/// `` integration `github` ``, for messages.
+fn named_integration(unique_key: &str) -> String {
+    format!("integration `{unique_key}`")
 }
 
 /// A time `ttl` after `now`, saturating (a lease never overflows a date).
@@ -184,23 +189,32 @@ impl Store {
 
     /// Refuses to seal secrets under a key other than the one the store's secrets are sealed
     /// under. A store without a key check yet (new, or made before key checks) gets one once
-    /// every secret it holds under a key opens under this one.
+    /// every secret it holds under a key (connections' credentials and integrations' apps) opens
+    /// under this one.
     async fn check_key(&self) -> StoreResult<()> {
         let check = match self.backend.key_check().await? {
             Some(check) => check,
             None => {
-                let foreign: Vec<String> = self
+                let foreign_to_this_key = |sealed: &[u8], context: &[u8]| {
+                    !crate::crypto::is_clear(sealed) && self.sealer.open(sealed, context).is_err()
+                };
+                let mut foreign: Vec<String> = self
                     .backend
                     .sealed_credentials()
                     .await?
                     .iter()
                     .filter(|row| {
                         let context = sealing_context(&row.provider_config_key, &row.connection_id);
-                        !crate::crypto::is_clear(&row.credentials.sealed)
-                            && self.sealer.open(&row.credentials.sealed, &context).is_err()
+                        foreign_to_this_key(&row.credentials.sealed, &context)
                     })
                     .map(|row| named(&row.provider_config_key, &row.connection_id))
                     .collect();
+                for integration in self.backend.integrations().await? {
+                    let Some(credentials) = &integration.credentials else { continue };
+                    if foreign_to_this_key(&credentials.sealed, &integration_context(&integration.unique_key)) {
+                        foreign.push(named_integration(&integration.unique_key));
+                    }
+                }
                 if !foreign.is_empty() {
                     return Err(StoreError::KeyMismatch { connections: foreign });
                 }
@@ -303,11 +317,12 @@ impl Store {
         }
     }
 
-    /// Re-seals every connection's secrets under this store's key (the new one), in one
-    /// transaction: those under one of the `old` keys and those stored in clear; those already
-    /// under the new key stay. When a secret opens under none of the keys, nothing is changed
-    /// ([`StoreError::RotationBlocked`] names it). With `dry_run`, only counts. Afterwards the
-    /// store accepts secrets under the new key only.
+    /// Re-seals every secret of the store (connections' credentials and integrations' app
+    /// credentials) under this store's key (the new one), in one transaction: those under one of
+    /// the `old` keys and those stored in clear; those already under the new key stay. When a
+    /// secret opens under none of the keys, nothing is changed ([`StoreError::RotationBlocked`]
+    /// names it). With `dry_run`, only counts. Afterwards the store accepts secrets under the new
+    /// key only.
     pub async fn rotate_key(&self, old: &[Sealer], dry_run: bool) -> StoreResult<KeyRotation> {
         if !self.sealer.has_key() {
             return Err(StoreError::Seal {
@@ -349,6 +364,33 @@ impl Store {
             let after = SealedCredentials { sealed: resealed, kind: row.credentials.kind.clone() };
             changes.push(Reseal { before: row, after });
         }
+        // Integrations' app credentials: every one is secret (a client secret, a private key).
+        let mut integration_changes = Vec::new();
+        for integration in self.backend.integrations().await? {
+            let Some(before) = integration.credentials else { continue };
+            let context = integration_context(&integration.unique_key);
+            let sealed = &before.sealed;
+            let plain = if crate::crypto::is_clear(sealed) {
+                rotation.from_clear += 1;
+                self.sealer.open(sealed, &context).unwrap_or_default()
+            } else if self.sealer.open(sealed, &context).is_ok() {
+                rotation.already_sealed += 1;
+                continue;
+            } else if let Some(plain) = old.iter().find_map(|key| key.open(sealed, &context).ok()) {
+                rotation.from_old_keys += 1;
+                plain
+            } else {
+                blocked.push(named_integration(&integration.unique_key));
+                continue;
+            };
+            let resealed = self
+                .sealer
+                .seal(&plain, &context)
+                .map_err(|source| StoreError::SealIntegration { unique_key: integration.unique_key.clone(), source })?;
+            let after = SealedCredentials { sealed: resealed, kind: before.kind.clone() };
+            rotation.integrations += 1;
+            integration_changes.push(IntegrationReseal { unique_key: integration.unique_key, before, after });
+        }
         if !blocked.is_empty() {
             return Err(StoreError::RotationBlocked { connections: blocked });
         }
@@ -358,7 +400,7 @@ impl Store {
                 connection_id: String::new(),
                 source,
             })?;
-            self.backend.reseal_credentials(&changes, &check).await?;
+            self.backend.reseal_credentials(&changes, &integration_changes, &check).await?;
         }
         Ok(rotation)
     }
@@ -623,7 +665,9 @@ impl Store {
     }
 
     /// Creates or replaces an integration (its app credentials sealed); with `replacing`, the
-    /// integration of that key goes in the same transaction (a rename).
+    /// integration of that key goes in the same transaction (a rename). App credentials sealed
+    /// under another key than the store's are refused ([`StoreError::KeyMismatch`]) before
+    /// anything is written.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -655,6 +699,9 @@ impl Store {
                 Some(SealedCredentials { sealed, kind: credentials.kind().to_owned() })
             }
         };
+        if integration.credentials.is_some() && self.sealer.has_key() {
+            self.check_key().await?;
+        }
         let sealed = SealedIntegration {
             unique_key: integration.unique_key.clone(),
             provider: integration.provider.clone(),

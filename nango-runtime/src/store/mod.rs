@@ -310,6 +310,9 @@ pub struct KeyRotation {
     pub from_clear: usize,
     /// Credentials already sealed under the new key, left as they were.
     pub already_sealed: usize,
+    /// Of those re-sealed, how many are integrations' app credentials (the others are
+    /// connections').
+    pub integrations: usize,
 }
 
 impl KeyRotation {

@@ -10,8 +10,8 @@ mod integrations;
 mod migrate;
 
 use super::backend::{
-    Backend, ConnectionBackend, DeliveryBackend, LeaseBackend, RecordBackend, Reseal, ScheduleBackend,
-    SealedConnection, SealedCredentials, SealedRow, SessionBackend,
+    Backend, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend, Reseal,
+    ScheduleBackend, SealedConnection, SealedCredentials, SealedRow, SessionBackend,
 };
 use super::error::During;
 use super::policy::{Batch, ExistingRecord, LastAction};
@@ -450,7 +450,12 @@ impl ConnectionBackend for SqliteBackend {
         Ok(stored)
     }
 
-    async fn reseal_credentials(&self, changes: &[Reseal], key_check: &[u8]) -> StoreResult<()> {
+    async fn reseal_credentials(
+        &self,
+        changes: &[Reseal],
+        integrations: &[IntegrationReseal],
+        key_check: &[u8],
+    ) -> StoreResult<()> {
         const OP: &str = "re-sealing credentials";
         let mut conn = self.pool.acquire().await.during(OP)?;
         // Old values are overwritten where they are freed, not just unlinked.
@@ -471,7 +476,25 @@ impl ConnectionBackend for SqliteBackend {
                 .during(OP)?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::ChangedDuringRotation {
-                        connection: format!("`{}` of `{}`", before.connection_id, before.provider_config_key),
+                        owner: format!("connection `{}` of `{}`", before.connection_id, before.provider_config_key),
+                    });
+                }
+            }
+            for change in integrations {
+                let done = sqlx::query(
+                    "UPDATE integrations SET credentials = $1, credentials_kind = $2 \
+                     WHERE unique_key = $3 AND credentials = $4",
+                )
+                .bind(&change.after.sealed)
+                .bind(&change.after.kind)
+                .bind(&change.unique_key)
+                .bind(&change.before.sealed)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::ChangedDuringRotation {
+                        owner: format!("integration `{}`", change.unique_key),
                     });
                 }
             }
