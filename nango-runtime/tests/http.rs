@@ -892,7 +892,8 @@ async fn typed_decoding_names_the_field_that_fails() {
 
 #[tokio::test]
 async fn html_pages_and_truncated_json_are_reported_with_their_start() {
-    // An HTML error page is summed up by its title and size: its markup says nothing more.
+    // An HTML error page is summed up by its title (or first heading) and size: its markup says
+    // nothing more.
     let server = MockServer::start().await;
     let html = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>";
     Mock::given(path("/html"))
@@ -915,7 +916,7 @@ async fn html_pages_and_truncated_json_are_reported_with_their_start() {
         err.to_string(),
         format!(
             "GET {}/html: response body is not valid JSON (expected value at line 1 column 1); content-type: text/html; \
-             body starts with: an HTML page (65 bytes)",
+             body starts with: an HTML page titled \"502 Bad Gateway\" (65 bytes)",
             server.uri()
         )
     );
@@ -924,7 +925,10 @@ async fn html_pages_and_truncated_json_are_reported_with_their_start() {
     assert!(text.contains("EOF while parsing") && text.contains("content-type: application/json"), "{text}");
     assert!(text.ends_with(r#"body starts with: {"items":[{"id":1},{"id":"#), "{text}");
     let err = client.get("/gateway").retries(0).send().await.unwrap_err();
-    assert!(err.to_string().ends_with("returned 502 Bad Gateway: an HTML page (65 bytes)"), "{err}");
+    assert!(
+        err.to_string().ends_with("returned 502 Bad Gateway: an HTML page titled \"502 Bad Gateway\" (65 bytes)"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,10 @@ pub struct RuntimeArgs {
     /// Store credentials unencrypted when NANGO_ENCRYPTION_KEY is not set (local development only).
     #[arg(long, global = true)]
     pub insecure_store_secrets_in_clear: bool,
+    /// Seconds a run's lease on its (connection, sync) lasts without a heartbeat (renewed every
+    /// third of it): another process takes a sync over this long after its runner died.
+    #[arg(long, global = true, env = "NANGO_LEASE_TTL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_ttl: u64,
 }
 
 impl RuntimeArgs {
@@ -31,11 +35,21 @@ impl RuntimeArgs {
         Ok(Store::open(&self.database, sealer).await?)
     }
 
+    /// Whether secrets are stored in clear (no `NANGO_ENCRYPTION_KEY`, and the insecure flag).
+    pub fn stores_in_clear(&self) -> CliResult<bool> {
+        Ok(matches!(Sealer::from_env(self.insecure_store_secrets_in_clear)?, Sealer::InsecureClear))
+    }
+
     /// The built-in provider catalog, with the providers file added if one is named.
     ///
     /// ```
     /// use nango_runtime::cli::RuntimeArgs;
-    /// let args = RuntimeArgs { database: "sqlite://nango.db".into(), providers: None, insecure_store_secrets_in_clear: false };
+    /// let args = RuntimeArgs {
+    ///     database: "sqlite://nango.db".into(),
+    ///     providers: None,
+    ///     insecure_store_secrets_in_clear: false,
+    ///     lease_ttl: 30,
+    /// };
     /// assert!(args.providers().unwrap().get("github").is_some());
     /// ```
     pub fn providers(&self) -> CliResult<ProviderCatalog> {
@@ -46,9 +60,13 @@ impl RuntimeArgs {
         Ok(catalog)
     }
 
-    /// A runtime over the store, with the catalog.
-    pub async fn runtime(&self) -> CliResult<Runtime> {
-        Ok(Runtime::new(self.open_store().await?).with_providers(self.providers()?))
+    /// A runtime over the store, with the catalog, leasing runs as this process running
+    /// `command` (named to the processes that find a sync taken).
+    pub async fn runtime(&self, command: &str) -> CliResult<Runtime> {
+        let owner = crate::store::LeaseOwner::for_this_process(command);
+        Ok(Runtime::new(self.open_store().await?)
+            .with_providers(self.providers()?)
+            .with_lease(owner, std::time::Duration::from_secs(self.lease_ttl)))
     }
 }
 

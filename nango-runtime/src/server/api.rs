@@ -4,7 +4,7 @@
 
 use super::params::{api_time, header};
 use super::{ApiError, ApiResult, AppState};
-use crate::store::{ActionFilter, RecordQuery, StoredConnection};
+use crate::store::{ActionFilter, ConnectionKey, RecordQuery, StoredConnection};
 use crate::{Connection, Credentials, SyncRegistration, registered_syncs};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -53,6 +53,29 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/proxy/{*path}", any(proxy::proxy))
 }
 
+/// A request's whole body, as bytes: one that does not arrive within the server's body timeout
+/// is a 408 `request_timeout`, one that cannot be read otherwise a 400. Every route that reads a
+/// body reads it through this (or [`Body`]), so the timeout is answered the same everywhere.
+pub(super) struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if let Some(late) = c.downcast_ref::<super::BodyTimedOut>() {
+                    return ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", late.to_string());
+                }
+                cause = c.source();
+            }
+            ApiError::bad_request("invalid_body", format!("cannot read the body: {e}"))
+        })?;
+        Ok(RawBody(bytes))
+    }
+}
+
 /// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
 pub(super) struct Body<T>(pub T);
 
@@ -60,9 +83,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
             let path = e.path().to_string();
@@ -79,11 +100,11 @@ fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiErro
     )
 }
 
-/// The connection a request names, with its key in the store.
-async fn connection(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<StoredConnection> {
+/// The key of the connection a request names (no credentials read).
+async fn connection_key(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<ConnectionKey> {
     state
         .store()
-        .connection(provider_config_key, connection_id)
+        .connection_key(provider_config_key, connection_id)
         .await?
         .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
 }
@@ -238,7 +259,8 @@ async fn prune_records(
     if !(1..=10_000).contains(&limit) {
         return Err(bad(format!("`limit` must be a number from 1 to 10000, not {limit}")));
     }
-    let stored = super::params::known_connection(&state, pck, connection_id).await?;
+    // Only the key: pruning reads no credentials.
+    let key = super::params::known_connection_key(&state, pck, connection_id).await?;
     let models = models_of(pck);
     if !models.contains(&body.model.as_str()) {
         return Err(ApiError::not_found(
@@ -246,7 +268,7 @@ async fn prune_records(
             format!("integration `{pck}` has no model `{}`; its models: {}", body.model, models.join(", ")),
         ));
     }
-    let pruned = state.store().prune(stored.key, &body.model, &body.until_cursor, limit).await?;
+    let pruned = state.store().prune(key, &body.model, &body.until_cursor, limit).await?;
     // When the last record pruned is not the cursor's, there may be more before it (Nango's
     // rule: the cursor's record may also have moved on, which costs one more call).
     let has_more = pruned.count > 0 && pruned.last_cursor.as_deref() != Some(body.until_cursor.as_str());
@@ -297,13 +319,27 @@ fn find_syncs(pck: &str, names: &[&str]) -> ApiResult<Vec<&'static SyncRegistrat
         .collect()
 }
 
-/// The connections a command is for: one, or every connection of the integration.
-async fn targets(state: &AppState, pck: &str, connection_id: Option<&str>) -> ApiResult<Vec<StoredConnection>> {
+/// The connections a command or status is for: one, or every connection of the integration,
+/// with their keys; their credentials are not read, so one that cannot be opened is listed too.
+async fn targets(
+    state: &AppState,
+    pck: &str,
+    connection_id: Option<&str>,
+) -> ApiResult<Vec<(ConnectionKey, Connection)>> {
     match connection_id {
-        Some(id) => Ok(vec![connection(state, pck, id).await?]),
+        Some(id) => match state.store().listed_connection(pck, id).await? {
+            Some(c) => Ok(vec![(c.key(), c.connection().clone())]),
+            None => Err(unknown_connection(pck, id)),
+        },
         None => {
             let all = state.store().connections().await?;
-            Ok(all.into_iter().filter(|c| c.connection.provider_config_key == pck).collect())
+            let mut found: Vec<(ConnectionKey, Connection)> = all
+                .identities()
+                .filter(|(_, c)| c.provider_config_key == pck)
+                .map(|(key, c)| (key, c.clone()))
+                .collect();
+            found.sort_by(|a, b| a.1.connection_id.cmp(&b.1.connection_id));
+            Ok(found)
         }
     }
 }
@@ -335,11 +371,10 @@ async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery
     }
     let syncs = find_syncs(&q.provider_config_key, &names)?;
     let mut out = Vec::new();
-    for stored in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
-        let (key, connection) = (stored.key, &stored.connection);
+    for (key, connection) in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
         let counts = state.store().record_counts(key).await?;
         for sync in &syncs {
-            let view = state.scheduler.view(&stored, sync).await?;
+            let view = state.scheduler.view(key, &connection, sync).await?;
             let record_count: BTreeMap<&str, u64> =
                 sync.descriptor.outputs.iter().map(|m| (*m, counts.get(*m).copied().unwrap_or(0))).collect();
             // The frequency as it was set: the connection's own (as written to
@@ -464,9 +499,9 @@ async fn sync_trigger(
         return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
     }
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.trigger(target.key, sync, reset, empty_cache).await?;
+            state.scheduler.trigger(key, sync, reset, empty_cache).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -480,9 +515,9 @@ async fn sync_pause(
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.pause(target.key, sync).await?;
+            state.scheduler.pause(key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -496,9 +531,9 @@ async fn sync_start(
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.start(target.key, sync).await?;
+            state.scheduler.start(key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -524,7 +559,7 @@ async fn update_frequency(
         return Err(ApiError::bad_request("invalid_body", "only the `base` variant exists here"));
     }
     let sync = find_syncs(&body.provider_config_key, &[body.sync_name.as_str()])?[0];
-    let key = connection(&state, &body.provider_config_key, &body.connection_id).await?.key;
+    let key = connection_key(&state, &body.provider_config_key, &body.connection_id).await?;
     // The one frequency grammar: `nango validate` gives the same verdict for `runs:`.
     let frequency = match body.frequency.as_deref() {
         None => None,
@@ -557,28 +592,29 @@ struct NewConnection {
     base_url: Option<String>,
 }
 
-/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start.
+/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start. What it
+/// stores is checked first ([`Connection::check_new_among`]: the id, the integration (one
+/// nango.yaml declares or one created through `/integrations`), the provider (by default the
+/// integration's), the base URL), and secrets under another key than the store's are refused
+/// (409).
 async fn create_connection(
     State(state): State<Arc<AppState>>,
     Body(body): Body<NewConnection>,
 ) -> ApiResult<impl IntoResponse> {
-    if body.connection_id.is_empty() || body.provider_config_key.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "`connection_id` and `provider_config_key` must not be empty",
-        ));
-    }
-    crate::validate_connection_id(&body.connection_id)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("`connection_id`: {e}")))?;
-    let mut c = Connection::new(
-        &body.provider_config_key,
-        &body.connection_id,
-        body.provider.unwrap_or(body.provider_config_key.clone()),
-    );
+    let stored_integrations = state.store().integration_providers().await?;
+    let provider = body
+        .provider
+        .or_else(|| stored_integrations.get(&body.provider_config_key).cloned())
+        .unwrap_or_else(|| body.provider_config_key.clone());
+    let mut c = Connection::new(&body.provider_config_key, &body.connection_id, provider);
     c.credentials = body.credentials;
     c.metadata = body.metadata.unwrap_or_else(|| json!({}));
     c.connection_config = body.connection_config;
     c.base_url = body.base_url;
+    let mut integrations = crate::registered_integrations();
+    integrations.extend(stored_integrations.keys().map(String::as_str));
+    c.check_new_among(&integrations, state.scheduler.runtime().providers(), Some(state.addr))
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
     let key = state.store().save_connection(&c).await.map_err(|e| match e {
         e @ crate::store::StoreError::Seal { source: crate::crypto::CryptoError::NoKey, .. } => {
             ApiError::bad_request("encryption_key_missing", nango_types::text::error_chain(&e))

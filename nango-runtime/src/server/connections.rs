@@ -4,10 +4,12 @@
 //! the same handlers.
 
 use super::api::Body;
-use super::params::{api_time, boolean, known_connection, query_pairs, unknown_param};
+use super::params::{
+    api_time, boolean, known_connection, known_connection_key, query_pairs, unknown_param, valid_connection_id,
+};
 use super::{ApiError, ApiResult, AppState};
-use crate::store::{ConnectionProfile, EndUser, StoredConnection};
-use crate::{Credentials, registered_syncs};
+use crate::store::{ConnectionKey, ConnectionProfile, EndUser, StoredConnection};
+use crate::{Connection, Credentials, registered_syncs};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -20,17 +22,25 @@ use std::sync::Arc;
 /// At most this many tags per connection (Nango's limit).
 const MAX_TAGS: usize = 10;
 
-/// A connection as lists show it (Nango's `ApiPublicConnection`).
-pub(super) fn connection_summary(stored: &StoredConnection, profile: &ConnectionProfile) -> Value {
-    let c = &stored.connection;
+/// A connection as lists show it (Nango's `ApiPublicConnection`). `unreadable`: why its
+/// credentials do not open, listed in `errors` so that one bad connection is visible without
+/// hiding the others.
+pub(super) fn connection_summary(
+    key: ConnectionKey,
+    c: &Connection,
+    profile: &ConnectionProfile,
+    unreadable: Option<&str>,
+) -> Value {
+    // Nango lists the active errors (logs) of the connection here; failed runs show in
+    // `/sync/status` instead, so only what keeps the connection from being used at all is.
+    let errors: Vec<Value> =
+        unreadable.map(|reason| json!({"type": "unreadable_credentials", "message": reason})).into_iter().collect();
     json!({
-        "id": stored.key,
+        "id": key,
         "connection_id": c.connection_id,
         "provider_config_key": c.provider_config_key,
         "provider": c.provider,
-        // Nango lists the active errors (logs) of the connection here; failed runs show in
-        // `/sync/status` instead.
-        "errors": [],
+        "errors": errors,
         "end_user": profile.end_user,
         "metadata": c.metadata,
         "tags": profile.tags,
@@ -163,8 +173,7 @@ impl ListQuery {
         Ok(q)
     }
 
-    fn matches(&self, stored: &StoredConnection, profile: &ConnectionProfile) -> bool {
-        let c = &stored.connection;
+    fn matches(&self, c: &Connection, profile: &ConnectionProfile) -> bool {
         let user = profile.end_user.as_ref();
         let organization = user.and_then(|u| u.organization.as_ref());
         let contains = |text: Option<&str>, needle: &str| text.is_some_and(|t| t.to_lowercase().contains(needle));
@@ -183,14 +192,17 @@ impl ListQuery {
 }
 
 /// `GET /connections` (and the deprecated `GET /connection`): the connections the filters pick,
-/// never with credentials.
+/// never with credentials; those whose credentials do not open are listed too, with the reason
+/// in `errors`.
 pub(super) async fn list(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let query = ListQuery::parse(raw.as_deref())?;
     let profiles = state.store().connection_profiles().await?;
-    let connections = state.store().connections().await?;
-    let matching = connections.iter().filter_map(|stored| {
-        let profile = profiles.get(&stored.key).cloned().unwrap_or_default();
-        query.matches(stored, &profile).then(|| connection_summary(stored, &profile))
+    let connections = state.store().connections().await?.listed();
+    let matching = connections.iter().filter_map(|listed| {
+        let profile = profiles.get(&listed.key()).cloned().unwrap_or_default();
+        query
+            .matches(listed.connection(), &profile)
+            .then(|| connection_summary(listed.key(), listed.connection(), &profile, listed.unreadable_reason()))
     });
     let page: Vec<Value> = match query.limit {
         Some(limit) => matching.skip(query.page.saturating_mul(limit)).take(limit).collect(),
@@ -226,7 +238,8 @@ fn key_and_flags(raw: Option<&str>, extra: &[&str]) -> ApiResult<(String, BTreeM
 /// with its credentials (the secret key is what guards them). OAuth tokens about to expire are
 /// refreshed first, and always with `force_refresh=true`; the refresh token is included only
 /// with `refresh_token=true`. `refresh_github_app_jwt_token` is accepted: there are no GitHub
-/// App connections here.
+/// App connections here. A connection whose credentials do not open is a 409
+/// `unreadable_credentials` with the reason (`GET /connections` lists it with that error).
 pub(super) async fn get_one(
     State(state): State<Arc<AppState>>,
     Path(connection_id): Path<String>,
@@ -234,6 +247,7 @@ pub(super) async fn get_one(
 ) -> ApiResult<Json<Value>> {
     let (pck, flags) =
         key_and_flags(raw.as_deref(), &["force_refresh", "refresh_token", "refresh_github_app_jwt_token"])?;
+    valid_connection_id(&connection_id, "invalid_uri_params", "connection_id")?;
     let stored = known_connection(&state, &pck, &connection_id).await?;
     let force = flags.get("force_refresh").copied().unwrap_or(false);
     let credentials = match &stored.connection.credentials {
@@ -263,23 +277,30 @@ pub(super) async fn delete_one(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<impl IntoResponse> {
     let (pck, _) = key_and_flags(raw.as_deref(), &[])?;
-    let stored = known_connection(&state, &pck, &connection_id).await?;
-    refuse_while_running(&state, &stored)?;
+    valid_connection_id(&connection_id, "invalid_uri_params", "connection_id")?;
+    // No credentials read: a connection whose credentials do not open can be deleted too.
+    let key = known_connection_key(&state, &pck, &connection_id).await?;
+    refuse_while_running(&state, key, &pck, &connection_id)?;
     let deleted = state.store().delete_connection(&pck, &connection_id).await?;
     Ok(Json(json!({ "success": deleted })))
 }
 
-/// A 409 when a sync of the connection is running (deleting its rows under it would fail it).
-pub(super) fn refuse_while_running(state: &AppState, stored: &StoredConnection) -> ApiResult<()> {
-    let pck = &stored.connection.provider_config_key;
+/// A 409 when a sync of the connection (`key`, `connection_id` of `pck`) is running (deleting
+/// its rows under it would fail it).
+pub(super) fn refuse_while_running(
+    state: &AppState,
+    key: ConnectionKey,
+    pck: &str,
+    connection_id: &str,
+) -> ApiResult<()> {
     for sync in registered_syncs().filter(|s| s.descriptor.integration == pck) {
-        if state.scheduler.is_running(stored.key, sync.descriptor.name) {
+        if state.scheduler.is_running(key, sync.descriptor.name) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "sync_running",
                 format!(
-                    "sync `{}` is running for connection `{}`; pause it and retry",
-                    sync.descriptor.name, stored.connection.connection_id
+                    "sync `{}` is running for connection `{connection_id}`; pause it and retry",
+                    sync.descriptor.name
                 ),
             ));
         }
@@ -359,8 +380,9 @@ pub(super) async fn patch_one(
             "`webhook_url_override`: per-connection webhook URLs are not supported here; webhooks go to NANGO_WEBHOOK_URL",
         ));
     }
-    let stored = known_connection(&state, &pck, &connection_id).await?;
-    let profile = state.store().connection_profile(stored.key).await?.unwrap_or_default();
+    valid_connection_id(&connection_id, "invalid_uri_params", "connection_id")?;
+    let key = known_connection_key(&state, &pck, &connection_id).await?;
+    let profile = state.store().connection_profile(key).await?.unwrap_or_default();
     let explicit = body.tags.as_ref().map(valid_tags).transpose()?;
     let mut tags = explicit.clone().unwrap_or(profile.tags);
     let end_user = body.end_user.or(profile.end_user);
@@ -368,7 +390,7 @@ pub(super) async fn patch_one(
         tags = with_end_user_tags(tags, &explicit.unwrap_or_default(), user);
     }
     let tags = valid_tags(&tags)?;
-    state.store().set_connection_profile(stored.key, &tags, end_user.as_ref()).await?;
+    state.store().set_connection_profile(key, &tags, end_user.as_ref()).await?;
     Ok(Json(json!({"success": true})))
 }
 
@@ -399,6 +421,9 @@ async fn metadata_targets(state: &AppState, body: &MetadataBody) -> ApiResult<Ve
             "invalid_body",
             "`connection_id` (one id or a non-empty list of ids) and `provider_config_key` must not be empty",
         ));
+    }
+    for id in &ids {
+        valid_connection_id(id, "invalid_body", "connection_id")?;
     }
     let mut keys = Vec::with_capacity(ids.len());
     for id in &ids {

@@ -20,7 +20,7 @@ use super::connections::refuse_while_running;
 use super::params::{api_time, query_pairs, unknown_param};
 use super::{ApiError, ApiResult, AppState};
 use crate::providers::{AuthMode, Provider};
-use crate::store::{Integration, IntegrationCredentials};
+use crate::store::{ConnectionKey, Integration, IntegrationCredentials};
 use crate::{registered_actions, registered_on_events, registered_syncs};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -59,9 +59,9 @@ pub(super) async fn all_integrations(state: &AppState) -> ApiResult<Vec<Integrat
         let connections = state.store().connections().await?;
         for key in declared {
             let provider = connections
-                .iter()
-                .find(|c| c.connection.provider_config_key == key)
-                .map_or(key, |c| c.connection.provider.as_str());
+                .identities()
+                .find(|(_, c)| c.provider_config_key == key)
+                .map_or(key, |(_, c)| c.provider.as_str());
             let mut integration = Integration::new(key, provider);
             (integration.created_at, integration.updated_at) = (state.started_at, state.started_at);
             by_key.insert(key.to_owned(), integration);
@@ -313,7 +313,7 @@ pub(super) async fn update(
             if declared_keys().contains(key.as_str()) {
                 return refuse(format!("nango.yaml declares `{key}`; rename it there"));
             }
-            if state.store().connections().await?.iter().any(|c| c.connection.provider_config_key == key) {
+            if state.store().connections().await?.identities().any(|(_, c)| c.provider_config_key == key) {
                 return refuse(format!("`{key}` has connections; an integration with connections keeps its key"));
             }
             if find_integration(&state, &new).await.is_ok() {
@@ -339,13 +339,18 @@ pub(super) async fn delete(
         return Err(unknown_param(name, &["(none)"]));
     }
     find_integration(&state, &key).await?;
-    let connections: Vec<_> =
-        state.store().connections().await?.into_iter().filter(|c| c.connection.provider_config_key == key).collect();
-    for stored in &connections {
-        refuse_while_running(&state, stored)?;
+    // Every connection of it, also those whose credentials do not open.
+    let all = state.store().connections().await?;
+    let connections: Vec<(ConnectionKey, &str)> = all
+        .identities()
+        .filter(|(_, c)| c.provider_config_key == key)
+        .map(|(k, c)| (k, c.connection_id.as_str()))
+        .collect();
+    for (connection, connection_id) in &connections {
+        refuse_while_running(&state, *connection, &key, connection_id)?;
     }
-    for stored in &connections {
-        state.store().delete_connection(&key, &stored.connection.connection_id).await?;
+    for (_, connection_id) in &connections {
+        state.store().delete_connection(&key, connection_id).await?;
     }
     state.store().delete_integration(&key).await?;
     Ok(Json(json!({"success": true})))

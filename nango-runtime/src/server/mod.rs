@@ -13,6 +13,7 @@ mod connections;
 mod console;
 mod error;
 mod integrations;
+mod listen;
 mod metrics;
 mod openapi;
 mod params;
@@ -21,6 +22,7 @@ mod scripts;
 
 pub use actions::BackgroundActions;
 pub use error::{ApiError, ApiResult};
+pub use listen::{BodyTimedOut, ServerLimits};
 pub use metrics::Metrics;
 
 use crate::engine::{RunReport, Runtime};
@@ -59,6 +61,8 @@ pub struct ServeOptions {
     pub console_session_ttl: Duration,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
+    /// Timeouts and the connection limit of the HTTP server.
+    pub limits: ServerLimits,
 }
 
 impl Default for ServeOptions {
@@ -73,6 +77,7 @@ impl Default for ServeOptions {
             shutdown_grace: Duration::from_secs(30),
             console_session_ttl: Duration::from_secs(12 * 3600),
             scheduler: SchedulerConfig::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -87,6 +92,8 @@ pub struct AppState {
     pub console_session_ttl: Duration,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Where the service listens (a connection's base URL may not point here).
+    pub addr: SocketAddr,
     /// When the service started: the creation time shown for the integrations nango.yaml
     /// declares, and the deploy time of its scripts.
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -130,28 +137,25 @@ impl Server {
         let runtime = Arc::new(runtime);
         let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
+        let listener = tokio::net::TcpListener::bind(options.addr).await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
             scheduler: scheduler.clone(),
             secret_key: options.secret_key.clone(),
             console_session_ttl: options.console_session_ttl,
             metrics,
+            addr,
             started_at: chrono::Utc::now(),
             actions: Arc::default(),
         });
-        let listener = tokio::net::TcpListener::bind(options.addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
         let grace = options.shutdown_grace;
+        let limits = options.limits;
         let app_state = state.clone();
         let task = tokio::spawn(async move {
             let scheduling = tokio::spawn(scheduler.clone().run());
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                tracing::error!(error = %e, "server error");
-            }
+            listen::serve(listener, app, limits, stopped).await;
             let actions = app_state.actions.shutdown(app_state.store(), grace);
             tokio::join!(scheduler.shutdown(grace), actions);
             let _ = scheduling.await;
@@ -357,7 +361,10 @@ pub fn webhooks_for(
                 SyncWebhook::success(identity, sync_type, report.started_at, c)
             } else {
                 let error = SyncErrorInfo::new("script_error", report.error.clone().unwrap_or_default());
-                let failed_at = report.started_at + chrono::Duration::from_std(report.duration).unwrap_or_default();
+                let failed_at = chrono::Duration::from_std(report.duration)
+                    .ok()
+                    .and_then(|d| report.started_at.checked_add_signed(d))
+                    .unwrap_or(report.started_at);
                 SyncWebhook::error(identity, sync_type, error, report.started_at, failed_at)
             };
             let uses_checkpoints = report.checkpoint_from.is_some() || report.checkpoint_to.is_some();

@@ -3,7 +3,7 @@
 //! names.
 
 use super::{ApiError, ApiResult, AppState};
-use crate::store::StoredConnection;
+use crate::store::{ConnectionKey, StoredConnection};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 
@@ -45,10 +45,21 @@ pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The `Connection-Id` and `Provider-Config-Key` headers, both required (400 `invalid_headers`).
+/// Refuses a connection id no connection can have ([`crate::check_connection_id`], the one
+/// check of ids), before it is looked up: a 400 with `code`, naming where it came from (`name`)
+/// and quoting it cut short, as Nango refuses ids outside its characters on every route.
+pub(super) fn valid_connection_id(id: &str, code: &'static str, name: &str) -> ApiResult<()> {
+    crate::check_connection_id(id).map_err(|e| ApiError::bad_request(code, format!("`{name}`: {}", e.problem)))
+}
+
+/// The `Connection-Id` and `Provider-Config-Key` headers, both required, the id one a connection
+/// can have (400 `invalid_headers`).
 pub(super) fn connection_headers(headers: &HeaderMap) -> ApiResult<(&str, &str)> {
     match (header(headers, "provider-config-key"), header(headers, "connection-id")) {
-        (Some(pck), Some(id)) => Ok((pck, id)),
+        (Some(pck), Some(id)) => {
+            valid_connection_id(id, "invalid_headers", "Connection-Id")?;
+            Ok((pck, id))
+        }
         _ => Err(ApiError::bad_request(
             "invalid_headers",
             "the `Connection-Id` and `Provider-Config-Key` headers are required",
@@ -56,19 +67,42 @@ pub(super) fn connection_headers(headers: &HeaderMap) -> ApiResult<(&str, &str)>
     }
 }
 
-/// The connection a request of the newer routes names: a connection of another integration is a
-/// 404, like one that does not exist, so nothing of it shows.
+fn no_such_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
+    ApiError::not_found(
+        "unknown_connection",
+        format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
+    )
+}
+
+/// The connection a request of the newer routes names, with its credentials opened (for the
+/// routes that use them): a connection of another integration is a 404, like one that does not
+/// exist, so nothing of it shows; one whose credentials do not open is a 409
+/// `unreadable_credentials` with the reason.
 pub(super) async fn known_connection(
     state: &AppState,
     provider_config_key: &str,
     connection_id: &str,
 ) -> ApiResult<StoredConnection> {
-    state.store().connection(provider_config_key, connection_id).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "unknown_connection",
-            format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
-        )
-    })
+    state
+        .store()
+        .connection(provider_config_key, connection_id)
+        .await?
+        .ok_or_else(|| no_such_connection(provider_config_key, connection_id))
+}
+
+/// The key of the connection a request of the newer routes names, for the routes that do not
+/// use its credentials (none are read, so a connection whose credentials do not open is found
+/// like any other); a 404 as [`known_connection`].
+pub(super) async fn known_connection_key(
+    state: &AppState,
+    provider_config_key: &str,
+    connection_id: &str,
+) -> ApiResult<ConnectionKey> {
+    state
+        .store()
+        .connection_key(provider_config_key, connection_id)
+        .await?
+        .ok_or_else(|| no_such_connection(provider_config_key, connection_id))
 }
 
 #[cfg(test)]

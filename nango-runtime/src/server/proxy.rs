@@ -16,10 +16,10 @@
 //! it put on the request (any credential of the connection in the answer's headers or body is
 //! replaced by `***`).
 
+use super::api::RawBody;
 use super::params::{connection_headers, header, known_connection};
 use super::{ApiError, ApiResult, AppState};
 use crate::http::HttpError;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -98,7 +98,8 @@ struct Settings {
     base_url_override: Option<String>,
 }
 
-fn settings(headers: &HeaderMap) -> ApiResult<Settings> {
+/// `serving_at`: where this service listens, which `Base-Url-Override` may not name.
+fn settings(headers: &HeaderMap, serving_at: std::net::SocketAddr) -> ApiResult<Settings> {
     let retries =
         match header(headers, "retries") {
             None => 0,
@@ -117,10 +118,11 @@ fn settings(headers: &HeaderMap) -> ApiResult<Settings> {
     let base_url_override = match header(headers, "base-url-override") {
         None => None,
         Some(url) => {
+            // The checks of a connection's base URL: http(s) with a host, and not this service.
+            crate::check_base_url(url, Some(serving_at))
+                .map_err(|e| bad_header(format!("`Base-Url-Override`: {}", e.problem)))?;
             let parsed = reqwest::Url::parse(url)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .ok_or_else(|| bad_header(format!("`Base-Url-Override` must be an http(s) URL, not `{url}`")))?;
+                .map_err(|e| bad_header(format!("`Base-Url-Override`: `{url}` is not a URL ({e})")))?;
             Some(parsed.to_string())
         }
     };
@@ -164,10 +166,10 @@ pub(super) async fn proxy(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let (pck, connection_id) = connection_headers(&headers)?;
-    let settings = settings(&headers)?;
+    let settings = settings(&headers, state.addr)?;
     let endpoint = provider_path(&uri)?;
     let stored = known_connection(&state, pck, connection_id).await?;
     let runtime = state.scheduler.runtime();

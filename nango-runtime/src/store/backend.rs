@@ -9,16 +9,25 @@
 //!
 //! The traits are object-safe (through `async-trait`) so the facade holds an
 //! `Arc<dyn Backend>` chosen at run time from the database URL. [`SqliteBackend`] is the one
-//! implementation today; a PostgreSQL backend is another implementation of the same seven
+//! implementation today; a PostgreSQL backend is another implementation of the same eight
 //! traits.
+//!
+//! Two promises every backend keeps, which the runtime builds on:
+//! - **Keys are handed out once.** A connection's key and a run's id are never given again, also
+//!   after the row is deleted (SQLite: `AUTOINCREMENT`; PostgreSQL: identity columns), so
+//!   history filed under a key never mixes two connections.
+//! - **Leases are exclusive.** [`LeaseBackend::acquire_lease`] gives a (connection, sync) to one
+//!   owner at a time, in one statement that takes a lapsed lease over or fails (an
+//!   `INSERT ... ON CONFLICT DO UPDATE ... WHERE expires_at <= now` works in both SQLite and
+//!   PostgreSQL); runs are closed as interrupted only once their lease lapsed.
 //!
 //! [`SqliteBackend`]: super::SqliteBackend
 
 use super::DeliveryRecord;
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectionKey, ConnectionProfile, ConsoleSession, EndUser,
-    ExistingRecord, LogLine, PreparedRecord, Pruned, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord,
-    RunStart, StoreResult, SyncState,
+    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, PreparedRecord, Pruned, RecordChange, RecordPage, RecordQuery,
+    RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -65,10 +74,45 @@ pub struct SealedConnection {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A connection's sealed credentials with what they are bound to, for a key check or rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedRow {
+    /// The connection's key.
+    pub key: ConnectionKey,
+    /// Integration key.
+    pub provider_config_key: String,
+    /// Connection id.
+    pub connection_id: String,
+    /// The credentials as stored.
+    pub credentials: SealedCredentials,
+}
+
+/// One connection's credentials re-sealed by a key rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reseal {
+    /// The row as it was read (compared again when written: a change meanwhile aborts).
+    pub before: SealedRow,
+    /// The credentials sealed under the new key.
+    pub after: SealedCredentials,
+}
+
+/// An integration's app credentials re-sealed by a key rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationReseal {
+    /// The integration's key.
+    pub unique_key: String,
+    /// Its credentials as they were read (compared again when written: a change meanwhile
+    /// aborts).
+    pub before: SealedCredentials,
+    /// The credentials sealed under the new key.
+    pub after: SealedCredentials,
+}
+
 /// Connections, with sealed credentials.
 #[async_trait]
 pub trait ConnectionBackend: Send + Sync {
-    /// Creates or replaces a connection (by integration key and connection id); its key.
+    /// Creates or replaces a connection (by integration key and connection id); its key. A new
+    /// connection never gets a key an earlier (deleted) one had.
     async fn save_connection(&self, connection: &SealedConnection) -> StoreResult<ConnectionKey>;
     /// One connection by integration key and connection id.
     async fn connection(
@@ -109,6 +153,56 @@ pub trait ConnectionBackend: Send + Sync {
     ) -> StoreResult<()>;
     /// Records that the API returned a connection's credentials at `at`.
     async fn mark_fetched(&self, connection: ConnectionKey, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Every connection's sealed credentials.
+    async fn sealed_credentials(&self) -> StoreResult<Vec<SealedRow>>;
+    /// The store's sealing key check (a known text sealed under the store's key), if set.
+    async fn key_check(&self) -> StoreResult<Option<Vec<u8>>>;
+    /// Sets the key check unless one is set; the one stored afterwards (of two processes setting
+    /// it at once, one wins, and the other learns which).
+    async fn establish_key_check(&self, sealed: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Writes re-sealed credentials (of connections and of integrations' apps) and the new key
+    /// check in one transaction; a row whose credentials are no longer `before` aborts it all
+    /// with [`StoreError::ChangedDuringRotation`](super::StoreError::ChangedDuringRotation).
+    /// Freed space is overwritten, so no old value stays readable in the database files.
+    async fn reseal_credentials(
+        &self,
+        changes: &[Reseal],
+        integrations: &[IntegrationReseal],
+        key_check: &[u8],
+    ) -> StoreResult<()>;
+}
+
+/// Leases: which process runs a (connection, sync) now. Times come from the caller (the
+/// facade passes the clock), so the rules can be tested without waiting.
+#[async_trait]
+pub trait LeaseBackend: Send + Sync {
+    /// Takes the lease for `owner` until `expires_at` when it is free, lapsed (`expires_at <=
+    /// now`) or already `owner`'s (left by a run of the same process that was dropped: the
+    /// process keeps its own runs apart itself); otherwise who holds it.
+    async fn acquire_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Result<(), LeaseHolder>>;
+    /// Extends `owner`'s lease to `expires_at` and records `run` as alive at `now`; `false` when
+    /// `owner` no longer holds it (it lapsed and someone took it over, or the connection is gone).
+    async fn renew_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        run: Option<i64>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives `owner`'s lease up (nothing when someone else holds it).
+    async fn release_lease(&self, connection: ConnectionKey, sync: &str, owner: &LeaseOwner) -> StoreResult<()>;
+    /// Closes the runs left `RUNNING` whose (connection, sync) has no live lease: failed, as
+    /// interrupted, ended when they were last known alive. How many.
+    async fn close_stale_runs(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// The record cache.
@@ -169,12 +263,17 @@ pub trait ScheduleBackend: Send + Sync {
         models: &[&str],
         clear_records: bool,
     ) -> StoreResult<()>;
-    /// Starts a run: marks runs left `RUNNING` by a dead process as failed, records the new run,
-    /// and chooses its deletion-detection generation (a run resuming an interrupted enumeration
-    /// keeps that enumeration's).
+    /// Starts a run, by the holder of the (connection, sync) lease: closes the runs left
+    /// `RUNNING` (their lease lapsed, or the caller could not hold it) as failed, ended when they
+    /// were last known alive; records the new run; takes the pending trigger; and chooses the
+    /// run's deletion-detection generation (a run resuming an interrupted enumeration keeps that
+    /// enumeration's).
     async fn begin_run(&self, connection: ConnectionKey, sync: &str, track_deletes: bool) -> StoreResult<RunStart>;
-    /// Ends a run.
+    /// Ends a run, unless another process already closed it (it lost its lease): then its
+    /// verdict stands and the sync's state is left alone.
     async fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> StoreResult<()>;
+    /// Records (`Some`) or withdraws (`None`) a trigger: the next run that starts takes it.
+    async fn set_triggered(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()>;
     /// Recent runs, newest first (all connections and syncs when `None`).
     async fn runs(
         &self,
@@ -297,6 +396,7 @@ pub trait Backend:
     ConnectionBackend
     + RecordBackend
     + ScheduleBackend
+    + LeaseBackend
     + DeliveryBackend
     + SessionBackend
     + IntegrationBackend

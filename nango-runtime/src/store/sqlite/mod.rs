@@ -10,8 +10,8 @@ mod integrations;
 mod migrate;
 
 use super::backend::{
-    Backend, ConnectionBackend, DeliveryBackend, RecordBackend, ScheduleBackend, SealedConnection, SealedCredentials,
-    SessionBackend,
+    Backend, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend, Reseal,
+    ScheduleBackend, SealedConnection, SealedCredentials, SealedRow, SessionBackend,
 };
 use super::error::During;
 use super::policy::{Batch, ExistingRecord, LastAction};
@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -72,12 +72,22 @@ impl SqliteBackend {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        // Migrations get a connection of their own without foreign-key enforcement (see
+        // `migrate.rs`); every other statement runs with it.
+        let mut migrating = options
+            .clone()
+            .foreign_keys(false)
+            .connect()
+            .await
+            .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
+        let migrated = migrate::migrate(&mut migrating).await;
+        let _ = migrating.close().await;
+        migrated?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
-        migrate::migrate(&pool).await?;
         Ok(SqliteBackend { pool })
     }
 
@@ -387,6 +397,127 @@ impl ConnectionBackend for SqliteBackend {
         Ok(())
     }
 
+    async fn sealed_credentials(&self) -> StoreResult<Vec<SealedRow>> {
+        const OP: &str = "reading sealed credentials";
+        let rows = sqlx::query(
+            "SELECT pk, provider_config_key, connection_id, credentials, credentials_kind FROM connections \
+             ORDER BY provider_config_key, connection_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .during(OP)?;
+        rows.iter()
+            .map(|row| {
+                let read = || -> sqlx::Result<SealedRow> {
+                    Ok(SealedRow {
+                        key: ConnectionKey::new(row.try_get("pk")?),
+                        provider_config_key: row.try_get("provider_config_key")?,
+                        connection_id: row.try_get("connection_id")?,
+                        credentials: SealedCredentials {
+                            sealed: row.try_get("credentials")?,
+                            kind: row.try_get("credentials_kind")?,
+                        },
+                    })
+                };
+                read().during(OP)
+            })
+            .collect()
+    }
+
+    async fn key_check(&self) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT sealed FROM sealing_key_check WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .during("reading the sealing key check")
+    }
+
+    async fn establish_key_check(&self, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        const OP: &str = "recording the sealing key check";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        sqlx::query(
+            "INSERT INTO sealing_key_check (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed)
+        .bind(to_micros(Utc::now()))
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM sealing_key_check WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .during(OP)?;
+        tx.commit().await.during(OP)?;
+        Ok(stored)
+    }
+
+    async fn reseal_credentials(
+        &self,
+        changes: &[Reseal],
+        integrations: &[IntegrationReseal],
+        key_check: &[u8],
+    ) -> StoreResult<()> {
+        const OP: &str = "re-sealing credentials";
+        let mut conn = self.pool.acquire().await.during(OP)?;
+        // Old values are overwritten where they are freed, not just unlinked.
+        sqlx::query("PRAGMA secure_delete = ON").execute(&mut *conn).await.during(OP)?;
+        let written = async {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+            for change in changes {
+                let before = &change.before;
+                let done = sqlx::query(
+                    "UPDATE connections SET credentials = $1, credentials_kind = $2 WHERE pk = $3 AND credentials = $4",
+                )
+                .bind(&change.after.sealed)
+                .bind(&change.after.kind)
+                .bind(before.key.get())
+                .bind(&before.credentials.sealed)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::ChangedDuringRotation {
+                        owner: format!("connection `{}` of `{}`", before.connection_id, before.provider_config_key),
+                    });
+                }
+            }
+            for change in integrations {
+                let done = sqlx::query(
+                    "UPDATE integrations SET credentials = $1, credentials_kind = $2 \
+                     WHERE unique_key = $3 AND credentials = $4",
+                )
+                .bind(&change.after.sealed)
+                .bind(&change.after.kind)
+                .bind(&change.unique_key)
+                .bind(&change.before.sealed)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::ChangedDuringRotation {
+                        owner: format!("integration `{}`", change.unique_key),
+                    });
+                }
+            }
+            sqlx::query(
+                "INSERT INTO sealing_key_check (id, sealed, created_at) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at",
+            )
+            .bind(key_check)
+            .bind(to_micros(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
+            tx.commit().await.during(OP)
+        }
+        .await;
+        let _ = sqlx::query("PRAGMA secure_delete = OFF").execute(&mut *conn).await;
+        written?;
+        // The write-ahead log still holds the pages as they were: fold it into the database and
+        // empty it.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await.during(OP)?;
+        Ok(())
+    }
+
     async fn update_metadata(&self, connections: &[ConnectionKey], metadata: &Value, merge: bool) -> StoreResult<()> {
         const OP: &str = "saving the metadata of connections";
         let now = to_micros(Utc::now());
@@ -489,7 +620,8 @@ impl ScheduleBackend for SqliteBackend {
     async fn sync_state(&self, connection: ConnectionKey, sync: &str) -> StoreResult<SyncState> {
         const OP: &str = "reading the state of a sync";
         let row = sqlx::query(
-            "SELECT last_sync_date, checkpoint, paused, frequency_secs, frequency_text, next_run_at FROM sync_state \
+            "SELECT last_sync_date, checkpoint, paused, frequency_secs, frequency_text, next_run_at, triggered_at \
+             FROM sync_state \
              WHERE connection = $1 AND sync = $2",
         )
         .bind(connection.get())
@@ -507,6 +639,7 @@ impl ScheduleBackend for SqliteBackend {
                 frequency_secs: row.try_get::<Option<i64>, _>("frequency_secs")?.map(|f| f.max(0) as u64),
                 frequency_text: row.try_get("frequency_text")?,
                 next_run_at: row.try_get::<Option<i64>, _>("next_run_at")?.map(from_micros),
+                triggered_at: row.try_get::<Option<i64>, _>("triggered_at")?.map(from_micros),
             })
         };
         read().during(OP)
@@ -567,17 +700,25 @@ impl ScheduleBackend for SqliteBackend {
         let started_at = Utc::now();
         let now = to_micros(started_at);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
-        sqlx::query(
-            "UPDATE runs SET status = 'FAILED', ended_at = $1, \
-             error = 'interrupted: the process stopped before the run ended' \
-             WHERE connection = $2 AND sync = $3 AND status = 'RUNNING'",
-        )
-        .bind(now)
+        // The caller holds the lease: whoever ran these is gone.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
+             WHERE connection = $1 AND sync = $2 AND status = 'RUNNING'"
+        )))
         .bind(connection.get())
         .bind(sync)
         .execute(&mut *tx)
         .await
         .during("marking interrupted runs as failed")?;
+        sqlx::query(
+            "UPDATE sync_state SET triggered_at = NULL WHERE connection = $1 AND sync = $2 AND triggered_at <= $3",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .during("taking the pending trigger")?;
         let state =
             sqlx::query("SELECT last_sync_date, checkpoint, epoch FROM sync_state WHERE connection = $1 AND sync = $2")
                 .bind(connection.get())
@@ -593,7 +734,8 @@ impl ScheduleBackend for SqliteBackend {
                 .await
                 .during(OP)?;
         let run: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (connection, sync, started_at, status) VALUES ($1, $2, $3, 'RUNNING') RETURNING id",
+            "INSERT INTO runs (connection, sync, started_at, status, heartbeat_at) VALUES ($1, $2, $3, 'RUNNING', $3) \
+             RETURNING id",
         )
         .bind(connection.get())
         .bind(sync)
@@ -644,15 +786,22 @@ impl ScheduleBackend for SqliteBackend {
     async fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> StoreResult<()> {
         const OP: &str = "recording the end of a run";
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
-        sqlx::query("UPDATE runs SET status = $1, ended_at = $2, counts = $3, error = $4 WHERE id = $5")
-            .bind(end.status.as_str())
-            .bind(to_micros(Utc::now()))
-            .bind(serde_json::to_string(&end.counts).unwrap_or_else(|_| "{}".into()))
-            .bind(&end.error)
-            .bind(run.ids.run)
-            .execute(&mut *tx)
-            .await
-            .during(OP)?;
+        let ended = sqlx::query(
+            "UPDATE runs SET status = $1, ended_at = $2, counts = $3, error = $4 WHERE id = $5 AND status = 'RUNNING'",
+        )
+        .bind(end.status.as_str())
+        .bind(to_micros(Utc::now()))
+        .bind(serde_json::to_string(&end.counts).unwrap_or_else(|_| "{}".into()))
+        .bind(&end.error)
+        .bind(run.ids.run)
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        if ended.rows_affected() == 0 {
+            // Another process closed it after this one lost its lease: its verdict stands.
+            tx.commit().await.during(OP)?;
+            return Ok(());
+        }
         if end.advance_last_sync_date {
             sqlx::query("UPDATE sync_state SET last_sync_date = $1 WHERE connection = $2 AND sync = $3")
                 .bind(to_micros(run.started_at))
@@ -802,6 +951,140 @@ impl ScheduleBackend for SqliteBackend {
         .await
         .during("saving the connection's frequency")?;
         Ok(())
+    }
+    async fn set_triggered(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, triggered_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET triggered_at = excluded.triggered_at",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(at.map(to_micros))
+        .execute(&self.pool)
+        .await
+        .during("saving a trigger")?;
+        Ok(())
+    }
+}
+
+/// The error of a run closed because the process running it stopped.
+const INTERRUPTED: &str =
+    "interrupted: the process running it stopped before it ended; it ended when it was last known alive";
+
+#[async_trait]
+impl LeaseBackend for SqliteBackend {
+    async fn acquire_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Result<(), LeaseHolder>> {
+        const OP: &str = "taking the lease of a sync";
+        // Taken when free, lapsed or already the owner's, in one statement; otherwise who holds
+        // it. A holder that lets go between the two statements is asked again.
+        for _ in 0..3 {
+            let taken: Option<String> = sqlx::query_scalar(
+                "INSERT INTO sync_leases (connection, sync, owner, label, acquired_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (connection, sync) DO UPDATE SET owner = excluded.owner, label = excluded.label, \
+                 acquired_at = excluded.acquired_at, expires_at = excluded.expires_at \
+                 WHERE sync_leases.owner = excluded.owner OR sync_leases.expires_at <= excluded.acquired_at \
+                 RETURNING owner",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(owner.token())
+            .bind(owner.label())
+            .bind(to_micros(now))
+            .bind(to_micros(expires_at))
+            .fetch_optional(&self.pool)
+            .await
+            .during(OP)?;
+            if taken.is_some() {
+                return Ok(Ok(()));
+            }
+            let holder = sqlx::query(
+                "SELECT label, acquired_at, expires_at FROM sync_leases WHERE connection = $1 AND sync = $2",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .fetch_optional(&self.pool)
+            .await
+            .during(OP)?;
+            if let Some(row) = holder {
+                let read = || -> sqlx::Result<LeaseHolder> {
+                    Ok(LeaseHolder {
+                        label: row.try_get("label")?,
+                        since: from_micros(row.try_get("acquired_at")?),
+                        expires_at: from_micros(row.try_get("expires_at")?),
+                    })
+                };
+                return Ok(Err(read().during(OP)?));
+            }
+        }
+        Err(StoreError::LeaseContended { sync: sync.to_owned() })
+    }
+
+    async fn renew_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        run: Option<i64>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        const OP: &str = "renewing the lease of a sync";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let renewed =
+            sqlx::query("UPDATE sync_leases SET expires_at = $1 WHERE connection = $2 AND sync = $3 AND owner = $4")
+                .bind(to_micros(expires_at))
+                .bind(connection.get())
+                .bind(sync)
+                .bind(owner.token())
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        if renewed.rows_affected() == 0 {
+            tx.rollback().await.during(OP)?;
+            return Ok(false);
+        }
+        if let Some(run) = run {
+            sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'RUNNING'")
+                .bind(to_micros(now))
+                .bind(run)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        }
+        tx.commit().await.during(OP)?;
+        Ok(true)
+    }
+
+    async fn release_lease(&self, connection: ConnectionKey, sync: &str, owner: &LeaseOwner) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sync_leases WHERE connection = $1 AND sync = $2 AND owner = $3")
+            .bind(connection.get())
+            .bind(sync)
+            .bind(owner.token())
+            .execute(&self.pool)
+            .await
+            .during("giving the lease of a sync up")?;
+        Ok(())
+    }
+
+    async fn close_stale_runs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let closed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
+             WHERE status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM sync_leases l \
+             WHERE l.connection = runs.connection AND l.sync = runs.sync AND l.expires_at > $1)"
+        )))
+        .bind(to_micros(now))
+        .execute(&self.pool)
+        .await
+        .during("closing the runs of processes that stopped")?;
+        Ok(closed.rows_affected())
     }
 }
 
