@@ -325,7 +325,9 @@ fn program(name: &str, modules: &[Module]) {
 
 /// Builds the programs (one cargo call: they compile side by side) in a crate of their own that
 /// depends on the runtime only as generated code does (no `runtime` feature), then runs each.
-/// The crate has its own target folder, kept between runs.
+/// The crate builds in the workspace's target folder, where the dependencies it shares with the
+/// workspace (same versions, features and profile) are already built. (A nested cargo may use it
+/// while `cargo test` runs: cargo releases its lock before running tests.)
 fn build_and_run(programs: &[&str]) {
     let dir = work_dir();
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nango-runtime");
@@ -341,7 +343,7 @@ fn build_and_run(programs: &[&str]) {
     // The workspace's versions, so the build is offline and the dependencies are the tested ones.
     let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap();
     write(&dir.join("Cargo.lock"), &lock);
-    let target = dir.join("target");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = std::time::Instant::now();
     let build = std::process::Command::new(cargo)
@@ -368,6 +370,9 @@ fn build_and_run(programs: &[&str]) {
     }
 }
 
+/// How many programs the corpus is split into.
+const CORPUS_PROGRAMS: usize = 4;
+
 #[test]
 fn generated_code_compiles_round_trips_and_has_one_schema() {
     let mut fixtures = Vec::new();
@@ -376,17 +381,24 @@ fn generated_code_compiles_round_trips_and_has_one_schema() {
         let name = case.file_name().unwrap().to_string_lossy().replace('-', "_");
         fixtures.push(module(&name, &out, &generated));
     }
-    program("fixtures", &fixtures);
-    let mut programs = vec!["fixtures"];
+    program("compile_check_fixtures", &fixtures);
+    let mut programs = vec!["compile_check_fixtures"];
 
+    let mut names = Vec::new();
     if let Some(files) = common::accepted_corpus() {
         let mut corpus = Vec::new();
         for (i, file) in files {
             let (out, generated) = common::generate(&file);
             corpus.push(module(&format!("corpus_{i}"), &out, &generated));
         }
-        program("corpus", &corpus);
-        programs.push("corpus");
+        // The corpus in a few programs of about the same size: rustc type-checks a crate on one
+        // core, so one big program would keep the other core idle for most of the build.
+        let size = corpus.len().div_ceil(CORPUS_PROGRAMS);
+        for (n, part) in corpus.chunks(size).enumerate() {
+            names.push(format!("compile_check_corpus_{n}"));
+            program(&names[n], part);
+        }
     }
+    programs.extend(names.iter().map(String::as_str));
     build_and_run(&programs);
 }

@@ -23,11 +23,29 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     files
 }
 
-/// `cargo build --offline` of a generated project, in a target folder shared by these tests:
-/// whether it succeeded, its stderr, and the target folder.
+/// The workspace's own target folder. Generated projects build there: the dependencies they share
+/// with the workspace (with the same features) are already built, so only the rest is compiled.
+/// (A nested cargo may use it while `cargo test` runs: cargo releases its lock before running
+/// tests.)
+fn workspace_target() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().to_path_buf()
+}
+
+/// A fresh folder for a test's projects, inside the workspace's target folder so that the
+/// workspace's `.cargo/config.toml` (its dev profile) applies to their builds too: with another
+/// profile no dependency build could be shared.
+fn scratch(name: &str) -> PathBuf {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    base
+}
+
+/// `cargo build --offline` of a generated project: whether it succeeded, its stderr, and the
+/// target folder.
 fn cargo_build(project: &Path) -> (bool, String, PathBuf) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nango-init-target");
+    let target = workspace_target();
     let out = Command::new(cargo)
         .args(["build", "--offline", "--quiet"])
         .env("CARGO_TARGET_DIR", &target)
@@ -47,9 +65,7 @@ fn nango(dir: &Path, args: &[&str]) -> String {
 #[test]
 fn init_build_and_regenerate() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let base = std::env::temp_dir().join(format!("nango-init-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
+    let base = scratch("nango-init-test");
     let output = nango(&base, &["init", "demo", "--path-deps", workspace.to_str().unwrap()]);
     assert!(output.contains("created demo/src/syncs/github_tickets.rs"), "{output}");
     let project = base.join("demo");
@@ -97,9 +113,7 @@ fn init_build_and_regenerate() {
 #[test]
 fn scaffolds_of_every_script_kind_compile_and_register() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let base = std::env::temp_dir().join(format!("nango-scaffold-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
+    let base = scratch("nango-scaffold-test");
     // A project whose nango.yaml has syncs with webhook subscriptions and on-events scripts.
     nango(&base, &["init", "kinds", "--path-deps", workspace.to_str().unwrap()]);
     let project = base.join("kinds");

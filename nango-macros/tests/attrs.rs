@@ -1,10 +1,12 @@
-//! `#[nango_sync]` / `#[nango_action]`: every supported form compiles and registers; every
-//! mistake fails with the error on the offending token (`.stderr` files; `TRYBUILD=overwrite` to
-//! accept changes). Cases are built under `target/tests/trybuild/nango-macros`, hence the
-//! `../../../../` in their paths.
+//! Compile-time behaviour of the macros, in one trybuild run (one build of the cases'
+//! dependencies): `#[nango_sync]` / `#[nango_action]` and the other attributes compile and
+//! register in every supported form, and every mistake fails with the error on the offending
+//! token; `nango_models!` fails on a bad path or file. Expected errors are the `.stderr` files
+//! (`TRYBUILD=overwrite` to accept changes). Cases are built under
+//! `target/tests/trybuild/nango-macros`, hence the `../../../../` in their paths.
 
 #[test]
-fn attributes() {
+fn macros_compile_or_fail_as_expected() {
     let t = trybuild::TestCases::new();
     t.pass("tests/attrs/pass.rs");
     t.pass("tests/attrs/registry_problems.rs");
@@ -20,4 +22,6 @@ fn attributes() {
     ] {
         t.compile_fail(format!("tests/attrs/{case}.rs"));
     }
+    // `nango_models!`
+    t.compile_fail("tests/ui/*.rs");
 }

@@ -442,6 +442,64 @@ async fn bodylink_issues(
     )
 }
 
+/// `POST /repos/{owner}/{repo}/issues` with `{"title": "..."}`: GitHub's "create an issue" (other
+/// fields are accepted and not kept); `201` with the new issue.
+async fn create_issue(
+    State(app): State<Arc<App>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let title = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|body| body.get("title").and_then(Value::as_str).map(str::to_owned))
+        .filter(|title| !title.trim().is_empty());
+    let Some(title) = title else {
+        return faults::json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({"message": "Invalid request.\n\n\"title\" wasn't supplied.", "documentation_url": DOCS}),
+        );
+    };
+    let number = app.write().create(title);
+    let place = Place::new(&app.url, &owner, &repo);
+    let store = app.read();
+    match store.issue(number, &place) {
+        Some(issue) => faults::json(StatusCode::CREATED, &issue.to_value()),
+        None => not_found(),
+    }
+}
+
+/// `/echo` and `/echo/...`, any method: the request as the server got it
+/// (`{"method", "path", "query", "headers", "body"}`, header names in lower case, the body as
+/// text), to check what a client or proxy sends.
+async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| {
+            (name.as_str().to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into()))
+        })
+        .collect();
+    faults::json(
+        StatusCode::OK,
+        &json!({
+            "method": method.as_str(),
+            "path": uri.path(),
+            "query": uri.query(),
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+        }),
+    )
+}
+
+/// `GET /redirect?to=URL`: a `302` to `URL`, to check that clients do not follow it with the
+/// credentials.
+async fn redirect(RawQuery(raw): RawQuery) -> Response {
+    let pairs = query::pairs(raw.as_deref().unwrap_or(""));
+    match query::get(&pairs, "to").and_then(|to| HeaderValue::from_str(to).ok()) {
+        Some(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        None => invalid("to", ""),
+    }
+}
+
 /// `GET /user`.
 async fn user() -> Response {
     faults::json(StatusCode::OK, &json!({"login": "octocat", "id": 1}))
@@ -667,12 +725,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         return Router::new().nest("/_mock", control).with_state(app).fallback_service(replay);
     }
     let api = Router::new()
-        .route("/repos/{owner}/{repo}/issues", get(list_issues))
+        .route("/repos/{owner}/{repo}/issues", get(list_issues).post(create_issue))
         .route("/repos/{owner}/{repo}/issues/{number}", get(get_issue))
         .route("/cursor/repos/{owner}/{repo}/issues", get(cursor_issues))
         .route("/offset/repos/{owner}/{repo}/issues", get(offset_issues))
         .route("/bodylink/repos/{owner}/{repo}/issues", get(bodylink_issues))
         .route("/user", get(user))
+        .route("/echo", axum::routing::any(echo))
+        .route("/echo/{*rest}", axum::routing::any(echo))
+        .route("/redirect", get(redirect))
         .layer(guarded);
     Router::new()
         .merge(api)

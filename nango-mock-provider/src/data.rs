@@ -212,6 +212,15 @@ impl Store {
         first..=self.last
     }
 
+    /// Adds one open issue with this title, created now; returns its number.
+    pub(crate) fn create(&mut self, title: String) -> u64 {
+        let at = self.next_timestamp();
+        self.last += 1;
+        let meta = Meta { title: Some(title), closed: false, created_at: at, updated_at: at, closed_at: None };
+        self.put(self.last, meta);
+        self.last
+    }
+
     /// The first base number that `filter.since` keeps.
     fn base_start(&self, filter: Filter) -> u64 {
         match filter.since {

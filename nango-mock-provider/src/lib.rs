@@ -49,7 +49,14 @@
 //!   `{"issues": [...]}` by number ascending (empty past the end).
 //! * `GET /bodylink/repos/{owner}/{repo}/issues?per_page=&page=&since=&state=` —
 //!   `{"data": [...], "links": {"next": "absolute url" | null}}` by number ascending.
+//! * `POST /repos/{owner}/{repo}/issues` with `{"title": "..."}` — GitHub's "create an issue":
+//!   `201` with the new open issue (numbered after the last one; other fields are not kept), or
+//!   `422` without a title.
 //! * `GET /user` — `{"login": "octocat", "id": 1}`.
+//! * `/echo` and `/echo/{path}`, any method — the request as received:
+//!   `{"method", "path", "query", "headers": {name: value}, "body"}` (to check what a client or a
+//!   proxy sends; the headers include the credentials).
+//! * `GET /redirect?to=URL` — `302` with `Location: URL`.
 //!
 //! Invalid parameters get GitHub's `422 {"message": "Validation Failed", "errors": [...]}`; a bad
 //! or missing token gets `401 {"message": "Bad credentials", ...}`.

@@ -111,6 +111,11 @@ impl Sealer {
         }
     }
 
+    /// Whether this sealer encrypts (a key is set), as opposed to storing in clear or refusing.
+    pub fn has_key(&self) -> bool {
+        matches!(self, Sealer::Aes(_))
+    }
+
     /// A fresh random key, base64.
     pub fn generate_key() -> String {
         let key = Aes256Gcm::generate_key(&mut OsRng);
@@ -161,6 +166,18 @@ impl Sealer {
             None => Err(CryptoError::Empty),
         }
     }
+}
+
+/// Whether a sealed value holds its content in clear (stored without a key, under the insecure
+/// development flag or because there was nothing secret).
+///
+/// ```
+/// use nango_runtime::crypto::{Sealer, is_clear};
+/// assert!(is_clear(&Sealer::InsecureClear.seal(b"x", b"").unwrap()));
+/// assert!(!is_clear(&Sealer::from_base64(&Sealer::generate_key()).unwrap().seal(b"x", b"").unwrap()));
+/// ```
+pub fn is_clear(sealed: &[u8]) -> bool {
+    sealed.first() == Some(&CLEAR)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, ConnectionKey, LogLine, ModelCounts, PreparedRecord, RunEnd, RunIds, RunStatus, Store, StoreError,
-    StoredConnection,
+    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RunEnd, RunIds,
+    RunStatus, Store, StoreError, StoredConnection,
 };
 use crate::{BoxFutureRef, RecordChange, Result, ScriptEnv, SyncEnv, SyncHost, SyncInput, SyncRegistration, SyncType};
 use chrono::{DateTime, Utc};
@@ -59,10 +59,29 @@ pub enum RunError {
         #[source]
         source: Box<crate::http::HttpError>,
     },
+    /// Another process runs this sync for this connection now (it holds the lease).
+    #[error(
+        "sync `{sync}` of connection `{connection}` is already running in another process: {} (since {}; its lease runs until {} unless renewed)",
+        .holder.label,
+        .holder.since.format("%H:%M:%S UTC"),
+        .holder.expires_at.format("%H:%M:%S UTC")
+    )]
+    Busy {
+        /// The sync.
+        sync: String,
+        /// Connection id.
+        connection: String,
+        /// Who runs it.
+        holder: LeaseHolder,
+    },
     /// The store failed (the store's error names the operation).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// How long a run's lease lasts without a heartbeat (renewed every third of it): after a crash,
+/// another process may take the sync over that long after the last heartbeat.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,12 +162,63 @@ pub struct Runtime {
     providers: ProviderCatalog,
     http_options: HttpOptions,
     progress: Option<Progress>,
+    lease_owner: LeaseOwner,
+    lease_ttl: Duration,
+    /// The (connection, sync) pairs this runtime runs now, with when each started: the lease in
+    /// the store keeps other processes out, this keeps this process's own runs apart.
+    running: LocalRuns,
+}
+
+/// The (connection, sync) pairs a runtime runs now, with when each started.
+type LocalRuns = Arc<Mutex<HashMap<(ConnectionKey, &'static str), DateTime<Utc>>>>;
+
+/// This process's claim on a (connection, sync), given back when the run ends or is dropped.
+struct LocalClaim {
+    running: LocalRuns,
+    key: (ConnectionKey, &'static str),
+}
+
+impl Drop for LocalClaim {
+    fn drop(&mut self) {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+    }
 }
 
 impl Runtime {
-    /// A runtime over a store, with the built-in provider catalog and default HTTP options.
+    /// A runtime over a store, with the built-in provider catalog and default HTTP options; its
+    /// runs are leased as this process ([`LeaseOwner::for_this_process`]) for
+    /// [`DEFAULT_LEASE_TTL`].
     pub fn new(store: Store) -> Self {
-        Runtime { store, providers: ProviderCatalog::builtin(), http_options: HttpOptions::default(), progress: None }
+        Runtime {
+            store,
+            providers: ProviderCatalog::builtin(),
+            http_options: HttpOptions::default(),
+            progress: None,
+            lease_owner: LeaseOwner::for_this_process("runtime"),
+            lease_ttl: DEFAULT_LEASE_TTL,
+            running: Arc::default(),
+        }
+    }
+
+    /// Leases runs as `owner` (named in the message of a process that finds a sync taken) for
+    /// `ttl`, renewed every third of it while a run goes on. A process that dies holds its
+    /// syncs until its lease lapses: a shorter `ttl` hands them over sooner, at the cost of more
+    /// heartbeats (and of losing a run whose process stalls longer than `ttl`). Kept between
+    /// 300 ms and a day.
+    pub fn with_lease(mut self, owner: LeaseOwner, ttl: Duration) -> Self {
+        self.lease_owner = owner;
+        self.lease_ttl = ttl.clamp(Duration::from_millis(300), Duration::from_secs(86_400));
+        self
+    }
+
+    /// Who this runtime's leases name, and how long they last.
+    pub fn lease(&self) -> (&LeaseOwner, Duration) {
+        (&self.lease_owner, self.lease_ttl)
+    }
+
+    /// The provider catalog connections are served with.
+    pub fn providers(&self) -> &ProviderCatalog {
+        &self.providers
     }
 
     /// Uses another provider catalog.
@@ -172,6 +242,11 @@ impl Runtime {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The HTTP options runs start from.
+    pub fn http_options(&self) -> &HttpOptions {
+        &self.http_options
     }
 
     async fn load(&self, integration: &str, connection_id: &str) -> std::result::Result<StoredConnection, RunError> {
@@ -227,6 +302,11 @@ impl Runtime {
 
     /// [`Runtime::run_sync`] that stops the function when `cancel` completes: records written
     /// so far stay, and the run is recorded as failed with the error `cancelled`.
+    ///
+    /// The run holds the lease of its (connection, sync) in the store, so no other process runs
+    /// the same sync for the same connection meanwhile: when one does, this returns
+    /// [`RunError::Busy`] naming it, and nothing is recorded. A connection whose credentials
+    /// cannot be opened gets a failed run with the reason.
     pub async fn run_sync_until(
         &self,
         sync: &'static SyncRegistration,
@@ -235,14 +315,79 @@ impl Runtime {
         cancel: impl Future<Output = ()> + Send,
     ) -> std::result::Result<RunReport, RunError> {
         let started = Instant::now();
-        let stored = self.load(integration, connection_id).await?;
-        let key = stored.key;
+        let name = sync.descriptor.name;
+        let unknown = || RunError::UnknownConnection {
+            integration: integration.to_owned(),
+            connection: connection_id.to_owned(),
+        };
+        // A connection whose credentials do not open still gets its run, failed with the reason.
+        let (key, loaded) = match self.store.connection(integration, connection_id).await {
+            Ok(Some(stored)) => (stored.key, Ok(stored)),
+            Ok(None) => return Err(unknown()),
+            Err(e @ (StoreError::Unseal { .. } | StoreError::UnreadableConnection { what: "credentials", .. })) => {
+                let key = self.store.connection_key(integration, connection_id).await?.ok_or_else(unknown)?;
+                (key, Err(nango_types::text::error_chain(&e)))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let http = match &loaded {
+            Ok(stored) => Some(self.http_client(stored, self.http_options.clone())?),
+            Err(_) => None,
+        };
+        let busy = |holder| RunError::Busy { sync: name.to_owned(), connection: connection_id.to_owned(), holder };
+        // This process first (a run of it may still hold the lease), then the others.
+        let _claim = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(since) = running.get(&(key, name)) {
+                let label = self.lease_owner.label().to_owned();
+                let now = Utc::now();
+                let expires_at = chrono::Duration::from_std(self.lease_ttl)
+                    .ok()
+                    .and_then(|ttl| now.checked_add_signed(ttl))
+                    .unwrap_or(now);
+                return Err(busy(LeaseHolder { label, since: *since, expires_at }));
+            }
+            running.insert((key, name), Utc::now());
+            LocalClaim { running: self.running.clone(), key: (key, name) }
+        };
+        if let Err(holder) = self.store.acquire_lease(key, name, &self.lease_owner, self.lease_ttl).await? {
+            return Err(busy(holder));
+        }
+        let report = self.run_leased(sync, key, loaded, http, cancel).await;
+        if let Err(e) = self.store.release_lease(key, name, &self.lease_owner).await {
+            // It lapses by itself; until then other processes wait.
+            tracing::warn!(sync = name, error = %nango_types::text::error_chain(&e), "cannot give the lease of the sync up");
+        }
+        report.map(|mut report| {
+            report.duration = started.elapsed();
+            report
+        })
+    }
+
+    /// The run itself, under the lease: begins it, keeps the lease alive, runs the function (or
+    /// records why it cannot), detects deletions, ends it.
+    async fn run_leased(
+        &self,
+        sync: &'static SyncRegistration,
+        key: ConnectionKey,
+        loaded: std::result::Result<StoredConnection, String>,
+        http: Option<HttpClient>,
+        cancel: impl Future<Output = ()> + Send,
+    ) -> std::result::Result<RunReport, RunError> {
         let descriptor = sync.descriptor;
         let full = descriptor.sync_type == SyncType::Full;
         let track_deletes = descriptor.track_deletes && full;
-        let http = self.http_client(&stored, self.http_options.clone())?;
-        let connection = stored.connection;
         let run = self.store.begin_run(key, descriptor.name, track_deletes).await?;
+        let lost = Arc::new(tokio::sync::Notify::new());
+        let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
+            self.store.clone(),
+            key,
+            descriptor.name,
+            self.lease_owner.clone(),
+            run.ids.run,
+            self.lease_ttl,
+            lost.clone(),
+        )));
         let counts = Arc::new(Mutex::new(ModelCounts::new()));
         let logs = Arc::new(Mutex::new(vec![LogLine {
             at: run.started_at,
@@ -253,27 +398,42 @@ impl Runtime {
                 (None, None) => "run started, first run".into(),
             },
         }]));
-        let host = StoreHost {
-            logs: logs.clone(),
-            store: self.store.clone(),
-            ids: run.ids,
-            sync: descriptor.name,
-            counts: counts.clone(),
-            totals: HashMap::new(),
-            progress: self.progress.clone(),
+        let connection_id = match &loaded {
+            Ok(stored) => stored.connection.connection_id.clone(),
+            Err(_) => String::new(),
         };
-        let input = SyncInput {
-            connection_id: connection.connection_id.clone(),
-            metadata: connection.metadata.clone(),
-            last_sync_date: run.last_sync_date,
-            checkpoint: run.checkpoint.clone(),
-        };
+        tracing::info!(sync = descriptor.name, connection = %connection_id, run = run.ids.run, "run started");
         let stats_of = http.clone();
-        let env = SyncEnv { input, host: Box::new(host), http };
-        tracing::info!(sync = descriptor.name, connection = connection_id, run = run.ids.run, "run started");
-        let mut outcome = tokio::select! {
-            outcome = run_guarded(sync, env) => outcome,
-            () = cancel => Err("cancelled: the run was stopped before it ended".into()),
+        let mut outcome = match (loaded, http) {
+            (Ok(stored), Some(http)) => {
+                let connection = stored.connection;
+                let host = StoreHost {
+                    logs: logs.clone(),
+                    store: self.store.clone(),
+                    ids: run.ids,
+                    sync: descriptor.name,
+                    counts: counts.clone(),
+                    totals: HashMap::new(),
+                    progress: self.progress.clone(),
+                };
+                let input = SyncInput {
+                    connection_id: connection.connection_id.clone(),
+                    metadata: connection.metadata.clone(),
+                    last_sync_date: run.last_sync_date,
+                    checkpoint: run.checkpoint.clone(),
+                };
+                let env = SyncEnv { input, host: Box::new(host), http };
+                tokio::select! {
+                    outcome = run_guarded(sync, env) => outcome,
+                    () = cancel => Err("cancelled: the run was stopped before it ended".into()),
+                    () = lost.notified() => Err(
+                        "stopped: this process could not renew the sync's lease in time, so another one may run it now".into()
+                    ),
+                }
+            }
+            (Err(reason), _) => Err(reason.into()),
+            // `http` is built for every readable connection.
+            (Ok(_), None) => Err("the connection has no HTTP client".into()),
         };
         let mut counts = std::mem::take(&mut *counts.lock().unwrap_or_else(|e| e.into_inner()));
         if outcome.is_ok() && track_deletes {
@@ -323,13 +483,13 @@ impl Runtime {
         match &error {
             None => tracing::info!(
                 sync = descriptor.name,
-                connection = connection_id,
+                connection = %connection_id,
                 run = run.ids.run,
                 ?counts,
                 "run succeeded"
             ),
             Some(e) => {
-                tracing::error!(sync = descriptor.name, connection = connection_id, run = run.ids.run, error = %e, "run failed")
+                tracing::error!(sync = descriptor.name, connection = %connection_id, run = run.ids.run, error = %e, "run failed")
             }
         }
         Ok(RunReport {
@@ -338,11 +498,11 @@ impl Runtime {
             last_sync_date: run.last_sync_date,
             checkpoint_from: run.checkpoint.clone(),
             checkpoint_to,
-            http: stats_of.stats(),
+            http: stats_of.map(|h| h.stats()).unwrap_or_default(),
             status,
             counts,
             error,
-            duration: started.elapsed(),
+            duration: Duration::ZERO,
         })
     }
 
@@ -421,15 +581,46 @@ async fn would_be_swept(
     Ok(live.iter().filter(|id| !touched.is_some_and(|t| t.contains_key(id.as_str()))).count() as u64)
 }
 
-/// Runs the function in its own task so a panic in user code becomes a failed run.
-async fn run_guarded(sync: &'static SyncRegistration, env: SyncEnv) -> Result<()> {
-    /// Aborts the task when the run is dropped (cancelled), so the function stops with it.
-    struct AbortOnDrop(tokio::task::JoinHandle<Result<()>>);
-    impl Drop for AbortOnDrop {
-        fn drop(&mut self) {
-            self.0.abort();
+/// Aborts a task when dropped, so it stops with what spawned it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews a run's lease every third of its time to live, which also records the run as alive;
+/// wakes `lost` and stops when the lease was taken over (it lapsed: a heartbeat came too late).
+/// A store error is retried at the next beat: the lease is lost only if it lapses meanwhile.
+async fn heartbeat(
+    store: Store,
+    key: ConnectionKey,
+    sync: &'static str,
+    owner: LeaseOwner,
+    run: i64,
+    ttl: Duration,
+    lost: Arc<tokio::sync::Notify>,
+) {
+    let beat = ttl / 3;
+    loop {
+        tokio::time::sleep(beat).await;
+        match store.renew_lease(key, sync, &owner, Some(run), ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!(sync, run, "the run lost its lease: another process may run the sync now; stopping it");
+                lost.notify_one();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(sync, run, error = %nango_types::text::error_chain(&e), "cannot renew the run's lease; trying again")
+            }
         }
     }
+}
+
+/// Runs the function in its own task so a panic in user code becomes a failed run.
+async fn run_guarded(sync: &'static SyncRegistration, env: SyncEnv) -> Result<()> {
     let mut task = AbortOnDrop(tokio::spawn((sync.run)(env)));
     match (&mut task.0).await {
         Ok(result) => result,

@@ -167,6 +167,17 @@ pub fn registered_actions() -> impl Iterator<Item = &'static ActionRegistration>
     inventory::iter::<ActionRegistration>.into_iter()
 }
 
+/// The integrations (provider config keys of nango.yaml) this binary has a sync, action,
+/// on-event script or webhook handler for: the ones a connection can be made for.
+pub fn registered_integrations() -> std::collections::BTreeSet<&'static str> {
+    registered_syncs()
+        .map(|s| s.descriptor.integration)
+        .chain(registered_actions().map(|a| a.descriptor.integration))
+        .chain(registered_on_events().map(|e| e.descriptor.integration))
+        .chain(registered_webhooks().map(|w| w.descriptor.integration))
+        .collect()
+}
+
 /// Adds a problem unless exactly one function (name, file, line) implements the script.
 fn check_one(
     problems: &mut Vec<String>,

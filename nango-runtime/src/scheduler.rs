@@ -4,16 +4,25 @@
 //! `next_run_at` has passed, or when it was triggered. After a run, the next one is one interval
 //! (nango.yaml's `runs`, or the connection's own frequency) plus a little jitter after the run
 //! *ended*: runs never overlap, and after downtime a schedule runs once, not once per missed
-//! tick. A failing run does not stop the schedule. State lives in the store, so schedules, pauses
-//! and frequencies survive restarts.
+//! tick. A failing run does not stop the schedule. State lives in the store, so schedules, pauses,
+//! frequencies and pending triggers survive restarts.
+//!
+//! Across processes, a run holds the lease of its (connection, sync) in the store (see
+//! [`Runtime::run_sync_until`]): a schedule whose sync another process runs waits for it and
+//! keeps its trigger. Runs left `RUNNING` by a process that died are closed once their lease
+//! lapsed, at start and then every lease period, ended when they were last known alive.
+//!
+//! Time arithmetic is checked: a frequency read from the store is range-checked by the one
+//! frequency grammar ([`nango_types::frequency::check`]) and one out of range falls back to
+//! nango.yaml's, and a run's task frees its schedule even if it panics.
 
-use crate::engine::{RunReport, Runtime};
-use crate::store::{ConnectionKey, RunStatus, StoreError, StoredConnection};
+use crate::engine::{RunError, RunReport, Runtime};
+use crate::store::{ConnectionKey, RunStatus, StoreError};
 use crate::{Connection, SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 
 /// `(connection key, sync name)`.
@@ -84,6 +93,9 @@ pub struct SchedulerConfig {
     pub jitter: f64,
     /// Longest jitter.
     pub max_jitter: Duration,
+    /// How long running runs still get after the shutdown grace cancelled them; those that
+    /// have not stopped by then are left to their lease (the process exits anyway).
+    pub cancel_wait: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -93,6 +105,7 @@ impl Default for SchedulerConfig {
             tick: Duration::from_secs(1),
             jitter: 0.05,
             max_jitter: Duration::from_secs(30),
+            cancel_wait: Duration::from_secs(10),
         }
     }
 }
@@ -106,7 +119,26 @@ struct Running {
 #[derive(Default)]
 struct Shared {
     running: HashMap<ScheduleKey, Running>,
-    triggered: HashSet<ScheduleKey>,
+    /// Schedules whose sync another process runs: not asked again before this instant.
+    busy_until: HashMap<ScheduleKey, Instant>,
+    /// When runs of dead processes were last closed.
+    reconciled_at: Option<Instant>,
+}
+
+/// Frees a schedule when its run's task ends, however it ends (a panic included), so a schedule
+/// is never left running with nobody running it.
+struct RunSlot {
+    scheduler: Scheduler,
+    key: ScheduleKey,
+    done: Arc<Notify>,
+}
+
+impl Drop for RunSlot {
+    fn drop(&mut self) {
+        lock(&self.scheduler.shared).running.remove(&self.key);
+        self.done.notify_waiters();
+        self.scheduler.wake.notify_one();
+    }
 }
 
 /// What a schedule is doing, for `/sync/status` and the console.
@@ -209,8 +241,18 @@ impl Scheduler {
         &self.runtime
     }
 
-    fn interval(sync: &SyncRegistration, frequency_secs: Option<u64>) -> Duration {
-        frequency_secs.map(Duration::from_secs).unwrap_or(sync.descriptor.interval).max(Duration::from_secs(1))
+    /// The interval a schedule runs at: the connection's own frequency when it is in range
+    /// (checked by the frequency grammar: the store may hold anything an older program or a hand
+    /// edit put there), else nango.yaml's; with the error of an out-of-range one.
+    fn interval(
+        sync: &SyncRegistration,
+        frequency_secs: Option<u64>,
+    ) -> (Duration, Option<nango_types::frequency::FrequencyError>) {
+        let own = frequency_secs.map(|secs| nango_types::frequency::check(Duration::from_secs(secs)));
+        match own {
+            Some(Ok(interval)) => (interval, None),
+            other => (sync.descriptor.interval.max(Duration::from_secs(1)), other.and_then(Result::err)),
+        }
     }
 
     fn jitter(&self, interval: Duration) -> Duration {
@@ -218,6 +260,35 @@ impl Scheduler {
         // Sub-second clock noise is random enough to spread schedules; no RNG dependency needed.
         let noise = (Utc::now().timestamp_subsec_nanos() % 1000) as f64 / 1000.0;
         max.mul_f64(noise)
+    }
+
+    /// `from` plus `delay`, saturating at the latest representable time instead of panicking
+    /// (no valid interval comes near it; this is the guard for the rest).
+    fn later(from: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+        chrono::Duration::from_std(delay)
+            .ok()
+            .and_then(|d| from.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Closes the runs of processes that stopped (their lease lapsed): at the first look for
+    /// due schedules, then once per lease period.
+    async fn reconcile(&self) {
+        let period = self.runtime.lease().1;
+        {
+            let mut shared = lock(&self.shared);
+            if shared.reconciled_at.is_some_and(|at| at.elapsed() < period) {
+                return;
+            }
+            shared.reconciled_at = Some(Instant::now());
+        }
+        match self.runtime.store().close_stale_runs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(runs = n, "closed runs whose process stopped before they ended"),
+            Err(e) => {
+                tracing::error!(error = %nango_types::text::error_chain(&e), "scheduler: cannot close the runs of stopped processes")
+            }
+        }
     }
 
     /// Looks for due schedules until [`Scheduler::shutdown`]; then waits for running runs.
@@ -244,26 +315,34 @@ impl Scheduler {
 
     /// Starts every due schedule; returns how long until the next one is due.
     async fn start_due(&self) -> Result<Option<Duration>, SchedulerError> {
+        self.reconcile().await;
         let now = Utc::now();
         let mut soonest: Option<Duration> = None;
         let connections = self.runtime.store().connections().await.map_err(SchedulerError::Schedules)?;
-        for stored in connections {
-            let key = stored.key;
-            for sync in syncs_of(&stored.connection) {
+        for (key, connection) in connections.identities() {
+            for sync in syncs_of(connection) {
                 let name = sync.descriptor.name;
-                let state = self.runtime.store().sync_state(key, name).await.map_err(SchedulerError::Schedules)?;
-                let (running, triggered) = {
-                    let shared = lock(&self.shared);
-                    (shared.running.contains_key(&(key, name)), shared.triggered.contains(&(key, name)))
+                let (running, busy) = {
+                    let mut shared = lock(&self.shared);
+                    let busy = match shared.busy_until.get(&(key, name)) {
+                        Some(until) if *until > Instant::now() => true,
+                        Some(_) => {
+                            shared.busy_until.remove(&(key, name));
+                            false
+                        }
+                        None => false,
+                    };
+                    (shared.running.contains_key(&(key, name)), busy)
                 };
-                if running {
+                if running || busy {
                     continue;
                 }
+                let state = self.runtime.store().sync_state(key, name).await.map_err(SchedulerError::Schedules)?;
                 let paused = state.paused.unwrap_or(!sync.descriptor.auto_start);
-                let due = triggered || (!paused && state.next_run_at.is_none_or(|t| t <= now));
+                let due = state.triggered_at.is_some() || (!paused && state.next_run_at.is_none_or(|t| t <= now));
                 if !due {
                     if let (false, Some(t)) = (paused, state.next_run_at) {
-                        let wait = (t - now).to_std().unwrap_or_default();
+                        let wait = t.signed_duration_since(now).to_std().unwrap_or_default();
                         soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
                     }
                     continue;
@@ -272,7 +351,7 @@ impl Scheduler {
                     // Every slot is busy: look again when a run ends.
                     return Ok(Some(self.config.tick));
                 };
-                self.spawn_run(stored.connection.clone(), key, sync, permit);
+                self.spawn_run(connection.clone(), key, sync, permit);
             }
         }
         Ok(soonest)
@@ -288,16 +367,14 @@ impl Scheduler {
         let name = sync.descriptor.name;
         let cancel = Arc::new(Notify::new());
         let done = Arc::new(Notify::new());
-        {
-            let mut shared = lock(&self.shared);
-            shared.triggered.remove(&(key, name));
-            shared
-                .running
-                .insert((key, name), Running { started_at: Utc::now(), cancel: cancel.clone(), done: done.clone() });
-        }
-        let this = self.clone();
+        lock(&self.shared)
+            .running
+            .insert((key, name), Running { started_at: Utc::now(), cancel: cancel.clone(), done: done.clone() });
+        let slot = RunSlot { scheduler: self.clone(), key: (key, name), done };
         tokio::spawn(async move {
             let _permit = permit;
+            let this = slot.scheduler.clone();
+            let _slot = slot;
             let store = this.runtime.store().clone();
             let cancelled = cancel.clone();
             let report = this
@@ -306,12 +383,29 @@ impl Scheduler {
                     cancelled.notified().await
                 })
                 .await;
+            if let Err(RunError::Busy { holder, .. }) = &report {
+                // Another process runs it: ask again when its lease could have lapsed, or sooner.
+                // The schedule and a pending trigger stay as they are.
+                let (_, ttl) = this.runtime.lease();
+                let wait = holder.expires_at.signed_duration_since(Utc::now()).to_std().unwrap_or_default();
+                let until = Instant::now() + wait.min(ttl / 3).max(Duration::from_millis(100));
+                lock(&this.shared).busy_until.insert((key, name), until);
+                tracing::debug!(sync = name, connection = %connection.connection_id, holder = %holder.label, "sync runs in another process");
+                return;
+            }
             let frequency = match store.sync_state(key, name).await {
                 Ok(state) => state.frequency_secs,
                 Err(_) => None,
             };
-            let interval = Self::interval(sync, frequency);
-            let next = Utc::now() + chrono::Duration::from_std(interval + this.jitter(interval)).unwrap_or_default();
+            let (interval, out_of_range) = Self::interval(sync, frequency);
+            if let Some(e) = out_of_range {
+                tracing::warn!(
+                    sync = name,
+                    connection = %connection.connection_id,
+                    "the connection's stored frequency is out of range ({e}); nango.yaml's `runs` applies until it is set again"
+                );
+            }
+            let next = Self::later(Utc::now(), interval.saturating_add(this.jitter(interval)));
             if let Err(e) = store.set_next_run(key, name, Some(next)).await {
                 tracing::error!(sync = name, error = %nango_types::text::error_chain(&e), "scheduler: cannot store the next run time");
             }
@@ -326,9 +420,6 @@ impl Scheduler {
                     tracing::error!(sync = name, connection = %connection.connection_id, %error, "run could not start")
                 }
             }
-            lock(&this.shared).running.remove(&(key, name));
-            done.notify_waiters();
-            this.wake.notify_one();
         });
     }
 
@@ -351,7 +442,9 @@ impl Scheduler {
                 .await
                 .map_err(command("reset", name, key))?;
         }
-        lock(&self.shared).triggered.insert((key, name));
+        // Kept in the store until a run takes it, so a restart does not lose it.
+        self.runtime.store().set_triggered(key, name, Some(Utc::now())).await.map_err(command("trigger", name, key))?;
+        lock(&self.shared).busy_until.remove(&(key, name));
         self.wake.notify_one();
         Ok(())
     }
@@ -374,8 +467,9 @@ impl Scheduler {
     /// Pauses a schedule (a running run finishes).
     pub async fn pause(&self, key: ConnectionKey, sync: &'static SyncRegistration) -> Result<(), SchedulerError> {
         let name = sync.descriptor.name;
-        self.runtime.store().set_paused(key, name, Some(true)).await.map_err(command("pause", name, key))?;
-        lock(&self.shared).triggered.remove(&(key, sync.descriptor.name));
+        let store = self.runtime.store();
+        store.set_paused(key, name, Some(true)).await.map_err(command("pause", name, key))?;
+        store.set_triggered(key, name, None).await.map_err(command("pause", name, key))?;
         self.wake.notify_one();
         Ok(())
     }
@@ -401,8 +495,8 @@ impl Scheduler {
         let store = self.runtime.store();
         store.set_frequency(key, name, frequency.map(|f| f.as_secs().max(1))).await.map_err(failed())?;
         let last_start = store.runs(Some(key), Some(name), 1).await.map_err(failed())?.first().map(|r| r.started_at);
-        let interval = Self::interval(sync, frequency.map(|f| f.as_secs().max(1)));
-        let next = last_start.map(|t| t + chrono::Duration::from_std(interval).unwrap_or_default());
+        let (interval, _) = Self::interval(sync, frequency.map(|f| f.as_secs().max(1)));
+        let next = last_start.map(|t| Self::later(t, interval));
         store.set_next_run(key, name, next).await.map_err(failed())?;
         self.wake.notify_one();
         Ok(())
@@ -418,25 +512,24 @@ impl Scheduler {
         lock(&self.shared).running.keys().any(|(k, s)| *k == key && *s == sync)
     }
 
-    /// The state of one schedule.
+    /// The state of one schedule (of a connection as listed: its credentials are not needed).
     pub async fn view(
         &self,
-        connection: &StoredConnection,
+        key: ConnectionKey,
+        connection: &Connection,
         sync: &'static SyncRegistration,
     ) -> Result<ScheduleView, SchedulerError> {
         let name = sync.descriptor.name;
-        let key = connection.key;
         let failed = || command("read the state of", name, key);
         let state = self.runtime.store().sync_state(key, name).await.map_err(failed())?;
-        let last_run = self
-            .runtime
-            .store()
-            .runs(Some(key), Some(name), 2)
-            .await
-            .map_err(failed())?
-            .into_iter()
-            .find(|r| r.status != RunStatus::Running);
-        let running_since = lock(&self.shared).running.get(&(key, name)).map(|r| r.started_at);
+        let recent = self.runtime.store().runs(Some(key), Some(name), 2).await.map_err(failed())?;
+        let last_run = recent.iter().find(|r| r.status != RunStatus::Running).cloned();
+        // Running here, or in another process (its run is the newest and still open).
+        let running_since = lock(&self.shared)
+            .running
+            .get(&(key, name))
+            .map(|r| r.started_at)
+            .or_else(|| recent.first().filter(|r| r.status == RunStatus::Running).map(|r| r.started_at));
         let paused = state.paused.unwrap_or(!sync.descriptor.auto_start);
         let status = if running_since.is_some() {
             "RUNNING"
@@ -449,14 +542,15 @@ impl Scheduler {
                 Some(_) => "ERROR",
             }
         };
+        let (frequency, out_of_range) = Self::interval(sync, state.frequency_secs);
         Ok(ScheduleView {
-            connection: connection.connection.clone(),
+            connection: connection.clone(),
             key,
             sync,
             status,
             paused,
-            frequency: Self::interval(sync, state.frequency_secs),
-            frequency_overridden: state.frequency_secs.is_some(),
+            frequency,
+            frequency_overridden: state.frequency_secs.is_some() && out_of_range.is_none(),
             next_run_at: if paused || running_since.is_some() {
                 None
             } else {
@@ -470,25 +564,40 @@ impl Scheduler {
     }
 
     /// Stops looking for due schedules, lets running runs finish for up to `grace`, then
-    /// cancels the rest (their records so far are kept; they are recorded as cancelled).
+    /// cancels the rest (their records so far are kept; they are recorded as cancelled) and
+    /// gives them [`SchedulerConfig::cancel_wait`] more to stop; a run that still has not is
+    /// left behind, named in the log (its lease lapses and the next start closes it).
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.stop.send(true);
         self.wake.notify_one();
-        let deadline = tokio::time::Instant::now() + grace;
+        if self.wait_all(grace).await {
+            return;
+        }
+        let all: Vec<(ScheduleKey, Arc<Notify>)> =
+            lock(&self.shared).running.iter().map(|(k, r)| (*k, r.cancel.clone())).collect();
+        for ((key, name), cancel) in all {
+            tracing::warn!(sync = name, connection = %key, "shutdown: cancelling a run");
+            cancel.notify_one();
+        }
+        if !self.wait_all(self.config.cancel_wait).await {
+            let left: Vec<String> =
+                lock(&self.shared).running.keys().map(|(key, name)| format!("`{name}` of connection {key}")).collect();
+            tracing::error!(runs = %left.join(", "), "shutdown: runs did not stop after they were cancelled; leaving them");
+        }
+    }
+
+    /// Waits until no run is going on, at most `limit`; whether none is.
+    async fn wait_all(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let waiting: Vec<Arc<Notify>> = lock(&self.shared).running.values().map(|r| r.done.clone()).collect();
-            if waiting.is_empty() {
-                return;
+            if lock(&self.shared).running.is_empty() {
+                return true;
             }
-            if tokio::time::Instant::now() >= deadline {
-                let all: Vec<(ScheduleKey, Arc<Notify>)> =
-                    lock(&self.shared).running.iter().map(|(k, r)| (*k, r.cancel.clone())).collect();
-                for ((key, name), cancel) in all {
-                    tracing::warn!(sync = name, connection = %key, "shutdown: cancelling a run");
-                    cancel.notify_one();
-                }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(20))).await;
         }
     }
 }

@@ -894,7 +894,8 @@ async fn typed_decoding_names_the_field_that_fails() {
 
 #[tokio::test]
 async fn html_pages_and_truncated_json_are_retried_then_reported_with_their_start() {
-    // An HTML error page is summed up by its title and size: its markup says nothing more.
+    // An HTML error page is summed up by its title (or first heading) and size: its markup says
+    // nothing more.
     let server = MockServer::start().await;
     let html = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>";
     // Unreadable every time: the first attempt and 5 retries, then the error.
@@ -920,7 +921,7 @@ async fn html_pages_and_truncated_json_are_retried_then_reported_with_their_star
         err.to_string(),
         format!(
             "GET {}/html: response body is not valid JSON after 6 attempts (expected value at line 1 column 1); \
-             content-type: text/html; body starts with: an HTML page (65 bytes)",
+             content-type: text/html; body starts with: an HTML page titled \"502 Bad Gateway\" (65 bytes)",
             server.uri()
         )
     );
@@ -931,7 +932,10 @@ async fn html_pages_and_truncated_json_are_retried_then_reported_with_their_star
     assert!(text.contains(", in items[1].id)") && text.contains("content-type: application/json"), "{text}");
     assert!(text.ends_with(r#"body starts with: {"items":[{"id":1},{"id":"#), "{text}");
     let err = client.get("/gateway").retries(0).send().await.unwrap_err();
-    assert!(err.to_string().ends_with("returned 502 Bad Gateway: an HTML page (65 bytes)"), "{err}");
+    assert!(
+        err.to_string().ends_with("returned 502 Bad Gateway: an HTML page titled \"502 Bad Gateway\" (65 bytes)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! The store on real SQLite files: change detection and counts, duplicates, deletion
-//! detection generations, record pages and cursors, encrypted credentials, and databases made
-//! by earlier versions (the `PRAGMA user_version` schema).
+//! detection generations, record pages and cursors, pruning, encrypted credentials (of
+//! connections and integrations), what Nango's API keeps besides (metadata of several connections
+//! at once, tags, background action results), and databases made by earlier versions (the
+//! `PRAGMA user_version` schema).
 
 use nango_runtime::crypto::{CryptoError, Sealer};
 use nango_runtime::store::*;
@@ -225,6 +227,125 @@ async fn credentials_are_encrypted_at_rest() {
     assert!(error_chain(&e).contains("NANGO_ENCRYPTION_KEY"), "{}", error_chain(&e));
 }
 
+#[tokio::test]
+async fn pruned_records_keep_their_id_and_come_back_when_saved_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    let run = store.begin_run(conn, "tickets", false).await.unwrap();
+    let first = [json!({"id": 1, "title": "a"}), json!({"id": 2, "title": "b"}), json!({"id": 3, "title": "c"})];
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&first)).await.unwrap();
+    let records = all(&store, conn, query(10)).await;
+    let cursor = |i: usize| records[i].metadata.cursor.clone();
+
+    // Up to the second record, one at a time, oldest first.
+    let pruned = store.prune(conn, "Ticket", &cursor(1), 1).await.unwrap();
+    assert_eq!((pruned.count, pruned.last_cursor), (1, Some(cursor(0))));
+    let pruned = store.prune(conn, "Ticket", &cursor(1), 1000).await.unwrap();
+    assert_eq!((pruned.count, pruned.last_cursor), (1, Some(cursor(1))));
+    assert_eq!(store.prune(conn, "Ticket", &cursor(1), 1000).await.unwrap().count, 0);
+    assert!(matches!(store.prune(conn, "Ticket", "nope", 1).await, Err(StoreError::InvalidCursor { .. })));
+
+    let after = all(&store, conn, query(10)).await;
+    assert_eq!(after[0].data(), json!({"id": "1"}), "only the id stays");
+    assert!(after[0].metadata.pruned_at.is_some() && after[1].metadata.pruned_at.is_some());
+    assert_eq!((after[2].data()["title"].as_str(), after[2].metadata.pruned_at), (Some("c"), None));
+    assert_eq!(after[0].to_json()["_nango_metadata"]["last_action"], "ADDED", "pruning is not a change");
+    assert_eq!(after[0].metadata.cursor, cursor(0), "nor does it move the record");
+
+    // Saving a pruned record again restores it, even with the same content.
+    let run = store.begin_run(conn, "tickets", false).await.unwrap();
+    let c = store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&first[..1])).await.unwrap();
+    assert_eq!(c, counts(0, 1, 0));
+    let restored = all(&store, conn, query(10)).await;
+    let one = restored.iter().find(|r| r.id == "1").unwrap();
+    assert_eq!((one.data()["title"].as_str(), one.metadata.pruned_at), (Some("a"), None));
+}
+
+#[tokio::test]
+async fn integrations_are_sealed_renamed_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Sealer::generate_key();
+    let store = store(&dir, Sealer::from_base64(&key).unwrap()).await;
+    let mut github = Integration::new("github-prod", "github");
+    github.display_name = Some("GitHub (prod)".into());
+    github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
+        client_id: "Iv1.app".into(),
+        client_secret: Secret::new("client-s3cret"),
+        scopes: Some("repo,user".into()),
+        webhook_secret: None,
+    }));
+    store.save_integration(&github, None).await.unwrap();
+    let raw = std::fs::read(dir.path().join("nango.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("nango.db-wal")).unwrap_or_default();
+    for bytes in [raw, wal] {
+        assert!(!bytes.windows(13).any(|w| w == b"client-s3cret"), "the client secret is stored in clear");
+    }
+    assert_eq!(store.integration("github-prod").await.unwrap().unwrap().credentials, github.credentials);
+
+    // A rename moves the sealed credentials to the new key in one step.
+    let mut renamed = github.clone();
+    renamed.unique_key = "github-main".into();
+    store.save_integration(&renamed, Some("github-prod")).await.unwrap();
+    let keys: Vec<String> = store.integrations().await.unwrap().into_iter().map(|i| i.unique_key).collect();
+    assert_eq!(keys, ["github-main"]);
+    assert_eq!(store.integration("github-main").await.unwrap().unwrap().credentials, github.credentials);
+    store.close().await;
+
+    // Another key does not open them.
+    let wrong = self::store(&dir, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
+    let e = wrong.integration("github-main").await.unwrap_err();
+    assert!(matches!(e, StoreError::UnsealIntegration { .. }), "{e:?}");
+    assert!(wrong.delete_integration("github-main").await.unwrap());
+    assert!(!wrong.delete_integration("github-main").await.unwrap());
+}
+
+#[tokio::test]
+async fn metadata_of_several_connections_changes_at_once_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let mut keys = Vec::new();
+    for id in ["a", "b"] {
+        let mut c = Connection::new("github", id, "github");
+        c.metadata = json!({"owner": id, "nested": {"x": 1}});
+        keys.push(store.save_connection(&c).await.unwrap());
+    }
+    store.merge_metadata(&keys, &json!({"repo": "r", "nested": {"y": 2}})).await.unwrap();
+    let a = store.connection("github", "a").await.unwrap().unwrap();
+    assert_eq!(a.connection.metadata, json!({"owner": "a", "nested": {"y": 2}, "repo": "r"}));
+    store.replace_metadata(&keys, &json!({"only": true})).await.unwrap();
+    assert_eq!(store.connection("github", "b").await.unwrap().unwrap().connection.metadata, json!({"only": true}));
+    // One unknown key: nothing changes.
+    let gone = ConnectionKey::new(9999);
+    let e = store.replace_metadata(&[keys[0], gone], &json!({"x": 1})).await.unwrap_err();
+    assert!(matches!(e, StoreError::UnknownConnectionKey { .. }), "{e:?}");
+    assert_eq!(store.connection("github", "a").await.unwrap().unwrap().connection.metadata, json!({"only": true}));
+
+    // Tags and end users, and when credentials were last handed out.
+    let profile = store.connection_profile(keys[0]).await.unwrap().unwrap();
+    assert_eq!(profile, ConnectionProfile::default());
+    let tags = std::collections::BTreeMap::from([("team".to_owned(), "core".to_owned())]);
+    let user: EndUser = serde_json::from_value(json!({"id": "u1", "email": "u1@acme.test"})).unwrap();
+    store.set_connection_profile(keys[0], &tags, Some(&user)).await.unwrap();
+    store.mark_fetched(keys[0]).await.unwrap();
+    let profiles = store.connection_profiles().await.unwrap();
+    let profile = &profiles[&keys[0]];
+    assert_eq!((&profile.tags, profile.end_user.as_ref()), (&tags, Some(&user)));
+    assert!(profile.last_fetched_at.is_some());
+    assert_eq!(profiles[&keys[1]], ConnectionProfile::default());
+    assert!(store.connection_profile(gone).await.unwrap().is_none());
+
+    // Results of background actions.
+    store.start_action("0f0e0d0c-0000-4000-8000-000000000001", keys[0], "close-issue").await.unwrap();
+    let running = store.action_result("0f0e0d0c-0000-4000-8000-000000000001").await.unwrap().unwrap();
+    assert_eq!((running.status, running.output, running.action.as_str()), (ActionStatus::Running, None, "close-issue"));
+    store.finish_action(&running.id, ActionStatus::Success, &json!({"number": 2})).await.unwrap();
+    let done = store.action_result(&running.id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.output), (ActionStatus::Success, Some(json!({"number": 2}))));
+    assert!(done.ended_at.is_some());
+    assert!(store.action_result("unknown").await.unwrap().is_none());
+}
+
 #[test]
 fn jsonl_cache_round_trips() {
     let dir = tempfile::tempdir().unwrap();
@@ -416,16 +537,31 @@ async fn databases_of_the_user_version_scheme_open_and_keep_their_data() {
             .apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "1", "title": "kept"})]))
             .await;
         assert_eq!(c.unwrap(), counts(0, 0, 0));
+        // The rebuilt tables keep their rows and hand out no key or run id twice.
+        assert!(run.ids.run > 1, "run {}", run.ids.run);
+        assert!(store.delete_connection("github", "acme").await.unwrap());
+        let next = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        assert!(next.get() > 7, "key {next}");
         store.close().await;
 
         // The migrations are recorded as applied (none ran twice), and `user_version` still
         // tells older programs the schema version.
-        assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4], 4), "version {version}");
+        let latest = latest_version();
+        assert_eq!(schema_versions(&path).await, ((1..=latest).collect(), latest), "version {version}");
         // Opening again is a no-op.
         let again = Store::open(&url, sealer.clone()).await.unwrap();
         assert_eq!(again.connections().await.unwrap().len(), 1);
         again.close().await;
     }
+}
+
+/// The newest schema version: one per file of the migrations folder.
+fn latest_version() -> i64 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+        .count() as i64
 }
 
 #[tokio::test]
@@ -434,19 +570,171 @@ async fn a_new_database_records_its_migrations_and_a_newer_one_is_refused() {
     let path = dir.path().join("nango.db");
     let url = format!("sqlite://{}", path.display());
     Store::open(&url, Sealer::InsecureClear).await.unwrap().close().await;
-    assert_eq!(schema_versions(&path).await, (vec![1, 2, 3, 4], 4));
+    let latest = latest_version();
+    assert_eq!(schema_versions(&path).await, ((1..=latest).collect(), latest));
 
     let newer = dir.path().join("newer.db");
     old_database(&newer, 2, &Sealer::InsecureClear).await;
     {
         use sqlx::{ConnectOptions, Connection as _};
         let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(&newer).connect().await.unwrap();
-        sqlx::raw_sql("PRAGMA user_version = 5").execute(&mut db).await.unwrap();
+        let newer_version = format!("PRAGMA user_version = {}", latest + 1);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(newer_version)).execute(&mut db).await.unwrap();
         db.close().await.unwrap();
     }
     let e = Store::open(&format!("sqlite://{}", newer.display()), Sealer::InsecureClear).await.unwrap_err();
-    assert!(matches!(e, StoreError::SchemaTooNew { found: 5, known: 4 }), "{e:?}");
+    assert!(matches!(e, StoreError::SchemaTooNew { found, known } if found == latest + 1 && known == latest), "{e:?}");
     assert!(e.to_string().contains("use a newer nango-runtime"), "{e}");
+}
+
+/// The migrator of an earlier version of this program: the first `version` files of the
+/// migrations folder (a file never changes once it shipped), run as sqlx's migrator runs them,
+/// so the database records them (with their checksums) as that version did.
+fn earlier_migrator(version: i64) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let migrations = files
+        .iter()
+        .take(version as usize)
+        .enumerate()
+        .map(|(i, file)| {
+            let name = file.file_stem().unwrap().to_string_lossy();
+            let description = name.split_once('_').unwrap().1.replace('_', " ");
+            let sql = sqlx::AssertSqlSafe(std::fs::read_to_string(file).unwrap()).into_sql_str();
+            sqlx::migrate::Migration::new(
+                i as i64 + 1,
+                description.into(),
+                sqlx::migrate::MigrationType::Simple,
+                sql,
+                false,
+            )
+        })
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(migrations)
+}
+
+/// Every table, index and trigger of a database as SQLite keeps their definitions.
+async fn schema_of(path: &std::path::Path) -> Vec<(String, String, Option<String>)> {
+    use sqlx::{ConnectOptions, Connection as _};
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new().filename(path).connect().await.unwrap();
+    let schema = sqlx::query_as("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    schema
+}
+
+/// A database made by an earlier version (migrations up to 3: before integrations; up to 4:
+/// before leases and keys never reused) ends with exactly the schema of a new one, and keeps
+/// everything: the rebuilt connections table keeps the tags, end user and last fetch that
+/// migration 4 added, and the references to it (records, action results) still hold.
+#[tokio::test]
+async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_keeps_its_data() {
+    use sqlx::{ConnectOptions, Connection as _};
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+    let fresh = dir.path().join("fresh.db");
+    Store::open(&format!("sqlite://{}", fresh.display()), sealer.clone()).await.unwrap().close().await;
+    let new_schema = schema_of(&fresh).await;
+    assert!(new_schema.iter().any(|(_, name, _)| name == "sync_leases"), "{new_schema:?}");
+
+    for version in [3, 4] {
+        let path = dir.path().join(format!("v{version}.db"));
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+        let mut db = options.connect().await.unwrap();
+        earlier_migrator(version).run(&mut db).await.unwrap();
+        let credentials = serde_json::to_vec(&json!({"type": "bearer", "token": "ghp_old"})).unwrap();
+        let t = chrono::Utc::now().timestamp_micros();
+        sqlx::query(
+            "INSERT INTO connections (pk, provider_config_key, connection_id, provider, credentials, credentials_kind, \
+             connection_config, metadata, base_url, created_at, updated_at) \
+             VALUES (7, 'github', 'acme', 'github', ?, 'bearer', '{}', '{\"owner\":\"o\"}', NULL, ?, ?)",
+        )
+        .bind(sealer.seal(&credentials, b"github\0acme").unwrap())
+        .bind(t)
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        let record = json!({"id": "1", "title": "kept"});
+        sqlx::query(
+            "INSERT INTO records (pk, connection, model, id, json, hash, first_seen_at, last_modified_at, \
+             last_action, deleted_at, seq, seen_run, seen_epoch) \
+             VALUES (1, 7, 'Ticket', '1', ?, ?, ?, ?, 'ADDED', NULL, 1, 1, 1)",
+        )
+        .bind(record.to_string())
+        .bind(&canonical_hash(&record)[..])
+        .bind(t)
+        .bind(t)
+        .execute(&mut db)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO runs (id, connection, sync, started_at, ended_at, status) VALUES (3, 7, 'tickets', ?, ?, 'SUCCESS')")
+            .bind(t)
+            .bind(t)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        if version >= 4 {
+            let user = r#"{"id":"u1","email":"u1@example.com"}"#;
+            sqlx::query(
+                "UPDATE connections SET tags = '{\"team\":\"core\"}', end_user = ?, last_fetched_at = ? WHERE pk = 7",
+            )
+            .bind(user)
+            .bind(t)
+            .execute(&mut db)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO action_results VALUES ('a1', 7, 'create-issue', 'SUCCESS', '{\"ok\":true}', ?, ?)",
+            )
+            .bind(t)
+            .bind(t)
+            .execute(&mut db)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO sync_state (connection, sync, frequency_secs, frequency_text) VALUES (7, 'tickets', 3600, 'every hour')")
+                .execute(&mut db)
+                .await
+                .unwrap();
+        }
+        db.close().await.unwrap();
+
+        let store = Store::open(&format!("sqlite://{}", path.display()), sealer.clone()).await.unwrap();
+        let stored = store.connection("github", "acme").await.unwrap().unwrap();
+        assert_eq!(stored.key, ConnectionKey::new(7), "version {version}");
+        assert_eq!(stored.connection.credentials, Credentials::Bearer { token: Secret::new("ghp_old") });
+        assert_eq!(all(&store, stored.key, query(10)).await.len(), 1, "version {version}");
+        assert_eq!(store.runs(Some(stored.key), None, 10).await.unwrap()[0].id, 3, "version {version}");
+        if version >= 4 {
+            let profile = store.connection_profile(stored.key).await.unwrap().unwrap();
+            assert_eq!(profile.tags.get("team").map(String::as_str), Some("core"));
+            assert_eq!(profile.end_user.unwrap().email.as_deref(), Some("u1@example.com"));
+            assert_eq!(profile.last_fetched_at.map(|at| at.timestamp_micros()), Some(t));
+            assert_eq!(store.action_result("a1").await.unwrap().unwrap().output, Some(json!({"ok": true})));
+            assert_eq!(
+                store.sync_state(stored.key, "tickets").await.unwrap().frequency_text.as_deref(),
+                Some("every hour")
+            );
+        }
+        // References to the rebuilt tables hold: deleting the connection takes its rows along,
+        // and neither its key nor its run's id is given again.
+        assert!(store.delete_connection("github", "acme").await.unwrap());
+        assert!(store.action_result("a1").await.unwrap().is_none(), "version {version}");
+        let next = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        assert!(next.get() > 7, "key {next}");
+        assert!(store.begin_run(next, "tickets", false).await.unwrap().ids.run > 3);
+        store.close().await;
+
+        assert_eq!(schema_of(&path).await, new_schema, "version {version}");
+    }
 }
 
 #[tokio::test]
@@ -470,8 +758,14 @@ async fn connections_are_read_with_their_keys() {
     assert_ne!(a, b);
     // Saving again keeps the key.
     assert_eq!(store.save_connection(&Connection::new("github", "a", "github")).await.unwrap(), a);
-    let listed: Vec<(ConnectionKey, String)> =
-        store.connections().await.unwrap().into_iter().map(|c| (c.key, c.connection.provider_config_key)).collect();
+    let listed: Vec<(ConnectionKey, String)> = store
+        .connections()
+        .await
+        .unwrap()
+        .readable
+        .into_iter()
+        .map(|c| (c.key, c.connection.provider_config_key))
+        .collect();
     assert_eq!(listed, [(a, "github".to_owned()), (b, "linear".to_owned())]);
     assert_eq!(store.connection_by_key(b).await.unwrap().unwrap().connection.provider_config_key, "linear");
     assert_eq!(store.connection_key("linear", "a").await.unwrap(), Some(b));
@@ -516,4 +810,210 @@ async fn console_sessions_are_kept_found_by_digest_and_expire() {
     assert!(other.delete_session(&[1; 32]).await.unwrap());
     assert!(!store.delete_session(&[1; 32]).await.unwrap());
     assert!(store.session(&[1; 32]).await.unwrap().is_none());
+}
+
+/// A key is handed out once: a deleted connection's key and its runs' ids never come back (so
+/// run history, deliveries and logs filed under them cannot mix two connections), also after the
+/// database is opened again.
+#[tokio::test]
+async fn keys_and_run_ids_of_deleted_connections_are_never_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store(&dir, Sealer::InsecureClear).await;
+    let mut last_key = ConnectionKey::new(0);
+    let mut last_run = 0;
+    for (round, id) in ["a", "b", "c"].into_iter().enumerate() {
+        let key = store.save_connection(&Connection::new("github", id, "github")).await.unwrap();
+        assert!(key > last_key, "round {round}: key {key} after {last_key}");
+        let run = store.begin_run(key, "tickets", false).await.unwrap();
+        assert!(run.ids.run > last_run, "round {round}: run {} after {last_run}", run.ids.run);
+        (last_key, last_run) = (key, run.ids.run);
+        // The newest connection goes, with its runs: the highest key and run id are free again.
+        assert!(store.delete_connection("github", id).await.unwrap());
+        store.close().await;
+        store = self::store(&dir, Sealer::InsecureClear).await;
+    }
+}
+
+fn sealer(key: &str) -> Sealer {
+    Sealer::from_base64(key).unwrap()
+}
+
+fn bearer(id: &str, token: &str) -> Connection {
+    let mut c = Connection::new("github", id, "github");
+    c.credentials = Credentials::Bearer { token: Secret::new(token) };
+    c
+}
+
+/// A connection row whose credentials were sealed under `key` by other means than this store (an
+/// older version, a row copied from another database).
+fn sealed_under(key: &str, id: &str) -> backend::SealedConnection {
+    let plain = serde_json::to_vec(&json!({"type": "bearer", "token": "token-elsewhere"})).unwrap();
+    let sealed = sealer(key).seal(&plain, format!("github\0{id}").as_bytes()).unwrap();
+    let now = chrono::Utc::now();
+    backend::SealedConnection {
+        provider_config_key: "github".into(),
+        connection_id: id.into(),
+        provider: "github".into(),
+        credentials: backend::SealedCredentials { sealed, kind: "bearer".into() },
+        connection_config: Default::default(),
+        metadata: json!({}),
+        base_url: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// One key per store: secrets under another key are refused before anything is written; a row
+/// sealed under another key anyway is listed as unreadable, alone; `rotate_key` re-seals every
+/// secret (in clear or under an old key) in one transaction, or none when one cannot be opened.
+#[tokio::test]
+async fn one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, new) = (Sealer::generate_key(), Sealer::generate_key(), Sealer::generate_key());
+    let under_a = store(&dir, sealer(&a)).await;
+    under_a.save_connection(&bearer("one", "token-one")).await.unwrap();
+    let e = store(&dir, sealer(&b)).await.save_connection(&bearer("two", "token-two")).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
+    assert!(error_chain(&e).contains("another encryption key"), "{}", error_chain(&e));
+    assert!(under_a.connection("github", "two").await.unwrap().is_none());
+    // Development secrets in clear, and a row sealed under b by other means.
+    store(&dir, Sealer::InsecureClear).await.save_connection(&bearer("three", "token-three")).await.unwrap();
+    under_a.backend().save_connection(&sealed_under(&b, "four")).await.unwrap();
+
+    let list = under_a.connections().await.unwrap();
+    let ids = |l: &ConnectionList| -> (Vec<String>, Vec<String>) {
+        (
+            l.readable.iter().map(|c| c.connection.connection_id.clone()).collect(),
+            l.unreadable.iter().map(|c| c.connection.connection_id.clone()).collect(),
+        )
+    };
+    assert_eq!(ids(&list), (vec!["one".into(), "three".into()], vec!["four".into()]));
+    assert!(list.unreadable[0].reason.contains("not the key"), "{}", list.unreadable[0].reason);
+    assert_eq!(list.unreadable[0].auth_mode, "bearer");
+
+    let under_new = store(&dir, sealer(&new)).await;
+    // Without b's key nothing changes, and what cannot be opened is named.
+    let e = under_new.rotate_key(&[sealer(&a)], false).await.unwrap_err();
+    assert!(error_chain(&e).contains("`four`"), "{}", error_chain(&e));
+    assert!(under_a.connection("github", "one").await.unwrap().is_some());
+    // A dry run counts and writes nothing.
+    let rotation = under_new.rotate_key(&[sealer(&a), sealer(&b)], true).await.unwrap();
+    assert_eq!((rotation.from_old_keys, rotation.from_clear, rotation.already_sealed), (2, 1, 0));
+    assert!(under_a.connection("github", "one").await.unwrap().is_some());
+    let rotation = under_new.rotate_key(&[sealer(&a), sealer(&b)], false).await.unwrap();
+    assert_eq!((rotation.from_old_keys, rotation.from_clear, rotation.already_sealed), (2, 1, 0));
+    assert_eq!(ids(&under_new.connections().await.unwrap()).0, ["four", "one", "three"]);
+    assert_eq!(ids(&under_a.connections().await.unwrap()).1, ["four", "one", "three"]);
+    // The store's key is the new one now.
+    let e = under_a.save_connection(&bearer("five", "token-five")).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
+    under_new.save_connection(&bearer("five", "token-five")).await.unwrap();
+    let again = under_new.rotate_key(&[sealer(&a), sealer(&b)], false).await.unwrap();
+    assert_eq!((again.from_old_keys, again.from_clear, again.already_sealed), (0, 0, 4));
+}
+
+fn github_app(secret: &str) -> Integration {
+    let mut github = Integration::new("github-prod", "github");
+    github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
+        client_id: "Iv1.app".into(),
+        client_secret: Secret::new(secret),
+        scopes: None,
+        webhook_secret: None,
+    }));
+    github
+}
+
+/// An integration row whose app credentials were sealed under `key` by other means than this
+/// store (a row copied from another database).
+fn integration_sealed_under(key: &str, unique_key: &str) -> backend::SealedIntegration {
+    let plain = serde_json::to_vec(github_app("elsewhere").credentials.as_ref().unwrap()).unwrap();
+    let sealed = sealer(key).seal(&plain, format!("\0integration\0{unique_key}").as_bytes()).unwrap();
+    let now = chrono::Utc::now();
+    backend::SealedIntegration {
+        unique_key: unique_key.into(),
+        provider: "github".into(),
+        display_name: None,
+        credentials: Some(backend::SealedCredentials { sealed, kind: "OAUTH2".into() }),
+        forward_webhooks: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Integrations' app credentials are secrets of the store like connections' credentials: sealed
+/// under the store's one key (another key is refused before anything is written, and one found
+/// under another key keeps a store from taking a key check), and re-sealed by `rotate_key` with
+/// the connections, in the same transaction.
+#[tokio::test]
+async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, new) = (Sealer::generate_key(), Sealer::generate_key(), Sealer::generate_key());
+    let under_a = store(&dir, sealer(&a)).await;
+    under_a.save_integration(&github_app("app-secret"), None).await.unwrap();
+    under_a.save_connection(&bearer("one", "token-one")).await.unwrap();
+    let mut other = github_app("other-secret");
+    other.unique_key = "github-other".into();
+    let e = store(&dir, sealer(&b)).await.save_integration(&other, None).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
+    assert_eq!(under_a.integration_providers().await.unwrap().len(), 1, "nothing was written");
+
+    // A store without a key check yet takes none while an app is sealed under another key.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let unchecked = store(&elsewhere, sealer(&b)).await;
+    unchecked.backend().save_integration(&integration_sealed_under(&a, "github-copied"), None).await.unwrap();
+    let e = unchecked.save_connection(&bearer("two", "token-two")).await.unwrap_err();
+    assert!(error_chain(&e).contains("integration `github-copied`"), "{}", error_chain(&e));
+
+    // Rotation: the app and the connection under a, one app under a key nobody gives.
+    under_a.backend().save_integration(&integration_sealed_under(&b, "github-b"), None).await.unwrap();
+    let under_new = store(&dir, sealer(&new)).await;
+    let e = under_new.rotate_key(&[sealer(&a)], false).await.unwrap_err();
+    assert!(error_chain(&e).contains("integration `github-b`"), "{}", error_chain(&e));
+    assert!(under_a.integration("github-prod").await.unwrap().is_some(), "nothing changed");
+    let rotation = under_new.rotate_key(&[sealer(&a), sealer(&b)], false).await.unwrap();
+    assert_eq!((rotation.from_old_keys, rotation.integrations, rotation.already_sealed), (3, 2, 0));
+    let app = under_new.integration("github-prod").await.unwrap().unwrap();
+    assert_eq!(app.credentials, github_app("app-secret").credentials);
+    assert!(under_new.integration("github-b").await.unwrap().is_some());
+    assert!(matches!(under_a.integration("github-prod").await.unwrap_err(), StoreError::UnsealIntegration { .. }));
+}
+
+/// The lease of a (connection, sync): one holder at a time, named to whoever else asks, taken
+/// over only once it lapsed; the runs it covered are closed as interrupted only then, ended when
+/// their holder was last known alive.
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Sealer::InsecureClear).await;
+    let key = connection(&store).await;
+    let other = store.save_connection(&Connection::new("github", "other", "github")).await.unwrap();
+    let backend = store.backend();
+    let (a, b) = (LeaseOwner::new("process a"), LeaseOwner::new("process b"));
+    // Whole seconds: the store keeps microseconds.
+    let t0 = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let secs = |s: i64| t0 + chrono::Duration::seconds(s);
+    assert_eq!(backend.acquire_lease(key, "tickets", &a, t0, secs(10)).await.unwrap(), Ok(()));
+    // Another (connection, sync) is another lease.
+    assert_eq!(backend.acquire_lease(other, "tickets", &b, t0, secs(10)).await.unwrap(), Ok(()));
+    let held = backend.acquire_lease(key, "tickets", &b, secs(1), secs(11)).await.unwrap().unwrap_err();
+    assert_eq!((held.label.as_str(), held.since, held.expires_at), ("process a", t0, secs(10)));
+    // Its holder may take it again (the process keeps its own runs apart).
+    assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(1), secs(10)).await.unwrap(), Ok(()));
+    // Its holder renews it, with the heartbeat of its run.
+    let run = store.begin_run(key, "tickets", false).await.unwrap();
+    assert!(backend.renew_lease(key, "tickets", &a, Some(run.ids.run), secs(5), secs(15)).await.unwrap());
+    // While it is live, nobody closes its run.
+    assert_eq!(backend.close_stale_runs(secs(14)).await.unwrap(), 0);
+    assert_eq!(store.run(run.ids.run).await.unwrap().unwrap().status, RunStatus::Running);
+    // Lapsed: the run is closed as interrupted, ended at its last heartbeat; b takes the lease
+    // over, and a learns it lost it.
+    assert_eq!(backend.close_stale_runs(secs(16)).await.unwrap(), 1);
+    let closed = store.run(run.ids.run).await.unwrap().unwrap();
+    assert_eq!((closed.status, closed.ended_at), (RunStatus::Failed, Some(secs(5))));
+    assert!(closed.error.unwrap().contains("interrupted"));
+    assert_eq!(backend.acquire_lease(key, "tickets", &b, secs(16), secs(26)).await.unwrap(), Ok(()));
+    assert!(!backend.renew_lease(key, "tickets", &a, None, secs(17), secs(27)).await.unwrap());
+    // Released, it is free at once.
+    backend.release_lease(key, "tickets", &b).await.unwrap();
+    assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(18), secs(28)).await.unwrap(), Ok(()));
 }

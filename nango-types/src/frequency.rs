@@ -116,6 +116,7 @@ pub fn parse(text: &str) -> Result<Duration, FrequencyError> {
     if millis.is_nan() {
         return Err(FrequencyError::Invalid);
     }
+    // Compared before rounding, as Nango does (29999.5 ms is too short).
     if millis < MIN.as_millis() as f64 {
         return Err(FrequencyError::TooShort(Duration::from_millis(millis.max(0.0) as u64)));
     }
@@ -124,6 +125,144 @@ pub fn parse(text: &str) -> Result<Duration, FrequencyError> {
         return Err(FrequencyError::TooLong(Duration::from_millis(millis as u64)));
     }
     Ok(Duration::from_millis(millis.round() as u64))
+}
+
+/// The range check of [`parse`] on an interval: at least [`MIN`], at most [`MAX`]. For
+/// intervals read back from storage, which an older program or a hand-made edit may have put
+/// out of range: anything this returns can be added to any date of this millennium without
+/// overflow.
+///
+/// ```
+/// use nango_types::frequency::{check, FrequencyError};
+/// use std::time::Duration;
+/// assert_eq!(check(Duration::from_secs(60)), Ok(Duration::from_secs(60)));
+/// assert!(matches!(check(Duration::from_secs(u64::MAX)), Err(FrequencyError::TooLong(_))));
+/// ```
+pub fn check(interval: Duration) -> Result<Duration, FrequencyError> {
+    if interval < MIN {
+        Err(FrequencyError::TooShort(interval))
+    } else if interval > MAX {
+        Err(FrequencyError::TooLong(interval))
+    } else {
+        Ok(interval)
+    }
+}
+
+/// `count` texts near the grammar, valid and not, from a seed (the same seed gives the same
+/// texts): for property tests of every place that reads frequencies, which must all give
+/// [`parse`]'s verdict. They mix the exact phrases and near misses, `every` present, missing or
+/// doubled, integers from 0 to 30 digits, decimals, signs, exponents and stray dots, every unit
+/// spelling in any case, unknown units, and odd spacing.
+///
+/// ```
+/// let texts = nango_types::frequency::samples(7, 100);
+/// assert_eq!(texts.len(), 100);
+/// assert_eq!(texts, nango_types::frequency::samples(7, 100));
+/// ```
+pub fn samples(seed: u64, count: usize) -> Vec<String> {
+    const PHRASES: [&str; 9] = [
+        "every half day",
+        "every half hour",
+        "every quarter hour",
+        "every hour",
+        "every day",
+        "every week",
+        "every month",
+        "every minute",
+        "every year",
+    ];
+    const UNITS: [&str; 33] = [
+        "",
+        "ms",
+        "msec",
+        "msecs",
+        "millisecond",
+        "milliseconds",
+        "s",
+        "sec",
+        "secs",
+        "second",
+        "seconds",
+        "m",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "h",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "d",
+        "day",
+        "days",
+        "w",
+        "week",
+        "weeks",
+        "y",
+        "yr",
+        "yrs",
+        "year",
+        "years",
+        "mo",
+    ];
+    // xorshift64*: enough to spread cases, and no dependency.
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move |n: u64| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    };
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut text = String::new();
+        if next(10) == 0 {
+            let phrase = PHRASES[next(PHRASES.len() as u64) as usize];
+            text.push_str(&match next(4) {
+                0 => phrase.to_uppercase(),
+                1 => format!("{phrase} "),
+                _ => phrase.to_owned(),
+            });
+            out.push(text);
+            continue;
+        }
+        match next(10) {
+            0 => {}
+            1 => text.push_str("every every "),
+            2 => text.push_str("Every "),
+            _ => text.push_str("every "),
+        }
+        if next(8) == 0 {
+            text.push('-');
+        }
+        let digits = match next(6) {
+            0 => 1 + next(30),
+            1 => 1 + next(3),
+            _ => 1 + next(8),
+        };
+        for i in 0..digits {
+            text.push(char::from(b'0' + next(10) as u8));
+            if i == 0 && next(12) == 0 {
+                text.push('.');
+            }
+        }
+        match next(12) {
+            0 => text.push_str(".5"),
+            1 => text.push('.'),
+            2 => text.push_str("e3"),
+            _ => {}
+        }
+        text.push_str(&" ".repeat(next(3) as usize));
+        let unit = UNITS[next(UNITS.len() as u64) as usize];
+        text.push_str(&match next(6) {
+            0 => unit.to_uppercase(),
+            1 => format!("{unit}x"),
+            _ => unit.to_owned(),
+        });
+        out.push(text);
+    }
+    out
 }
 
 /// vercel `ms` v3: `^(-?(?:\d+)?\.?\d+) *(unit)?$`, case-insensitive, at most 100 characters.
@@ -311,6 +450,63 @@ mod tests {
         for bad in ["every 1.5 hours", "every 2 weeks", "every 1y", "every 60000", "every 5  minutes"] {
             assert!(!deployable(bad), "{bad}");
         }
+    }
+
+    /// Property test over texts near the grammar ([`samples`]): parsing never panics, whatever
+    /// it accepts is within [`MIN`]..=[`MAX`], and `every <integer> <unit>` gets the verdict exact
+    /// integer arithmetic gives (no float rounding or overflow at the bounds).
+    #[test]
+    fn generated_texts_parse_within_range_and_agree_with_exact_arithmetic() {
+        let texts = samples(0x5eed, 20_000);
+        let mut accepted = 0;
+        for text in &texts {
+            let verdict = std::panic::catch_unwind(|| parse(text)).unwrap_or_else(|_| panic!("{text:?} panicked"));
+            if let Ok(d) = verdict {
+                assert!((MIN..=MAX).contains(&d), "{text:?} gave {d:?}");
+                accepted += 1;
+            }
+            if let Some(expected) = exact(text) {
+                assert_eq!(Verdict::of(text), expected, "{text:?}");
+            }
+        }
+        // The generator reaches both sides of the grammar.
+        assert!(accepted > 2_000 && accepted < 18_000, "{accepted} of {} accepted", texts.len());
+    }
+
+    /// The verdict on `every <digits> <unit>` by integer arithmetic, for the texts of that form.
+    fn exact(text: &str) -> Option<Verdict> {
+        let rest = text.strip_prefix("every ")?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 30 || rest[..digits].starts_with('0') {
+            return None;
+        }
+        let n: u128 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].trim_start_matches(' ').to_ascii_lowercase();
+        let factor: u128 = match unit.as_str() {
+            "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" | "" => 1,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
+            "d" | "day" | "days" => 86_400_000,
+            "w" | "week" | "weeks" => 604_800_000,
+            _ => return None,
+        };
+        let ms = n.checked_mul(factor)?;
+        Some(if ms < MIN.as_millis() {
+            Verdict::Refused("sync_interval_too_short")
+        } else if ms > MAX.as_millis() {
+            Verdict::Refused("sync_interval_too_long")
+        } else {
+            // Below 2^53 every product is exact in f64 too.
+            Verdict::Interval(ms as u64)
+        })
+    }
+
+    #[test]
+    fn a_range_check_for_intervals_read_back_from_storage() {
+        assert_eq!(check(Duration::from_secs(3600)), Ok(Duration::from_secs(3600)));
+        assert_eq!(check(Duration::from_secs(1)), Err(FrequencyError::TooShort(Duration::from_secs(1))));
+        assert!(matches!(check(Duration::from_secs(u64::MAX)), Err(FrequencyError::TooLong(_))));
     }
 
     #[test]

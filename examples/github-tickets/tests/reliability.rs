@@ -187,6 +187,9 @@ async fn a_failed_run_resumes_from_its_checkpoint() {
 /// content, and what the webhooks announced (each delivery id counted once) adds up to what the
 /// store holds.
 ///
+/// Each `serve` in the loop leases the sync for a second (`--lease-ttl 1`): the next one, started
+/// right after a kill, waits at most that long for the dead one's lease.
+///
 /// `KILL_LOOP_SEED` picks another seed; the loop is bounded in kills and in time.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,6 +405,10 @@ mod kill_loop {
 
     pub const SECRET: &str = "kill-loop-secret";
 
+    /// Seconds a killed `serve`'s lease outlives it (`--lease-ttl`): the restarted one waits that
+    /// long at most before it runs the sync (at the default 30 s the loop would mostly wait).
+    pub const LEASE_TTL: &str = "1";
+
     /// A `github-tickets serve` process.
     pub struct Serve {
         child: Child,
@@ -411,7 +418,7 @@ mod kill_loop {
     impl Serve {
         /// Starts one on a free port and waits until it listens.
         pub async fn start(env: &Env) -> Serve {
-            Serve::start_with(env, &[]).await
+            Serve::start_with(env, &["--lease-ttl", LEASE_TTL]).await
         }
 
         /// [`Serve::start`] with more arguments.

@@ -27,6 +27,10 @@ pub struct RuntimeArgs {
     /// (with jitter) up to a minute, and a `Retry-After` the provider sends wins.
     #[arg(long, global = true, env = "NANGO_RETRY_DELAY_MS", default_value_t = 500)]
     pub retry_delay_ms: u64,
+    /// Seconds a run's lease on its (connection, sync) lasts without a heartbeat (renewed every
+    /// third of it): another process takes a sync over this long after its runner died.
+    #[arg(long, global = true, env = "NANGO_LEASE_TTL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_ttl: u64,
 }
 
 impl RuntimeArgs {
@@ -34,6 +38,11 @@ impl RuntimeArgs {
     pub async fn open_store(&self) -> CliResult<Store> {
         let sealer = Sealer::from_env(self.insecure_store_secrets_in_clear)?;
         Ok(Store::open(&self.database, sealer).await?)
+    }
+
+    /// Whether secrets are stored in clear (no `NANGO_ENCRYPTION_KEY`, and the insecure flag).
+    pub fn stores_in_clear(&self) -> CliResult<bool> {
+        Ok(matches!(Sealer::from_env(self.insecure_store_secrets_in_clear)?, Sealer::InsecureClear))
     }
 
     /// The built-in provider catalog, with the providers file added if one is named.
@@ -45,6 +54,7 @@ impl RuntimeArgs {
     ///     providers: None,
     ///     insecure_store_secrets_in_clear: false,
     ///     retry_delay_ms: 500,
+    ///     lease_ttl: 30,
     /// };
     /// assert!(args.providers().unwrap().get("github").is_some());
     /// ```
@@ -56,10 +66,15 @@ impl RuntimeArgs {
         Ok(catalog)
     }
 
-    /// A runtime over the store, with the catalog and the retry delay.
-    pub async fn runtime(&self) -> CliResult<Runtime> {
+    /// A runtime over the store, with the catalog and the retry delay, leasing runs as this
+    /// process running `command` (named to the processes that find a sync taken).
+    pub async fn runtime(&self, command: &str) -> CliResult<Runtime> {
+        let owner = crate::store::LeaseOwner::for_this_process(command);
         let http = HttpOptions::default().min_delay(std::time::Duration::from_millis(self.retry_delay_ms));
-        Ok(Runtime::new(self.open_store().await?).with_providers(self.providers()?).with_http_options(http))
+        Ok(Runtime::new(self.open_store().await?)
+            .with_providers(self.providers()?)
+            .with_http_options(http)
+            .with_lease(owner, std::time::Duration::from_secs(self.lease_ttl)))
     }
 }
 

@@ -1,4 +1,4 @@
-//! `connections add|list|remove`.
+//! `connections add|list|remove|rotate-key`.
 
 use super::args::{ConnectionRef, Format, RuntimeArgs};
 use super::{CliResult, json_arg};
@@ -25,6 +25,22 @@ pub enum ConnectionsCommand {
         #[command(flatten)]
         connection: ConnectionRef,
     },
+    /// Re-seal every connection's and integration's credentials under NANGO_ENCRYPTION_KEY (the
+    /// new key), in one transaction: those sealed under an old key and those stored in clear.
+    RotateKey(RotateKey),
+}
+
+/// `connections rotate-key`
+#[derive(Debug, Args)]
+pub struct RotateKey {
+    /// Name of an environment variable holding an old key (base64), repeatable: credentials
+    /// sealed under it are re-sealed. Keys are read from the environment, never from the command
+    /// line, where other users could see them.
+    #[arg(long = "old-key-env", value_name = "VAR")]
+    pub old_key_env: Vec<String>,
+    /// Count what would be re-sealed, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `connections add`
@@ -109,16 +125,13 @@ pub(super) async fn connections(runtime: &RuntimeArgs, command: &ConnectionsComm
     match command {
         ConnectionsCommand::Add(add) => {
             let ConnectionRef { id, integration } = &add.connection;
-            let provider = add.provider.clone().unwrap_or_else(|| integration.clone());
+            let stored_integrations = store.integration_providers().await?;
+            let provider = add
+                .provider
+                .clone()
+                .or_else(|| stored_integrations.get(integration).cloned())
+                .unwrap_or_else(|| integration.clone());
             let catalog = runtime.providers()?;
-            if catalog.get(&provider).is_none() {
-                let known: Vec<&str> = catalog.keys().collect();
-                return Err(format!(
-                    "provider `{provider}` is not in the catalog (known: {}); pass --provider or --providers FILE",
-                    known.join(", ")
-                )
-                .into());
-            }
             let mut connection = Connection::new(integration, id, provider);
             if let Some(existing) = store.connection(integration, id).await.ok().flatten() {
                 connection.created_at = existing.connection.created_at;
@@ -134,40 +147,59 @@ pub(super) async fn connections(runtime: &RuntimeArgs, command: &ConnectionsComm
                     .ok_or_else(|| format!("--config `{pair}`: expected KEY=VALUE, e.g. --config subdomain=acme"))?;
                 connection.connection_config.insert(k.to_owned(), v.to_owned());
             }
+            // The same checks as `POST /connection` (the service's own address is not known here).
+            let mut integrations = crate::registered_integrations();
+            integrations.extend(stored_integrations.keys().map(String::as_str));
+            connection.check_new_among(&integrations, &catalog, None).map_err(invalid_connection)?;
             store.save_connection(&connection).await?;
-            out!(
-                "connection `{id}` of `{integration}` saved ({} credentials{})",
-                connection.credentials.kind(),
-                if connection.credentials.is_secret() { ", sealed" } else { "" }
-            );
+            let sealing = if !connection.credentials.is_secret() {
+                ""
+            } else if runtime.stores_in_clear()? {
+                " stored in clear, unencrypted: no NANGO_ENCRYPTION_KEY and --insecure-store-secrets-in-clear; \
+                 encrypt them with `connections rotate-key` once a key is set"
+            } else {
+                ", sealed with NANGO_ENCRYPTION_KEY"
+            };
+            out!("connection `{id}` of `{integration}` saved ({} credentials{sealing})", connection.credentials.kind());
         }
+        ConnectionsCommand::RotateKey(rotate) => return rotate_key(&store, rotate).await,
         ConnectionsCommand::List { format } => {
-            let list: Vec<Connection> = store.connections().await?.into_iter().map(|c| c.connection).collect();
+            let rows = store.connections().await?.listed();
             match format {
                 Format::Json => {
-                    let items: Vec<Value> = list
+                    let items: Vec<Value> = rows
                         .iter()
-                        .map(|c| {
+                        .map(|listed| {
+                            let c = listed.connection();
                             serde_json::json!({
                                 "provider_config_key": c.provider_config_key, "connection_id": c.connection_id,
-                                "provider": c.provider, "auth": c.credentials.kind(), "base_url": c.base_url,
+                                "provider": c.provider, "auth": listed.auth_mode(), "base_url": c.base_url,
                                 "metadata": c.metadata, "created_at": c.created_at,
+                                "unreadable": listed.unreadable_reason(),
                             })
                         })
                         .collect();
                     out!("{}", serde_json::to_string_pretty(&items)?);
                 }
                 Format::Table => {
-                    out!("{:<20} {:<24} {:<16} {:<8} BASE URL", "INTEGRATION", "CONNECTION", "PROVIDER", "AUTH");
-                    for c in list {
+                    out!("{:<20} {:<24} {:<16} {:<10} BASE URL", "INTEGRATION", "CONNECTION", "PROVIDER", "AUTH");
+                    for listed in &rows {
+                        let c = listed.connection();
+                        let auth = match listed.unreadable_reason() {
+                            Some(_) => format!("{}(!)", listed.auth_mode()),
+                            None => listed.auth_mode().to_owned(),
+                        };
                         out!(
-                            "{:<20} {:<24} {:<16} {:<8} {}",
+                            "{:<20} {:<24} {:<16} {:<10} {}",
                             c.provider_config_key,
                             c.connection_id,
                             c.provider,
-                            c.credentials.kind(),
+                            auth,
                             c.base_url.as_deref().unwrap_or("-")
                         );
+                    }
+                    for reason in rows.iter().filter_map(|r| r.unreadable_reason()) {
+                        eprintln!("warning: (!) {reason}");
                     }
                 }
             }
@@ -178,6 +210,46 @@ pub(super) async fn connections(runtime: &RuntimeArgs, command: &ConnectionsComm
             }
             out!("connection `{id}` of `{integration}` removed with its records and runs");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A refused connection in this command line's words: the flag or argument, not the API field.
+fn invalid_connection(e: crate::InvalidConnection) -> Box<dyn std::error::Error + Send + Sync> {
+    let what = match e.field {
+        "connection_id" => "connection id (ID)",
+        "provider_config_key" => "integration (--integration)",
+        "provider" => "provider (--provider; add providers with --providers FILE)",
+        "base_url" => "base URL (--base-url)",
+        other => other,
+    };
+    format!("invalid {what}: {}", e.problem).into()
+}
+
+/// `connections rotate-key`: re-seals under NANGO_ENCRYPTION_KEY, with old keys from the
+/// environment variables named.
+async fn rotate_key(store: &crate::store::Store, args: &RotateKey) -> CliResult<ExitCode> {
+    let mut old = Vec::with_capacity(args.old_key_env.len());
+    for var in &args.old_key_env {
+        let key = std::env::var(var)
+            .map_err(|_| format!("--old-key-env {var}: the environment variable `{var}` is not set"))?;
+        old.push(crate::crypto::Sealer::from_base64(&key).map_err(|e| format!("--old-key-env {var}: {e}"))?);
+    }
+    let rotation = store.rotate_key(&old, args.dry_run).await?;
+    let verb = if args.dry_run { "would re-seal" } else { "re-sealed" };
+    out!(
+        "{verb} {} connections and {} integrations under NANGO_ENCRYPTION_KEY ({} under an old key, {} in clear); {} already sealed with it{}",
+        rotation.resealed() - rotation.integrations,
+        rotation.integrations,
+        rotation.from_old_keys,
+        rotation.from_clear,
+        rotation.already_sealed,
+        if args.dry_run { "; nothing was written (--dry-run)" } else { "" }
+    );
+    if !args.dry_run && rotation.resealed() > 0 {
+        out!(
+            "restart the processes that use this store with the new key: those with an old key can no longer read them"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -139,6 +139,21 @@ fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
                     "; pass --provider with one of the built-in providers or add it with --providers FILE".into(),
                 );
             }
+            Some(RunError::Busy { .. }) => {
+                return Some("; wait for it to end, or pass --wait to wait for it".into());
+            }
+            _ => {}
+        }
+        match e.downcast_ref::<crate::store::StoreError>() {
+            Some(crate::store::StoreError::KeyMismatch { .. }) => {
+                return Some(
+                    "; to re-seal them under this key, put the old key in a variable and run `connections rotate-key --old-key-env VAR`"
+                        .into(),
+                );
+            }
+            Some(crate::store::StoreError::RotationBlocked { .. }) => {
+                return Some("; pass each old key with --old-key-env VAR".into());
+            }
             _ => {}
         }
         if let Some(CryptoError::NoKey) = e.downcast_ref::<CryptoError>() {

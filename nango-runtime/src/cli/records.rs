@@ -3,7 +3,7 @@
 use super::CliResult;
 use super::args::{Format, RuntimeArgs};
 use crate::registered_syncs;
-use crate::store::{ActionFilter, ConnectionKey, RecordQuery, Store, StoredConnection};
+use crate::store::{ActionFilter, ConnectionKey, RecordQuery, Store};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use std::process::ExitCode;
@@ -58,14 +58,16 @@ async fn connection_of(store: &Store, id: &str, integration: Option<&str>) -> Cl
             .await?
             .ok_or_else(|| format!("no connection `{id}` for integration `{integration}`").into());
     }
-    let matching: Vec<StoredConnection> =
-        store.connections().await?.into_iter().filter(|c| c.connection.connection_id == id).collect();
+    // Records need no credentials: connections whose credentials do not open are found too.
+    let list = store.connections().await?;
+    let matching: Vec<(ConnectionKey, &crate::Connection)> =
+        list.identities().filter(|(_, c)| c.connection_id == id).collect();
     match matching.as_slice() {
-        [one] => Ok(one.key),
+        [(key, _)] => Ok(*key),
         [] => Err(format!("no connection `{id}`; see `connections list`").into()),
         many => Err(format!(
             "connection id `{id}` exists for several integrations ({}); pass --integration",
-            many.iter().map(|c| c.connection.provider_config_key.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter().map(|(_, c)| c.provider_config_key.as_str()).collect::<Vec<_>>().join(", ")
         )
         .into()),
     }

@@ -31,6 +31,16 @@ pub struct ServeArgs {
     /// Seconds running runs may take to finish at shutdown before they are cancelled.
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Seconds a client has to send a request's head (also how long an idle kept-alive
+    /// connection stays open).
+    #[arg(long, env = "NANGO_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's body once its head arrived.
+    #[arg(long, env = "NANGO_REQUEST_BODY_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_body_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "NANGO_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
 }
 
 /// A random key for a service started without `NANGO_SECRET_KEY`.
@@ -51,7 +61,7 @@ pub(super) async fn serve(runtime: &RuntimeArgs, args: &ServeArgs) -> CliResult<
             k
         }
     };
-    let runtime = runtime.runtime().await?;
+    let runtime = runtime.runtime("serve").await?;
     let options = crate::server::ServeOptions {
         addr: std::net::SocketAddr::new(args.host, args.port),
         secret_key: secret_key.clone(),
@@ -59,6 +69,11 @@ pub(super) async fn serve(runtime: &RuntimeArgs, args: &ServeArgs) -> CliResult<
         webhook_signing_key: args.webhook_signing_key.clone(),
         webhook_always: args.webhook_always,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+        limits: crate::server::ServerLimits {
+            header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
+            request_body_timeout: std::time::Duration::from_secs(args.request_body_timeout),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        },
         ..Default::default()
     };
     let server = crate::server::Server::start(runtime, options)

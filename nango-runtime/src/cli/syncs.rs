@@ -2,7 +2,7 @@
 
 use super::args::{RuntimeArgs, SyncTarget};
 use super::{CliResult, json_arg};
-use crate::engine::DryRunOptions;
+use crate::engine::{DryRunOptions, RunError};
 use crate::store::RunStatus;
 use crate::{SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// Forget the last sync date and checkpoint first (a full resync).
     #[arg(long)]
     pub full: bool,
+    /// When another process runs this sync for this connection, wait for it to end instead of
+    /// stopping with an error.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 impl SyncTarget {
@@ -112,7 +116,7 @@ fn print_counts(counts: &crate::store::ModelCounts) {
 pub(super) async fn dryrun(runtime: &RuntimeArgs, args: &DryrunArgs) -> CliResult<ExitCode> {
     let (sync, integration) = args.target.resolve()?;
     let (bar, progress) = progress_bar();
-    let runtime = runtime.runtime().await?.with_progress(progress);
+    let runtime = runtime.runtime("dryrun").await?.with_progress(progress);
     let options = DryRunOptions {
         last_sync_date: args.last_sync_date,
         metadata: args.metadata.as_deref().map(|m| json_arg("metadata", m)).transpose()?,
@@ -156,7 +160,7 @@ pub(super) async fn run(runtime: &RuntimeArgs, args: &RunArgs) -> CliResult<Exit
     let (sync, integration) = args.target.resolve()?;
     let connection = &args.target.connection;
     let (bar, progress) = progress_bar();
-    let runtime = runtime.runtime().await?.with_progress(progress);
+    let runtime = runtime.runtime("run").await?.with_progress(progress);
     if args.full {
         let key = runtime
             .store()
@@ -165,7 +169,16 @@ pub(super) async fn run(runtime: &RuntimeArgs, args: &RunArgs) -> CliResult<Exit
             .ok_or_else(|| format!("no connection `{connection}` for integration `{integration}`"))?;
         runtime.store().reset_sync(key, sync.descriptor.name, &[], false).await?;
     }
-    let report = runtime.run_sync(sync, &integration, connection).await?;
+    let report = loop {
+        match runtime.run_sync(sync, &integration, connection).await {
+            Err(RunError::Busy { holder, .. }) if args.wait => {
+                bar.set_message(format!("waiting: {} runs this sync", holder.label));
+                // Its end frees the lease at once; a crash frees it when it lapses.
+                tokio::time::sleep(runtime.lease().1.div_f64(6.0).min(std::time::Duration::from_secs(1))).await;
+            }
+            other => break other?,
+        }
+    };
     bar.finish_and_clear();
     let status = match report.status {
         RunStatus::Success => "succeeded",
@@ -176,7 +189,20 @@ pub(super) async fn run(runtime: &RuntimeArgs, args: &RunArgs) -> CliResult<Exit
     match report.error {
         Some(e) => {
             eprintln!("error: {e}");
-            eprintln!("records saved before the failure are kept; the next run resumes from the last checkpoint");
+            // Say what the next run starts from, as it is.
+            let kept = if report.counts.values().any(|c| !c.is_empty()) {
+                "records saved before the failure are kept; "
+            } else {
+                ""
+            };
+            match (&report.checkpoint_to, report.last_sync_date) {
+                (Some(_), _) => eprintln!("{kept}the next run resumes from the checkpoint this run saved"),
+                (None, Some(t)) => eprintln!(
+                    "{kept}no checkpoint was saved: the next run starts again from the last successful run ({})",
+                    t.to_rfc3339()
+                ),
+                (None, None) => eprintln!("{kept}no checkpoint was saved: the next run starts from the beginning"),
+            }
             Ok(ExitCode::FAILURE)
         }
         None => Ok(ExitCode::SUCCESS),

@@ -341,7 +341,8 @@ fn parse_token_response(body: &[u8], old: &Credentials) -> Result<Credentials, S
     Ok(Credentials::OAuth2 {
         access_token: Secret::new(access_token),
         refresh_token: field("refresh_token").map(Secret::new).or_else(|| refresh_token.clone()),
-        expires_at: expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+        // Checked: a provider's number may be anything; one no date can hold is no known expiry.
+        expires_at: expires_in.and_then(chrono::Duration::try_seconds).and_then(|d| Utc::now().checked_add_signed(d)),
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
     })
@@ -388,5 +389,13 @@ mod tests {
         let err = parse_token_response(br#"{"error":"bad_refresh_token","error_description":"expired"}"#, &old);
         assert_eq!(err.unwrap_err(), "was refused by the provider: bad_refresh_token: expired");
         assert!(parse_token_response(b"access_token=abc", &old).unwrap_err().contains("not JSON"));
+        // An expiry no date can hold is no known expiry, not a panic.
+        for absurd in [i64::MAX, i64::MIN, 9_000_000_000_000_000] {
+            let body = format!(r#"{{"access_token":"new","expires_in":{absurd}}}"#);
+            let Credentials::OAuth2 { expires_at, .. } = parse_token_response(body.as_bytes(), &old).unwrap() else {
+                panic!()
+            };
+            assert_eq!(expires_at, None, "{absurd}");
+        }
     }
 }

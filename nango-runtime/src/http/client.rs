@@ -201,4 +201,37 @@ impl HttpClient {
     pub fn base_url(&self) -> Option<&str> {
         self.session.base_url()
     }
+
+    /// The credentials to hand out, fresh: OAuth 2 tokens are refreshed when they are about to
+    /// expire, or always with `force` (connections without a refresh token are returned as
+    /// they are); refreshed ones go to
+    /// [`on_credentials_refreshed`](HttpClient::on_credentials_refreshed) like a sync's.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: nango_runtime::http::HttpClient) -> Result<(), nango_runtime::http::HttpError> {
+    /// let credentials = client.fresh_credentials(true).await?; // a new access token
+    /// println!("{}", credentials.kind());
+    /// # Ok(()) }
+    /// ```
+    pub async fn fresh_credentials(&self, force: bool) -> Result<Credentials, HttpError> {
+        let auth = self.session.auth();
+        let refreshed = if force && auth.can_refresh() {
+            auth.refresh(auth.current().generation).await
+        } else {
+            auth.refresh_if_expiring().await
+        };
+        refreshed.map_err(|message| {
+            self.session.secrets().scrub_error(HttpError::InvalidCredentials {
+                request: format!("refreshing the OAuth tokens of connection `{}`", self.session.connection_id()),
+                message: format!("failed: {message}; reconnect the connection"),
+            })
+        })?;
+        Ok(auth.credentials())
+    }
+
+    /// `bytes` with every credential this client has held replaced by `***` (for what a proxy
+    /// passes on from the provider).
+    pub(crate) fn scrub_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        self.session.secrets().scrub_bytes(bytes)
+    }
 }

@@ -140,6 +140,14 @@ impl RequestBuilder {
         self
     }
 
+    /// Returns the final answer (after the retries) whatever its status, where a non-2xx answer
+    /// would otherwise be [`HttpError::Status`]: for a proxy that passes the provider's errors
+    /// on. A redirect is still an error (never followed), and so is a failed OAuth refresh.
+    pub fn any_status(mut self) -> Self {
+        self.parts.any_status = true;
+        self
+    }
+
     /// Sends the request (retrying as configured); a non-2xx answer is an error.
     pub async fn send(self) -> Result<Response, HttpError> {
         self.session.execute(&self.parts, |_| Ok(())).await.map(|(response, ())| response)

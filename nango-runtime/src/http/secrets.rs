@@ -76,6 +76,32 @@ impl Secrets {
         nango_types::text::scrub(text, &known)
     }
 
+    /// `bytes` with every secret the client has held replaced by `***`, and nothing else
+    /// changed: for what a proxy passes on from the provider (a body or header echoing the
+    /// credentials the proxy put on the request).
+    pub(crate) fn scrub_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = bytes.to_vec();
+        for secret in known.iter().map(String::as_bytes) {
+            if secret.is_empty() || !out.windows(secret.len()).any(|w| w == secret) {
+                continue;
+            }
+            let mut replaced = Vec::with_capacity(out.len());
+            let mut i = 0;
+            while i < out.len() {
+                if out[i..].starts_with(secret) {
+                    replaced.extend_from_slice(b"***");
+                    i += secret.len();
+                } else {
+                    replaced.push(out[i]);
+                    i += 1;
+                }
+            }
+            out = replaced;
+        }
+        out
+    }
+
     /// `error` with [`scrub`](Self::scrub) applied to every text in it, so that no credential
     /// can reach a message, whichever way it got in.
     pub(crate) fn scrub_error(&self, error: HttpError) -> HttpError {
@@ -133,6 +159,13 @@ mod tests {
         secrets.learn(&Credentials::Bearer { token: Secret::new("token-1234") });
         assert_eq!(secrets.scrub("a token-1234 b token-123 c"), "a *** b *** c");
         assert!(values_of(&Credentials::Basic { username: "u".into(), password: Secret::new("pw") }).is_empty());
+    }
+
+    #[test]
+    fn bytes_lose_known_secrets_and_nothing_else() {
+        let secrets = Secrets::new(Vec::new(), &Credentials::Bearer { token: Secret::new("tok-123") });
+        assert_eq!(secrets.scrub_bytes(b"Bearer tok-123, tok-123x; token=abc"), b"Bearer ***, ***x; token=abc");
+        assert_eq!(secrets.scrub_bytes(&[0xff, b't', 0]), vec![0xff, b't', 0]);
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub(crate) struct RequestParts {
     pub retries: Option<u32>,
     pub retry_on: Vec<u16>,
     pub timeout: Option<Duration>,
+    /// Return the final answer whatever its status, instead of an error for a non-2xx (a proxy
+    /// passes the provider's errors on).
+    pub any_status: bool,
     /// A problem found while building (a body that does not serialize), reported by `send` so
     /// that the builder methods can stay infallible.
     pub error: Option<String>,
@@ -58,6 +61,7 @@ impl RequestParts {
             retries: None,
             retry_on: Vec::new(),
             timeout: None,
+            any_status: false,
             error: None,
         }
     }
@@ -189,6 +193,11 @@ impl Session {
         self.proxy.paginate.as_ref()
     }
 
+    /// The secrets of the connection, to keep them out of what is shown or passed on.
+    pub(crate) fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// Counters since the client was created.
     pub(crate) fn stats(&self) -> HttpStats {
         HttpStats { refreshes: self.auth.refreshes(), ..self.transport.stats() }
@@ -240,6 +249,7 @@ impl Session {
             retries: parts.retries,
             retry_on: &parts.retry_on,
             timeout: parts.timeout,
+            any_status: parts.any_status,
         };
         self.transport.send(&outgoing, &Attempt { session: self, parts, url: &url, body: body.as_ref() }, decode).await
     }

@@ -40,6 +40,8 @@ pub(crate) struct Outgoing<'a> {
     pub retry_on: &'a [u16],
     /// Timeout of each attempt, instead of [`HttpOptions::timeout`].
     pub timeout: Option<Duration>,
+    /// Whether the final answer is returned whatever its status (but a redirect).
+    pub any_status: bool,
 }
 
 /// One attempt, ready to go.
@@ -67,6 +69,16 @@ struct Counters {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limit_waits: AtomicU64,
+}
+
+/// A final non-2xx answer returned as it is ([`Outgoing::any_status`]), read by `decode` once: an
+/// error status is the provider's answer, so an unreadable body is not a reason to ask again.
+fn passed_on<R>(
+    response: Response,
+    decode: impl Fn(&Response) -> Result<R, HttpError>,
+) -> Result<(Response, R), HttpError> {
+    let decoded = decode(&response)?;
+    Ok((response, decoded))
 }
 
 /// Sends requests for one connection's client (shared by its clones).
@@ -221,6 +233,10 @@ impl Transport {
             let record = || self.record(method, &sent_url, &described, status, &headers, &bytes);
 
             if status == StatusCode::UNAUTHORIZED {
+                if refreshed_after_401 && outgoing.any_status {
+                    record().await?;
+                    return passed_on(Response { request: described, status, headers, body: bytes }, &decode);
+                }
                 if refreshed_after_401 {
                     record().await?;
                     return Err(HttpError::InvalidCredentials {
@@ -307,6 +323,9 @@ impl Transport {
                 continue;
             }
             record().await?;
+            if outgoing.any_status {
+                return passed_on(Response { request: described, status, headers, body: bytes }, &decode);
+            }
             let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             return Err(HttpError::Status {
                 request: described,

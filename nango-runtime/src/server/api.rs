@@ -1,12 +1,15 @@
-//! The Nango-compatible endpoints: records, sync status and commands, connections, actions.
+//! The Nango-compatible endpoints: the route table, records (pages and pruning), sync status
+//! and commands, and creating connections. Connections, integrations, scripts, actions and the
+//! proxy have modules of their own.
 
+use super::params::{api_time, header};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{ActionFilter, ConnectionKey, RecordQuery, StoredConnection};
-use crate::{Connection, Credentials, SyncRegistration, registered_actions, registered_syncs};
-use axum::extract::{Path, RawQuery, State};
+use crate::{Connection, Credentials, SyncRegistration, registered_syncs};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, patch, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -15,16 +18,62 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
+    use super::{actions, connections, integrations, proxy, scripts};
     Router::new()
         .route("/records", get(records))
+        .route("/records/prune", patch(prune_records))
         .route("/sync/status", get(sync_status))
         .route("/sync/trigger", post(sync_trigger))
         .route("/sync/pause", post(sync_pause))
         .route("/sync/start", post(sync_start))
         .route("/sync/update-connection-frequency", put(update_frequency))
-        .route("/connection", get(list_connections).post(create_connection))
-        .route("/connection/{connection_id}", get(get_connection).delete(delete_connection))
-        .route("/action/trigger", post(trigger_action))
+        .route("/connections", get(connections::list))
+        .route("/connection", get(connections::list).post(create_connection))
+        .route("/connections/metadata", post(connections::set_metadata).patch(connections::update_metadata))
+        .route("/connection/metadata", post(connections::set_metadata).patch(connections::update_metadata))
+        .route(
+            "/connections/{connection_id}",
+            get(connections::get_one).patch(connections::patch_one).delete(connections::delete_one),
+        )
+        .route(
+            "/connection/{connection_id}",
+            get(connections::get_one).patch(connections::patch_one).delete(connections::delete_one),
+        )
+        .route("/integrations", get(integrations::list).post(integrations::create))
+        .route(
+            "/integrations/{unique_key}",
+            get(integrations::get_one).patch(integrations::update).delete(integrations::delete),
+        )
+        .route("/providers", get(integrations::list_providers))
+        .route("/providers/{provider}", get(integrations::get_provider))
+        .route("/scripts/config", get(scripts::config))
+        .route("/action/trigger", post(actions::trigger))
+        .route("/action/{id}", get(actions::result))
+        .route("/proxy", any(proxy::proxy))
+        .route("/proxy/{*path}", any(proxy::proxy))
+}
+
+/// A request's whole body, as bytes: one that does not arrive within the server's body timeout
+/// is a 408 `request_timeout`, one that cannot be read otherwise a 400. Every route that reads a
+/// body reads it through this (or [`Body`]), so the timeout is answered the same everywhere.
+pub(super) struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if let Some(late) = c.downcast_ref::<super::BodyTimedOut>() {
+                    return ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", late.to_string());
+                }
+                cause = c.source();
+            }
+            ApiError::bad_request("invalid_body", format!("cannot read the body: {e}"))
+        })?;
+        Ok(RawBody(bytes))
+    }
 }
 
 /// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
@@ -34,9 +83,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
             let path = e.path().to_string();
@@ -46,10 +93,6 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
-}
-
 fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
     ApiError::bad_request(
         "unknown_connection",
@@ -57,11 +100,11 @@ fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiErro
     )
 }
 
-/// The connection a request names, with its key in the store.
-async fn connection(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<StoredConnection> {
+/// The key of the connection a request names (no credentials read).
+async fn connection_key(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<ConnectionKey> {
     state
         .store()
-        .connection(provider_config_key, connection_id)
+        .connection_key(provider_config_key, connection_id)
         .await?
         .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
 }
@@ -148,10 +191,7 @@ async fn records(
         .connection_key(pck, connection_id)
         .await?
         .ok_or_else(|| unknown_connection(pck, connection_id))?;
-    let models: Vec<&str> = registered_syncs()
-        .filter(|s| s.descriptor.integration == pck)
-        .flat_map(|s| s.descriptor.outputs.iter().copied())
-        .collect();
+    let models = models_of(pck);
     if !models.contains(&model.as_str()) {
         return Err(ApiError::not_found(
             "unknown_model",
@@ -173,6 +213,66 @@ async fn records(
     body.push_str(&Value::from(page.next_cursor).to_string());
     body.push('}');
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The models the syncs of an integration write.
+fn models_of(pck: &str) -> Vec<&'static str> {
+    registered_syncs()
+        .filter(|s| s.descriptor.integration == pck)
+        .flat_map(|s| s.descriptor.outputs.iter().copied())
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PruneBody {
+    model: String,
+    #[serde(default)]
+    variant: Option<String>,
+    until_cursor: String,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `PATCH /records/prune {model, variant?, until_cursor, limit?}` with the connection headers:
+/// empties the payload of the records up to and including the cursor's (at most `limit`, 1000 by
+/// default, oldest first); `{count, has_more}`. Pruned records keep their id and metadata, with
+/// `pruned_at` set; a sync saving one again restores it.
+async fn prune_records(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Body(body): Body<PruneBody>,
+) -> ApiResult<Json<Value>> {
+    if let Some((name, _)) = super::params::query_pairs(raw.as_deref()).first() {
+        return Err(super::params::unknown_param(name, &["(none)"]));
+    }
+    let (pck, connection_id) = super::params::connection_headers(&headers)?;
+    let bad = |m: String| ApiError::bad_request("invalid_body", m);
+    if body.variant.as_deref().is_some_and(|v| v != "base") {
+        return Err(bad("`variant`: only the `base` variant exists here".into()));
+    }
+    if body.until_cursor.is_empty() || body.until_cursor.len() > 1000 {
+        return Err(bad("`until_cursor` must be 1 to 1000 characters: a record's cursor".into()));
+    }
+    let limit = body.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(bad(format!("`limit` must be a number from 1 to 10000, not {limit}")));
+    }
+    // Only the key: pruning reads no credentials.
+    let key = super::params::known_connection_key(&state, pck, connection_id).await?;
+    let models = models_of(pck);
+    if !models.contains(&body.model.as_str()) {
+        return Err(ApiError::not_found(
+            "unknown_model",
+            format!("integration `{pck}` has no model `{}`; its models: {}", body.model, models.join(", ")),
+        ));
+    }
+    let pruned = state.store().prune(key, &body.model, &body.until_cursor, limit).await?;
+    // When the last record pruned is not the cursor's, there may be more before it (Nango's
+    // rule: the cursor's record may also have moved on, which costs one more call).
+    let has_more = pruned.count > 0 && pruned.last_cursor.as_deref() != Some(body.until_cursor.as_str());
+    Ok(Json(json!({"count": pruned.count, "has_more": has_more})))
 }
 
 /// `syncs` of a request body: names or `{name, variant}` objects.
@@ -219,13 +319,27 @@ fn find_syncs(pck: &str, names: &[&str]) -> ApiResult<Vec<&'static SyncRegistrat
         .collect()
 }
 
-/// The connections a command is for: one, or every connection of the integration.
-async fn targets(state: &AppState, pck: &str, connection_id: Option<&str>) -> ApiResult<Vec<StoredConnection>> {
+/// The connections a command or status is for: one, or every connection of the integration,
+/// with their keys; their credentials are not read, so one that cannot be opened is listed too.
+async fn targets(
+    state: &AppState,
+    pck: &str,
+    connection_id: Option<&str>,
+) -> ApiResult<Vec<(ConnectionKey, Connection)>> {
     match connection_id {
-        Some(id) => Ok(vec![connection(state, pck, id).await?]),
+        Some(id) => match state.store().listed_connection(pck, id).await? {
+            Some(c) => Ok(vec![(c.key(), c.connection().clone())]),
+            None => Err(unknown_connection(pck, id)),
+        },
         None => {
             let all = state.store().connections().await?;
-            Ok(all.into_iter().filter(|c| c.connection.provider_config_key == pck).collect())
+            let mut found: Vec<(ConnectionKey, Connection)> = all
+                .identities()
+                .filter(|(_, c)| c.provider_config_key == pck)
+                .map(|(key, c)| (key, c.clone()))
+                .collect();
+            found.sort_by(|a, b| a.1.connection_id.cmp(&b.1.connection_id));
+            Ok(found)
         }
     }
 }
@@ -242,18 +356,32 @@ struct StatusQuery {
 /// `GET /sync/status?syncs=a,b|*&provider_config_key=&connection_id=` (spec §7.3).
 async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let q: StatusQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let names: Vec<&str> = q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let mut names: Vec<&str> = Vec::new();
+    // The SDK names a variant as `name::variant`; only `base` exists here.
+    for full in q.syncs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match full.split_once("::") {
+            None | Some((_, "base")) => names.push(full.split("::").next().unwrap_or(full)),
+            Some((_, variant)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_query_params",
+                    format!("`syncs`: variant `{variant}` of `{full}`: only the `base` variant exists here"),
+                ));
+            }
+        }
+    }
     let syncs = find_syncs(&q.provider_config_key, &names)?;
     let mut out = Vec::new();
-    for stored in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
-        let (key, connection) = (stored.key, &stored.connection);
+    for (key, connection) in targets(&state, &q.provider_config_key, q.connection_id.as_deref()).await? {
         let counts = state.store().record_counts(key).await?;
         for sync in &syncs {
-            let view = state.scheduler.view(&stored, sync).await?;
+            let view = state.scheduler.view(key, &connection, sync).await?;
             let record_count: BTreeMap<&str, u64> =
                 sync.descriptor.outputs.iter().map(|m| (*m, counts.get(*m).copied().unwrap_or(0))).collect();
+            // The frequency as it was set: the connection's own (as written to
+            // `update-connection-frequency`), else nango.yaml's `runs`.
             let frequency = if view.frequency_overridden {
-                format!("every {}s", view.frequency.as_secs())
+                let own = state.store().sync_state(key, sync.descriptor.name).await?.frequency_text;
+                own.unwrap_or_else(|| format!("every {}s", view.frequency.as_secs()))
             } else {
                 sync.descriptor.runs.to_owned()
             };
@@ -264,8 +392,8 @@ async fn sync_status(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery
                 "variant": "base",
                 "status": view.status,
                 "type": if view.last_sync_date.is_some() { "INCREMENTAL" } else { "INITIAL" },
-                "finishedAt": view.last_run.as_ref().and_then(|r| r.ended_at),
-                "nextScheduledSyncAt": view.next_run_at,
+                "finishedAt": view.last_run.as_ref().and_then(|r| r.ended_at).as_ref().map(api_time),
+                "nextScheduledSyncAt": view.next_run_at.as_ref().map(api_time),
                 "frequency": frequency,
                 "latestResult": view.last_run.as_ref().map(|r| &r.counts),
                 // Nango's words for how the last run ended.
@@ -371,9 +499,9 @@ async fn sync_trigger(
         return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
     }
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.trigger(target.key, sync, reset, empty_cache).await?;
+            state.scheduler.trigger(key, sync, reset, empty_cache).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -387,9 +515,9 @@ async fn sync_pause(
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.pause(target.key, sync).await?;
+            state.scheduler.pause(key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -403,9 +531,9 @@ async fn sync_start(
 ) -> ApiResult<Json<Value>> {
     let (pck, connection_id) = body.keys(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
-    for target in targets(&state, &pck, connection_id.as_deref()).await? {
+    for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
-            state.scheduler.start(target.key, sync).await?;
+            state.scheduler.start(key, sync).await?;
         }
     }
     Ok(Json(json!({"success": true})))
@@ -431,7 +559,7 @@ async fn update_frequency(
         return Err(ApiError::bad_request("invalid_body", "only the `base` variant exists here"));
     }
     let sync = find_syncs(&body.provider_config_key, &[body.sync_name.as_str()])?[0];
-    let key = connection(&state, &body.provider_config_key, &body.connection_id).await?.key;
+    let key = connection_key(&state, &body.provider_config_key, &body.connection_id).await?;
     // The one frequency grammar: `nango validate` gives the same verdict for `runs:`.
     let frequency = match body.frequency.as_deref() {
         None => None,
@@ -443,71 +571,8 @@ async fn update_frequency(
         })?),
     };
     state.scheduler.set_frequency(key, sync, frequency).await?;
+    state.store().set_frequency_text(key, sync.descriptor.name, body.frequency.as_deref()).await?;
     Ok(Json(json!({"frequency": body.frequency})))
-}
-
-fn connection_json(c: &Connection, key: ConnectionKey) -> Value {
-    json!({
-        "id": key,
-        "connection_id": c.connection_id,
-        "provider_config_key": c.provider_config_key,
-        "provider": c.provider,
-        "auth_mode": c.credentials.kind(),
-        "base_url": c.base_url,
-        "connection_config": c.connection_config,
-        "metadata": c.metadata,
-        "created": c.created_at,
-        "updated": c.updated_at,
-    })
-}
-
-/// `GET /connection`: every connection (credentials are never returned).
-async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    let out: Vec<Value> =
-        state.store().connections().await?.iter().map(|c| connection_json(&c.connection, c.key)).collect();
-    Ok(Json(json!({"connections": out})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyQuery {
-    provider_config_key: String,
-}
-
-/// `GET /connection/{connection_id}?provider_config_key=`.
-async fn get_connection(
-    State(state): State<Arc<AppState>>,
-    Path(connection_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
-    let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let stored = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?;
-    Ok(Json(connection_json(&stored.connection, stored.key)))
-}
-
-fn not_found(e: ApiError) -> ApiError {
-    if e.code == "unknown_connection" { ApiError::not_found(e.code, e.message) } else { e }
-}
-
-/// `DELETE /connection/{connection_id}?provider_config_key=`: with its records, state and runs.
-async fn delete_connection(
-    State(state): State<Arc<AppState>>,
-    Path(connection_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<impl IntoResponse> {
-    let q: KeyQuery = serde_urlencoded_strict(raw.as_deref())?;
-    let key = connection(&state, &q.provider_config_key, &connection_id).await.map_err(not_found)?.key;
-    for sync in registered_syncs().filter(|s| s.descriptor.integration == q.provider_config_key) {
-        if state.scheduler.is_running(key, sync.descriptor.name) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "sync_running",
-                format!("sync `{}` is running for this connection; pause it and retry", sync.descriptor.name),
-            ));
-        }
-    }
-    state.store().delete_connection(&q.provider_config_key, &connection_id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
@@ -527,26 +592,29 @@ struct NewConnection {
     base_url: Option<String>,
 }
 
-/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start.
+/// `POST /connection`: creates or replaces a connection; its `auto_start` syncs start. What it
+/// stores is checked first ([`Connection::check_new_among`]: the id, the integration (one
+/// nango.yaml declares or one created through `/integrations`), the provider (by default the
+/// integration's), the base URL), and secrets under another key than the store's are refused
+/// (409).
 async fn create_connection(
     State(state): State<Arc<AppState>>,
     Body(body): Body<NewConnection>,
 ) -> ApiResult<impl IntoResponse> {
-    if body.connection_id.is_empty() || body.provider_config_key.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "`connection_id` and `provider_config_key` must not be empty",
-        ));
-    }
-    let mut c = Connection::new(
-        &body.provider_config_key,
-        &body.connection_id,
-        body.provider.unwrap_or(body.provider_config_key.clone()),
-    );
+    let stored_integrations = state.store().integration_providers().await?;
+    let provider = body
+        .provider
+        .or_else(|| stored_integrations.get(&body.provider_config_key).cloned())
+        .unwrap_or_else(|| body.provider_config_key.clone());
+    let mut c = Connection::new(&body.provider_config_key, &body.connection_id, provider);
     c.credentials = body.credentials;
     c.metadata = body.metadata.unwrap_or_else(|| json!({}));
     c.connection_config = body.connection_config;
     c.base_url = body.base_url;
+    let mut integrations = crate::registered_integrations();
+    integrations.extend(stored_integrations.keys().map(String::as_str));
+    c.check_new_among(&integrations, state.scheduler.runtime().providers(), Some(state.addr))
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
     let key = state.store().save_connection(&c).await.map_err(|e| match e {
         e @ crate::store::StoreError::Seal { source: crate::crypto::CryptoError::NoKey, .. } => {
             ApiError::bad_request("encryption_key_missing", nango_types::text::error_chain(&e))
@@ -554,41 +622,9 @@ async fn create_connection(
         other => other.into(),
     })?;
     state.scheduler.wake();
-    Ok((StatusCode::CREATED, Json(connection_json(&c, key))))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionBody {
-    action_name: String,
-    #[serde(default)]
-    input: Value,
-}
-
-/// `POST /action/trigger` with `Connection-Id` and `Provider-Config-Key` headers.
-async fn trigger_action(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Body(body): Body<ActionBody>,
-) -> ApiResult<Json<Value>> {
-    let (Some(connection_id), Some(pck)) = (header(&headers, "connection-id"), header(&headers, "provider-config-key"))
-    else {
-        return Err(ApiError::bad_request(
-            "invalid_headers",
-            "the `Connection-Id` and `Provider-Config-Key` headers are required",
-        ));
-    };
-    let action = registered_actions()
-        .find(|a| a.descriptor.integration == pck && a.descriptor.name == body.action_name)
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_action", format!("integration `{pck}` has no action `{}`", body.action_name))
-        })?;
-    let stored = connection(&state, pck, connection_id).await?;
-    let env = state
-        .scheduler
-        .runtime()
-        .script_env_of(&stored)
-        .map_err(|e| ApiError::bad_request("invalid_connection", nango_types::text::error_chain(&e)))?;
-    // The kind of failure is the error's type, not its text: see `ActionError`.
-    Ok(Json(action.call(env, body.input).await?))
+    // As stored: a replaced connection keeps its creation time, tags and end user.
+    let stored = state.store().connection_by_key(key).await?.unwrap_or(StoredConnection { key, connection: c });
+    let profile = state.store().connection_profile(key).await?.unwrap_or_default();
+    let shown = super::connections::connection_full(&stored, &profile, None);
+    Ok((StatusCode::CREATED, Json(shown)))
 }

@@ -70,13 +70,23 @@ impl ApiError {
     }
 }
 
-/// A cursor nobody gave out is the caller's mistake (400); anything else the store says is ours
-/// (500), with the whole chain of causes in the message.
+/// A cursor nobody gave out is the caller's mistake (400); a connection (or an integration) whose
+/// credentials do not open under this service's key, and secrets under another key than the
+/// store's, conflict with the state of the store (409, each with its code); anything else the
+/// store says is ours (500), with the whole chain of causes in the message.
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
         match e {
-            e @ crate::store::StoreError::InvalidCursor { .. } => {
-                ApiError::bad_request("invalid_cursor_value", e.to_string())
+            e @ StoreError::InvalidCursor { .. } => ApiError::bad_request("invalid_cursor_value", e.to_string()),
+            e @ StoreError::KeyMismatch { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "encryption_key_mismatch", nango_types::text::error_chain(&e))
+            }
+            e @ (StoreError::Unseal { .. }
+            | StoreError::UnreadableConnection { what: "credentials", .. }
+            | StoreError::UnsealIntegration { .. }
+            | StoreError::UnreadableIntegration { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "unreadable_credentials", nango_types::text::error_chain(&e))
             }
             other => ApiError::internal(nango_types::text::error_chain(&other)),
         }
@@ -115,18 +125,30 @@ impl From<crate::scheduler::SchedulerError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The body of the error's response: `{"error": {"code", "message", "errors"?, "payload"?}}`.
+    ///
+    /// ```
+    /// let e = nango_runtime::server::ApiError::bad_request("invalid_body", "no");
+    /// assert_eq!(e.body(), serde_json::json!({"error": {"code": "invalid_body", "message": "no"}}));
+    /// ```
+    pub fn body(&self) -> Value {
         let mut error = serde_json::Map::new();
         error.insert("code".into(), self.code.into());
-        error.insert("message".into(), self.message.into());
+        error.insert("message".into(), self.message.clone().into());
         if !self.errors.is_empty() {
-            error.insert("errors".into(), self.errors.into());
+            error.insert("errors".into(), self.errors.clone().into());
         }
-        if let Some(payload) = self.payload {
-            error.insert("payload".into(), *payload);
+        if let Some(payload) = &self.payload {
+            error.insert("payload".into(), (**payload).clone());
         }
-        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+        serde_json::json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
     }
 }
 

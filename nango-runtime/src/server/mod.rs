@@ -7,13 +7,22 @@
 //! API. API errors are JSON `{"error": {"code", "message"}}` with a 4xx status for anything the
 //! caller can fix.
 
+mod actions;
 mod api;
+mod connections;
 mod console;
 mod error;
+mod integrations;
+mod listen;
 mod metrics;
 mod openapi;
+mod params;
+mod proxy;
+mod scripts;
 
+pub use actions::BackgroundActions;
 pub use error::{ApiError, ApiResult};
+pub use listen::{BodyTimedOut, ServerLimits};
 pub use metrics::Metrics;
 
 use crate::engine::{RunReport, Runtime};
@@ -52,6 +61,8 @@ pub struct ServeOptions {
     pub console_session_ttl: Duration,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
+    /// Timeouts and the connection limit of the HTTP server.
+    pub limits: ServerLimits,
 }
 
 impl Default for ServeOptions {
@@ -66,6 +77,7 @@ impl Default for ServeOptions {
             shutdown_grace: Duration::from_secs(30),
             console_session_ttl: Duration::from_secs(12 * 3600),
             scheduler: SchedulerConfig::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -80,6 +92,13 @@ pub struct AppState {
     pub console_session_ttl: Duration,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Where the service listens (a connection's base URL may not point here).
+    pub addr: SocketAddr,
+    /// When the service started: the creation time shown for the integrations nango.yaml
+    /// declares, and the deploy time of its scripts.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Actions running in the background (`X-Async`).
+    pub actions: Arc<BackgroundActions>,
 }
 
 impl AppState {
@@ -131,26 +150,27 @@ impl Server {
         }
         let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
+        let listener = tokio::net::TcpListener::bind(options.addr).await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
             scheduler: scheduler.clone(),
             secret_key: options.secret_key.clone(),
             console_session_ttl: options.console_session_ttl,
             metrics,
+            addr,
+            started_at: chrono::Utc::now(),
+            actions: Arc::default(),
         });
-        let listener = tokio::net::TcpListener::bind(options.addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
         let grace = options.shutdown_grace;
+        let limits = options.limits;
+        let app_state = state.clone();
         let task = tokio::spawn(async move {
             let scheduling = tokio::spawn(scheduler.clone().run());
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                tracing::error!(error = %e, "server error");
-            }
-            scheduler.shutdown(grace).await;
+            listen::serve(listener, app, limits, stopped).await;
+            let actions = app_state.actions.shutdown(app_state.store(), grace);
+            tokio::join!(scheduler.shutdown(grace), actions);
             let _ = scheduling.await;
         });
         Ok(Server { addr, state, stop, task })
@@ -205,19 +225,40 @@ pub async fn shutdown_signal() {
 
 /// The router of the API (without the listener): for tests with `tower::ServiceExt` or for
 /// mounting under another app.
+///
+/// What every request goes through first, before it is routed: a trailing `/` is dropped
+/// (`/records/` is `/records`, as Nango's routes take both; `/proxy/...` paths are kept as
+/// they are), then the key is checked (a missing or wrong key is a 401 on every path but
+/// `/health` and the console's, whatever the path, so an unknown route tells nothing to a
+/// caller without the key).
 pub fn router(state: Arc<AppState>) -> Router {
-    let protected = api::routes()
+    let routed = api::routes()
         .route("/openapi.json", axum::routing::get(openapi::openapi))
         .route("/metrics", axum::routing::get(metrics::render))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
-    Router::new()
         .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         // The console checks its own sessions.
         .merge(console::routes(state.clone()))
-        .merge(protected)
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
-        .with_state(state)
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not a method of {}; see /openapi.json", method, uri.path()),
+            )
+        })
+        .with_state(state.clone());
+    // Middleware on a router runs after routing; wrapping the routed app as the fallback of an
+    // outer router runs these before it, on the request as it came.
+    Router::new()
+        .fallback_service(routed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_key))
+        .layer(axum::middleware::from_fn(drop_trailing_slash))
+        .layer(axum::middleware::from_fn_with_state(state, count_requests))
+}
+
+/// Paths that need no API key: the liveness check and the console (which has its own sign-in).
+fn needs_no_key(path: &str) -> bool {
+    matches!(path, "/health" | "/" | "/login" | "/logout" | "/console") || path.starts_with("/console/")
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a key was right.
@@ -233,6 +274,9 @@ fn bearer_key(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn require_key(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if needs_no_key(request.uri().path()) {
+        return next.run(request).await;
+    }
     match bearer_key(request.headers()) {
         Some(key) if same_key(key.as_bytes(), state.secret_key.as_bytes()) => next.run(request).await,
         Some(_) => {
@@ -245,6 +289,24 @@ async fn require_key(State(state): State<Arc<AppState>>, request: Request, next:
         )
         .into_response(),
     }
+}
+
+/// `/records/` is `/records`: Nango's SDK asks for some routes with a trailing slash. Proxy
+/// paths are the provider's and stay as they are.
+async fn drop_trailing_slash(mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/proxy/") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rewritten.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    next.run(request).await
 }
 
 async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

@@ -17,7 +17,11 @@ struct ServiceNames {
     metadata: String,
     sync_command: String,
     connection: String,
+    connection_full: String,
     new_connection: String,
+    metadata_body: String,
+    integration: String,
+    integration_credentials: String,
 }
 
 impl ServiceNames {
@@ -33,7 +37,11 @@ impl ServiceNames {
             metadata: free("NangoMetadata"),
             sync_command: free("SyncCommand"),
             connection: free("Connection"),
+            connection_full: free("ConnectionWithCredentials"),
             new_connection: free("NewConnection"),
+            metadata_body: free("ConnectionMetadata"),
+            integration: free("Integration"),
+            integration_credentials: free("IntegrationCredentials"),
         }
     }
 }
@@ -58,8 +66,165 @@ fn command(names: &ServiceNames, summary: &str) -> Value {
         "summary": summary,
         "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.sync_command)}}},
         "responses": {"200": {"description": "done", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}}}},
-                      "400": error_response(names, "invalid body"), "404": error_response(names, "unknown integration, sync or connection")}
+                      "400": error_response(names, "invalid body"), "404": error_response(names, "unknown integration, sync or connection"),
+                      "408": error_response(names, "the body did not arrive within the request body timeout (`request_timeout`)")}
     }})
+}
+
+fn json_response(schema: &str, description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema_ref(schema)}}})
+}
+
+fn data_response(schema: &str, description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"type": "object", "properties": {"data": schema_ref(schema)}}}}})
+}
+
+fn success_response() -> Value {
+    json!({"description": "done", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}}}})
+}
+
+fn connection_list(names: &ServiceNames) -> Value {
+    let query = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}, "description": description});
+    json!({"summary": "Connections the filters pick (never with credentials; those whose credentials do not open are listed with `errors`)",
+        "parameters": [
+            query("connectionId", "this connection id only"),
+            query("search", "part of the connection id or of the end user's id, email or name"),
+            query("endUserId", "connections of this end user"),
+            query("endUserOrganizationId", "connections of this end user organization"),
+            query("integrationId", "integration keys, comma separated"),
+            {"name": "tags", "in": "query", "style": "deepObject", "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "tags[key]=value, all must match"},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "with limit, from 0"}],
+        "responses": {"200": {"description": "the list", "content": {"application/json": {"schema": {"type": "object", "properties": {"connections": {"type": "array", "items": schema_ref(&names.connection)}}}}}},
+                      "400": error_response(names, "an unknown or invalid parameter"), "401": error_response(names, "missing or wrong key")}})
+}
+
+fn metadata_routes(names: &ServiceNames) -> Value {
+    let body = json!({"required": true, "content": {"application/json": {"schema": schema_ref(&names.metadata_body)}}});
+    json!({
+        "post": {"summary": "Replace the metadata of one connection or several (all or none)", "requestBody": body,
+                 "responses": {"201": json_response(&names.metadata_body, "replaced; the body"), "400": error_response(names, "invalid body"), "404": error_response(names, "unknown connection"),
+                              "408": error_response(names, "the body did not arrive in time")}},
+        "patch": {"summary": "Merge keys into the metadata of one connection or several (shallow; all or none)", "requestBody": body,
+                  "responses": {"200": json_response(&names.metadata_body, "merged; the body"), "400": error_response(names, "invalid body"), "404": error_response(names, "unknown connection"),
+                               "408": error_response(names, "the body did not arrive in time")}}})
+}
+
+fn one_connection(names: &ServiceNames) -> Value {
+    let key = json!({"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}});
+    let flag = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "boolean"}, "description": description});
+    json!({
+        "parameters": [{"name": "connection_id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN}}, key],
+        "get": {"summary": "One connection, with its credentials",
+                "parameters": [flag("force_refresh", "refresh OAuth tokens now"), flag("refresh_token", "include the OAuth refresh token"),
+                               flag("refresh_github_app_jwt_token", "accepted; no effect (no GitHub App connections)")],
+                "responses": {"200": json_response(&names.connection_full, "the connection"), "400": error_response(names, "a parameter (or an id no connection can have), or a refresh that failed"),
+                              "404": error_response(names, "no such connection for this integration"),
+                              "409": error_response(names, "`unreadable_credentials`: the connection's credentials do not open under this service's key (it is listed with this error)")}},
+        "patch": {"summary": "Set the tags and end user of a connection",
+                  "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                      "end_user": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}, "display_name": {"type": "string"},
+                                   "tags": {"type": "object"}, "organization": {"type": "object"}}},
+                      "tags": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 10},
+                      "webhook_url_override": {"description": "refused: webhooks go to NANGO_WEBHOOK_URL"}}}}}},
+                  "responses": {"200": success_response(), "400": error_response(names, "invalid body, or an id no connection can have"), "404": error_response(names, "no such connection for this integration"),
+                                "408": error_response(names, "the body did not arrive in time")}},
+        "delete": {"summary": "Delete a connection with its records",
+                   "responses": {"200": success_response(), "400": error_response(names, "a parameter, or an id no connection can have"), "404": error_response(names, "no such connection for this integration"),
+                                 "409": error_response(names, "a sync is running")}}})
+}
+
+fn proxy_route(names: &ServiceNames) -> Value {
+    let header = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "header", "schema": schema, "description": description});
+    let operation = json!({
+        "summary": "A request to the connection's provider, with its credentials (the provider's answer is passed on as is)",
+        "parameters": connection_headers().as_array().into_iter().flatten().cloned().chain([
+            json!({"name": "path", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the provider's path (no `.` or `..` segments)"}),
+            header("Retries", json!({"type": "integer", "minimum": 0, "maximum": 10, "default": 0}), "retries on network errors, 5xx, 429 and the provider's retry statuses"),
+            header("Retry-On", json!({"type": "string"}), "more statuses to retry, comma separated"),
+            header("Base-Url-Override", json!({"type": "string", "format": "uri"}), "another base URL"),
+            header("Decompress", json!({"enum": ["true", "false"]}), "accepted; answers are passed on as received"),
+            header("Nango-Proxy-*", json!({"type": "string"}), "forwarded without the prefix"),
+        ]).collect::<Vec<_>>(),
+        "responses": {"default": {"description": "the provider's answer (credentials it echoes replaced by ***)"},
+                      "400": error_response(names, "invalid headers, a path leaving the base URL, a refresh that failed"),
+                      "404": error_response(names, "no such connection for this integration"),
+                      "408": error_response(names, "the body did not arrive in time"),
+                      "409": error_response(names, "`unreadable_credentials`: the connection's credentials do not open under this service's key"),
+                      "502": error_response(names, "the provider redirected (never followed) or could not be reached"),
+                      "504": error_response(names, "the provider did not answer in time")}});
+    let mut route = serde_json::Map::new();
+    for method in ["get", "post", "put", "patch", "delete"] {
+        route.insert(method.into(), operation.clone());
+    }
+    Value::Object(route)
+}
+
+fn integration_paths(names: &ServiceNames) -> Value {
+    let error = |description: &str| error_response(names, description);
+    json!({
+            "/integrations": {
+                "get": {"summary": "Integrations: those created here and those nango.yaml declares", "responses": {
+                    "200": {"description": "the list", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": schema_ref(&names.integration)}}}}}},
+                    "400": error("a query parameter"), "401": error("missing or wrong key")}},
+                "post": {"summary": "Create an integration (its OAuth app credentials are stored sealed)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["provider", "unique_key"], "additionalProperties": false, "properties": {
+                        "provider": {"type": "string"}, "unique_key": {"type": "string", "maxLength": 255}, "display_name": {"type": "string"},
+                        "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
+                    "responses": {"200": data_response(&names.integration, "created"), "400": error("invalid body, unknown provider, credentials of another type, or a key in use"), "401": error("missing or wrong key"),
+                                  "408": error("the body did not arrive in time"),
+                                  "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
+            "/integrations/{unique_key}": {
+                "parameters": [{"name": "unique_key", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "One integration",
+                    "parameters": [{"name": "include", "in": "query", "schema": {"type": "array", "items": {"enum": ["credentials", "webhook"]}}}],
+                    "responses": {"200": data_response(&names.integration, "the integration"), "400": error("a query parameter"), "404": error("unknown integration")}},
+                "patch": {"summary": "Change an integration's name, credentials, webhook forwarding or key",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                        "unique_key": {"type": "string"}, "display_name": {"type": "string"}, "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
+                    "responses": {"200": data_response(&names.integration, "changed"), "400": error("invalid body, or a key that cannot change"), "404": error("unknown integration"),
+                                  "408": error("the body did not arrive in time"),
+                                  "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}},
+                "delete": {"summary": "Delete an integration with its connections and their records",
+                    "responses": {"200": success_response(), "404": error("unknown integration"), "409": error("a sync of one of its connections is running")}}},
+            "/providers": {"get": {"summary": "The provider catalog", "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "{\"data\": [provider]}"}, "400": error("a query parameter")}}},
+            "/providers/{provider}": {"get": {"summary": "One provider of the catalog",
+                "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "{\"data\": provider}"}, "404": error("unknown provider")}}},
+            "/scripts/config": {"get": {"summary": "The syncs, actions and on-event scripts this program serves, per integration",
+                "parameters": [{"name": "format", "in": "query", "schema": {"enum": ["nango", "openai"], "default": "nango"}}],
+                "responses": {"200": {"description": "nango: [{providerConfigKey, provider, syncs, actions, on-events}]; openai: {data: [function]}"}, "400": error("a query parameter")}}},
+    })
+}
+
+fn action_paths(names: &ServiceNames) -> Value {
+    let error = |description: &str| error_response(names, description);
+    json!({
+            "/action/trigger": {"post": {"summary": "Run an action; with X-Async: true, in the background",
+                "parameters": connection_headers().as_array().into_iter().flatten().cloned().chain([
+                    json!({"name": "X-Async", "in": "header", "schema": {"type": "boolean"}}),
+                    json!({"name": "X-Max-Retries", "in": "header", "schema": {"type": "integer", "minimum": 0, "maximum": 5}, "description": "re-runs of a failed background action"}),
+                ]).collect::<Vec<_>>(),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action_name"], "additionalProperties": false, "properties": {"action_name": {"type": "string"}, "input": {}}}}}},
+                "responses": {"200": {"description": "the action's output"},
+                              "202": {"description": "started in the background (Location: the status URL)", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "statusUrl": {"type": "string"}}}}}},
+                              "400": error("invalid input or headers, unknown connection"), "404": error("unknown action"),
+                              "408": error("the body did not arrive in time"),
+                              "409": error("`unreadable_credentials`: the connection's credentials do not open under this service's key"),
+                              "500": error("the action failed")}}},
+            "/action/{id}": {"get": {"summary": "The result of an action run in the background",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {"200": {"description": "the action's output"}, "400": error("not a UUID"), "404": error("unknown, or not completed yet"),
+                              "500": error("the action failed (its error, as a direct call would have answered)")}}},
+            "/records/prune": {"patch": {"summary": "Empty the payload of records up to a cursor (ids and metadata stay)",
+                "parameters": connection_headers(),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["model", "until_cursor"], "additionalProperties": false, "properties": {
+                    "model": {"type": "string"}, "variant": {"const": "base"}, "until_cursor": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}}}}},
+                "responses": {"200": {"description": "what was pruned", "content": {"application/json": {"schema": {"type": "object", "properties": {"count": {"type": "integer"}, "has_more": {"type": "boolean"}}}}}},
+                              "400": error("invalid body, headers or cursor"), "404": error("unknown connection or model"),
+                              "408": error("the body did not arrive in time")}}},
+    })
 }
 
 /// The document.
@@ -100,19 +265,60 @@ pub fn document() -> Value {
         "syncs": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"name": {"type": "string"}, "variant": {"type": "string"}}, "required": ["name"]}]}},
         "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
         "opts": {"type": "object", "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}}}}}));
-    schemas.insert(names.connection.clone(), json!({"type": "object", "properties": {
-        "id": {"type": "integer"}, "connection_id": {"type": "string"}, "provider_config_key": {"type": "string"},
-        "provider": {"type": "string"}, "auth_mode": {"type": "string"}, "base_url": {"type": ["string", "null"]},
-        "metadata": {"type": "object"}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string", "format": "date-time"}}}));
+    let time = json!({"type": "string", "format": "date-time", "description": "milliseconds and Z"});
+    let end_user = json!({"type": ["object", "null"], "properties": {"id": {"type": "string"}, "email": {"type": ["string", "null"]},
+        "display_name": {"type": ["string", "null"]}, "tags": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+        "organization": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "display_name": {"type": ["string", "null"]}}}}});
+    let tags = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let errors = json!({"type": "array", "description": "what is wrong with the connection; `unreadable_credentials`: its credentials do not open under this service's key (its syncs fail with the same message)",
+        "items": {"type": "object", "required": ["type", "message"], "properties": {"type": {"enum": ["unreadable_credentials"]}, "message": {"type": "string"}}}});
+    schemas.insert(
+        names.connection.clone(),
+        json!({"type": "object", "properties": {
+        "id": {"type": "integer", "description": "the connection's key in the store, never given to another connection"},
+        "connection_id": {"type": "string"}, "provider_config_key": {"type": "string"},
+        "provider": {"type": "string"}, "errors": errors, "end_user": end_user,
+        "metadata": {"type": "object"}, "tags": tags, "created": time}}),
+    );
+    schemas.insert(names.connection_full.clone(), json!({"type": "object", "properties": {
+        "id": {"type": "integer", "description": "the connection's key in the store, never given to another connection"},
+        "connection_id": {"type": "string"}, "provider_config_key": {"type": "string"},
+        "provider": {"type": "string"}, "errors": {"type": "array", "maxItems": 0, "description": "empty: a connection whose credentials do not open is answered 409 here"}, "end_user": end_user,
+        "metadata": {"type": "object"}, "tags": tags, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
+        "webhook_url_override": {"type": "null"}, "created_at": time, "updated_at": time,
+        "last_fetched_at": {"type": ["string", "null"], "format": "date-time"},
+        "credentials": {"type": "object", "description": "GET only: {\"type\": \"API_KEY\", \"apiKey\"} | {\"type\": \"BASIC\", \"username\", \"password\"} | {\"type\": \"OAUTH2\", \"access_token\", \"refresh_token\" (with refresh_token=true), \"expires_at\", \"config_override\", \"raw\"} | {\"type\": \"NONE\"}"}}}));
     schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
-        "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "provider": {"type": "string"},
+        "provider_config_key": {"type": "string", "minLength": 1, "description": "an integration of this program: one nango.yaml declares or one created through /integrations"},
+        "connection_id": {"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN,
+                          "pattern": "^[a-zA-Z0-9,.;:=+~\\[\\]|@${}\"'\\\\/_ -]+$",
+                          "description": "Nango's characters; no `.` or `..` path segment"},
+        "provider": {"type": "string", "description": "a provider of the catalog (default: the integration's provider, else its key)"},
         "credentials": {"type": "object", "description": "{\"type\": \"bearer\", \"token\"} | {\"type\": \"api_key\", \"api_key\"} | {\"type\": \"basic\", \"username\", \"password\"} | {\"type\": \"oauth2\", \"access_token\", \"refresh_token\", \"expires_at\", \"client_id\", \"client_secret\"}"},
-        "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}}, "base_url": {"type": "string"}}}));
+        "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
+        "base_url": {"type": "string", "pattern": "^[hH][tT][tT][pP][sS]?://", "description": "http(s) only, and not this service itself"}}}));
+    schemas.insert(names.metadata_body.clone(), json!({"type": "object", "required": ["connection_id", "provider_config_key", "metadata"], "additionalProperties": false, "properties": {
+        "connection_id": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+        "provider_config_key": {"type": "string"}, "metadata": {"type": "object"}}}));
+    schemas.insert(names.integration_credentials.clone(), json!({"oneOf": [
+        {"type": "object", "required": ["type", "client_id", "client_secret"], "additionalProperties": false, "properties": {
+            "type": {"enum": ["OAUTH2", "OAUTH1", "TBA"]}, "client_id": {"type": "string"}, "client_secret": {"type": "string"},
+            "scopes": {"type": "string"}, "webhook_secret": {"type": "string"}}},
+        {"type": "object", "required": ["type", "app_id", "app_link", "private_key"], "additionalProperties": false, "properties": {
+            "type": {"const": "APP"}, "app_id": {"type": "string"}, "app_link": {"type": "string"}, "private_key": {"type": "string"}}},
+        {"type": "object", "required": ["type", "client_id", "client_secret", "app_id", "app_link", "private_key"], "additionalProperties": false, "properties": {
+            "type": {"const": "CUSTOM"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}, "app_id": {"type": "string"},
+            "app_link": {"type": "string"}, "private_key": {"type": "string"}}}]}));
+    schemas.insert(names.integration.clone(), json!({"type": "object", "properties": {
+        "unique_key": {"type": "string"}, "provider": {"type": "string"}, "display_name": {"type": "string"}, "logo": {"type": "string"},
+        "forward_webhooks": {"type": "boolean"}, "created_at": time, "updated_at": time,
+        "webhook_url": {"type": "null", "description": "with include=webhook"},
+        "credentials": {"description": "with include=credentials", "oneOf": [schema_ref(&names.integration_credentials), {"type": "null"}]}}}));
     let error = |description: &str| error_response(&names, description);
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {"title": "nango-rs service", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Nango-compatible records, sync and connection API of a nango-rs program."},
+                 "description": "Nango-compatible records, sync, connection, integration, action and proxy API of a nango-rs program. Every path but /health (and the console's pages) answers 401 without the key, whatever the path; a trailing `/` is ignored (`/records/` is `/records`)."},
         "components": {
             "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas,
@@ -146,25 +352,35 @@ pub fn document() -> Value {
             "/sync/trigger": command(&names, "Run syncs now (opts.reset: full resync; opts.emptyCache: also delete cached records)"),
             "/sync/pause": command(&names, "Pause schedules"),
             "/sync/start": command(&names, "Start (resume) schedules"),
-            "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml)",
+            "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml); 30 seconds to 366 days, the `runs:` grammar of nango.yaml",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sync_name", "provider_config_key", "connection_id", "frequency"],
                     "properties": {"sync_name": {"type": "string"}, "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "frequency": {"type": ["string", "null"]}}}}}},
-                "responses": {"200": {"description": "set"}, "400": error("bad frequency")}}},
+                "responses": {"200": {"description": "set"}, "400": error("bad frequency: sync_interval_invalid, sync_interval_too_short or sync_interval_too_long"),
+                              "408": error("the body did not arrive in time")}}},
+            "/connections": {"get": connection_list(&names)},
             "/connection": {
-                "get": {"summary": "Connections (never with credentials)", "responses": {"200": {"description": "list"}}},
-                "post": {"summary": "Create or replace a connection", "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.new_connection)}}},
-                         "responses": {"201": {"description": "created", "content": {"application/json": {"schema": schema_ref(&names.connection)}}}, "400": error("invalid body")}}},
-            "/connection/{connection_id}": {
-                "parameters": [{"name": "connection_id", "in": "path", "required": true, "schema": {"type": "string"}},
-                               {"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}}],
-                "get": {"summary": "One connection", "responses": {"200": {"description": "the connection", "content": {"application/json": {"schema": schema_ref(&names.connection)}}}, "404": error("unknown")}},
-                "delete": {"summary": "Delete a connection with its records", "responses": {"204": {"description": "deleted"}, "404": error("unknown"), "409": error("a sync is running")}}},
-            "/action/trigger": {"post": {"summary": "Run an action", "parameters": connection_headers(),
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action_name"], "properties": {"action_name": {"type": "string"}, "input": {}}}}}},
-                "responses": {"200": {"description": "the action's output"}, "400": error("invalid input"), "404": error("unknown action"), "500": error("the action failed")}}},
+                "get": connection_list(&names),
+                "post": {"summary": "Create or replace a connection (this service's import route)", "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.new_connection)}}},
+                         "responses": {"201": json_response(&names.connection_full, "created (without credentials)"),
+                                       "400": error("invalid body: a bad connection id, an integration or provider this program does not have, a base URL that is not http(s) or is this service; `encryption_key_missing`"),
+                                       "401": error("missing or wrong key"),
+                                       "408": error("the body did not arrive in time"),
+                                       "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
+            "/connections/metadata": metadata_routes(&names),
+            "/connection/metadata": metadata_routes(&names),
+            "/connections/{connection_id}": one_connection(&names),
+            "/connection/{connection_id}": one_connection(&names),
+            "/proxy/{path}": proxy_route(&names),
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
         }
-    })
+    });
+    // In parts: one `json!` of every path is deeper than the macro's recursion limit.
+    for more in [integration_paths(&names), action_paths(&names)] {
+        if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
+    }
+    document
 }
 
 /// `GET /openapi.json`.
@@ -187,5 +403,6 @@ mod tests {
         assert_eq!(names.connection, "nango.Connection");
         assert_eq!((names.metadata.as_str(), names.sync_command.as_str()), ("NangoMetadata", "SyncCommand"));
         assert_eq!(names.new_connection, "NewConnection");
+        assert_eq!(names.integration, "Integration");
     }
 }

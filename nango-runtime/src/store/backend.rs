@@ -9,16 +9,25 @@
 //!
 //! The traits are object-safe (through `async-trait`) so the facade holds an
 //! `Arc<dyn Backend>` chosen at run time from the database URL. [`SqliteBackend`] is the one
-//! implementation today; a PostgreSQL backend is another implementation of the same five
+//! implementation today; a PostgreSQL backend is another implementation of the same eight
 //! traits.
+//!
+//! Two promises every backend keeps, which the runtime builds on:
+//! - **Keys are handed out once.** A connection's key and a run's id are never given again, also
+//!   after the row is deleted (SQLite: `AUTOINCREMENT`; PostgreSQL: identity columns), so
+//!   history filed under a key never mixes two connections.
+//! - **Leases are exclusive.** [`LeaseBackend::acquire_lease`] gives a (connection, sync) to one
+//!   owner at a time, in one statement that takes a lapsed lease over or fails (an
+//!   `INSERT ... ON CONFLICT DO UPDATE ... WHERE expires_at <= now` works in both SQLite and
+//!   PostgreSQL); runs are closed as interrupted only once their lease lapsed.
 //!
 //! [`SqliteBackend`]: super::SqliteBackend
 
 use super::DeliveryRecord;
 use super::{
-    ChangeCounts, ConnectionKey, ConsoleSession, ExistingRecord, LogLine, OutgoingWebhook, PreparedRecord,
-    QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
-    Unannounced,
+    ActionResult, ActionStatus, ChangeCounts, ConnectionKey, ConnectionProfile, ConsoleSession, EndUser,
+    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OutgoingWebhook, PreparedRecord, Pruned, QueuedWebhook,
+    RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState, Unannounced,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -65,10 +74,45 @@ pub struct SealedConnection {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A connection's sealed credentials with what they are bound to, for a key check or rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedRow {
+    /// The connection's key.
+    pub key: ConnectionKey,
+    /// Integration key.
+    pub provider_config_key: String,
+    /// Connection id.
+    pub connection_id: String,
+    /// The credentials as stored.
+    pub credentials: SealedCredentials,
+}
+
+/// One connection's credentials re-sealed by a key rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reseal {
+    /// The row as it was read (compared again when written: a change meanwhile aborts).
+    pub before: SealedRow,
+    /// The credentials sealed under the new key.
+    pub after: SealedCredentials,
+}
+
+/// An integration's app credentials re-sealed by a key rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationReseal {
+    /// The integration's key.
+    pub unique_key: String,
+    /// Its credentials as they were read (compared again when written: a change meanwhile
+    /// aborts).
+    pub before: SealedCredentials,
+    /// The credentials sealed under the new key.
+    pub after: SealedCredentials,
+}
+
 /// Connections, with sealed credentials.
 #[async_trait]
 pub trait ConnectionBackend: Send + Sync {
-    /// Creates or replaces a connection (by integration key and connection id); its key.
+    /// Creates or replaces a connection (by integration key and connection id); its key. A new
+    /// connection never gets a key an earlier (deleted) one had.
     async fn save_connection(&self, connection: &SealedConnection) -> StoreResult<ConnectionKey>;
     /// One connection by integration key and connection id.
     async fn connection(
@@ -93,6 +137,72 @@ pub trait ConnectionBackend: Send + Sync {
     async fn set_metadata(&self, connection: ConnectionKey, metadata: &Value) -> StoreResult<()>;
     /// Replaces a connection's sealed credentials.
     async fn set_credentials(&self, connection: ConnectionKey, credentials: &SealedCredentials) -> StoreResult<()>;
+    /// Replaces (or with `merge`, merges into: [`merge_metadata`](super::merge_metadata)) the
+    /// metadata of several connections, in one transaction.
+    async fn update_metadata(&self, connections: &[ConnectionKey], metadata: &Value, merge: bool) -> StoreResult<()>;
+    /// A connection's tags, end user and last credentials fetch (`None`: no such connection).
+    async fn connection_profile(&self, connection: ConnectionKey) -> StoreResult<Option<ConnectionProfile>>;
+    /// The profiles of every connection.
+    async fn connection_profiles(&self) -> StoreResult<HashMap<ConnectionKey, ConnectionProfile>>;
+    /// Replaces a connection's tags and end user.
+    async fn set_connection_profile(
+        &self,
+        connection: ConnectionKey,
+        tags: &BTreeMap<String, String>,
+        end_user: Option<&EndUser>,
+    ) -> StoreResult<()>;
+    /// Records that the API returned a connection's credentials at `at`.
+    async fn mark_fetched(&self, connection: ConnectionKey, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Every connection's sealed credentials.
+    async fn sealed_credentials(&self) -> StoreResult<Vec<SealedRow>>;
+    /// The store's sealing key check (a known text sealed under the store's key), if set.
+    async fn key_check(&self) -> StoreResult<Option<Vec<u8>>>;
+    /// Sets the key check unless one is set; the one stored afterwards (of two processes setting
+    /// it at once, one wins, and the other learns which).
+    async fn establish_key_check(&self, sealed: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Writes re-sealed credentials (of connections and of integrations' apps) and the new key
+    /// check in one transaction; a row whose credentials are no longer `before` aborts it all
+    /// with [`StoreError::ChangedDuringRotation`](super::StoreError::ChangedDuringRotation).
+    /// Freed space is overwritten, so no old value stays readable in the database files.
+    async fn reseal_credentials(
+        &self,
+        changes: &[Reseal],
+        integrations: &[IntegrationReseal],
+        key_check: &[u8],
+    ) -> StoreResult<()>;
+}
+
+/// Leases: which process runs a (connection, sync) now. Times come from the caller (the
+/// facade passes the clock), so the rules can be tested without waiting.
+#[async_trait]
+pub trait LeaseBackend: Send + Sync {
+    /// Takes the lease for `owner` until `expires_at` when it is free, lapsed (`expires_at <=
+    /// now`) or already `owner`'s (left by a run of the same process that was dropped: the
+    /// process keeps its own runs apart itself); otherwise who holds it.
+    async fn acquire_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Result<(), LeaseHolder>>;
+    /// Extends `owner`'s lease to `expires_at` and records `run` as alive at `now`; `false` when
+    /// `owner` no longer holds it (it lapsed and someone took it over, or the connection is gone).
+    async fn renew_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        run: Option<i64>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives `owner`'s lease up (nothing when someone else holds it).
+    async fn release_lease(&self, connection: ConnectionKey, sync: &str, owner: &LeaseOwner) -> StoreResult<()>;
+    /// Closes the runs left `RUNNING` whose (connection, sync) has no live lease: failed, as
+    /// interrupted, ended when they were last known alive. How many.
+    async fn close_stale_runs(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// The record cache.
@@ -126,6 +236,11 @@ pub trait RecordBackend: Send + Sync {
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage>;
     /// Number of live records per model of a connection.
     async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>>;
+    /// Empties the payload (all but the `id`) of at most `limit` records of `model`, oldest
+    /// first, up to and including the record of the cursor `until`, skipping those already
+    /// pruned; their `pruned_at` is set and their hash cleared, so that saving one again
+    /// restores it.
+    async fn prune(&self, connection: ConnectionKey, model: &str, until: &str, limit: u32) -> StoreResult<Pruned>;
 }
 
 /// Per-sync state, runs and their logs.
@@ -149,12 +264,17 @@ pub trait ScheduleBackend: Send + Sync {
         models: &[&str],
         clear_records: bool,
     ) -> StoreResult<()>;
-    /// Starts a run: marks runs left `RUNNING` by a dead process as failed, records the new run,
-    /// and chooses its deletion-detection generation (a run resuming an interrupted enumeration
-    /// keeps that enumeration's).
+    /// Starts a run, by the holder of the (connection, sync) lease: closes the runs left
+    /// `RUNNING` (their lease lapsed, or the caller could not hold it) as failed, ended when they
+    /// were last known alive; records the new run; takes the pending trigger; and chooses the
+    /// run's deletion-detection generation (a run resuming an interrupted enumeration keeps that
+    /// enumeration's).
     async fn begin_run(&self, connection: ConnectionKey, sync: &str, track_deletes: bool) -> StoreResult<RunStart>;
-    /// Ends a run.
+    /// Ends a run, unless another process already closed it (it lost its lease): then its
+    /// verdict stands and the sync's state is left alone.
     async fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> StoreResult<()>;
+    /// Records (`Some`) or withdraws (`None`) a trigger: the next run that starts takes it.
+    async fn set_triggered(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()>;
     /// Recent runs, newest first (all connections and syncs when `None`).
     async fn runs(
         &self,
@@ -179,6 +299,59 @@ pub trait ScheduleBackend: Send + Sync {
     ) -> StoreResult<()>;
     /// Sets when the scheduler runs a sync next.
     async fn set_next_run(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()>;
+    /// Keeps (or with `None` forgets) the text the connection's own frequency was set with.
+    async fn set_frequency_text(&self, connection: ConnectionKey, sync: &str, text: Option<&str>) -> StoreResult<()>;
+}
+
+/// An integration as a backend stores it: its app's credentials sealed by the facade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedIntegration {
+    /// Its key.
+    pub unique_key: String,
+    /// The provider in the catalog.
+    pub provider: String,
+    /// Its own name.
+    pub display_name: Option<String>,
+    /// The sealed credentials of its app, if it has any.
+    pub credentials: Option<SealedCredentials>,
+    /// Whether provider webhooks are forwarded.
+    pub forward_webhooks: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Integrations, with sealed app credentials.
+#[async_trait]
+pub trait IntegrationBackend: Send + Sync {
+    /// Creates or replaces an integration by its key; with `replacing`, the integration of that
+    /// key is removed in the same transaction (a rename).
+    async fn save_integration(&self, integration: &SealedIntegration, replacing: Option<&str>) -> StoreResult<()>;
+    /// One integration.
+    async fn integration(&self, unique_key: &str) -> StoreResult<Option<SealedIntegration>>;
+    /// Every integration, by key.
+    async fn integrations(&self) -> StoreResult<Vec<SealedIntegration>>;
+    /// Deletes an integration (not its connections); whether it existed.
+    async fn delete_integration(&self, unique_key: &str) -> StoreResult<bool>;
+}
+
+/// Results of actions run in the background.
+#[async_trait]
+pub trait ActionResultBackend: Send + Sync {
+    /// Records that an action started for a connection.
+    async fn start_action(
+        &self,
+        id: &str,
+        connection: ConnectionKey,
+        action: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Records how it ended: its output, or the error its caller gets.
+    async fn finish_action(&self, id: &str, status: ActionStatus, output: &Value, at: DateTime<Utc>)
+    -> StoreResult<()>;
+    /// One result.
+    async fn action_result(&self, id: &str) -> StoreResult<Option<ActionResult>>;
 }
 
 /// Makes the sync webhooks of one announcement from what is still unannounced, per model; see
@@ -248,7 +421,15 @@ pub trait SessionBackend: Send + Sync {
 /// ```
 #[async_trait]
 pub trait Backend:
-    ConnectionBackend + RecordBackend + ScheduleBackend + DeliveryBackend + SessionBackend + std::fmt::Debug
+    ConnectionBackend
+    + RecordBackend
+    + ScheduleBackend
+    + LeaseBackend
+    + DeliveryBackend
+    + SessionBackend
+    + IntegrationBackend
+    + ActionResultBackend
+    + std::fmt::Debug
 {
     /// Which backend (`sqlite`), for logs and errors.
     fn name(&self) -> &'static str;

@@ -64,6 +64,17 @@ pub enum StoreError {
         /// The newest version this program knows.
         known: i64,
     },
+    /// A migration left rows that refer to rows that do not exist (the transaction is rolled
+    /// back: the database is as it was).
+    #[error(
+        "the schema migration would leave rows of `{table}` referring to missing rows of `{parent}`; the database was left unchanged"
+    )]
+    BrokenReferences {
+        /// The table with the broken reference.
+        table: String,
+        /// The table it refers to.
+        parent: String,
+    },
     /// A statement failed.
     #[cfg(feature = "runtime")]
     #[error("database error while {operation}")]
@@ -97,6 +108,73 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: crate::crypto::CryptoError,
+    },
+    /// Secrets were to be sealed under another key than the one the store's secrets are sealed
+    /// under: saving them would leave a connection (or an integration's app) the other processes
+    /// cannot open.
+    #[cfg(feature = "runtime")]
+    #[error(
+        "the credentials in this store are sealed under another encryption key than the one given{}; use the key they were sealed with, or re-seal them under this one first",
+        found_in(.connections)
+    )]
+    KeyMismatch {
+        /// Connections (`` `acme` of `github` ``) and integrations (`` integration `github` ``)
+        /// found sealed under another key, when known.
+        connections: Vec<String>,
+    },
+    /// A key rotation found credentials that open under none of the keys given: nothing was
+    /// changed.
+    #[error(
+        "cannot re-seal the credentials of {}: they open under none of the keys given (nor the new one); give the key they were sealed with too, or remove them; nothing was changed",
+        .connections.join(", ")
+    )]
+    RotationBlocked {
+        /// The connections (`` `acme` of `github` ``) and integrations (`` integration `github` ``).
+        connections: Vec<String>,
+    },
+    /// Credentials changed while a key rotation ran (a token refresh, an integration updated):
+    /// nothing was changed.
+    #[error(
+        "the credentials of {owner} changed during the key rotation (a token was refreshed or the integration updated); nothing was changed: run it again"
+    )]
+    ChangedDuringRotation {
+        /// Whose: `` connection `acme` of `github` `` or `` integration `github` ``.
+        owner: String,
+    },
+    /// The lease of a sync changed hands again and again while it was asked for.
+    #[error("the lease of sync `{sync}` changed hands while it was asked for; try again")]
+    LeaseContended {
+        /// The sync.
+        sync: String,
+    },
+    /// An integration's app credentials could not be sealed before they were stored.
+    #[cfg(feature = "runtime")]
+    #[error("cannot seal the credentials of integration `{unique_key}`")]
+    SealIntegration {
+        /// The integration's key.
+        unique_key: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    /// An integration's stored app credentials could not be opened.
+    #[cfg(feature = "runtime")]
+    #[error("cannot open the stored credentials of integration `{unique_key}`")]
+    UnsealIntegration {
+        /// The integration's key.
+        unique_key: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    /// An integration's opened app credentials are not the JSON they should be.
+    #[error("the stored credentials of integration `{unique_key}` are unreadable")]
+    UnreadableIntegration {
+        /// The integration's key.
+        unique_key: String,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
     },
     /// A stored value of a connection is not the JSON it should be.
     #[error("the stored {what} of connection `{connection_id}` of `{provider_config_key}` is unreadable")]
@@ -158,6 +236,17 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// ` (found under another key: `a` of `github`, ...)`, or nothing.
+#[cfg(feature = "runtime")]
+fn found_in(connections: &[String]) -> String {
+    if connections.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = connections.iter().take(5).map(String::as_str).collect();
+    let more = if connections.len() > 5 { format!(" and {} more", connections.len() - 5) } else { String::new() };
+    format!(" (those of {}{more})", shown.join(", "))
 }
 
 /// `Result` of store operations.

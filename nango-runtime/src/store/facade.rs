@@ -1,11 +1,12 @@
 //! [`Store`]: what the runtime, the scheduler, the server and the CLI use.
 
-use super::backend::{Backend, SealedConnection, SealedCredentials};
+use super::backend::{Backend, IntegrationReseal, Reseal, SealedConnection, SealedCredentials, SealedIntegration};
 use super::*;
 use crate::Credentials;
-use crate::crypto::Sealer;
+use crate::crypto::{CryptoError, Sealer};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The store: a backend chosen from the database URL, with credentials sealed around it.
 ///
@@ -44,6 +45,32 @@ pub struct Store {
 /// another connection's row does not open.
 fn sealing_context(provider_config_key: &str, connection_id: &str) -> Vec<u8> {
     format!("{provider_config_key}\0{connection_id}").into_bytes()
+}
+
+/// The known text of the store's key check, and what it is bound to.
+const KEY_CHECK_TEXT: &[u8] = b"nango-rs sealing key check";
+const KEY_CHECK_CONTEXT: &[u8] = b"nango-rs sealing key check";
+
+/// `` `acme` of `github` ``, for messages.
+fn named(provider_config_key: &str, connection_id: &str) -> String {
+    format!("`{connection_id}` of `{provider_config_key}`")
+}
+
+/// `` integration `github` ``, for messages.
+fn named_integration(unique_key: &str) -> String {
+    format!("integration `{unique_key}`")
+}
+
+/// A time `ttl` after `now`, saturating (a lease never overflows a date).
+fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(ttl).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// What an integration's sealed app credentials are bound to: its key, after a NUL that no
+/// connection's context starts with (integration keys are never empty), so neither kind of
+/// sealed value opens as the other.
+fn integration_context(unique_key: &str) -> Vec<u8> {
+    format!("\0integration\0{unique_key}").into_bytes()
 }
 
 impl Store {
@@ -105,35 +132,43 @@ impl Store {
         Ok(SealedCredentials { sealed, kind: credentials.kind().to_owned() })
     }
 
-    fn open_sealed(&self, key: ConnectionKey, sealed: SealedConnection) -> StoreResult<StoredConnection> {
+    /// Opens sealed credentials of a connection.
+    fn open_credentials(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        credentials: &SealedCredentials,
+    ) -> StoreResult<Credentials> {
+        let plain = self
+            .sealer
+            .open(&credentials.sealed, &sealing_context(provider_config_key, connection_id))
+            .map_err(|source| StoreError::Unseal {
+                provider_config_key: provider_config_key.to_owned(),
+                connection_id: connection_id.to_owned(),
+                source,
+            })?;
+        serde_json::from_slice(&plain).map_err(|source| StoreError::UnreadableConnection {
+            what: "credentials",
+            provider_config_key: provider_config_key.to_owned(),
+            connection_id: connection_id.to_owned(),
+            source,
+        })
+    }
+
+    /// A connection as stored, with `credentials` in place of the sealed ones.
+    fn connection_of(sealed: SealedConnection, credentials: Credentials) -> Connection {
         let SealedConnection {
             provider_config_key,
             connection_id,
             provider,
-            credentials,
+            credentials: _,
             connection_config,
             metadata,
             base_url,
             created_at,
             updated_at,
         } = sealed;
-        let plain = match self.sealer.open(&credentials.sealed, &sealing_context(&provider_config_key, &connection_id))
-        {
-            Ok(plain) => plain,
-            Err(source) => return Err(StoreError::Unseal { provider_config_key, connection_id, source }),
-        };
-        let credentials: Credentials = match serde_json::from_slice(&plain) {
-            Ok(c) => c,
-            Err(source) => {
-                return Err(StoreError::UnreadableConnection {
-                    what: "credentials",
-                    provider_config_key,
-                    connection_id,
-                    source,
-                });
-            }
-        };
-        let connection = Connection {
+        Connection {
             provider_config_key,
             connection_id,
             provider,
@@ -143,14 +178,67 @@ impl Store {
             base_url,
             created_at,
             updated_at,
-        };
-        Ok(StoredConnection { key, connection })
+        }
     }
 
-    /// Creates or replaces a connection (credentials sealed); its key.
+    fn open_sealed(&self, key: ConnectionKey, sealed: SealedConnection) -> StoreResult<StoredConnection> {
+        let credentials =
+            self.open_credentials(&sealed.provider_config_key, &sealed.connection_id, &sealed.credentials)?;
+        Ok(StoredConnection { key, connection: Self::connection_of(sealed, credentials) })
+    }
+
+    /// Refuses to seal secrets under a key other than the one the store's secrets are sealed
+    /// under. A store without a key check yet (new, or made before key checks) gets one once
+    /// every secret it holds under a key (connections' credentials and integrations' apps) opens
+    /// under this one.
+    async fn check_key(&self) -> StoreResult<()> {
+        let check = match self.backend.key_check().await? {
+            Some(check) => check,
+            None => {
+                let foreign_to_this_key = |sealed: &[u8], context: &[u8]| {
+                    !crate::crypto::is_clear(sealed) && self.sealer.open(sealed, context).is_err()
+                };
+                let mut foreign: Vec<String> = self
+                    .backend
+                    .sealed_credentials()
+                    .await?
+                    .iter()
+                    .filter(|row| {
+                        let context = sealing_context(&row.provider_config_key, &row.connection_id);
+                        foreign_to_this_key(&row.credentials.sealed, &context)
+                    })
+                    .map(|row| named(&row.provider_config_key, &row.connection_id))
+                    .collect();
+                for integration in self.backend.integrations().await? {
+                    let Some(credentials) = &integration.credentials else { continue };
+                    if foreign_to_this_key(&credentials.sealed, &integration_context(&integration.unique_key)) {
+                        foreign.push(named_integration(&integration.unique_key));
+                    }
+                }
+                if !foreign.is_empty() {
+                    return Err(StoreError::KeyMismatch { connections: foreign });
+                }
+                let sealed = self.sealer.seal(KEY_CHECK_TEXT, KEY_CHECK_CONTEXT).map_err(|source| {
+                    StoreError::Seal { provider_config_key: String::new(), connection_id: String::new(), source }
+                })?;
+                self.backend.establish_key_check(&sealed).await?
+            }
+        };
+        match self.sealer.open(&check, KEY_CHECK_CONTEXT) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::KeyMismatch { connections: Vec::new() }),
+        }
+    }
+
+    /// Creates or replaces a connection (credentials sealed); its key. Secrets sealed under
+    /// another key than the store's are refused ([`StoreError::KeyMismatch`]) before anything
+    /// is written.
     pub async fn save_connection(&self, connection: &Connection) -> StoreResult<ConnectionKey> {
         let credentials =
             self.seal(&connection.provider_config_key, &connection.connection_id, &connection.credentials)?;
+        if connection.credentials.is_secret() && self.sealer.has_key() {
+            self.check_key().await?;
+        }
         let sealed = SealedConnection {
             provider_config_key: connection.provider_config_key.clone(),
             connection_id: connection.connection_id.clone(),
@@ -185,10 +273,183 @@ impl Store {
         }
     }
 
-    /// Every connection with its key, credentials opened, ordered by integration key and
-    /// connection id.
-    pub async fn connections(&self) -> StoreResult<Vec<StoredConnection>> {
-        self.backend.connections().await?.into_iter().map(|(key, sealed)| self.open_sealed(key, sealed)).collect()
+    /// Every connection with its key, ordered by integration key and connection id: those whose
+    /// credentials opened, and apart those whose credentials did not (with the reason), so one
+    /// bad connection never hides the others.
+    pub async fn connections(&self) -> StoreResult<ConnectionList> {
+        let mut list = ConnectionList::default();
+        for (key, sealed) in self.backend.connections().await? {
+            match self.open_or_list(key, sealed) {
+                ListedConnection::Readable(readable) => list.readable.push(readable),
+                ListedConnection::Unreadable(unreadable) => list.unreadable.push(unreadable),
+            }
+        }
+        Ok(list)
+    }
+
+    /// One connection with its key, its credentials opened or listed as unreadable with the
+    /// reason (for listings and statuses, which must not fail because one connection's
+    /// credentials do not open).
+    pub async fn listed_connection(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> StoreResult<Option<ListedConnection>> {
+        let Some((key, sealed)) = self.backend.connection(provider_config_key, connection_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.open_or_list(key, sealed)))
+    }
+
+    /// Opens a connection's credentials, or lists it as unreadable with the reason.
+    fn open_or_list(&self, key: ConnectionKey, sealed: SealedConnection) -> ListedConnection {
+        match self.open_credentials(&sealed.provider_config_key, &sealed.connection_id, &sealed.credentials) {
+            Ok(credentials) => ListedConnection::Readable(StoredConnection {
+                key,
+                connection: Self::connection_of(sealed, credentials),
+            }),
+            Err(e) => {
+                let reason = nango_types::text::error_chain(&e);
+                let auth_mode = sealed.credentials.kind.clone();
+                let connection = Self::connection_of(sealed, Credentials::None);
+                ListedConnection::Unreadable(UnreadableConnection { key, connection, auth_mode, reason })
+            }
+        }
+    }
+
+    /// Re-seals every secret of the store (connections' credentials and integrations' app
+    /// credentials) under this store's key (the new one), in one transaction: those under one of
+    /// the `old` keys and those stored in clear; those already under the new key stay. When a
+    /// secret opens under none of the keys, nothing is changed ([`StoreError::RotationBlocked`]
+    /// names it). With `dry_run`, only counts. Afterwards the store accepts secrets under the new
+    /// key only.
+    pub async fn rotate_key(&self, old: &[Sealer], dry_run: bool) -> StoreResult<KeyRotation> {
+        if !self.sealer.has_key() {
+            return Err(StoreError::Seal {
+                provider_config_key: String::new(),
+                connection_id: String::new(),
+                source: CryptoError::NoKey,
+            });
+        }
+        let mut rotation = KeyRotation::default();
+        let mut changes = Vec::new();
+        let mut blocked = Vec::new();
+        for row in self.backend.sealed_credentials().await? {
+            let context = sealing_context(&row.provider_config_key, &row.connection_id);
+            let sealed = &row.credentials.sealed;
+            let plain = if crate::crypto::is_clear(sealed) {
+                let plain = self.sealer.open(sealed, &context).unwrap_or_default();
+                // Nothing secret (no credentials) is kept in clear on purpose.
+                let secret = serde_json::from_slice::<Credentials>(&plain).map_or(true, |c| c.is_secret());
+                if !secret {
+                    continue;
+                }
+                rotation.from_clear += 1;
+                plain
+            } else if self.sealer.open(sealed, &context).is_ok() {
+                rotation.already_sealed += 1;
+                continue;
+            } else if let Some(plain) = old.iter().find_map(|key| key.open(sealed, &context).ok()) {
+                rotation.from_old_keys += 1;
+                plain
+            } else {
+                blocked.push(named(&row.provider_config_key, &row.connection_id));
+                continue;
+            };
+            let resealed = self.sealer.seal(&plain, &context).map_err(|source| StoreError::Seal {
+                provider_config_key: row.provider_config_key.clone(),
+                connection_id: row.connection_id.clone(),
+                source,
+            })?;
+            let after = SealedCredentials { sealed: resealed, kind: row.credentials.kind.clone() };
+            changes.push(Reseal { before: row, after });
+        }
+        // Integrations' app credentials: every one is secret (a client secret, a private key).
+        let mut integration_changes = Vec::new();
+        for integration in self.backend.integrations().await? {
+            let Some(before) = integration.credentials else { continue };
+            let context = integration_context(&integration.unique_key);
+            let sealed = &before.sealed;
+            let plain = if crate::crypto::is_clear(sealed) {
+                rotation.from_clear += 1;
+                self.sealer.open(sealed, &context).unwrap_or_default()
+            } else if self.sealer.open(sealed, &context).is_ok() {
+                rotation.already_sealed += 1;
+                continue;
+            } else if let Some(plain) = old.iter().find_map(|key| key.open(sealed, &context).ok()) {
+                rotation.from_old_keys += 1;
+                plain
+            } else {
+                blocked.push(named_integration(&integration.unique_key));
+                continue;
+            };
+            let resealed = self
+                .sealer
+                .seal(&plain, &context)
+                .map_err(|source| StoreError::SealIntegration { unique_key: integration.unique_key.clone(), source })?;
+            let after = SealedCredentials { sealed: resealed, kind: before.kind.clone() };
+            rotation.integrations += 1;
+            integration_changes.push(IntegrationReseal { unique_key: integration.unique_key, before, after });
+        }
+        if !blocked.is_empty() {
+            return Err(StoreError::RotationBlocked { connections: blocked });
+        }
+        if !dry_run {
+            let check = self.sealer.seal(KEY_CHECK_TEXT, KEY_CHECK_CONTEXT).map_err(|source| StoreError::Seal {
+                provider_config_key: String::new(),
+                connection_id: String::new(),
+                source,
+            })?;
+            self.backend.reseal_credentials(&changes, &integration_changes, &check).await?;
+        }
+        Ok(rotation)
+    }
+
+    /// Takes the lease of a (connection, sync) for `ttl` (see [`LeaseBackend`](super::backend::LeaseBackend)):
+    /// `Err(holder)` when another process holds it.
+    pub async fn acquire_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        ttl: Duration,
+    ) -> StoreResult<Result<(), LeaseHolder>> {
+        let now = Utc::now();
+        self.backend.acquire_lease(connection, sync, owner, now, after(now, ttl)).await
+    }
+
+    /// Extends a lease by `ttl` from now, recording `run` as alive; `false` when it was lost.
+    pub async fn renew_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        run: Option<i64>,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let now = Utc::now();
+        self.backend.renew_lease(connection, sync, owner, run, now, after(now, ttl)).await
+    }
+
+    /// Gives a lease up.
+    pub async fn release_lease(&self, connection: ConnectionKey, sync: &str, owner: &LeaseOwner) -> StoreResult<()> {
+        self.backend.release_lease(connection, sync, owner).await
+    }
+
+    /// Closes the runs left `RUNNING` by processes whose lease lapsed (failed, interrupted,
+    /// ended when last known alive); how many.
+    pub async fn close_stale_runs(&self) -> StoreResult<u64> {
+        self.backend.close_stale_runs(Utc::now()).await
+    }
+
+    /// Records (`Some`) or withdraws (`None`) a trigger; the next run that starts takes it.
+    pub async fn set_triggered(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        self.backend.set_triggered(connection, sync, at).await
     }
 
     /// The key of a connection, without reading (or decrypting) its credentials: for requests
@@ -289,12 +550,14 @@ impl Store {
         self.backend.reset_sync(connection, sync, models, clear_records).await
     }
 
-    /// Starts a run: marks runs left `RUNNING` by a dead process as failed, records the new run.
+    /// Starts a run, by the holder of the (connection, sync) lease: closes runs left `RUNNING`
+    /// by a process that stopped (ended when last known alive), takes the pending trigger,
+    /// records the new run.
     pub async fn begin_run(&self, connection: ConnectionKey, sync: &str, track_deletes: bool) -> StoreResult<RunStart> {
         self.backend.begin_run(connection, sync, track_deletes).await
     }
 
-    /// Ends a run.
+    /// Ends a run (unless another process closed it after this one lost its lease).
     pub async fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> StoreResult<()> {
         self.backend.finish_run(run, sync, end).await
     }
@@ -412,6 +675,170 @@ impl Store {
     /// Takes a webhook off the queue: delivered, or given up after its retries.
     pub async fn webhook_done(&self, id: i64) -> StoreResult<()> {
         self.backend.webhook_done(id).await
+    }
+
+    /// Replaces the metadata of several connections at once (all or none).
+    pub async fn replace_metadata(&self, connections: &[ConnectionKey], metadata: &Value) -> StoreResult<()> {
+        self.backend.update_metadata(connections, metadata, false).await
+    }
+
+    /// Merges `patch` into the metadata of several connections at once (all or none), as
+    /// [`merge_metadata`] says.
+    pub async fn merge_metadata(&self, connections: &[ConnectionKey], patch: &Value) -> StoreResult<()> {
+        self.backend.update_metadata(connections, patch, true).await
+    }
+
+    /// A connection's tags, end user and last credentials fetch (`None`: no such connection).
+    pub async fn connection_profile(&self, connection: ConnectionKey) -> StoreResult<Option<ConnectionProfile>> {
+        self.backend.connection_profile(connection).await
+    }
+
+    /// The tags, end user and last credentials fetch of every connection.
+    pub async fn connection_profiles(&self) -> StoreResult<HashMap<ConnectionKey, ConnectionProfile>> {
+        self.backend.connection_profiles().await
+    }
+
+    /// Replaces a connection's tags and end user.
+    pub async fn set_connection_profile(
+        &self,
+        connection: ConnectionKey,
+        tags: &BTreeMap<String, String>,
+        end_user: Option<&EndUser>,
+    ) -> StoreResult<()> {
+        self.backend.set_connection_profile(connection, tags, end_user).await
+    }
+
+    /// Records that the API returned a connection's credentials now.
+    pub async fn mark_fetched(&self, connection: ConnectionKey) -> StoreResult<()> {
+        self.backend.mark_fetched(connection, Utc::now()).await
+    }
+
+    /// Empties the payload of at most `limit` records of a model up to and including the record
+    /// of the cursor `until` (see [`RecordBackend::prune`](super::backend::RecordBackend::prune)).
+    pub async fn prune(&self, connection: ConnectionKey, model: &str, until: &str, limit: u32) -> StoreResult<Pruned> {
+        self.backend.prune(connection, model, until, limit).await
+    }
+
+    /// Keeps (or with `None` forgets) the text a connection's own frequency was set with.
+    pub async fn set_frequency_text(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        text: Option<&str>,
+    ) -> StoreResult<()> {
+        self.backend.set_frequency_text(connection, sync, text).await
+    }
+
+    /// Creates or replaces an integration (its app credentials sealed); with `replacing`, the
+    /// integration of that key goes in the same transaction (a rename). App credentials sealed
+    /// under another key than the store's are refused ([`StoreError::KeyMismatch`]) before
+    /// anything is written.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use nango_runtime::store::{Integration, IntegrationCredentials, OAuthApp, Store};
+    /// use nango_runtime::{Secret, crypto::Sealer};
+    /// let dir = std::env::temp_dir().join(format!("nango-doc-integrations-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let url = format!("sqlite://{}", dir.join("nango.db").display());
+    /// let store = Store::open(&url, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await.unwrap();
+    /// let mut github = Integration::new("github-prod", "github");
+    /// github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
+    ///     client_id: "Iv1.abc".into(), client_secret: Secret::new("s3cret"), scopes: Some("repo".into()), webhook_secret: None,
+    /// }));
+    /// store.save_integration(&github, None).await.unwrap();
+    /// let back = store.integration("github-prod").await.unwrap().unwrap();
+    /// assert_eq!(back.credentials, github.credentials);
+    /// # });
+    /// ```
+    pub async fn save_integration(&self, integration: &Integration, replacing: Option<&str>) -> StoreResult<()> {
+        let credentials = match &integration.credentials {
+            None => None,
+            Some(credentials) => {
+                // Serializing the credentials (strings) cannot fail.
+                let plain = serde_json::to_vec(credentials).unwrap_or_default();
+                let sealed =
+                    self.sealer.seal(&plain, &integration_context(&integration.unique_key)).map_err(|source| {
+                        StoreError::SealIntegration { unique_key: integration.unique_key.clone(), source }
+                    })?;
+                Some(SealedCredentials { sealed, kind: credentials.kind().to_owned() })
+            }
+        };
+        if integration.credentials.is_some() && self.sealer.has_key() {
+            self.check_key().await?;
+        }
+        let sealed = SealedIntegration {
+            unique_key: integration.unique_key.clone(),
+            provider: integration.provider.clone(),
+            display_name: integration.display_name.clone(),
+            credentials,
+            forward_webhooks: integration.forward_webhooks,
+            created_at: integration.created_at,
+            updated_at: Utc::now(),
+        };
+        self.backend.save_integration(&sealed, replacing.filter(|old| *old != integration.unique_key)).await
+    }
+
+    fn open_integration(&self, sealed: SealedIntegration) -> StoreResult<Integration> {
+        let SealedIntegration {
+            unique_key,
+            provider,
+            display_name,
+            credentials,
+            forward_webhooks,
+            created_at,
+            updated_at,
+        } = sealed;
+        let credentials = match credentials {
+            None => None,
+            Some(credentials) => {
+                let plain = match self.sealer.open(&credentials.sealed, &integration_context(&unique_key)) {
+                    Ok(plain) => plain,
+                    Err(source) => return Err(StoreError::UnsealIntegration { unique_key, source }),
+                };
+                match serde_json::from_slice(&plain) {
+                    Ok(credentials) => Some(credentials),
+                    Err(source) => return Err(StoreError::UnreadableIntegration { unique_key, source }),
+                }
+            }
+        };
+        Ok(Integration { unique_key, provider, display_name, credentials, forward_webhooks, created_at, updated_at })
+    }
+
+    /// One integration, its app credentials opened.
+    pub async fn integration(&self, unique_key: &str) -> StoreResult<Option<Integration>> {
+        self.backend.integration(unique_key).await?.map(|sealed| self.open_integration(sealed)).transpose()
+    }
+
+    /// Every stored integration, by key, app credentials opened.
+    pub async fn integrations(&self) -> StoreResult<Vec<Integration>> {
+        self.backend.integrations().await?.into_iter().map(|sealed| self.open_integration(sealed)).collect()
+    }
+
+    /// Every stored integration's key and provider, without opening its app credentials (for
+    /// checks that need only which integrations exist).
+    pub async fn integration_providers(&self) -> StoreResult<BTreeMap<String, String>> {
+        Ok(self.backend.integrations().await?.into_iter().map(|i| (i.unique_key, i.provider)).collect())
+    }
+
+    /// Deletes an integration (not its connections); whether it existed.
+    pub async fn delete_integration(&self, unique_key: &str) -> StoreResult<bool> {
+        self.backend.delete_integration(unique_key).await
+    }
+
+    /// Records that an action started in the background for a connection.
+    pub async fn start_action(&self, id: &str, connection: ConnectionKey, action: &str) -> StoreResult<()> {
+        self.backend.start_action(id, connection, action, Utc::now()).await
+    }
+
+    /// Records how an action run in the background ended.
+    pub async fn finish_action(&self, id: &str, status: ActionStatus, output: &Value) -> StoreResult<()> {
+        self.backend.finish_action(id, status, output, Utc::now()).await
+    }
+
+    /// The result of an action run in the background.
+    pub async fn action_result(&self, id: &str) -> StoreResult<Option<ActionResult>> {
+        self.backend.action_result(id).await
     }
 
     /// Keeps webhook delivery attempts.

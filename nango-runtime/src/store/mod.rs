@@ -11,7 +11,8 @@
 //!   without a database. Backends call it inside their write transaction; the dry run calls it
 //!   over the store's state overlaid with what it virtually wrote, so both count alike.
 //! - [`backend`] holds the traits a database implements, split by concern: records,
-//!   connections, schedules/runs/logs, deliveries, console sessions.
+//!   connections, schedules/runs/logs, deliveries, console sessions, integrations, and the
+//!   results of actions run in the background.
 //! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
 //!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
 //!   placeholders in the multi-row insert (for binding speed), `BEGIN IMMEDIATE`, `PRAGMA`s,
@@ -34,8 +35,10 @@ mod error;
 #[cfg(feature = "runtime")]
 mod facade;
 mod hash;
+mod integration;
 mod jsonl;
 pub mod policy;
+mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
 
@@ -43,8 +46,12 @@ pub use error::{StoreError, StoreResult};
 #[cfg(feature = "runtime")]
 pub use facade::Store;
 pub use hash::canonical_hash;
+pub use integration::{Integration, IntegrationCredentials, OAuthApp};
 pub use jsonl::JsonlCache;
 pub use policy::{ExistingRecord, LastAction, deep_merge};
+pub use profile::{
+    ActionResult, ActionStatus, ConnectionProfile, EndUser, EndUserOrganization, Pruned, merge_metadata,
+};
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
 
@@ -105,6 +112,214 @@ pub struct StoredConnection {
     pub key: ConnectionKey,
     /// The connection, credentials opened.
     pub connection: Connection,
+}
+
+/// A connection whose credentials could not be opened (sealed under another key, or without a
+/// key to open them): listed with the reason, so that one bad connection is a problem of its
+/// own and not of every listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableConnection {
+    /// Its key in the store.
+    pub key: ConnectionKey,
+    /// Everything stored but the credentials, which are what could not be read:
+    /// `connection.credentials` is [`Credentials::None`](crate::Credentials::None) here and must
+    /// not be used to call the provider.
+    pub connection: Connection,
+    /// The kind of the stored credentials (`bearer`, `oauth2`...), kept in clear.
+    pub auth_mode: String,
+    /// Why they could not be read, with the fix: `cannot open the stored credentials of
+    /// connection `acme` of `github`: NANGO_ENCRYPTION_KEY is not the key they were stored with`.
+    pub reason: String,
+}
+
+/// One connection as listings see it: its credentials opened, or not (with the reason).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListedConnection {
+    /// Its credentials opened.
+    Readable(StoredConnection),
+    /// Its credentials did not.
+    Unreadable(UnreadableConnection),
+}
+
+impl ListedConnection {
+    /// Its key.
+    pub fn key(&self) -> ConnectionKey {
+        match self {
+            ListedConnection::Readable(c) => c.key,
+            ListedConnection::Unreadable(c) => c.key,
+        }
+    }
+
+    /// Its stored fields (with credentials only when readable).
+    pub fn connection(&self) -> &Connection {
+        match self {
+            ListedConnection::Readable(c) => &c.connection,
+            ListedConnection::Unreadable(c) => &c.connection,
+        }
+    }
+
+    /// The kind of its credentials (`bearer`...), readable or not.
+    pub fn auth_mode(&self) -> &str {
+        match self {
+            ListedConnection::Readable(c) => c.connection.credentials.kind(),
+            ListedConnection::Unreadable(c) => &c.auth_mode,
+        }
+    }
+
+    /// Why its credentials cannot be read, when they cannot.
+    pub fn unreadable_reason(&self) -> Option<&str> {
+        match self {
+            ListedConnection::Readable(_) => None,
+            ListedConnection::Unreadable(c) => Some(&c.reason),
+        }
+    }
+}
+
+/// Every connection of the store, readable or not, each list ordered by integration key and
+/// connection id.
+///
+/// ```
+/// use nango_runtime::store::ConnectionList;
+/// let list = ConnectionList::default();
+/// assert_eq!(list.len(), 0);
+/// assert!(list.identities().next().is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnectionList {
+    /// The connections whose credentials opened.
+    pub readable: Vec<StoredConnection>,
+    /// The connections whose credentials did not, with the reason.
+    pub unreadable: Vec<UnreadableConnection>,
+}
+
+impl ConnectionList {
+    /// How many connections, readable or not.
+    pub fn len(&self) -> usize {
+        self.readable.len() + self.unreadable.len()
+    }
+
+    /// Whether the store has no connection.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every connection's key and stored fields (credentials aside), readable ones first: what
+    /// listings, schedules and statuses need, which never use credentials.
+    pub fn identities(&self) -> impl Iterator<Item = (ConnectionKey, &Connection)> {
+        self.readable
+            .iter()
+            .map(|c| (c.key, &c.connection))
+            .chain(self.unreadable.iter().map(|c| (c.key, &c.connection)))
+    }
+
+    /// Every connection in one list, readable or not, ordered by integration key and connection
+    /// id.
+    pub fn listed(self) -> Vec<ListedConnection> {
+        let mut all: Vec<ListedConnection> = self
+            .readable
+            .into_iter()
+            .map(ListedConnection::Readable)
+            .chain(self.unreadable.into_iter().map(ListedConnection::Unreadable))
+            .collect();
+        all.sort_by(|a, b| {
+            let (a, b) = (a.connection(), b.connection());
+            (&a.provider_config_key, &a.connection_id).cmp(&(&b.provider_config_key, &b.connection_id))
+        });
+        all
+    }
+
+    /// The reason a connection's credentials cannot be read, if they cannot.
+    pub fn unreadable_reason(&self, key: ConnectionKey) -> Option<&str> {
+        self.unreadable.iter().find(|c| c.key == key).map(|c| c.reason.as_str())
+    }
+}
+
+/// Who holds a lease: a random token that only its process knows (so no two processes can take
+/// each other's lease for their own), and a label naming the process in messages.
+///
+/// ```
+/// use nango_runtime::store::LeaseOwner;
+/// let a = LeaseOwner::new("worker a");
+/// assert_eq!(a.label(), "worker a");
+/// assert_ne!(a.token(), LeaseOwner::new("worker a").token());
+/// assert!(LeaseOwner::for_this_process("run").label().contains(&format!("pid {}", std::process::id())));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOwner {
+    token: String,
+    label: String,
+}
+
+impl LeaseOwner {
+    /// An owner with a fresh token.
+    pub fn new(label: impl Into<String>) -> LeaseOwner {
+        use std::hash::BuildHasher;
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // The standard library's randomly keyed hasher: 64 unpredictable bits per process without
+        // a dependency; the pid, the clock and a counter make tokens unique besides.
+        let random = std::collections::hash_map::RandomState::new().hash_one(n);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        LeaseOwner { token: format!("{random:016x}-{:x}-{nanos:x}-{n}", std::process::id()), label: label.into() }
+    }
+
+    /// An owner named after this process: `github-tickets run (pid 4242 on build-01)`.
+    pub fn for_this_process(command: &str) -> LeaseOwner {
+        let program = std::env::args_os()
+            .next()
+            .map(std::path::PathBuf::from)
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "nango-rs".into());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "this host".into());
+        LeaseOwner::new(format!("{program} {command} (pid {} on {host})", std::process::id()))
+    }
+
+    /// The token (stored in the lease row; never shown).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The label (shown to whoever finds the lease held).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// A lease someone else holds, for the message of whoever asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// Its holder's [`LeaseOwner::label`].
+    pub label: String,
+    /// Since when it holds it.
+    pub since: DateTime<Utc>,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What [`Store::rotate_key`] did (or would do, in a dry run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyRotation {
+    /// Credentials sealed under one of the old keys, re-sealed under the new one.
+    pub from_old_keys: usize,
+    /// Credentials stored in clear, sealed under the new key.
+    pub from_clear: usize,
+    /// Credentials already sealed under the new key, left as they were.
+    pub already_sealed: usize,
+    /// Of those re-sealed, how many are integrations' app credentials (the others are
+    /// connections').
+    pub integrations: usize,
+}
+
+impl KeyRotation {
+    /// How many credentials were (or would be) re-sealed.
+    pub fn resealed(&self) -> usize {
+        self.from_old_keys + self.from_clear
+    }
 }
 
 /// A record ready to be written: its id, its JSON text and its canonical hash.
@@ -341,7 +556,7 @@ impl StoredRecord {
         meta.insert("last_modified_at".into(), ts(&self.metadata.last_modified_at));
         meta.insert("last_action".into(), Value::String(self.metadata.last_action.clone()));
         meta.insert("deleted_at".into(), self.metadata.deleted_at.as_ref().map_or(Value::Null, ts));
-        meta.insert("pruned_at".into(), Value::Null);
+        meta.insert("pruned_at".into(), self.metadata.pruned_at.as_ref().map_or(Value::Null, ts));
         meta.insert("cursor".into(), Value::String(self.metadata.cursor.clone()));
         Value::Object(meta)
     }
@@ -408,8 +623,12 @@ pub struct SyncState {
     pub paused: Option<bool>,
     /// The connection's own frequency, replacing nango.yaml's `runs`.
     pub frequency_secs: Option<u64>,
+    /// The connection's own frequency as it was set (`every 2 hours`), for the sync status.
+    pub frequency_text: Option<String>,
     /// When the scheduler runs it next.
     pub next_run_at: Option<DateTime<Utc>>,
+    /// When a trigger was asked that no run has taken yet (taken by the next run that starts).
+    pub triggered_at: Option<DateTime<Utc>>,
 }
 
 /// One attempt to deliver a webhook, as kept in the store: which run and model it was about,

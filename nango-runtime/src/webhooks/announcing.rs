@@ -71,7 +71,10 @@ pub fn webhooks_for(
                 SyncWebhook::success(identity, sync_type, since, counts)
             } else {
                 let error = SyncErrorInfo::new("script_error", report.error.clone().unwrap_or_default());
-                let failed_at = report.started_at + chrono::Duration::from_std(report.duration).unwrap_or_default();
+                let failed_at = chrono::Duration::from_std(report.duration)
+                    .ok()
+                    .and_then(|d| report.started_at.checked_add_signed(d))
+                    .unwrap_or(report.started_at);
                 SyncWebhook::error(identity, sync_type, error, report.started_at, failed_at)
             };
             Some(if uses_checkpoints {

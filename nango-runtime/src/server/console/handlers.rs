@@ -20,21 +20,23 @@ pub(super) async fn dashboard(
     Extension(session): Extension<Session>,
 ) -> PageResult {
     let store = state.store();
-    let mut stored = store.connections().await?;
-    stored.sort_by(|a, b| {
-        let (a, b) = (&a.connection, &b.connection);
+    // Every connection, those whose credentials cannot be read too (with the reason).
+    let list = store.connections().await?;
+    let mut listed: Vec<(ConnectionKey, &crate::Connection)> = list.identities().collect();
+    listed.sort_by(|(_, a), (_, b)| {
         (&a.provider_config_key, &a.connection_id).cmp(&(&b.provider_config_key, &b.connection_id))
     });
-    let mut connections = Vec::with_capacity(stored.len());
-    for stored in stored {
-        let mut syncs: Vec<_> = syncs_of(&stored.connection).collect();
+    let mut connections = Vec::with_capacity(listed.len());
+    for (key, connection) in listed {
+        let mut syncs: Vec<_> = syncs_of(connection).collect();
         syncs.sort_by_key(|s| s.descriptor.name);
         let mut views = Vec::with_capacity(syncs.len());
         for sync in syncs {
-            views.push(state.scheduler.view(&stored, sync).await?);
+            views.push(state.scheduler.view(key, connection, sync).await?);
         }
-        let records = if views.is_empty() { Default::default() } else { store.record_counts(stored.key).await? };
-        connections.push(ConnectionSyncs { stored, views, records });
+        let records = if views.is_empty() { Default::default() } else { store.record_counts(key).await? };
+        let unreadable = list.unreadable_reason(key).map(str::to_owned);
+        connections.push(ConnectionSyncs { connection: connection.clone(), unreadable, views, records });
     }
     let data = Dashboard {
         connections,
@@ -60,7 +62,10 @@ pub(super) async fn sync_action(
     // The console's forms name connections by key, which is unique, where a connection id
     // alone is not.
     let key: ConnectionKey = connection.parse().map_err(|_| no_connection())?;
-    let found = state.store().connection_by_key(key).await?.ok_or_else(no_connection)?.connection;
+    // Found among the listed connections: a connection whose credentials cannot be read can be
+    // paused, resumed and triggered too.
+    let list = state.store().connections().await?;
+    let found = list.identities().find(|(k, _)| *k == key).map(|(_, c)| c.clone()).ok_or_else(no_connection)?;
     let registration = syncs_of(&found).find(|s| s.descriptor.name == sync).ok_or_else(|| {
         PageError::not_found(format!(
             "integration `{}` has no sync `{sync}` in this program",

@@ -7,9 +7,10 @@ use super::layout::{Frame, page};
 use super::parts::{
     CELL_ERROR_CHARS, badge, clip, connection_cell, counts, deliveries_table, path_segment, run_link, span, took, when,
 };
+use crate::Connection;
 use crate::SyncType;
 use crate::scheduler::ScheduleView;
-use crate::store::{ConnectionKey, DeliveryRecord, LogLine, RunRecord, RunStatus, StoredConnection};
+use crate::store::{ConnectionKey, DeliveryRecord, LogLine, RunRecord, RunStatus};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use std::collections::BTreeMap;
@@ -19,7 +20,10 @@ pub(super) const RECENT: u32 = 20;
 
 /// One connection on the dashboard: its syncs' schedules and its live record counts per model.
 pub(super) struct ConnectionSyncs {
-    pub stored: StoredConnection,
+    /// Its stored fields (credentials are not shown, nor needed here).
+    pub connection: Connection,
+    /// Why its credentials cannot be read, when they cannot: shown above its syncs.
+    pub unreadable: Option<String>,
     /// Sorted by sync name; empty when this program declares no sync for its integration.
     pub views: Vec<ScheduleView>,
     pub records: BTreeMap<String, u64>,
@@ -52,12 +56,18 @@ pub(super) fn dashboard(data: &Dashboard, csrf_token: &str) -> Markup {
                     }
                     tbody {
                         @for c in &data.connections {
+                            @if let Some(reason) = &c.unreadable {
+                                tr.connection-unreadable {
+                                    td { (connection_cell(&c.connection.connection_id, &c.connection.provider_config_key)) }
+                                    td.error colspan="7" { "Credentials unreadable: " (reason) }
+                                }
+                            }
                             @if c.views.is_empty() {
                                 tr.sync-none {
-                                    td { (connection_cell(&c.stored.connection.connection_id, &c.stored.connection.provider_config_key)) }
+                                    td { (connection_cell(&c.connection.connection_id, &c.connection.provider_config_key)) }
                                     td.muted colspan="7" {
                                         "No sync of this program is declared for integration "
-                                        code { (c.stored.connection.provider_config_key) } "."
+                                        code { (c.connection.provider_config_key) } "."
                                     }
                                 }
                             }

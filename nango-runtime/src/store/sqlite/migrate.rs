@@ -9,13 +9,18 @@
 //! its version are recorded as applied without running them, then the rest run as usual.
 //! `user_version` is still set to the latest version afterwards, so an older program that knows
 //! only `user_version` keeps refusing a schema newer than its own.
+//!
+//! Migrations run on a connection of their own with foreign-key enforcement off, as SQLite's
+//! procedure for rebuilding a table requires (with it on, dropping the old table would delete
+//! every row that refers to it); `PRAGMA foreign_key_check` must then find no broken reference
+//! before the transaction commits.
 
 use crate::store::error::During;
 use crate::store::{StoreError, StoreResult};
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
-use sqlx::sqlite::SqlitePool;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{AssertSqlSafe, Connection, Row};
 use std::borrow::Cow;
 
 /// `(version, description, SQL)`, in order; the version is the file's number.
@@ -23,7 +28,15 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "connections records runs", include_str!("../../../migrations/sqlite/0001_connections_records_runs.sql")),
     (2, "schedules deliveries logs", include_str!("../../../migrations/sqlite/0002_schedules_deliveries_logs.sql")),
     (3, "console sessions", include_str!("../../../migrations/sqlite/0003_console_sessions.sql")),
-    (4, "webhook announcements", include_str!("../../../migrations/sqlite/0004_webhook_announcements.sql")),
+    (4, "integrations action results", include_str!("../../../migrations/sqlite/0004_integrations_action_results.sql")),
+    (5, "keys never reused", include_str!("../../../migrations/sqlite/0005_keys_never_reused.sql")),
+    (
+        6,
+        "run leases and pending triggers",
+        include_str!("../../../migrations/sqlite/0006_run_leases_and_pending_triggers.sql"),
+    ),
+    (7, "sealing key check", include_str!("../../../migrations/sqlite/0007_sealing_key_check.sql")),
+    (8, "webhook announcements", include_str!("../../../migrations/sqlite/0008_webhook_announcements.sql")),
 ];
 
 /// The newest schema version this program knows.
@@ -42,11 +55,11 @@ fn migrator() -> Migrator {
     )
 }
 
-/// Brings the schema up to date. One `BEGIN IMMEDIATE` transaction holds the write lock
-/// throughout (each migration runs in a savepoint of it), so two processes opening a new
-/// database at once do not both create it.
-pub(super) async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.during("locking the database to migrate it")?;
+/// Brings the schema up to date, on a connection opened with foreign-key enforcement off. One
+/// `BEGIN IMMEDIATE` transaction holds the write lock throughout (each migration runs in a
+/// savepoint of it), so two processes opening a new database at once do not both create it.
+pub(super) async fn migrate(conn: &mut SqliteConnection) -> StoreResult<()> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.during("locking the database to migrate it")?;
     let tracked: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
     )
@@ -76,6 +89,16 @@ pub(super) async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
         .execute(&mut *tx)
         .await
         .during("recording the schema version")?;
+    // Enforcement was off while tables were rebuilt: every reference must still hold.
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_optional(&mut *tx)
+        .await
+        .during("checking references after the migration")?;
+    if let Some(row) = broken {
+        let table: String = row.try_get(0).during("checking references after the migration")?;
+        let parent: String = row.try_get(2).during("checking references after the migration")?;
+        return Err(StoreError::BrokenReferences { table, parent });
+    }
     tx.commit().await.during("committing the migration")?;
     Ok(())
 }

@@ -6,11 +6,12 @@
 //! `$1 IS NULL OR ...` for optional filters, integer microseconds for timestamps and `PRAGMA`s.
 //! A PostgreSQL backend writes its own statements behind the same traits.
 
+mod integrations;
 mod migrate;
 
 use super::backend::{
-    Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, RecordBackend, ScheduleBackend, SealedConnection,
-    SealedCredentials, SessionBackend,
+    Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend,
+    Reseal, ScheduleBackend, SealedConnection, SealedCredentials, SealedRow, SessionBackend,
 };
 use super::error::During;
 use super::policy::{Batch, ExistingRecord, LastAction};
@@ -19,7 +20,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -71,12 +72,22 @@ impl SqliteBackend {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        // Migrations get a connection of their own without foreign-key enforcement (see
+        // `migrate.rs`); every other statement runs with it.
+        let mut migrating = options
+            .clone()
+            .foreign_keys(false)
+            .connect()
+            .await
+            .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
+        let migrated = migrate::migrate(&mut migrating).await;
+        let _ = migrating.close().await;
+        migrated?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
-        migrate::migrate(&pool).await?;
         Ok(SqliteBackend { pool })
     }
 
@@ -151,7 +162,7 @@ impl SqliteBackend {
             sql.push_str(
                 " ON CONFLICT (connection, model, id) DO UPDATE SET json = excluded.json, hash = excluded.hash, \
                  last_modified_at = excluded.last_modified_at, last_action = excluded.last_action, deleted_at = NULL, \
-                 seq = excluded.seq, seen_run = excluded.seen_run, seen_epoch = excluded.seen_epoch",
+                 seq = excluded.seq, seen_run = excluded.seen_run, seen_epoch = excluded.seen_epoch, pruned_at = NULL",
             );
             // Anonymous `?` placeholders: sqlx resolves each `$n` by scanning the statement's
             // parameter names, which made binding 80 rows quadratic (PostgreSQL would use `$n`).
@@ -455,6 +466,223 @@ impl ConnectionBackend for SqliteBackend {
         }
         Ok(())
     }
+
+    async fn sealed_credentials(&self) -> StoreResult<Vec<SealedRow>> {
+        const OP: &str = "reading sealed credentials";
+        let rows = sqlx::query(
+            "SELECT pk, provider_config_key, connection_id, credentials, credentials_kind FROM connections \
+             ORDER BY provider_config_key, connection_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .during(OP)?;
+        rows.iter()
+            .map(|row| {
+                let read = || -> sqlx::Result<SealedRow> {
+                    Ok(SealedRow {
+                        key: ConnectionKey::new(row.try_get("pk")?),
+                        provider_config_key: row.try_get("provider_config_key")?,
+                        connection_id: row.try_get("connection_id")?,
+                        credentials: SealedCredentials {
+                            sealed: row.try_get("credentials")?,
+                            kind: row.try_get("credentials_kind")?,
+                        },
+                    })
+                };
+                read().during(OP)
+            })
+            .collect()
+    }
+
+    async fn key_check(&self) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT sealed FROM sealing_key_check WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .during("reading the sealing key check")
+    }
+
+    async fn establish_key_check(&self, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        const OP: &str = "recording the sealing key check";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        sqlx::query(
+            "INSERT INTO sealing_key_check (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed)
+        .bind(to_micros(Utc::now()))
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM sealing_key_check WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .during(OP)?;
+        tx.commit().await.during(OP)?;
+        Ok(stored)
+    }
+
+    async fn reseal_credentials(
+        &self,
+        changes: &[Reseal],
+        integrations: &[IntegrationReseal],
+        key_check: &[u8],
+    ) -> StoreResult<()> {
+        const OP: &str = "re-sealing credentials";
+        let mut conn = self.pool.acquire().await.during(OP)?;
+        // Old values are overwritten where they are freed, not just unlinked.
+        sqlx::query("PRAGMA secure_delete = ON").execute(&mut *conn).await.during(OP)?;
+        let written = async {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+            for change in changes {
+                let before = &change.before;
+                let done = sqlx::query(
+                    "UPDATE connections SET credentials = $1, credentials_kind = $2 WHERE pk = $3 AND credentials = $4",
+                )
+                .bind(&change.after.sealed)
+                .bind(&change.after.kind)
+                .bind(before.key.get())
+                .bind(&before.credentials.sealed)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::ChangedDuringRotation {
+                        owner: format!("connection `{}` of `{}`", before.connection_id, before.provider_config_key),
+                    });
+                }
+            }
+            for change in integrations {
+                let done = sqlx::query(
+                    "UPDATE integrations SET credentials = $1, credentials_kind = $2 \
+                     WHERE unique_key = $3 AND credentials = $4",
+                )
+                .bind(&change.after.sealed)
+                .bind(&change.after.kind)
+                .bind(&change.unique_key)
+                .bind(&change.before.sealed)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::ChangedDuringRotation {
+                        owner: format!("integration `{}`", change.unique_key),
+                    });
+                }
+            }
+            sqlx::query(
+                "INSERT INTO sealing_key_check (id, sealed, created_at) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at",
+            )
+            .bind(key_check)
+            .bind(to_micros(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
+            tx.commit().await.during(OP)
+        }
+        .await;
+        let _ = sqlx::query("PRAGMA secure_delete = OFF").execute(&mut *conn).await;
+        written?;
+        // The write-ahead log still holds the pages as they were: fold it into the database and
+        // empty it.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await.during(OP)?;
+        Ok(())
+    }
+
+    async fn update_metadata(&self, connections: &[ConnectionKey], metadata: &Value, merge: bool) -> StoreResult<()> {
+        const OP: &str = "saving the metadata of connections";
+        let now = to_micros(Utc::now());
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        for key in connections {
+            let text = if merge {
+                let old: Option<String> = sqlx::query_scalar("SELECT metadata FROM connections WHERE pk = $1")
+                    .bind(key.get())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .during(OP)?;
+                let Some(old) = old else { return Err(StoreError::UnknownConnectionKey { key: *key }) };
+                let old: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+                merge_metadata(&old, metadata).to_string()
+            } else {
+                metadata.to_string()
+            };
+            let done = sqlx::query("UPDATE connections SET metadata = $1, updated_at = $2 WHERE pk = $3")
+                .bind(text)
+                .bind(now)
+                .bind(key.get())
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::UnknownConnectionKey { key: *key });
+            }
+        }
+        tx.commit().await.during(OP)?;
+        Ok(())
+    }
+
+    async fn connection_profile(&self, connection: ConnectionKey) -> StoreResult<Option<ConnectionProfile>> {
+        let row = sqlx::query("SELECT pk, tags, end_user, last_fetched_at FROM connections WHERE pk = $1")
+            .bind(connection.get())
+            .fetch_optional(&self.pool)
+            .await
+            .during("reading a connection's tags")?;
+        row.map(|r| profile_from_row(&r).map(|(_, profile)| profile)).transpose()
+    }
+
+    async fn connection_profiles(&self) -> StoreResult<HashMap<ConnectionKey, ConnectionProfile>> {
+        let rows = sqlx::query("SELECT pk, tags, end_user, last_fetched_at FROM connections")
+            .fetch_all(&self.pool)
+            .await
+            .during("reading the tags of connections")?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn set_connection_profile(
+        &self,
+        connection: ConnectionKey,
+        tags: &BTreeMap<String, String>,
+        end_user: Option<&EndUser>,
+    ) -> StoreResult<()> {
+        // Tags and end users are strings and maps of strings: they always serialize.
+        let tags = serde_json::to_string(tags).unwrap_or_else(|_| "{}".into());
+        let end_user = end_user.map(|u| serde_json::to_string(u).unwrap_or_default());
+        let done = sqlx::query("UPDATE connections SET tags = $1, end_user = $2, updated_at = $3 WHERE pk = $4")
+            .bind(tags)
+            .bind(end_user)
+            .bind(to_micros(Utc::now()))
+            .bind(connection.get())
+            .execute(&self.pool)
+            .await
+            .during("saving a connection's tags and end user")?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownConnectionKey { key: connection });
+        }
+        Ok(())
+    }
+
+    async fn mark_fetched(&self, connection: ConnectionKey, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE connections SET last_fetched_at = $1 WHERE pk = $2")
+            .bind(to_micros(at))
+            .bind(connection.get())
+            .execute(&self.pool)
+            .await
+            .during("recording a credentials fetch")?;
+        Ok(())
+    }
+}
+
+/// A connection's tags, end user and last fetch from a row with those columns and `pk`. Values
+/// that are not the JSON they should be read as empty: they are shown, never acted on.
+fn profile_from_row(row: &SqliteRow) -> StoreResult<(ConnectionKey, ConnectionProfile)> {
+    const OP: &str = "reading a connection's tags";
+    let tags: String = row.try_get("tags").during(OP)?;
+    let end_user: Option<String> = row.try_get("end_user").during(OP)?;
+    let profile = ConnectionProfile {
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        end_user: end_user.and_then(|text| serde_json::from_str(&text).ok()),
+        last_fetched_at: row.try_get::<Option<i64>, _>("last_fetched_at").during(OP)?.map(from_micros),
+    };
+    Ok((ConnectionKey::new(row.try_get("pk").during(OP)?), profile))
 }
 
 #[async_trait]
@@ -462,7 +690,8 @@ impl ScheduleBackend for SqliteBackend {
     async fn sync_state(&self, connection: ConnectionKey, sync: &str) -> StoreResult<SyncState> {
         const OP: &str = "reading the state of a sync";
         let row = sqlx::query(
-            "SELECT last_sync_date, checkpoint, paused, frequency_secs, next_run_at FROM sync_state \
+            "SELECT last_sync_date, checkpoint, paused, frequency_secs, frequency_text, next_run_at, triggered_at \
+             FROM sync_state \
              WHERE connection = $1 AND sync = $2",
         )
         .bind(connection.get())
@@ -478,7 +707,9 @@ impl ScheduleBackend for SqliteBackend {
                 checkpoint: checkpoint.and_then(|c| serde_json::from_str(&c).ok()),
                 paused: row.try_get::<Option<bool>, _>("paused")?,
                 frequency_secs: row.try_get::<Option<i64>, _>("frequency_secs")?.map(|f| f.max(0) as u64),
+                frequency_text: row.try_get("frequency_text")?,
                 next_run_at: row.try_get::<Option<i64>, _>("next_run_at")?.map(from_micros),
+                triggered_at: row.try_get::<Option<i64>, _>("triggered_at")?.map(from_micros),
             })
         };
         read().during(OP)
@@ -539,17 +770,25 @@ impl ScheduleBackend for SqliteBackend {
         let started_at = Utc::now();
         let now = to_micros(started_at);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
-        sqlx::query(
-            "UPDATE runs SET status = 'FAILED', ended_at = $1, \
-             error = 'interrupted: the process stopped before the run ended' \
-             WHERE connection = $2 AND sync = $3 AND status = 'RUNNING'",
-        )
-        .bind(now)
+        // The caller holds the lease: whoever ran these is gone.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
+             WHERE connection = $1 AND sync = $2 AND status = 'RUNNING'"
+        )))
         .bind(connection.get())
         .bind(sync)
         .execute(&mut *tx)
         .await
         .during("marking interrupted runs as failed")?;
+        sqlx::query(
+            "UPDATE sync_state SET triggered_at = NULL WHERE connection = $1 AND sync = $2 AND triggered_at <= $3",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .during("taking the pending trigger")?;
         let state =
             sqlx::query("SELECT last_sync_date, checkpoint, epoch FROM sync_state WHERE connection = $1 AND sync = $2")
                 .bind(connection.get())
@@ -565,7 +804,8 @@ impl ScheduleBackend for SqliteBackend {
                 .await
                 .during(OP)?;
         let run: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (connection, sync, started_at, status) VALUES ($1, $2, $3, 'RUNNING') RETURNING id",
+            "INSERT INTO runs (connection, sync, started_at, status, heartbeat_at) VALUES ($1, $2, $3, 'RUNNING', $3) \
+             RETURNING id",
         )
         .bind(connection.get())
         .bind(sync)
@@ -616,15 +856,22 @@ impl ScheduleBackend for SqliteBackend {
     async fn finish_run(&self, run: &RunStart, sync: &str, end: &RunEnd) -> StoreResult<()> {
         const OP: &str = "recording the end of a run";
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
-        sqlx::query("UPDATE runs SET status = $1, ended_at = $2, counts = $3, error = $4 WHERE id = $5")
-            .bind(end.status.as_str())
-            .bind(to_micros(Utc::now()))
-            .bind(serde_json::to_string(&end.counts).unwrap_or_else(|_| "{}".into()))
-            .bind(&end.error)
-            .bind(run.ids.run)
-            .execute(&mut *tx)
-            .await
-            .during(OP)?;
+        let ended = sqlx::query(
+            "UPDATE runs SET status = $1, ended_at = $2, counts = $3, error = $4 WHERE id = $5 AND status = 'RUNNING'",
+        )
+        .bind(end.status.as_str())
+        .bind(to_micros(Utc::now()))
+        .bind(serde_json::to_string(&end.counts).unwrap_or_else(|_| "{}".into()))
+        .bind(&end.error)
+        .bind(run.ids.run)
+        .execute(&mut *tx)
+        .await
+        .during(OP)?;
+        if ended.rows_affected() == 0 {
+            // Another process closed it after this one lost its lease: its verdict stands.
+            tx.commit().await.during(OP)?;
+            return Ok(());
+        }
         if end.advance_last_sync_date {
             sqlx::query("UPDATE sync_state SET last_sync_date = $1 WHERE connection = $2 AND sync = $3")
                 .bind(to_micros(run.started_at))
@@ -761,6 +1008,154 @@ impl ScheduleBackend for SqliteBackend {
         .during("saving the next run time")?;
         Ok(())
     }
+
+    async fn set_frequency_text(&self, connection: ConnectionKey, sync: &str, text: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, frequency_text) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET frequency_text = excluded.frequency_text",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(text)
+        .execute(&self.pool)
+        .await
+        .during("saving the connection's frequency")?;
+        Ok(())
+    }
+    async fn set_triggered(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sync_state (connection, sync, triggered_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (connection, sync) DO UPDATE SET triggered_at = excluded.triggered_at",
+        )
+        .bind(connection.get())
+        .bind(sync)
+        .bind(at.map(to_micros))
+        .execute(&self.pool)
+        .await
+        .during("saving a trigger")?;
+        Ok(())
+    }
+}
+
+/// The error of a run closed because the process running it stopped.
+const INTERRUPTED: &str =
+    "interrupted: the process running it stopped before it ended; it ended when it was last known alive";
+
+#[async_trait]
+impl LeaseBackend for SqliteBackend {
+    async fn acquire_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Result<(), LeaseHolder>> {
+        const OP: &str = "taking the lease of a sync";
+        // Taken when free, lapsed or already the owner's, in one statement; otherwise who holds
+        // it. A holder that lets go between the two statements is asked again.
+        for _ in 0..3 {
+            let taken: Option<String> = sqlx::query_scalar(
+                "INSERT INTO sync_leases (connection, sync, owner, label, acquired_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (connection, sync) DO UPDATE SET owner = excluded.owner, label = excluded.label, \
+                 acquired_at = excluded.acquired_at, expires_at = excluded.expires_at \
+                 WHERE sync_leases.owner = excluded.owner OR sync_leases.expires_at <= excluded.acquired_at \
+                 RETURNING owner",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(owner.token())
+            .bind(owner.label())
+            .bind(to_micros(now))
+            .bind(to_micros(expires_at))
+            .fetch_optional(&self.pool)
+            .await
+            .during(OP)?;
+            if taken.is_some() {
+                return Ok(Ok(()));
+            }
+            let holder = sqlx::query(
+                "SELECT label, acquired_at, expires_at FROM sync_leases WHERE connection = $1 AND sync = $2",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .fetch_optional(&self.pool)
+            .await
+            .during(OP)?;
+            if let Some(row) = holder {
+                let read = || -> sqlx::Result<LeaseHolder> {
+                    Ok(LeaseHolder {
+                        label: row.try_get("label")?,
+                        since: from_micros(row.try_get("acquired_at")?),
+                        expires_at: from_micros(row.try_get("expires_at")?),
+                    })
+                };
+                return Ok(Err(read().during(OP)?));
+            }
+        }
+        Err(StoreError::LeaseContended { sync: sync.to_owned() })
+    }
+
+    async fn renew_lease(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        owner: &LeaseOwner,
+        run: Option<i64>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        const OP: &str = "renewing the lease of a sync";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let renewed =
+            sqlx::query("UPDATE sync_leases SET expires_at = $1 WHERE connection = $2 AND sync = $3 AND owner = $4")
+                .bind(to_micros(expires_at))
+                .bind(connection.get())
+                .bind(sync)
+                .bind(owner.token())
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        if renewed.rows_affected() == 0 {
+            tx.rollback().await.during(OP)?;
+            return Ok(false);
+        }
+        if let Some(run) = run {
+            sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'RUNNING'")
+                .bind(to_micros(now))
+                .bind(run)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        }
+        tx.commit().await.during(OP)?;
+        Ok(true)
+    }
+
+    async fn release_lease(&self, connection: ConnectionKey, sync: &str, owner: &LeaseOwner) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sync_leases WHERE connection = $1 AND sync = $2 AND owner = $3")
+            .bind(connection.get())
+            .bind(sync)
+            .bind(owner.token())
+            .execute(&self.pool)
+            .await
+            .during("giving the lease of a sync up")?;
+        Ok(())
+    }
+
+    async fn close_stale_runs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let closed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
+             WHERE status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM sync_leases l \
+             WHERE l.connection = runs.connection AND l.sync = runs.sync AND l.expires_at > $1)"
+        )))
+        .bind(to_micros(now))
+        .execute(&self.pool)
+        .await
+        .during("closing the runs of processes that stopped")?;
+        Ok(closed.rows_affected())
+    }
 }
 
 #[async_trait]
@@ -862,7 +1257,7 @@ impl RecordBackend for SqliteBackend {
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
         const OP: &str = "reading a page of records";
         let mut sql = String::from(
-            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
+            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records \
              WHERE connection = $1 AND model = $2",
         );
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -922,7 +1317,7 @@ impl RecordBackend for SqliteBackend {
                         last_modified_at: from_micros(last_modified),
                         last_action: row.try_get("last_action")?,
                         deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(from_micros),
-                        pruned_at: None,
+                        pruned_at: row.try_get::<Option<i64>, _>("pruned_at")?.map(from_micros),
                         cursor: encode_cursor(last_modified, row.try_get("seq")?, row.try_get("pk")?),
                     },
                 })
@@ -943,6 +1338,45 @@ impl RecordBackend for SqliteBackend {
         .await
         .during(OP)?;
         rows.iter().map(|r| Ok((r.try_get("model").during(OP)?, r.try_get::<i64, _>("n").during(OP)? as u64))).collect()
+    }
+
+    async fn prune(&self, connection: ConnectionKey, model: &str, until: &str, limit: u32) -> StoreResult<Pruned> {
+        const OP: &str = "pruning records";
+        let (seq, pk) = decode_cursor(until)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let rows = sqlx::query(
+            "SELECT pk, id, last_modified_at, seq FROM records WHERE connection = $1 AND model = $2 \
+             AND pruned_at IS NULL AND (seq, pk) <= ($3, $4) ORDER BY seq, pk LIMIT $5",
+        )
+        .bind(connection.get())
+        .bind(model)
+        .bind(seq)
+        .bind(pk)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *tx)
+        .await
+        .during(OP)?;
+        let now = to_micros(Utc::now());
+        let mut pruned = Pruned::default();
+        for row in &rows {
+            let read = || -> sqlx::Result<(i64, String, i64, i64)> {
+                Ok((row.try_get("pk")?, row.try_get("id")?, row.try_get("last_modified_at")?, row.try_get("seq")?))
+            };
+            let (pk, id, last_modified, seq) = read().during(OP)?;
+            // The payload goes; the id stays (as the string the records API shows). An empty hash
+            // matches no record, so saving the record again restores it.
+            sqlx::query("UPDATE records SET json = $1, hash = X'', pruned_at = $2 WHERE pk = $3")
+                .bind(serde_json::json!({ "id": id }).to_string())
+                .bind(now)
+                .bind(pk)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+            pruned.count += 1;
+            pruned.last_cursor = Some(encode_cursor(last_modified, seq, pk));
+        }
+        tx.commit().await.during(OP)?;
+        Ok(pruned)
     }
 }
 
