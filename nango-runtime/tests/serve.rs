@@ -566,6 +566,8 @@ async fn the_webhook_after_a_killed_run_announces_the_killed_runs_records_too() 
     let runs = store.runs(Some(key), None, 10).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs[1].error.as_deref().unwrap_or_default().contains("interrupted"), "{:?}", runs[1]);
+    // The killed run's history shows what it wrote before it died.
+    assert_eq!(runs[1].counts["Issue"].added, written, "{:?}", runs[1]);
     // The recovery run wrote only what the killed run had not, but its webhook counts both, and
     // `modifiedAfter` is the start of the killed run, not its own.
     assert_eq!(runs[0].counts["Issue"].added, ISSUES - written);

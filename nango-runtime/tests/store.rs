@@ -980,7 +980,8 @@ async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
 
 /// The lease of a (connection, sync): one holder at a time, named to whoever else asks, taken
 /// over only once it lapsed; the runs it covered are closed as interrupted only then, ended when
-/// their holder was last known alive.
+/// their holder was last known alive and with the counts of what they wrote before they died
+/// (by the stale-run sweep and by the next run alike).
 #[tokio::test]
 async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed() {
     let dir = tempfile::tempdir().unwrap();
@@ -1001,6 +1002,9 @@ async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(
     assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(1), secs(10)).await.unwrap(), Ok(()));
     // Its holder renews it, with the heartbeat of its run.
     let run = store.begin_run(key, "tickets", false).await.unwrap();
+    let written = [json!({"id": "1"}), json!({"id": "2"})];
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&written)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Delete, records_of(&written[1..])).await.unwrap();
     assert!(backend.renew_lease(key, "tickets", &a, Some(run.ids.run), secs(5), secs(15)).await.unwrap());
     // While it is live, nobody closes its run.
     assert_eq!(backend.close_stale_runs(secs(14)).await.unwrap(), 0);
@@ -1011,9 +1015,20 @@ async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(
     let closed = store.run(run.ids.run).await.unwrap().unwrap();
     assert_eq!((closed.status, closed.ended_at), (RunStatus::Failed, Some(secs(5))));
     assert!(closed.error.unwrap().contains("interrupted"));
+    assert_eq!(closed.counts, [("Ticket".to_owned(), counts(2, 0, 1))].into());
     assert_eq!(backend.acquire_lease(key, "tickets", &b, secs(16), secs(26)).await.unwrap(), Ok(()));
     assert!(!backend.renew_lease(key, "tickets", &a, None, secs(17), secs(27)).await.unwrap());
-    // Released, it is free at once.
+    // b's run writes a record and dies too.
+    let dies = store.begin_run(key, "tickets", false).await.unwrap();
+    store.apply(dies.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "3"})])).await.unwrap();
+    // Released, it is free at once; the next run closes the run b left with what it wrote.
     backend.release_lease(key, "tickets", &b).await.unwrap();
     assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(18), secs(28)).await.unwrap(), Ok(()));
+    let next = store.begin_run(key, "tickets", false).await.unwrap();
+    let closed = store.run(dies.ids.run).await.unwrap().unwrap();
+    assert_eq!(closed.status, RunStatus::Failed);
+    assert_eq!(closed.counts, [("Ticket".to_owned(), counts(1, 0, 0))].into());
+    // A run that wrote nothing is closed with no counts, as it started.
+    store.begin_run(key, "tickets", false).await.unwrap();
+    assert_eq!(store.run(next.ids.run).await.unwrap().unwrap().counts, Default::default());
 }

@@ -185,10 +185,11 @@ async fn a_failed_run_resumes_from_its_checkpoint() {
 /// truncated bodies and latency, while issues are edited and added, some in the middle of runs.
 /// After the loop one clean run: every issue is stored exactly once with the provider's latest
 /// content, and what the webhooks announced (each delivery id counted once) adds up to what the
-/// store holds.
+/// store holds, and so do the counts of the run history.
 ///
 /// Each `serve` in the loop leases the sync for a second (`--lease-ttl 1`): the next one, started
-/// right after a kill, waits at most that long for the dead one's lease.
+/// right after a kill, waits at most that long for the dead one's lease, then closes its run (or
+/// its own next run does) with the counts of what it wrote, which that run's webhooks announce.
 ///
 /// `KILL_LOOP_SEED` picks another seed; the loop is bounded in kills and in time.
 #[cfg(unix)]
@@ -318,8 +319,14 @@ async fn killed_services_lose_nothing_and_their_webhooks_announce_everything() {
         announced, held,
         "{distinct} webhooks ({deliveries} deliveries) announced {announced}, the store holds {held}"
     );
-    // The loop did hit runs in the middle and deliveries in flight.
+    // So does the run history: the killed runs, closed by the next `serve` or the next run, show
+    // what they wrote before they died, and every run's counts add up to what the store holds.
     let runs = store.runs(Some(key), None, 100).await.unwrap();
+    assert!(runs.iter().all(|r| r.status != RunStatus::Running), "a run was left open: {runs:?}");
+    let in_history: i64 =
+        runs.iter().filter_map(|r| r.counts.get("Ticket")).map(|c| c.added as i64 - c.deleted as i64).sum();
+    assert_eq!(in_history, held, "the run history counts {in_history}, the store holds {held}: {runs:?}");
+    // The loop did hit runs in the middle and deliveries in flight.
     let interrupted = runs.iter().filter(|r| r.error.as_deref().is_some_and(|e| e.contains("interrupted"))).count();
     assert!(interrupted >= 1, "no run was killed half-way: {runs:?}");
     if held_deliveries > 0 {

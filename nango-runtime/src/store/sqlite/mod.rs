@@ -284,6 +284,16 @@ async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
         .during("numbering the write")
 }
 
+/// The counts of the run of the `runs` row being updated, as `runs.counts` keeps them (a JSON
+/// object of model to counts), summed from `run_changes`: what its writes counted, each in its
+/// own transaction. A macro so that it can be `concat!`ed into statements.
+macro_rules! run_changes_of_runs_row {
+    () => {
+        "(SELECT COALESCE(json_group_object(c.model, json_object('added', c.added, 'updated', c.updated, \
+         'deleted', c.deleted)), '{}') FROM run_changes c WHERE c.run = runs.id)"
+    };
+}
+
 /// Adds a write's counts to its run's, in the write's transaction.
 async fn add_run_changes(
     tx: &mut sqlx::SqliteConnection,
@@ -772,8 +782,7 @@ impl ScheduleBackend for SqliteBackend {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
         // The caller holds the lease: whoever ran these is gone.
         sqlx::query(AssertSqlSafe(format!(
-            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
-             WHERE connection = $1 AND sync = $2 AND status = 'RUNNING'"
+            "UPDATE runs SET {CLOSE_INTERRUPTED} WHERE connection = $1 AND sync = $2 AND status = 'RUNNING'"
         )))
         .bind(connection.get())
         .bind(sync)
@@ -868,7 +877,13 @@ impl ScheduleBackend for SqliteBackend {
         .await
         .during(OP)?;
         if ended.rows_affected() == 0 {
-            // Another process closed it after this one lost its lease: its verdict stands.
+            // Another process closed it after this one lost its lease: its verdict stands, but
+            // this process may have written since, so the counts are taken again.
+            sqlx::query(concat!("UPDATE runs SET counts = ", run_changes_of_runs_row!(), " WHERE id = $1"))
+                .bind(run.ids.run)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
             tx.commit().await.during(OP)?;
             return Ok(());
         }
@@ -1037,9 +1052,14 @@ impl ScheduleBackend for SqliteBackend {
     }
 }
 
-/// The error of a run closed because the process running it stopped.
-const INTERRUPTED: &str =
-    "interrupted: the process running it stopped before it ended; it ended when it was last known alive";
+/// The `SET` list that closes a run whose process stopped: failed, ended when it was last known
+/// alive, and with the counts its writes added to `run_changes` (each in its own transaction, so
+/// they are exactly what it wrote before it died) instead of the `{}` it started with.
+const CLOSE_INTERRUPTED: &str = concat!(
+    "status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = 'interrupted: the process running it \
+     stopped before it ended; it ended when it was last known alive', counts = ",
+    run_changes_of_runs_row!()
+);
 
 #[async_trait]
 impl LeaseBackend for SqliteBackend {
@@ -1146,8 +1166,7 @@ impl LeaseBackend for SqliteBackend {
 
     async fn close_stale_runs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let closed = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
-             WHERE status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM sync_leases l \
+            "UPDATE runs SET {CLOSE_INTERRUPTED} WHERE status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM sync_leases l \
              WHERE l.connection = runs.connection AND l.sync = runs.sync AND l.expires_at > $1)"
         )))
         .bind(to_micros(now))
