@@ -632,9 +632,10 @@ async fn schema_of(path: &std::path::Path) -> Vec<(String, String, Option<String
 }
 
 /// A database made by an earlier version (migrations up to 3: before integrations; up to 4:
-/// before leases and keys never reused) ends with exactly the schema of a new one, and keeps
-/// everything: the rebuilt connections table keeps the tags, end user and last fetch that
-/// migration 4 added, and the references to it (records, action results) still hold.
+/// before leases and keys never reused; up to 7: before webhook announcements) ends with exactly
+/// the schema of a new one, and keeps everything: the rebuilt connections table keeps the tags,
+/// end user and last fetch that migration 4 added, the references to it (records, action results)
+/// still hold, and so do those of migration 8's tables to the rebuilt connections and runs.
 #[tokio::test]
 async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_keeps_its_data() {
     use sqlx::{ConnectOptions, Connection as _};
@@ -645,7 +646,7 @@ async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_
     let new_schema = schema_of(&fresh).await;
     assert!(new_schema.iter().any(|(_, name, _)| name == "sync_leases"), "{new_schema:?}");
 
-    for version in [3, 4] {
+    for version in [3, 4, 7] {
         let path = dir.path().join(format!("v{version}.db"));
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
         let mut db = options.connect().await.unwrap();
@@ -724,10 +725,22 @@ async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_
                 Some("every hour")
             );
         }
-        // References to the rebuilt tables hold: deleting the connection takes its rows along,
-        // and neither its key nor its run's id is given again.
+        // Migration 8's tables on the rebuilt ones: a new run's writes are counted and announced
+        // (the run from before the migration counted nothing), the webhook queued.
+        let run = store.begin_run(stored.key, "tickets", false).await.unwrap();
+        store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "2"})])).await.unwrap();
+        let compose = |unannounced: &[Unannounced]| {
+            assert_eq!(unannounced[0].counts, counts(1, 0, 0), "version {version}");
+            vec![OutgoingWebhook { model: "Ticket".into(), body: b"{}".to_vec() }]
+        };
+        store.announce(stored.key, "tickets", run.ids.run, &["Ticket"], &compose).await.unwrap();
+        assert_eq!(store.pending_webhooks(10).await.unwrap().len(), 1, "version {version}");
+        // References to the rebuilt tables hold: deleting the connection takes its rows along
+        // (its runs, and with them their counts and queued webhooks), and neither its key nor
+        // its run's id is given again.
         assert!(store.delete_connection("github", "acme").await.unwrap());
         assert!(store.action_result("a1").await.unwrap().is_none(), "version {version}");
+        assert!(store.pending_webhooks(10).await.unwrap().is_empty(), "version {version}");
         let next = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
         assert!(next.get() > 7, "key {next}");
         assert!(store.begin_run(next, "tickets", false).await.unwrap().ids.run > 3);
