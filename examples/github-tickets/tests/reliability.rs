@@ -2,9 +2,12 @@
 //! real SQLite files: issues edited while a run reads them are neither lost nor duplicated;
 //! truncated pages are fetched again; a failed run resumes from its checkpoint.
 
+mod common;
+
+use common::TOKEN;
 use github_tickets::models::Ticket;
 use github_tickets::sync::GithubIssue;
-use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockProvider, MockServer, Mutation};
+use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockServer, Mutation};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::{RunReport, Runtime};
 use nango_runtime::http::HttpOptions;
@@ -13,8 +16,6 @@ use nango_runtime::{Connection, Credentials, Secret, SyncRegistration};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-const TOKEN: &str = "reliability-token";
 
 fn sync() -> &'static SyncRegistration {
     github_tickets::check().expect("every sync has its function");
@@ -30,15 +31,11 @@ struct Setup {
 
 impl Setup {
     async fn new(issues: u64, faults: Faults) -> Setup {
-        let server = MockProvider::builder().issues(issues).token(TOKEN).faults(faults).start().await.unwrap();
+        let server = common::mock_provider(issues, faults).await;
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("nango.db").display());
         let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
-        let mut connection = Connection::new("github", "demo", "github");
-        connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
-        connection.base_url = Some(server.url().to_owned());
-        connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
-        let key = store.save_connection(&connection).await.unwrap();
+        let key = store.save_connection(&demo_connection(&server)).await.unwrap();
         // Quick retries: faults are answered in milliseconds, not the default half second.
         let http = HttpOptions::default()
             .min_delay(Duration::from_millis(1))
@@ -58,6 +55,15 @@ impl Setup {
     async fn assert_in_step(&self, issues: u64) {
         assert_in_step(self.runtime.store(), self.key, &self.server, issues).await;
     }
+}
+
+/// The connection `demo` of integration `github` to the mock provider.
+fn demo_connection(server: &MockServer) -> Connection {
+    let mut connection = Connection::new("github", "demo", "github");
+    connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
+    connection.base_url = Some(server.url().to_owned());
+    connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
+    connection
 }
 
 /// Every stored ticket by id, with how many rows hold that id.
@@ -211,7 +217,7 @@ async fn killed_services_lose_nothing_and_their_webhooks_announce_everything() {
         seed,
         ..Faults::default()
     };
-    let server = MockProvider::builder().issues(ISSUES).token(TOKEN).faults(faults).start().await.unwrap();
+    let server = common::mock_provider(ISSUES, faults).await;
     let hooks = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = Env {
@@ -220,11 +226,7 @@ async fn killed_services_lose_nothing_and_their_webhooks_announce_everything() {
         webhook_url: hooks.url.clone(),
     };
     let store = Store::open(&env.database, Sealer::from_base64(&env.encryption_key).unwrap()).await.unwrap();
-    let mut connection = Connection::new("github", "demo", "github");
-    connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
-    connection.base_url = Some(server.url().to_owned());
-    connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
-    let key = store.save_connection(&connection).await.unwrap();
+    let key = store.save_connection(&demo_connection(&server)).await.unwrap();
 
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
     let mut mutations_until = 0;
@@ -343,8 +345,7 @@ async fn killed_services_lose_nothing_and_their_webhooks_announce_everything() {
 #[cfg(unix)]
 mod kill_loop {
     use super::*;
-    use std::io::BufRead;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, Stdio};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
@@ -423,41 +424,24 @@ mod kill_loop {
     }
 
     impl Serve {
-        /// Starts one on a free port and waits until it listens.
+        /// Starts one on a free port and waits until it listens. Its lease on the sync lasts
+        /// [`LEASE_TTL`] without a heartbeat, so the next one takes over that soon after a kill.
         pub async fn start(env: &Env) -> Serve {
             Serve::start_with(env, &["--lease-ttl", LEASE_TTL]).await
         }
 
-        /// [`Serve::start`] with more arguments.
+        /// A `serve` with `more` arguments.
         pub async fn start_with(env: &Env, more: &[&str]) -> Serve {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_github-tickets"))
+            let mut command = common::program();
+            command
                 .args(["serve", "--port", "0", "--webhook-url", &env.webhook_url, "--shutdown-grace", "1"])
                 .args(more)
                 .env("NANGO_DATABASE_URL", &env.database)
                 .env("NANGO_ENCRYPTION_KEY", &env.encryption_key)
                 .env("NANGO_SECRET_KEY", SECRET)
                 .env("NANGO_RETRY_DELAY_MS", "2")
-                .env_remove("NANGO_WEBHOOK_SIGNING_KEY")
-                .env_remove("NANGO_PORT")
-                .env_remove("RUST_LOG")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the example binary starts");
-            let stderr = child.stderr.take().unwrap();
-            let (tx, rx) = std::sync::mpsc::channel();
-            // Reads until the address is printed, then keeps draining so the pipe never fills.
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.strip_prefix("serving on ") {
-                        let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                    }
-                }
-            });
-            let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
-                .await
-                .unwrap()
-                .expect("serve prints where it listens");
+                .stdout(Stdio::null());
+            let (child, url) = common::serve(command).await;
             Serve { child, url }
         }
 
@@ -476,9 +460,8 @@ mod kill_loop {
         }
 
         /// SIGKILL, and waits for the process to be gone.
-        pub async fn kill(mut self) {
-            self.child.kill().unwrap();
-            tokio::task::spawn_blocking(move || self.child.wait()).await.unwrap().unwrap();
+        pub async fn kill(self) {
+            common::kill(self.child).await;
         }
     }
 
