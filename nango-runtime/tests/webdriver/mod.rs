@@ -20,6 +20,14 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The key WebDriver names element references with.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// How long a wait for something a test expects may last before the test gives up: a guard
+/// against hanging, not a measure of speed. What is awaited (a page, a run, a delivery) usually
+/// comes within milliseconds; on a machine loaded by parallel builds it may take seconds.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// How often a wait looks again.
+const LOOK_AGAIN: Duration = Duration::from_millis(25);
+
 /// An error answered by the driver (`no such element`, `stale element reference`...) or a
 /// failure to talk to it.
 #[derive(Debug, Clone)]
@@ -31,6 +39,16 @@ pub struct WdError {
 impl std::fmt::Display for WdError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+impl WdError {
+    /// Whether the element was in a page that has been replaced since (a navigation, or the
+    /// page reloading itself): looking it up again in the new page is the way on. Chromedriver
+    /// names this `stale element reference`, or `no such element` for an element of a document
+    /// it no longer knows.
+    pub fn is_stale(&self) -> bool {
+        matches!(self.error.as_str(), "stale element reference" | "no such element")
     }
 }
 
@@ -186,14 +204,13 @@ impl Browser {
         Ok(self.command(reqwest::Method::GET, "/url", None).await?.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Reloads the page.
-    pub async fn refresh(&self) -> Result<(), WdError> {
-        self.command(reqwest::Method::POST, "/refresh", None).await.map(drop)
-    }
-
-    /// The page's HTML as the browser has it.
-    pub async fn source(&self) -> Result<String, WdError> {
-        Ok(self.command(reqwest::Method::GET, "/source", None).await?.as_str().unwrap_or_default().to_owned())
+    /// What the page shown says (its body's text, without the markup and the inlined style
+    /// sheet), for failure messages.
+    pub async fn visible_text(&self) -> String {
+        match self.find("body").await {
+            Ok(body) => self.text(&body).await.unwrap_or_else(|e| format!("(cannot read the page: {e})")),
+            Err(e) => format!("(cannot read the page: {e})"),
+        }
     }
 
     fn element_of(value: &Value) -> Result<Element, WdError> {
@@ -227,6 +244,54 @@ impl Browser {
     /// it starts has loaded).
     pub async fn click(&self, element: &Element) -> Result<(), WdError> {
         self.command(reqwest::Method::POST, &format!("/element/{}/click", element.0), None).await.map(drop)
+    }
+
+    /// The root element of the page shown: it goes stale when the page is replaced, which is
+    /// how [`Browser::wait_for_next_page`] tells that a navigation happened.
+    pub async fn page(&self) -> Result<Element, WdError> {
+        self.find("html").await
+    }
+
+    /// Waits until the page `old` (from [`Browser::page`]) belonged to has been replaced and the
+    /// new one has loaded. A click's command can return before the browser has started the
+    /// navigation the click causes (a form's POST and its redirect), so the URL and the page read
+    /// right after a click may still be the old ones; this waits for the navigation itself.
+    pub async fn wait_for_next_page(&self, old: &Element) -> Result<(), WdError> {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            let replaced = match self.command(reqwest::Method::GET, &format!("/element/{}/name", old.0), None).await {
+                Ok(_) => false,
+                Err(e) if e.is_stale() => true,
+                Err(e) => return Err(e),
+            };
+            if replaced {
+                let state = self.execute("return document.readyState").await?;
+                if state == json!("complete") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(WdError {
+                    error: "timeout".into(),
+                    message: format!("the page was not replaced by the next one within {HANG_GUARD:?}"),
+                });
+            }
+            tokio::time::sleep(LOOK_AGAIN).await;
+        }
+    }
+
+    /// Clicks an element that leads to another page (a link, a form's button) and returns once
+    /// that page has loaded (see [`Browser::wait_for_next_page`]).
+    pub async fn click_to_next_page(&self, element: &Element) -> Result<(), WdError> {
+        let old = self.page().await?;
+        self.click(element).await?;
+        self.wait_for_next_page(&old).await
+    }
+
+    /// Runs `script` (a function body: `return` gives the value) in the page shown.
+    pub async fn execute(&self, script: &str) -> Result<Value, WdError> {
+        let body = json!({"script": script, "args": []});
+        self.command(reqwest::Method::POST, "/execute/sync", Some(body)).await
     }
 
     /// Types text into an element (an input field).
