@@ -176,6 +176,10 @@ async fn a_killed_serve_loses_no_trigger_and_its_dead_run_is_closed_honestly() {
         assert!(Instant::now() < deadline, "the first run did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The API says RUNNING as soon as the scheduler has taken the sync, a moment before the run
+    // is recorded; a trigger asked in between would be taken by that run (it starts after the
+    // trigger), and lost with it. The trigger must wait behind a run that has begun.
+    s.wait_runs("the first run recorded", |runs| runs.first().is_some_and(|r| r.status == RunStatus::Running)).await;
     let command = json!({"syncs": ["github-tickets"], "provider_config_key": "github", "connection_id": "demo"});
     // Paused, the schedule runs only what is triggered; the trigger waits for the running run.
     api(&url, reqwest::Method::POST, "/sync/pause", Some(command.clone())).await;
