@@ -146,7 +146,7 @@ async fn click_in_row(browser: &Browser, row: &str, button: &str) {
     let deadline = Instant::now() + HANG_GUARD;
     loop {
         let found = async {
-            let page = browser.page().await?;
+            let page = browser.mark_page().await?;
             let in_row = browser.find(row).await?;
             Ok::<_, WdError>((page, browser.find_in(&in_row, button).await?))
         };

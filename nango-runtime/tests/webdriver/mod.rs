@@ -45,12 +45,22 @@ impl std::fmt::Display for WdError {
 impl WdError {
     /// Whether the element was in a page that has been replaced since (a navigation, or the
     /// page reloading itself): looking it up again in the new page is the way on. Chromedriver
-    /// names this `stale element reference`, or `no such element` for an element of a document
-    /// it no longer knows.
+    /// says so in several ways: `stale element reference`, `no such element` for an element of
+    /// a document it no longer knows, or an `unknown error` from the browser's inspector about a
+    /// node that does not belong to the document (or is detached from it).
     pub fn is_stale(&self) -> bool {
-        matches!(self.error.as_str(), "stale element reference" | "no such element")
+        match self.error.as_str() {
+            "stale element reference" | "no such element" => true,
+            "unknown error" => ["does not belong to the document", "detached"].iter().any(|m| self.message.contains(m)),
+            _ => false,
+        }
     }
 }
+
+/// A mark left on the page shown (a property of its window): another page, which has a window
+/// of its own, does not carry it. See [`Browser::mark_page`].
+#[derive(Debug, Clone)]
+pub struct PageMark(String);
 
 impl From<reqwest::Error> for WdError {
     fn from(e: reqwest::Error) -> Self {
@@ -246,34 +256,36 @@ impl Browser {
         self.command(reqwest::Method::POST, &format!("/element/{}/click", element.0), None).await.map(drop)
     }
 
-    /// The root element of the page shown: it goes stale when the page is replaced, which is
-    /// how [`Browser::wait_for_next_page`] tells that a navigation happened.
-    pub async fn page(&self) -> Result<Element, WdError> {
-        self.find("html").await
+    /// Marks the page shown, so that [`Browser::wait_for_next_page`] can tell when another
+    /// one has replaced it.
+    pub async fn mark_page(&self) -> Result<PageMark, WdError> {
+        static MARKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = MARKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mark = format!("page-{}-{n}", std::process::id());
+        self.execute(&format!("window.__testPageMark = '{mark}'; return true")).await?;
+        Ok(PageMark(mark))
     }
 
-    /// Waits until the page `old` (from [`Browser::page`]) belonged to has been replaced and the
-    /// new one has loaded. A click's command can return before the browser has started the
-    /// navigation the click causes (a form's POST and its redirect), so the URL and the page read
-    /// right after a click may still be the old ones; this waits for the navigation itself.
-    pub async fn wait_for_next_page(&self, old: &Element) -> Result<(), WdError> {
+    /// Waits until the page marked with `mark` has been replaced by another and that one has
+    /// loaded. A click's command can return before the browser has started the navigation the
+    /// click causes (a form's POST and its redirect), so the URL and the page read right after
+    /// a click may still be the old ones; this waits for the navigation itself. While the
+    /// browser is between two pages it may refuse a script for a moment: it is asked again.
+    pub async fn wait_for_next_page(&self, mark: &PageMark) -> Result<(), WdError> {
         let deadline = Instant::now() + HANG_GUARD;
+        let mut refused = None;
         loop {
-            let replaced = match self.command(reqwest::Method::GET, &format!("/element/{}/name", old.0), None).await {
-                Ok(_) => false,
-                Err(e) if e.is_stale() => true,
-                Err(e) => return Err(e),
-            };
-            if replaced {
-                let state = self.execute("return document.readyState").await?;
-                if state == json!("complete") {
-                    return Ok(());
-                }
+            match self.execute("return [window.__testPageMark || null, document.readyState]").await {
+                Ok(seen) if seen[0] != json!(mark.0) && seen[1] == json!("complete") => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.error == "transport" => return Err(e),
+                Err(e) => refused = Some(e),
             }
             if Instant::now() > deadline {
+                let last = refused.map(|e| format!(" (last refusal: {e})")).unwrap_or_default();
                 return Err(WdError {
                     error: "timeout".into(),
-                    message: format!("the page was not replaced by the next one within {HANG_GUARD:?}"),
+                    message: format!("the page was not replaced by the next one within {HANG_GUARD:?}{last}"),
                 });
             }
             tokio::time::sleep(LOOK_AGAIN).await;
@@ -283,9 +295,9 @@ impl Browser {
     /// Clicks an element that leads to another page (a link, a form's button) and returns once
     /// that page has loaded (see [`Browser::wait_for_next_page`]).
     pub async fn click_to_next_page(&self, element: &Element) -> Result<(), WdError> {
-        let old = self.page().await?;
+        let mark = self.mark_page().await?;
         self.click(element).await?;
-        self.wait_for_next_page(&old).await
+        self.wait_for_next_page(&mark).await
     }
 
     /// Runs `script` (a function body: `return` gives the value) in the page shown.
