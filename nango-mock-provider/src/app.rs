@@ -19,7 +19,7 @@ use crate::faults::{self, DOCS, Fault, FaultState, Faults};
 use crate::issue::{Issue, Place};
 use crate::query;
 use crate::replay::Book;
-use crate::{IssueState, IssueUpdate, Stats};
+use crate::{IssueState, IssueUpdate, Mutation, Stats};
 
 /// Counters behind [`Stats`].
 #[derive(Debug, Default)]
@@ -80,6 +80,8 @@ pub(crate) struct App {
     pub(crate) auth: Mutex<Auth>,
     pub(crate) faults: Mutex<FaultState>,
     pub(crate) stats: Counters,
+    /// Mutations waiting for their request count, in the order they were scheduled.
+    pub(crate) scheduled: Mutex<Vec<(u64, Mutation)>>,
     pub(crate) replay: Option<Book>,
 }
 
@@ -108,6 +110,37 @@ impl App {
         let place = Place::new(&self.url, CONTROL_PLACE.0, CONTROL_PLACE.1);
         let store = self.read();
         store.issue(number, &place).map(Issue::to_value)
+    }
+
+    pub(crate) fn schedule(&self, after_requests: u64, mutation: Mutation) {
+        self.scheduled.lock().unwrap_or_else(PoisonError::into_inner).push((after_requests, mutation));
+    }
+
+    /// Applies the scheduled mutations whose count `answered` has reached.
+    fn apply_due(&self, answered: u64) {
+        let due: Vec<Mutation> = {
+            let mut scheduled = self.scheduled.lock().unwrap_or_else(PoisonError::into_inner);
+            if scheduled.is_empty() {
+                return;
+            }
+            let (due, later) = std::mem::take(&mut *scheduled).into_iter().partition(|(after, _)| *after <= answered);
+            *scheduled = later;
+            due.into_iter().map(|(_, mutation)| mutation).collect()
+        };
+        for mutation in due {
+            let mut store = self.write();
+            for (number, update) in mutation.update {
+                store.update(number, update.title, update.state.map(|state| state == IssueState::Closed));
+            }
+            for number in mutation.delete {
+                store.delete(number);
+            }
+            store.add(mutation.add);
+            drop(store);
+            if let Some(faults) = mutation.faults {
+                self.fault_state().set(faults);
+            }
+        }
     }
 
     pub(crate) fn update_issue(&self, number: u64, update: IssueUpdate) -> Option<Value> {
@@ -506,7 +539,8 @@ async fn access_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
 /// Latency, bearer check and faults around the API endpoints.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let stats = &app.stats;
-    bump(&stats.requests);
+    let answered = stats.requests.fetch_add(1, Ordering::Relaxed);
+    app.apply_due(answered);
     let latency = app.fault_state().faults().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -644,6 +678,26 @@ async fn control_set_faults(State(app): State<Arc<App>>, body: Bytes) -> Respons
     }
 }
 
+/// `POST /_mock/scheduled` with `{"after_requests": n}` and the fields of a [`Mutation`].
+async fn control_schedule(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let bad = |message: String| faults::json(StatusCode::BAD_REQUEST, &json!({"message": message}));
+    // Not a struct with a flattened `Mutation`: serde's flatten cannot read `update`'s numeric keys.
+    let mut fields = match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
+        Ok(fields) => fields,
+        Err(error) => return bad(error.to_string()),
+    };
+    let Some(after_requests) = fields.remove("after_requests").and_then(|n| n.as_u64()) else {
+        return bad("expected {\"after_requests\": n, ...}".into());
+    };
+    match serde_json::from_value::<Mutation>(Value::Object(fields)) {
+        Ok(mutation) => {
+            app.schedule(after_requests, mutation);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => bad(error.to_string()),
+    }
+}
+
 /// `GET /_mock/stats`.
 async fn control_stats(State(app): State<Arc<App>>) -> Response {
     faults::json(StatusCode::OK, &serde_json::to_value(app.stats.snapshot()).unwrap_or_default())
@@ -662,6 +716,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/issues/{number}", get(control_get).post(control_update).delete(control_delete))
         .route("/expire-token", post(control_expire))
         .route("/faults", get(control_faults).put(control_set_faults))
+        .route("/scheduled", post(control_schedule))
         .route("/stats", get(control_stats))
         .route("/reset-stats", post(control_reset));
     let guarded = middleware::from_fn_with_state(app.clone(), guard);

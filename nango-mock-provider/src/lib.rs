@@ -73,6 +73,8 @@
 //!   `GET|POST|DELETE /_mock/issues/{number}` (get; update with `{"title"?, "state"?}`; delete →
 //!   204), `POST /_mock/issues` with `{"count": n}` → `201 {"count", "first", "last"}`,
 //!   `POST /_mock/expire-token` → 204, `GET|PUT /_mock/faults` ([`Faults`] JSON),
+//!   `POST /_mock/scheduled` with `{"after_requests": n, ...}` and the fields of a [`Mutation`]
+//!   → 204 (see [`MockServer::after_requests`]),
 //!   `GET /_mock/stats` ([`Stats`] JSON), `POST /_mock/reset-stats` → 204.
 //!
 //! # Data
@@ -171,6 +173,34 @@ pub struct IssueUpdate {
     pub title: Option<String>,
     /// The new state (closing sets `closed_at`, reopening clears it).
     pub state: Option<IssueState>,
+}
+
+/// Changes that the server applies by itself at a chosen point of the traffic
+/// ([`MockServer::after_requests`] or `POST /_mock/scheduled`): a test can edit issues, or start
+/// faults, while a sync is between two pages without racing it. Updates are applied first (in
+/// number order), then the deletions, then the additions, then the faults.
+///
+/// In JSON every field is optional, and `update` is keyed by issue number:
+/// `{"update": {"3": {"title": "Renamed"}}, "delete": [7], "add": 2, "faults": {"error_rate": 1.0}}`.
+///
+/// ```
+/// use nango_mock_provider::{IssueUpdate, Mutation};
+///
+/// let mutation: Mutation = serde_json::from_str(r#"{"update": {"3": {"title": "Renamed"}}, "add": 2}"#).unwrap();
+/// assert_eq!(mutation.update[&3], IssueUpdate { title: Some("Renamed".into()), state: None });
+/// assert_eq!((mutation.add, mutation.delete.len()), (2, 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Mutation {
+    /// Issues to change, by number (each gets a new `updated_at`, later than every one so far).
+    pub update: std::collections::BTreeMap<u64, IssueUpdate>,
+    /// Issues to delete.
+    pub delete: Vec<u64>,
+    /// How many open issues to add.
+    pub add: u64,
+    /// Faults to put in force from then on (as [`MockServer::set_faults`]).
+    pub faults: Option<Faults>,
 }
 
 /// Entry point: [`MockProvider::builder`] for generated issues, [`MockProvider::replay`] for a
@@ -280,6 +310,7 @@ impl MockProviderBuilder {
             auth: Mutex::new(Auth::new(self.token, self.oauth)),
             faults: Mutex::new(FaultState::new(self.faults)),
             stats: Counters::default(),
+            scheduled: Mutex::new(Vec::new()),
             replay,
             url: url.clone(),
         });
@@ -397,6 +428,28 @@ impl MockServer {
     /// ```
     pub fn add_issues(&self, count: u64) -> RangeInclusive<u64> {
         self.app.write().add(count)
+    }
+
+    /// Applies `mutation` once the server has answered `requests` requests to the API endpoints
+    /// (counted as [`Stats::requests`], so since the last [`MockServer::reset_stats`]): just before
+    /// it answers the next one. A count already reached applies it before the next request.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use nango_mock_provider::{IssueUpdate, MockProvider, Mutation};
+    ///
+    /// let server = MockProvider::builder().issues(5).start().await?;
+    /// let rename = IssueUpdate { title: Some("Renamed".into()), state: None };
+    /// server.after_requests(1, Mutation { update: [(2, rename)].into(), ..Mutation::default() });
+    /// let get = |n: u64| reqwest::get(format!("{}/repos/o/r/issues/{n}", server.url()));
+    /// assert_ne!(get(2).await?.json::<serde_json::Value>().await?["title"], "Renamed");
+    /// assert_eq!(get(2).await?.json::<serde_json::Value>().await?["title"], "Renamed");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn after_requests(&self, requests: u64, mutation: Mutation) {
+        self.app.schedule(requests, mutation);
     }
 
     /// Stops accepting connections, lets the open ones finish (at most 5 seconds) and returns.

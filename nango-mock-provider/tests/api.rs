@@ -380,6 +380,35 @@ async fn updates_deletes_and_additions_show_in_listings() {
 }
 
 #[tokio::test]
+async fn scheduled_mutations_apply_between_two_requests() {
+    let server = server(10).await;
+    let url = server.url().to_owned();
+    let client = Client::new();
+    let title = |n: u64| {
+        let request = client.get(format!("{url}{REPO}/{n}"));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["title"].clone() }
+    };
+    // Over HTTP: after two more API requests, rename 3, delete 4 and add two issues.
+    let body = json!({"after_requests": 2, "update": {"3": {"title": "Renamed"}}, "delete": [4], "add": 2});
+    let scheduled = client.post(format!("{url}/_mock/scheduled")).json(&body).send().await.unwrap();
+    assert_eq!(scheduled.status(), StatusCode::NO_CONTENT);
+    assert_ne!(title(3).await, "Renamed");
+    assert_eq!(server.issue_count(), 10);
+    assert_ne!(title(3).await, "Renamed");
+    // The third request is answered after the change.
+    assert_eq!(title(3).await, "Renamed");
+    assert_eq!(server.issue_count(), 11);
+    assert_eq!(client.get(format!("{url}{REPO}/4")).send().await.unwrap().status(), StatusCode::GONE);
+    // Faults too: from the next request on, every answer is a 500.
+    let body = json!({"after_requests": 0, "faults": {"error_rate": 1.0, "max_consecutive": 100}});
+    client.post(format!("{url}/_mock/scheduled")).json(&body).send().await.unwrap();
+    assert_eq!(client.get(format!("{url}{REPO}/3")).send().await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let bad = client.post(format!("{url}/_mock/scheduled")).json(&json!({"update": {}})).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_million_issues_serve_any_page() {
     let server = server(1_000_000).await;
     let client = Client::new();

@@ -19,7 +19,7 @@ use nango_runtime::{Connection, Credentials, NangoSync, Result, Secret};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use webdriver::{Browser, WdError};
+use webdriver::{Browser, HANG_GUARD, WdError};
 
 mod models {
     nango_macros::nango_models!("tests/syncs/nango.yaml");
@@ -138,41 +138,81 @@ fn save_png(path: &PathBuf, png: &[u8]) {
     std::fs::write(path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
-/// Clicks `button` inside `row`, finding both afresh on each try: the dashboard reloads itself
-/// every 5 seconds, which can make an element found a moment ago stale.
+/// Clicks `button` inside `row` and waits until the page it leads to has loaded. The dashboard
+/// reloads itself every 5 seconds, which can make an element found a moment ago stale: then both
+/// are found afresh in the reloaded page. Only a click that did not happen is tried again, so a
+/// form is never posted twice.
 async fn click_in_row(browser: &Browser, row: &str, button: &str) {
-    let mut last = None;
-    for _ in 0..5 {
-        let attempt = async {
-            let row = browser.find(row).await?;
-            let button = browser.find_in(&row, button).await?;
-            browser.click(&button).await
+    let deadline = Instant::now() + HANG_GUARD;
+    loop {
+        let found = async {
+            let page = browser.mark_page().await?;
+            let in_row = browser.find(row).await?;
+            Ok::<_, WdError>((page, browser.find_in(&in_row, button).await?))
         };
-        match attempt.await {
-            Ok(()) => return,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let error = match found.await {
+            Ok((page, element)) => match browser.click(&element).await {
+                Ok(()) => {
+                    let loaded = browser.wait_for_next_page(&page).await;
+                    loaded.unwrap_or_else(|e| panic!("after clicking {button} in {row}: {e}"));
+                    return;
+                }
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        assert!(error.is_stale() && Instant::now() < deadline, "cannot click {button} in {row}: {error}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("cannot click {button} in {row}: {}", last.map(|e| e.to_string()).unwrap_or_default());
 }
 
-/// Reloads the dashboard until `check` passes (up to 10 s); the last value it saw otherwise.
-async fn poll<T, F>(browser: &Browser, what: &str, mut check: F) -> T
+/// Reads the page shown with `read`, again from the start when the page reloaded itself under
+/// it (an element went stale).
+async fn read_page<T, F>(browser: &Browser, what: &str, mut read: F) -> T
+where
+    F: AsyncFnMut(&Browser) -> std::result::Result<T, WdError>,
+{
+    let deadline = Instant::now() + HANG_GUARD;
+    loop {
+        match read(browser).await {
+            Ok(found) => return found,
+            Err(e) if e.is_stale() && Instant::now() < deadline => {}
+            Err(e) => panic!("{what}: {e}\n{}", browser.visible_text().await),
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until the store says `ready` (the event the page is about: a run ended, a webhook was
+/// delivered), then until the dashboard shows it: `check` on a freshly loaded dashboard, until
+/// it finds what it looks for (the scheduler's own state settles a moment after the store's).
+async fn when_shown<T, F>(
+    console: &Console,
+    browser: &Browser,
+    what: &str,
+    ready: impl AsyncFn(&Store) -> bool,
+    mut check: F,
+) -> T
 where
     F: AsyncFnMut(&Browser) -> std::result::Result<Option<T>, WdError>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + HANG_GUARD;
+    while !ready(console.store()).await {
+        assert!(Instant::now() < deadline, "{what}: the store did not get there within {HANG_GUARD:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     loop {
+        browser.goto(&format!("{}/", console.url)).await.unwrap();
         match check(browser).await {
             Ok(Some(found)) => return found,
-            // A reload can land between finding an element and reading it: look again.
+            // Not shown yet, or the page reloaded itself while it was read: look again.
             Ok(None) | Err(_) if Instant::now() < deadline => {}
-            Ok(None) => panic!("{what}: not within 10 s\n{}", browser.source().await.unwrap_or_default()),
+            Ok(None) => {
+                panic!("{what}: the store has it, the page does not\n{}", browser.visible_text().await)
+            }
             Err(e) => panic!("{what}: {e}"),
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        browser.refresh().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -183,9 +223,9 @@ async fn sign_in_in_browser(browser: &Browser, console: &Console) {
     browser.send_keys(&field, KEY).await.unwrap();
     save_png(&artefact("console-signin-screenshot.png"), &browser.screenshot().await.unwrap());
     let submit = browser.find("#login button[type=submit]").await.unwrap();
-    browser.click(&submit).await.unwrap();
+    browser.click_to_next_page(&submit).await.unwrap();
     let landed = browser.current_url().await.unwrap();
-    assert_eq!(landed, format!("{}/", console.url), "{}", browser.source().await.unwrap_or_default());
+    assert_eq!(landed, format!("{}/", console.url), "{}", browser.visible_text().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,19 +248,27 @@ async fn a_browser_signs_in_triggers_a_sync_reads_the_run_and_signs_out() {
     assert!(!cookie["value"].as_str().unwrap().contains(KEY), "{cookie}");
 
     let row_css = format!("#sync-acme-{SYNC}");
-    let row = browser.find(&row_css).await.unwrap_or_else(|e| {
-        panic!("no row {row_css}: {e}");
-    });
-    let text = browser.text(&row).await.unwrap();
+    let (text, before) = read_page(&browser, &format!("the row {row_css}"), async |b: &Browser| {
+        let text = b.text(&b.find(&row_css).await?).await?;
+        Ok((text, b.find_all("#runs tr.run").await?.len()))
+    })
+    .await;
     assert!(text.contains(SYNC) && text.contains("PAUSED") && text.contains("never ran"), "{text}");
-    let before = browser.find_all("#runs tr.run").await.unwrap().len();
     assert_eq!(before, 0, "the sync is paused: nothing ran before the click");
 
     // The Trigger button runs it although it is paused; the POST (with the session's CSRF token,
     // from the same origin) redirects back to `/`.
     click_in_row(&browser, &row_css, "button.trigger").await;
     assert_eq!(browser.current_url().await.unwrap(), format!("{}/", console.url));
-    let run_id = poll(&browser, "a new successful run row", async |b: &Browser| {
+    // The run has ended, and the scheduler has set the next one (an hour away), so resuming
+    // below starts no other run.
+    let ended = async |store: &Store| {
+        let runs = store.runs(None, None, 10).await.unwrap();
+        let Some(key) = store.connection_key(INTEGRATION, "acme").await.unwrap() else { return false };
+        let next = store.sync_state(key, SYNC).await.unwrap().next_run_at;
+        runs.first().is_some_and(|r| r.status != RunStatus::Running) && next.is_some_and(|t| t > chrono::Utc::now())
+    };
+    let run_id = when_shown(&console, &browser, "a new successful run row", ended, async |b: &Browser| {
         let rows = b.find_all("#runs tr.run").await?;
         if rows.len() <= before {
             return Ok(None);
@@ -238,7 +286,11 @@ async fn a_browser_signs_in_triggers_a_sync_reads_the_run_and_signs_out() {
 
     // Resume: the schedule is live again, the row shows the last run's status and offers Pause.
     click_in_row(&browser, &row_css, "button.resume").await;
-    let row_text = poll(&browser, "the resumed sync row", async |b: &Browser| {
+    let resumed = async |store: &Store| {
+        let Some(key) = store.connection_key(INTEGRATION, "acme").await.unwrap() else { return false };
+        store.sync_state(key, SYNC).await.unwrap().paused == Some(false)
+    };
+    let row_text = when_shown(&console, &browser, "the resumed sync row", resumed, async |b: &Browser| {
         let row = b.find(&row_css).await?;
         let resumed = b.attribute(&row, "data-status").await?.as_deref() == Some("SUCCESS")
             && b.find_in(&row, "button.pause").await.is_ok();
@@ -250,7 +302,8 @@ async fn a_browser_signs_in_triggers_a_sync_reads_the_run_and_signs_out() {
     assert_eq!(stored.paused, Some(false));
 
     // The run's webhook went out (from its own task, so it may land a moment after the run).
-    let delivery = poll(&browser, "a webhook delivery row", async |b: &Browser| {
+    let delivered = async |store: &Store| !store.deliveries(None, 10).await.unwrap().is_empty();
+    let delivery = when_shown(&console, &browser, "a webhook delivery row", delivered, async |b: &Browser| {
         let rows = b.find_all("#deliveries tr.delivery").await?;
         Ok(match rows.first() {
             Some(row) => Some(b.text(row).await?),
@@ -266,19 +319,25 @@ async fn a_browser_signs_in_triggers_a_sync_reads_the_run_and_signs_out() {
     // The run's page: its status, counts and the log line the engine wrote.
     click_in_row(&browser, &format!("#runs tr.run[data-run-id=\"{run_id}\"]"), "a").await;
     assert_eq!(browser.current_url().await.unwrap(), format!("{}/console/runs/{run_id}", console.url));
-    let status = browser.text(&browser.find("#run-status").await.unwrap()).await.unwrap();
+    let (status, counts, log, deliveries) = read_page(&browser, "the run's page", async |b: &Browser| {
+        let text_of = async |css: &str| b.text(&b.find(css).await?).await;
+        Ok((
+            text_of("#run-status").await?,
+            text_of("#counts").await?,
+            text_of("#logs").await?,
+            text_of("#deliveries").await?,
+        ))
+    })
+    .await;
     assert_eq!(status, "SUCCESS");
-    let counts = browser.text(&browser.find("#counts").await.unwrap()).await.unwrap();
     assert!(counts.contains("Issue") && counts.contains("50"), "{counts}");
-    let log = browser.text(&browser.find("#logs").await.unwrap()).await.unwrap();
     assert!(log.contains("run succeeded"), "{log}");
-    let deliveries = browser.text(&browser.find("#deliveries").await.unwrap()).await.unwrap();
     assert!(deliveries.contains("/hook") && deliveries.contains("200"), "{deliveries}");
     save_png(&artefact("console-run-screenshot.png"), &browser.screenshot().await.unwrap());
 
     // Sign out: back on the sign-in form, the cookie gone, and the dashboard closed again.
     let sign_out = browser.find("#sign-out button").await.unwrap();
-    browser.click(&sign_out).await.unwrap();
+    browser.click_to_next_page(&sign_out).await.unwrap();
     assert_eq!(browser.current_url().await.unwrap(), format!("{}/login", console.url));
     assert!(browser.cookies().await.unwrap().is_empty());
     browser.goto(&format!("{}/", console.url)).await.unwrap();

@@ -864,8 +864,10 @@ async fn typed_decoding_names_the_field_that_fails() {
     let server = MockServer::start().await;
     let mut issues: Vec<Value> = (1..=3).map(|n| json!({"number": n, "user": {"login": "a"}})).collect();
     issues.push(json!({"number": 4, "user": {"login": null}}));
+    // Well-formed JSON of another shape is the provider's real answer: not asked for again.
     Mock::given(path("/repos/o/r/issues"))
         .respond_with(ResponseTemplate::new(200).set_body_json(&issues))
+        .expect(1)
         .mount(&server)
         .await;
     let err = plain(&server).get("/repos/o/r/issues").query("page", 2).send_json::<Vec<Issue>>().await.unwrap_err();
@@ -891,17 +893,20 @@ async fn typed_decoding_names_the_field_that_fails() {
 }
 
 #[tokio::test]
-async fn html_pages_and_truncated_json_are_reported_with_their_start() {
+async fn html_pages_and_truncated_json_are_retried_then_reported_with_their_start() {
     // An HTML error page is summed up by its title (or first heading) and size: its markup says
     // nothing more.
     let server = MockServer::start().await;
     let html = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>";
+    // Unreadable every time: the first attempt and 5 retries, then the error.
     Mock::given(path("/html"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(html, "text/html"))
+        .expect(6)
         .mount(&server)
         .await;
     Mock::given(path("/cut"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(r#"{"items":[{"id":1},{"id":"#, "application/json"))
+        .expect(6)
         .mount(&server)
         .await;
     Mock::given(path("/gateway"))
@@ -915,20 +920,75 @@ async fn html_pages_and_truncated_json_are_reported_with_their_start() {
     assert_eq!(
         err.to_string(),
         format!(
-            "GET {}/html: response body is not valid JSON (expected value at line 1 column 1); content-type: text/html; \
-             body starts with: an HTML page titled \"502 Bad Gateway\" (65 bytes)",
+            "GET {}/html: response body is not valid JSON after 6 attempts (expected value at line 1 column 1); \
+             content-type: text/html; body starts with: an HTML page titled \"502 Bad Gateway\" (65 bytes)",
             server.uri()
         )
     );
     let err = client.get("/cut").send_json::<Value>().await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("EOF while parsing") && text.contains("content-type: application/json"), "{text}");
+    assert!(text.contains("not valid JSON after 6 attempts (EOF while parsing"), "{text}");
+    // Where the document stopped.
+    assert!(text.contains(", in items[1].id)") && text.contains("content-type: application/json"), "{text}");
     assert!(text.ends_with(r#"body starts with: {"items":[{"id":1},{"id":"#), "{text}");
     let err = client.get("/gateway").retries(0).send().await.unwrap_err();
     assert!(
         err.to_string().ends_with("returned 502 Bad Gateway: an HTML page titled \"502 Bad Gateway\" (65 bytes)"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_fetched_again_by_send_json_and_by_pagination() {
+    let server = MockServer::start().await;
+    // Two answers cut short (a `Content-Length` that matches, as a proxy would send), then whole.
+    Mock::given(path("/one"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(r#"[{"id":1},{"id":2"#, "application/json"))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/one"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(items(&[1, 2])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let logs = Logs::default();
+    let client = plain(&server);
+    let got = {
+        let _guard = logs.capture();
+        client.get("/one").send_json::<Vec<Item>>().await.unwrap()
+    };
+    assert_eq!(got, [Item { id: 1 }, Item { id: 2 }]);
+    assert_eq!(client.stats().retries, 2);
+    assert!(logs.text().contains("reason: unreadable body: EOF while parsing"), "{}", logs.text());
+
+    // A page of a paginated listing, decoded straight into the items.
+    Mock::given(path("/pages"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(r#"[{"id":3},{"i"#, "application/json"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    for (page, ids) in [("1", vec![1, 2]), ("2", vec![3]), ("3", vec![])] {
+        Mock::given(path("/pages"))
+            .and(query_param("page", page))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items(&ids)))
+            .mount(&server)
+            .await;
+    }
+    let pages = all_pages(client.paginate::<Item>("/pages").pagination(Pagination::page("page"))).await.unwrap();
+    assert_eq!(ids(&pages), [vec![1, 2], vec![3]]);
+    assert_eq!(client.stats().retries, 3);
+
+    // `send()` hands the bytes over as they came: decoding them later is the caller's, once.
+    let raw = client.get("/cut-raw").retries(3);
+    Mock::given(path("/cut-raw"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("[1,", "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let response = raw.send().await.unwrap();
+    assert_eq!(response.json::<Value>().unwrap_err().kind(), "invalid_body");
 }
 
 // ---------------------------------------------------------------------------------------------

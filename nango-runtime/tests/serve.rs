@@ -498,6 +498,129 @@ async fn webhooks_are_signed_retried_and_recorded() {
     s.server.shutdown().await;
 }
 
+/// Waits until the receiver holds `n` requests.
+async fn received(got: &Arc<Mutex<Vec<(HeaderMap, Bytes)>>>, n: usize) -> Vec<(HeaderMap, Bytes)> {
+    for _ in 0..400 {
+        let requests = got.lock().unwrap().clone();
+        if requests.len() >= n {
+            return requests;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {n} webhooks arrived in time");
+}
+
+/// The probe's case: a run killed half-way wrote records, and the recovery run's webhook counted
+/// only its own writes from its own start, so a consumer following webhooks never saw the rest.
+#[tokio::test]
+async fn the_webhook_after_a_killed_run_announces_the_killed_runs_records_too() {
+    const ISSUES: u64 = 1000;
+    let (hook_url, got) = receiver(vec![]).await;
+    let mock = MockProvider::builder()
+        .issues(ISSUES)
+        .token("t0ken")
+        .faults(Faults { latency: Duration::from_millis(20), ..Faults::default() })
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let store = Store::open(&db, Sealer::InsecureClear).await.unwrap();
+    add_connection(&store, "github-full", "acme", &mock, json!({"owner": "a", "repo": "b", "per_page": 50})).await;
+    let key = store.connection_key("github-full", "acme").await.unwrap().unwrap();
+
+    // A run killed (its future dropped) once five of its 20 pages were served. Its process
+    // "dies" with it: its lease lapses on its own, soon (the service waits for that).
+    let sync = nango_runtime::registered_syncs().find(|s| s.descriptor.name == "issues-full").unwrap();
+    let dying = nango_runtime::store::LeaseOwner::new("the killed process");
+    let runtime = Runtime::new(store.clone()).with_lease(dying, Duration::from_millis(300));
+    let five_pages = async {
+        while mock.stats().served_ok < 5 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        _ = runtime.run_sync(sync, "github-full", "acme") => panic!("the run ended before it was killed"),
+        () = five_pages => {}
+    }
+    let written = store.record_counts(key).await.unwrap()["Issue"];
+    assert!((50..ISSUES).contains(&written), "{written}");
+    let killed_start = store.runs(Some(key), None, 1).await.unwrap()[0].started_at;
+
+    // The service starts, its scheduler runs the sync (auto_start), which resumes and finishes.
+    let options = |urls: Vec<String>| ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        secret_key: KEY.into(),
+        webhook_urls: urls,
+        webhook_retry_delay: Duration::from_millis(20),
+        shutdown_grace: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let fast = HttpOptions::default().min_delay(Duration::from_millis(1)).max_delay(Duration::from_millis(20));
+    let server =
+        Server::start(Runtime::new(store.clone()).with_http_options(fast.clone()), options(vec![hook_url.clone()]))
+            .await
+            .unwrap();
+    let (headers, body) = received(&got, 1).await.remove(0);
+    let hook: Value = serde_json::from_slice(&body).unwrap();
+    let runs = store.runs(Some(key), None, 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs[1].error.as_deref().unwrap_or_default().contains("interrupted"), "{:?}", runs[1]);
+    // The killed run's history shows what it wrote before it died.
+    assert_eq!(runs[1].counts["Issue"].added, written, "{:?}", runs[1]);
+    // The recovery run wrote only what the killed run had not, but its webhook counts both, and
+    // `modifiedAfter` is the start of the killed run, not its own.
+    assert_eq!(runs[0].counts["Issue"].added, ISSUES - written);
+    assert_eq!(hook["responseResults"], json!({"added": ISSUES, "updated": 0, "deleted": 0}));
+    let modified_after = chrono::DateTime::parse_from_rfc3339(hook["modifiedAfter"].as_str().unwrap()).unwrap();
+    // The payload has milliseconds (JavaScript's form), the store microseconds.
+    assert_eq!(modified_after.timestamp_millis(), killed_start.timestamp_millis());
+    assert!(headers.contains_key("x-nango-rs-webhook-id"));
+
+    // A consumer reading the records the webhook points at gets every one of them.
+    let url = format!("http://{}", server.addr());
+    let service = Service { _dir: dir, mock, server, url, http: reqwest::Client::new() };
+    let query = format!("&modified_after={}", urlencode(hook["modifiedAfter"].as_str().unwrap()));
+    assert_eq!(service.all_records("github-full", "acme", &query).await.len() as u64, ISSUES);
+    // Reading from the recovery run's own start, as its webhook used to say, misses the rest.
+    let own_start = format!("&modified_after={}", urlencode(&runs[0].started_at.to_rfc3339()));
+    assert_eq!(service.all_records("github-full", "acme", &own_start).await.len() as u64, ISSUES - written);
+
+    // The next run changes nothing: nothing is left to announce, so no webhook is sent.
+    assert!(store.pending_webhooks(10).await.unwrap().is_empty());
+    let (status, _) = service
+        .post(
+            "/sync/trigger",
+            json!({"syncs": ["issues-full"], "provider_config_key": "github-full", "connection_id": "acme"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    service.wait_runs("github-full", "acme", 3).await;
+
+    // A webhook queued by a process that was killed before sending it goes out when the service
+    // starts again, with its id.
+    let Service { _dir: dir, server, .. } = service;
+    server.shutdown().await;
+    let left = nango_runtime::store::OutgoingWebhook { model: "Issue".into(), body: br#"{"left":"over"}"#.to_vec() };
+    let queued = store.queue_webhooks(runs[0].id, &[left]).await.unwrap();
+    let server =
+        Server::start(Runtime::new(store.clone()).with_http_options(fast), options(vec![hook_url])).await.unwrap();
+    let requests = received(&got, 2).await;
+    assert_eq!(requests.len(), 2, "the trigger's run changed nothing and sent nothing");
+    let (headers, body) = &requests[1];
+    assert_eq!(&body[..], br#"{"left":"over"}"#);
+    assert_eq!(headers["x-nango-rs-webhook-id"].to_str().unwrap(), queued[0].webhook_id());
+    for _ in 0..200 {
+        if store.pending_webhooks(10).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(store.pending_webhooks(10).await.unwrap().is_empty());
+    server.shutdown().await;
+    drop(dir);
+}
+
 #[tokio::test]
 async fn connections_and_metrics_over_the_api() {
     let s = service(10, Faults::default(), vec![], &[]).await;

@@ -632,9 +632,10 @@ async fn schema_of(path: &std::path::Path) -> Vec<(String, String, Option<String
 }
 
 /// A database made by an earlier version (migrations up to 3: before integrations; up to 4:
-/// before leases and keys never reused) ends with exactly the schema of a new one, and keeps
-/// everything: the rebuilt connections table keeps the tags, end user and last fetch that
-/// migration 4 added, and the references to it (records, action results) still hold.
+/// before leases and keys never reused; up to 7: before webhook announcements) ends with exactly
+/// the schema of a new one, and keeps everything: the rebuilt connections table keeps the tags,
+/// end user and last fetch that migration 4 added, the references to it (records, action results)
+/// still hold, and so do those of migration 8's tables to the rebuilt connections and runs.
 #[tokio::test]
 async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_keeps_its_data() {
     use sqlx::{ConnectOptions, Connection as _};
@@ -645,7 +646,7 @@ async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_
     let new_schema = schema_of(&fresh).await;
     assert!(new_schema.iter().any(|(_, name, _)| name == "sync_leases"), "{new_schema:?}");
 
-    for version in [3, 4] {
+    for version in [3, 4, 7] {
         let path = dir.path().join(format!("v{version}.db"));
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
         let mut db = options.connect().await.unwrap();
@@ -724,10 +725,22 @@ async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_
                 Some("every hour")
             );
         }
-        // References to the rebuilt tables hold: deleting the connection takes its rows along,
-        // and neither its key nor its run's id is given again.
+        // Migration 8's tables on the rebuilt ones: a new run's writes are counted and announced
+        // (the run from before the migration counted nothing), the webhook queued.
+        let run = store.begin_run(stored.key, "tickets", false).await.unwrap();
+        store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "2"})])).await.unwrap();
+        let compose = |unannounced: &[Unannounced]| {
+            assert_eq!(unannounced[0].counts, counts(1, 0, 0), "version {version}");
+            vec![OutgoingWebhook { model: "Ticket".into(), body: b"{}".to_vec() }]
+        };
+        store.announce(stored.key, "tickets", run.ids.run, &["Ticket"], &compose).await.unwrap();
+        assert_eq!(store.pending_webhooks(10).await.unwrap().len(), 1, "version {version}");
+        // References to the rebuilt tables hold: deleting the connection takes its rows along
+        // (its runs, and with them their counts and queued webhooks), and neither its key nor
+        // its run's id is given again.
         assert!(store.delete_connection("github", "acme").await.unwrap());
         assert!(store.action_result("a1").await.unwrap().is_none(), "version {version}");
+        assert!(store.pending_webhooks(10).await.unwrap().is_empty(), "version {version}");
         let next = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
         assert!(next.get() > 7, "key {next}");
         assert!(store.begin_run(next, "tickets", false).await.unwrap().ids.run > 3);
@@ -980,7 +993,8 @@ async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
 
 /// The lease of a (connection, sync): one holder at a time, named to whoever else asks, taken
 /// over only once it lapsed; the runs it covered are closed as interrupted only then, ended when
-/// their holder was last known alive.
+/// their holder was last known alive and with the counts of what they wrote before they died
+/// (by the stale-run sweep and by the next run alike).
 #[tokio::test]
 async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed() {
     let dir = tempfile::tempdir().unwrap();
@@ -1001,6 +1015,9 @@ async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(
     assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(1), secs(10)).await.unwrap(), Ok(()));
     // Its holder renews it, with the heartbeat of its run.
     let run = store.begin_run(key, "tickets", false).await.unwrap();
+    let written = [json!({"id": "1"}), json!({"id": "2"})];
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&written)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Delete, records_of(&written[1..])).await.unwrap();
     assert!(backend.renew_lease(key, "tickets", &a, Some(run.ids.run), secs(5), secs(15)).await.unwrap());
     // While it is live, nobody closes its run.
     assert_eq!(backend.close_stale_runs(secs(14)).await.unwrap(), 0);
@@ -1011,9 +1028,20 @@ async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(
     let closed = store.run(run.ids.run).await.unwrap().unwrap();
     assert_eq!((closed.status, closed.ended_at), (RunStatus::Failed, Some(secs(5))));
     assert!(closed.error.unwrap().contains("interrupted"));
+    assert_eq!(closed.counts, [("Ticket".to_owned(), counts(2, 0, 1))].into());
     assert_eq!(backend.acquire_lease(key, "tickets", &b, secs(16), secs(26)).await.unwrap(), Ok(()));
     assert!(!backend.renew_lease(key, "tickets", &a, None, secs(17), secs(27)).await.unwrap());
-    // Released, it is free at once.
+    // b's run writes a record and dies too.
+    let dies = store.begin_run(key, "tickets", false).await.unwrap();
+    store.apply(dies.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "3"})])).await.unwrap();
+    // Released, it is free at once; the next run closes the run b left with what it wrote.
     backend.release_lease(key, "tickets", &b).await.unwrap();
     assert_eq!(backend.acquire_lease(key, "tickets", &a, secs(18), secs(28)).await.unwrap(), Ok(()));
+    let next = store.begin_run(key, "tickets", false).await.unwrap();
+    let closed = store.run(dies.ids.run).await.unwrap().unwrap();
+    assert_eq!(closed.status, RunStatus::Failed);
+    assert_eq!(closed.counts, [("Ticket".to_owned(), counts(1, 0, 0))].into());
+    // A run that wrote nothing is closed with no counts, as it started.
+    store.begin_run(key, "tickets", false).await.unwrap();
+    assert_eq!(store.run(next.ids.run).await.unwrap().unwrap().counts, Default::default());
 }

@@ -4,13 +4,15 @@
 //! truth about its dead run, and the connection commands say what they did to the secrets
 //! (stored in clear or sealed, refused under another key, re-sealed by `rotate-key`).
 
-use nango_mock_provider::{Faults, MockProvider, MockServer};
+mod common;
+
+use common::{TOKEN, finish, text};
+use nango_mock_provider::{Faults, MockServer};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::store::{RunRecord, RunStatus, Store};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 const SECRET_KEY: &str = "processes-secret-key";
@@ -24,8 +26,7 @@ struct Setup {
 impl Setup {
     async fn new(issues: u64, latency_ms: u64) -> Setup {
         let faults = Faults { latency: Duration::from_millis(latency_ms), ..Faults::default() };
-        let mock = MockProvider::builder().issues(issues).token("demo-token").faults(faults).start().await.unwrap();
-        Setup { dir: tempfile::tempdir().unwrap(), mock }
+        Setup { dir: tempfile::tempdir().unwrap(), mock: common::mock_provider(issues, faults).await }
     }
 
     fn database(&self) -> String {
@@ -34,17 +35,13 @@ impl Setup {
 
     /// The program with the test's environment (no encryption key unless `env` sets one).
     fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], env: &[(&str, &str)]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_github-tickets"));
+        let mut command = common::program();
         command
             .args(args)
             .current_dir(self.dir.path())
             .env("NANGO_DATABASE_URL", self.database())
             .env("NANGO_SECRET_KEY", SECRET_KEY)
-            .env("RUST_LOG", "warn")
-            .env_remove("NANGO_ENCRYPTION_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("RUST_LOG", "warn");
         for (name, value) in env {
             command.env(name, value);
         }
@@ -68,7 +65,7 @@ impl Setup {
                     "--integration",
                     "github",
                     "--token",
-                    "demo-token",
+                    TOKEN,
                     "--base-url",
                     self.mock.url(),
                     "--metadata",
@@ -82,20 +79,10 @@ impl Setup {
     }
 
     /// `serve` on a free port; its URL once it listens.
-    fn serve(&self, extra: &[&str]) -> (Child, String) {
+    async fn serve(&self, extra: &[&str]) -> (Child, String) {
         let mut args = vec!["serve", "--port", "0"];
         args.extend_from_slice(extra);
-        let mut child = self.command(&args, &[]).spawn().expect("serve starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve prints where it listens").unwrap();
-            if let Some(rest) = line.strip_prefix("serving on ") {
-                break rest.split_whitespace().next().unwrap().trim_end_matches(['(', ';']).to_owned();
-            }
-        };
-        // Keep draining stderr so the process never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        (child, url)
+        common::serve(self.command(&args, &[])).await
     }
 
     async fn store(&self) -> Store {
@@ -123,14 +110,6 @@ impl Setup {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-async fn finish(child: Child) -> Output {
-    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 async fn api(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -190,13 +169,17 @@ async fn one_sync_runs_in_one_process_at_a_time() {
 async fn a_killed_serve_loses_no_trigger_and_its_dead_run_is_closed_honestly() {
     let s = Setup::new(1500, 150).await;
     s.add_connection("demo").await;
-    let (mut first, url) = s.serve(&["--lease-ttl", "1"]);
+    let (first, url) = s.serve(&["--lease-ttl", "1"]).await;
     let status = "/sync/status?syncs=github-tickets&provider_config_key=github&connection_id=demo";
     let deadline = Instant::now() + Duration::from_secs(20);
     while api(&url, reqwest::Method::GET, status, None).await["syncs"][0]["status"] != "RUNNING" {
         assert!(Instant::now() < deadline, "the first run did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The API says RUNNING as soon as the scheduler has taken the sync, a moment before the run
+    // is recorded; a trigger asked in between would be taken by that run (it starts after the
+    // trigger), and lost with it. The trigger must wait behind a run that has begun.
+    s.wait_runs("the first run recorded", |runs| runs.first().is_some_and(|r| r.status == RunStatus::Running)).await;
     let command = json!({"syncs": ["github-tickets"], "provider_config_key": "github", "connection_id": "demo"});
     // Paused, the schedule runs only what is triggered; the trigger waits for the running run.
     api(&url, reqwest::Method::POST, "/sync/pause", Some(command.clone())).await;
@@ -207,20 +190,18 @@ async fn a_killed_serve_loses_no_trigger_and_its_dead_run_is_closed_honestly() {
     let refused = text(&beside.stderr);
     assert!(refused.contains("already running") && refused.contains(&format!("pid {}", first.id())), "{refused}");
 
-    first.kill().unwrap();
-    first.wait().unwrap();
+    common::kill(first).await;
     let killed_at = chrono::Utc::now();
     let runs = s.runs().await;
     assert_eq!((runs.len(), runs[0].status), (1, RunStatus::Running), "{runs:#?}");
 
-    let (mut second, _) = s.serve(&["--lease-ttl", "1"]);
+    let (second, _) = s.serve(&["--lease-ttl", "1"]).await;
     let runs = s
         .wait_runs("the dead run closed and the trigger run", |runs| {
             runs.len() >= 2 && runs[0].status != RunStatus::Running && runs[1].status == RunStatus::Success
         })
         .await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    common::kill(second).await;
     let dead = &runs[0];
     assert_eq!(dead.status, RunStatus::Failed, "{dead:#?}");
     assert!(dead.error.as_deref().unwrap_or_default().contains("interrupted"), "{dead:#?}");

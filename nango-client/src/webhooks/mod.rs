@@ -40,6 +40,13 @@
 //! that wants it must refuse requests without it ([`WebhookVerifier::require_timestamp`]),
 //! otherwise an attacker can replay a captured request with that header removed.
 //!
+//! # Delivery
+//!
+//! Each sync webhook counts what changed since the previous one for its sync and model, runs
+//! that failed or were killed included, and its `modifiedAfter` reaches back to the earliest of
+//! those runs; webhooks are delivered at least once, a redelivery carrying the same
+//! [`WEBHOOK_ID_HEADER`] and body, so a receiver that sums the counts drops the ids it has seen.
+//!
 //! ```
 //! use chrono::{TimeZone, Utc};
 //! use nango_client::webhooks::{self, ChangeCounts, SyncIdentity, WebhookSyncType, SyncWebhook};
@@ -68,8 +75,8 @@ mod verifier;
 #[cfg(feature = "axum")]
 pub use extractor::{VerifiedWebhook, WebhookRejection};
 pub use payload::{
-    ChangeCounts, Checkpoints, SyncErrorInfo, SyncIdentity, SyncWebhook, WebhookSyncType, serialize_body,
-    to_stable_json,
+    ChangeCounts, Checkpoints, SyncErrorInfo, SyncIdentity, SyncWebhook, WEBHOOK_ID_HEADER, WebhookSyncType,
+    serialize_body, to_stable_json,
 };
 pub use signature::{
     HMAC_HEADER, LEGACY_HEADER, SignedHeaders, TIMESTAMPED_HEADER, WebhookError, sign, verify_hmac, verify_timestamped,

@@ -5,6 +5,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The header carrying a webhook's delivery id (ours; Nango sends none).
+///
+/// Webhooks are queued before they are sent and delivered at least once: a service stopped
+/// between sending one and recording it sends it again when it starts, with the same id and the
+/// same body. A receiver that counts what webhooks announce keeps the ids it has processed and
+/// drops a repeated one.
+///
+/// ```
+/// # let headers = http::HeaderMap::new();
+/// let id = headers.get(nango_client::webhooks::WEBHOOK_ID_HEADER);
+/// # assert!(id.is_none());
+/// ```
+pub const WEBHOOK_ID_HEADER: &str = "X-Nango-Rs-Webhook-Id";
+
 /// `syncType` of a sync webhook (deprecated by Nango, still sent). Not to be confused with
 /// nango.yaml's [`SyncType`](nango_types::SyncType) (full or incremental).
 ///
@@ -172,10 +186,14 @@ pub struct SyncWebhook {
     pub sync_type: WebhookSyncType,
     /// Whether the run succeeded.
     pub success: bool,
-    /// Start of the run: fetch records modified at or after it (successes only).
+    /// Fetch records modified at or after it to get every change the webhook announces: the start
+    /// of the earliest run whose changes it counts (successes only). That is the run itself
+    /// unless earlier runs' changes were not announced (a run that failed or was killed): their
+    /// records come with this webhook, so none is missed.
     #[serde(default, with = "js_time_opt", skip_serializing_if = "Option::is_none")]
     pub modified_after: Option<DateTime<Utc>>,
-    /// Counts of the run (successes only).
+    /// What changed since the previous webhook for this sync and model: this run's changes plus
+    /// those of runs that failed or were killed since (successes only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_results: Option<ChangeCounts>,
     /// Deprecated duplicate of `modifiedAfter` (successes only).

@@ -4,6 +4,7 @@
 use super::CliResult;
 use crate::crypto::Sealer;
 use crate::engine::Runtime;
+use crate::http::HttpOptions;
 use crate::providers::ProviderCatalog;
 use crate::store::Store;
 use clap::Args;
@@ -22,6 +23,10 @@ pub struct RuntimeArgs {
     /// Store credentials unencrypted when NANGO_ENCRYPTION_KEY is not set (local development only).
     #[arg(long, global = true)]
     pub insecure_store_secrets_in_clear: bool,
+    /// First wait before retrying a failed provider request, in milliseconds; later waits double
+    /// (with jitter) up to a minute, and a `Retry-After` the provider sends wins.
+    #[arg(long, global = true, env = "NANGO_RETRY_DELAY_MS", default_value_t = 500)]
+    pub retry_delay_ms: u64,
     /// Seconds a run's lease on its (connection, sync) lasts without a heartbeat (renewed every
     /// third of it): another process takes a sync over this long after its runner died.
     #[arg(long, global = true, env = "NANGO_LEASE_TTL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -48,6 +53,7 @@ impl RuntimeArgs {
     ///     database: "sqlite://nango.db".into(),
     ///     providers: None,
     ///     insecure_store_secrets_in_clear: false,
+    ///     retry_delay_ms: 500,
     ///     lease_ttl: 30,
     /// };
     /// assert!(args.providers().unwrap().get("github").is_some());
@@ -60,12 +66,14 @@ impl RuntimeArgs {
         Ok(catalog)
     }
 
-    /// A runtime over the store, with the catalog, leasing runs as this process running
-    /// `command` (named to the processes that find a sync taken).
+    /// A runtime over the store, with the catalog and the retry delay, leasing runs as this
+    /// process running `command` (named to the processes that find a sync taken).
     pub async fn runtime(&self, command: &str) -> CliResult<Runtime> {
         let owner = crate::store::LeaseOwner::for_this_process(command);
+        let http = HttpOptions::default().min_delay(std::time::Duration::from_millis(self.retry_delay_ms));
         Ok(Runtime::new(self.open_store().await?)
             .with_providers(self.providers()?)
+            .with_http_options(http)
             .with_lease(owner, std::time::Duration::from_secs(self.lease_ttl)))
     }
 }

@@ -141,9 +141,12 @@ pub enum HttpError {
         /// What serde says (`invalid type: null, expected a string`).
         message: String,
     },
-    /// The body is not JSON (an HTML error page, a truncated document...).
+    /// The body is not JSON (an HTML error page, a truncated document...), after the retries: an
+    /// unreadable 2xx body is retried as a transient fault, a well-formed one of the wrong shape
+    /// ([`HttpError::Decode`]) is not.
     #[error(
-        "{request}: response body is not valid JSON ({message}); content-type: {}{}",
+        "{request}: response body is not valid JSON{} ({message}); content-type: {}{}",
+        after_attempts(.attempts),
         content_type_or_none(.content_type),
         body_start(.excerpt)
     )]
@@ -152,10 +155,12 @@ pub enum HttpError {
         request: String,
         /// The response's `content-type`.
         content_type: Option<String>,
-        /// What the JSON parser says.
+        /// What the JSON parser says, and where in the document it stopped (`in [41].title`).
         message: String,
         /// The start of the body (at most 1 KB).
         excerpt: String,
+        /// How many times it was sent (each answer unreadable).
+        attempts: u32,
     },
     /// Pagination is not configured, is configured wrongly, or went round in a circle.
     #[error("{request}: {message}")]
@@ -257,9 +262,13 @@ impl HttpError {
             HttpError::Decode { request, path, message } => {
                 HttpError::Decode { request: f(request), path: f(path), message: f(message) }
             }
-            HttpError::InvalidBody { request, content_type, message, excerpt } => {
-                HttpError::InvalidBody { request: f(request), content_type, message: f(message), excerpt: f(excerpt) }
-            }
+            HttpError::InvalidBody { request, content_type, message, excerpt, attempts } => HttpError::InvalidBody {
+                request: f(request),
+                content_type,
+                message: f(message),
+                excerpt: f(excerpt),
+                attempts,
+            },
             HttpError::Pagination { request, message } => {
                 HttpError::Pagination { request: f(request), message: f(message) }
             }
@@ -401,6 +410,7 @@ mod display_tests {
                     content_type: Some("text/html".into()),
                     message: "expected value".into(),
                     excerpt: "<html>".into(),
+                    attempts: 1,
                 },
                 "GET https://x.io/a: response body is not valid JSON (expected value); content-type: text/html; body \
                  starts with: <html>",
@@ -411,8 +421,10 @@ mod display_tests {
                     content_type: None,
                     message: "EOF".into(),
                     excerpt: String::new(),
+                    attempts: 6,
                 },
-                "GET https://x.io/a: response body is not valid JSON (EOF); content-type: none; the body is empty",
+                "GET https://x.io/a: response body is not valid JSON after 6 attempts (EOF); content-type: none; the \
+                 body is empty",
             ),
             (
                 HttpError::Pagination { request: r(), message: "went round in a circle".into() },

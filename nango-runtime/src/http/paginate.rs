@@ -286,21 +286,26 @@ impl<T: DeserializeOwned + Send + 'static> Paginate<T> {
         if matches!(self.next, Next::First) {
             self.seen.insert(xxhash_rust::xxh3::xxh3_128(url.as_str().as_bytes()));
         }
-        let response = request.send().await?;
-        let request = response.request().to_owned();
-        let fast = resolved.response_path.is_empty()
+        // The items are the whole body and the style reads nothing else from it (`Link` by
+        // header, offset, page): decode straight into the items, without a `Value` in between.
+        let items_only = resolved.response_path.is_empty()
             && matches!(
                 &resolved.style,
                 Style::Link { body_path: None, .. } | Style::Offset { .. } | Style::Page { .. }
-            )
-            && response.bytes().iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-        let mut typed: Option<Vec<T>> = None;
-        let mut body: Value = if fast {
-            typed = Some(decode_slice(&request, response.content_type(), response.bytes())?);
-            Value::Null
-        } else {
-            decode_slice(&request, response.content_type(), response.bytes())?
-        };
+            );
+        // Parsed inside the retry loop, so that a page cut short is fetched again.
+        let (response, parsed) = request
+            .send_decoded(|response| {
+                let (request, kind, bytes) = (response.request(), response.content_type(), response.bytes());
+                if items_only && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                    decode_slice::<Vec<T>>(request, kind, bytes).map(|items| (Some(items), Value::Null))
+                } else {
+                    decode_slice::<Value>(request, kind, bytes).map(|body| (None, body))
+                }
+            })
+            .await?;
+        let request = response.request().to_owned();
+        let (typed, mut body): (Option<Vec<T>>, Value) = parsed;
         let count = match value_at(&body, &resolved.response_path) {
             _ if typed.is_some() => typed.as_ref().map_or(0, |t| t.len() as u64),
             None | Some(Value::Null) => 0,

@@ -150,12 +150,22 @@ impl RequestBuilder {
 
     /// Sends the request (retrying as configured); a non-2xx answer is an error.
     pub async fn send(self) -> Result<Response, HttpError> {
-        self.session.execute(&self.parts).await
+        self.session.execute(&self.parts, |_| Ok(())).await.map(|(response, ())| response)
     }
 
     /// Sends the request and decodes the JSON answer into `T`; a mismatch names the field
-    /// (`[3].user.login`).
+    /// (`[3].user.login`). A 2xx body that is not readable JSON (cut short, an HTML page) is
+    /// fetched again like a 5xx; one that is JSON of another shape fails at once.
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, HttpError> {
-        self.send().await?.json()
+        self.send_decoded(Response::json::<T>).await.map(|(_, value)| value)
+    }
+
+    /// Sends the request and reads the 2xx body with `decode` inside the retry loop: an
+    /// [`HttpError::InvalidBody`] from it is retried, any other error is final.
+    pub(crate) async fn send_decoded<R>(
+        self,
+        decode: impl Fn(&Response) -> Result<R, HttpError>,
+    ) -> Result<(Response, R), HttpError> {
+        self.session.execute(&self.parts, decode).await
     }
 }

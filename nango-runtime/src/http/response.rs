@@ -63,7 +63,9 @@ impl Response {
 
     /// The body decoded from JSON into `T`. A body that is JSON of another shape fails with
     /// [`HttpError::Decode`] naming the field; a body that is not JSON (an HTML page, a
-    /// truncated document) with [`HttpError::InvalidBody`] quoting its start.
+    /// truncated document) with [`HttpError::InvalidBody`] quoting its start. (Decoding here is
+    /// not retried: [`RequestBuilder::send_json`](super::RequestBuilder::send_json) and
+    /// pagination decode inside the retry loop, so an unreadable body is fetched again.)
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         decode_slice(&self.request, self.content_type(), &self.body)
     }
@@ -82,11 +84,13 @@ pub(crate) fn decode_slice<T: DeserializeOwned>(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<T, HttpError> {
-    let invalid = |e: &serde_json::Error| HttpError::InvalidBody {
+    // `path` is where the parser stopped (`[41].title` in a document cut short), `.` for none.
+    let invalid = |e: &serde_json::Error, path: &str| HttpError::InvalidBody {
         request: request.to_owned(),
         content_type: content_type.map(str::to_owned),
-        message: e.to_string(),
+        message: if path == "." { e.to_string() } else { format!("{e}, in {path}") },
         excerpt: excerpt(body),
+        attempts: 1,
     };
     // Fast path: plain serde_json; the path-tracking decoder only runs again to explain a failure.
     if let Ok(value) = serde_json::from_slice::<T>(body) {
@@ -95,7 +99,7 @@ pub(crate) fn decode_slice<T: DeserializeOwned>(
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
-            de.end().map_err(|e| invalid(&e))?;
+            de.end().map_err(|e| invalid(&e, "."))?;
             Ok(value)
         }
         Err(e) => {
@@ -107,7 +111,7 @@ pub(crate) fn decode_slice<T: DeserializeOwned>(
                     path,
                     message: message_without_position(&inner),
                 }),
-                _ => Err(invalid(&inner)),
+                _ => Err(invalid(&inner, &path)),
             }
         }
     }

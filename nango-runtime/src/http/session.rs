@@ -214,12 +214,21 @@ impl Session {
         self.url_of(parts).map_err(|e| self.secrets.scrub_error(e))
     }
 
-    /// Sends a request, retrying as configured.
-    pub(crate) async fn execute(&self, parts: &RequestParts) -> Result<Response, HttpError> {
-        self.send(parts).await.map_err(|e| self.secrets.scrub_error(e))
+    /// Sends a request, retrying as configured, and reads its 2xx body with `decode` (an
+    /// unreadable body is retried; see [`Transport::send`]).
+    pub(crate) async fn execute<R>(
+        &self,
+        parts: &RequestParts,
+        decode: impl Fn(&Response) -> Result<R, HttpError>,
+    ) -> Result<(Response, R), HttpError> {
+        self.send(parts, decode).await.map_err(|e| self.secrets.scrub_error(e))
     }
 
-    async fn send(&self, parts: &RequestParts) -> Result<Response, HttpError> {
+    async fn send<R>(
+        &self,
+        parts: &RequestParts,
+        decode: impl Fn(&Response) -> Result<R, HttpError>,
+    ) -> Result<(Response, R), HttpError> {
         let url = self.url_of(parts)?;
         if let Some(message) = &parts.error {
             return Err(HttpError::InvalidRequest {
@@ -242,7 +251,7 @@ impl Session {
             timeout: parts.timeout,
             any_status: parts.any_status,
         };
-        self.transport.send(&outgoing, &Attempt { session: self, parts, url: &url, body: body.as_ref() }).await
+        self.transport.send(&outgoing, &Attempt { session: self, parts, url: &url, body: body.as_ref() }, decode).await
     }
 
     fn url_of(&self, parts: &RequestParts) -> Result<Url, HttpError> {

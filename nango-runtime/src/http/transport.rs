@@ -71,6 +71,16 @@ struct Counters {
     rate_limit_waits: AtomicU64,
 }
 
+/// A final non-2xx answer returned as it is ([`Outgoing::any_status`]), read by `decode` once: an
+/// error status is the provider's answer, so an unreadable body is not a reason to ask again.
+fn passed_on<R>(
+    response: Response,
+    decode: impl Fn(&Response) -> Result<R, HttpError>,
+) -> Result<(Response, R), HttpError> {
+    let decoded = decode(&response)?;
+    Ok((response, decoded))
+}
+
 /// Sends requests for one connection's client (shared by its clones).
 pub(crate) struct Transport {
     http: reqwest::Client,
@@ -150,10 +160,26 @@ impl Transport {
         }
     }
 
-    /// Sends `outgoing`, attempt by attempt, until an answer is final: a 2xx is the [`Response`];
-    /// a redirect, an error status that is not retried (or the last one once the retries ran
-    /// out), a network error or a timeout is the error. The errors are not scrubbed yet.
-    pub(crate) async fn send(&self, outgoing: &Outgoing<'_>, attempts: &impl Attempts) -> Result<Response, HttpError> {
+    /// Sends `outgoing`, attempt by attempt, until an answer is final: a 2xx whose body `decode`
+    /// reads is the [`Response`] with what `decode` made of it; a redirect, an error status that
+    /// is not retried (or the last one once the retries ran out), a network error, a timeout or a
+    /// body `decode` refuses is the error. The errors are not scrubbed yet.
+    ///
+    /// A 2xx body that is not readable JSON ([`HttpError::InvalidBody`] from `decode`: cut short,
+    /// not JSON at all) is retried like a 5xx; a body that is well-formed JSON of the wrong shape
+    /// ([`HttpError::Decode`]) is not. The bytes of an unreadable body are not what the provider
+    /// meant to send: a connection closed early behind a proxy that had already sent the headers
+    /// with a matching length, a cache or gateway answering 200 with its own page, a broken
+    /// compression stream. Those are accidents of one exchange and the next attempt usually gets
+    /// the document. A well-formed document of another shape is the provider's actual answer
+    /// (a changed API, a model that does not match it): asking again gets the same answer, so
+    /// retrying would only delay the error that names the field.
+    pub(crate) async fn send<R>(
+        &self,
+        outgoing: &Outgoing<'_>,
+        attempts: &impl Attempts,
+        decode: impl Fn(&Response) -> Result<R, HttpError>,
+    ) -> Result<(Response, R), HttpError> {
         let Outgoing { method, url, retry_on, .. } = *outgoing;
         let max_retries = outgoing.retries.unwrap_or(self.options.max_retries);
         let timeout = outgoing.timeout.unwrap_or(self.options.timeout);
@@ -209,7 +235,7 @@ impl Transport {
             if status == StatusCode::UNAUTHORIZED {
                 if refreshed_after_401 && outgoing.any_status {
                     record().await?;
-                    return Ok(Response { request: described, status, headers, body: bytes });
+                    return passed_on(Response { request: described, status, headers, body: bytes }, &decode);
                 }
                 if refreshed_after_401 {
                     record().await?;
@@ -240,8 +266,28 @@ impl Transport {
             }
 
             if status.is_success() {
-                record().await?;
-                return Ok(Response { request: described, status, headers, body: bytes });
+                let response = Response { request: described, status, headers, body: bytes };
+                let decoded = decode(&response);
+                if let Err(HttpError::InvalidBody { message, .. }) = &decoded
+                    && retries < max_retries
+                {
+                    let reason = format!("unreadable body: {message}");
+                    let wait = backoff.next_delay();
+                    retries += 1;
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    self.log_retry(method, &sent_url, &reason, wait, retries, max_retries);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                let Response { request, headers, body, .. } = &response;
+                self.record(method, &sent_url, request, status, headers, body).await?;
+                return match decoded {
+                    Ok(value) => Ok((response, value)),
+                    Err(HttpError::InvalidBody { request, content_type, message, excerpt, .. }) => {
+                        Err(HttpError::InvalidBody { request, content_type, message, excerpt, attempts: attempts_made })
+                    }
+                    Err(error) => Err(error),
+                };
             }
             if status.is_redirection() {
                 record().await?;
@@ -278,7 +324,7 @@ impl Transport {
             }
             record().await?;
             if outgoing.any_status {
-                return Ok(Response { request: described, status, headers, body: bytes });
+                return passed_on(Response { request: described, status, headers, body: bytes }, &decode);
             }
             let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             return Err(HttpError::Status {

@@ -27,8 +27,8 @@ pub use metrics::Metrics;
 
 use crate::engine::{RunReport, Runtime};
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::store::{DeliveryRecord, RunStatus, Store};
-use crate::webhooks::{SyncErrorInfo, SyncIdentity, SyncWebhook, WebhookSender, WebhookSyncType};
+use crate::store::{DeliveryRecord, OutgoingWebhook, QueuedWebhook, RunStatus, Store, Unannounced};
+use crate::webhooks::{SyncWebhook, WebhookSender, serialize_body, webhooks_for};
 use crate::{Connection, SyncRegistration};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -135,6 +135,19 @@ impl Server {
             Arc::new(WebhookSender::new(options.webhook_urls.clone(), key).min_delay(options.webhook_retry_delay))
         });
         let runtime = Arc::new(runtime);
+        if let Some(sender) = &sender {
+            // Read before the scheduler starts, so these are only the webhooks of earlier
+            // processes (this one's are delivered by the runs that queue them).
+            match runtime.store().pending_webhooks(REDELIVERY_BATCH).await {
+                Ok(pending) => {
+                    tokio::spawn(redeliver(runtime.store().clone(), sender.clone(), metrics.clone(), pending));
+                }
+                Err(e) => {
+                    let error = nango_types::text::error_chain(&e);
+                    tracing::error!(%error, "cannot read the webhooks queued before this start");
+                }
+            }
+        }
         let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
         let listener = tokio::net::TcpListener::bind(options.addr).await?;
@@ -304,7 +317,9 @@ async fn count_requests(State(state): State<Arc<AppState>>, request: Request, ne
 }
 
 /// After each run: metrics, then the webhooks in their own task (a slow receiver must not hold
-/// the scheduler), their attempts kept in the store.
+/// the scheduler): queued in the store, announcing everything not announced yet (see
+/// [`crate::webhooks::webhooks_for`]), then delivered, their attempts kept, and taken off the
+/// queue.
 fn after_run(
     store: Store,
     metrics: Metrics,
@@ -317,62 +332,74 @@ fn after_run(
         let store = store.clone();
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            for webhook in webhooks_for(&connection, sync, &report, always) {
-                let model = webhook.model.clone();
-                let attempts = sender.deliver(&webhook).await;
-                metrics.webhook_attempts(&attempts);
-                let records: Vec<DeliveryRecord> = attempts
-                    .into_iter()
-                    .map(|attempt| DeliveryRecord { run: report.run_id, model: model.clone(), attempt })
-                    .collect();
-                if let Err(e) = store.record_deliveries(&records).await {
-                    tracing::error!(error = %nango_types::text::error_chain(&e), "cannot keep webhook delivery attempts");
+            let queued = match queue_webhooks(&store, &connection, sync, &report, always).await {
+                Ok(queued) => queued,
+                Err(e) => {
+                    // The changes stay unannounced: the next successful run's webhooks carry them.
+                    let error = nango_types::text::error_chain(&e);
+                    tracing::error!(sync = sync.descriptor.name, run = report.run_id, %error, "cannot queue webhooks");
+                    return;
                 }
+            };
+            for webhook in queued {
+                deliver_queued(&store, &sender, &metrics, webhook).await;
             }
         });
     })
 }
 
-/// The webhooks of one run: one per model (spec §6.2); none for a run that changed nothing
-/// unless `always`.
-pub fn webhooks_for(
+/// Queues the webhooks of a run: after a success, one per model announcing what changed since
+/// the last announcement, in the store's transaction that marks it announced; after a failure,
+/// the error webhooks.
+async fn queue_webhooks(
+    store: &Store,
     connection: &Connection,
     sync: &'static SyncRegistration,
     report: &RunReport,
     always: bool,
-) -> Vec<SyncWebhook> {
-    let sync_type =
-        if report.last_sync_date.is_none() { WebhookSyncType::Initial } else { WebhookSyncType::Incremental };
-    sync.descriptor
-        .outputs
-        .iter()
-        .filter_map(|model| {
-            let identity = SyncIdentity::new(
-                connection.connection_id.clone(),
-                connection.provider_config_key.clone(),
-                sync.descriptor.name,
-                *model,
-            );
-            let hook = if report.status == RunStatus::Success {
-                let c = report.counts.get(*model).copied().unwrap_or_default();
-                if c.is_empty() && !always {
-                    return None;
-                }
-                SyncWebhook::success(identity, sync_type, report.started_at, c)
-            } else {
-                let error = SyncErrorInfo::new("script_error", report.error.clone().unwrap_or_default());
-                let failed_at = chrono::Duration::from_std(report.duration)
-                    .ok()
-                    .and_then(|d| report.started_at.checked_add_signed(d))
-                    .unwrap_or(report.started_at);
-                SyncWebhook::error(identity, sync_type, error, report.started_at, failed_at)
-            };
-            let uses_checkpoints = report.checkpoint_from.is_some() || report.checkpoint_to.is_some();
-            Some(if uses_checkpoints {
-                hook.with_checkpoints(report.checkpoint_from.clone(), report.checkpoint_to.clone())
-            } else {
-                hook
-            })
-        })
-        .collect()
+) -> Result<Vec<QueuedWebhook>, crate::store::StoreError> {
+    let outgoing = |hook: &SyncWebhook| OutgoingWebhook { model: hook.model.clone(), body: serialize_body(hook) };
+    if report.status != RunStatus::Success {
+        let hooks: Vec<OutgoingWebhook> =
+            webhooks_for(connection, sync, report, always, &[]).iter().map(outgoing).collect();
+        return store.queue_webhooks(report.run_id, &hooks).await;
+    }
+    let Some(key) = store.connection_key(&connection.provider_config_key, &connection.connection_id).await? else {
+        return Ok(Vec::new()); // deleted since the run ended
+    };
+    let compose = |unannounced: &[Unannounced]| {
+        webhooks_for(connection, sync, report, always, unannounced).iter().map(outgoing).collect()
+    };
+    store.announce(key, sync.descriptor.name, report.run_id, sync.descriptor.outputs, &compose).await
+}
+
+/// Delivers a queued webhook, keeps its attempts and takes it off the queue (also when every
+/// attempt failed: the attempts show it, and the records stay readable).
+async fn deliver_queued(store: &Store, sender: &WebhookSender, metrics: &Metrics, webhook: QueuedWebhook) {
+    let attempts = sender.deliver_queued(&webhook).await;
+    metrics.webhook_attempts(&attempts);
+    let records: Vec<DeliveryRecord> = attempts
+        .into_iter()
+        .map(|attempt| DeliveryRecord { run: webhook.run, model: webhook.model.clone(), attempt })
+        .collect();
+    if let Err(e) = store.record_deliveries(&records).await {
+        tracing::error!(error = %nango_types::text::error_chain(&e), "cannot keep webhook delivery attempts");
+    }
+    if let Err(e) = store.webhook_done(webhook.id).await {
+        tracing::error!(error = %nango_types::text::error_chain(&e), "cannot take a delivered webhook off the queue");
+    }
+}
+
+/// Webhooks queued at most this many at a time when `serve` starts.
+const REDELIVERY_BATCH: u32 = 1000;
+
+/// Sends the webhooks a previous process queued and did not deliver (it was killed or stopped
+/// first), in their order.
+async fn redeliver(store: Store, sender: Arc<WebhookSender>, metrics: Metrics, pending: Vec<QueuedWebhook>) {
+    if !pending.is_empty() {
+        tracing::info!(count = pending.len(), "delivering webhooks queued before this start");
+    }
+    for webhook in pending {
+        deliver_queued(&store, &sender, &metrics, webhook).await;
+    }
 }

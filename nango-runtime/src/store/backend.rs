@@ -26,8 +26,8 @@
 use super::DeliveryRecord;
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectionKey, ConnectionProfile, ConsoleSession, EndUser,
-    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, PreparedRecord, Pruned, RecordChange, RecordPage, RecordQuery,
-    RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
+    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OutgoingWebhook, PreparedRecord, Pruned, QueuedWebhook,
+    RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState, Unannounced,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -209,8 +209,8 @@ pub trait LeaseBackend: Send + Sync {
 #[async_trait]
 pub trait RecordBackend: Send + Sync {
     /// Applies one batch of one model in one write transaction: reads the stored state of the
-    /// batch's ids, plans with [`Batch::plan`](super::policy::Batch::plan) and writes the plan;
-    /// returns its counts.
+    /// batch's ids, plans with [`Batch::plan`](super::policy::Batch::plan), writes the plan and
+    /// adds its counts to the run's (for [`DeliveryBackend::announce`]); returns its counts.
     async fn apply(
         &self,
         run: RunIds,
@@ -218,7 +218,8 @@ pub trait RecordBackend: Send + Sync {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> StoreResult<ChangeCounts>;
-    /// Soft-deletes live records of `model` not seen since the run's epoch; how many.
+    /// Soft-deletes live records of `model` not seen since the run's epoch (adding them to the
+    /// run's counts in the same transaction); how many.
     async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64>;
     /// The stored state of some records, as seen outside any run (`seen_in_run` is false); with
     /// their JSON when `with_json`.
@@ -353,9 +354,36 @@ pub trait ActionResultBackend: Send + Sync {
     async fn action_result(&self, id: &str) -> StoreResult<Option<ActionResult>>;
 }
 
-/// Webhook delivery attempts.
+/// Makes the sync webhooks of one announcement from what is still unannounced, per model; see
+/// [`DeliveryBackend::announce`].
+pub type ComposeWebhooks<'a> = &'a (dyn Fn(&[Unannounced]) -> Vec<OutgoingWebhook> + Send + Sync);
+
+/// Sync webhooks: what they announced so far, the queue of those not delivered yet, and every
+/// delivery attempt.
+///
+/// What runs changed is counted by [`RecordBackend::apply`] and [`RecordBackend::sweep_unseen`]
+/// per (run, model), in the transaction of the write, so a run killed half-way has its changes
+/// counted as well as one that ended.
 #[async_trait]
 pub trait DeliveryBackend: Send + Sync {
+    /// Announces the changes of `sync` for a connection, in one write transaction: for each of
+    /// `models`, sums the changes of the sync's runs after the last announced one up to `run`
+    /// (crashed and failed runs included), hands the sums to `compose`, queues the webhooks it
+    /// makes and records `run` as announced for every model. Returns the queued webhooks.
+    async fn announce(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        run: i64,
+        models: &[&str],
+        compose: ComposeWebhooks<'_>,
+    ) -> StoreResult<Vec<QueuedWebhook>>;
+    /// Queues webhooks that announce nothing (a failed run's), for delivery.
+    async fn queue_webhooks(&self, run: i64, webhooks: &[OutgoingWebhook]) -> StoreResult<Vec<QueuedWebhook>>;
+    /// Queued webhooks not delivered yet, oldest first.
+    async fn pending_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedWebhook>>;
+    /// Takes a webhook off the queue: delivered, or given up after its retries.
+    async fn webhook_done(&self, id: i64) -> StoreResult<()>;
     /// Keeps delivery attempts.
     async fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> StoreResult<()>;
     /// Recent delivery attempts, newest first (of one run when given).

@@ -612,6 +612,71 @@ impl Store {
         self.backend.set_next_run(connection, sync, at).await
     }
 
+    /// Announces the changes of `sync` for a connection up to run `run`: for each of `models`,
+    /// the changes of every run since the last announcement (crashed and failed runs included)
+    /// are summed and handed to `compose`, whose webhooks are queued, in one transaction that
+    /// also records `run` as announced. Returns the queued webhooks, to deliver and then take off
+    /// the queue with [`Store::webhook_done`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use nango_runtime::{Connection, RecordChange, crypto::Sealer};
+    /// use nango_runtime::store::{OutgoingWebhook, PreparedRecord, RunEnd, RunStatus, Store};
+    /// let dir = std::env::temp_dir().join(format!("nango-doc-announce-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let url = format!("sqlite://{}", dir.join("nango.db").display());
+    /// let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
+    /// let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+    /// let record = |id: u32| PreparedRecord::new("Ticket", serde_json::json!({"id": id})).unwrap();
+    ///
+    /// // A run that was killed after writing two records, then one that wrote a third.
+    /// let killed = store.begin_run(key, "tickets", false).await.unwrap();
+    /// store.apply(killed.ids, "Ticket", RecordChange::Save, vec![record(1), record(2)]).await.unwrap();
+    /// let next = store.begin_run(key, "tickets", false).await.unwrap();
+    /// store.apply(next.ids, "Ticket", RecordChange::Save, vec![record(3)]).await.unwrap();
+    ///
+    /// let queued = store
+    ///     .announce(key, "tickets", next.ids.run, &["Ticket"], &|unannounced| {
+    ///         assert_eq!(unannounced[0].counts.added, 3);
+    ///         // The killed run's start (the store keeps microseconds).
+    ///         let since = unannounced[0].since.map(|t| t.timestamp_micros());
+    ///         assert_eq!(since, Some(killed.started_at.timestamp_micros()));
+    ///         vec![OutgoingWebhook { model: "Ticket".into(), body: b"{}".to_vec() }]
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(store.pending_webhooks(10).await.unwrap(), queued);
+    /// store.webhook_done(queued[0].id).await.unwrap();
+    /// assert!(store.pending_webhooks(10).await.unwrap().is_empty());
+    /// # });
+    /// ```
+    pub async fn announce(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        run: i64,
+        models: &[&str],
+        compose: super::backend::ComposeWebhooks<'_>,
+    ) -> StoreResult<Vec<QueuedWebhook>> {
+        self.backend.announce(connection, sync, run, models, compose).await
+    }
+
+    /// Queues webhooks that announce nothing (a failed run's) for delivery.
+    pub async fn queue_webhooks(&self, run: i64, webhooks: &[OutgoingWebhook]) -> StoreResult<Vec<QueuedWebhook>> {
+        self.backend.queue_webhooks(run, webhooks).await
+    }
+
+    /// Queued webhooks not delivered yet (left by a process that stopped before sending them),
+    /// oldest first.
+    pub async fn pending_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedWebhook>> {
+        self.backend.pending_webhooks(limit).await
+    }
+
+    /// Takes a webhook off the queue: delivered, or given up after its retries.
+    pub async fn webhook_done(&self, id: i64) -> StoreResult<()> {
+        self.backend.webhook_done(id).await
+    }
+
     /// Replaces the metadata of several connections at once (all or none).
     pub async fn replace_metadata(&self, connections: &[ConnectionKey], metadata: &Value) -> StoreResult<()> {
         self.backend.update_metadata(connections, metadata, false).await

@@ -645,6 +645,66 @@ pub struct DeliveryRecord {
     pub attempt: DeliveryAttempt,
 }
 
+/// The changes of one model that no sync webhook has announced yet: those of the runs of a
+/// (connection, sync) since the last announcement, crashed and failed runs included (each write
+/// counts its changes in its own transaction, so a run killed half-way is counted too).
+///
+/// ```
+/// use nango_runtime::store::{ChangeCounts, Unannounced};
+/// let u = Unannounced { model: "Ticket".into(), counts: ChangeCounts { added: 2, ..Default::default() }, since: None };
+/// assert!(!u.counts.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unannounced {
+    /// The model.
+    pub model: String,
+    /// Added, updated and deleted records, summed over the runs.
+    pub counts: ChangeCounts,
+    /// Start of the earliest of those runs that changed a record of the model (`None` when none
+    /// did): every such record was modified at or after it.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// A sync webhook to queue: its model and its exact body (the bytes that are signed and sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingWebhook {
+    /// The model it is about.
+    pub model: String,
+    /// The serialised payload.
+    pub body: Vec<u8>,
+}
+
+/// A webhook kept in the store until it has been delivered (or its delivery gave up), so that a
+/// process killed before delivering it leaves it for the next one to send.
+///
+/// ```
+/// use nango_runtime::store::QueuedWebhook;
+/// let q = QueuedWebhook { id: 7, run: 3, model: "Ticket".into(), body: b"{}".to_vec(), queued_at: chrono::Utc::now() };
+/// assert_eq!(q.webhook_id(), q.clone().webhook_id()); // the same on every attempt and redelivery
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedWebhook {
+    /// Its number in the queue.
+    pub id: i64,
+    /// The run that queued it.
+    pub run: i64,
+    /// The model it is about.
+    pub model: String,
+    /// The serialised payload.
+    pub body: Vec<u8>,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+}
+
+impl QueuedWebhook {
+    /// Its delivery id (`X-Nango-Rs-Webhook-Id`): the same on every attempt and redelivery, so a
+    /// receiver can drop a webhook it has already processed; unlikely to repeat across databases.
+    pub fn webhook_id(&self) -> String {
+        let key = format!("{}:{}:{}:{}", self.id, self.run, self.model, self.queued_at.timestamp_micros());
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(key.as_bytes()))
+    }
+}
+
 /// A signed-in console session as the store keeps it.
 ///
 /// The store never holds the session id the browser carries, only a keyed digest of it

@@ -4,8 +4,10 @@
 //! ([`sign`], [`verify_hmac`], [`verify_timestamped`]) and the receivers' side
 //! ([`WebhookVerifier`], the [`VerifiedWebhook`] axum extractor) live in the `nango-client`
 //! crate, which consumers use without the runtime; they are re-exported here under their old
-//! paths, and the formats are described in `nango_client::webhooks`. What only the service does,
-//! sending, is [`WebhookSender`] (in `webhooks/sending.rs`).
+//! paths, and the formats are described in `nango_client::webhooks`. What only the service does:
+//! deciding what a run's webhooks announce ([`webhooks_for`], in `webhooks/announcing.rs`: every
+//! change since the previous webhook, killed runs included, queued in the store until delivered)
+//! and sending them ([`WebhookSender`], in `webhooks/sending.rs`).
 //!
 //! # Delivery
 //!
@@ -13,7 +15,9 @@
 //! URL), retries network errors and 5xx responses with exponential backoff, never 3xx or 4xx,
 //! does not follow redirects, and returns every attempt ([`DeliveryAttempt`]) for the caller to
 //! store: a failing receiver never fails the sync. Each attempt is signed at its own send time,
-//! so a late retry is not refused as stale.
+//! so a late retry is not refused as stale. A webhook from the store's queue
+//! ([`WebhookSender::deliver_queued`]) also carries its delivery id ([`WEBHOOK_ID_HEADER`]),
+//! the same when a restarted service sends it again.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -34,11 +38,13 @@
 //! assert_eq!(headers.timestamped.split(',').next(), Some("t=1767348000"));
 //! ```
 
+mod announcing;
 mod sending;
 
+pub use announcing::webhooks_for;
 pub use nango_client::webhooks::{
     ChangeCounts, Checkpoints, HMAC_HEADER, LEGACY_HEADER, SignedHeaders, SyncErrorInfo, SyncIdentity, SyncWebhook,
-    TIMESTAMPED_HEADER, VerifiedWebhook, WebhookError, WebhookRejection, WebhookSyncType, WebhookVerifier,
-    serialize_body, sign, to_stable_json, verify_hmac, verify_timestamped,
+    TIMESTAMPED_HEADER, VerifiedWebhook, WEBHOOK_ID_HEADER, WebhookError, WebhookRejection, WebhookSyncType,
+    WebhookVerifier, serialize_body, sign, to_stable_json, verify_hmac, verify_timestamped,
 };
 pub use sending::{DeliveryAttempt, WebhookSender};

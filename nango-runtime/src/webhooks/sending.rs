@@ -187,11 +187,30 @@ impl WebhookSender {
     /// # }
     /// ```
     pub async fn deliver_body(&self, body: &[u8]) -> Vec<DeliveryAttempt> {
-        let per_url = self.urls.iter().map(|url| self.deliver_to(url, body));
+        self.deliver_with_id(body, None).await
+    }
+
+    /// Posts a webhook taken from the store's queue, with its delivery id in
+    /// [`WEBHOOK_ID_HEADER`](super::WEBHOOK_ID_HEADER) (the same on every redelivery).
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: nango_runtime::webhooks::WebhookSender, store: nango_runtime::store::Store) -> Result<(), nango_runtime::store::StoreError> {
+    /// for queued in store.pending_webhooks(100).await? {
+    ///     let attempts = sender.deliver_queued(&queued).await;
+    ///     store.webhook_done(queued.id).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn deliver_queued(&self, webhook: &crate::store::QueuedWebhook) -> Vec<DeliveryAttempt> {
+        self.deliver_with_id(&webhook.body, Some(&webhook.webhook_id())).await
+    }
+
+    async fn deliver_with_id(&self, body: &[u8], id: Option<&str>) -> Vec<DeliveryAttempt> {
+        let per_url = self.urls.iter().map(|url| self.deliver_to(url, body, id));
         futures_util::future::join_all(per_url).await.into_iter().flatten().collect()
     }
 
-    async fn deliver_to(&self, url: &str, body: &[u8]) -> Vec<DeliveryAttempt> {
+    async fn deliver_to(&self, url: &str, body: &[u8], id: Option<&str>) -> Vec<DeliveryAttempt> {
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(self.min_delay)
             .with_max_delay(Duration::from_secs(60).max(self.min_delay))
@@ -203,7 +222,7 @@ impl WebhookSender {
         let mut attempts = Vec::new();
         let max = self.retries + 1;
         for attempt in 1..=max {
-            let (record, retryable) = self.attempt(url, body, attempt).await;
+            let (record, retryable) = self.attempt(url, body, id, attempt).await;
             let failed = !record.succeeded();
             let error = record.error.clone();
             attempts.push(record);
@@ -237,7 +256,7 @@ impl WebhookSender {
     }
 
     /// One POST; the record and whether a failure may be retried (network errors and 5xx).
-    async fn attempt(&self, url: &str, body: &[u8], attempt: u32) -> (DeliveryAttempt, bool) {
+    async fn attempt(&self, url: &str, body: &[u8], id: Option<&str>, attempt: u32) -> (DeliveryAttempt, bool) {
         let at = Utc::now();
         let started = Instant::now();
         let mut request = self
@@ -247,6 +266,9 @@ impl WebhookSender {
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, USER_AGENT_VALUE)
             .body(body.to_vec());
+        if let Some(id) = id {
+            request = request.header(super::WEBHOOK_ID_HEADER, id);
+        }
         if let Some(key) = &self.signing_key {
             // Signed per attempt so the timestamp is the send time of this attempt.
             for (name, value) in sign(key, body, at).pairs() {

@@ -20,6 +20,14 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The key WebDriver names element references with.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// How long a wait for something a test expects may last before the test gives up: a guard
+/// against hanging, not a measure of speed. What is awaited (a page, a run, a delivery) usually
+/// comes within milliseconds; on a machine loaded by parallel builds it may take seconds.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// How often a wait looks again.
+const LOOK_AGAIN: Duration = Duration::from_millis(25);
+
 /// An error answered by the driver (`no such element`, `stale element reference`...) or a
 /// failure to talk to it.
 #[derive(Debug, Clone)]
@@ -33,6 +41,26 @@ impl std::fmt::Display for WdError {
         write!(f, "{}: {}", self.error, self.message)
     }
 }
+
+impl WdError {
+    /// Whether the element was in a page that has been replaced since (a navigation, or the
+    /// page reloading itself): looking it up again in the new page is the way on. Chromedriver
+    /// says so in several ways: `stale element reference`, `no such element` for an element of
+    /// a document it no longer knows, or an `unknown error` from the browser's inspector about a
+    /// node that does not belong to the document (or is detached from it).
+    pub fn is_stale(&self) -> bool {
+        match self.error.as_str() {
+            "stale element reference" | "no such element" => true,
+            "unknown error" => ["does not belong to the document", "detached"].iter().any(|m| self.message.contains(m)),
+            _ => false,
+        }
+    }
+}
+
+/// A mark left on the page shown (a property of its window): another page, which has a window
+/// of its own, does not carry it. See [`Browser::mark_page`].
+#[derive(Debug, Clone)]
+pub struct PageMark(String);
 
 impl From<reqwest::Error> for WdError {
     fn from(e: reqwest::Error) -> Self {
@@ -186,14 +214,13 @@ impl Browser {
         Ok(self.command(reqwest::Method::GET, "/url", None).await?.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Reloads the page.
-    pub async fn refresh(&self) -> Result<(), WdError> {
-        self.command(reqwest::Method::POST, "/refresh", None).await.map(drop)
-    }
-
-    /// The page's HTML as the browser has it.
-    pub async fn source(&self) -> Result<String, WdError> {
-        Ok(self.command(reqwest::Method::GET, "/source", None).await?.as_str().unwrap_or_default().to_owned())
+    /// What the page shown says (its body's text, without the markup and the inlined style
+    /// sheet), for failure messages.
+    pub async fn visible_text(&self) -> String {
+        match self.find("body").await {
+            Ok(body) => self.text(&body).await.unwrap_or_else(|e| format!("(cannot read the page: {e})")),
+            Err(e) => format!("(cannot read the page: {e})"),
+        }
     }
 
     fn element_of(value: &Value) -> Result<Element, WdError> {
@@ -227,6 +254,56 @@ impl Browser {
     /// it starts has loaded).
     pub async fn click(&self, element: &Element) -> Result<(), WdError> {
         self.command(reqwest::Method::POST, &format!("/element/{}/click", element.0), None).await.map(drop)
+    }
+
+    /// Marks the page shown, so that [`Browser::wait_for_next_page`] can tell when another
+    /// one has replaced it.
+    pub async fn mark_page(&self) -> Result<PageMark, WdError> {
+        static MARKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = MARKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mark = format!("page-{}-{n}", std::process::id());
+        self.execute(&format!("window.__testPageMark = '{mark}'; return true")).await?;
+        Ok(PageMark(mark))
+    }
+
+    /// Waits until the page marked with `mark` has been replaced by another and that one has
+    /// loaded. A click's command can return before the browser has started the navigation the
+    /// click causes (a form's POST and its redirect), so the URL and the page read right after
+    /// a click may still be the old ones; this waits for the navigation itself. While the
+    /// browser is between two pages it may refuse a script for a moment: it is asked again.
+    pub async fn wait_for_next_page(&self, mark: &PageMark) -> Result<(), WdError> {
+        let deadline = Instant::now() + HANG_GUARD;
+        let mut refused = None;
+        loop {
+            match self.execute("return [window.__testPageMark || null, document.readyState]").await {
+                Ok(seen) if seen[0] != json!(mark.0) && seen[1] == json!("complete") => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.error == "transport" => return Err(e),
+                Err(e) => refused = Some(e),
+            }
+            if Instant::now() > deadline {
+                let last = refused.map(|e| format!(" (last refusal: {e})")).unwrap_or_default();
+                return Err(WdError {
+                    error: "timeout".into(),
+                    message: format!("the page was not replaced by the next one within {HANG_GUARD:?}{last}"),
+                });
+            }
+            tokio::time::sleep(LOOK_AGAIN).await;
+        }
+    }
+
+    /// Clicks an element that leads to another page (a link, a form's button) and returns once
+    /// that page has loaded (see [`Browser::wait_for_next_page`]).
+    pub async fn click_to_next_page(&self, element: &Element) -> Result<(), WdError> {
+        let mark = self.mark_page().await?;
+        self.click(element).await?;
+        self.wait_for_next_page(&mark).await
+    }
+
+    /// Runs `script` (a function body: `return` gives the value) in the page shown.
+    pub async fn execute(&self, script: &str) -> Result<Value, WdError> {
+        let body = json!({"script": script, "args": []});
+        self.command(reqwest::Method::POST, "/execute/sync", Some(body)).await
     }
 
     /// Types text into an element (an input field).

@@ -36,6 +36,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0006_run_leases_and_pending_triggers.sql"),
     ),
     (7, "sealing key check", include_str!("../../../migrations/sqlite/0007_sealing_key_check.sql")),
+    (8, "webhook announcements", include_str!("../../../migrations/sqlite/0008_webhook_announcements.sql")),
 ];
 
 /// The newest schema version this program knows.

@@ -10,8 +10,8 @@ mod integrations;
 mod migrate;
 
 use super::backend::{
-    Backend, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend, Reseal,
-    ScheduleBackend, SealedConnection, SealedCredentials, SealedRow, SessionBackend,
+    Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend,
+    Reseal, ScheduleBackend, SealedConnection, SealedCredentials, SealedRow, SessionBackend,
 };
 use super::error::During;
 use super::policy::{Batch, ExistingRecord, LastAction};
@@ -282,6 +282,86 @@ async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
         .fetch_one(&mut *tx)
         .await
         .during("numbering the write")
+}
+
+/// The counts of the run of the `runs` row being updated, as `runs.counts` keeps them (a JSON
+/// object of model to counts), summed from `run_changes`: what its writes counted, each in its
+/// own transaction. A macro so that it can be `concat!`ed into statements.
+macro_rules! run_changes_of_runs_row {
+    () => {
+        "(SELECT COALESCE(json_group_object(c.model, json_object('added', c.added, 'updated', c.updated, \
+         'deleted', c.deleted)), '{}') FROM run_changes c WHERE c.run = runs.id)"
+    };
+}
+
+/// Adds a write's counts to its run's, in the write's transaction.
+async fn add_run_changes(
+    tx: &mut sqlx::SqliteConnection,
+    run: i64,
+    model: &str,
+    counts: ChangeCounts,
+) -> StoreResult<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let count = |n: u64| n.min(i64::MAX as u64) as i64;
+    sqlx::query(
+        "INSERT INTO run_changes (run, model, added, updated, deleted) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (run, model) DO UPDATE SET added = added + excluded.added, \
+         updated = updated + excluded.updated, deleted = deleted + excluded.deleted",
+    )
+    .bind(run)
+    .bind(model)
+    .bind(count(counts.added))
+    .bind(count(counts.updated))
+    .bind(count(counts.deleted))
+    .execute(&mut *tx)
+    .await
+    .during("counting the run's changes")?;
+    Ok(())
+}
+
+fn queued_from_row(row: &SqliteRow) -> StoreResult<QueuedWebhook> {
+    let read = || -> sqlx::Result<QueuedWebhook> {
+        Ok(QueuedWebhook {
+            id: row.try_get("id")?,
+            run: row.try_get("run")?,
+            model: row.try_get("model")?,
+            body: row.try_get("body")?,
+            queued_at: from_micros(row.try_get("queued_at")?),
+        })
+    };
+    read().during("reading queued webhooks")
+}
+
+/// Queues webhooks in an open transaction.
+async fn queue_in(
+    tx: &mut sqlx::SqliteConnection,
+    run: i64,
+    webhooks: &[OutgoingWebhook],
+) -> StoreResult<Vec<QueuedWebhook>> {
+    let queued_at = Utc::now();
+    let mut queued = Vec::with_capacity(webhooks.len());
+    for webhook in webhooks {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhook_queue (run, model, body, queued_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(run)
+        .bind(&webhook.model)
+        .bind(&webhook.body)
+        .bind(to_micros(queued_at))
+        .fetch_one(&mut *tx)
+        .await
+        .during("queueing a webhook")?;
+        queued.push(QueuedWebhook {
+            id,
+            run,
+            model: webhook.model.clone(),
+            body: webhook.body.clone(),
+            queued_at: from_micros(to_micros(queued_at)),
+        });
+    }
+    Ok(queued)
 }
 
 #[async_trait]
@@ -702,8 +782,7 @@ impl ScheduleBackend for SqliteBackend {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
         // The caller holds the lease: whoever ran these is gone.
         sqlx::query(AssertSqlSafe(format!(
-            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
-             WHERE connection = $1 AND sync = $2 AND status = 'RUNNING'"
+            "UPDATE runs SET {CLOSE_INTERRUPTED} WHERE connection = $1 AND sync = $2 AND status = 'RUNNING'"
         )))
         .bind(connection.get())
         .bind(sync)
@@ -798,7 +877,13 @@ impl ScheduleBackend for SqliteBackend {
         .await
         .during(OP)?;
         if ended.rows_affected() == 0 {
-            // Another process closed it after this one lost its lease: its verdict stands.
+            // Another process closed it after this one lost its lease: its verdict stands, but
+            // this process may have written since, so the counts are taken again.
+            sqlx::query(concat!("UPDATE runs SET counts = ", run_changes_of_runs_row!(), " WHERE id = $1"))
+                .bind(run.ids.run)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
             tx.commit().await.during(OP)?;
             return Ok(());
         }
@@ -967,9 +1052,14 @@ impl ScheduleBackend for SqliteBackend {
     }
 }
 
-/// The error of a run closed because the process running it stopped.
-const INTERRUPTED: &str =
-    "interrupted: the process running it stopped before it ended; it ended when it was last known alive";
+/// The `SET` list that closes a run whose process stopped: failed, ended when it was last known
+/// alive, and with the counts its writes added to `run_changes` (each in its own transaction, so
+/// they are exactly what it wrote before it died) instead of the `{}` it started with.
+const CLOSE_INTERRUPTED: &str = concat!(
+    "status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = 'interrupted: the process running it \
+     stopped before it ended; it ended when it was last known alive', counts = ",
+    run_changes_of_runs_row!()
+);
 
 #[async_trait]
 impl LeaseBackend for SqliteBackend {
@@ -1076,8 +1166,7 @@ impl LeaseBackend for SqliteBackend {
 
     async fn close_stale_runs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let closed = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE runs SET status = 'FAILED', ended_at = COALESCE(heartbeat_at, started_at), error = '{INTERRUPTED}' \
-             WHERE status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM sync_leases l \
+            "UPDATE runs SET {CLOSE_INTERRUPTED} WHERE status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM sync_leases l \
              WHERE l.connection = runs.connection AND l.sync = runs.sync AND l.expires_at > $1)"
         )))
         .bind(to_micros(now))
@@ -1133,6 +1222,7 @@ impl RecordBackend for SqliteBackend {
             )
             .await?;
         }
+        add_run_changes(&mut tx, run.run, model, plan.counts).await?;
         tx.commit().await.during(OP)?;
         for id in &plan.ignored {
             tracing::warn!(model, id = %id, "batch_update of a record that is not stored: ignored");
@@ -1157,8 +1247,10 @@ impl RecordBackend for SqliteBackend {
         .execute(&mut *tx)
         .await
         .during(OP)?;
+        let deleted = done.rows_affected();
+        add_run_changes(&mut tx, run.run, model, ChangeCounts { deleted, ..Default::default() }).await?;
         tx.commit().await.during(OP)?;
-        Ok(done.rows_affected())
+        Ok(deleted)
     }
 
     async fn existing(
@@ -1309,6 +1401,103 @@ impl RecordBackend for SqliteBackend {
 
 #[async_trait]
 impl DeliveryBackend for SqliteBackend {
+    async fn announce(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        run: i64,
+        models: &[&str],
+        compose: ComposeWebhooks<'_>,
+    ) -> StoreResult<Vec<QueuedWebhook>> {
+        const OP: &str = "announcing a run's changes";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        let mut unannounced = Vec::with_capacity(models.len());
+        for model in models {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT last_run FROM webhook_announcements WHERE connection = $1 AND sync = $2 AND model = $3",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(*model)
+            .fetch_optional(&mut *tx)
+            .await
+            .during(OP)?;
+            let row = sqlx::query(
+                "SELECT COALESCE(SUM(c.added), 0) AS added, COALESCE(SUM(c.updated), 0) AS updated, \
+                 COALESCE(SUM(c.deleted), 0) AS deleted, \
+                 MIN(CASE WHEN c.added + c.updated + c.deleted > 0 THEN r.started_at END) AS since \
+                 FROM runs r JOIN run_changes c ON c.run = r.id \
+                 WHERE r.connection = $1 AND r.sync = $2 AND r.id > $3 AND r.id <= $4 AND c.model = $5",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(last.unwrap_or(0))
+            .bind(run)
+            .bind(*model)
+            .fetch_one(&mut *tx)
+            .await
+            .during(OP)?;
+            let read = || -> sqlx::Result<Unannounced> {
+                let count = |column: &str| row.try_get::<i64, _>(column).map(|n| n.max(0) as u64);
+                Ok(Unannounced {
+                    model: (*model).to_owned(),
+                    counts: ChangeCounts {
+                        added: count("added")?,
+                        updated: count("updated")?,
+                        deleted: count("deleted")?,
+                    },
+                    since: row.try_get::<Option<i64>, _>("since")?.map(from_micros),
+                })
+            };
+            unannounced.push(read().during(OP)?);
+            sqlx::query(
+                "INSERT INTO webhook_announcements (connection, sync, model, last_run) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (connection, sync, model) DO UPDATE SET last_run = MAX(last_run, excluded.last_run)",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(*model)
+            .bind(run)
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
+        }
+        let queued = queue_in(&mut tx, run, &compose(&unannounced)).await?;
+        tx.commit().await.during(OP)?;
+        Ok(queued)
+    }
+
+    async fn queue_webhooks(&self, run: i64, webhooks: &[OutgoingWebhook]) -> StoreResult<Vec<QueuedWebhook>> {
+        if webhooks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during("queueing webhooks")?;
+        let queued = queue_in(&mut tx, run, webhooks).await?;
+        tx.commit().await.during("queueing webhooks")?;
+        Ok(queued)
+    }
+
+    async fn pending_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedWebhook>> {
+        let rows = sqlx::query(
+            "SELECT id, run, model, body, queued_at FROM webhook_queue WHERE done_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .during("reading queued webhooks")?;
+        rows.iter().map(queued_from_row).collect()
+    }
+
+    async fn webhook_done(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE webhook_queue SET done_at = $1 WHERE id = $2")
+            .bind(to_micros(Utc::now()))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .during("taking a webhook off the queue")?;
+        Ok(())
+    }
+
     async fn record_deliveries(&self, attempts: &[DeliveryRecord]) -> StoreResult<()> {
         const OP: &str = "keeping webhook delivery attempts";
         let mut tx = self.pool.begin().await.during(OP)?;
