@@ -7,7 +7,7 @@
 //! actions get the grace period to finish; those still running are cancelled and recorded as
 //! failed.
 
-use super::api::Body;
+use super::extract::Body;
 use super::params::{boolean, connection_headers, header};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{ActionStatus, Store, StoredConnection};

@@ -2,6 +2,7 @@
 //! and commands, and creating connections. Connections, integrations, scripts, actions and the
 //! proxy have modules of their own.
 
+use super::extract::Body;
 use super::params::{api_time, header};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{ActionFilter, ConnectionKey, RecordQuery, StoredConnection};
@@ -51,46 +52,6 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/action/{id}", get(actions::result))
         .route("/proxy", any(proxy::proxy))
         .route("/proxy/{*path}", any(proxy::proxy))
-}
-
-/// A request's whole body, as bytes: one that does not arrive within the server's body timeout
-/// is a 408 `request_timeout`, one that cannot be read otherwise a 400. Every route that reads a
-/// body reads it through this (or [`Body`]), so the timeout is answered the same everywhere.
-pub(super) struct RawBody(pub axum::body::Bytes);
-
-impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(c) = cause {
-                if let Some(late) = c.downcast_ref::<super::BodyTimedOut>() {
-                    return ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", late.to_string());
-                }
-                cause = c.source();
-            }
-            ApiError::bad_request("invalid_body", format!("cannot read the body: {e}"))
-        })?;
-        Ok(RawBody(bytes))
-    }
-}
-
-/// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
-pub(super) struct Body<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let RawBody(bytes) = RawBody::from_request(req, state).await?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
-            let path = e.path().to_string();
-            let at = if path == "." { String::new() } else { format!(" at `{path}`") };
-            ApiError::bad_request("invalid_body", format!("invalid JSON body{at}: {}", e.inner()))
-        })
-    }
 }
 
 fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiError {

@@ -15,8 +15,8 @@
 //! Deleting an integration deletes its connections (with their records), as Nango does; a key
 //! nango.yaml declares stays listed afterwards, without credentials.
 
-use super::api::Body;
 use super::connections::refuse_while_running;
+use super::extract::Body;
 use super::params::{api_time, query_pairs, unknown_param};
 use super::{ApiError, ApiResult, AppState};
 use crate::providers::{AuthMode, Provider};

@@ -12,6 +12,7 @@ mod api;
 mod connections;
 mod console;
 mod error;
+mod extract;
 mod integrations;
 mod listen;
 mod metrics;
