@@ -375,7 +375,7 @@ async fn records_filters_auth_isolation_and_bad_input() {
         assert!(!body["error"]["message"].as_str().unwrap().is_empty());
     }
     let (got, body) = s.get("/records?model=Issue", Some(("github-full", "nobody"))).await;
-    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("unknown_connection")));
+    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (404, Some("unknown_connection")));
     let (got, body) = s.get("/records?model=Issue", None).await;
     assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_headers")));
     let (got, body) = s.post("/sync/trigger", json!({"syncs": ["nope"], "provider_config_key": "github-full"})).await;

@@ -29,7 +29,9 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
     }
 }
 
-/// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
+/// A JSON object body whose errors are ours: 400 with the field and position, not axum's text.
+/// Every body of the API is an object; another JSON value is refused before it is read into
+/// the type (serde would otherwise take an array for a struct, field by field).
 pub(super) struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
@@ -37,6 +39,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+            return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
             let path = e.path().to_string();

@@ -39,7 +39,7 @@ pub(super) fn declared_keys() -> BTreeSet<&'static str> {
 }
 
 /// Nango's name of an auth mode (`OAUTH2`, `API_KEY`...).
-fn auth_mode_name(mode: &AuthMode) -> &str {
+pub(super) fn auth_mode_name(mode: &AuthMode) -> &str {
     match mode {
         AuthMode::OAuth2 => "OAUTH2",
         AuthMode::OAuth2ClientCredentials => "OAUTH2_CC",
