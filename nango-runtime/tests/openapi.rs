@@ -212,7 +212,17 @@ async fn schemathesis_with_every_check_finds_no_failure() {
         .arg("run")
         .arg(format!("{}/openapi.json", s.url))
         .args(["--checks", "all", "--max-examples", EXAMPLES_PER_OPERATION, "--seed", "17"])
-        .args(["--workers", "1", "--phases", "examples,coverage,fuzzing", "--no-color", "--request-timeout", "10", "--suppress-health-check", "all"])
+        .args([
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-color",
+            "--request-timeout",
+            "10",
+            "--suppress-health-check",
+            "all",
+        ])
         .args(["--output-sanitize", "false", "--generation-database", "none"])
         .arg(format!("--header=Authorization: Bearer {KEY}"))
         .arg("--report-dir")
@@ -237,6 +247,11 @@ async fn schemathesis_with_every_check_finds_no_failure() {
     };
     let read = |name: &str| std::fs::read_to_string(reports.path().join(name)).unwrap_or_default();
     eprintln!("schemathesis ran {:.1?}", started.elapsed());
-    assert!(status.success(), "schemathesis found failures ({status}):\n{}\n{}", read("stdout.txt"), read("stderr.txt"));
+    assert!(
+        status.success(),
+        "schemathesis found failures ({status}):\n{}\n{}",
+        read("stdout.txt"),
+        read("stderr.txt")
+    );
     s.server.shutdown().await;
 }

@@ -3,16 +3,16 @@
 //! proxy have modules of their own.
 
 use super::extract::Body;
-use super::route_table::RouteTable;
 use super::params::{api_time, header};
+use super::route_table::RouteTable;
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{ConnectionKey, StoredConnection};
 use crate::{Connection, Credentials, SyncRegistration, registered_syncs};
+use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, patch, post, put};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

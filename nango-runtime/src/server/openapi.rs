@@ -300,7 +300,8 @@ fn action_paths(names: &ServiceNames) -> Value {
 /// /login`, not the key, opens them).
 fn console_paths() -> Value {
     let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
-    let see_other = |to: &str| json!({"description": format!("to {to}"), "headers": {"Location": {"schema": {"type": "string"}}}});
+    let see_other =
+        |to: &str| json!({"description": format!("to {to}"), "headers": {"Location": {"schema": {"type": "string"}}}});
     let form = |properties: Value, required: Value| json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": properties, "required": required}}}});
     let csrf = || json!({"csrf": {"type": "string", "description": "the session's CSRF token, from the page's forms"}});
     json!({
@@ -329,9 +330,7 @@ fn console_paths() -> Value {
 /// routing), and 400 (a body that is not what the schema says) and 408 (one that did not
 /// arrive within the body timeout) on every operation with a request body.
 fn add_common_responses(document: &mut Value, error: &str) {
-    let error_response = |description: &str| {
-        json!({"description": description, "content": {"application/json": {"schema": schema_ref(error)}}})
-    };
+    let error_response = |description: &str| json!({"description": description, "content": {"application/json": {"schema": schema_ref(error)}}});
     let Some(paths) = document["paths"].as_object_mut() else { return };
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for operation in item.values_mut().filter(|o| o.get("responses").is_some()) {
@@ -339,7 +338,10 @@ fn add_common_responses(document: &mut Value, error: &str) {
             let has_body = operation.get("requestBody").is_some();
             let Some(responses) = operation["responses"].as_object_mut() else { continue };
             if secured {
-                responses.insert("401".into(), error_response("missing (`missing_auth_header`) or wrong (`unknown_account`) key"));
+                responses.insert(
+                    "401".into(),
+                    error_response("missing (`missing_auth_header`) or wrong (`unknown_account`) key"),
+                );
             }
             if has_body && secured {
                 responses.entry("400").or_insert_with(|| error_response("invalid body (`invalid_body`)"));
@@ -457,7 +459,9 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
     let ids_pattern = "^(?:,*[^,]{1,256}){0,100},*$";
     let date = json!({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]});
     // Any case; written out, since generators do not all take `(?i)`.
-    let any_case = |word: &str| word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect::<String>();
+    let any_case = |word: &str| {
+        word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect::<String>()
+    };
     let action = format!("(?:{}|{}|{})", any_case("added"), any_case("updated"), any_case("deleted"));
     let filter_pattern = format!("^{action}(?:,{action})*$");
     let syncs_pattern = "^(?!.*::(?!base\\s*(?:,|$))).*$";
