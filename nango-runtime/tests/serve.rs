@@ -751,7 +751,7 @@ async fn the_typed_client_reads_and_commands_the_real_service() {
     client.trigger_sync("github-full", Some("acme"), &["issues-full"], false).await.unwrap();
     s.wait_runs("github-full", "acme", 2).await;
     let error = client.records::<common::models::Issue>("github-full", "nobody").page().await.unwrap_err();
-    assert_eq!((error.status(), error.code()), (Some(400), Some("unknown_connection")));
+    assert_eq!((error.status(), error.code()), (Some(404), Some("unknown_connection")));
     s.server.shutdown().await;
 }
 
