@@ -30,7 +30,11 @@ async fn issues(nango: &mut NangoSync<models::syncs::Issues>) -> Result<()> {
     let mut pages = nango.paginate::<GithubIssue>("/repos/octocat/hello-world/issues").query("state", "all");
     while let Some(page) = pages.next_page().await? {
         nango
-            .batch_save(page.into_iter().map(|i| models::Issue { id: i.id.to_string(), number: i.number as f64, title: i.title }))
+            .batch_save(page.into_iter().map(|i| models::Issue {
+                id: i.id.to_string(),
+                number: i.number as f64,
+                title: i.title,
+            }))
             .await?;
     }
     Ok(())
@@ -117,7 +121,13 @@ async fn start() -> Env {
     let env = Env { server, mock, http, _dir: dir };
     // The integrations: nango.yaml's `github` on the mock's OAuth app, and one per credential form.
     for (key, provider, credentials) in [
-        ("github", "mock-github", Some(json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": "repo,user"}))),
+        (
+            "github",
+            "mock-github",
+            Some(
+                json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": "repo,user"}),
+            ),
+        ),
         ("keys", "mock-keys", None),
         ("basic", "mock-basic", None),
         ("cc", "mock-cc", None),
@@ -185,7 +195,10 @@ async fn session_requests_with_bad_fields_are_refused_by_name() {
         (json!({"end_user": {"id": ""}}), "`end_user.id` must not be empty"),
         (json!({"end_user": {"id": "u", "mail": "x"}}), "unknown field `mail`"),
         (json!({"end_user": {"id": "u"}, "webhook_url_override": "http://x"}), "webhook_url_override"),
-        (json!({"end_user": {"id": "u"}, "integrations_config_defaults": {"github": {"scopes": "x"}}}), "github.scopes"),
+        (
+            json!({"end_user": {"id": "u"}, "integrations_config_defaults": {"github": {"scopes": "x"}}}),
+            "github.scopes",
+        ),
     ];
     for (body, expected) in cases {
         let (status, answer) = env.create_session(body.clone()).await;
@@ -193,7 +206,8 @@ async fn session_requests_with_bad_fields_are_refused_by_name() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(expected), "{body}: {message}");
     }
-    let no_key = env.http.post(env.url("/connect/sessions")).json(&json!({"end_user": {"id": "u"}})).send().await.unwrap();
+    let no_key =
+        env.http.post(env.url("/connect/sessions")).json(&json!({"end_user": {"id": "u"}})).send().await.unwrap();
     assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -230,7 +244,8 @@ async fn a_reconnect_session_names_one_existing_connection() {
         .await
         .unwrap();
     let token = session["data"]["token"].as_str().unwrap();
-    let read: Value = env.http.get(env.url("/connect/session")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let read: Value =
+        env.http.get(env.url("/connect/session")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
     assert_eq!(read["data"]["isReconnecting"], true);
     assert_eq!(read["data"]["allowed_integrations"], json!(["keys"]));
 }

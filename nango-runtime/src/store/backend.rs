@@ -25,10 +25,10 @@
 
 use super::DeliveryRecord;
 use super::{
-    ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession, EndUser,
-    OAuthFlow,
-    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OutgoingWebhook, PreparedRecord, Pruned, QueuedWebhook,
-    RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState, Unannounced,
+    ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
+    EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PreparedRecord, Pruned,
+    QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
+    Unannounced,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -221,7 +221,10 @@ fn check_defaults(defaults: &BTreeMap<String, Value>, known: &[String]) -> ApiRe
         if !known.contains(integration) {
             return Err(ApiError::bad_request(
                 "invalid_body",
-                format!("`integrations_config_defaults.{integration}`: no integration `{integration}`; known: {}", known.join(", ")),
+                format!(
+                    "`integrations_config_defaults.{integration}`: no integration `{integration}`; known: {}",
+                    known.join(", ")
+                ),
             ));
         }
         let Some(fields) = value.as_object() else {
@@ -249,15 +252,22 @@ async fn issue(state: &AppState, data: ConnectSessionData) -> ApiResult<impl Int
     let now = Utc::now();
     state.store().delete_expired_connect(now).await?;
     let token = format!("{TOKEN_PREFIX}{}", random_token());
-    let session = ConnectSession { digest: session_digest(state, &token), data, created_at: now, expires_at: now + SESSION_TTL };
+    let session =
+        ConnectSession { digest: session_digest(state, &token), data, created_at: now, expires_at: now + SESSION_TTL };
     state.store().create_connect_session(&session).await?;
     let connect_link = format!("{}/connect/ui?session_token={token}", state.public_url);
     let expires_at = session.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true);
-    Ok((StatusCode::CREATED, Json(json!({"data": {"token": token, "connect_link": connect_link, "expires_at": expires_at}}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"data": {"token": token, "connect_link": connect_link, "expires_at": expires_at}})),
+    ))
 }
 
 /// `POST /connect/sessions`.
-pub(super) async fn create(State(state): State<Arc<AppState>>, Body(body): Body<NewSession>) -> ApiResult<impl IntoResponse> {
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    Body(body): Body<NewSession>,
+) -> ApiResult<impl IntoResponse> {
     refuse_webhook_override(&body.webhook_url_override)?;
     if body.end_user.is_none() && body.tags.is_none() {
         return Err(ApiError::bad_request("invalid_body", "`end_user` is required (or give `tags` instead)"));

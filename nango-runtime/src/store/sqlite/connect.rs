@@ -60,9 +60,16 @@ impl ConnectBackend for SqliteBackend {
     async fn delete_connect_session(&self, digest: &[u8]) -> StoreResult<bool> {
         const OP: &str = "deleting a connect session";
         let mut tx = self.pool.begin().await.during(OP)?;
-        sqlx::query("DELETE FROM oauth_flows WHERE session_digest = $1").bind(digest).execute(&mut *tx).await.during(OP)?;
-        let done =
-            sqlx::query("DELETE FROM connect_sessions WHERE digest = $1").bind(digest).execute(&mut *tx).await.during(OP)?;
+        sqlx::query("DELETE FROM oauth_flows WHERE session_digest = $1")
+            .bind(digest)
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
+        let done = sqlx::query("DELETE FROM connect_sessions WHERE digest = $1")
+            .bind(digest)
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
         tx.commit().await.during(OP)?;
         Ok(done.rows_affected() > 0)
     }
@@ -117,7 +124,11 @@ impl ConnectBackend for SqliteBackend {
         const OP: &str = "deleting expired connect sessions";
         let now = to_micros(now);
         sqlx::query("DELETE FROM oauth_flows WHERE expires_at <= $1").bind(now).execute(&self.pool).await.during(OP)?;
-        sqlx::query("DELETE FROM connect_sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await.during(OP)?;
+        sqlx::query("DELETE FROM connect_sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .during(OP)?;
         Ok(())
     }
 }
