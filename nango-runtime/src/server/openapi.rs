@@ -325,6 +325,43 @@ fn console_paths() -> Value {
     })
 }
 
+/// Nango Auth's session API (`server/connect/`): sessions made with the secret key, then read
+/// and ended with their own token (`Authorization: Bearer <token>` or `?session_token=`).
+fn connect_paths(names: &ServiceNames) -> Value {
+    let error = |description: &str| error_response(names, description);
+    let end_user = json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "pattern": "\\S"},
+        "email": {"type": ["string", "null"]}, "display_name": {"type": ["string", "null"]},
+        "tags": {"type": ["object", "null"], "additionalProperties": {"type": "string"}}}});
+    let common = json!({
+        "end_user": end_user, "organization": {"type": ["object", "null"]}, "tags": {"type": ["object", "null"]},
+        "integrations_config_defaults": {"type": ["object", "null"], "description": "per integration: {user_scopes, authorization_params, connection_config}"},
+        "overrides": {}, "webhook_url_override": {"type": "null", "description": "only null: webhooks go to NANGO_WEBHOOK_URL"}});
+    let mut new_session = common.clone();
+    new_session["allowed_integrations"] = json!({"type": ["array", "null"], "items": {"type": "string"}});
+    let mut reconnect = common;
+    reconnect["connection_id"] = json!({"type": "string"});
+    reconnect["integration_id"] = json!({"type": "string"});
+    let issued = json!({"description": "the session: {data: {token, connect_link, expires_at}}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {
+        "type": "object", "required": ["token", "connect_link", "expires_at"],
+        "properties": {"token": {"type": "string"}, "connect_link": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}}}});
+    let token_param = json!({"name": "session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    json!({
+        "/connect/sessions": {"post": {"summary": "A connect session for an end user (its token authorizes the connect flow only)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": new_session}}}},
+            "responses": {"201": issued.clone(), "400": error("invalid body: no end user (nor tags), unknown integrations, bad defaults or tags")}}},
+        "/connect/sessions/reconnect": {"post": {"summary": "A connect session that re-authorizes one connection",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["connection_id", "integration_id"], "properties": reconnect}}}},
+            "responses": {"201": issued, "400": error("invalid body"), "404": error("unknown connection")}}},
+        "/connect/session": {
+            "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
+                    "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",
+                                          "content": {"application/json": {"schema": {"type": "object", "required": ["data"]}}}},
+                                  "401": error("no, an unknown or an expired session token")}},
+            "delete": {"summary": "End the session of the token", "security": [], "parameters": [token_param],
+                       "responses": {"204": {"description": "ended"}, "401": error("no, an unknown or an expired session token")}}},
+    })
+}
+
 /// What every operation answers besides its own statuses, added here so no operation can
 /// leave them out: 401 on every operation that needs the key (the key is checked before
 /// routing), and 400 (a body that is not what the schema says) and 408 (one that did not
@@ -526,7 +563,13 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
         }
     });
     // In parts: one `json!` of every path is deeper than the macro's recursion limit.
-    for more in [integration_paths(&names, providers), action_paths(&names), proxy_route(&names), console_paths()] {
+    for more in [
+        integration_paths(&names, providers),
+        action_paths(&names),
+        proxy_route(&names),
+        console_paths(),
+        connect_paths(&names),
+    ] {
         if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
             paths.extend(more);
         }
