@@ -68,12 +68,14 @@
 
 #[cfg(feature = "axum")]
 mod extractor;
+mod auth;
 mod payload;
 mod signature;
 mod verifier;
 
 #[cfg(feature = "axum")]
 pub use extractor::{VerifiedWebhook, WebhookRejection};
+pub use auth::{AuthOperation, AuthWebhook};
 pub use payload::{
     ChangeCounts, Checkpoints, SyncErrorInfo, SyncIdentity, SyncWebhook, WEBHOOK_ID_HEADER, WebhookSyncType,
     serialize_body, to_stable_json,
