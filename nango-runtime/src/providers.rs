@@ -235,13 +235,24 @@ impl Provider {
             alias: None,
             authorization_url: self.authorization_url.or_else(|| parent.authorization_url.clone()),
             token_url: self.token_url.or_else(|| parent.token_url.clone()),
-            authorization_params: parent.authorization_params.clone().into_iter().chain(self.authorization_params).collect(),
+            authorization_params: parent
+                .authorization_params
+                .clone()
+                .into_iter()
+                .chain(self.authorization_params)
+                .collect(),
             token_params: parent.token_params.clone().into_iter().chain(self.token_params).collect(),
             scope_separator: self.scope_separator.or_else(|| parent.scope_separator.clone()),
-            default_scopes: if self.default_scopes.is_empty() { parent.default_scopes.clone() } else { self.default_scopes },
+            default_scopes: if self.default_scopes.is_empty() {
+                parent.default_scopes.clone()
+            } else {
+                self.default_scopes
+            },
             disable_pkce: self.disable_pkce || parent.disable_pkce,
             body_format: self.body_format.or_else(|| parent.body_format.clone()),
-            token_request_auth_method: self.token_request_auth_method.or_else(|| parent.token_request_auth_method.clone()),
+            token_request_auth_method: self
+                .token_request_auth_method
+                .or_else(|| parent.token_request_auth_method.clone()),
             expires_in_unit: self.expires_in_unit.or_else(|| parent.expires_in_unit.clone()),
             alternate_access_token_response_path: self
                 .alternate_access_token_response_path

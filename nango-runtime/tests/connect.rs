@@ -2,6 +2,8 @@
 //! against the mock provider's OAuth server, client credentials, API key and basic credential
 //! forms, and every bad input of the flow. One service and one mock provider for the file.
 
+use axum::body::Bytes;
+use axum::http::HeaderMap;
 use nango_mock_provider::{MockProvider, MockServer};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
@@ -11,11 +13,9 @@ use nango_runtime::store::Store;
 use nango_runtime::{NangoSync, Result};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OnceCell;
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use std::sync::{Arc, Mutex};
 
 mod models {
     nango_macros::nango_models!("tests/connect/nango.yaml");
@@ -167,7 +167,11 @@ async fn start() -> Env {
                 json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": "repo,user"}),
             ),
         ),
-        ("broken", "broken-github", Some(json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}))),
+        (
+            "broken",
+            "broken-github",
+            Some(json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})),
+        ),
         ("keys", "mock-keys", None),
         ("basic", "mock-basic", None),
         ("cc", "mock-cc", None),
@@ -334,7 +338,8 @@ impl Env {
 
     /// `GET /connections` with the secret key.
     async fn connections(&self) -> Vec<Value> {
-        let list: Value = self.http.get(self.url("/connections")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+        let list: Value =
+            self.http.get(self.url("/connections")).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
         list["connections"].as_array().cloned().unwrap_or_default()
     }
 
@@ -471,8 +476,9 @@ async fn denied_consent_forged_states_and_foreign_integrations_store_nothing() {
     let started = env.oauth_connect("github", &token, "").await;
     let authorize = started.headers()["location"].to_str().unwrap().to_owned();
     let state = query_param(&authorize, "state").unwrap();
-    let (status, page) =
-        env.callback(&env.url(&format!("/oauth/callback?error=server_error&error_description=Down&state={state}"))).await;
+    let (status, page) = env
+        .callback(&env.url(&format!("/oauth/callback?error=server_error&error_description=Down&state={state}")))
+        .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(page.contains("server_error") && page.contains("Down"), "{page}");
     assert!(env.connections_of("deny-user").await.is_empty());
@@ -562,8 +568,10 @@ async fn api_keys_basic_and_client_credentials_are_checked_before_they_are_store
         post("/api-auth/api-key/keys", json!({"apiKey": "with space"})).await.unwrap(),
     )
     .await;
-    refused(StatusCode::BAD_REQUEST, "`apiKey` is empty")(post("/api-auth/api-key/keys", json!({"apiKey": ""})).await.unwrap())
-        .await;
+    refused(StatusCode::BAD_REQUEST, "`apiKey` is empty")(
+        post("/api-auth/api-key/keys", json!({"apiKey": ""})).await.unwrap(),
+    )
+    .await;
     refused(StatusCode::BAD_REQUEST, "uses API_KEY credentials, not a user name")(
         post("/api-auth/basic/keys", json!({"username": "u", "password": "p"})).await.unwrap(),
     )
@@ -574,7 +582,8 @@ async fn api_keys_basic_and_client_credentials_are_checked_before_they_are_store
     .await;
     assert!(env.connections_of("form-user").await.is_empty());
 
-    let made: Value = post("/api-auth/api-key/keys", json!({"apiKey": GOOD_API_KEY})).await.unwrap().json().await.unwrap();
+    let made: Value =
+        post("/api-auth/api-key/keys", json!({"apiKey": GOOD_API_KEY})).await.unwrap().json().await.unwrap();
     assert_eq!(made["providerConfigKey"], "keys", "{made}");
     let basic = post("/api-auth/basic/basic", json!({"username": "octocat", "password": "pw"})).await.unwrap();
     assert_eq!(basic.status(), StatusCode::OK);

@@ -66,16 +66,16 @@
 //! assert_eq!(headers.timestamped.split(',').next(), Some("t=1767348000"));
 //! ```
 
+mod auth;
 #[cfg(feature = "axum")]
 mod extractor;
-mod auth;
 mod payload;
 mod signature;
 mod verifier;
 
+pub use auth::{AuthOperation, AuthWebhook};
 #[cfg(feature = "axum")]
 pub use extractor::{VerifiedWebhook, WebhookRejection};
-pub use auth::{AuthOperation, AuthWebhook};
 pub use payload::{
     ChangeCounts, Checkpoints, SyncErrorInfo, SyncIdentity, SyncWebhook, WEBHOOK_ID_HEADER, WebhookSyncType,
     serialize_body, to_stable_json,

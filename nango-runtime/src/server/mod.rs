@@ -331,8 +331,11 @@ async fn frontend_socket(State(state): State<Arc<AppState>>, request: Request, n
         return next.run(request).await;
     }
     let (mut parts, _body) = request.into_parts();
-    match <axum::extract::ws::WebSocketUpgrade as axum::extract::FromRequestParts<()>>::from_request_parts(&mut parts, &())
-        .await
+    match <axum::extract::ws::WebSocketUpgrade as axum::extract::FromRequestParts<()>>::from_request_parts(
+        &mut parts,
+        &(),
+    )
+    .await
     {
         Ok(upgrade) => connect::ws::accept(state, upgrade),
         Err(rejection) => rejection.into_response(),

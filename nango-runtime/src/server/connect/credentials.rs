@@ -82,7 +82,11 @@ fn check_field(integration: &FlowIntegration, name: &str, value: &str) -> ApiRes
             let title = descriptor.and_then(|d| d.get("title")).and_then(Value::as_str).unwrap_or(name);
             return Err(ApiError::bad_request(
                 "invalid_credentials",
-                format!("`{name}` ({title}) has the character `{}`, which {} does not allow (pattern {pattern})", bad.escape_debug(), integration.provider_name),
+                format!(
+                    "`{name}` ({title}) has the character `{}`, which {} does not allow (pattern {pattern})",
+                    bad.escape_debug(),
+                    integration.provider_name
+                ),
             ));
         }
     }
@@ -92,7 +96,8 @@ fn check_field(integration: &FlowIntegration, name: &str, value: &str) -> ApiRes
 /// `^[...]+$` / `^[...]*$` as a test of characters (ranges, `\-`, `\w`, `\d`); `None` for any
 /// other pattern, which is left to the provider's verification.
 fn simple_class(pattern: &str) -> Option<impl Fn(char) -> bool> {
-    let inner = pattern.strip_prefix("^[")?.strip_suffix("]+$").or_else(|| pattern.strip_prefix("^[")?.strip_suffix("]*$"))?;
+    let inner =
+        pattern.strip_prefix("^[")?.strip_suffix("]+$").or_else(|| pattern.strip_prefix("^[")?.strip_suffix("]*$"))?;
     let mut ranges: Vec<(char, char)> = Vec::new();
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
@@ -127,7 +132,13 @@ fn simple_class(pattern: &str) -> Option<impl Fn(char) -> bool> {
 
 /// Calls the provider's verification request with the new credentials; refuses them when it
 /// does not answer 2xx.
-async fn verify(state: &AppState, integration: &FlowIntegration, connection_id: &str, credentials: &Credentials, config: &BTreeMap<String, String>) -> ApiResult<()> {
+async fn verify(
+    state: &AppState,
+    integration: &FlowIntegration,
+    connection_id: &str,
+    credentials: &Credentials,
+    config: &BTreeMap<String, String>,
+) -> ApiResult<()> {
     let Some(check) = integration.provider.proxy.as_ref().and_then(|p| p.verification.as_ref()) else { return Ok(()) };
     let Some(endpoint) = check.endpoints.first() else { return Ok(()) };
     let mut connection = Connection::new(&integration.key, connection_id, &integration.provider_name);
@@ -142,12 +153,20 @@ async fn verify(state: &AppState, integration: &FlowIntegration, connection_id: 
         request = request.base_url(base.clone());
     }
     let answer = request.send().await.map_err(|e| {
-        ApiError::new(StatusCode::BAD_GATEWAY, "connection_test_failed", format!("the provider's check ({method} {endpoint}) failed: {}", nango_types::text::error_chain(&e)))
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "connection_test_failed",
+            format!("the provider's check ({method} {endpoint}) failed: {}", nango_types::text::error_chain(&e)),
+        )
     })?;
     if !answer.status().is_success() {
         return Err(ApiError::bad_request(
             "connection_test_failed",
-            format!("{} refused the credentials: {method} {endpoint} answered {}", integration.provider_name, answer.status()),
+            format!(
+                "{} refused the credentials: {method} {endpoint} answered {}",
+                integration.provider_name,
+                answer.status()
+            ),
         ));
     }
     Ok(())
@@ -231,7 +250,12 @@ pub(super) async fn client_credentials(
     if body.client_id.trim().is_empty() || secret.is_empty() {
         return Err(ApiError::bad_request("invalid_credentials", "`client_id` and `client_secret` are both needed"));
     }
-    let app = crate::store::OAuthApp { client_id: body.client_id, client_secret: Secret::new(secret), scopes: None, webhook_secret: None };
+    let app = crate::store::OAuthApp {
+        client_id: body.client_id,
+        client_secret: Secret::new(secret),
+        scopes: None,
+        webhook_secret: None,
+    };
     let form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
     let tokens = super::oauth::token_request(&state, &integration, &app, form)
         .await

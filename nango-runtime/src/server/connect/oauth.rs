@@ -11,11 +11,11 @@ use super::outcome::{self, FlowIntegration};
 use super::page;
 use super::sessions::{self, keyed_digest, random_token};
 use crate::Credentials;
+use crate::Secret;
 use crate::providers::{AuthMode, Provider, TemplateValues, interpolate};
 use crate::server::{ApiError, AppState};
-use crate::store::{ConnectSession, OAuthFlow, OAuthApp};
+use crate::store::{ConnectSession, OAuthApp, OAuthFlow};
 use crate::webhooks::{AuthOperation, SyncErrorInfo};
-use crate::Secret;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -75,7 +75,11 @@ pub(crate) fn callback_url(state: &AppState) -> String {
 
 /// The PKCE verifier of a state: 43 characters of base64url, as RFC 7636 allows.
 fn pkce_verifier(state: &AppState, oauth_state: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(keyed_digest(&state.secret_key, "nango-rs pkce", oauth_state))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(keyed_digest(
+        &state.secret_key,
+        "nango-rs pkce",
+        oauth_state,
+    ))
 }
 
 fn state_digest(state: &AppState, oauth_state: &str) -> Vec<u8> {
@@ -100,7 +104,10 @@ fn oauth_app(integration: &FlowIntegration) -> Result<&OAuthApp, Failure> {
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,
             "invalid_auth_mode",
-            format!("integration `{}` does not use OAuth 2 (its provider `{}` does not)", integration.key, integration.provider_name),
+            format!(
+                "integration `{}` does not use OAuth 2 (its provider `{}` does not)",
+                integration.key, integration.provider_name
+            ),
         ));
     }
     integration.app.as_ref().ok_or_else(|| {
@@ -154,8 +161,9 @@ async fn start(
         connection_config: outcome::default_connection_config(&session, key),
         ..TemplateValues::default()
     };
-    let base = interpolate(template, &values)
-        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "invalid_connection_config", format!("authorization_url: {e}")))?;
+    let base = interpolate(template, &values).map_err(|e| {
+        Failure::new(StatusCode::BAD_REQUEST, "invalid_connection_config", format!("authorization_url: {e}"))
+    })?;
     let mut url = reqwest::Url::parse(&base).map_err(|e| {
         Failure::new(StatusCode::BAD_REQUEST, "invalid_provider", format!("authorization_url `{base}`: {e}"))
     })?;
@@ -213,13 +221,21 @@ async fn start(
 
 /// `GET /oauth/callback?code=&state=` (or `error=&error_description=&state=`): where the
 /// provider sends the user back.
-pub(super) async fn callback(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery, _headers: HeaderMap) -> Response {
+pub(super) async fn callback(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+    _headers: HeaderMap,
+) -> Response {
     let pairs = query_pairs(raw.as_deref());
     let Some(oauth_state) = param(&pairs, "state").filter(|s| !s.is_empty()) else {
         return fail(
             &state,
             None,
-            Failure::new(StatusCode::BAD_REQUEST, "missing_state", "the provider's redirect has no `state`: start the connection again"),
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "missing_state",
+                "the provider's redirect has no `state`: start the connection again",
+            ),
         );
     };
     let flow = match state.store().take_oauth_flow(&state_digest(&state, oauth_state)).await {
@@ -253,7 +269,12 @@ pub(super) async fn callback(State(state): State<Arc<AppState>>, RawQuery(raw): 
     }
 }
 
-async fn finish(state: &AppState, flow: &OAuthFlow, oauth_state: &str, pairs: &[(String, String)]) -> Result<(), Failure> {
+async fn finish(
+    state: &AppState,
+    flow: &OAuthFlow,
+    oauth_state: &str,
+    pairs: &[(String, String)],
+) -> Result<(), Failure> {
     if flow.expires_at <= Utc::now() {
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,
@@ -279,8 +300,7 @@ async fn finish(state: &AppState, flow: &OAuthFlow, oauth_state: &str, pairs: &[
         }
     };
     let integration = outcome::integration(state, &session, &flow.integration).await?;
-    let operation =
-        if session.data.reconnect.is_some() { AuthOperation::Override } else { AuthOperation::Creation };
+    let operation = if session.data.reconnect.is_some() { AuthOperation::Override } else { AuthOperation::Creation };
     if let Some(error) = param(pairs, "error") {
         let description = param(pairs, "error_description").unwrap_or("no description");
         let (status, code) = if error == "access_denied" {
@@ -289,11 +309,22 @@ async fn finish(state: &AppState, flow: &OAuthFlow, oauth_state: &str, pairs: &[
             (StatusCode::BAD_GATEWAY, "provider_error")
         };
         let message = format!("{} answered `{error}`: {description}", integration.provider_name);
-        outcome::send_auth_webhook(state, &session, &integration, &flow.connection_id, operation, Some(SyncErrorInfo::new(code, &message)));
+        outcome::send_auth_webhook(
+            state,
+            &session,
+            &integration,
+            &flow.connection_id,
+            operation,
+            Some(SyncErrorInfo::new(code, &message)),
+        );
         return Err(Failure::new(status, code, message));
     }
     let Some(code) = param(pairs, "code").filter(|c| !c.is_empty()) else {
-        return Err(Failure::new(StatusCode::BAD_REQUEST, "missing_code", "the provider's redirect has neither a `code` nor an `error`"));
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "missing_code",
+            "the provider's redirect has neither a `code` nor an `error`",
+        ));
     };
     let app = oauth_app(&integration)?;
     let verifier = (!integration.provider.disable_pkce).then(|| pkce_verifier(state, oauth_state));
@@ -308,7 +339,14 @@ async fn finish(state: &AppState, flow: &OAuthFlow, oauth_state: &str, pairs: &[
     let tokens = match token_request(state, &integration, app, form).await {
         Ok(tokens) => tokens,
         Err(message) => {
-            outcome::send_auth_webhook(state, &session, &integration, &flow.connection_id, operation, Some(SyncErrorInfo::new("token_exchange_failed", &message)));
+            outcome::send_auth_webhook(
+                state,
+                &session,
+                &integration,
+                &flow.connection_id,
+                operation,
+                Some(SyncErrorInfo::new("token_exchange_failed", &message)),
+            );
             return Err(Failure::new(StatusCode::BAD_GATEWAY, "token_exchange_failed", message));
         }
     };
@@ -340,7 +378,10 @@ pub(crate) async fn token_request(
     mut form: Vec<(String, String)>,
 ) -> Result<Tokens, String> {
     let provider: &Provider = &integration.provider;
-    let template = provider.token_url.as_deref().ok_or_else(|| format!("provider `{}` has no token_url", integration.provider_name))?;
+    let template = provider
+        .token_url
+        .as_deref()
+        .ok_or_else(|| format!("provider `{}` has no token_url", integration.provider_name))?;
     let token_url = interpolate(template, &TemplateValues::default()).map_err(|e| format!("token_url: {e}"))?;
     for (name, value) in &provider.token_params {
         if !form.iter().any(|(k, _)| k == name) {
@@ -385,12 +426,17 @@ pub(crate) async fn token_request(
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let body = response.bytes().await.map_err(|e| format!("the token endpoint ({at}) broke off its answer: {e}"))?;
     let json: Value = if content_type.contains("json") || body.trim_ascii_start().starts_with(b"{") {
-        serde_json::from_slice(&body).map_err(|_| format!("the token endpoint ({at}) answered {status} with a body that is not valid JSON"))?
+        serde_json::from_slice(&body)
+            .map_err(|_| format!("the token endpoint ({at}) answered {status} with a body that is not valid JSON"))?
     } else if content_type.contains("x-www-form-urlencoded") {
-        Value::Object(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
+        Value::Object(
+            form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect(),
+        )
     } else {
         let kind = if content_type.is_empty() { "no content type".to_owned() } else { content_type };
-        return Err(format!("the token endpoint ({at}) answered {status} with {kind}, not JSON (an error page of the provider or of a proxy?)"));
+        return Err(format!(
+            "the token endpoint ({at}) answered {status} with {kind}, not JSON (an error page of the provider or of a proxy?)"
+        ));
     };
     let text = |path: &str| {
         path.split('.').try_fold(&json, |v, part| v.get(part)).and_then(|v| match v {
@@ -407,9 +453,12 @@ pub(crate) async fn token_request(
         return Err(format!("the token endpoint ({at}) answered {status}"));
     }
     let path = provider.alternate_access_token_response_path.as_deref().unwrap_or("access_token");
-    let access_token = text(path).or_else(|| text("access_token")).ok_or_else(|| format!("the token endpoint ({at}) answered without an access token"))?;
+    let access_token = text(path)
+        .or_else(|| text("access_token"))
+        .ok_or_else(|| format!("the token endpoint ({at}) answered without an access token"))?;
     let expires_in = text("expires_in").and_then(|v| v.trim().parse::<f64>().ok());
-    let seconds = expires_in.map(|v| if provider.expires_in_unit.as_deref() == Some("milliseconds") { v / 1000.0 } else { v });
+    let seconds =
+        expires_in.map(|v| if provider.expires_in_unit.as_deref() == Some("milliseconds") { v / 1000.0 } else { v });
     let expires_at = seconds
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e10)
         .and_then(|s| chrono::Duration::try_milliseconds((s * 1000.0) as i64))

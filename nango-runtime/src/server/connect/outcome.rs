@@ -65,12 +65,15 @@ pub(crate) async fn connection_id(
     }
     match asked.filter(|id| !id.is_empty()) {
         Some(id) => {
-            crate::check_connection_id(id).map_err(|e| ApiError::bad_request("invalid_connection_id", e.to_string()))?;
+            crate::check_connection_id(id)
+                .map_err(|e| ApiError::bad_request("invalid_connection_id", e.to_string()))?;
             if state.store().connection_key(integration, id).await?.is_some() {
                 return Err(ApiError::new(
                     axum::http::StatusCode::CONFLICT,
                     "connection_exists",
-                    format!("connection `{id}` of `{integration}` exists; re-authorize it with a reconnect session (POST /connect/sessions/reconnect)"),
+                    format!(
+                        "connection `{id}` of `{integration}` exists; re-authorize it with a reconnect session (POST /connect/sessions/reconnect)"
+                    ),
                 ));
             }
             Ok(id.to_owned())
