@@ -326,7 +326,7 @@ fn console_paths() -> Value {
 }
 
 /// Nango Auth's session API (`server/connect/`): sessions made with the secret key, then read
-/// and ended with their own token (`Authorization: Bearer <token>` or `?session_token=`).
+/// and ended with their own token (`Authorization: Bearer <token>` or `?connect_session_token=`), and the connect flow's routes.
 fn connect_paths(names: &ServiceNames) -> Value {
     let error = |description: &str| error_response(names, description);
     let end_user = json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "pattern": "\\S"},
@@ -344,7 +344,12 @@ fn connect_paths(names: &ServiceNames) -> Value {
     let issued = json!({"description": "the session: {data: {token, connect_link, expires_at}}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {
         "type": "object", "required": ["token", "connect_link", "expires_at"],
         "properties": {"token": {"type": "string"}, "connect_link": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}}}});
-    let token_param = json!({"name": "session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    let token_param = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    // The connect flow's routes: the session token in `Authorization: Bearer` or the query.
+    let integration = json!({"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}});
+    let session_token = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
+    let flow_done = json!({"description": "connected: the connection", "content": {"application/json": {"schema": {"type": "object"}}}});
     json!({
         "/connect/sessions": {"post": {"summary": "A connect session for an end user (its token authorizes the connect flow only)",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": new_session}}}},
@@ -352,6 +357,30 @@ fn connect_paths(names: &ServiceNames) -> Value {
         "/connect/sessions/reconnect": {"post": {"summary": "A connect session that re-authorizes one connection",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["connection_id", "integration_id"], "properties": reconnect}}}},
             "responses": {"201": issued, "400": error("invalid body"), "404": error("unknown connection")}}},
+        "/oauth/connect/{integration}": {"get": {"summary": "Start the OAuth code flow of an integration for the session (the popup opens this)", "security": [],
+            "parameters": [integration.clone(), session_token.clone(), {"name": "connection_id", "in": "query", "schema": {"type": "string"}},
+                           {"name": "ws_client_id", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"302": {"description": "to the provider's authorization page"}, "303": {"description": "to the provider's authorization page"},
+                          "400": html("the flow cannot start (integration, provider, configuration)"), "401": html("no, an unknown or an expired session token"),
+                          "403": html("an integration the session does not allow")}}},
+        "/oauth/callback": {"get": {"summary": "Where the provider sends the user back (code and state, or an error)", "security": [],
+            "parameters": [{"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}},
+                           {"name": "error", "in": "query", "schema": {"type": "string"}}, {"name": "error_description", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": html("connected"), "400": html("no or a bad state or code"), "401": html("an unknown or expired flow"),
+                          "403": html("the user refused"), "409": html("a connection it may not replace"), "502": html("the provider's token request failed")}}},
+        "/api-auth/api-key/{integration}": {"post": {"summary": "Connect with an API key", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["apiKey"], "additionalProperties": false, "properties": {"apiKey": {"type": "string"}}}}}},
+            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace")}}},
+        "/api-auth/basic/{integration}": {"post": {"summary": "Connect with a user name and password", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["username"], "additionalProperties": false, "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace")}}},
+        "/oauth2/auth/{integration}": {"post": {"summary": "Connect with OAuth 2.0 client credentials", "security": [], "parameters": [integration, session_token],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+            "responses": {"200": flow_done, "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace"),
+                          "502": error("the provider's token request failed")}}},
         "/connect/session": {
             "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
                     "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",
