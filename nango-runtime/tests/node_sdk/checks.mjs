@@ -332,7 +332,7 @@ check('listIntegrations lists those nango.yaml declares', async () => {
     }
     const full = configs.find((i) => i.unique_key === 'github-full');
     assert.equal(full.provider, 'github', 'the provider of its connections');
-    assert.equal(full.display_name, 'GitHub (OAuth app)');
+    assert.equal(full.display_name, 'GitHub (User OAuth)', "the catalog's name of the provider");
 });
 
 check('createIntegration, getIntegration, updateIntegration, deleteIntegration', async () => {
