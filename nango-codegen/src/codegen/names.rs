@@ -68,6 +68,12 @@ pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
     }
 }
 
+/// An identifier as source text for a name made by [`type_name`] or [`field_name`] (`r#type`
+/// for keywords).
+pub(crate) fn ident_text(name: &str) -> String {
+    if KEYWORDS.contains(&name) && !NOT_RAW.contains(&name) { format!("r#{name}") } else { name.to_owned() }
+}
+
 /// Hands out names, adding `2`, `3`, ... on collision.
 #[derive(Default, Debug)]
 pub(crate) struct NameSet {
