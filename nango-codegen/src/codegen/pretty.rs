@@ -11,13 +11,25 @@
 //! settles everything before it, and the queue is printed at every one.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
+
+/// Appends `n` spaces.
+pub(crate) fn spaces(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
+    }
+}
 
 /// Where lines are broken.
-const MARGIN: isize = 89;
+pub(crate) const MARGIN: isize = 89;
 /// One level of indentation.
 pub(crate) const INDENT: isize = 4;
 /// Deeply indented lines still get this much room.
-const MIN_SPACE: isize = 60;
+pub(crate) const MIN_SPACE: isize = 60;
 /// The size of what never fits.
 const INFINITY: isize = 0xffff;
 
@@ -39,9 +51,45 @@ struct Break {
     never: bool,
 }
 
+/// A word: most are constants or names shared by many items, so that few words are copied.
+#[derive(Debug)]
+pub(crate) enum Text {
+    Static(&'static str),
+    Shared(Rc<str>),
+    Owned(String),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Static(s) => s,
+            Text::Shared(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Self {
+        Text::Static(s)
+    }
+}
+
+impl From<Rc<str>> for Text {
+    fn from(s: Rc<str>) -> Self {
+        Text::Shared(s)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text::Owned(s)
+    }
+}
+
 #[derive(Debug)]
 enum Token {
-    Text(std::borrow::Cow<'static, str>),
+    Text(Text),
     Break(Break),
     Begin { offset: isize, breaks: Breaks },
     End,
@@ -151,7 +199,7 @@ impl Printer {
                     depth -= 1;
                     if depth == 0 {
                         if *size < 0 && size + self.total > max {
-                            self.queue.push_back((Token::Text("".into()), INFINITY));
+                            self.queue.push_back((Token::Text(Text::Static("")), INFINITY));
                             self.total += INFINITY;
                         }
                         break;
@@ -205,9 +253,9 @@ impl Printer {
     }
 
     /// Text.
-    pub fn word(&mut self, text: impl Into<std::borrow::Cow<'static, str>>) {
+    pub fn word(&mut self, text: impl Into<Text>) {
         let text = text.into();
-        let len = text.len() as isize;
+        let len = text.as_str().len() as isize;
         self.queue.push_back((Token::Text(text), len));
         self.total += len;
     }
@@ -299,10 +347,10 @@ impl Printer {
     fn print(&mut self, token: Token, size: isize) {
         match token {
             Token::Text(text) => {
-                self.out.extend(std::iter::repeat_n(' ', self.owed));
+                spaces(&mut self.out, self.owed);
                 self.owed = 0;
-                self.out.push_str(&text);
-                self.space -= text.len() as isize;
+                self.out.push_str(text.as_str());
+                self.space -= text.as_str().len() as isize;
             }
             Token::Begin { offset, breaks } => {
                 if size > self.space {
@@ -325,7 +373,7 @@ impl Printer {
                     self.space -= b.blank;
                 } else {
                     if let Some(c) = b.pre_break {
-                        self.out.extend(std::iter::repeat_n(' ', self.owed));
+                        spaces(&mut self.out, self.owed);
                         self.out.push(c);
                     }
                     self.out.push('\n');

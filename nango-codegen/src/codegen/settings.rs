@@ -97,7 +97,7 @@ impl Settings {
                 Tok::Punct(':', _) => colons += 1,
                 Tok::Ident(ident) if colons == 2 || (i == 0 && colons == 0) => {
                     path.leading |= i == 2;
-                    path.segments.push(Segment { ident: ident.clone(), args: Vec::new() });
+                    path.segments.push(Segment { ident: ident.as_str().into(), args: Vec::new() });
                     colons = 0;
                 }
                 _ => return Path::parse("::nango_runtime"),

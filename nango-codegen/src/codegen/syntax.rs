@@ -5,7 +5,8 @@
 //! token streams took most of `nango generate`'s time); the `nango_models!` macro parses that
 //! same text into tokens, so there is one generator.
 
-use super::pretty::{INDENT, Printer};
+use super::pretty::{self, INDENT, Printer};
+use std::rc::Rc;
 
 /// A token inside an attribute or a macro call, which are printed token by token.
 #[derive(Clone, Debug)]
@@ -32,7 +33,7 @@ pub(crate) fn path_toks(path: &Path, out: &mut Vec<Tok>) {
             out.push(Tok::Punct(':', true));
             out.push(Tok::Punct(':', false));
         }
-        out.push(Tok::Ident(segment.ident.clone()));
+        out.push(Tok::Ident(segment.ident.to_string()));
     }
 }
 
@@ -87,7 +88,7 @@ pub(crate) struct Path {
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Segment {
-    pub ident: String,
+    pub ident: Rc<str>,
     pub args: Vec<Ty>,
 }
 
@@ -98,7 +99,7 @@ impl Path {
         let segments = text
             .split("::")
             .filter(|s| !s.is_empty())
-            .map(|s| Segment { ident: s.trim().to_owned(), args: Vec::new() })
+            .map(|s| Segment { ident: s.trim().into(), args: Vec::new() })
             .collect();
         Path { leading, segments }
     }
@@ -106,14 +107,14 @@ impl Path {
     /// `self` followed by `::name`.
     pub fn join(&self, name: &str) -> Path {
         let mut path = self.clone();
-        path.segments.push(Segment { ident: name.to_owned(), args: Vec::new() });
+        path.segments.push(Segment { ident: name.into(), args: Vec::new() });
         path
     }
 
     /// `self::name<args>`.
     pub fn join_args(&self, name: &str, args: Vec<Ty>) -> Path {
         let mut path = self.clone();
-        path.segments.push(Segment { ident: name.to_owned(), args });
+        path.segments.push(Segment { ident: name.into(), args });
         path
     }
 
@@ -161,7 +162,7 @@ pub(crate) enum Ty {
 impl Ty {
     /// A type named by one identifier.
     pub fn named(name: &str) -> Ty {
-        Ty::Path(Path { leading: false, segments: vec![Segment { ident: name.to_owned(), args: Vec::new() }] })
+        Ty::Path(Path { leading: false, segments: vec![Segment { ident: name.into(), args: Vec::new() }] })
     }
 
     /// A path type from `::a::b` text.
@@ -817,4 +818,185 @@ pub(crate) fn module(doc_text: &str, allow_dead_code: bool, name: &str, items: &
     }
     out.push_str("}\n");
     out
+}
+
+/// The room for text on a line indented by `indent` (what the printer breaks at).
+fn room(indent: usize) -> usize {
+    (pretty::MARGIN - indent as isize).max(pretty::MIN_SPACE) as usize
+}
+
+impl Ty {
+    /// The type on one line, as the printer writes it when it fits.
+    pub fn flat(&self, out: &mut String) {
+        match self {
+            Ty::Path(path) => {
+                for (i, segment) in path.segments.iter().enumerate() {
+                    if i > 0 || path.leading {
+                        out.push_str("::");
+                    }
+                    out.push_str(&segment.ident);
+                    if !segment.args.is_empty() {
+                        out.push('<');
+                        for (i, arg) in segment.args.iter().enumerate() {
+                            if i > 0 {
+                                out.push_str(", ");
+                            }
+                            arg.flat(out);
+                        }
+                        out.push('>');
+                    }
+                }
+            }
+            Ty::Ref(lifetime, elem) => {
+                out.push('&');
+                if let Some(l) = lifetime {
+                    out.push_str(l);
+                    out.push(' ');
+                }
+                elem.flat(out);
+            }
+            Ty::Slice(elem) => {
+                out.push('[');
+                elem.flat(out);
+                out.push(']');
+            }
+            Ty::Tuple(elems) => {
+                out.push('(');
+                for (i, elem) in elems.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    elem.flat(out);
+                }
+                if elems.len() == 1 {
+                    out.push(',');
+                }
+                out.push(')');
+            }
+        }
+    }
+}
+
+/// The lines of an item written straight, when each of them fits on its line: then nothing in
+/// it breaks, and the text is what the [`Printer`] would write, without its work. `None` from
+/// [`finish`](Self::finish) when a line did not fit or needs another form: print the item with
+/// the printer then.
+pub(crate) struct Lines {
+    out: String,
+    fits: bool,
+}
+
+impl Lines {
+    pub fn new() -> Self {
+        Lines { out: String::with_capacity(256), fits: true }
+    }
+
+    fn start(&mut self, indent: usize) {
+        pretty::spaces(&mut self.out, indent);
+    }
+
+    /// Ends a line that started at `begin` (after its indentation): kept when it fits, else
+    /// taken back and laid out by `print` on a printer.
+    fn end_line(&mut self, indent: usize, begin: usize, print: impl FnOnce(&mut Printer)) {
+        if self.out.len() - begin <= room(indent) {
+            self.out.push('\n');
+            return;
+        }
+        self.out.truncate(begin - indent);
+        let mut p = Printer::new(indent);
+        print(&mut p);
+        self.out.push_str(&p.finish());
+    }
+
+    /// Text already laid out (whole lines).
+    pub fn text(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+
+    /// A line that has no place to break.
+    pub fn line(&mut self, indent: usize, text: &str) {
+        self.start(indent);
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    /// `/// text`.
+    pub fn doc(&mut self, indent: usize, text: &str) {
+        if text.contains('\n') || text.starts_with('/') {
+            self.fits = false;
+            return;
+        }
+        self.start(indent);
+        self.out.push_str("///");
+        self.out.push_str(text.trim_end_matches(' '));
+        self.out.push('\n');
+    }
+
+    /// `#[name(tokens)]`, for tokens that are words, literals, `=`, `,` and `:`.
+    pub fn attr(&mut self, indent: usize, name: &'static str, tokens: &[Tok]) {
+        self.start(indent);
+        let begin = self.out.len();
+        self.out.push_str("#[");
+        self.out.push_str(name);
+        self.out.push('(');
+        let mut after_word = false;
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                Tok::Ident(text) | Tok::Lit(text) => {
+                    if after_word {
+                        self.out.push(' ');
+                    }
+                    self.out.push_str(text);
+                    after_word = true;
+                }
+                Tok::Punct(',', _) if i + 1 == tokens.len() => after_word = false,
+                Tok::Punct(',', _) => {
+                    self.out.push_str(", ");
+                    after_word = false;
+                }
+                Tok::Punct('=', _) => {
+                    self.out.push_str(if after_word { " = " } else { "= " });
+                    after_word = false;
+                }
+                Tok::Punct(c, _) => {
+                    self.out.push(*c);
+                    after_word = false;
+                }
+                Tok::Group(..) => self.fits = false,
+            }
+        }
+        self.out.push_str(")]");
+        self.end_line(indent, begin, |p| attr(p, name, tokens));
+    }
+
+    /// `pub name: Type,`.
+    pub fn field(&mut self, indent: usize, name: &str, ty: &Ty) {
+        self.start(indent);
+        let begin = self.out.len();
+        self.out.push_str("pub ");
+        self.out.push_str(name);
+        self.out.push_str(": ");
+        ty.flat(&mut self.out);
+        self.out.push(',');
+        self.end_line(indent, begin, |p| field(p, |_| {}, name, ty));
+    }
+
+    /// `Name,` or `Name(Type),`.
+    pub fn variant(&mut self, indent: usize, name: &str, ty: Option<&Ty>) {
+        self.start(indent);
+        let begin = self.out.len();
+        self.out.push_str(name);
+        if let Some(ty) = ty {
+            self.out.push('(');
+            ty.flat(&mut self.out);
+            self.out.push(')');
+        }
+        self.out.push(',');
+        self.end_line(indent, begin, |p| variant(p, name, ty));
+    }
+
+    /// The text, when every line fitted.
+    pub fn finish(self) -> Option<String> {
+        self.fits.then_some(self.out)
+    }
 }

@@ -2,12 +2,13 @@
 //! and unions, named after their path and never colliding.
 
 use super::names::{NameSet, field_name, ident_text, type_name};
-use super::pretty::Printer;
+use super::pretty::{self, Printer};
 use super::settings::{DateType, Settings};
 use super::shape::{self, Presence, UnionKind};
-use super::syntax::{self, Expr, Path, Tok, Ty};
+use super::syntax::{self, Expr, Lines, Path, Tok, Ty};
 use crate::ir::{Field, Literal, Model, Primitive, TypeExpr};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A Rust type for a nango.yaml type.
 pub(crate) struct RustType {
@@ -51,6 +52,10 @@ pub(crate) struct ModelEmitter<'a> {
     /// The derive and crate-path attributes every item carries, built once.
     derive_tokens: Vec<Tok>,
     crate_tokens: Vec<Tok>,
+    /// Those attributes laid out, for items written line by line.
+    header: String,
+    /// Types and attributes written for many fields, built once.
+    common: Common,
     /// Prefix of this scope's `schema.json` definition names (`github.` in the flows layout).
     pub def_prefix: String,
     /// Path of the constant holding the `schema.json` text, from the models' module.
@@ -61,11 +66,48 @@ pub(crate) struct ModelEmitter<'a> {
 #[derive(Clone)]
 struct Ctx {
     /// The model whose item is being generated (recursion through it needs a `Box`).
-    root: String,
+    root: Rc<str>,
     /// Name for a nested type made here.
-    hint: String,
+    hint: Hint,
     /// Inside a `Vec` or map: already on the heap, no `Box` needed.
     on_heap: bool,
+}
+
+/// The name for a nested type, made only when one is (most fields have none).
+#[derive(Clone)]
+enum Hint {
+    Name(String),
+    /// The parent's type name, the field's in `UpperCamelCase`, and `Item` for each array level.
+    Field {
+        parent: Rc<str>,
+        field: Rc<str>,
+        items: usize,
+    },
+}
+
+impl Hint {
+    fn text(&self) -> String {
+        match self {
+            Hint::Name(name) => name.clone(),
+            Hint::Field { parent, field, items } => {
+                let mut text = format!("{parent}{}", type_name(field));
+                for _ in 0..*items {
+                    text.push_str("Item");
+                }
+                text
+            }
+        }
+    }
+
+    /// The hint for the items of an array here.
+    fn item(&self) -> Hint {
+        match self {
+            Hint::Name(name) => Hint::Name(format!("{name}Item")),
+            Hint::Field { parent, field, items } => {
+                Hint::Field { parent: parent.clone(), field: field.clone(), items: items + 1 }
+            }
+        }
+    }
 }
 
 impl<'a> ModelEmitter<'a> {
@@ -89,6 +131,12 @@ impl<'a> ModelEmitter<'a> {
         let derive_tokens = derive_tokens(&rt, settings);
         let mut crate_tokens = Vec::new();
         syntax::name_value("crate", &format!("{}::__private::serde", settings.runtime_path), &mut crate_tokens);
+        let mut p = Printer::new(indent);
+        syntax::attr(&mut p, "allow", &[Tok::Ident("dead_code".into())]);
+        syntax::attr(&mut p, "derive", &derive_tokens);
+        syntax::attr(&mut p, "serde", &crate_tokens);
+        let header = p.finish();
+        let common = Common::new(&rt, settings);
         ModelEmitter {
             settings,
             rt,
@@ -99,9 +147,19 @@ impl<'a> ModelEmitter<'a> {
             indent,
             derive_tokens,
             crate_tokens,
+            header,
+            common,
             def_prefix: def_prefix.to_owned(),
             schema_const,
         }
+    }
+
+    /// The start of a model item written line by line: its doc comment and attributes.
+    fn lines(&self, doc: &str) -> Lines {
+        let mut lines = Lines::new();
+        lines.doc(self.indent, doc);
+        lines.text(&self.header);
+        lines
     }
 
     /// The Rust type name of a model.
@@ -130,11 +188,11 @@ impl<'a> ModelEmitter<'a> {
         } else {
             format!(" Model `{}` of nango.yaml (line {}).", model.name, model.span.line)
         };
-        let ctx = Ctx { root: model.name.clone(), hint: name.clone(), on_heap: false };
+        let ctx = Ctx { root: model.name.as_str().into(), hint: Hint::Name(name.clone()), on_heap: false };
         if model.anonymous {
             // Anonymous models hold one field (`input`/`output`): they become type aliases.
             let ty = match model.fields.first() {
-                Some(f) => self.ty(&f.ty, &Ctx { hint: format!("{name}Value"), ..ctx }),
+                Some(f) => self.ty(&f.ty, &Ctx { hint: Hint::Name(format!("{name}Value")), ..ctx }),
                 None => RustType::plain(Ty::Tuple(Vec::new())),
             };
             let mut p = self.printer();
@@ -155,14 +213,35 @@ impl<'a> ModelEmitter<'a> {
         }
         if let Some(dynamic) = dynamic {
             let rust = ident_text(&field_names.claim_with("additional_properties", "_"));
-            let value = self.ty(dynamic, &Ctx { hint: format!("{name}Value"), on_heap: true, ..ctx.clone() }).ty;
+            let hint = Hint::Name(format!("{name}Value"));
+            let value = self.ty(dynamic, &Ctx { hint, on_heap: true, ..ctx.clone() }).ty;
             let map = Ty::generic("::std::collections::BTreeMap", vec![string(), value]);
             printed.push(FieldItem {
                 doc: " Any other key (`__string` in nango.yaml).".into(),
-                attrs: vec![vec![Tok::Ident("flatten".into())]],
+                attrs: vec![Rc::from([Tok::Ident("flatten".into())])],
                 name: rust,
                 ty: map,
             });
+        }
+        // Most structs fit line by line: written straight; the others through the printer.
+        let inner = self.indent + pretty::INDENT as usize;
+        let mut lines = self.lines(doc);
+        if printed.is_empty() {
+            lines.line(self.indent, &format!("pub struct {name} {{}}"));
+        } else {
+            lines.line(self.indent, &format!("pub struct {name} {{"));
+            for f in &printed {
+                lines.doc(inner, &f.doc);
+                for a in &f.attrs {
+                    lines.attr(inner, "serde", a);
+                }
+                lines.field(inner, &f.name, &f.ty);
+            }
+            lines.line(self.indent, "}");
+        }
+        if let Some(text) = lines.finish() {
+            self.items.push(text);
+            return;
         }
         let mut p = self.printer();
         self.item_attrs(&mut p, doc);
@@ -186,14 +265,14 @@ impl<'a> ModelEmitter<'a> {
 
     fn field(&mut self, field: &Field, taken: &mut NameSet, ctx: &Ctx, parent: &str) -> FieldItem {
         let rust = taken.claim_with(&field_name(&field.name), "_");
-        let hint = format!("{parent}{}", type_name(&field.name));
+        let hint = Hint::Field { parent: parent.into(), field: field.name.as_str().into(), items: 0 };
         let ty = self.ty(&field.ty, &Ctx { hint, ..ctx.clone() });
         let json_name = &field.name;
         let mut attrs = Vec::new();
         if rust != *json_name {
             let mut rename = Vec::new();
             syntax::name_value("rename", json_name, &mut rename);
-            attrs.push(rename);
+            attrs.push(rename.into());
         }
         let mut doc = format!(" `{json_name}`");
         if let Some(parent_model) = &field.inherited_from {
@@ -205,27 +284,15 @@ impl<'a> ModelEmitter<'a> {
             shape::Flags { nullable: ty.nullable, implicitly_optional: ty.implicitly_optional },
             "field `{json_name}`"
         );
-        let skip = |out: &mut Vec<Tok>| {
-            out.push(Tok::Ident("default".into()));
-            out.push(Tok::Punct(',', false));
-            syntax::name_value("skip_serializing_if", "::std::option::Option::is_none", out);
-        };
         let ty = match shape::presence(field) {
             Presence::Required => ty.ty,
             Presence::OptionalNullable => {
                 // `name?: T | null`: absent, null and a value are three different things.
-                let mut serde = Vec::new();
-                skip(&mut serde);
-                serde.push(Tok::Punct(',', false));
-                let with = format!("{}::__private::double_option::deserialize", self.settings.runtime_path);
-                syntax::name_value("deserialize_with", &with, &mut serde);
-                attrs.push(serde);
+                attrs.push(self.common.optional_nullable_attr.clone());
                 option(ty.ty)
             }
             Presence::Optional => {
-                let mut serde = Vec::new();
-                skip(&mut serde);
-                attrs.push(serde);
+                attrs.push(self.common.optional_attr.clone());
                 if ty.nullable { ty.ty } else { option(ty.ty) }
             }
         };
@@ -233,27 +300,19 @@ impl<'a> ModelEmitter<'a> {
     }
 
     fn value(&self) -> Ty {
-        Ty::Path(self.rt.join("__private").join("serde_json").join("Value"))
+        self.common.value.clone()
     }
 
     fn ty(&mut self, t: &TypeExpr, ctx: &Ctx) -> RustType {
         match t {
             TypeExpr::Primitive(p) => match p {
-                Primitive::String => RustType::plain(string()),
+                Primitive::String => RustType::plain(self.common.string.clone()),
                 Primitive::Number => RustType::plain(Ty::named("f64")),
                 Primitive::Integer => RustType::plain(Ty::named("i64")),
                 Primitive::Boolean => RustType::plain(Ty::named("bool")),
                 Primitive::BigInt => RustType::plain(Ty::named("i128")),
-                Primitive::Date => RustType::plain(match self.settings.date_type {
-                    DateType::Chrono => {
-                        let chrono = self.rt.join("__private").join("chrono");
-                        Ty::Path(chrono.join_args("DateTime", vec![Ty::Path(chrono.join("Utc"))]))
-                    }
-                    DateType::String => string(),
-                }),
-                Primitive::Object => RustType::plain(Ty::Path(
-                    self.rt.join("__private").join("serde_json").join_args("Map", vec![string(), self.value()]),
-                )),
+                Primitive::Date => RustType::plain(self.common.date.clone()),
+                Primitive::Object => RustType::plain(self.common.object.clone()),
                 Primitive::Any => RustType::plain(self.value()),
                 Primitive::Array => RustType::plain(Ty::generic("::std::vec::Vec", vec![self.value()])),
                 Primitive::Undefined | Primitive::Never | Primitive::Void => {
@@ -270,27 +329,26 @@ impl<'a> ModelEmitter<'a> {
             TypeExpr::Model(m) => {
                 let name = Ty::named(&self.type_of(m));
                 let recursive =
-                    !ctx.on_heap && self.component.get(m).is_some_and(|c| Some(c) == self.component.get(&ctx.root));
+                    !ctx.on_heap && self.component.get(m).is_some_and(|c| Some(c) == self.component.get(&*ctx.root));
                 RustType::plain(if recursive { Ty::generic("::std::boxed::Box", vec![name]) } else { name })
             }
             TypeExpr::Array(inner) => {
-                let element =
-                    self.ty(inner, &Ctx { hint: format!("{}Item", ctx.hint), on_heap: true, ..ctx.clone() }).ty;
+                let element = self.ty(inner, &Ctx { hint: ctx.hint.item(), on_heap: true, ..ctx.clone() }).ty;
                 RustType::plain(Ty::generic("::std::vec::Vec", vec![element]))
             }
             TypeExpr::List(items) => {
                 let element = if items.is_empty() {
                     self.value()
                 } else {
-                    self.union(items, &Ctx { hint: format!("{}Item", ctx.hint), on_heap: true, ..ctx.clone() }).ty
+                    self.union(items, &Ctx { hint: ctx.hint.item(), on_heap: true, ..ctx.clone() }).ty
                 };
                 RustType::plain(Ty::generic("::std::vec::Vec", vec![element]))
             }
             TypeExpr::Union(members) => self.union(members, ctx),
             TypeExpr::Object(object) => {
-                let name = ident_text(&self.names.claim(&ctx.hint));
+                let name = ident_text(&self.names.claim(&ctx.hint.text()));
                 let doc = format!(" Inline object in `{}`.", ctx.root);
-                let inner = Ctx { hint: name.clone(), ..ctx.clone() };
+                let inner = Ctx { hint: Hint::Name(name.clone()), ..ctx.clone() };
                 self.struct_item(&name, &doc, &object.fields, object.dynamic.as_deref(), &inner);
                 RustType::plain(Ty::named(&name))
             }
@@ -304,7 +362,7 @@ impl<'a> ModelEmitter<'a> {
         let shape = shape::union(members);
         let inner = match &shape.kind {
             UnionKind::Any => self.value(),
-            UnionKind::Literals(literals) => Ty::named(&self.literal_enum(literals, &ctx.hint)),
+            UnionKind::Literals(literals) => Ty::named(&self.literal_enum(literals, &ctx.hint.text())),
             UnionKind::Bool => Ty::named("bool"),
             UnionKind::Single(member) => {
                 let t = self.ty(member, ctx);
@@ -334,6 +392,26 @@ impl<'a> ModelEmitter<'a> {
             .collect();
         let other = self.settings.catch_all_variant.then(|| ident_text(&variant_names.claim("Other")));
         let doc = format!(" One of: {}.", literals.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", "));
+        let inner = self.indent + pretty::INDENT as usize;
+        let mut lines = self.lines(&doc);
+        lines.line(self.indent, &format!("pub enum {name} {{"));
+        let mut rename = Vec::new();
+        for (v, lit) in &variants {
+            rename.clear();
+            syntax::name_value("rename", lit, &mut rename);
+            lines.attr(inner, "serde", &rename);
+            lines.variant(inner, v, None);
+        }
+        if let Some(v) = &other {
+            lines.doc(inner, " A value nango.yaml does not list.");
+            lines.attr(inner, "serde", &[Tok::Ident("untagged".into())]);
+            lines.variant(inner, v, Some(&string()));
+        }
+        lines.line(self.indent, "}");
+        if let Some(text) = lines.finish() {
+            self.items.push(text);
+            return name;
+        }
         let mut p = self.printer();
         self.item_attrs(&mut p, &doc);
         syntax::enum_item(&mut p, &name, |p| {
@@ -354,7 +432,8 @@ impl<'a> ModelEmitter<'a> {
     }
 
     fn untagged_enum(&mut self, literals: &[&str], others: &[&TypeExpr], ctx: &Ctx) -> Ty {
-        let name = ident_text(&self.names.claim(&ctx.hint));
+        let hint = ctx.hint.text();
+        let name = ident_text(&self.names.claim(&hint));
         let mut variant_names = NameSet::default();
         let mut variants = Vec::new();
         if !literals.is_empty() {
@@ -363,10 +442,22 @@ impl<'a> ModelEmitter<'a> {
         }
         for member in others {
             let v = variant_names.claim(&self.variant_name(member));
-            let inner = self.ty(member, &Ctx { hint: format!("{name}{v}"), ..ctx.clone() }).ty;
+            let inner = self.ty(member, &Ctx { hint: Hint::Name(format!("{name}{v}")), ..ctx.clone() }).ty;
             variants.push((ident_text(&v), inner));
         }
-        let doc = format!(" A union of nango.yaml (`{}`).", ctx.hint);
+        let doc = format!(" A union of nango.yaml (`{hint}`).");
+        let inner = self.indent + pretty::INDENT as usize;
+        let mut lines = self.lines(&doc);
+        lines.attr(self.indent, "serde", &[Tok::Ident("untagged".into())]);
+        lines.line(self.indent, &format!("pub enum {name} {{"));
+        for (v, ty) in &variants {
+            lines.variant(inner, v, Some(ty));
+        }
+        lines.line(self.indent, "}");
+        if let Some(text) = lines.finish() {
+            self.items.push(text);
+            return Ty::named(&name);
+        }
         let mut p = self.printer();
         self.item_attrs(&mut p, &doc);
         syntax::attr(&mut p, "serde", &[Tok::Ident("untagged".into())]);
@@ -429,11 +520,49 @@ impl<'a> ModelEmitter<'a> {
     }
 }
 
+/// What many fields share, built once per emitter.
+struct Common {
+    string: Ty,
+    value: Ty,
+    object: Ty,
+    date: Ty,
+    /// `#[serde(default, skip_serializing_if = ...)]`.
+    optional_attr: Rc<[Tok]>,
+    /// The same with `deserialize_with` the runtime's double-option reader.
+    optional_nullable_attr: Rc<[Tok]>,
+}
+
+impl Common {
+    fn new(rt: &Path, settings: &Settings) -> Self {
+        let private = rt.join("__private");
+        let value = Ty::Path(private.join("serde_json").join("Value"));
+        let chrono = private.join("chrono");
+        let date = match settings.date_type {
+            DateType::Chrono => Ty::Path(chrono.join_args("DateTime", vec![Ty::Path(chrono.join("Utc"))])),
+            DateType::String => string(),
+        };
+        let mut optional_attr = vec![Tok::Ident("default".into()), Tok::Punct(',', false)];
+        syntax::name_value("skip_serializing_if", "::std::option::Option::is_none", &mut optional_attr);
+        let mut optional_nullable_attr = optional_attr.clone();
+        optional_nullable_attr.push(Tok::Punct(',', false));
+        let with = format!("{}::__private::double_option::deserialize", settings.runtime_path);
+        syntax::name_value("deserialize_with", &with, &mut optional_nullable_attr);
+        Common {
+            string: string(),
+            object: Ty::Path(private.join("serde_json").join_args("Map", vec![string(), value.clone()])),
+            value,
+            date,
+            optional_attr: optional_attr.into(),
+            optional_nullable_attr: optional_nullable_attr.into(),
+        }
+    }
+}
+
 /// A struct field, ready to print.
 struct FieldItem {
     doc: String,
     /// The tokens of each `#[serde(...)]`.
-    attrs: Vec<Vec<Tok>>,
+    attrs: Vec<Rc<[Tok]>>,
     name: String,
     ty: Ty,
 }
