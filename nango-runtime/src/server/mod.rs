@@ -9,6 +9,7 @@
 
 mod actions;
 mod api;
+mod connect;
 mod connections;
 mod console;
 mod error;
@@ -59,6 +60,10 @@ pub struct ServeOptions {
     /// How long a console sign-in lasts (12 hours by default); using the console does not
     /// extend it.
     pub console_session_ttl: Duration,
+    /// The URL the service is reached at from browsers (`NANGO_SERVER_URL`): connect links
+    /// and the OAuth callback (`<url>/oauth/callback`, the redirect URI to register with
+    /// providers) are built from it. `http://<addr>` when unset.
+    pub public_url: Option<String>,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
     /// Timeouts and the connection limit of the HTTP server.
@@ -76,6 +81,7 @@ impl Default for ServeOptions {
             webhook_retry_delay: Duration::from_secs(3),
             shutdown_grace: Duration::from_secs(30),
             console_session_ttl: Duration::from_secs(12 * 3600),
+            public_url: None,
             scheduler: SchedulerConfig::default(),
             limits: ServerLimits::default(),
         }
@@ -99,6 +105,9 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Actions running in the background (`X-Async`).
     pub actions: Arc<BackgroundActions>,
+    /// The URL browsers reach the service at, without a trailing `/` (see
+    /// [`ServeOptions::public_url`]).
+    pub public_url: String,
 }
 
 impl AppState {
@@ -160,6 +169,11 @@ impl Server {
             addr,
             started_at: chrono::Utc::now(),
             actions: Arc::default(),
+            public_url: options
+                .public_url
+                .as_deref()
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("http://{addr}")),
         });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
@@ -233,6 +247,7 @@ pub async fn shutdown_signal() {
 /// caller without the key).
 pub fn router(state: Arc<AppState>) -> Router {
     let routed = api::routes()
+        .merge(connect::routes())
         .route("/openapi.json", axum::routing::get(openapi::openapi))
         .route("/metrics", axum::routing::get(metrics::render))
         .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
@@ -256,9 +271,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, count_requests))
 }
 
-/// Paths that need no API key: the liveness check and the console (which has its own sign-in).
+/// Paths that need no API key: the liveness check, the console (which has its own sign-in) and
+/// the connect flow (which takes a connect session token).
 fn needs_no_key(path: &str) -> bool {
-    matches!(path, "/health" | "/" | "/login" | "/logout" | "/console") || path.starts_with("/console/")
+    matches!(path, "/health" | "/" | "/login" | "/logout" | "/console")
+        || path.starts_with("/console/")
+        || connect::uses_session_token(path)
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a key was right.

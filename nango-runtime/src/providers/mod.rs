@@ -10,7 +10,11 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const BUILTIN: &str = include_str!("../providers.yaml");
+mod template;
+
+pub use template::{TemplateValues, interpolate};
+
+const BUILTIN: &str = include_str!("../../providers.yaml");
 
 /// How a provider authenticates.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -80,9 +84,34 @@ pub struct PaginationConfig {
     /// `cursor`, `link`, `offset` (or another style name).
     #[serde(rename = "type")]
     pub kind: String,
-    /// The other keys, as written.
-    #[serde(flatten)]
+    /// The other keys, as written (numbers such as `offset_start_value: 0` as their text).
+    #[serde(flatten, deserialize_with = "scalars_as_text")]
     pub params: BTreeMap<String, String>,
+}
+
+/// A map of strings, numbers and booleans, each as its text.
+fn scalars_as_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i64),
+        Number(f64),
+        Flag(bool),
+    }
+    let map = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Scalar::Text(s) => s,
+                Scalar::Integer(i) => i.to_string(),
+                Scalar::Number(n) => n.to_string(),
+                Scalar::Flag(b) => b.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
 }
 
 /// How requests reach the API (`proxy`).
@@ -278,55 +307,6 @@ impl ProviderCatalog {
     }
 }
 
-/// Values for `${...}` templates.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TemplateValues {
-    /// `connectionConfig.*`
-    pub connection_config: BTreeMap<String, String>,
-    /// `credentials.*`
-    pub credentials: BTreeMap<String, String>,
-    /// `apiKey`
-    pub api_key: Option<String>,
-    /// `accessToken`
-    pub access_token: Option<String>,
-}
-
-/// Fills `${connectionConfig.x}`, `${credentials.x}`, `${apiKey}`, `${accessToken}` and `${now}`
-/// (RFC 3339). A name without a value is an error naming it.
-///
-/// ```
-/// use nango_runtime::providers::{interpolate, TemplateValues};
-/// let mut values = TemplateValues::default();
-/// values.connection_config.insert("subdomain".into(), "acme".into());
-/// assert_eq!(interpolate("https://${connectionConfig.subdomain}.zendesk.com", &values).unwrap(), "https://acme.zendesk.com");
-/// assert!(interpolate("Bearer ${apiKey}", &values).unwrap_err().contains("apiKey"));
-/// ```
-pub fn interpolate(template: &str, values: &TemplateValues) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{template}`"))?;
-        let name = &after[..end];
-        let value = match name.split_once('.') {
-            Some(("connectionConfig", key)) => values.connection_config.get(key).cloned(),
-            Some(("credentials", key)) => values.credentials.get(key).cloned(),
-            _ => match name {
-                "apiKey" => values.api_key.clone(),
-                "accessToken" => values.access_token.clone(),
-                "now" => Some(chrono::Utc::now().to_rfc3339()),
-                _ => return Err(format!("unknown template variable `${{{name}}}` in `{template}`")),
-            },
-        };
-        let value = value.ok_or_else(|| format!("`${{{name}}}` in `{template}` has no value for this connection"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,7 +321,7 @@ mod tests {
         let retry = proxy.retry.unwrap();
         assert_eq!(retry.at, ["x-ratelimit-reset"]);
         assert_eq!(retry.remaining.as_deref(), Some("x-ratelimit-remaining"));
-        assert_eq!(retry.error_code, ["403", "429", "5xx"]);
+        assert_eq!(retry.error_code, ["403", "5xx", "401", "429"]);
         let paginate = proxy.paginate.unwrap();
         assert_eq!(paginate.kind, "link");
         assert_eq!(paginate.params["link_rel_in_response_header"], "next");
@@ -381,15 +361,5 @@ mod tests {
         let err = catalog.extend_from_file(&file).unwrap_err();
         assert!(err.message.contains("`nowhere`"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn templates() {
-        let mut values = TemplateValues { api_key: Some("k".into()), ..TemplateValues::default() };
-        values.credentials.insert("token".into(), "t".into());
-        assert_eq!(interpolate("${apiKey}:${credentials.token}", &values).unwrap(), "k:t");
-        assert!(interpolate("${bogus}", &values).unwrap_err().contains("unknown template variable"));
-        assert!(interpolate("${apiKey", &values).unwrap_err().contains("unclosed"));
-        assert_eq!(interpolate("no templates", &values).unwrap(), "no templates");
     }
 }
