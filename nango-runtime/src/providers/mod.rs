@@ -129,6 +129,21 @@ pub struct ProxyConfig {
     pub retry: Option<RetryConfig>,
     /// Default pagination.
     pub paginate: Option<PaginationConfig>,
+    /// A request that checks new credentials (API keys, basic auth) before they are stored.
+    pub verification: Option<VerificationConfig>,
+}
+
+/// How new credentials are checked (`proxy.verification`): the first endpoint is called with
+/// them, and anything but a 2xx refuses them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct VerificationConfig {
+    /// `GET` by default.
+    pub method: Option<String>,
+    /// Paths under the base URL (the first is called).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub endpoints: Vec<String>,
+    /// Another base URL for the check.
+    pub base_url_override: Option<String>,
 }
 
 /// One provider.
@@ -148,6 +163,29 @@ pub struct Provider {
     /// OAuth token URL (a template; Nango's per-mode map form is accepted, first value used).
     #[serde(default, deserialize_with = "token_url")]
     pub token_url: Option<String>,
+    /// Extra query parameters of the authorization URL (OAuth 2).
+    #[serde(default, deserialize_with = "string_map")]
+    pub authorization_params: BTreeMap<String, String>,
+    /// Extra fields of the token request (OAuth 2).
+    #[serde(default, deserialize_with = "string_map")]
+    pub token_params: BTreeMap<String, String>,
+    /// What joins scopes in the authorization URL (a space by default).
+    pub scope_separator: Option<String>,
+    /// Scopes asked for when the integration names none.
+    #[serde(default, deserialize_with = "one_or_many_opt")]
+    pub default_scopes: Vec<String>,
+    /// The provider does not take PKCE (the code challenge is left out).
+    #[serde(default)]
+    pub disable_pkce: bool,
+    /// `json` to send the token request as JSON (a form by default).
+    pub body_format: Option<String>,
+    /// `basic` to send the client credentials as HTTP Basic auth (in the body by default).
+    pub token_request_auth_method: Option<String>,
+    /// The unit of `expires_in` in token answers (`seconds` by default, or `milliseconds`).
+    pub expires_in_unit: Option<String>,
+    /// Where the access token is in a token answer that does not have it at `access_token`
+    /// (a dotted path).
+    pub alternate_access_token_response_path: Option<String>,
     /// How requests reach the API.
     pub proxy: Option<ProxyConfig>,
     /// Documentation link.
@@ -158,6 +196,37 @@ pub struct Provider {
     /// Credential fields (`credentials.x`), as written.
     #[serde(default)]
     pub credentials: BTreeMap<String, serde_json::Value>,
+}
+
+/// A string, or a list of strings, or nothing: a list.
+fn one_or_many_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        Some(OneOrMany::One(s)) => s.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        Some(OneOrMany::Many(v)) => v,
+        None => Vec::new(),
+    })
+}
+
+/// A map whose values may be strings, numbers or booleans in the YAML (Nango writes
+/// `prompt: consent` and `access_type: offline` beside numbers), as strings.
+fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Null => None,
+            other if other.is_number() || other.is_boolean() => Some((k, other.to_string())),
+            // Nested forms (per-grant maps) are not used here.
+            _ => None,
+        })
+        .collect())
 }
 
 fn token_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -184,6 +253,7 @@ impl Provider {
                 query: p.query.clone().into_iter().chain(own.query).collect(),
                 retry: own.retry.or_else(|| p.retry.clone()),
                 paginate: own.paginate.or_else(|| p.paginate.clone()),
+                verification: own.verification.or_else(|| p.verification.clone()),
             }),
             (own, p) => own.or_else(|| p.clone()),
         };
@@ -194,6 +264,28 @@ impl Provider {
             alias: None,
             authorization_url: self.authorization_url.or_else(|| parent.authorization_url.clone()),
             token_url: self.token_url.or_else(|| parent.token_url.clone()),
+            authorization_params: parent
+                .authorization_params
+                .clone()
+                .into_iter()
+                .chain(self.authorization_params)
+                .collect(),
+            token_params: parent.token_params.clone().into_iter().chain(self.token_params).collect(),
+            scope_separator: self.scope_separator.or_else(|| parent.scope_separator.clone()),
+            default_scopes: if self.default_scopes.is_empty() {
+                parent.default_scopes.clone()
+            } else {
+                self.default_scopes
+            },
+            disable_pkce: self.disable_pkce || parent.disable_pkce,
+            body_format: self.body_format.or_else(|| parent.body_format.clone()),
+            token_request_auth_method: self
+                .token_request_auth_method
+                .or_else(|| parent.token_request_auth_method.clone()),
+            expires_in_unit: self.expires_in_unit.or_else(|| parent.expires_in_unit.clone()),
+            alternate_access_token_response_path: self
+                .alternate_access_token_response_path
+                .or_else(|| parent.alternate_access_token_response_path.clone()),
             proxy,
             docs: self.docs.or_else(|| parent.docs.clone()),
             connection_config: parent.connection_config.clone().into_iter().chain(self.connection_config).collect(),

@@ -60,6 +60,9 @@ pub struct ServeOptions {
     /// How long a console sign-in lasts (12 hours by default); using the console does not
     /// extend it.
     pub console_session_ttl: Duration,
+    /// How long a provider's token endpoint (and a credentials check) may take to answer
+    /// during the connect flow (20 seconds by default).
+    pub auth_timeout: Duration,
     /// The URL the service is reached at from browsers (`NANGO_SERVER_URL`): connect links
     /// and the OAuth callback (`<url>/oauth/callback`, the redirect URI to register with
     /// providers) are built from it. `http://<addr>` when unset.
@@ -82,6 +85,7 @@ impl Default for ServeOptions {
             shutdown_grace: Duration::from_secs(30),
             console_session_ttl: Duration::from_secs(12 * 3600),
             public_url: None,
+            auth_timeout: Duration::from_secs(20),
             scheduler: SchedulerConfig::default(),
             limits: ServerLimits::default(),
         }
@@ -108,6 +112,12 @@ pub struct AppState {
     /// The URL browsers reach the service at, without a trailing `/` (see
     /// [`ServeOptions::public_url`]).
     pub public_url: String,
+    /// How long a provider's token endpoint may take during the connect flow.
+    pub auth_timeout: Duration,
+    /// Where webhooks go (auth webhooks are sent from the handlers), when configured.
+    pub webhooks: Option<Arc<WebhookSender>>,
+    /// The frontend SDK's sockets waiting for the outcome of an OAuth popup.
+    pub ws_clients: connect::WsClients,
 }
 
 impl AppState {
@@ -157,7 +167,7 @@ impl Server {
                 }
             }
         }
-        let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
+        let after = after_run(runtime.store().clone(), metrics.clone(), sender.clone(), options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
         let listener = tokio::net::TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
@@ -174,6 +184,9 @@ impl Server {
                 .as_deref()
                 .map(|url| url.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("http://{addr}")),
+            auth_timeout: options.auth_timeout,
+            webhooks: sender,
+            ws_clients: connect::WsClients::default(),
         });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
@@ -267,6 +280,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback_service(routed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_key))
+        .layer(axum::middleware::from_fn(connect::cors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), frontend_socket))
         .layer(axum::middleware::from_fn(drop_trailing_slash))
         .layer(axum::middleware::from_fn_with_state(state, count_requests))
 }
@@ -306,6 +321,24 @@ async fn require_key(State(state): State<Arc<AppState>>, request: Request, next:
             "authenticate with `Authorization: Bearer <NANGO_SECRET_KEY>`",
         )
         .into_response(),
+    }
+}
+
+/// The frontend SDK opens its WebSocket at the root, where the console is: an upgrade request
+/// to `/` is the socket's (see `connect::ws`), anything else goes on.
+async fn frontend_socket(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if request.uri().path() != "/" || !connect::ws::is_upgrade(request.headers()) {
+        return next.run(request).await;
+    }
+    let (mut parts, _body) = request.into_parts();
+    match <axum::extract::ws::WebSocketUpgrade as axum::extract::FromRequestParts<()>>::from_request_parts(
+        &mut parts,
+        &(),
+    )
+    .await
+    {
+        Ok(upgrade) => connect::ws::accept(state, upgrade),
+        Err(rejection) => rejection.into_response(),
     }
 }
 

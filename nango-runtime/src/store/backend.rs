@@ -410,7 +410,7 @@ pub trait SessionBackend: Send + Sync {
 /// shared by every process on the database.
 #[async_trait]
 pub trait ConnectBackend: Send + Sync {
-    /// Keeps a new connect session.
+    /// Keeps a connect session (one with the same digest is replaced).
     async fn create_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
     /// The connect session with this digest, expired or not.
     async fn connect_session(&self, digest: &[u8]) -> StoreResult<Option<ConnectSession>>;

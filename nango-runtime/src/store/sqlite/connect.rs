@@ -27,14 +27,17 @@ fn corrupt(operation: &'static str, e: serde_json::Error) -> super::super::Store
 impl ConnectBackend for SqliteBackend {
     async fn create_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
         let body = serde_json::to_string(&session.data).map_err(|e| corrupt("reading a connect session", e))?;
-        sqlx::query("INSERT INTO connect_sessions (digest, body, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&session.digest)
-            .bind(body)
-            .bind(to_micros(session.created_at))
-            .bind(to_micros(session.expires_at))
-            .execute(&self.pool)
-            .await
-            .during("keeping a connect session")?;
+        sqlx::query(
+            "INSERT INTO connect_sessions (digest, body, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (digest) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
+        )
+        .bind(&session.digest)
+        .bind(body)
+        .bind(to_micros(session.created_at))
+        .bind(to_micros(session.expires_at))
+        .execute(&self.pool)
+        .await
+        .during("keeping a connect session")?;
         Ok(())
     }
 
