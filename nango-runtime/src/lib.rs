@@ -49,6 +49,8 @@ pub mod http;
 pub mod providers;
 pub mod registry;
 #[cfg(feature = "runtime")]
+pub mod replay;
+#[cfg(feature = "runtime")]
 pub mod scheduler;
 mod schema;
 #[cfg(feature = "runtime")]
