@@ -381,6 +381,17 @@ fn connect_paths(names: &ServiceNames) -> Value {
             "responses": {"200": flow_done, "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
                           "403": error("an integration the session does not allow"), "409": error("a connection it may not replace"),
                           "502": error("the provider's token request failed")}}},
+        "/connect/ui": {"get": {"summary": "The Connect UI page (the frontend SDK's frame, or the session's `connect_link`)", "security": [],
+            "parameters": [{"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": html("the page"), "401": html("an unknown or expired session token")}}},
+        "/connect/ui/{integration}": {"post": {"summary": "A credential form of the Connect UI page (API key, basic, client credentials)", "security": [],
+            "parameters": [integration.clone(), {"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+            "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+                "apiKey": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"},
+                "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+            "responses": {"200": html("connected"), "400": html("a form the integration does not take"), "401": html("an unknown or expired session token"),
+                          "403": html("an integration the session does not allow"), "409": html("a connection it may not replace"),
+                          "502": html("the provider's token request failed")}}},
         "/connect/session": {
             "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
                     "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",
