@@ -10,8 +10,8 @@ use super::page::layout;
 use super::sessions::{self, SessionProblem};
 use crate::providers::AuthMode;
 use crate::server::AppState;
+use crate::server::extract::RawBody;
 use crate::store::ConnectSession;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -147,7 +147,7 @@ pub(super) async fn submit(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let token = token_of(raw.as_deref()).unwrap_or_default();
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
