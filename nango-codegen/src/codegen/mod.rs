@@ -109,9 +109,15 @@ pub fn generate(output: &ParseOutput, settings: &Settings) -> Result<Generated, 
     })
 }
 
-/// The JSON Schema document of every model (flows layout: definitions prefixed `<integration>.`).
+/// The JSON Schema document of every model (flows layout: definitions prefixed `<integration>.`):
+/// the `schema.json` text, read back.
 pub fn schema_json(config: &NangoConfig, settings: &Settings) -> serde_json::Value {
-    let mut defs = serde_json::Map::new();
+    serde_json::from_str(&schema_text(config, settings)).unwrap_or_default()
+}
+
+/// The `schema.json` file: every model's definition, pretty-printed.
+fn schema_text(config: &NangoConfig, settings: &Settings) -> String {
+    let mut defs = Vec::new();
     if config.layout == Some(Layout::Flows) {
         for i in &config.integrations {
             schema::definitions(&i.models, &format!("{}.", i.name), settings, &mut defs);
@@ -119,12 +125,8 @@ pub fn schema_json(config: &NangoConfig, settings: &Settings) -> serde_json::Val
     } else {
         schema::definitions(&config.models, "", settings, &mut defs);
     }
-    schema::document(defs)
-}
-
-/// The `schema.json` file: [`schema_json`], pretty-printed.
-fn schema_text(config: &NangoConfig, settings: &Settings) -> String {
-    let mut text = serde_json::to_string_pretty(&schema_json(config, settings)).unwrap_or_default();
+    let mut text = String::with_capacity(1 << 16);
+    schema::document(defs).write_pretty(&mut text, 0);
     text.push('\n');
     text
 }
