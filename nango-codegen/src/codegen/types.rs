@@ -514,16 +514,33 @@ impl<'a> ModelEmitter<'a> {
         let id_field = id_field?;
         let definition = format!("{}{}", self.def_prefix, model.name);
         let private = rt.join("__private");
+        let id = Expr::Call(private.join("id_string"), vec![Expr::Ref(Box::new(Expr::SelfField(id_field)))]);
+        let schema = Expr::Call(
+            private.join("model_schema"),
+            vec![Expr::Path(self.schema_const.clone()), Expr::str(&definition)],
+        );
+        let model_trait = rt.join("Model");
+        let (outer, inner, body) = (self.indent, self.indent + 4, self.indent + 8);
+        let mut rt_text = String::new();
+        Ty::Path(rt.clone()).flat(&mut rt_text);
+        let mut lines = Lines::new();
+        lines.whole(outer, &format!("impl {rt_text}::Model for {name} {{"));
+        lines.line(inner, &format!("const NAME: &'static str = {};", syntax::str_lit(&model.name)));
+        lines.whole(inner, "fn id(&self) -> ::std::string::String {");
+        lines.statement(body, &id);
+        lines.line(inner, "}");
+        lines.line(inner, &format!("fn json_schema() -> {rt_text}::__private::serde_json::Value {{"));
+        lines.statement(body, &schema);
+        lines.line(inner, "}");
+        lines.line(outer, "}");
+        if let Some(text) = lines.finish() {
+            return Some(text);
+        }
         let mut p = self.printer();
-        syntax::impl_item(&mut p, &rt.join("Model"), &Ty::named(&name), |p| {
+        syntax::impl_item(&mut p, &model_trait, &Ty::named(&name), |p| {
             let str_ref = Ty::Ref(Some("'static"), Box::new(Ty::named("str")));
             syntax::const_item(p, "const ", "NAME", &str_ref, &Expr::str(&model.name));
-            let id = Expr::Call(private.join("id_string"), vec![Expr::Ref(Box::new(Expr::SelfField(id_field)))]);
             syntax::method(p, "id", true, &string(), &id);
-            let schema = Expr::Call(
-                private.join("model_schema"),
-                vec![Expr::Path(self.schema_const.clone()), Expr::str(&definition)],
-            );
             syntax::method(p, "json_schema", false, &self.value(), &schema);
         });
         Some(p.finish())
