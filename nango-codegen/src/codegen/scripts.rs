@@ -56,14 +56,18 @@ fn marker_derive() -> Vec<Tok> {
 /// share a script name, unique across both modules. The generator, the scaffolds and the
 /// attribute macros all use this one rule.
 pub(crate) fn markers(integrations: &[&Integration]) -> Vec<(Vec<String>, Vec<String>)> {
-    let clash = |name: &str| {
-        integrations.len() > 1
-            && integrations
-                .iter()
-                .filter(|i| i.syncs.iter().any(|s| s.name == name) || i.actions.iter().any(|a| a.name == name))
-                .count()
-                > 1
-    };
+    // How many integrations have a script of each name (counted once per integration).
+    let mut holders: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for integration in integrations {
+        let mut own: Vec<&str> = integration.syncs.iter().map(|s| s.name.as_str()).collect();
+        own.extend(integration.actions.iter().map(|a| a.name.as_str()));
+        own.sort_unstable();
+        own.dedup();
+        for name in own {
+            *holders.entry(name).or_default() += 1;
+        }
+    }
+    let clash = |name: &str| holders.get(name).is_some_and(|&n| n > 1);
     let mut names = NameSet::default();
     integrations
         .iter()
