@@ -1,5 +1,6 @@
-//! Typed descriptions of syncs and actions: a unit struct per script implementing
-//! `SyncDefinition` / `ActionDefinition`, and `SYNCS` / `ACTIONS` lists.
+//! Typed descriptions of scripts: a unit struct per sync and action implementing
+//! `SyncDefinition` / `ActionDefinition`, one per on-event script, the `SYNCS` / `ACTIONS` /
+//! `ON_EVENTS` lists, and `PROJECT`, which reaches each script's function through its marker.
 
 use super::names::{NameSet, ident, type_name};
 use super::types::ModelEmitter;
@@ -62,6 +63,41 @@ pub(crate) fn markers(integrations: &[&Integration]) -> Vec<(Vec<String>, Vec<St
         .collect()
 }
 
+/// The marker type names of each integration's on-event scripts (in `on_events::`), one per
+/// script name (a script that runs on several events has one marker): `UpperCamelCase` of the
+/// name, qualified by the integration when two integrations share it. The generator and the
+/// `#[nango_on_event]` attribute use this one rule.
+pub(crate) fn on_event_markers(integrations: &[&Integration]) -> Vec<Vec<(String, String)>> {
+    let scripts: Vec<Vec<&str>> = integrations
+        .iter()
+        .map(|i| {
+            let mut names: Vec<&str> = Vec::new();
+            for (_, name) in on_event_scripts(i) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            names
+        })
+        .collect();
+    let clash = |name: &str| scripts.iter().filter(|names| names.contains(&name)).count() > 1;
+    let mut taken = NameSet::default();
+    integrations
+        .iter()
+        .zip(&scripts)
+        .map(|(integration, names)| {
+            names
+                .iter()
+                .map(|name| {
+                    let wanted =
+                        if clash(name) { type_name(&format!("{}_{name}", integration.name)) } else { type_name(name) };
+                    ((*name).to_owned(), taken.claim(&wanted))
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// An integration and where its models are.
 pub(crate) struct Scope<'a> {
     pub integration: &'a Integration,
@@ -82,13 +118,29 @@ impl Scope<'_> {
 pub(crate) fn scripts(rt: &TokenStream, integrations: &[Scope]) -> TokenStream {
     let all: Vec<&Integration> = integrations.iter().map(|s| s.integration).collect();
     let markers = markers(&all);
+    let event_markers = on_event_markers(&all);
     let mut sync_items = Vec::new();
+    let mut event_items = Vec::new();
+    // What `PROJECT.link` names: each marker's function, of each kind it can have.
+    let mut links = Vec::new();
     let mut sync_list = Vec::new();
     let mut action_items = Vec::new();
     let mut action_list = Vec::new();
     let mut event_list = Vec::new();
-    for (scope, (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
+    for ((scope, (sync_markers, action_markers)), event_markers) in
+        integrations.iter().zip(&markers).zip(&event_markers)
+    {
         let (integration, emitter, models) = (scope.integration, scope.emitter, &scope.models);
+        for (name, marker) in event_markers {
+            let marker = ident(marker);
+            let doc = format!(" On-event script `{name}` of integration `{}`.", integration.name);
+            event_items.push(quote! {
+                #[doc = #doc]
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
+                pub struct #marker;
+            });
+            links.push((quote!(on_events::#marker), quote!(OnEvent)));
+        }
         for (event, name) in on_event_scripts(integration) {
             let event = ident(event);
             let int = &integration.name;
@@ -156,6 +208,10 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[Scope]) -> TokenStream {
                 #(#output_impls)*
             });
             sync_list.push(quote!(<syncs::#marker as #rt::SyncDefinition>::DESCRIPTOR));
+            links.push((quote!(syncs::#marker), quote!(Sync)));
+            if !sync.webhook_subscriptions.is_empty() {
+                links.push((quote!(syncs::#marker), quote!(Webhook)));
+            }
         }
         for (action, marker) in integration.actions.iter().zip(action_markers) {
             let marker = ident(marker);
@@ -206,8 +262,13 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[Scope]) -> TokenStream {
                 }
             });
             action_list.push(quote!(<actions::#marker as #rt::ActionDefinition>::DESCRIPTOR));
+            links.push((quote!(actions::#marker), quote!(Action)));
         }
     }
+    let link_count = links.len();
+    let link_items = links
+        .iter()
+        .map(|(marker, kind)| quote!((&#rt::__private::Probe::<#marker, #rt::__private::kind::#kind>::NEW).address()));
     quote! {
         /// The syncs of nango.yaml, one type each.
         #[allow(dead_code)]
@@ -225,9 +286,33 @@ pub(crate) fn scripts(rt: &TokenStream, integrations: &[Scope]) -> TokenStream {
         /// Every action of nango.yaml.
         #[allow(dead_code)]
         pub const ACTIONS: &[#rt::ActionDescriptor] = &[#(#action_list),*];
+        /// The on-event scripts of nango.yaml, one type each.
+        #[allow(dead_code)]
+        pub mod on_events {
+            #(#event_items)*
+        }
         /// Every on-event script of nango.yaml.
         #[allow(dead_code)]
         pub const ON_EVENTS: &[#rt::OnEventDescriptor] = &[#(#event_list),*];
+        /// The project: every script of nango.yaml and the link to its function.
+        /// `fn main() -> ExitCode { models::PROJECT.main() }` checks that each has one and runs
+        /// the command line.
+        #[allow(dead_code)]
+        pub const PROJECT: #rt::Project = #rt::Project {
+            syncs: SYNCS,
+            actions: ACTIONS,
+            on_events: ON_EVENTS,
+            link: __nango_link,
+        };
+        /// The address of each script's function, naming it so that the linker keeps it.
+        // The borrow is what picks `Found` or `Missing` (see `nango::__private::Probe`).
+        #[allow(clippy::needless_borrow)]
+        fn __nango_link() -> ::std::vec::Vec<usize> {
+            #[allow(unused_imports)]
+            use #rt::__private::{Found as _, Missing as _};
+            let found: [::std::option::Option<usize>; #link_count] = [#(#link_items),*];
+            found.into_iter().flatten().collect()
+        }
     }
 }
 
