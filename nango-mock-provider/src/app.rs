@@ -9,11 +9,11 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Authorization, TokenEndpoint};
 use crate::data::{Filter, Order, StateFilter, Store};
 use crate::faults::{self, DOCS, Fault, FaultState, Faults};
 use crate::issue::{Issue, Place};
@@ -516,7 +516,8 @@ async fn user_repos() -> Response {
     )
 }
 
-/// `POST /login/oauth/access_token`, form or JSON body.
+/// `POST /login/oauth/access_token`, form or JSON body: the code, refresh-token and client
+/// credentials grants.
 async fn access_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let is_json =
         headers.get(header::CONTENT_TYPE).and_then(|kind| kind.to_str().ok()).is_some_and(|kind| kind.contains("json"))
@@ -540,11 +541,103 @@ async fn access_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     } else {
         query::pairs(&String::from_utf8_lossy(&body))
     };
-    let (status, answer) = app.auth().refresh(&params, &headers);
-    if status.is_success() {
+    let endpoint = app.auth().token_endpoint;
+    match endpoint {
+        TokenEndpoint::Normal => {}
+        TokenEndpoint::Html => return faults::bad_gateway_page(StatusCode::OK),
+        TokenEndpoint::Hang => std::future::pending::<()>().await,
+    }
+    let refresh = query::get(&params, "grant_type").is_none_or(|grant| grant == "refresh_token");
+    let (status, answer) = app.auth().token(&params, &headers);
+    if status.is_success() && refresh {
         bump(&app.stats.token_refreshes);
     }
     faults::json(status, &answer)
+}
+
+/// Text for HTML: `<`, `>`, `&` and quotes escaped.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page of the mock provider's own (the authorize page and its errors).
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family: sans-serif; max-width: 32em; margin: 3em auto\">{body}</body></html>",
+        title = html_escape(title)
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// `GET /login/oauth/authorize`: GitHub's consent page, with "Authorize" and "Cancel" buttons
+/// that post the request back with the user's decision.
+async fn authorize_page(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Response {
+    let params = query::pairs(raw.as_deref().unwrap_or(""));
+    let client = match app.auth().check_authorize(&params) {
+        Ok(client) => client,
+        Err(message) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Authorization error",
+                &format!("<h1>Authorization error</h1><p id=\"error\">{}</p>", html_escape(&message)),
+            );
+        }
+    };
+    let hidden: String = params
+        .iter()
+        .map(|(key, value)| {
+            format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", html_escape(key), html_escape(value))
+        })
+        .collect();
+    let scope = query::get(&params, "scope").filter(|scope| !scope.is_empty()).unwrap_or("(no scope)");
+    page(
+        StatusCode::OK,
+        "Authorize application",
+        &format!(
+            "<h1>Authorize {client}</h1><p>{client} wants to access your mock GitHub account: <b id=\"scope\">{scope}</b>.</p>\
+             <form method=\"post\" action=\"/login/oauth/authorize\">{hidden}\
+             <button id=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Authorize</button> \
+             <button id=\"deny\" type=\"submit\" name=\"decision\" value=\"deny\">Cancel</button></form>",
+            client = html_escape(&client),
+            scope = html_escape(scope),
+        ),
+    )
+}
+
+/// `POST /login/oauth/authorize`: the user's decision; redirects back to the client with a code
+/// or an error (`access_denied`).
+async fn authorize_decision(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let params = query::pairs(&String::from_utf8_lossy(&body));
+    let approve = query::get(&params, "decision") == Some("approve");
+    match app.auth().decide(&params, approve) {
+        Authorization::Page(message) => page(
+            StatusCode::BAD_REQUEST,
+            "Authorization error",
+            &format!("<h1>Authorization error</h1><p id=\"error\">{}</p>", html_escape(&message)),
+        ),
+        Authorization::Redirect { redirect_uri, params } => {
+            let query: String = params
+                .iter()
+                .map(|(key, value)| format!("{}={}", query::encode(key), query::encode(value)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+            let location = format!("{redirect_uri}{separator}{query}");
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+    }
 }
 
 /// Latency, bearer check and faults around the API endpoints.
@@ -709,6 +802,26 @@ async fn control_schedule(State(app): State<Arc<App>>, body: Bytes) -> Response 
     }
 }
 
+/// `POST /_mock/revoke-refresh-tokens`.
+async fn control_revoke(State(app): State<Arc<App>>) -> StatusCode {
+    app.auth().revoke_refresh_tokens();
+    StatusCode::NO_CONTENT
+}
+
+/// `PUT /_mock/token-endpoint` with `"normal"`, `"html"` or `"hang"`.
+async fn control_token_endpoint(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<TokenEndpoint>(&body) {
+        Ok(endpoint) => {
+            app.auth().token_endpoint = endpoint;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => faults::json(
+            StatusCode::BAD_REQUEST,
+            &json!({"message": format!("expected \"normal\", \"html\" or \"hang\": {e}")}),
+        ),
+    }
+}
+
 /// `GET /_mock/stats`.
 async fn control_stats(State(app): State<Arc<App>>) -> Response {
     faults::json(StatusCode::OK, &serde_json::to_value(app.stats.snapshot()).unwrap_or_default())
@@ -726,6 +839,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/issues", post(control_add))
         .route("/issues/{number}", get(control_get).post(control_update).delete(control_delete))
         .route("/expire-token", post(control_expire))
+        .route("/revoke-refresh-tokens", post(control_revoke))
+        .route("/token-endpoint", put(control_token_endpoint))
         .route("/faults", get(control_faults).put(control_set_faults))
         .route("/scheduled", post(control_schedule))
         .route("/stats", get(control_stats))
@@ -751,6 +866,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(api)
         .nest("/_mock", control)
         .route("/login/oauth/access_token", post(access_token))
+        .route("/login/oauth/authorize", get(authorize_page).post(authorize_decision))
         .fallback(|| async { not_found() })
         .with_state(app)
 }

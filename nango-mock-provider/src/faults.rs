@@ -250,8 +250,13 @@ pub(crate) fn rate_limited(retry_after: RetryAfter) -> Response {
 
 /// `502` with an HTML page, as a proxy in front of an API would send.
 pub(crate) fn bad_gateway() -> Response {
+    bad_gateway_page(StatusCode::BAD_GATEWAY)
+}
+
+/// The 502 page of [`bad_gateway`], with another status (a token endpoint answering HTML).
+pub(crate) fn bad_gateway_page(status: StatusCode) -> Response {
     let page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
-    (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+    (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
 }
 
 /// The same response, but its connection is dropped after the headers and part of the body: the

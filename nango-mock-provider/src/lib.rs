@@ -62,18 +62,27 @@
 //! Invalid parameters get GitHub's `422 {"message": "Validation Failed", "errors": [...]}`; a bad
 //! or missing token gets `401 {"message": "Bad credentials", ...}`.
 //!
-//! Without auth nor faults:
+//! Without auth nor faults, the OAuth 2.0 server (with [`MockProviderBuilder::oauth_app`] or
+//! [`MockProviderBuilder::oauth`]):
 //!
-//! * `POST /login/oauth/access_token` — the refresh-token grant, form or JSON body
-//!   (`grant_type=refresh_token`, `refresh_token`, `client_id`, `client_secret`; the client may
-//!   also use HTTP Basic auth) → `{"access_token", "expires_in": 3600, "refresh_token",
-//!   "refresh_token_expires_in", "token_type": "bearer", "scope": ""}`. A wrong refresh token gets
-//!   `400 {"error": "bad_refresh_token", ...}`, wrong client credentials
-//!   `401 {"error": "incorrect_client_credentials", ...}`.
+//! * `GET /login/oauth/authorize?client_id=&redirect_uri=&state=&scope=&code_challenge=&code_challenge_method=S256`
+//!   — the consent page, with "Authorize" (`#approve`) and "Cancel" (`#deny`) buttons that post
+//!   the request back to `POST /login/oauth/authorize`, which redirects to `redirect_uri` with
+//!   `code` and `state`, or `error=access_denied`. An unknown client or a redirect URI other
+//!   than the registered one gets a 400 error page (`#error`) and no redirect.
+//! * `POST /login/oauth/access_token`, form or JSON body, client credentials in the body or as
+//!   HTTP Basic auth — `grant_type=authorization_code` (`code`, `redirect_uri`, `code_verifier`
+//!   checked against the challenge; a code works once and for 60 seconds:
+//!   `400 {"error": "bad_verification_code"}`, `invalid_grant` for PKCE),
+//!   `grant_type=refresh_token` (`400 bad_refresh_token` for an unknown or revoked one) and
+//!   `grant_type=client_credentials` → `{"access_token", "expires_in", "refresh_token"?,
+//!   "refresh_token_expires_in"?, "token_type": "bearer", "scope"}`. Wrong client credentials
+//!   get `401 {"error": "incorrect_client_credentials", ...}`.
 //! * `/_mock/...` — the control methods of [`MockServer`] over HTTP:
 //!   `GET|POST|DELETE /_mock/issues/{number}` (get; update with `{"title"?, "state"?}`; delete →
 //!   204), `POST /_mock/issues` with `{"count": n}` → `201 {"count", "first", "last"}`,
-//!   `POST /_mock/expire-token` → 204, `GET|PUT /_mock/faults` ([`Faults`] JSON),
+//!   `POST /_mock/expire-token` → 204, `POST /_mock/revoke-refresh-tokens` → 204,
+//!   `PUT /_mock/token-endpoint` with `"normal"`, `"html"` or `"hang"` → 204, `GET|PUT /_mock/faults` ([`Faults`] JSON),
 //!   `POST /_mock/scheduled` with `{"after_requests": n, ...}` and the fields of a [`Mutation`]
 //!   → 204 (see [`MockServer::after_requests`]),
 //!   `GET /_mock/stats` ([`Stats`] JSON), `POST /_mock/reset-stats` → 204.
@@ -107,6 +116,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use auth::TokenEndpoint;
 pub use faults::{Faults, RetryAfter};
 
 use app::{App, Counters};
@@ -222,7 +232,16 @@ pub struct MockProvider;
 impl MockProvider {
     /// A builder for a server with 100 issues, no auth, no faults, on a random port.
     pub fn builder() -> MockProviderBuilder {
-        MockProviderBuilder { issues: 100, token: None, oauth: None, faults: Faults::default(), port: 0, replay: None }
+        MockProviderBuilder {
+            issues: 100,
+            token: None,
+            oauth: None,
+            token_lifetime: None,
+            code_lifetime: auth::DEFAULT_CODE_LIFETIME,
+            faults: Faults::default(),
+            port: 0,
+            replay: None,
+        }
     }
 
     /// A builder for a server that serves the exchanges recorded in `dir` (see [`replay`]) instead
@@ -239,6 +258,8 @@ pub struct MockProviderBuilder {
     issues: u64,
     token: Option<String>,
     oauth: Option<OAuthApp>,
+    token_lifetime: Option<Duration>,
+    code_lifetime: Duration,
     faults: Faults,
     port: u16,
     replay: Option<PathBuf>,
@@ -269,8 +290,62 @@ impl MockProviderBuilder {
         self.oauth = Some(OAuthApp {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
-            refresh_token: refresh_token.into(),
+            refresh_token: Some(refresh_token.into()),
+            redirect_uri: self.oauth.and_then(|app| app.redirect_uri),
         });
+        self
+    }
+
+    /// Be an OAuth 2.0 server for this app (no refresh token valid from the start): the
+    /// authorize page at `GET /login/oauth/authorize` and the code, refresh-token and client
+    /// credentials grants at `POST /login/oauth/access_token`. Implies bearer auth.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = nango_mock_provider::MockProvider::builder()
+    ///     .oauth_app("client-id", "client-secret")
+    ///     .redirect_uri("http://127.0.0.1:3003/oauth/callback")
+    ///     .start()
+    ///     .await?;
+    /// let page = reqwest::get(format!(
+    ///     "{}/login/oauth/authorize?client_id=client-id&redirect_uri=http://127.0.0.1:3003/oauth/callback&state=s",
+    ///     server.url()
+    /// )).await?;
+    /// assert!(page.text().await?.contains("id=\"approve\""));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn oauth_app(mut self, client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        self.oauth = Some(OAuthApp {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            refresh_token: self.oauth.as_ref().and_then(|app| app.refresh_token.clone()),
+            redirect_uri: self.oauth.and_then(|app| app.redirect_uri),
+        });
+        self
+    }
+
+    /// Accept only this redirect URI on the authorize page and at the code exchange (after
+    /// [`Self::oauth_app`] or [`Self::oauth`]; any is accepted when unset).
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        if let Some(app) = &mut self.oauth {
+            app.redirect_uri = Some(uri.into());
+        }
+        self
+    }
+
+    /// Access tokens issued by the OAuth server stop working after `lifetime` (and say so in
+    /// `expires_in`); by default they work until [`MockServer::expire_token`].
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Authorization codes can be exchanged for `lifetime` after they were issued (60 seconds
+    /// by default); each only once.
+    pub fn code_lifetime(mut self, lifetime: Duration) -> Self {
+        self.code_lifetime = lifetime;
         self
     }
 
@@ -308,7 +383,11 @@ impl MockProviderBuilder {
         let replay = exchanges.map(|exchanges| replay::Book::new(exchanges, &url)).transpose()?;
         let app = Arc::new(App {
             store: RwLock::new(Store::new(if replay.is_some() { 0 } else { self.issues })),
-            auth: Mutex::new(Auth::new(self.token, self.oauth)),
+            auth: Mutex::new({
+                let mut auth = Auth::new(self.token, self.oauth);
+                auth.lifetimes(self.token_lifetime, self.code_lifetime);
+                auth
+            }),
             faults: Mutex::new(FaultState::new(self.faults)),
             stats: Counters::default(),
             scheduled: Mutex::new(Vec::new()),
@@ -377,6 +456,17 @@ impl MockServer {
     /// requests get 401 until a client refreshes.
     pub fn expire_token(&self) {
         self.app.auth().expire();
+    }
+
+    /// Invalidates every refresh token issued so far, as when the user revokes the app: token
+    /// refreshes fail until the user authorizes again.
+    pub fn revoke_refresh_tokens(&self) {
+        self.app.auth().revoke_refresh_tokens();
+    }
+
+    /// Makes the token endpoint answer normally, with an HTML page, or never.
+    pub fn set_token_endpoint(&self, endpoint: TokenEndpoint) {
+        self.app.auth().token_endpoint = endpoint;
     }
 
     /// How many issues exist (not deleted).

@@ -23,15 +23,19 @@ struct Args {
     /// Require `Authorization: Bearer TOKEN`.
     #[arg(long)]
     token: Option<String>,
-    /// Accept OAuth refreshes of this refresh token (with --client-id and --client-secret).
+    /// Also accept refreshes of this refresh token (with --client-id and --client-secret).
     #[arg(long, requires_all = ["client_id", "client_secret"])]
     refresh_token: Option<String>,
-    /// OAuth client id for --refresh-token.
-    #[arg(long, requires = "refresh_token")]
+    /// Be an OAuth 2.0 server for the app with this client id (authorize page, code exchange
+    /// with PKCE, refresh and client credentials grants).
+    #[arg(long, requires = "client_secret")]
     client_id: Option<String>,
-    /// OAuth client secret for --refresh-token.
-    #[arg(long, requires = "refresh_token")]
+    /// The OAuth app's client secret.
+    #[arg(long, requires = "client_id")]
     client_secret: Option<String>,
+    /// The only redirect URI the OAuth app accepts (any when unset).
+    #[arg(long, requires = "client_id")]
+    redirect_uri: Option<String>,
     /// Share of API requests answered 500.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
@@ -90,8 +94,14 @@ async fn main() -> ExitCode {
     if let Some(token) = args.token {
         builder = builder.token(token);
     }
-    if let (Some(refresh), Some(id), Some(secret)) = (args.refresh_token, args.client_id, args.client_secret) {
-        builder = builder.oauth(id, secret, refresh);
+    if let (Some(id), Some(secret)) = (args.client_id, args.client_secret) {
+        builder = match args.refresh_token {
+            Some(refresh) => builder.oauth(id, secret, refresh),
+            None => builder.oauth_app(id, secret),
+        };
+        if let Some(uri) = args.redirect_uri {
+            builder = builder.redirect_uri(uri);
+        }
     }
     let server = match builder.start().await {
         Ok(server) => server,

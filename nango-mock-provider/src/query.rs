@@ -50,6 +50,18 @@ pub(crate) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a st
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// Percent-encodes a query parameter's name or value (everything but unreserved characters).
+pub(crate) fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 /// `base + path + "?" + query` where the `key` parameter of the raw `query` is set to `value`
 /// (replaced where it is, appended when absent); every other parameter is kept byte for byte.
 pub(crate) fn with_param(base: &str, path: &str, query: &str, key: &str, value: &str) -> String {
@@ -79,6 +91,7 @@ mod tests {
     #[test]
     fn decodes_and_splits() {
         assert_eq!(decode("a+b%20c%3D%zz"), "a b c=%zz");
+        assert_eq!(decode(&encode("a b&c=é/~")), "a b&c=é/~");
         assert_eq!(
             pairs("a=1&&b=x%2By&c"),
             vec![("a".into(), "1".into()), ("b".into(), "x+y".into()), ("c".into(), "".into())]

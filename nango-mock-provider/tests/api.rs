@@ -450,3 +450,99 @@ async fn a_million_issues_serve_any_page() {
     assert_eq!(distinct.len(), 100);
     server.shutdown().await;
 }
+
+/// The value of `name` in the query of `url`.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.replace('+', " ").replace("%20", " "))
+    })
+}
+
+#[tokio::test]
+async fn oauth_authorize_page_then_code_exchange_with_pkce() {
+    let callback = "http://127.0.0.1:9/oauth/callback";
+    let server = MockProvider::builder()
+        .issues(3)
+        .oauth_app("client", "shh")
+        .redirect_uri(callback)
+        .token_lifetime(std::time::Duration::from_secs(600))
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // S256 of this verifier, as RFC 7636's example computes it.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let authorize = format!(
+        "{}/login/oauth/authorize?client_id=client&redirect_uri={callback}&state=st4te&scope=repo&code_challenge={challenge}&code_challenge_method=S256",
+        server.url()
+    );
+    let page = client.get(&authorize).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"id="approve""#) && html.contains(r#"id="deny""#) && html.contains("repo"), "{html}");
+
+    // The form posts the request back with the decision.
+    let decide = |decision: &'static str| {
+        let form = format!(
+            "client_id=client&redirect_uri={}&state=st4te&scope=repo&code_challenge={challenge}&code_challenge_method=S256&decision={decision}",
+            callback.replace(':', "%3A").replace('/', "%2F")
+        );
+        client
+            .post(format!("{}/login/oauth/authorize", server.url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let denied = decide("deny").await.unwrap();
+    assert_eq!(denied.status(), StatusCode::FOUND);
+    let location = denied.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(callback), "{location}");
+    assert_eq!(query_param(&location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&location, "state").as_deref(), Some("st4te"));
+
+    let approved = decide("approve").await.unwrap();
+    let location = approved.headers()["location"].to_str().unwrap().to_owned();
+    let code = query_param(&location, "code").unwrap();
+    let token_url = format!("{}/login/oauth/access_token", server.url());
+    let exchange = |code: &str, verifier: &str, secret: &str| {
+        client
+            .post(&token_url)
+            .header("accept", "application/json")
+            .json(&json!({"grant_type": "authorization_code", "code": code, "client_id": "client",
+                          "client_secret": secret, "redirect_uri": callback, "code_verifier": verifier}))
+            .send()
+    };
+    let wrong_secret = exchange(&code, verifier, "guess").await.unwrap();
+    assert_eq!(wrong_secret.status(), StatusCode::UNAUTHORIZED);
+    let tokens: Value = exchange(&code, verifier, "shh").await.unwrap().json().await.unwrap();
+    assert_eq!(tokens["scope"], "repo");
+    assert_eq!(tokens["expires_in"], 600);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(tokens["refresh_token"].is_string());
+    let issues = client.get(format!("{}{REPO}", server.url())).bearer_auth(access).send().await.unwrap();
+    assert_eq!(issues.status(), StatusCode::OK);
+    let again: Value = exchange(&code, verifier, "shh").await.unwrap().json().await.unwrap();
+    assert_eq!(again["error"], "bad_verification_code", "a code works once");
+
+    // Another redirect URI gets an error page, not a redirect.
+    let evil = authorize.replace(callback, "http://evil.example/cb");
+    let refused = client.get(&evil).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("not the one registered"));
+
+    // Revoked refresh tokens fail; an HTML token endpoint is there for client tests.
+    server.revoke_refresh_tokens();
+    let refresh = client
+        .post(&token_url)
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": "client", "client_secret": "shh"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), StatusCode::BAD_REQUEST);
+    server.set_token_endpoint(nango_mock_provider::TokenEndpoint::Html);
+    let html = client.post(&token_url).body("grant_type=client_credentials").send().await.unwrap();
+    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}

@@ -9,13 +9,16 @@ use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RunEnd, RunIds,
-    RunStatus, Store, StoreError, StoredConnection,
+    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RecordQuery, RunEnd,
+    RunIds, RunStatus, Store, StoreError, StoredConnection,
 };
-use crate::{BoxFutureRef, RecordChange, Result, ScriptEnv, SyncEnv, SyncHost, SyncInput, SyncRegistration, SyncType};
+use crate::{
+    BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, RecordChange, Result, ScriptEnv, ScriptHost, SyncEnv,
+    SyncHost, SyncInput, SyncRegistration, SyncType,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -164,6 +167,8 @@ pub struct Runtime {
     progress: Option<Progress>,
     lease_owner: LeaseOwner,
     lease_ttl: Duration,
+    /// The environment variables scripts get.
+    environment: Vec<EnvironmentVariable>,
     /// The (connection, sync) pairs this runtime runs now, with when each started: the lease in
     /// the store keeps other processes out, this keeps this process's own runs apart.
     running: LocalRuns,
@@ -196,8 +201,16 @@ impl Runtime {
             progress: None,
             lease_owner: LeaseOwner::for_this_process("runtime"),
             lease_ttl: DEFAULT_LEASE_TTL,
+            environment: Vec::new(),
             running: Arc::default(),
         }
+    }
+
+    /// Gives scripts these environment variables (their `get_environment_variables()`; none by
+    /// default, the CLI passes the process's `NANGO_SCRIPT_ENV_*`).
+    pub fn with_environment_variables(mut self, variables: Vec<EnvironmentVariable>) -> Self {
+        self.environment = variables;
+        self
     }
 
     /// Leases runs as `owner` (named in the message of a process that finds a sync taken) for
@@ -286,8 +299,13 @@ impl Runtime {
     /// [`Runtime::script_env`] of a connection already read from the store.
     pub fn script_env_of(&self, stored: &StoredConnection) -> std::result::Result<ScriptEnv, RunError> {
         let http = self.http_client(stored, self.http_options.clone())?;
-        let connection = &stored.connection;
-        Ok(ScriptEnv { connection_id: connection.connection_id.clone(), metadata: connection.metadata.clone(), http })
+        let host = StoreScriptHost { store: self.store.clone(), connection: stored.key };
+        Ok(ScriptEnv {
+            connection: stored.connection.clone(),
+            environment: self.environment.clone(),
+            host: Box::new(host),
+            http,
+        })
     }
 
     /// One real run of `sync` for a connection, into the store.
@@ -415,6 +433,8 @@ impl Runtime {
                     counts: counts.clone(),
                     totals: HashMap::new(),
                     progress: self.progress.clone(),
+                    merging: HashMap::new(),
+                    started_at: run.started_at,
                 };
                 let input = SyncInput {
                     connection_id: connection.connection_id.clone(),
@@ -422,7 +442,8 @@ impl Runtime {
                     last_sync_date: run.last_sync_date,
                     checkpoint: run.checkpoint.clone(),
                 };
-                let env = SyncEnv { input, host: Box::new(host), http };
+                let env =
+                    SyncEnv { input, host: Box::new(host), connection, environment: self.environment.clone(), http };
                 tokio::select! {
                     outcome = run_guarded(sync, env) => outcome,
                     () = cancel => Err("cancelled: the run was stopped before it ended".into()),
@@ -549,7 +570,7 @@ impl Runtime {
             last_sync_date: options.last_sync_date.or(state.last_sync_date),
             checkpoint: options.checkpoint.clone().or(state.checkpoint),
         };
-        let env = SyncEnv { input, host: Box::new(host), http };
+        let env = SyncEnv { input, host: Box::new(host), connection, environment: self.environment.clone(), http };
         let outcome = run_guarded(sync, env).await;
         let mut report = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
         match outcome {
@@ -646,6 +667,31 @@ struct StoreHost {
     counts: Arc<Mutex<ModelCounts>>,
     totals: HashMap<&'static str, u64>,
     progress: Option<Progress>,
+    /// Models under [`MergingStrategy::IgnoreIfModifiedAfter`], with the time of this run's last
+    /// write of them: stored records modified later were changed by someone else.
+    merging: HashMap<&'static str, DateTime<Utc>>,
+    started_at: DateTime<Utc>,
+}
+
+impl StoreHost {
+    /// `records` without those another writer modified after this run's last write of `model`
+    /// (when the model's merging strategy says to leave them).
+    async fn without_newer(&self, model: &'static str, records: Vec<PreparedRecord>) -> Result<Vec<PreparedRecord>> {
+        let Some(since) = self.merging.get(model).copied() else { return Ok(records) };
+        let mut newer = HashSet::new();
+        for chunk in records.chunks(500) {
+            let query = RecordQuery {
+                model: model.to_owned(),
+                modified_after: Some(since),
+                limit: chunk.len() as u32 + 1,
+                ids: chunk.iter().map(|r| r.id.clone()).collect(),
+                ..RecordQuery::default()
+            };
+            let page = self.store.records(self.ids.connection, &query).await?;
+            newer.extend(page.records.into_iter().filter(|r| r.metadata.last_modified_at > since).map(|r| r.id));
+        }
+        Ok(records.into_iter().filter(|r| !newer.contains(&r.id)).collect())
+    }
 }
 
 /// Lines a run keeps in its log (the rest is counted, not kept).
@@ -673,7 +719,14 @@ impl SyncHost for StoreHost {
     ) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async move {
             let n = records.len() as u64;
+            let records = match change {
+                RecordChange::Save | RecordChange::Update => self.without_newer(model, records).await?,
+                RecordChange::Delete => records,
+            };
             let c = self.store.apply(self.ids, model, change, records).await?;
+            if let Some(last_write) = self.merging.get_mut(model) {
+                *last_write = Utc::now();
+            }
             self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(model.to_owned()).or_default().add(c);
             let total = self.totals.entry(model).or_default();
             *total += n;
@@ -696,6 +749,64 @@ impl SyncHost for StoreHost {
             self.store.set_metadata(self.ids.connection, &metadata).await?;
             Ok(())
         })
+    }
+
+    fn records_by_ids(&mut self, model: &'static str, ids: Vec<String>) -> BoxFutureRef<'_, Result<Vec<Value>>> {
+        Box::pin(async move { live_records_by_ids(&self.store, self.ids.connection, model, ids).await })
+    }
+
+    fn set_merging_strategy(&mut self, model: &'static str, strategy: MergingStrategy) {
+        match strategy {
+            MergingStrategy::Override => {
+                self.merging.remove(model);
+            }
+            MergingStrategy::IgnoreIfModifiedAfter => {
+                // Until the run writes the model, anything modified since the run began is newer.
+                self.merging.entry(model).or_insert(self.started_at);
+            }
+        }
+    }
+}
+
+/// The live records of `model` with these ids, in the order asked.
+async fn live_records_by_ids(
+    store: &Store,
+    connection: ConnectionKey,
+    model: &str,
+    ids: Vec<String>,
+) -> Result<Vec<Value>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query =
+        RecordQuery { model: model.to_owned(), limit: ids.len() as u32, ids: ids.clone(), ..RecordQuery::default() };
+    let page = store.records(connection, &query).await?;
+    let mut by_id: HashMap<String, Value> = page
+        .records
+        .into_iter()
+        .filter(|r| r.metadata.deleted_at.is_none())
+        .map(|r| (r.id.clone(), r.data()))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// Where an action's or on-event script's metadata changes and log lines go in a real run: the
+/// store, and `tracing` (scripts other than syncs have no run log).
+struct StoreScriptHost {
+    store: Store,
+    connection: ConnectionKey,
+}
+
+impl ScriptHost for StoreScriptHost {
+    fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            self.store.set_metadata(self.connection, &metadata).await?;
+            Ok(())
+        })
+    }
+
+    fn log(&mut self, _level: LogLevel, _message: String) {
+        // The context has sent the line to `tracing` already.
     }
 }
 
@@ -815,6 +926,11 @@ impl SyncHost for DryRunHost {
     fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
         self.report.lock().unwrap_or_else(|e| e.into_inner()).checkpoint = checkpoint;
         Box::pin(async { Ok(()) })
+    }
+
+    fn records_by_ids(&mut self, model: &'static str, ids: Vec<String>) -> BoxFutureRef<'_, Result<Vec<Value>>> {
+        // A dry run writes nothing: what the store holds is what a script reads.
+        Box::pin(async move { live_records_by_ids(&self.store, self.connection, model, ids).await })
     }
 
     fn set_metadata(&mut self, _metadata: Value) -> BoxFutureRef<'_, Result<()>> {

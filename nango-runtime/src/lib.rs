@@ -51,6 +51,8 @@ mod project;
 pub mod providers;
 pub mod registry;
 #[cfg(feature = "runtime")]
+pub mod replay;
+#[cfg(feature = "runtime")]
 pub mod scheduler;
 mod schema;
 #[cfg(feature = "runtime")]

@@ -66,12 +66,14 @@
 //! assert_eq!(headers.timestamped.split(',').next(), Some("t=1767348000"));
 //! ```
 
+mod auth;
 #[cfg(feature = "axum")]
 mod extractor;
 mod payload;
 mod signature;
 mod verifier;
 
+pub use auth::{AuthOperation, AuthWebhook};
 #[cfg(feature = "axum")]
 pub use extractor::{VerifiedWebhook, WebhookRejection};
 pub use payload::{

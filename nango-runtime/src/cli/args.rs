@@ -74,7 +74,10 @@ impl RuntimeArgs {
         Ok(Runtime::new(self.open_store().await?)
             .with_providers(self.providers()?)
             .with_http_options(http)
-            .with_lease(owner, std::time::Duration::from_secs(self.lease_ttl)))
+            .with_lease(owner, std::time::Duration::from_secs(self.lease_ttl))
+            .with_environment_variables(crate::EnvironmentVariable::from_process(
+                crate::EnvironmentVariable::ENV_PREFIX,
+            )))
     }
 }
 

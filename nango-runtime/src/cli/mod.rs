@@ -16,7 +16,7 @@
 //! responses.
 //!
 //! One file per command group: `connections.rs`, `syncs.rs` (`syncs`, `dryrun`, `run`),
-//! `records.rs` (`records`, `runs`), `serve.rs`; the argument groups several commands share are
+//! `records.rs` (`records`, `runs`), `serve.rs`, `replay.rs`; the argument groups several commands share are
 //! defined once in `args.rs` and flattened where they are used.
 
 use crate::crypto::CryptoError;
@@ -38,6 +38,7 @@ mod actions;
 mod args;
 mod connections;
 mod records;
+mod replay;
 mod serve;
 mod syncs;
 
@@ -45,6 +46,7 @@ pub use actions::ActionArgs;
 pub use args::{ConnectionRef, Format, RuntimeArgs, SyncTarget};
 pub use connections::{AddConnection, ConnectionsCommand, CredentialArgs};
 pub use records::{RecordsArgs, RunsArgs};
+pub use replay::ReplayArgs;
 pub use serve::ServeArgs;
 pub use syncs::{DryrunArgs, RunArgs};
 
@@ -80,6 +82,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Run the service: scheduler, records API, webhooks, console, metrics.
     Serve(ServeArgs),
+    /// Run a sync or action against a Nango template's recorded mocks and compare what it saves
+    /// or returns with the template's expected records or output.
+    Replay(ReplayArgs),
 }
 
 /// Parses the process arguments and runs; prints errors to stderr. Exit code 1 on error.
@@ -197,6 +202,7 @@ pub async fn execute(cli: Cli) -> CliResult<ExitCode> {
         Command::Records(args) => records::records(runtime, args).await,
         Command::Runs(args) => records::runs(runtime, args).await,
         Command::Serve(args) => serve::serve(runtime, args).await,
+        Command::Replay(args) => replay::replay(runtime.providers()?, args).await,
     }
 }
 

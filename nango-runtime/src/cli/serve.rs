@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Send a webhook after every run, also when nothing changed.
     #[arg(long)]
     pub webhook_always: bool,
+    /// The URL browsers reach this service at (connect links; the OAuth redirect URI is
+    /// `<url>/oauth/callback`); `http://HOST:PORT` when unset.
+    #[arg(long, env = "NANGO_SERVER_URL")]
+    pub server_url: Option<String>,
     /// Seconds running runs may take to finish at shutdown before they are cancelled.
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -68,6 +72,7 @@ pub(super) async fn serve(runtime: &RuntimeArgs, args: &ServeArgs) -> CliResult<
         webhook_urls: args.webhook_url.iter().filter(|u| !u.trim().is_empty()).cloned().collect(),
         webhook_signing_key: args.webhook_signing_key.clone(),
         webhook_always: args.webhook_always,
+        public_url: args.server_url.clone(),
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
         limits: crate::server::ServerLimits {
             header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),

@@ -7,19 +7,28 @@
 //! - [`SyncHost`] (`host.rs`): where a sync's records go; the runtime's engine provides the
 //!   store and dry-run hosts, [`MemoryHost`] keeps them in memory for tests.
 //!
+//! - [`NangoScript`] (`nango_script.rs`): what every script's context offers (requests, the
+//!   connection, metadata, logs, environment variables), so helpers are written once for syncs,
+//!   actions and on-event scripts.
 //! - [`ActionError`] (`action_error.rs`): how an action failed, as its caller is answered.
+//! - [`LogLevel`], [`EnvironmentVariable`], [`MergingStrategy`] (`vocabulary.rs`): the small types
+//!   of the scripts' SDK.
 //!
 //! The registry of the functions of a binary is [`crate::registry`].
 
 mod action_error;
 mod host;
+mod nango_script;
 mod script;
 mod sync;
+mod vocabulary;
 
 pub use action_error::ActionError;
 pub use host::*;
+pub use nango_script::NangoScript;
 pub use script::*;
 pub use sync::*;
+pub use vocabulary::*;
 
 use chrono::{DateTime, Utc};
 use std::future::Future;

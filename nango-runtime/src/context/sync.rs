@@ -1,11 +1,15 @@
 //! The context of a sync run.
 
-use super::{BATCH_SIZE, RecordBatch, RecordChange, Result, SyncEnv, SyncHost, SyncInput};
+use super::{
+    BATCH_SIZE, BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, NangoScript, RecordBatch, RecordChange,
+    Result, SyncEnv, SyncHost, SyncInput,
+};
 #[cfg(feature = "runtime")]
 use crate::http::{HttpClient, Paginate, RequestBuilder};
 use crate::store::PreparedRecord;
-use crate::{Model, SyncDefinition, SyncDescriptor, SyncOutput};
+use crate::{Connection, Model, SyncDefinition, SyncDescriptor, SyncOutput};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 /// The context of a run of sync `S`: what `#[nango_sync]` functions receive.
@@ -45,6 +49,8 @@ use std::marker::PhantomData;
 pub struct NangoSync<S: SyncDefinition> {
     input: SyncInput,
     host: Box<dyn SyncHost>,
+    connection: Connection,
+    environment: Vec<EnvironmentVariable>,
     #[cfg(feature = "runtime")]
     http: HttpClient,
     pending: Option<(&'static str, RecordChange, Vec<PreparedRecord>)>,
@@ -66,6 +72,8 @@ impl<S: SyncDefinition> NangoSync<S> {
         NangoSync {
             input: env.input,
             host: env.host,
+            connection: env.connection,
+            environment: env.environment,
             #[cfg(feature = "runtime")]
             http: env.http,
             pending: None,
@@ -182,21 +190,58 @@ impl<S: SyncDefinition> NangoSync<S> {
     }
 
     /// Logs a message in the run's log (kept with the run, shown by the console) and to
-    /// `tracing`.
+    /// `tracing`, at the `info` level.
     pub fn log(&mut self, message: impl std::fmt::Display) {
-        self.log_at("info", message);
+        self.log_at(LogLevel::Info, message);
     }
 
-    /// Logs at a level: `debug`, `info`, `warn` or `error`.
-    pub fn log_at(&mut self, level: &str, message: impl std::fmt::Display) {
+    /// Logs at a level.
+    pub fn log_at(&mut self, level: LogLevel, message: impl std::fmt::Display) {
         let message = message.to_string();
+        let (sync, connection) = (S::DESCRIPTOR.name, &self.input.connection_id);
         match level {
-            "error" => tracing::error!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
-            "warn" => tracing::warn!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
-            "debug" => tracing::debug!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
-            _ => tracing::info!(sync = S::DESCRIPTOR.name, connection = %self.input.connection_id, "{message}"),
+            LogLevel::Error => tracing::error!(sync, connection = %connection, "{message}"),
+            LogLevel::Warn => tracing::warn!(sync, connection = %connection, "{message}"),
+            LogLevel::Info => tracing::info!(sync, connection = %connection, "{message}"),
+            LogLevel::Debug => tracing::debug!(sync, connection = %connection, "{message}"),
         }
-        self.host.log(level, message);
+        self.host.log(level.as_str(), message);
+    }
+
+    /// The stored records of one of the sync's output models with these ids, by id (Nango's
+    /// `getRecordsByIds`); ids without a live record are left out. Records handed over earlier
+    /// in this run are written first, so they are found.
+    pub async fn get_records_by_ids<M: Model + serde::de::DeserializeOwned>(
+        &mut self,
+        ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<BTreeMap<String, M>>
+    where
+        S: SyncOutput<M>,
+    {
+        self.flush().await?;
+        let ids: Vec<String> = ids.into_iter().map(Into::into).collect();
+        let mut found = BTreeMap::new();
+        // In chunks, as Nango does, so that one call never asks the store for everything.
+        for chunk in ids.chunks(100) {
+            for json in self.host.records_by_ids(M::NAME, chunk.to_vec()).await? {
+                let record: M = serde_path_to_error::deserialize(json).map_err(|e| {
+                    format!("a stored `{}` record does not decode at `{}`: {}", M::NAME, e.path(), e.inner())
+                })?;
+                found.insert(record.id(), record);
+            }
+        }
+        Ok(found)
+    }
+
+    /// How later `batch_save`/`batch_update` calls of model `M` treat records changed by
+    /// someone else (a webhook, an action) during the run (Nango's `setMergingStrategy`).
+    pub async fn set_merging_strategy<M: Model>(&mut self, strategy: MergingStrategy) -> Result<()>
+    where
+        S: SyncOutput<M>,
+    {
+        self.flush().await?;
+        self.host.set_merging_strategy(M::NAME, strategy);
+        Ok(())
     }
 
     async fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
@@ -271,5 +316,33 @@ impl<S: SyncDefinition> NangoSync<S> {
             return Err("into_batches is only for contexts made by NangoSync::new".into());
         }
         Ok(self.host.take_batches())
+    }
+}
+
+impl<S: SyncDefinition> NangoScript for NangoSync<S> {
+    fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    fn metadata_json(&self) -> &serde_json::Value {
+        &self.input.metadata
+    }
+
+    fn replace_metadata(&mut self, metadata: serde_json::Value) -> BoxFutureRef<'_, Result<()>> {
+        self.input.metadata = metadata.clone();
+        self.host.set_metadata(metadata)
+    }
+
+    fn log_at(&mut self, level: LogLevel, message: impl std::fmt::Display) {
+        NangoSync::log_at(self, level, message);
+    }
+
+    fn get_environment_variables(&self) -> &[EnvironmentVariable] {
+        &self.environment
+    }
+
+    #[cfg(feature = "runtime")]
+    fn http(&self) -> &HttpClient {
+        &self.http
     }
 }

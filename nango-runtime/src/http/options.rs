@@ -40,6 +40,9 @@ pub struct HttpOptions {
     pub save_responses: Option<PathBuf>,
     /// The `User-Agent` of every request (default `nango-rs/<version>`).
     pub user_agent: String,
+    /// When set, every request goes to this origin with the endpoint as its path, whatever the
+    /// base URL (see [`HttpOptions::replay_to`]).
+    pub replay_to: Option<String>,
 }
 
 impl Default for HttpOptions {
@@ -53,6 +56,7 @@ impl Default for HttpOptions {
             rate_limit: None,
             save_responses: None,
             user_agent: concat!("nango-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+            replay_to: None,
         }
     }
 }
@@ -103,6 +107,15 @@ impl HttpOptions {
     /// Sets [`HttpOptions::user_agent`].
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Sends every request to `origin` (`http://127.0.0.1:4000`) with the endpoint as the
+    /// script wrote it as the path: `users.list` is `/users.list` whatever the provider's base
+    /// URL or the call's `base_url`, and an absolute URL keeps its path and query. For replaying
+    /// recordings that know endpoints, not hosts (Nango's template mocks, [`crate::replay`]).
+    pub fn replay_to(mut self, origin: impl Into<String>) -> Self {
+        self.replay_to = Some(origin.into());
         self
     }
 }

@@ -97,8 +97,11 @@ impl RetryPolicy {
     /// last unit of a window gets its normal answer with `remaining: 0`, and a 404 or 422 then is
     /// a real one, not a rate limit to wait out.
     pub(crate) fn is_retryable(&self, status: u16, extra: &[u16], headers: &HeaderMap) -> bool {
+        // A 401 is about the credentials: the auth layer refreshes them once and retries; sent
+        // again as they are, the request only delays the error (Nango's lists name 401, and
+        // Nango retries it).
         let listed = match &self.rules {
-            Some(rules) => rules.iter().any(|r| r.matches(status)),
+            Some(rules) => status != 401 && rules.iter().any(|r| r.matches(status)),
             None => status >= 500 || status == 429,
         };
         let configured_exhausted = self.remaining.as_deref().is_some_and(|name| is_zero(headers, name));

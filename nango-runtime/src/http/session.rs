@@ -86,6 +86,8 @@ pub(crate) struct Session {
     /// default `Authorization` header is not added.
     templates_authenticate: bool,
     user_agent: String,
+    /// [`HttpOptions::replay_to`].
+    replay_to: Option<String>,
     secrets: Arc<Secrets>,
     auth: Auth,
     transport: Transport,
@@ -134,6 +136,7 @@ impl Session {
             }) || proxy.query.values().any(|template| auth::mentions_credentials(template));
         let secrets = Arc::new(Secrets::new(secret_params, &connection.credentials));
         let user_agent = options.user_agent.clone();
+        let replay_to = options.replay_to.clone();
         let timeout = options.timeout;
         let transport = Transport::new(
             options,
@@ -163,6 +166,7 @@ impl Session {
             connection_config: connection.connection_config,
             templates_authenticate,
             user_agent,
+            replay_to,
             secrets,
             auth,
             transport,
@@ -257,7 +261,14 @@ impl Session {
     fn url_of(&self, parts: &RequestParts) -> Result<Url, HttpError> {
         let endpoint = parts.endpoint.trim();
         let lower = endpoint.to_ascii_lowercase();
-        let target = if lower.starts_with("http://") || lower.starts_with("https://") {
+        let absolute = lower.starts_with("http://") || lower.starts_with("https://");
+        let target = if let Some(origin) = &self.replay_to {
+            let path = match absolute.then(|| Url::parse(endpoint)).transpose() {
+                Ok(Some(url)) => format!("{}{}", url.path(), url.query().map(|q| format!("?{q}")).unwrap_or_default()),
+                _ => format!("/{}", endpoint.trim_start_matches('/')),
+            };
+            format!("{}{path}", origin.trim_end_matches('/'))
+        } else if absolute {
             endpoint.to_owned()
         } else {
             let base =

@@ -9,6 +9,7 @@
 
 mod actions;
 mod api;
+mod connect;
 mod connections;
 mod console;
 mod error;
@@ -59,6 +60,13 @@ pub struct ServeOptions {
     /// How long a console sign-in lasts (12 hours by default); using the console does not
     /// extend it.
     pub console_session_ttl: Duration,
+    /// How long a provider's token endpoint (and a credentials check) may take to answer
+    /// during the connect flow (20 seconds by default).
+    pub auth_timeout: Duration,
+    /// The URL the service is reached at from browsers (`NANGO_SERVER_URL`): connect links
+    /// and the OAuth callback (`<url>/oauth/callback`, the redirect URI to register with
+    /// providers) are built from it. `http://<addr>` when unset.
+    pub public_url: Option<String>,
     /// Scheduler settings.
     pub scheduler: SchedulerConfig,
     /// Timeouts and the connection limit of the HTTP server.
@@ -76,6 +84,8 @@ impl Default for ServeOptions {
             webhook_retry_delay: Duration::from_secs(3),
             shutdown_grace: Duration::from_secs(30),
             console_session_ttl: Duration::from_secs(12 * 3600),
+            public_url: None,
+            auth_timeout: Duration::from_secs(20),
             scheduler: SchedulerConfig::default(),
             limits: ServerLimits::default(),
         }
@@ -99,6 +109,15 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Actions running in the background (`X-Async`).
     pub actions: Arc<BackgroundActions>,
+    /// The URL browsers reach the service at, without a trailing `/` (see
+    /// [`ServeOptions::public_url`]).
+    pub public_url: String,
+    /// How long a provider's token endpoint may take during the connect flow.
+    pub auth_timeout: Duration,
+    /// Where webhooks go (auth webhooks are sent from the handlers), when configured.
+    pub webhooks: Option<Arc<WebhookSender>>,
+    /// The frontend SDK's sockets waiting for the outcome of an OAuth popup.
+    pub ws_clients: connect::WsClients,
 }
 
 impl AppState {
@@ -148,7 +167,7 @@ impl Server {
                 }
             }
         }
-        let after = after_run(runtime.store().clone(), metrics.clone(), sender, options.webhook_always);
+        let after = after_run(runtime.store().clone(), metrics.clone(), sender.clone(), options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
         let listener = tokio::net::TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
@@ -160,6 +179,14 @@ impl Server {
             addr,
             started_at: chrono::Utc::now(),
             actions: Arc::default(),
+            public_url: options
+                .public_url
+                .as_deref()
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("http://{addr}")),
+            auth_timeout: options.auth_timeout,
+            webhooks: sender,
+            ws_clients: connect::WsClients::default(),
         });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
@@ -233,6 +260,7 @@ pub async fn shutdown_signal() {
 /// caller without the key).
 pub fn router(state: Arc<AppState>) -> Router {
     let routed = api::routes()
+        .merge(connect::routes())
         .route("/openapi.json", axum::routing::get(openapi::openapi))
         .route("/metrics", axum::routing::get(metrics::render))
         .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
@@ -252,13 +280,18 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback_service(routed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_key))
+        .layer(axum::middleware::from_fn(connect::cors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), frontend_socket))
         .layer(axum::middleware::from_fn(drop_trailing_slash))
         .layer(axum::middleware::from_fn_with_state(state, count_requests))
 }
 
-/// Paths that need no API key: the liveness check and the console (which has its own sign-in).
+/// Paths that need no API key: the liveness check, the console (which has its own sign-in) and
+/// the connect flow (which takes a connect session token).
 fn needs_no_key(path: &str) -> bool {
-    matches!(path, "/health" | "/" | "/login" | "/logout" | "/console") || path.starts_with("/console/")
+    matches!(path, "/health" | "/" | "/login" | "/logout" | "/console")
+        || path.starts_with("/console/")
+        || connect::uses_session_token(path)
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a key was right.
@@ -288,6 +321,24 @@ async fn require_key(State(state): State<Arc<AppState>>, request: Request, next:
             "authenticate with `Authorization: Bearer <NANGO_SECRET_KEY>`",
         )
         .into_response(),
+    }
+}
+
+/// The frontend SDK opens its WebSocket at the root, where the console is: an upgrade request
+/// to `/` is the socket's (see `connect::ws`), anything else goes on.
+async fn frontend_socket(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if request.uri().path() != "/" || !connect::ws::is_upgrade(request.headers()) {
+        return next.run(request).await;
+    }
+    let (mut parts, _body) = request.into_parts();
+    match <axum::extract::ws::WebSocketUpgrade as axum::extract::FromRequestParts<()>>::from_request_parts(
+        &mut parts,
+        &(),
+    )
+    .await
+    {
+        Ok(upgrade) => connect::ws::accept(state, upgrade),
+        Err(rejection) => rejection.into_response(),
     }
 }
 

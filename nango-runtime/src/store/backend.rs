@@ -25,9 +25,10 @@
 
 use super::DeliveryRecord;
 use super::{
-    ActionResult, ActionStatus, ChangeCounts, ConnectionKey, ConnectionProfile, ConsoleSession, EndUser,
-    ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OutgoingWebhook, PreparedRecord, Pruned, QueuedWebhook,
-    RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState, Unannounced,
+    ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
+    EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PreparedRecord, Pruned,
+    QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
+    Unannounced,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -405,6 +406,24 @@ pub trait SessionBackend: Send + Sync {
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Connect sessions and OAuth authorizations in progress (see [`super::ConnectSession`]),
+/// shared by every process on the database.
+#[async_trait]
+pub trait ConnectBackend: Send + Sync {
+    /// Keeps a connect session (one with the same digest is replaced).
+    async fn create_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    /// The connect session with this digest, expired or not.
+    async fn connect_session(&self, digest: &[u8]) -> StoreResult<Option<ConnectSession>>;
+    /// Deletes a connect session and the authorizations it started; whether it existed.
+    async fn delete_connect_session(&self, digest: &[u8]) -> StoreResult<bool>;
+    /// Keeps an authorization sent to the provider.
+    async fn start_oauth_flow(&self, flow: &OAuthFlow) -> StoreResult<()>;
+    /// Takes the authorization with this state digest out (a second call finds nothing).
+    async fn take_oauth_flow(&self, state_digest: &[u8]) -> StoreResult<Option<OAuthFlow>>;
+    /// Deletes the sessions and authorizations that expired at or before `now`.
+    async fn delete_expired_connect(&self, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
 /// A complete backend: every concern, and a way to close it.
 ///
 /// ```
@@ -427,6 +446,7 @@ pub trait Backend:
     + LeaseBackend
     + DeliveryBackend
     + SessionBackend
+    + ConnectBackend
     + IntegrationBackend
     + ActionResultBackend
     + std::fmt::Debug

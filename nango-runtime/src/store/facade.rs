@@ -893,4 +893,52 @@ impl Store {
     pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.backend.delete_expired_sessions(now).await
     }
+
+    /// Keeps a new connect session.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use nango_runtime::{crypto::Sealer, store::{ConnectSession, ConnectSessionData, Store}};
+    /// let dir = std::env::temp_dir().join(format!("nango-doc-connect-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let store = Store::open(&format!("sqlite://{}", dir.join("nango.db").display()), Sealer::InsecureClear)
+    ///     .await
+    ///     .unwrap();
+    /// let now = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+    /// let data = ConnectSessionData { allowed_integrations: Some(vec!["github".into()]), ..Default::default() };
+    /// let session = ConnectSession { digest: vec![9; 32], data, created_at: now, expires_at: now + chrono::Duration::minutes(30) };
+    /// store.create_connect_session(&session).await.unwrap();
+    /// assert_eq!(store.connect_session(&[9; 32]).await.unwrap(), Some(session));
+    /// assert!(store.delete_connect_session(&[9; 32]).await.unwrap());
+    /// # });
+    /// ```
+    pub async fn create_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
+        self.backend.create_connect_session(session).await
+    }
+
+    /// The connect session with this digest, expired or not.
+    pub async fn connect_session(&self, digest: &[u8]) -> StoreResult<Option<ConnectSession>> {
+        self.backend.connect_session(digest).await
+    }
+
+    /// Deletes a connect session and the authorizations it started; whether it existed.
+    pub async fn delete_connect_session(&self, digest: &[u8]) -> StoreResult<bool> {
+        self.backend.delete_connect_session(digest).await
+    }
+
+    /// Keeps an OAuth authorization sent to the provider.
+    pub async fn start_oauth_flow(&self, flow: &OAuthFlow) -> StoreResult<()> {
+        self.backend.start_oauth_flow(flow).await
+    }
+
+    /// Takes an OAuth authorization out by its state digest: a second call finds nothing, so a
+    /// replayed `state` is refused.
+    pub async fn take_oauth_flow(&self, state_digest: &[u8]) -> StoreResult<Option<OAuthFlow>> {
+        self.backend.take_oauth_flow(state_digest).await
+    }
+
+    /// Deletes the connect sessions and authorizations that expired at or before `now`.
+    pub async fn delete_expired_connect(&self, now: DateTime<Utc>) -> StoreResult<()> {
+        self.backend.delete_expired_connect(now).await
+    }
 }

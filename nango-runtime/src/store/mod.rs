@@ -31,6 +31,7 @@
 
 #[cfg(feature = "runtime")]
 pub mod backend;
+mod connect;
 mod error;
 #[cfg(feature = "runtime")]
 mod facade;
@@ -42,6 +43,7 @@ mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
 
+pub use connect::{ConnectSession, ConnectSessionData, OAuthFlow, ReconnectTarget};
 pub use error::{StoreError, StoreResult};
 #[cfg(feature = "runtime")]
 pub use facade::Store;

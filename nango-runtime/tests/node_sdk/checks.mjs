@@ -332,7 +332,7 @@ check('listIntegrations lists those nango.yaml declares', async () => {
     }
     const full = configs.find((i) => i.unique_key === 'github-full');
     assert.equal(full.provider, 'github', 'the provider of its connections');
-    assert.equal(full.display_name, 'GitHub (OAuth app)');
+    assert.equal(full.display_name, 'GitHub (User OAuth)', "the catalog's name of the provider");
 });
 
 check('createIntegration, getIntegration, updateIntegration, deleteIntegration', async () => {
@@ -554,9 +554,19 @@ check('webhook signatures verify with the SDK', async () => {
     assert.equal(JSON.parse(body).type, 'sync');
 });
 
+check('createConnectSession and createReconnectSession give session tokens', async () => {
+    const session = await nango.createConnectSession({ end_user: { id: 'sdk-user', email: 'sdk@example.com' }, allowed_integrations: ['github-actions'] });
+    assert.match(session.data.token, /^nango_connect_session_/);
+    assert.ok(new Date(session.data.expires_at) > new Date());
+    assert.ok(session.data.connect_link.includes('/connect/ui?session_token='));
+    const reconnect = await nango.createReconnectSession({ connection_id: 'acme', integration_id: 'github-actions' });
+    assert.match(reconnect.data.token, /^nango_connect_session_/);
+    await fails(nango.createConnectSession({ end_user: { id: 'u' }, allowed_integrations: ['nope'] }), 400, 'invalid_body');
+    await fails(nango.createReconnectSession({ connection_id: 'nobody', integration_id: 'github-actions' }), 404, 'unknown_connection');
+});
+
 check('methods without a feature here answer 404 unknown_route (or 405)', async () => {
     await fails(nango.getEnvironmentVariables(), 404, 'unknown_route');
-    await fails(nango.createConnectSession({ end_user: { id: 'u' } }), 404, 'unknown_route');
     await fails(nango.createSyncVariant({ provider_config_key: 'github-full', connection_id: 'acme', name: 'issues-full', variant: 'eu' }), 404, 'unknown_route');
     if (sdkVersion.startsWith('0.71.')) {
         await fails(nango.listFunctions({ uniqueKey: 'github-full' }), 404, 'unknown_route');

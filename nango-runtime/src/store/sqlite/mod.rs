@@ -6,6 +6,7 @@
 //! `$1 IS NULL OR ...` for optional filters, integer microseconds for timestamps and `PRAGMA`s.
 //! A PostgreSQL backend writes its own statements behind the same traits.
 
+mod connect;
 mod integrations;
 mod migrate;
 

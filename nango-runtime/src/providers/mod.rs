@@ -10,7 +10,11 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const BUILTIN: &str = include_str!("../providers.yaml");
+mod template;
+
+pub use template::{TemplateValues, interpolate};
+
+const BUILTIN: &str = include_str!("../../providers.yaml");
 
 /// How a provider authenticates.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -80,9 +84,34 @@ pub struct PaginationConfig {
     /// `cursor`, `link`, `offset` (or another style name).
     #[serde(rename = "type")]
     pub kind: String,
-    /// The other keys, as written.
-    #[serde(flatten)]
+    /// The other keys, as written (numbers such as `offset_start_value: 0` as their text).
+    #[serde(flatten, deserialize_with = "scalars_as_text")]
     pub params: BTreeMap<String, String>,
+}
+
+/// A map of strings, numbers and booleans, each as its text.
+fn scalars_as_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i64),
+        Number(f64),
+        Flag(bool),
+    }
+    let map = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Scalar::Text(s) => s,
+                Scalar::Integer(i) => i.to_string(),
+                Scalar::Number(n) => n.to_string(),
+                Scalar::Flag(b) => b.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
 }
 
 /// How requests reach the API (`proxy`).
@@ -100,6 +129,21 @@ pub struct ProxyConfig {
     pub retry: Option<RetryConfig>,
     /// Default pagination.
     pub paginate: Option<PaginationConfig>,
+    /// A request that checks new credentials (API keys, basic auth) before they are stored.
+    pub verification: Option<VerificationConfig>,
+}
+
+/// How new credentials are checked (`proxy.verification`): the first endpoint is called with
+/// them, and anything but a 2xx refuses them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct VerificationConfig {
+    /// `GET` by default.
+    pub method: Option<String>,
+    /// Paths under the base URL (the first is called).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub endpoints: Vec<String>,
+    /// Another base URL for the check.
+    pub base_url_override: Option<String>,
 }
 
 /// One provider.
@@ -119,6 +163,29 @@ pub struct Provider {
     /// OAuth token URL (a template; Nango's per-mode map form is accepted, first value used).
     #[serde(default, deserialize_with = "token_url")]
     pub token_url: Option<String>,
+    /// Extra query parameters of the authorization URL (OAuth 2).
+    #[serde(default, deserialize_with = "string_map")]
+    pub authorization_params: BTreeMap<String, String>,
+    /// Extra fields of the token request (OAuth 2).
+    #[serde(default, deserialize_with = "string_map")]
+    pub token_params: BTreeMap<String, String>,
+    /// What joins scopes in the authorization URL (a space by default).
+    pub scope_separator: Option<String>,
+    /// Scopes asked for when the integration names none.
+    #[serde(default, deserialize_with = "one_or_many_opt")]
+    pub default_scopes: Vec<String>,
+    /// The provider does not take PKCE (the code challenge is left out).
+    #[serde(default)]
+    pub disable_pkce: bool,
+    /// `json` to send the token request as JSON (a form by default).
+    pub body_format: Option<String>,
+    /// `basic` to send the client credentials as HTTP Basic auth (in the body by default).
+    pub token_request_auth_method: Option<String>,
+    /// The unit of `expires_in` in token answers (`seconds` by default, or `milliseconds`).
+    pub expires_in_unit: Option<String>,
+    /// Where the access token is in a token answer that does not have it at `access_token`
+    /// (a dotted path).
+    pub alternate_access_token_response_path: Option<String>,
     /// How requests reach the API.
     pub proxy: Option<ProxyConfig>,
     /// Documentation link.
@@ -129,6 +196,37 @@ pub struct Provider {
     /// Credential fields (`credentials.x`), as written.
     #[serde(default)]
     pub credentials: BTreeMap<String, serde_json::Value>,
+}
+
+/// A string, or a list of strings, or nothing: a list.
+fn one_or_many_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        Some(OneOrMany::One(s)) => s.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        Some(OneOrMany::Many(v)) => v,
+        None => Vec::new(),
+    })
+}
+
+/// A map whose values may be strings, numbers or booleans in the YAML (Nango writes
+/// `prompt: consent` and `access_type: offline` beside numbers), as strings.
+fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Null => None,
+            other if other.is_number() || other.is_boolean() => Some((k, other.to_string())),
+            // Nested forms (per-grant maps) are not used here.
+            _ => None,
+        })
+        .collect())
 }
 
 fn token_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -155,6 +253,7 @@ impl Provider {
                 query: p.query.clone().into_iter().chain(own.query).collect(),
                 retry: own.retry.or_else(|| p.retry.clone()),
                 paginate: own.paginate.or_else(|| p.paginate.clone()),
+                verification: own.verification.or_else(|| p.verification.clone()),
             }),
             (own, p) => own.or_else(|| p.clone()),
         };
@@ -165,6 +264,28 @@ impl Provider {
             alias: None,
             authorization_url: self.authorization_url.or_else(|| parent.authorization_url.clone()),
             token_url: self.token_url.or_else(|| parent.token_url.clone()),
+            authorization_params: parent
+                .authorization_params
+                .clone()
+                .into_iter()
+                .chain(self.authorization_params)
+                .collect(),
+            token_params: parent.token_params.clone().into_iter().chain(self.token_params).collect(),
+            scope_separator: self.scope_separator.or_else(|| parent.scope_separator.clone()),
+            default_scopes: if self.default_scopes.is_empty() {
+                parent.default_scopes.clone()
+            } else {
+                self.default_scopes
+            },
+            disable_pkce: self.disable_pkce || parent.disable_pkce,
+            body_format: self.body_format.or_else(|| parent.body_format.clone()),
+            token_request_auth_method: self
+                .token_request_auth_method
+                .or_else(|| parent.token_request_auth_method.clone()),
+            expires_in_unit: self.expires_in_unit.or_else(|| parent.expires_in_unit.clone()),
+            alternate_access_token_response_path: self
+                .alternate_access_token_response_path
+                .or_else(|| parent.alternate_access_token_response_path.clone()),
             proxy,
             docs: self.docs.or_else(|| parent.docs.clone()),
             connection_config: parent.connection_config.clone().into_iter().chain(self.connection_config).collect(),
@@ -278,55 +399,6 @@ impl ProviderCatalog {
     }
 }
 
-/// Values for `${...}` templates.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TemplateValues {
-    /// `connectionConfig.*`
-    pub connection_config: BTreeMap<String, String>,
-    /// `credentials.*`
-    pub credentials: BTreeMap<String, String>,
-    /// `apiKey`
-    pub api_key: Option<String>,
-    /// `accessToken`
-    pub access_token: Option<String>,
-}
-
-/// Fills `${connectionConfig.x}`, `${credentials.x}`, `${apiKey}`, `${accessToken}` and `${now}`
-/// (RFC 3339). A name without a value is an error naming it.
-///
-/// ```
-/// use nango_runtime::providers::{interpolate, TemplateValues};
-/// let mut values = TemplateValues::default();
-/// values.connection_config.insert("subdomain".into(), "acme".into());
-/// assert_eq!(interpolate("https://${connectionConfig.subdomain}.zendesk.com", &values).unwrap(), "https://acme.zendesk.com");
-/// assert!(interpolate("Bearer ${apiKey}", &values).unwrap_err().contains("apiKey"));
-/// ```
-pub fn interpolate(template: &str, values: &TemplateValues) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{template}`"))?;
-        let name = &after[..end];
-        let value = match name.split_once('.') {
-            Some(("connectionConfig", key)) => values.connection_config.get(key).cloned(),
-            Some(("credentials", key)) => values.credentials.get(key).cloned(),
-            _ => match name {
-                "apiKey" => values.api_key.clone(),
-                "accessToken" => values.access_token.clone(),
-                "now" => Some(chrono::Utc::now().to_rfc3339()),
-                _ => return Err(format!("unknown template variable `${{{name}}}` in `{template}`")),
-            },
-        };
-        let value = value.ok_or_else(|| format!("`${{{name}}}` in `{template}` has no value for this connection"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,7 +413,7 @@ mod tests {
         let retry = proxy.retry.unwrap();
         assert_eq!(retry.at, ["x-ratelimit-reset"]);
         assert_eq!(retry.remaining.as_deref(), Some("x-ratelimit-remaining"));
-        assert_eq!(retry.error_code, ["403", "429", "5xx"]);
+        assert_eq!(retry.error_code, ["403", "5xx", "401", "429"]);
         let paginate = proxy.paginate.unwrap();
         assert_eq!(paginate.kind, "link");
         assert_eq!(paginate.params["link_rel_in_response_header"], "next");
@@ -381,15 +453,5 @@ mod tests {
         let err = catalog.extend_from_file(&file).unwrap_err();
         assert!(err.message.contains("`nowhere`"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn templates() {
-        let mut values = TemplateValues { api_key: Some("k".into()), ..TemplateValues::default() };
-        values.credentials.insert("token".into(), "t".into());
-        assert_eq!(interpolate("${apiKey}:${credentials.token}", &values).unwrap(), "k:t");
-        assert!(interpolate("${bogus}", &values).unwrap_err().contains("unknown template variable"));
-        assert!(interpolate("${apiKey", &values).unwrap_err().contains("unclosed"));
-        assert_eq!(interpolate("no templates", &values).unwrap(), "no templates");
     }
 }
