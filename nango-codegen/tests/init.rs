@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The project's files, but for the build's lock file and the store the CLI commands wrote.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     let mut files = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -15,7 +16,10 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
                 if path.file_name().is_some_and(|n| n != "target") {
                     stack.push(path);
                 }
-            } else if path.file_name().is_some_and(|n| n != "Cargo.lock") {
+            } else if path
+                .file_name()
+                .is_some_and(|n| n != "Cargo.lock" && !n.to_string_lossy().starts_with("nango.db"))
+            {
                 files.insert(path.strip_prefix(root).unwrap().to_path_buf(), std::fs::read_to_string(&path).unwrap());
             }
         }
