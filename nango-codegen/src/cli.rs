@@ -212,9 +212,9 @@ fn load_and_generate(
     if settings.strict {
         let mut shown = out.clone();
         shown.make_strict();
-        print_human(&shown);
+        print_human(&shown, GENERATE_FULL_WARNINGS);
     } else if !out.diagnostics.is_empty() {
-        print_human(&out);
+        print_human(&out, GENERATE_FULL_WARNINGS);
     }
     match crate::generate(&out, settings) {
         Ok(generated) => Ok((out, generated)),
@@ -380,7 +380,7 @@ fn validate(args: ValidateArgs) -> i32 {
             let _ = serde_json::to_writer_pretty(&mut stdout, &JsonReport::new(&out));
             let _ = writeln!(stdout);
         }
-        Format::Human => print_human(&out),
+        Format::Human => print_human(&out, usize::MAX),
     }
     if out.is_valid() { EXIT_OK } else { EXIT_INVALID }
 }
@@ -433,7 +433,14 @@ impl<'a> JsonReport<'a> {
     }
 }
 
-fn print_human(out: &ParseOutput) {
+/// How many warnings `nango generate` shows with their source; the others get one line each
+/// (`nango validate` shows every one in full). Rendering one takes miette about 175,000
+/// instructions, so a file with 800 warnings spent more time on them than on generating.
+const GENERATE_FULL_WARNINGS: usize = 10;
+
+/// Prints the diagnostics: errors and the first `full_warnings` warnings with their source, the
+/// other warnings on one line each, then a summary.
+fn print_human(out: &ParseOutput, full_warnings: usize) {
     let handler = miette::GraphicalReportHandler::new_themed(if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         miette::GraphicalTheme::unicode()
     } else {
@@ -444,7 +451,17 @@ fn print_human(out: &ParseOutput) {
     let shared_source: std::sync::Arc<str> = out.source.as_str().into();
     let line_starts: std::sync::Arc<[usize]> =
         std::iter::once(0).chain(out.source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let mut warnings_shown = 0;
+    let mut short = 0;
     for d in &out.diagnostics {
+        if !d.is_error() {
+            warnings_shown += 1;
+            if warnings_shown > full_warnings {
+                let _ = writeln!(stderr, "{}", d.one_line(&out.file));
+                short += 1;
+                continue;
+            }
+        }
         let mut text = String::new();
         let report = to_miette(d);
         let source = WindowedSource {
@@ -462,6 +479,14 @@ fn print_human(out: &ParseOutput) {
             None => out.file.clone(),
         };
         let _ = writeln!(stderr, "{place}\n{text}");
+    }
+    if short > 0 {
+        let _ = writeln!(
+            stderr,
+            "({short} warning{} above in short form: `nango validate {}` shows each with its source)",
+            if short == 1 { "" } else { "s" },
+            out.file
+        );
     }
     let errors = out.errors().count();
     let warnings = out.diagnostics.len() - errors;

@@ -379,7 +379,7 @@ async fn records_filters_auth_isolation_and_bad_input() {
         assert!(!body["error"]["message"].as_str().unwrap().is_empty());
     }
     let (got, body) = s.get("/records?model=Issue", Some(("github-full", "nobody"))).await;
-    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("unknown_connection")));
+    assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (404, Some("unknown_connection")));
     let (got, body) = s.get("/records?model=Issue", None).await;
     assert_eq!((got.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_headers")));
     let (got, body) = s.post("/sync/trigger", json!({"syncs": ["nope"], "provider_config_key": "github-full"})).await;
@@ -755,7 +755,7 @@ async fn the_typed_client_reads_and_commands_the_real_service() {
     client.trigger_sync("github-full", Some("acme"), &["issues-full"], false).await.unwrap();
     s.wait_runs("github-full", "acme", 2).await;
     let error = client.records::<common::models::Issue>("github-full", "nobody").page().await.unwrap_err();
-    assert_eq!((error.status(), error.code()), (Some(400), Some("unknown_connection")));
+    assert_eq!((error.status(), error.code()), (Some(404), Some("unknown_connection")));
     s.server.shutdown().await;
 }
 

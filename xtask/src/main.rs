@@ -39,7 +39,17 @@ const REQUIREMENTS: &[Requirement] = &[
         check: check_node,
         debian_packages: &["nodejs", "npm"],
     },
+    Requirement {
+        name: "Python 3 with venv",
+        needed_by: "the OpenAPI test, which installs Schemathesis from PyPI into a virtual environment under the target directory (nango-runtime/tests/openapi.rs)",
+        check: check_python,
+        debian_packages: &["python3", "python3-venv"],
+    },
 ];
+
+fn check_python() -> Result<(), String> {
+    output_of("python3", &["-c", "import venv, ensurepip"]).map(drop)
+}
 
 fn check_chromium() -> Result<(), String> {
     for binary in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {

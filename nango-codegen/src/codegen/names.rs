@@ -29,6 +29,9 @@ fn sanitize(name: &str) -> String {
 
 /// `UpperCamelCase` type name for a nango.yaml name (not yet unique).
 pub(crate) fn type_name(name: &str) -> String {
+    if is_upper_camel_words(name) && !KEYWORDS.contains(&name) {
+        return name.to_owned();
+    }
     let mut camel = sanitize(name).to_upper_camel_case();
     if camel.is_empty() {
         camel = "Unnamed".into();
@@ -44,6 +47,9 @@ pub(crate) fn type_name(name: &str) -> String {
 
 /// `snake_case` field or module name (not yet unique); `r#` is added when rendering keywords.
 pub(crate) fn field_name(name: &str) -> String {
+    if is_snake_words(name) && !NOT_RAW.contains(&name) {
+        return name.to_owned();
+    }
     let sanitized = sanitize(name);
     let mut snake = sanitized.to_snake_case();
     if snake.is_empty() {
@@ -59,6 +65,32 @@ pub(crate) fn field_name(name: &str) -> String {
     snake
 }
 
+/// `Word` or `WordWord...` (letters only, each word capitalized once): its own `UpperCamelCase`,
+/// which heck would rebuild at a cost (most model names are like this).
+fn is_upper_camel_words(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_uppercase() {
+            return false;
+        }
+        let start = i + 1;
+        i = start;
+        while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    !bytes.is_empty()
+}
+
+/// `word` or `word_word...` (lowercase letters only): its own `snake_case` (most field names).
+fn is_snake_words(name: &str) -> bool {
+    !name.is_empty() && name.split('_').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
 /// An identifier token for a name made by [`type_name`] or [`field_name`].
 pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
     if KEYWORDS.contains(&name) && !NOT_RAW.contains(&name) {
@@ -66,6 +98,12 @@ pub(crate) fn ident(name: &str) -> proc_macro2::Ident {
     } else {
         proc_macro2::Ident::new(name, proc_macro2::Span::call_site())
     }
+}
+
+/// An identifier as source text for a name made by [`type_name`] or [`field_name`] (`r#type`
+/// for keywords).
+pub(crate) fn ident_text(name: &str) -> String {
+    if KEYWORDS.contains(&name) && !NOT_RAW.contains(&name) { format!("r#{name}") } else { name.to_owned() }
 }
 
 /// Hands out names, adding `2`, `3`, ... on collision.
@@ -115,6 +153,20 @@ mod tests {
         assert_eq!(field_name("$"), "field");
         assert_eq!(field_name("2fa"), "_2fa");
         assert_eq!(ident("type").to_string(), "r#type");
+        // The shortcuts for names already in shape give what heck gives.
+        for name in ["Issue", "GithubIssue", "A", "Ab", "created_at", "id", "a_b_c", "ticket"] {
+            if is_upper_camel_words(name) {
+                assert_eq!(type_name(name), sanitize(name).to_upper_camel_case(), "{name}");
+            }
+            if is_snake_words(name) {
+                assert_eq!(field_name(name), sanitize(name).to_snake_case(), "{name}");
+            }
+        }
+        for not_simple in ["", "A", "AB", "Issue2", "_a", "a__b", "a_", "Self", "self", "aB"] {
+            assert!(!(is_upper_camel_words(not_simple) && is_snake_words(not_simple)), "{not_simple}");
+        }
+        assert!(!is_upper_camel_words("AB") && !is_upper_camel_words("A") && !is_snake_words("a__b"));
+        assert_eq!(type_name("Self"), "SelfModel");
         let mut set = NameSet::default();
         assert_eq!(set.claim("A"), "A");
         assert_eq!(set.claim("A"), "A2");

@@ -2,33 +2,54 @@
 //! `SyncDefinition` / `ActionDefinition`, one per on-event script, the `SYNCS` / `ACTIONS` /
 //! `ON_EVENTS` lists, and `PROJECT`, which reaches each script's function through its marker.
 
-use super::names::{NameSet, ident, type_name};
+use super::names::{NameSet, ident_text, type_name};
+use super::pretty::{self, Printer};
+use super::syntax::{self, Delim, Expr, Path, Tok, Ty};
 use super::types::ModelEmitter;
 use crate::ir::{Endpoint, HttpMethod, Integration, SyncType};
-use proc_macro2::TokenStream;
-use quote::quote;
 
-fn endpoint(rt: &TokenStream, e: &Endpoint) -> TokenStream {
+fn endpoint(rt: &Path, e: &Endpoint) -> Expr {
     let method = match e.method {
-        HttpMethod::Get => quote!(Get),
-        HttpMethod::Post => quote!(Post),
-        HttpMethod::Put => quote!(Put),
-        HttpMethod::Patch => quote!(Patch),
-        HttpMethod::Delete => quote!(Delete),
+        HttpMethod::Get => "Get",
+        HttpMethod::Put => "Put",
+        HttpMethod::Post => "Post",
+        HttpMethod::Patch => "Patch",
+        HttpMethod::Delete => "Delete",
     };
-    let path = &e.path;
-    let group = match &e.group {
-        Some(g) => quote!(::std::option::Option::Some(#g)),
-        None => quote!(::std::option::Option::None),
-    };
-    quote!(#rt::Endpoint { method: #rt::Method::#method, path: #path, group: #group })
+    Expr::Struct(
+        rt.join("Endpoint"),
+        vec![
+            ("method", Expr::Path(rt.join("Method").join(method))),
+            ("path", Expr::str(&e.path)),
+            ("group", opt_str(&e.group)),
+        ],
+    )
 }
 
-fn opt_str(s: &Option<String>) -> TokenStream {
+fn opt_str(s: &Option<String>) -> Expr {
     match s {
-        Some(s) => quote!(::std::option::Option::Some(#s)),
-        None => quote!(::std::option::Option::None),
+        Some(s) => Expr::Call(Path::parse("::std::option::Option::Some"), vec![Expr::str(s)]),
+        None => Expr::Path(Path::parse("::std::option::Option::None")),
     }
+}
+
+fn strs(items: &[impl AsRef<str>]) -> Expr {
+    Expr::slice(items.iter().map(|s| Expr::str(s.as_ref())).collect())
+}
+
+/// The derive of the marker types.
+fn marker_derive() -> Vec<Tok> {
+    let mut out = Vec::new();
+    for (i, path) in ["::std::fmt::Debug", "::std::clone::Clone", "::std::marker::Copy", "::std::default::Default"]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(Tok::Punct(',', false));
+        }
+        syntax::path_toks(&Path::parse(path), &mut out);
+    }
+    out
 }
 
 /// The marker type names of each integration's syncs and actions (in `syncs::` / `actions::`):
@@ -98,13 +119,51 @@ pub(crate) fn on_event_markers(integrations: &[&Integration]) -> Vec<Vec<(String
         .collect()
 }
 
+/// A path as source text (`::nango`).
+pub(crate) fn path_text(path: &Path) -> String {
+    let segments: Vec<&str> = path.segments.iter().map(|s| &*s.ident).collect();
+    format!("{}{}", if path.leading { "::" } else { "" }, segments.join("::"))
+}
+
+/// `PROJECT` and the function that names each script's function (see nango-runtime's
+/// `project` module), laid out as prettyplease lays them out. `links` are the marker paths
+/// (`syncs::GithubTickets`) with the kind of function each can have (`Sync`).
+fn project(rt: &Path, links: &[(String, &str)]) -> String {
+    let rt = path_text(rt);
+    let mut out = String::new();
+    out.push_str("/// The project: every script of nango.yaml and the link to its function.\n");
+    out.push_str("/// `fn main() -> ExitCode { models::PROJECT.main() }` checks that each has one and runs\n");
+    out.push_str("/// the command line.\n#[allow(dead_code)]\n");
+    out.push_str(&format!("pub const PROJECT: {rt}::Project = {rt}::Project {{\n"));
+    out.push_str("    syncs: SYNCS,\n    actions: ACTIONS,\n    on_events: ON_EVENTS,\n    link: __nango_link,\n};\n");
+    out.push_str("/// The address of each script's function, naming it so that the linker keeps it.\n");
+    out.push_str("// The borrow is what picks `Found` or `Missing` (see `nango::__private::Probe`).\n");
+    out.push_str("#[allow(clippy::needless_borrow)]\n");
+    out.push_str("fn __nango_link() -> ::std::vec::Vec<usize> {\n");
+    out.push_str("    #[allow(unused_imports)]\n");
+    out.push_str(&format!("    use {rt}::__private::{{Found as _, Missing as _}};\n"));
+    if links.is_empty() {
+        out.push_str("    let found: [::std::option::Option<usize>; 0usize] = [];\n");
+    } else {
+        out.push_str(&format!("    let found: [::std::option::Option<usize>; {}usize] = [\n", links.len()));
+        for (marker, kind) in links {
+            out.push_str(&format!(
+                "        (&{rt}::__private::Probe::<{marker}, {rt}::__private::kind::{kind}>::NEW).address(),\n"
+            ));
+        }
+        out.push_str("    ];\n");
+    }
+    out.push_str("    found.into_iter().flatten().collect()\n}\n");
+    out
+}
+
 /// An integration and where its models are.
 pub(crate) struct Scope<'a> {
     pub integration: &'a Integration,
     /// Names the models' Rust types.
     pub emitter: &'a ModelEmitter<'a>,
     /// How the `syncs` / `actions` modules reach the models (`super` or `super::github`).
-    pub models: TokenStream,
+    pub models: Path,
 }
 
 impl Scope<'_> {
@@ -112,208 +171,208 @@ impl Scope<'_> {
     fn definition(&self, model: &str) -> String {
         format!("{}{model}", self.emitter.def_prefix)
     }
+
+    /// The Rust type of one of the integration's models, from the `syncs` / `actions` modules.
+    fn model(&self, model: &str) -> Ty {
+        Ty::Path(self.models.join(&self.emitter.type_of(model)))
+    }
 }
 
-/// The `syncs` and `actions` modules and the `SYNCS` / `ACTIONS` lists for some integrations.
-pub(crate) fn scripts(rt: &TokenStream, integrations: &[Scope]) -> TokenStream {
+/// The `syncs` and `actions` modules and the `SYNCS` / `ACTIONS` lists for some integrations,
+/// as source text.
+pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
     let all: Vec<&Integration> = integrations.iter().map(|s| s.integration).collect();
     let markers = markers(&all);
     let event_markers = on_event_markers(&all);
-    let mut sync_items = Vec::new();
     let mut event_items = Vec::new();
     // What `PROJECT.link` names: each marker's function, of each kind it can have.
-    let mut links = Vec::new();
+    let mut links: Vec<(String, &str)> = Vec::new();
+    let mut sync_items = Vec::new();
     let mut sync_list = Vec::new();
     let mut action_items = Vec::new();
     let mut action_list = Vec::new();
     let mut event_list = Vec::new();
+    let derive = marker_derive();
+    let str_ref = Ty::Ref(Some("'static"), Box::new(Ty::named("str")));
+    let value = Ty::Path(rt.join("__private").join("serde_json").join("Value"));
     for ((scope, (sync_markers, action_markers)), event_markers) in
         integrations.iter().zip(&markers).zip(&event_markers)
     {
-        let (integration, emitter, models) = (scope.integration, scope.emitter, &scope.models);
+        let (integration, emitter) = (scope.integration, scope.emitter);
+        let int = &integration.name;
         for (name, marker) in event_markers {
-            let marker = ident(marker);
-            let doc = format!(" On-event script `{name}` of integration `{}`.", integration.name);
-            event_items.push(quote! {
-                #[doc = #doc]
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
-                pub struct #marker;
-            });
-            links.push((quote!(on_events::#marker), quote!(OnEvent)));
+            let marker = ident_text(marker);
+            let mut p = Printer::new(pretty::INDENT as usize);
+            syntax::doc(&mut p, &format!(" On-event script `{name}` of integration `{int}`."));
+            syntax::attr(&mut p, "derive", &derive);
+            syntax::unit_struct(&mut p, &marker);
+            event_items.push(p.finish());
+            links.push((format!("on_events::{marker}"), "OnEvent"));
         }
         for (event, name) in on_event_scripts(integration) {
-            let event = ident(event);
-            let int = &integration.name;
-            event_list
-                .push(quote!(#rt::OnEventDescriptor { integration: #int, event: #rt::OnEvent::#event, name: #name }));
+            event_list.push(Expr::Struct(
+                rt.join("OnEventDescriptor"),
+                vec![
+                    ("integration", Expr::str(int)),
+                    ("event", Expr::Path(rt.join("OnEvent").join(event))),
+                    ("name", Expr::str(name)),
+                ],
+            ));
         }
         for (sync, marker) in integration.syncs.iter().zip(sync_markers) {
-            let marker = ident(marker);
-            let (name, int, desc, runs) = (&sync.name, &integration.name, &sync.description, &sync.runs);
+            let marker = ident_text(marker);
             let interval = sync.schedule.as_ref().map_or(0, |s| s.interval.as_millis() as u64);
             let sync_type = match sync.sync_type {
-                SyncType::Full => quote!(Full),
-                SyncType::Incremental => quote!(Incremental),
+                SyncType::Full => "Full",
+                SyncType::Incremental => "Incremental",
             };
-            let (track, auto) = (sync.track_deletes, sync.auto_start);
-            let input = opt_str(&sync.input);
-            let outputs = &sync.output;
-            let endpoints = sync.endpoints.iter().map(|e| endpoint(rt, e));
-            let scopes = &sync.scopes;
-            let hooks = &sync.webhook_subscriptions;
-            let version = &sync.version;
             let metadata = match &sync.input {
-                Some(i) => {
-                    let t = emitter.type_of(i);
-                    quote!(#models::#t)
-                }
-                None => quote!(()),
+                Some(i) => scope.model(i),
+                None => Ty::Tuple(Vec::new()),
             };
-            let doc = format!(" Sync `{name}` of integration `{int}`: {runs}.");
-            let output_impls = sync.output.iter().map(|o| {
-                let t = emitter.type_of(o);
-                quote!(impl #rt::SyncOutput<#models::#t> for #marker {})
-            });
-            let output_schemas = sync.output.iter().map(|o| {
-                let t = emitter.type_of(o);
-                let definition = scope.definition(o);
-                quote!((#definition, <#models::#t as #rt::Model>::json_schema()))
-            });
-            sync_items.push(quote! {
-                #[doc = #doc]
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
-                pub struct #marker;
-                impl #rt::SyncDefinition for #marker {
-                    const DESCRIPTOR: #rt::SyncDescriptor = #rt::SyncDescriptor {
-                        name: #name,
-                        integration: #int,
-                        description: #desc,
-                        runs: #runs,
-                        interval: ::std::time::Duration::from_millis(#interval),
-                        sync_type: #rt::SyncType::#sync_type,
-                        track_deletes: #track,
-                        auto_start: #auto,
-                        input: #input,
-                        outputs: &[#(#outputs),*],
-                        endpoints: &[#(#endpoints),*],
-                        scopes: &[#(#scopes),*],
-                        webhook_subscriptions: &[#(#hooks),*],
-                        version: #version,
-                    };
-                    type Metadata = #metadata;
-                    fn output_schemas() -> ::std::vec::Vec<(&'static str, #rt::__private::serde_json::Value)> {
-                        ::std::vec![#(#output_schemas),*]
-                    }
+            let doc = format!(" Sync `{}` of integration `{int}`: {}.", sync.name, sync.runs);
+            let descriptor = Expr::Struct(
+                rt.join("SyncDescriptor"),
+                vec![
+                    ("name", Expr::str(&sync.name)),
+                    ("integration", Expr::str(int)),
+                    ("description", Expr::str(&sync.description)),
+                    ("runs", Expr::str(&sync.runs)),
+                    (
+                        "interval",
+                        Expr::Call(
+                            Path::parse("::std::time::Duration::from_millis"),
+                            vec![Expr::Lit(format!("{interval}u64"))],
+                        ),
+                    ),
+                    ("sync_type", Expr::Path(rt.join("SyncType").join(sync_type))),
+                    ("track_deletes", Expr::Lit(sync.track_deletes.to_string())),
+                    ("auto_start", Expr::Lit(sync.auto_start.to_string())),
+                    ("input", opt_str(&sync.input)),
+                    ("outputs", strs(&sync.output)),
+                    ("endpoints", Expr::slice(sync.endpoints.iter().map(|e| endpoint(rt, e)).collect())),
+                    ("scopes", strs(&sync.scopes)),
+                    ("webhook_subscriptions", strs(&sync.webhook_subscriptions)),
+                    ("version", Expr::str(&sync.version)),
+                ],
+            );
+            // `vec![(definition, <Model as Model>::json_schema()), ...]`, as tokens: a macro.
+            let mut schemas = Vec::new();
+            for (i, o) in sync.output.iter().enumerate() {
+                if i > 0 {
+                    schemas.push(Tok::Punct(',', false));
                 }
-                #(#output_impls)*
-            });
-            sync_list.push(quote!(<syncs::#marker as #rt::SyncDefinition>::DESCRIPTOR));
-            links.push((quote!(syncs::#marker), quote!(Sync)));
-            if !sync.webhook_subscriptions.is_empty() {
-                links.push((quote!(syncs::#marker), quote!(Webhook)));
+                let mut pair = vec![Tok::Lit(syntax::str_lit(&scope.definition(o))), Tok::Punct(',', false)];
+                pair.push(Tok::Punct('<', false));
+                syntax::path_toks(&scope.models.join(&emitter.type_of(o)), &mut pair);
+                pair.push(Tok::Ident("as".into()));
+                syntax::path_toks(&rt.join("Model"), &mut pair);
+                pair.push(Tok::Punct('>', false));
+                pair.push(Tok::Punct(':', true));
+                pair.push(Tok::Punct(':', false));
+                pair.push(Tok::Ident("json_schema".into()));
+                pair.push(Tok::Group(Delim::Paren, Vec::new()));
+                schemas.push(Tok::Group(Delim::Paren, pair));
             }
+            let schemas = Expr::BracketMacro(Path::parse("::std::vec"), schemas);
+            let mut p = Printer::new(pretty::INDENT as usize);
+            syntax::doc(&mut p, &doc);
+            syntax::attr(&mut p, "derive", &derive);
+            syntax::unit_struct(&mut p, &marker);
+            let marker_ty = Ty::named(&marker);
+            syntax::impl_item(&mut p, &rt.join("SyncDefinition"), &marker_ty, |p| {
+                syntax::const_item(p, "const ", "DESCRIPTOR", &Ty::Path(rt.join("SyncDescriptor")), &descriptor);
+                syntax::assoc_type(p, "Metadata", &metadata);
+                let output = Ty::generic("::std::vec::Vec", vec![Ty::Tuple(vec![str_ref.clone(), value.clone()])]);
+                syntax::method(p, "output_schemas", false, &output, &schemas);
+            });
+            for o in &sync.output {
+                let trait_ = rt.join_args("SyncOutput", vec![scope.model(o)]);
+                syntax::impl_item(&mut p, &trait_, &marker_ty, |_| {});
+            }
+            sync_items.push(p.finish());
+            links.push((format!("syncs::{marker}"), "Sync"));
+            if !sync.webhook_subscriptions.is_empty() {
+                links.push((format!("syncs::{marker}"), "Webhook"));
+            }
+            sync_list.push(Expr::QPath {
+                ty: Ty::Path(Path::parse("syncs").join(&marker)),
+                trait_: rt.join("SyncDefinition"),
+                member: "DESCRIPTOR",
+            });
         }
         for (action, marker) in integration.actions.iter().zip(action_markers) {
-            let marker = ident(marker);
-            let (name, int, desc, version) = (&action.name, &integration.name, &action.description, &action.version);
-            let input = opt_str(&action.input);
+            let marker = ident_text(marker);
             let outputs: Vec<&String> = action.output.iter().flatten().collect();
             let endpoint = match &action.endpoint {
-                Some(e) => {
-                    let e = endpoint(rt, e);
-                    quote!(::std::option::Option::Some(#e))
-                }
-                None => quote!(::std::option::Option::None),
+                Some(e) => Expr::Call(Path::parse("::std::option::Option::Some"), vec![endpoint(rt, e)]),
+                None => Expr::Path(Path::parse("::std::option::Option::None")),
             };
-            let scopes = &action.scopes;
             let input_ty = match &action.input {
-                Some(i) => {
-                    let t = emitter.type_of(i);
-                    quote!(#models::#t)
-                }
-                None => quote!(()),
+                Some(i) => scope.model(i),
+                None => Ty::Tuple(Vec::new()),
             };
             let output_ty = match outputs.as_slice() {
-                [] => quote!(()),
-                [one] => {
-                    let t = emitter.type_of(one);
-                    quote!(#models::#t)
-                }
-                _ => quote!(#rt::__private::serde_json::Value),
+                [] => Ty::Tuple(Vec::new()),
+                [one] => scope.model(one),
+                _ => value.clone(),
             };
-            let doc = format!(" Action `{name}` of integration `{int}`.");
-            action_items.push(quote! {
-                #[doc = #doc]
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::default::Default)]
-                pub struct #marker;
-                impl #rt::ActionDefinition for #marker {
-                    const DESCRIPTOR: #rt::ActionDescriptor = #rt::ActionDescriptor {
-                        name: #name,
-                        integration: #int,
-                        description: #desc,
-                        input: #input,
-                        outputs: &[#(#outputs),*],
-                        endpoint: #endpoint,
-                        scopes: &[#(#scopes),*],
-                        version: #version,
-                    };
-                    type Input = #input_ty;
-                    type Output = #output_ty;
-                }
+            let doc = format!(" Action `{}` of integration `{int}`.", action.name);
+            let descriptor = Expr::Struct(
+                rt.join("ActionDescriptor"),
+                vec![
+                    ("name", Expr::str(&action.name)),
+                    ("integration", Expr::str(int)),
+                    ("description", Expr::str(&action.description)),
+                    ("input", opt_str(&action.input)),
+                    ("outputs", strs(&outputs)),
+                    ("endpoint", endpoint),
+                    ("scopes", strs(&action.scopes)),
+                    ("version", Expr::str(&action.version)),
+                ],
+            );
+            let mut p = Printer::new(pretty::INDENT as usize);
+            syntax::doc(&mut p, &doc);
+            syntax::attr(&mut p, "derive", &derive);
+            syntax::unit_struct(&mut p, &marker);
+            syntax::impl_item(&mut p, &rt.join("ActionDefinition"), &Ty::named(&marker), |p| {
+                syntax::const_item(p, "const ", "DESCRIPTOR", &Ty::Path(rt.join("ActionDescriptor")), &descriptor);
+                syntax::assoc_type(p, "Input", &input_ty);
+                syntax::assoc_type(p, "Output", &output_ty);
             });
-            action_list.push(quote!(<actions::#marker as #rt::ActionDefinition>::DESCRIPTOR));
-            links.push((quote!(actions::#marker), quote!(Action)));
+            action_items.push(p.finish());
+            links.push((format!("actions::{marker}"), "Action"));
+            action_list.push(Expr::QPath {
+                ty: Ty::Path(Path::parse("actions").join(&marker)),
+                trait_: rt.join("ActionDefinition"),
+                member: "DESCRIPTOR",
+            });
         }
     }
-    let link_count = links.len();
-    let link_items = links
-        .iter()
-        .map(|(marker, kind)| quote!((&#rt::__private::Probe::<#marker, #rt::__private::kind::#kind>::NEW).address()));
-    quote! {
-        /// The syncs of nango.yaml, one type each.
-        #[allow(dead_code)]
-        pub mod syncs {
-            #(#sync_items)*
-        }
-        /// The actions of nango.yaml, one type each.
-        #[allow(dead_code)]
-        pub mod actions {
-            #(#action_items)*
-        }
-        /// Every sync of nango.yaml.
-        #[allow(dead_code)]
-        pub const SYNCS: &[#rt::SyncDescriptor] = &[#(#sync_list),*];
-        /// Every action of nango.yaml.
-        #[allow(dead_code)]
-        pub const ACTIONS: &[#rt::ActionDescriptor] = &[#(#action_list),*];
-        /// The on-event scripts of nango.yaml, one type each.
-        #[allow(dead_code)]
-        pub mod on_events {
-            #(#event_items)*
-        }
-        /// Every on-event script of nango.yaml.
-        #[allow(dead_code)]
-        pub const ON_EVENTS: &[#rt::OnEventDescriptor] = &[#(#event_list),*];
-        /// The project: every script of nango.yaml and the link to its function.
-        /// `fn main() -> ExitCode { models::PROJECT.main() }` checks that each has one and runs
-        /// the command line.
-        #[allow(dead_code)]
-        pub const PROJECT: #rt::Project = #rt::Project {
-            syncs: SYNCS,
-            actions: ACTIONS,
-            on_events: ON_EVENTS,
-            link: __nango_link,
-        };
-        /// The address of each script's function, naming it so that the linker keeps it.
-        // The borrow is what picks `Found` or `Missing` (see `nango::__private::Probe`).
-        #[allow(clippy::needless_borrow)]
-        fn __nango_link() -> ::std::vec::Vec<usize> {
-            #[allow(unused_imports)]
-            use #rt::__private::{Found as _, Missing as _};
-            let found: [::std::option::Option<usize>; #link_count] = [#(#link_items),*];
-            found.into_iter().flatten().collect()
-        }
+    let mut out = String::new();
+    out.push_str(&syntax::module(" The syncs of nango.yaml, one type each.", true, "syncs", &sync_items));
+    out.push_str(&syntax::module(" The actions of nango.yaml, one type each.", true, "actions", &action_items));
+    out.push_str(&syntax::module(
+        " The on-event scripts of nango.yaml, one type each.",
+        true,
+        "on_events",
+        &event_items,
+    ));
+    let lists = [
+        (" Every sync of nango.yaml.", "SYNCS", "SyncDescriptor", sync_list),
+        (" Every action of nango.yaml.", "ACTIONS", "ActionDescriptor", action_list),
+        (" Every on-event script of nango.yaml.", "ON_EVENTS", "OnEventDescriptor", event_list),
+    ];
+    for (doc, name, ty, items) in lists {
+        let mut p = Printer::new(0);
+        syntax::doc(&mut p, doc);
+        syntax::attr(&mut p, "allow", &[Tok::Ident("dead_code".into())]);
+        let ty = Ty::Ref(None, Box::new(Ty::Slice(Box::new(Ty::Path(rt.join(ty))))));
+        syntax::const_item(&mut p, "pub const ", name, &ty, &Expr::slice(items));
+        out.push_str(&p.finish());
     }
+    out.push_str(&project(rt, &links));
+    out
 }
 
 /// Every on-event script of an integration with its event, in file order (the deprecated

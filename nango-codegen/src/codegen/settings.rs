@@ -1,6 +1,6 @@
 //! One settings type for every front end: the CLI, build scripts and the proc macro.
 
-use proc_macro2::TokenStream;
+use super::syntax::{Path, Segment, Tok};
 
 /// How `date` fields are typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,11 +100,23 @@ impl Settings {
         self
     }
 
-    pub(crate) fn runtime_tokens(&self) -> TokenStream {
-        self.runtime_path.parse().unwrap_or_else(|_| quote::quote!(::nango))
-    }
-
-    pub(crate) fn extra_derive_tokens(&self) -> Vec<TokenStream> {
-        self.extra_derives.iter().filter_map(|d| d.parse().ok()).collect()
+    /// The runtime crate's path in generated code: [`runtime_path`](Self::runtime_path) when it
+    /// is a path (`::nango`, `crate::rt`), else `::nango`.
+    pub(crate) fn runtime(&self) -> Path {
+        let tokens = super::syntax::lex(&self.runtime_path).unwrap_or_default();
+        let mut path = Path { leading: false, segments: Vec::new() };
+        let mut colons = 0;
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                Tok::Punct(':', _) => colons += 1,
+                Tok::Ident(ident) if colons == 2 || (i == 0 && colons == 0) => {
+                    path.leading |= i == 2;
+                    path.segments.push(Segment { ident: ident.as_str().into(), args: Vec::new() });
+                    colons = 0;
+                }
+                _ => return Path::parse("::nango"),
+            }
+        }
+        if path.segments.is_empty() || colons != 0 { Path::parse("::nango") } else { path }
     }
 }

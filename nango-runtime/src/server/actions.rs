@@ -7,7 +7,7 @@
 //! actions get the grace period to finish; those still running are cancelled and recorded as
 //! failed.
 
-use super::api::Body;
+use super::extract::Body;
 use super::params::{boolean, connection_headers, header};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{ActionStatus, Store, StoredConnection};
@@ -143,9 +143,7 @@ pub(super) async fn trigger(
         .ok_or_else(|| {
             ApiError::not_found("unknown_action", format!("integration `{pck}` has no action `{}`", body.action_name))
         })?;
-    let stored = state.store().connection(pck, connection_id).await?.ok_or_else(|| {
-        ApiError::bad_request("unknown_connection", format!("no connection `{connection_id}` for integration `{pck}`"))
-    })?;
+    let stored = super::params::known_connection(&state, pck, connection_id).await?;
     if !is_async {
         return Ok(Json(run(&state, action, &stored, body.input).await?).into_response());
     }

@@ -2,24 +2,25 @@
 //! and commands, and creating connections. Connections, integrations, scripts, actions and the
 //! proxy have modules of their own.
 
+use super::extract::Body;
 use super::params::{api_time, header};
+use super::route_table::RouteTable;
 use super::{ApiError, ApiResult, AppState};
-use crate::store::{ActionFilter, ConnectionKey, RecordQuery, StoredConnection};
+use crate::store::{ConnectionKey, StoredConnection};
 use crate::{Connection, Credentials, SyncRegistration, registered_syncs};
+use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, patch, post, put};
-use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
+pub(super) fn routes() -> RouteTable {
     use super::{actions, connections, integrations, proxy, scripts};
-    Router::new()
+    RouteTable::new()
         .route("/records", get(records))
         .route("/records/prune", patch(prune_records))
         .route("/sync/status", get(sync_status))
@@ -53,73 +54,13 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/proxy/{*path}", any(proxy::proxy))
 }
 
-/// A request's whole body, as bytes: one that does not arrive within the server's body timeout
-/// is a 408 `request_timeout`, one that cannot be read otherwise a 400. Every route that reads a
-/// body reads it through this (or [`Body`]), so the timeout is answered the same everywhere.
-pub(super) struct RawBody(pub axum::body::Bytes);
-
-impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(c) = cause {
-                if let Some(late) = c.downcast_ref::<super::BodyTimedOut>() {
-                    return ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", late.to_string());
-                }
-                cause = c.source();
-            }
-            ApiError::bad_request("invalid_body", format!("cannot read the body: {e}"))
-        })?;
-        Ok(RawBody(bytes))
-    }
-}
-
-/// A JSON body whose errors are ours: 400 with the field and position, not axum's text.
-pub(super) struct Body<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let RawBody(bytes) = RawBody::from_request(req, state).await?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
-            let path = e.path().to_string();
-            let at = if path == "." { String::new() } else { format!(" at `{path}`") };
-            ApiError::bad_request("invalid_body", format!("invalid JSON body{at}: {}", e.inner()))
-        })
-    }
-}
-
-fn unknown_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
-    ApiError::bad_request(
-        "unknown_connection",
-        format!("no connection `{connection_id}` for integration `{provider_config_key}`"),
-    )
-}
-
 /// The key of the connection a request names (no credentials read).
 async fn connection_key(state: &AppState, provider_config_key: &str, connection_id: &str) -> ApiResult<ConnectionKey> {
     state
         .store()
         .connection_key(provider_config_key, connection_id)
         .await?
-        .ok_or_else(|| unknown_connection(provider_config_key, connection_id))
-}
-
-fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).or_else(|_| {
-        chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-            .map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_query_params",
-                    format!("`{name}` must be an ISO 8601 date-time such as 2026-01-02T10:00:00Z, not `{value}`"),
-                )
-            })
-    })
+        .ok_or_else(|| super::params::no_such_connection(provider_config_key, connection_id))
 }
 
 /// `GET /records` (spec §5.1), strict about its parameters.
@@ -135,70 +76,20 @@ async fn records(
             "the `Connection-Id` and `Provider-Config-Key` headers are required",
         ));
     };
-    let mut query = RecordQuery { limit: 100, ..Default::default() };
-    let mut model = None;
-    for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        let bad = |m: String| ApiError::bad_request("invalid_query_params", m);
-        match name.as_ref() {
-            "model" => {
-                let valid = value.len() <= 255
-                    && value.starts_with(|c: char| c.is_ascii_alphabetic())
-                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-                if !valid {
-                    return Err(bad(format!("`model` must be a model name such as `Ticket`, not `{value}`")));
-                }
-                model = Some(value.into_owned());
-            }
-            "variant" if value == "base" => {}
-            "variant" => return Err(bad(format!("variant `{value}`: only the `base` variant exists here"))),
-            "modified_after" | "delta" => query.modified_after = Some(parse_time(&name, &value)?),
-            "limit" => {
-                query.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=10_000).contains(l))
-                    .ok_or_else(|| bad(format!("`limit` must be a number from 1 to 10000, not `{value}`")))?;
-            }
-            "filter" => query.filter = Some(ActionFilter::parse(&value).map_err(bad)?),
-            "cursor" => {
-                if value.is_empty() || value.len() > 1000 {
-                    return Err(bad("`cursor` must be 1 to 1000 characters".into()));
-                }
-                query.cursor = Some(value.into_owned());
-            }
-            "ids" | "ids[]" => {
-                for id in value.split(',').filter(|s| !s.is_empty()) {
-                    if id.len() > 256 {
-                        return Err(bad("each of `ids` must be at most 256 characters".into()));
-                    }
-                    query.ids.push(id.to_owned());
-                }
-                if query.ids.len() > 100 {
-                    return Err(bad("at most 100 `ids` per request".into()));
-                }
-            }
-            other => {
-                return Err(bad(format!(
-                    "unknown parameter `{other}`; the parameters are model, variant, modified_after, limit, filter, cursor and ids"
-                )));
-            }
-        }
-    }
-    let model = model.ok_or_else(|| ApiError::bad_request("invalid_query_params", "`model` is required"))?;
+    let query = super::parse_records_query(raw.as_deref().unwrap_or_default())?;
     // Only the key is needed here: no credentials are read (or decrypted) to serve records.
     let key = state
         .store()
         .connection_key(pck, connection_id)
         .await?
-        .ok_or_else(|| unknown_connection(pck, connection_id))?;
+        .ok_or_else(|| super::params::no_such_connection(pck, connection_id))?;
     let models = models_of(pck);
-    if !models.contains(&model.as_str()) {
+    if !models.contains(&query.model.as_str()) {
         return Err(ApiError::not_found(
             "unknown_model",
-            format!("integration `{pck}` has no model `{model}`; its models: {}", models.join(", ")),
+            format!("integration `{pck}` has no model `{}`; its models: {}", query.model, models.join(", ")),
         ));
     }
-    query.model = model;
     let page = state.store().records(key, &query).await?;
     // Written as text: stored records are spliced in as they are, not parsed and re-encoded.
     let mut body = String::with_capacity(page.records.iter().map(|r| r.json.len() + 256).sum::<usize>() + 64);
@@ -329,7 +220,7 @@ async fn targets(
     match connection_id {
         Some(id) => match state.store().listed_connection(pck, id).await? {
             Some(c) => Ok(vec![(c.key(), c.connection().clone())]),
-            None => Err(unknown_connection(pck, id)),
+            None => Err(super::params::no_such_connection(pck, id)),
         },
         None => {
             let all = state.store().connections().await?;
@@ -584,8 +475,9 @@ struct NewConnection {
     provider: Option<String>,
     #[serde(default)]
     credentials: Credentials,
+    /// An object (Nango's metadata is one), or null.
     #[serde(default)]
-    metadata: Option<Value>,
+    metadata: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     connection_config: BTreeMap<String, String>,
     #[serde(default)]
@@ -608,7 +500,7 @@ async fn create_connection(
         .unwrap_or_else(|| body.provider_config_key.clone());
     let mut c = Connection::new(&body.provider_config_key, &body.connection_id, provider);
     c.credentials = body.credentials;
-    c.metadata = body.metadata.unwrap_or_else(|| json!({}));
+    c.metadata = Value::Object(body.metadata.unwrap_or_default());
     c.connection_config = body.connection_config;
     c.base_url = body.base_url;
     let mut integrations = crate::registered_integrations();

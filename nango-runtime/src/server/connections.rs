@@ -3,7 +3,7 @@
 //! /connections/metadata` for one connection or a list. The deprecated `/connection` paths are
 //! the same handlers.
 
-use super::api::Body;
+use super::extract::Body;
 use super::params::{
     api_time, boolean, known_connection, known_connection_key, query_pairs, unknown_param, valid_connection_id,
 };

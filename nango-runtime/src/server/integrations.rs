@@ -15,8 +15,8 @@
 //! Deleting an integration deletes its connections (with their records), as Nango does; a key
 //! nango.yaml declares stays listed afterwards, without credentials.
 
-use super::api::Body;
 use super::connections::refuse_while_running;
+use super::extract::Body;
 use super::params::{api_time, query_pairs, unknown_param};
 use super::{ApiError, ApiResult, AppState};
 use crate::providers::{AuthMode, Provider};
@@ -39,7 +39,7 @@ pub(super) fn declared_keys() -> BTreeSet<&'static str> {
 }
 
 /// Nango's name of an auth mode (`OAUTH2`, `API_KEY`...).
-fn auth_mode_name(mode: &AuthMode) -> &str {
+pub(super) fn auth_mode_name(mode: &AuthMode) -> &str {
     match mode {
         AuthMode::OAuth2 => "OAUTH2",
         AuthMode::OAuth2ClientCredentials => "OAUTH2_CC",

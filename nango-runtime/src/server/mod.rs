@@ -13,18 +13,22 @@ mod connect;
 mod connections;
 mod console;
 mod error;
+mod extract;
 mod integrations;
 mod listen;
 mod metrics;
 mod openapi;
 mod params;
 mod proxy;
+mod records_query;
+mod route_table;
 mod scripts;
 
 pub use actions::BackgroundActions;
 pub use error::{ApiError, ApiResult};
 pub use listen::{BodyTimedOut, ServerLimits};
 pub use metrics::Metrics;
+pub use records_query::parse_records_query;
 
 use crate::engine::{RunReport, Runtime};
 use crate::scheduler::{Scheduler, SchedulerConfig};
@@ -259,13 +263,8 @@ pub async fn shutdown_signal() {
 /// `/health` and the console's, whatever the path, so an unknown route tells nothing to a
 /// caller without the key).
 pub fn router(state: Arc<AppState>) -> Router {
-    let routed = api::routes()
-        .merge(connect::routes())
-        .route("/openapi.json", axum::routing::get(openapi::openapi))
-        .route("/metrics", axum::routing::get(metrics::render))
-        .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        // The console checks its own sessions.
-        .merge(console::routes(state.clone()))
+    let (routed, _) = routes(state.clone()).into_parts();
+    let routed = routed
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
         .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
             ApiError::new(
@@ -284,6 +283,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), frontend_socket))
         .layer(axum::middleware::from_fn(drop_trailing_slash))
         .layer(axum::middleware::from_fn_with_state(state, count_requests))
+}
+
+/// Every route [`router`] serves, in one table (its paths are what [`route_paths`] lists).
+fn routes(state: Arc<AppState>) -> route_table::RouteTable {
+    api::routes()
+        .merge(connect::routes())
+        .route("/openapi.json", axum::routing::get(openapi::openapi))
+        .route("/metrics", axum::routing::get(metrics::render))
+        .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        // The console checks its own sessions.
+        .merge(console::routes(state))
+}
+
+/// The paths [`router`] routes, in axum's syntax (`/connections/{connection_id}`,
+/// `/proxy/{*path}`): what `/openapi.json` must describe, no more and no less (the OpenAPI test
+/// compares the two).
+///
+/// ```no_run
+/// # fn demo(server: &nango_runtime::server::Server) {
+/// let paths = nango_runtime::server::route_paths(server.state().clone());
+/// assert!(paths.contains(&"/records"));
+/// # }
+/// ```
+pub fn route_paths(state: Arc<AppState>) -> Vec<&'static str> {
+    routes(state).into_parts().1
 }
 
 /// Paths that need no API key: the liveness check, the console (which has its own sign-in) and

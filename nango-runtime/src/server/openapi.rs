@@ -3,6 +3,7 @@
 //! `crate::schema::openapi_components`).
 
 use super::AppState;
+use crate::providers::ProviderCatalog;
 use crate::registered_syncs;
 use axum::Json;
 use axum::extract::State;
@@ -50,14 +51,32 @@ fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
+/// A connection id as [`crate::check_connection_id`] takes it: Nango's characters, no `.` or
+/// `..` path segment.
+fn connection_id_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN,
+           "pattern": "^(?!(?:.*[/\\\\])?\\.\\.?(?:[/\\\\].*)?$)[a-zA-Z0-9,.;:=+~\\[\\]|@${}\"'\\\\/_ -]+$",
+           "description": "Nango's characters (letters, digits, spaces and , . ; : = + ~ [ ] | @ $ { } \" ' \\ / _ -); no `.` or `..` path segment"})
+}
+
+/// A text the server trims and needs (a header): not empty, no whitespace around it.
+fn trimmed(mut schema: Value) -> Value {
+    json!({"allOf": [schema.take(), {"type": "string", "pattern": "^\\S(?:.*\\S)?$"}]})
+}
+
+/// A text that must not be empty.
+fn nonempty() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
 fn error_response(names: &ServiceNames, description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema_ref(&names.error)}}})
 }
 
 fn connection_headers() -> Value {
     json!([
-        {"name": "Connection-Id", "in": "header", "required": true, "schema": {"type": "string"}},
-        {"name": "Provider-Config-Key", "in": "header", "required": true, "schema": {"type": "string"}}
+        {"name": "Connection-Id", "in": "header", "required": true, "schema": trimmed(connection_id_schema())},
+        {"name": "Provider-Config-Key", "in": "header", "required": true, "schema": trimmed(nonempty())}
     ])
 }
 
@@ -84,15 +103,15 @@ fn success_response() -> Value {
 }
 
 fn connection_list(names: &ServiceNames) -> Value {
-    let query = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}, "description": description});
+    let query = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": description});
     json!({"summary": "Connections the filters pick (never with credentials; those whose credentials do not open are listed with `errors`)",
         "parameters": [
             query("connectionId", "this connection id only"),
             query("search", "part of the connection id or of the end user's id, email or name"),
             query("endUserId", "connections of this end user"),
             query("endUserOrganizationId", "connections of this end user organization"),
-            query("integrationId", "integration keys, comma separated"),
-            {"name": "tags", "in": "query", "style": "deepObject", "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "tags[key]=value, all must match"},
+            {"name": "integrationId", "in": "query", "schema": {"type": "string"}, "description": "integration keys, comma separated"},
+            {"name": "tags", "in": "query", "style": "deepObject", "explode": true, "schema": {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": {"type": "string"}}, "description": "tags[key]=value, all must match"},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
             {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "with limit, from 0"}],
         "responses": {"200": {"description": "the list", "content": {"application/json": {"schema": {"type": "object", "properties": {"connections": {"type": "array", "items": schema_ref(&names.connection)}}}}}},
@@ -110,11 +129,22 @@ fn metadata_routes(names: &ServiceNames) -> Value {
                                "408": error_response(names, "the body did not arrive in time")}}})
 }
 
+/// A tag's value: what the tags of a connection hold (its end user's id, email and names too).
+fn tag_value() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 255})
+}
+
+/// Tags: names of letters, digits, `_`, `-`, `.` and `:`; values 1 to 255 characters; at most
+/// 10 (with those an end user brings).
+fn tags() -> Value {
+    json!({"type": "object", "maxProperties": 10, "propertyNames": {"pattern": "^[a-zA-Z0-9_.:-]{1,64}$"}, "additionalProperties": tag_value()})
+}
+
 fn one_connection(names: &ServiceNames) -> Value {
-    let key = json!({"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}});
+    let key = json!({"name": "provider_config_key", "in": "query", "required": true, "schema": nonempty()});
     let flag = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "boolean"}, "description": description});
     json!({
-        "parameters": [{"name": "connection_id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN}}, key],
+        "parameters": [{"name": "connection_id", "in": "path", "required": true, "schema": connection_id_schema()}, key],
         "get": {"summary": "One connection, with its credentials",
                 "parameters": [flag("force_refresh", "refresh OAuth tokens now"), flag("refresh_token", "include the OAuth refresh token"),
                                flag("refresh_github_app_jwt_token", "accepted; no effect (no GitHub App connections)")],
@@ -123,10 +153,12 @@ fn one_connection(names: &ServiceNames) -> Value {
                               "409": error_response(names, "`unreadable_credentials`: the connection's credentials do not open under this service's key (it is listed with this error)")}},
         "patch": {"summary": "Set the tags and end user of a connection",
                   "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
-                      "end_user": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}, "display_name": {"type": "string"},
-                                   "tags": {"type": "object"}, "organization": {"type": "object"}}},
-                      "tags": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 10},
-                      "webhook_url_override": {"description": "refused: webhooks go to NANGO_WEBHOOK_URL"}}}}}},
+                      "end_user": {"type": "object", "required": ["id"], "additionalProperties": false, "properties": {
+                                   "id": tag_value(), "email": tag_value(), "display_name": tag_value(), "tags": tags(),
+                                   "organization": {"type": "object", "required": ["id"], "additionalProperties": false,
+                                                    "properties": {"id": tag_value(), "display_name": tag_value()}}}},
+                      "tags": tags(),
+                      "webhook_url_override": {"type": "null", "description": "only null: webhooks go to NANGO_WEBHOOK_URL"}}}}}},
                   "responses": {"200": success_response(), "400": error_response(names, "invalid body, or an id no connection can have"), "404": error_response(names, "no such connection for this integration"),
                                 "408": error_response(names, "the body did not arrive in time")}},
         "delete": {"summary": "Delete a connection with its records",
@@ -137,14 +169,13 @@ fn one_connection(names: &ServiceNames) -> Value {
 fn proxy_route(names: &ServiceNames) -> Value {
     let header = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "header", "schema": schema, "description": description});
     let operation = json!({
-        "summary": "A request to the connection's provider, with its credentials (the provider's answer is passed on as is)",
+        "summary": "A request to the connection's provider, with its credentials (the provider's answer is passed on as is); `Nango-Proxy-<Name>` headers are forwarded as `<Name>`",
         "parameters": connection_headers().as_array().into_iter().flatten().cloned().chain([
             json!({"name": "path", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the provider's path (no `.` or `..` segments)"}),
             header("Retries", json!({"type": "integer", "minimum": 0, "maximum": 10, "default": 0}), "retries on network errors, 5xx, 429 and the provider's retry statuses"),
-            header("Retry-On", json!({"type": "string"}), "more statuses to retry, comma separated"),
+            header("Retry-On", json!({"type": "string", "pattern": "^ *[1-5][0-9][0-9] *(?:, *[1-5][0-9][0-9] *)*$"}), "more statuses to retry, comma separated"),
             header("Base-Url-Override", json!({"type": "string", "format": "uri"}), "another base URL"),
             header("Decompress", json!({"enum": ["true", "false"]}), "accepted; answers are passed on as received"),
-            header("Nango-Proxy-*", json!({"type": "string"}), "forwarded without the prefix"),
         ]).collect::<Vec<_>>(),
         "responses": {"default": {"description": "the provider's answer (credentials it echoes replaced by ***)"},
                       "400": error_response(names, "invalid headers, a path leaving the base URL, a refresh that failed"),
@@ -154,13 +185,52 @@ fn proxy_route(names: &ServiceNames) -> Value {
                       "502": error_response(names, "the provider redirected (never followed) or could not be reached"),
                       "504": error_response(names, "the provider did not answer in time")}});
     let mut route = serde_json::Map::new();
-    for method in ["get", "post", "put", "patch", "delete"] {
+    for method in ["get", "post", "put", "patch", "delete", "head", "options", "trace"] {
         route.insert(method.into(), operation.clone());
     }
-    Value::Object(route)
+    let mut at_root = route.clone();
+    // `/proxy` itself: the provider's base URL.
+    for operation in at_root.values_mut() {
+        if let Some(parameters) = operation["parameters"].as_array_mut() {
+            parameters.retain(|p| p["in"] != "path");
+        }
+    }
+    json!({"/proxy/{path}": route, "/proxy": at_root})
 }
 
-fn integration_paths(names: &ServiceNames) -> Value {
+/// The body of `POST /integrations`: one form per auth mode of the catalog, each naming the
+/// providers of that mode and the credentials they need (an OAuth or app provider needs its
+/// app's; the others take none), as `integrations.rs` checks them.
+fn new_integration(names: &ServiceNames, providers: &ProviderCatalog) -> Value {
+    let mut by_mode: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in providers.keys() {
+        if let Some(provider) = providers.get(name) {
+            let mode = provider.auth_mode.as_ref().map(super::integrations::auth_mode_name).unwrap_or("NONE");
+            by_mode.entry(mode.to_owned()).or_default().push(name.to_owned());
+        }
+    }
+    let forms: Vec<Value> = by_mode
+        .into_iter()
+        .map(|(mode, providers)| {
+            let mut properties = json!({
+                "provider": {"enum": providers},
+                "unique_key": {"type": "string", "pattern": "^[a-zA-Z0-9~:.@ _-]{1,255}$"},
+                "display_name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "forward_webhooks": {"type": "boolean"}});
+            let mut required = vec!["provider", "unique_key"];
+            if matches!(mode.as_str(), "OAUTH1" | "OAUTH2" | "TBA" | "APP" | "CUSTOM") {
+                properties["credentials"] = json!({"allOf": [schema_ref(&names.integration_credentials), {"properties": {"type": {"const": mode}}}]});
+                if mode != "TBA" {
+                    required.push("credentials");
+                }
+            }
+            json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties})
+        })
+        .collect();
+    json!({"oneOf": forms})
+}
+
+fn integration_paths(names: &ServiceNames, providers: &ProviderCatalog) -> Value {
     let error = |description: &str| error_response(names, description);
     json!({
             "/integrations": {
@@ -168,33 +238,32 @@ fn integration_paths(names: &ServiceNames) -> Value {
                     "200": {"description": "the list", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": schema_ref(&names.integration)}}}}}},
                     "400": error("a query parameter"), "401": error("missing or wrong key")}},
                 "post": {"summary": "Create an integration (its OAuth app credentials are stored sealed)",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["provider", "unique_key"], "additionalProperties": false, "properties": {
-                        "provider": {"type": "string"}, "unique_key": {"type": "string", "maxLength": 255}, "display_name": {"type": "string"},
-                        "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
-                    "responses": {"200": data_response(&names.integration, "created"), "400": error("invalid body, unknown provider, credentials of another type, or a key in use"), "401": error("missing or wrong key"),
-                                  "408": error("the body did not arrive in time"),
-                                  "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": new_integration(names, providers)}}},
+                    "responses": {"200": data_response(&names.integration, "created"), "400": error("invalid body: unknown provider, credentials of another type than the provider's auth mode"),
+                                  "409": error("the key is in use, or `encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
             "/integrations/{unique_key}": {
                 "parameters": [{"name": "unique_key", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "get": {"summary": "One integration",
-                    "parameters": [{"name": "include", "in": "query", "schema": {"type": "array", "items": {"enum": ["credentials", "webhook"]}}}],
+                    "parameters": [{"name": "include", "in": "query", "explode": true, "schema": {"type": "array", "items": {"enum": ["credentials", "webhook"]}}}],
                     "responses": {"200": data_response(&names.integration, "the integration"), "400": error("a query parameter"), "404": error("unknown integration")}},
                 "patch": {"summary": "Change an integration's name, credentials, webhook forwarding or key",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
-                        "unique_key": {"type": "string"}, "display_name": {"type": "string"}, "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
-                    "responses": {"200": data_response(&names.integration, "changed"), "400": error("invalid body, or a key that cannot change"), "404": error("unknown integration"),
+                        "unique_key": {"type": "string", "pattern": "^[a-zA-Z0-9~:.@ _-]{1,255}$"}, "display_name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
+                    "responses": {"200": data_response(&names.integration, "changed"), "400": error("invalid body, credentials of another type than the provider's auth mode, or a key that cannot change (declared in nango.yaml, with connections, or in use)"), "404": error("unknown integration"),
                                   "408": error("the body did not arrive in time"),
                                   "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}},
                 "delete": {"summary": "Delete an integration with its connections and their records",
                     "responses": {"200": success_response(), "404": error("unknown integration"), "409": error("a sync of one of its connections is running")}}},
             "/providers": {"get": {"summary": "The provider catalog", "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "{\"data\": [provider]}"}, "400": error("a query parameter")}}},
+                "responses": {"200": {"description": "{\"data\": [provider]}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array"}}}}}}, "400": error("a query parameter")}}},
             "/providers/{provider}": {"get": {"summary": "One provider of the catalog",
                 "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "{\"data\": provider}"}, "404": error("unknown provider")}}},
+                "responses": {"200": {"description": "{\"data\": provider}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"]}}}},
+                              "400": error("a query parameter"), "404": error("unknown provider")}}},
             "/scripts/config": {"get": {"summary": "The syncs, actions and on-event scripts this program serves, per integration",
                 "parameters": [{"name": "format", "in": "query", "schema": {"enum": ["nango", "openai"], "default": "nango"}}],
-                "responses": {"200": {"description": "nango: [{providerConfigKey, provider, syncs, actions, on-events}]; openai: {data: [function]}"}, "400": error("a query parameter")}}},
+                "responses": {"200": {"description": "nango: [{providerConfigKey, provider, syncs, actions, on-events}]; openai: {data: [function]}", "content": {"application/json": {}}}, "400": error("a query parameter")}}},
     })
 }
 
@@ -203,13 +272,13 @@ fn action_paths(names: &ServiceNames) -> Value {
     json!({
             "/action/trigger": {"post": {"summary": "Run an action; with X-Async: true, in the background",
                 "parameters": connection_headers().as_array().into_iter().flatten().cloned().chain([
-                    json!({"name": "X-Async", "in": "header", "schema": {"type": "boolean"}}),
+                    json!({"name": "X-Async", "in": "header", "schema": {"enum": ["true", "false"]}}),
                     json!({"name": "X-Max-Retries", "in": "header", "schema": {"type": "integer", "minimum": 0, "maximum": 5}, "description": "re-runs of a failed background action"}),
                 ]).collect::<Vec<_>>(),
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action_name"], "additionalProperties": false, "properties": {"action_name": {"type": "string"}, "input": {}}}}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action_name"], "additionalProperties": false, "properties": {"action_name": nonempty(), "input": {"description": "the action's input (any JSON)"}}}}}},
                 "responses": {"200": {"description": "the action's output"},
                               "202": {"description": "started in the background (Location: the status URL)", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "statusUrl": {"type": "string"}}}}}},
-                              "400": error("invalid input or headers, unknown connection"), "404": error("unknown action"),
+                              "400": error("invalid input or headers"), "404": error("unknown action or connection"),
                               "408": error("the body did not arrive in time"),
                               "409": error("`unreadable_credentials`: the connection's credentials do not open under this service's key"),
                               "500": error("the action failed")}}},
@@ -220,15 +289,139 @@ fn action_paths(names: &ServiceNames) -> Value {
             "/records/prune": {"patch": {"summary": "Empty the payload of records up to a cursor (ids and metadata stay)",
                 "parameters": connection_headers(),
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["model", "until_cursor"], "additionalProperties": false, "properties": {
-                    "model": {"type": "string"}, "variant": {"const": "base"}, "until_cursor": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}}}}},
+                    "model": {"type": "string"}, "variant": {"enum": ["base", null]}, "until_cursor": {"type": "string", "minLength": 1, "maxLength": 1000}, "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}}}}},
                 "responses": {"200": {"description": "what was pruned", "content": {"application/json": {"schema": {"type": "object", "properties": {"count": {"type": "integer"}, "has_more": {"type": "boolean"}}}}}},
                               "400": error("invalid body, headers or cursor"), "404": error("unknown connection or model"),
                               "408": error("the body did not arrive in time")}}},
     })
 }
 
-/// The document.
-pub fn document() -> Value {
+/// The console's pages (HTML, for a browser; the session cookie `nango_session` from `POST
+/// /login`, not the key, opens them).
+fn console_paths() -> Value {
+    let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
+    let see_other =
+        |to: &str| json!({"description": format!("to {to}"), "headers": {"Location": {"schema": {"type": "string"}}}});
+    let form = |properties: Value, required: Value| json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": properties, "required": required}}}});
+    let csrf = || json!({"csrf": {"type": "string", "description": "the session's CSRF token, from the page's forms"}});
+    json!({
+        "/login": {
+            "get": {"summary": "The sign-in form", "security": [], "responses": {"200": html("the form"), "303": see_other("/ when signed in already")}},
+            "post": {"summary": "Sign in with the secret key: starts a console session (cookie)", "security": [],
+                     "requestBody": form(json!({"key": {"type": "string", "minLength": 1}}), json!(["key"])),
+                     "responses": {"303": see_other("/, signed in"), "400": html("no key in the form"), "401": html("a wrong key"), "403": html("sent from another site"), "413": html("a form too large")}}},
+        "/": {"get": {"summary": "The dashboard", "security": [], "responses": {"200": html("the dashboard"), "303": see_other("/login without a session")}}},
+        "/console/runs/{id}": {"get": {"summary": "One run with its log and webhook deliveries", "security": [],
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": html("the run"), "303": see_other("/login without a session"), "400": html("not a run id"), "404": html("no such run")}}},
+        "/console/syncs/{connection}/{sync}/{action}": {"post": {"summary": "Pause, resume, trigger or fully resync a sync of a connection", "security": [],
+            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}},
+                           {"name": "sync", "in": "path", "required": true, "schema": {"type": "string"}},
+                           {"name": "action", "in": "path", "required": true, "schema": {"enum": ["pause", "resume", "trigger", "resync"]}}],
+            "requestBody": form(csrf(), json!(["csrf"])),
+            "responses": {"303": see_other("/, done"), "400": html("a bad connection or action"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection or sync"), "413": html("a form too large")}}},
+        "/logout": {"post": {"summary": "Sign out", "security": [], "requestBody": form(csrf(), json!(["csrf"])),
+            "responses": {"303": see_other("/login"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "413": html("a form too large")}}},
+    })
+}
+
+/// Nango Auth's session API (`server/connect/`): sessions made with the secret key, then read
+/// and ended with their own token (`Authorization: Bearer <token>` or `?connect_session_token=`), and the connect flow's routes.
+fn connect_paths(names: &ServiceNames) -> Value {
+    let error = |description: &str| error_response(names, description);
+    let end_user = json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "pattern": "\\S"},
+        "email": {"type": ["string", "null"]}, "display_name": {"type": ["string", "null"]},
+        "tags": {"type": ["object", "null"], "additionalProperties": {"type": "string"}}}});
+    let common = json!({
+        "end_user": end_user, "organization": {"type": ["object", "null"]}, "tags": {"type": ["object", "null"]},
+        "integrations_config_defaults": {"type": ["object", "null"], "description": "per integration: {user_scopes, authorization_params, connection_config}"},
+        "overrides": {}, "webhook_url_override": {"type": "null", "description": "only null: webhooks go to NANGO_WEBHOOK_URL"}});
+    let mut new_session = common.clone();
+    new_session["allowed_integrations"] = json!({"type": ["array", "null"], "items": {"type": "string"}});
+    let mut reconnect = common;
+    reconnect["connection_id"] = json!({"type": "string"});
+    reconnect["integration_id"] = json!({"type": "string"});
+    let issued = json!({"description": "the session: {data: {token, connect_link, expires_at}}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {
+        "type": "object", "required": ["token", "connect_link", "expires_at"],
+        "properties": {"token": {"type": "string"}, "connect_link": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}}}});
+    let token_param = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    // The connect flow's routes: the session token in `Authorization: Bearer` or the query.
+    let integration = json!({"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}});
+    let session_token = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
+    let flow_done = json!({"description": "connected: the connection", "content": {"application/json": {"schema": {"type": "object"}}}});
+    json!({
+        "/connect/sessions": {"post": {"summary": "A connect session for an end user (its token authorizes the connect flow only)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": new_session}}}},
+            "responses": {"201": issued.clone(), "400": error("invalid body: no end user (nor tags), unknown integrations, bad defaults or tags")}}},
+        "/connect/sessions/reconnect": {"post": {"summary": "A connect session that re-authorizes one connection",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["connection_id", "integration_id"], "properties": reconnect}}}},
+            "responses": {"201": issued, "400": error("invalid body"), "404": error("unknown connection")}}},
+        "/oauth/connect/{integration}": {"get": {"summary": "Start the OAuth code flow of an integration for the session (the popup opens this)", "security": [],
+            "parameters": [integration.clone(), session_token.clone(), {"name": "connection_id", "in": "query", "schema": {"type": "string"}},
+                           {"name": "ws_client_id", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"302": {"description": "to the provider's authorization page"}, "303": {"description": "to the provider's authorization page"},
+                          "400": html("the flow cannot start (integration, provider, configuration)"), "401": html("no, an unknown or an expired session token"),
+                          "403": html("an integration the session does not allow")}}},
+        "/oauth/callback": {"get": {"summary": "Where the provider sends the user back (code and state, or an error)", "security": [],
+            "parameters": [{"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}},
+                           {"name": "error", "in": "query", "schema": {"type": "string"}}, {"name": "error_description", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": html("connected"), "400": html("no or a bad state or code"), "401": html("an unknown or expired flow"),
+                          "403": html("the user refused"), "409": html("a connection it may not replace"), "502": html("the provider's token request failed")}}},
+        "/api-auth/api-key/{integration}": {"post": {"summary": "Connect with an API key", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["apiKey"], "additionalProperties": false, "properties": {"apiKey": {"type": "string"}}}}}},
+            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace")}}},
+        "/api-auth/basic/{integration}": {"post": {"summary": "Connect with a user name and password", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["username"], "additionalProperties": false, "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace")}}},
+        "/oauth2/auth/{integration}": {"post": {"summary": "Connect with OAuth 2.0 client credentials", "security": [], "parameters": [integration, session_token],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+            "responses": {"200": flow_done, "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace"),
+                          "502": error("the provider's token request failed")}}},
+        "/connect/session": {
+            "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
+                    "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",
+                                          "content": {"application/json": {"schema": {"type": "object", "required": ["data"]}}}},
+                                  "401": error("no, an unknown or an expired session token")}},
+            "delete": {"summary": "End the session of the token", "security": [], "parameters": [token_param],
+                       "responses": {"204": {"description": "ended"}, "401": error("no, an unknown or an expired session token")}}},
+    })
+}
+
+/// What every operation answers besides its own statuses, added here so no operation can
+/// leave them out: 401 on every operation that needs the key (the key is checked before
+/// routing), and 400 (a body that is not what the schema says) and 408 (one that did not
+/// arrive within the body timeout) on every operation with a request body.
+fn add_common_responses(document: &mut Value, error: &str) {
+    let error_response = |description: &str| json!({"description": description, "content": {"application/json": {"schema": schema_ref(error)}}});
+    let Some(paths) = document["paths"].as_object_mut() else { return };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut().filter(|o| o.get("responses").is_some()) {
+            let secured = operation.get("security").is_none_or(|s| s.as_array().is_none_or(|a| !a.is_empty()));
+            let has_body = operation.get("requestBody").is_some();
+            let Some(responses) = operation["responses"].as_object_mut() else { continue };
+            if secured {
+                responses.insert(
+                    "401".into(),
+                    error_response("missing (`missing_auth_header`) or wrong (`unknown_account`) key"),
+                );
+            }
+            if has_body && secured {
+                responses.entry("400").or_insert_with(|| error_response("invalid body (`invalid_body`)"));
+                responses.entry("408").or_insert_with(|| {
+                    error_response("the body did not arrive within the request body timeout (`request_timeout`)")
+                });
+            }
+        }
+    }
+}
+
+/// The document, for the provider catalog and the integrations the service has (declared in
+/// nango.yaml or created through the API).
+pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> Value {
     // The records API names models as nango.yaml does; their schemas come under their
     // schema.json definition names (the same but in the flows layout: `github.Issue`).
     let mut model_names: BTreeSet<&str> = BTreeSet::new();
@@ -261,10 +454,19 @@ pub fn document() -> Value {
         "pruned_at": {"type": ["string", "null"], "format": "date-time"},
         "cursor": {"type": "string"}}}),
     );
-    schemas.insert(names.sync_command.clone(), json!({"type": "object", "required": ["syncs"], "additionalProperties": false, "properties": {
-        "syncs": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"name": {"type": "string"}, "variant": {"type": "string"}}, "required": ["name"]}]}},
+    schemas.insert(names.sync_command.clone(), json!({"type": "object", "required": ["syncs", "provider_config_key"], "additionalProperties": false,
+        "description": "`provider_config_key` (and `connection_id`) may also come as the `Provider-Config-Key` (`Connection-Id`) header; without `connection_id`, every connection of the integration",
+        "properties": {
+        "syncs": {"type": "array", "description": "sync names (none or `*`: every sync of the integration)",
+                  "items": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"name": {"type": "string"}, "variant": {"enum": ["base", null]}}, "required": ["name"]}]}},
         "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
-        "opts": {"type": "object", "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}}}}}));
+        "opts": {"type": "object", "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}},
+                 "description": "`emptyCache` only with `reset`",
+                 "anyOf": [{"properties": {"emptyCache": {"const": false}}}, {"required": ["reset"], "properties": {"reset": {"const": true}}}]},
+        "full_resync": {"type": ["boolean", "null"], "description": "deprecated form of `opts.reset`; not with `opts`"},
+        "sync_mode": {"enum": ["incremental", "full_refresh", "full_refresh_and_clear_cache", null], "description": "deprecated form of `opts`; not with `opts`"}},
+        "not": {"anyOf": [{"required": ["opts", "full_resync"], "properties": {"opts": {"type": "object"}, "full_resync": {"type": "boolean"}}},
+                          {"required": ["opts", "sync_mode"], "properties": {"opts": {"type": "object"}, "sync_mode": {"type": "string"}}}]}}));
     let time = json!({"type": "string", "format": "date-time", "description": "milliseconds and Z"});
     let end_user = json!({"type": ["object", "null"], "properties": {"id": {"type": "string"}, "email": {"type": ["string", "null"]},
         "display_name": {"type": ["string", "null"]}, "tags": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
@@ -289,17 +491,22 @@ pub fn document() -> Value {
         "last_fetched_at": {"type": ["string", "null"], "format": "date-time"},
         "credentials": {"type": "object", "description": "GET only: {\"type\": \"API_KEY\", \"apiKey\"} | {\"type\": \"BASIC\", \"username\", \"password\"} | {\"type\": \"OAUTH2\", \"access_token\", \"refresh_token\" (with refresh_token=true), \"expires_at\", \"config_override\", \"raw\"} | {\"type\": \"NONE\"}"}}}));
     schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
-        "provider_config_key": {"type": "string", "minLength": 1, "description": "an integration of this program: one nango.yaml declares or one created through /integrations"},
-        "connection_id": {"type": "string", "minLength": 1, "maxLength": crate::MAX_CONNECTION_ID_LEN,
-                          "pattern": "^[a-zA-Z0-9,.;:=+~\\[\\]|@${}\"'\\\\/_ -]+$",
-                          "description": "Nango's characters; no `.` or `..` path segment"},
-        "provider": {"type": "string", "description": "a provider of the catalog (default: the integration's provider, else its key)"},
-        "credentials": {"type": "object", "description": "{\"type\": \"bearer\", \"token\"} | {\"type\": \"api_key\", \"api_key\"} | {\"type\": \"basic\", \"username\", \"password\"} | {\"type\": \"oauth2\", \"access_token\", \"refresh_token\", \"expires_at\", \"client_id\", \"client_secret\"}"},
-        "metadata": {"type": "object"}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
-        "base_url": {"type": "string", "pattern": "^[hH][tT][tT][pP][sS]?://", "description": "http(s) only, and not this service itself"}}}));
+        "provider_config_key": {"enum": integrations, "description": "an integration of this program: one nango.yaml declares or one created through /integrations"},
+        "connection_id": connection_id_schema(),
+        "provider": {"enum": providers.keys().collect::<Vec<_>>(), "description": "a provider of the catalog (default: the integration's provider, else its key)"},
+        "credentials": {"oneOf": [
+            {"type": "object", "required": ["type"], "properties": {"type": {"const": "none"}}},
+            {"type": "object", "required": ["type", "api_key"], "properties": {"type": {"const": "api_key"}, "api_key": {"type": "string"}}},
+            {"type": "object", "required": ["type", "token"], "properties": {"type": {"const": "bearer"}, "token": {"type": "string"}}},
+            {"type": "object", "required": ["type", "username", "password"], "properties": {"type": {"const": "basic"}, "username": {"type": "string"}, "password": {"type": "string"}}},
+            {"type": "object", "required": ["type", "access_token"], "properties": {"type": {"const": "oauth2"}, "access_token": {"type": "string"},
+                "refresh_token": {"type": ["string", "null"]}, "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "client_id": {"type": ["string", "null"]}, "client_secret": {"type": ["string", "null"]}}}]},
+        "metadata": {"type": ["object", "null"]}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
+        "base_url": {"type": ["string", "null"], "pattern": "^[hH][tT][tT][pP][sS]?://[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)*(?::[0-9]{1,4})?(?:/[a-zA-Z0-9/._~-]*)?$", "description": "http(s) only, and not this service itself"}}}));
     schemas.insert(names.metadata_body.clone(), json!({"type": "object", "required": ["connection_id", "provider_config_key", "metadata"], "additionalProperties": false, "properties": {
-        "connection_id": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
-        "provider_config_key": {"type": "string"}, "metadata": {"type": "object"}}}));
+        "connection_id": {"oneOf": [connection_id_schema(), {"type": "array", "items": connection_id_schema(), "minItems": 1}]},
+        "provider_config_key": nonempty(), "metadata": {"type": "object"}}}));
     schemas.insert(names.integration_credentials.clone(), json!({"oneOf": [
         {"type": "object", "required": ["type", "client_id", "client_secret"], "additionalProperties": false, "properties": {
             "type": {"enum": ["OAUTH2", "OAUTH1", "TBA"]}, "client_id": {"type": "string"}, "client_secret": {"type": "string"},
@@ -315,6 +522,15 @@ pub fn document() -> Value {
         "webhook_url": {"type": "null", "description": "with include=webhook"},
         "credentials": {"description": "with include=credentials", "oneOf": [schema_ref(&names.integration_credentials), {"type": "null"}]}}}));
     let error = |description: &str| error_response(&names, description);
+    let ids_pattern = "^(?:,*[^,]{1,256}){0,100},*$";
+    let date = json!({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]});
+    // Any case; written out, since generators do not all take `(?i)`.
+    let any_case = |word: &str| {
+        word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect::<String>()
+    };
+    let action = format!("(?:{}|{}|{})", any_case("added"), any_case("updated"), any_case("deleted"));
+    let filter_pattern = format!("^{action}(?:,{action})*$");
+    let syncs_pattern = "^(?!.*::(?!base\\s*(?:,|$))).*$";
     let mut document = json!({
         "openapi": "3.1.0",
         "info": {"title": "nango-rs service", "version": env!("CARGO_PKG_VERSION"),
@@ -325,67 +541,79 @@ pub fn document() -> Value {
         },
         "security": [{"secretKey": []}],
         "paths": {
-            "/health": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok"}}}},
+            "/health": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/records": {"get": {
                 "summary": "Records of a model for a connection, in modification order",
                 "parameters": connection_headers().as_array().into_iter().flatten().cloned().chain([
                     json!({"name": "model", "in": "query", "required": true, "schema": {"enum": model_names}}),
-                    json!({"name": "modified_after", "in": "query", "schema": {"type": "string", "format": "date-time"}}),
+                    json!({"name": "modified_after", "in": "query", "schema": date, "description": "also as `delta` (deprecated)"}),
                     json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}),
-                    json!({"name": "filter", "in": "query", "schema": {"type": "string", "description": "comma list of added, updated, deleted"}}),
-                    json!({"name": "cursor", "in": "query", "schema": {"type": "string"}}),
-                    json!({"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 100}}),
+                    json!({"name": "filter", "in": "query", "schema": {"type": "string", "pattern": filter_pattern, "description": "comma list of added, updated, deleted"}}),
+                    json!({"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 1000}, "description": "a record's cursor or a page's `next_cursor` (another is a 400 `invalid_cursor_value`)"}),
+                    json!({"name": "ids", "in": "query", "schema": {"type": "string", "pattern": ids_pattern}, "description": "external ids, comma separated: at most 100, each at most 256 characters (also as several `ids` or `ids[]`)"}),
                     json!({"name": "variant", "in": "query", "schema": {"const": "base"}}),
                 ]).collect::<Vec<_>>(),
                 "responses": {
                     "200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "records": {"type": "array", "items": {"oneOf": record_variants}},
                         "next_cursor": {"type": ["string", "null"]}}}}}},
-                    "400": error("bad parameter, header or cursor"), "401": error("missing or wrong key"),
-                    "404": error("unknown model")}
+                    "400": error("bad parameter, header or cursor"),
+                    "404": error("unknown connection or model")}
             }},
             "/sync/status": {"get": {"summary": "Status of syncs", "parameters": [
-                {"name": "syncs", "in": "query", "required": true, "schema": {"type": "string"}, "description": "comma list or *"},
+                {"name": "syncs", "in": "query", "required": true, "schema": {"type": "string", "pattern": syncs_pattern}, "description": "comma list (`name` or `name::base`), or *"},
                 {"name": "provider_config_key", "in": "query", "required": true, "schema": {"type": "string"}},
                 {"name": "connection_id", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "statuses"}, "400": error("bad parameter"), "404": error("unknown sync")}}},
+                "responses": {"200": {"description": "statuses", "content": {"application/json": {"schema": {"type": "object", "required": ["syncs"], "properties": {"syncs": {"type": "array"}}}}}},
+                              "400": error("bad parameter"), "404": error("unknown integration, sync or connection")}}},
             "/sync/trigger": command(&names, "Run syncs now (opts.reset: full resync; opts.emptyCache: also delete cached records)"),
             "/sync/pause": command(&names, "Pause schedules"),
             "/sync/start": command(&names, "Start (resume) schedules"),
             "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml); 30 seconds to 366 days, the `runs:` grammar of nango.yaml",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sync_name", "provider_config_key", "connection_id", "frequency"],
-                    "properties": {"sync_name": {"type": "string"}, "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}, "frequency": {"type": ["string", "null"]}}}}}},
-                "responses": {"200": {"description": "set"}, "400": error("bad frequency: sync_interval_invalid, sync_interval_too_short or sync_interval_too_long"),
-                              "408": error("the body did not arrive in time")}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sync_name", "provider_config_key", "connection_id"], "additionalProperties": false,
+                    "properties": {"sync_name": {"type": "string"}, "sync_variant": {"enum": ["base", null]}, "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
+                                   "frequency": {"type": ["string", "null"], "description": "nango.yaml's `runs:` grammar, 30 seconds to 366 days; null or absent: back to nango.yaml's"}}}}}},
+                "responses": {"200": {"description": "set", "content": {"application/json": {"schema": {"type": "object", "required": ["frequency"], "properties": {"frequency": {"type": ["string", "null"]}}}}}},
+                              "400": error("bad frequency: sync_interval_invalid, sync_interval_too_short or sync_interval_too_long"),
+                              "404": error("unknown integration, sync or connection")}}},
             "/connections": {"get": connection_list(&names)},
             "/connection": {
                 "get": connection_list(&names),
                 "post": {"summary": "Create or replace a connection (this service's import route)", "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&names.new_connection)}}},
                          "responses": {"201": json_response(&names.connection_full, "created (without credentials)"),
                                        "400": error("invalid body: a bad connection id, an integration or provider this program does not have, a base URL that is not http(s) or is this service; `encryption_key_missing`"),
-                                       "401": error("missing or wrong key"),
-                                       "408": error("the body did not arrive in time"),
                                        "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
             "/connections/metadata": metadata_routes(&names),
             "/connection/metadata": metadata_routes(&names),
             "/connections/{connection_id}": one_connection(&names),
             "/connection/{connection_id}": one_connection(&names),
-            "/proxy/{path}": proxy_route(&names),
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         }
     });
     // In parts: one `json!` of every path is deeper than the macro's recursion limit.
-    for more in [integration_paths(&names), action_paths(&names)] {
+    for more in [
+        integration_paths(&names, providers),
+        action_paths(&names),
+        proxy_route(&names),
+        console_paths(),
+        connect_paths(&names),
+    ] {
         if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
             paths.extend(more);
         }
     }
+    add_common_responses(&mut document, &names.error);
     document
 }
 
 /// `GET /openapi.json`.
-pub(super) async fn openapi(State(_): State<Arc<AppState>>) -> Json<Value> {
-    Json(document())
+pub(super) async fn openapi(State(state): State<Arc<AppState>>) -> super::ApiResult<Json<Value>> {
+    let mut integrations: Vec<String> = crate::registered_integrations().into_iter().map(str::to_owned).collect();
+    integrations.extend(state.store().integration_providers().await?.into_keys());
+    integrations.sort();
+    integrations.dedup();
+    Ok(Json(document(state.scheduler.runtime().providers(), &integrations)))
 }
 
 #[cfg(test)]

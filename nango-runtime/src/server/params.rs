@@ -67,7 +67,9 @@ pub(super) fn connection_headers(headers: &HeaderMap) -> ApiResult<(&str, &str)>
     }
 }
 
-fn no_such_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
+/// A connection that does not exist for this integration: 404 `unknown_connection`, on every
+/// route (Nango's newer routes; its older ones answer 400).
+pub(super) fn no_such_connection(provider_config_key: &str, connection_id: &str) -> ApiError {
     ApiError::not_found(
         "unknown_connection",
         format!("no connection `{connection_id}` for integration `{provider_config_key}`"),

@@ -16,7 +16,7 @@
 //! it put on the request (any credential of the connection in the answer's headers or body is
 //! replaced by `***`).
 
-use super::api::RawBody;
+use super::extract::RawBody;
 use super::params::{connection_headers, header, known_connection};
 use super::{ApiError, ApiResult, AppState};
 use crate::http::HttpError;

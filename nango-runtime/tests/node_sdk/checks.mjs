@@ -122,7 +122,7 @@ check('listRecords ids, cursor and variant', async () => {
 
 check('listRecords errors: unknown model, unknown connection', async () => {
     await fails(nango.listRecords({ ...ACME, model: 'Nope' }), 404, 'unknown_model');
-    await fails(nango.listRecords({ ...ACME, connectionId: 'nobody', model: 'Issue' }), 400, 'unknown_connection');
+    await fails(nango.listRecords({ ...ACME, connectionId: 'nobody', model: 'Issue' }), 404, 'unknown_connection');
 });
 
 check('pruneRecords empties payloads up to a cursor', async () => {

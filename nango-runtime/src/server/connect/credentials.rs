@@ -7,7 +7,7 @@
 use super::outcome::{self, FlowIntegration};
 use super::sessions;
 use crate::providers::AuthMode;
-use crate::server::api::Body;
+use crate::server::extract::Body;
 use crate::server::{ApiError, ApiResult, AppState};
 use crate::store::ConnectSession;
 use crate::{Connection, Credentials, Secret};

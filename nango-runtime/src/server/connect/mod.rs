@@ -22,18 +22,16 @@ pub(super) mod ws;
 
 pub use ws::WsClients;
 
-use super::AppState;
-use axum::Router;
+use super::route_table::RouteTable;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::sync::Arc;
 
 /// The routes of the connect flow.
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+pub(super) fn routes() -> RouteTable {
+    RouteTable::new()
         .route("/connect/sessions", post(sessions::create))
         .route("/connect/sessions/reconnect", post(sessions::create_reconnect))
         .route("/connect/session", get(sessions::get_current).delete(sessions::delete_current))

@@ -5,7 +5,7 @@
 //! digest keyed by the secret key. It lasts [`SESSION_TTL`] and authorizes nothing but the
 //! connect flow of its integrations.
 
-use crate::server::api::Body;
+use crate::server::extract::Body;
 use crate::server::{ApiError, ApiResult, AppState};
 use crate::store::{ConnectSession, ConnectSessionData, EndUser, EndUserOrganization, ReconnectTarget};
 use aes_gcm::aead::OsRng;

@@ -29,17 +29,17 @@ mod session;
 mod signin;
 
 use super::AppState;
-use axum::Router;
+use super::route_table::RouteTable;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
 /// The console's routes: the sign-in form open to all, everything else behind a session.
-pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let signed_in = Router::new()
+pub(super) fn routes(state: Arc<AppState>) -> RouteTable {
+    let signed_in = RouteTable::new()
         .route("/", get(handlers::dashboard))
         .route("/console/syncs/{connection}/{sync}/{action}", post(handlers::sync_action))
         .route("/console/runs/{id}", get(handlers::run_page))
         .route("/logout", post(signin::sign_out))
-        .route_layer(axum::middleware::from_fn_with_state(state, session::require_session));
-    Router::new().route("/login", get(signin::form).post(signin::sign_in)).merge(signed_in)
+        .map_router(|r| r.route_layer(axum::middleware::from_fn_with_state(state, session::require_session)));
+    RouteTable::new().route("/login", get(signin::form).post(signin::sign_in)).merge(signed_in)
 }

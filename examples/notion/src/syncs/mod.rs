@@ -1,0 +1,2 @@
+//! `syncs/`, as in the template.
+pub mod users;

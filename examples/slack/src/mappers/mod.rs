@@ -1,0 +1,2 @@
+//! `mappers/`, as in the template.
+pub mod to_message;

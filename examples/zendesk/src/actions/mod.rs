@@ -1,0 +1,3 @@
+//! `actions/`: one file per action, as in the template.
+pub mod create_user;
+pub mod delete_user;

@@ -1,0 +1,2 @@
+//! `helpers/`, as in the template.
+pub mod get_subdomain;

@@ -1,0 +1,2 @@
+//! `syncs/`: one file per sync, as in the template.
+pub mod categories;
