@@ -193,12 +193,16 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 /// let e = FileTooLarge { size: 70_000_000, size_known: true };
 /// assert_eq!(
 ///     e.to_string(),
-///     "the file is 70000000 bytes (66.8 MiB), over the limit of 67108864 bytes (64 MiB) for a nango.yaml"
+///     "the file is 70000000 bytes (66.8 MiB), over the limit of 67108864 bytes (64 MiB) for a nango.yaml; \
+///      check that this is the nango.yaml you meant (real ones are under 1 MB; nango_codegen::parse \
+///      takes text of any size)"
 /// );
 /// let e = FileTooLarge { size: MAX_FILE_SIZE + 1, size_known: false };
 /// assert_eq!(
 ///     e.to_string(),
-///     "the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there)"
+///     "the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there); \
+///      check that this is the nango.yaml you meant (real ones are under 1 MB; nango_codegen::parse \
+///      takes text of any size)"
 /// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,20 +214,23 @@ pub struct FileTooLarge {
     pub size_known: bool,
 }
 
+/// What to do about a file over the limit.
+const FILE_TOO_LARGE_HELP: &str = "check that this is the nango.yaml you meant (real ones are under 1 MB; nango_codegen::parse takes text of any size)";
+
 impl std::fmt::Display for FileTooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let limit = format!("the limit of {MAX_FILE_SIZE} bytes ({} MiB) for a nango.yaml", MAX_FILE_SIZE >> 20);
         if self.size_known {
             write!(
                 f,
-                "the file is {} bytes ({:.1} MiB), over {limit}",
+                "the file is {} bytes ({:.1} MiB), over {limit}; {FILE_TOO_LARGE_HELP}",
                 self.size,
                 self.size as f64 / (1u64 << 20) as f64
             )
         } else {
             write!(
                 f,
-                "the file has more than {MAX_FILE_SIZE} bytes ({} MiB), the limit for a nango.yaml (reading stopped there)",
+                "the file has more than {MAX_FILE_SIZE} bytes ({} MiB), the limit for a nango.yaml (reading stopped there); {FILE_TOO_LARGE_HELP}",
                 MAX_FILE_SIZE >> 20
             )
         }

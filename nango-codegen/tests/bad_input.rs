@@ -225,7 +225,7 @@ fn files_over_the_cap_are_refused() {
     assert_eq!(
         text,
         format!(
-            "cannot read {}: the file is 67108865 bytes (64.0 MiB), over the limit of 67108864 bytes (64 MiB) for a nango.yaml",
+            "cannot read {}: the file is 67108865 bytes (64.0 MiB), over the limit of 67108864 bytes (64 MiB) for a nango.yaml; {HELP}",
             path.display()
         )
     );
@@ -239,6 +239,9 @@ fn files_over_the_cap_are_refused() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// What the cap's errors say to do.
+const HELP: &str = "check that this is the nango.yaml you meant (real ones are under 1 MB; nango_codegen::parse takes text of any size)";
+
 /// What reports no size (devices, pipes) is read up to the cap and no further.
 #[cfg(unix)]
 #[test]
@@ -246,7 +249,9 @@ fn endless_input_is_cut_at_the_cap() {
     let err = nango_codegen::load("/dev/zero").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot read /dev/zero: the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there)"
+        format!(
+            "cannot read /dev/zero: the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there); {HELP}"
+        )
     );
 }
 
@@ -302,4 +307,44 @@ fn diagnostics_on_long_lines_show_a_window() {
     // Near the start of the line, the window starts where the line does.
     let first = warnings[0].render("nango.yaml", &src);
     assert!(first.contains("2 | models: {A: {f0: Missing0, "), "{first}");
+}
+
+/// A pipe that never ends (a writer that keeps writing) is read up to the cap, refused with the
+/// same error, and the writer is left to fail on the closed pipe; a pipe under the cap is read
+/// as a file. Through the CLI, as a user would pipe a file in.
+#[cfg(unix)]
+#[test]
+fn pipes_are_read_up_to_the_cap() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let validate = |feed: Box<dyn FnOnce(std::process::ChildStdin) + Send>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nango"))
+            .args(["validate", "/dev/stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || feed(stdin));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let endless: Box<dyn FnOnce(std::process::ChildStdin) + Send> = Box::new(|mut stdin| {
+        let chunk = vec![b'#'; 1 << 16];
+        // Stops when the reader has closed the pipe.
+        while stdin.write_all(&chunk).is_ok() {}
+    });
+    let (code, text) = validate(endless);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains(&format!("/dev/stdin: the file has more than 67108864 bytes (64 MiB), the limit for a nango.yaml (reading stopped there); {HELP}")),
+        "{text}"
+    );
+    let small: Box<dyn FnOnce(std::process::ChildStdin) + Send> = Box::new(|mut stdin| {
+        stdin.write_all(b"integrations: {}\nmodels:\n  A:\n    id: string\n").unwrap();
+    });
+    let (code, text) = validate(small);
+    assert_eq!(code, Some(0), "{text}");
 }

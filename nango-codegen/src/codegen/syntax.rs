@@ -241,6 +241,38 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// The expression on one line, as the printer writes it when it fits; false for the kinds
+    /// that are always laid out by the printer.
+    pub fn flat(&self, out: &mut String) -> bool {
+        match self {
+            Expr::Lit(text) => out.push_str(text),
+            Expr::Path(path) => Ty::Path(path.clone()).flat(out),
+            Expr::Call(func, args) => {
+                Ty::Path(func.clone()).flat(out);
+                out.push('(');
+                for (i, arg) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    if !arg.flat(out) {
+                        return false;
+                    }
+                }
+                out.push(')');
+            }
+            Expr::Ref(inner) => {
+                out.push('&');
+                return inner.flat(out);
+            }
+            Expr::SelfField(member) => {
+                out.push_str("self.");
+                out.push_str(member);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// A string literal.
     pub fn str(value: &str) -> Expr {
         Expr::Lit(str_lit(value))
@@ -993,6 +1025,43 @@ impl Lines {
         }
         self.out.push(',');
         self.end_line(indent, begin, |p| variant(p, name, ty));
+    }
+
+    /// A line that has places to break but is written whole: when it does not fit, the item
+    /// has to be printed by the printer.
+    pub fn whole(&mut self, indent: usize, text: &str) {
+        self.fits &= text.len() <= room(indent);
+        self.line(indent, text);
+    }
+
+    /// Lines laid out by the printer, as they would be inside the item (a piece that breaks).
+    pub fn printed(&mut self, indent: usize, print: impl FnOnce(&mut Printer)) {
+        let mut p = Printer::new(indent);
+        print(&mut p);
+        self.out.push_str(&p.finish());
+    }
+
+    /// A line written as `text` when it fits, else laid out by `print`.
+    pub fn fitted(&mut self, indent: usize, text: &str, print: impl FnOnce(&mut Printer)) {
+        self.start(indent);
+        let begin = self.out.len();
+        self.out.push_str(text);
+        self.end_line(indent, begin, print);
+    }
+
+    /// An expression statement (a function's body).
+    pub fn statement(&mut self, indent: usize, expr: &Expr) {
+        self.start(indent);
+        let begin = self.out.len();
+        if !expr.flat(&mut self.out) {
+            self.fits = false;
+        }
+        self.end_line(indent, begin, |p| {
+            p.ibox(0);
+            expr.print(p);
+            p.end();
+            p.hardbreak();
+        });
     }
 
     /// The text, when every line fitted.

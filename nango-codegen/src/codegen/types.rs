@@ -27,7 +27,18 @@ impl RustType {
 
 /// `::std::option::Option<T>`.
 pub(crate) fn option(inner: Ty) -> Ty {
-    Ty::generic("::std::option::Option", vec![inner])
+    OPTION.with(|option| {
+        let mut path = option.clone();
+        if let Some(last) = path.segments.last_mut() {
+            last.args = vec![inner];
+        }
+        Ty::Path(path)
+    })
+}
+
+thread_local! {
+    /// The path of `Option`, made once (most optional fields wrap their type in it).
+    static OPTION: Path = Path::parse("::std::option::Option");
 }
 
 /// `::std::string::String`.
@@ -64,28 +75,28 @@ pub(crate) struct ModelEmitter<'a> {
 
 /// Where a type is being generated.
 #[derive(Clone)]
-struct Ctx {
+struct Ctx<'f> {
     /// The model whose item is being generated (recursion through it needs a `Box`).
     root: Rc<str>,
     /// Name for a nested type made here.
-    hint: Hint,
+    hint: Hint<'f>,
     /// Inside a `Vec` or map: already on the heap, no `Box` needed.
     on_heap: bool,
 }
 
 /// The name for a nested type, made only when one is (most fields have none).
 #[derive(Clone)]
-enum Hint {
+enum Hint<'f> {
     Name(String),
     /// The parent's type name, the field's in `UpperCamelCase`, and `Item` for each array level.
     Field {
         parent: Rc<str>,
-        field: Rc<str>,
+        field: &'f str,
         items: usize,
     },
 }
 
-impl Hint {
+impl<'f> Hint<'f> {
     fn text(&self) -> String {
         match self {
             Hint::Name(name) => name.clone(),
@@ -100,12 +111,10 @@ impl Hint {
     }
 
     /// The hint for the items of an array here.
-    fn item(&self) -> Hint {
+    fn item(&self) -> Hint<'f> {
         match self {
             Hint::Name(name) => Hint::Name(format!("{name}Item")),
-            Hint::Field { parent, field, items } => {
-                Hint::Field { parent: parent.clone(), field: field.clone(), items: items + 1 }
-            }
+            Hint::Field { parent, field, items } => Hint::Field { parent: parent.clone(), field, items: items + 1 },
         }
     }
 }
@@ -205,11 +214,12 @@ impl<'a> ModelEmitter<'a> {
         self.struct_item(&name, &doc, &model.fields, model.dynamic_field.as_ref(), &ctx);
     }
 
-    fn struct_item(&mut self, name: &str, doc: &str, fields: &[Field], dynamic: Option<&TypeExpr>, ctx: &Ctx) {
+    fn struct_item(&mut self, name: &str, doc: &str, fields: &[Field], dynamic: Option<&TypeExpr>, ctx: &Ctx<'_>) {
         let mut field_names = NameSet::default();
         let mut printed = Vec::with_capacity(fields.len() + 1);
+        let parent: Rc<str> = name.into();
         for field in fields {
-            printed.push(self.field(field, &mut field_names, ctx, name));
+            printed.push(self.field(field, &mut field_names, ctx, &parent));
         }
         if let Some(dynamic) = dynamic {
             let rust = ident_text(&field_names.claim_with("additional_properties", "_"));
@@ -263,9 +273,9 @@ impl<'a> ModelEmitter<'a> {
         self.items.push(p.finish());
     }
 
-    fn field(&mut self, field: &Field, taken: &mut NameSet, ctx: &Ctx, parent: &str) -> FieldItem {
+    fn field(&mut self, field: &Field, taken: &mut NameSet, ctx: &Ctx<'_>, parent: &Rc<str>) -> FieldItem {
         let rust = taken.claim_with(&field_name(&field.name), "_");
-        let hint = Hint::Field { parent: parent.into(), field: field.name.as_str().into(), items: 0 };
+        let hint = Hint::Field { parent: parent.clone(), field: &field.name, items: 0 };
         let ty = self.ty(&field.ty, &Ctx { hint, ..ctx.clone() });
         let json_name = &field.name;
         let mut attrs = Vec::new();
@@ -303,7 +313,7 @@ impl<'a> ModelEmitter<'a> {
         self.common.value.clone()
     }
 
-    fn ty(&mut self, t: &TypeExpr, ctx: &Ctx) -> RustType {
+    fn ty(&mut self, t: &TypeExpr, ctx: &Ctx<'_>) -> RustType {
         match t {
             TypeExpr::Primitive(p) => match p {
                 Primitive::String => RustType::plain(self.common.string.clone()),
@@ -358,7 +368,7 @@ impl<'a> ModelEmitter<'a> {
     /// `A | B | ...`: `Option` for null members, an enum for string literals, `bool` for
     /// `true | false`, the member itself when only one is left, else an untagged enum
     /// (the decisions are [`shape::union`]'s, shared with the schema).
-    fn union(&mut self, members: &[TypeExpr], ctx: &Ctx) -> RustType {
+    fn union(&mut self, members: &[TypeExpr], ctx: &Ctx<'_>) -> RustType {
         let shape = shape::union(members);
         let inner = match &shape.kind {
             UnionKind::Any => self.value(),
@@ -431,7 +441,7 @@ impl<'a> ModelEmitter<'a> {
         name
     }
 
-    fn untagged_enum(&mut self, literals: &[&str], others: &[&TypeExpr], ctx: &Ctx) -> Ty {
+    fn untagged_enum(&mut self, literals: &[&str], others: &[&TypeExpr], ctx: &Ctx<'_>) -> Ty {
         let hint = ctx.hint.text();
         let name = ident_text(&self.names.claim(&hint));
         let mut variant_names = NameSet::default();
@@ -504,16 +514,33 @@ impl<'a> ModelEmitter<'a> {
         let id_field = id_field?;
         let definition = format!("{}{}", self.def_prefix, model.name);
         let private = rt.join("__private");
+        let id = Expr::Call(private.join("id_string"), vec![Expr::Ref(Box::new(Expr::SelfField(id_field)))]);
+        let schema = Expr::Call(
+            private.join("model_schema"),
+            vec![Expr::Path(self.schema_const.clone()), Expr::str(&definition)],
+        );
+        let model_trait = rt.join("Model");
+        let (outer, inner, body) = (self.indent, self.indent + 4, self.indent + 8);
+        let mut rt_text = String::new();
+        Ty::Path(rt.clone()).flat(&mut rt_text);
+        let mut lines = Lines::new();
+        lines.whole(outer, &format!("impl {rt_text}::Model for {name} {{"));
+        lines.line(inner, &format!("const NAME: &'static str = {};", syntax::str_lit(&model.name)));
+        lines.whole(inner, "fn id(&self) -> ::std::string::String {");
+        lines.statement(body, &id);
+        lines.line(inner, "}");
+        lines.line(inner, &format!("fn json_schema() -> {rt_text}::__private::serde_json::Value {{"));
+        lines.statement(body, &schema);
+        lines.line(inner, "}");
+        lines.line(outer, "}");
+        if let Some(text) = lines.finish() {
+            return Some(text);
+        }
         let mut p = self.printer();
-        syntax::impl_item(&mut p, &rt.join("Model"), &Ty::named(&name), |p| {
+        syntax::impl_item(&mut p, &model_trait, &Ty::named(&name), |p| {
             let str_ref = Ty::Ref(Some("'static"), Box::new(Ty::named("str")));
             syntax::const_item(p, "const ", "NAME", &str_ref, &Expr::str(&model.name));
-            let id = Expr::Call(private.join("id_string"), vec![Expr::Ref(Box::new(Expr::SelfField(id_field)))]);
             syntax::method(p, "id", true, &string(), &id);
-            let schema = Expr::Call(
-                private.join("model_schema"),
-                vec![Expr::Path(self.schema_const.clone()), Expr::str(&definition)],
-            );
             syntax::method(p, "json_schema", false, &self.value(), &schema);
         });
         Some(p.finish())

@@ -90,7 +90,9 @@ pub(super) async fn serve(listener: TcpListener, app: Router, limits: ServerLimi
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            // With upgrades: the frontend SDK's WebSocket (see `connect::ws`) starts as an HTTP request.
+            let connection =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
                 result = connection.as_mut() => {

@@ -381,6 +381,16 @@ fn connect_paths(names: &ServiceNames) -> Value {
             "responses": {"200": flow_done, "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
                           "403": error("an integration the session does not allow"), "409": error("a connection it may not replace"),
                           "502": error("the provider's token request failed")}}},
+        "/connect/ui": {"get": {"summary": "The Connect UI: the session's integrations, each with its OAuth button or credential form (openConnectUI's frame, the connect link)", "security": [],
+            "parameters": [{"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": html("the page (without a token: waiting for the frontend SDK to hand it over)"), "401": html("an unknown or expired session token")}}},
+        "/connect/ui/{integration}": {"post": {"summary": "A credential form of the Connect UI (API key, user name and password, or client credentials)", "security": [],
+            "parameters": [{"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+            "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+                "apiKey": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+            "responses": {"200": html("connected"), "400": html("credentials refused, or an integration of another kind"), "401": html("no, an unknown or an expired session token"),
+                          "403": html("an integration the session does not allow"), "404": html("unknown integration"), "408": error("the body did not arrive in time"),
+                          "409": html("a connection it may not replace"), "502": html("the provider could not be reached")}}},
         "/connect/session": {
             "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
                     "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",

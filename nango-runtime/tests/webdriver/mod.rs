@@ -332,6 +332,25 @@ impl Browser {
         Ok(value.as_str().map(str::to_owned))
     }
 
+    /// The handles of the browser's windows (tabs and popups).
+    #[allow(dead_code)] // the console test has one window
+    pub async fn window_handles(&self) -> Result<Vec<String>, WdError> {
+        let value = self.command(reqwest::Method::GET, "/window/handles", None).await?;
+        Ok(value.as_array().into_iter().flatten().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+    }
+
+    /// The handle of the window commands go to.
+    #[allow(dead_code)] // the console test has one window
+    pub async fn window_handle(&self) -> Result<String, WdError> {
+        Ok(self.command(reqwest::Method::GET, "/window", None).await?.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Sends the next commands to another window (a popup the page opened).
+    #[allow(dead_code)] // the console test has one window
+    pub async fn switch_to_window(&self, handle: &str) -> Result<(), WdError> {
+        self.command(reqwest::Method::POST, "/window", Some(json!({"handle": handle}))).await.map(drop)
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Result<Vec<u8>, WdError> {
         let value = self.command(reqwest::Method::GET, "/screenshot", None).await?;

@@ -172,6 +172,82 @@ async fn verify(
     Ok(())
 }
 
+/// Credentials typed into a form of the Connect UI.
+pub(super) enum Typed {
+    ApiKey(String),
+    Basic { username: String, password: String },
+    ClientCredentials { client_id: String, client_secret: String },
+}
+
+/// Connects `key` with credentials from the Connect UI (the same checks as the SDK's routes);
+/// gives the connection id.
+pub(super) async fn connect_typed(state: &AppState, key: &str, token: &str, typed: Typed) -> ApiResult<String> {
+    let query = FormQuery { token: Some(token.to_owned()), connection_id: None, params: BTreeMap::new() };
+    match typed {
+        Typed::ApiKey(api_key) => {
+            let (session, integration, connection_id) = prepare(state, key, &query, AuthMode::ApiKey).await?;
+            check_field(&integration, "apiKey", &api_key)?;
+            let credentials = Credentials::ApiKey { api_key: Secret::new(api_key) };
+            verify(state, &integration, &connection_id, &credentials, &query.params).await?;
+            outcome::save(state, &session, &integration, &connection_id, credentials, query.params).await?;
+            Ok(connection_id)
+        }
+        Typed::Basic { username, password } => {
+            let (session, integration, connection_id) = prepare(state, key, &query, AuthMode::Basic).await?;
+            check_field(&integration, "username", &username)?;
+            let credentials = Credentials::Basic { username, password: Secret::new(password) };
+            verify(state, &integration, &connection_id, &credentials, &query.params).await?;
+            outcome::save(state, &session, &integration, &connection_id, credentials, query.params).await?;
+            Ok(connection_id)
+        }
+        Typed::ClientCredentials { client_id, client_secret } => {
+            let (session, integration, connection_id) =
+                prepare(state, key, &query, AuthMode::OAuth2ClientCredentials).await?;
+            grant_client_credentials(
+                state,
+                &session,
+                &integration,
+                &connection_id,
+                client_id,
+                client_secret,
+                query.params,
+            )
+            .await?;
+            Ok(connection_id)
+        }
+    }
+}
+
+/// The client credentials grant with the end user's client, and the connection it gives.
+async fn grant_client_credentials(
+    state: &AppState,
+    session: &ConnectSession,
+    integration: &FlowIntegration,
+    connection_id: &str,
+    client_id: String,
+    secret: String,
+    params: BTreeMap<String, String>,
+) -> ApiResult<()> {
+    if client_id.trim().is_empty() || secret.is_empty() {
+        return Err(ApiError::bad_request("invalid_credentials", "`client_id` and `client_secret` are both needed"));
+    }
+    let app =
+        crate::store::OAuthApp { client_id, client_secret: Secret::new(secret), scopes: None, webhook_secret: None };
+    let form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
+    let tokens = super::oauth::token_request(state, integration, &app, form)
+        .await
+        .map_err(|message| ApiError::bad_request("token_exchange_failed", message))?;
+    let credentials = Credentials::OAuth2 {
+        access_token: Secret::new(tokens.access_token),
+        refresh_token: tokens.refresh_token.map(Secret::new),
+        expires_at: tokens.expires_at,
+        client_id: Some(app.client_id),
+        client_secret: Some(app.client_secret),
+    };
+    outcome::save(state, session, integration, connection_id, credentials, params).await?;
+    Ok(())
+}
+
 /// The answer of the credential routes: `{providerConfigKey, connectionId}`, as Nango's.
 fn connected(integration: &FlowIntegration, connection_id: &str) -> Json<Value> {
     Json(json!({"providerConfigKey": integration.key, "connectionId": connection_id}))
@@ -247,27 +323,8 @@ pub(super) async fn client_credentials(
     let (session, integration, connection_id) =
         prepare(&state, &key, &query, AuthMode::OAuth2ClientCredentials).await?;
     let secret = body.client_secret.unwrap_or_default();
-    if body.client_id.trim().is_empty() || secret.is_empty() {
-        return Err(ApiError::bad_request("invalid_credentials", "`client_id` and `client_secret` are both needed"));
-    }
-    let app = crate::store::OAuthApp {
-        client_id: body.client_id,
-        client_secret: Secret::new(secret),
-        scopes: None,
-        webhook_secret: None,
-    };
-    let form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
-    let tokens = super::oauth::token_request(&state, &integration, &app, form)
-        .await
-        .map_err(|message| ApiError::bad_request("token_exchange_failed", message))?;
-    let credentials = Credentials::OAuth2 {
-        access_token: Secret::new(tokens.access_token),
-        refresh_token: tokens.refresh_token.map(Secret::new),
-        expires_at: tokens.expires_at,
-        client_id: Some(app.client_id),
-        client_secret: Some(app.client_secret),
-    };
-    outcome::save(&state, &session, &integration, &connection_id, credentials, query.params).await?;
+    grant_client_credentials(&state, &session, &integration, &connection_id, body.client_id, secret, query.params)
+        .await?;
     Ok(connected(&integration, &connection_id))
 }
 

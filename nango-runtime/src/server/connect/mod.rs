@@ -11,13 +11,14 @@
 //! One module per part: `sessions` (the session API and its tokens), `oauth` (the code flow
 //! and token requests), `credentials` (API key, basic and client credentials forms),
 //! `outcome` (storing what a flow made, the auth webhook), `ws` (the frontend SDK's socket),
-//! `page` (the popup's pages).
+//! `page` (the popup's pages), `ui` (the Connect UI).
 
 mod credentials;
 mod oauth;
 pub(super) mod outcome;
 mod page;
 pub(super) mod sessions;
+mod ui;
 pub(super) mod ws;
 
 pub use ws::WsClients;
@@ -40,6 +41,8 @@ pub(super) fn routes() -> RouteTable {
         .route("/api-auth/api-key/{integration}", post(credentials::api_key))
         .route("/api-auth/basic/{integration}", post(credentials::basic))
         .route("/oauth2/auth/{integration}", post(credentials::client_credentials))
+        .route("/connect/ui", get(ui::show))
+        .route("/connect/ui/{integration}", post(ui::submit))
 }
 
 /// Paths whose requests carry a connect session token instead of the secret key (each handler

@@ -6,7 +6,8 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 /// The style of the flow's pages: inline, so the pages load nothing else.
-pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34em;margin:2.5em auto;padding:0 1em;color:#1b1f24}\
+pub(crate) const STYLE: &str = "html{background:#eaeef2}\
+body{font-family:system-ui,sans-serif;max-width:34em;margin:2.5em auto;padding:1em 1.5em;color:#1b1f24;background:#fff;border-radius:10px;box-shadow:0 4px 18px rgba(0,0,0,.15)}\
 h1{font-size:1.35em}.error{color:#a40e26;background:#ffebe9;padding:.75em 1em;border-radius:6px}\
 .ok{color:#116329;background:#dafbe1;padding:.75em 1em;border-radius:6px}\
 ul.integrations{list-style:none;padding:0}ul.integrations li{border:1px solid #d0d7de;border-radius:6px;padding:.75em 1em;margin:.5em 0}\
