@@ -4,7 +4,9 @@
 //! `next_run_at` has passed, or when it was triggered. After a run, the next one is one interval
 //! (nango.yaml's `runs`, or the connection's own frequency) plus a little jitter after the run
 //! *ended*: runs never overlap, and after downtime a schedule runs once, not once per missed
-//! tick. A failing run does not stop the schedule. State lives in the store, so schedules, pauses,
+//! tick. A next run time changed while a run goes on (a frequency set, a schedule moved by
+//! another process) is kept: the bookkeeping after the run writes its own only if the time is
+//! still the one it saw when the run started. A failing run does not stop the schedule. State lives in the store, so schedules, pauses,
 //! frequencies and pending triggers survive restarts.
 //!
 //! Across processes, a run holds the lease of its (connection, sync) in the store (see
@@ -351,17 +353,20 @@ impl Scheduler {
                     // Every slot is busy: look again when a run ends.
                     return Ok(Some(self.config.tick));
                 };
-                self.spawn_run(connection.clone(), key, sync, permit);
+                self.spawn_run(connection.clone(), key, sync, state.next_run_at, permit);
             }
         }
         Ok(soonest)
     }
 
+    /// Runs a due schedule in a task of its own; `seen` is its next run time as read when it
+    /// was found due.
     fn spawn_run(
         &self,
         connection: Connection,
         key: ConnectionKey,
         sync: &'static SyncRegistration,
+        seen: Option<DateTime<Utc>>,
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let name = sync.descriptor.name;
@@ -375,7 +380,6 @@ impl Scheduler {
             let _permit = permit;
             let this = slot.scheduler.clone();
             let _slot = slot;
-            let store = this.runtime.store().clone();
             let cancelled = cancel.clone();
             let report = this
                 .runtime
@@ -393,22 +397,7 @@ impl Scheduler {
                 tracing::debug!(sync = name, connection = %connection.connection_id, holder = %holder.label, "sync runs in another process");
                 return;
             }
-            let frequency = match store.sync_state(key, name).await {
-                Ok(state) => state.frequency_secs,
-                Err(_) => None,
-            };
-            let (interval, out_of_range) = Self::interval(sync, frequency);
-            if let Some(e) = out_of_range {
-                tracing::warn!(
-                    sync = name,
-                    connection = %connection.connection_id,
-                    "the connection's stored frequency is out of range ({e}); nango.yaml's `runs` applies until it is set again"
-                );
-            }
-            let next = Self::later(Utc::now(), interval.saturating_add(this.jitter(interval)));
-            if let Err(e) = store.set_next_run(key, name, Some(next)).await {
-                tracing::error!(sync = name, error = %nango_types::text::error_chain(&e), "scheduler: cannot store the next run time");
-            }
+            this.schedule_after_run(key, &connection, sync, seen).await;
             match report {
                 Ok(report) => {
                     if let Some(after) = &this.after_run {
@@ -421,6 +410,41 @@ impl Scheduler {
                 }
             }
         });
+    }
+
+    /// The bookkeeping after a run: the next run one interval (the connection's frequency, else
+    /// nango.yaml's) plus jitter after now, unless the next run time changed while the run went
+    /// on (`seen` is what it was when the run was found due): a frequency set, a schedule moved
+    /// by a command or by another process is what was decided last, and stays.
+    pub(crate) async fn schedule_after_run(
+        &self,
+        key: ConnectionKey,
+        connection: &Connection,
+        sync: &'static SyncRegistration,
+        seen: Option<DateTime<Utc>>,
+    ) {
+        let name = sync.descriptor.name;
+        let store = self.runtime.store();
+        let frequency = match store.sync_state(key, name).await {
+            Ok(state) => state.frequency_secs,
+            Err(_) => None,
+        };
+        let (interval, out_of_range) = Self::interval(sync, frequency);
+        if let Some(e) = out_of_range {
+            tracing::warn!(
+                sync = name,
+                connection = %connection.connection_id,
+                "the connection's stored frequency is out of range ({e}); nango.yaml's `runs` applies until it is set again"
+            );
+        }
+        let next = Self::later(Utc::now(), interval.saturating_add(self.jitter(interval)));
+        match store.set_next_run_if(key, name, seen, Some(next)).await {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!(sync = name, "the next run time changed during the run; kept"),
+            Err(e) => {
+                tracing::error!(sync = name, error = %nango_types::text::error_chain(&e), "scheduler: cannot store the next run time")
+            }
+        }
     }
 
     /// Runs a sync now (also when paused); with `reset`, first stops a running run and forgets

@@ -3,7 +3,17 @@
 
 use super::names::{NameSet, ident_text, type_name};
 use super::pretty::{self, Printer};
-use super::syntax::{self, Delim, Expr, Path, Tok, Ty};
+use super::syntax::{self, Delim, Expr, Lines, Path, Tok, Ty};
+
+/// Items in the `syncs` and `actions` modules are indented once.
+const INDENT: usize = pretty::INDENT as usize;
+
+/// A type on one line.
+fn flat(ty: &Ty) -> String {
+    let mut text = String::new();
+    ty.flat(&mut text);
+    text
+}
 use super::types::ModelEmitter;
 use crate::ir::{Endpoint, HttpMethod, Integration, SyncType};
 
@@ -119,6 +129,14 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
     let mut action_list = Vec::new();
     let mut event_list = Vec::new();
     let derive = marker_derive();
+    // The marker types' derive, laid out once.
+    let derive_text = {
+        let mut p = Printer::new(INDENT);
+        syntax::attr(&mut p, "derive", &derive);
+        p.finish()
+    };
+    let mut rt_text = String::new();
+    Ty::Path(rt.clone()).flat(&mut rt_text);
     let str_ref = Ty::Ref(Some("'static"), Box::new(Ty::named("str")));
     let value = Ty::Path(rt.join("__private").join("serde_json").join("Value"));
     for (scope, (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
@@ -190,22 +208,44 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 schemas.push(Tok::Group(Delim::Paren, pair));
             }
             let schemas = Expr::BracketMacro(Path::parse("::std::vec"), schemas);
-            let mut p = Printer::new(pretty::INDENT as usize);
-            syntax::doc(&mut p, &doc);
-            syntax::attr(&mut p, "derive", &derive);
-            syntax::unit_struct(&mut p, &marker);
             let marker_ty = Ty::named(&marker);
-            syntax::impl_item(&mut p, &rt.join("SyncDefinition"), &marker_ty, |p| {
-                syntax::const_item(p, "const ", "DESCRIPTOR", &Ty::Path(rt.join("SyncDescriptor")), &descriptor);
-                syntax::assoc_type(p, "Metadata", &metadata);
-                let output = Ty::generic("::std::vec::Vec", vec![Ty::Tuple(vec![str_ref.clone(), value.clone()])]);
-                syntax::method(p, "output_schemas", false, &output, &schemas);
+            let output = Ty::generic("::std::vec::Vec", vec![Ty::Tuple(vec![str_ref.clone(), value.clone()])]);
+            let descriptor_ty = Ty::Path(rt.join("SyncDescriptor"));
+            // Line by line where lines fit (the descriptor and `output_schemas` always break).
+            let mut lines = Lines::new();
+            lines.doc(INDENT, &doc);
+            lines.text(&derive_text);
+            lines.line(INDENT, &format!("pub struct {marker};"));
+            lines.whole(INDENT, &format!("impl {rt_text}::SyncDefinition for {marker} {{"));
+            lines.printed(2 * INDENT, |p| syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor));
+            lines.fitted(2 * INDENT, &format!("type Metadata = {};", flat(&metadata)), |p| {
+                syntax::assoc_type(p, "Metadata", &metadata)
             });
+            lines.printed(2 * INDENT, |p| syntax::method(p, "output_schemas", false, &output, &schemas));
+            lines.line(INDENT, "}");
             for o in &sync.output {
-                let trait_ = rt.join_args("SyncOutput", vec![scope.model(o)]);
-                syntax::impl_item(&mut p, &trait_, &marker_ty, |_| {});
+                let model = scope.model(o);
+                let text = format!("impl {rt_text}::SyncOutput<{}> for {marker} {{}}", flat(&model));
+                let trait_ = rt.join_args("SyncOutput", vec![model]);
+                lines.fitted(INDENT, &text, |p| syntax::impl_item(p, &trait_, &marker_ty, |_| {}));
             }
-            sync_items.push(p.finish());
+            let text = lines.finish().unwrap_or_else(|| {
+                let mut p = Printer::new(INDENT);
+                syntax::doc(&mut p, &doc);
+                syntax::attr(&mut p, "derive", &derive);
+                syntax::unit_struct(&mut p, &marker);
+                syntax::impl_item(&mut p, &rt.join("SyncDefinition"), &marker_ty, |p| {
+                    syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor);
+                    syntax::assoc_type(p, "Metadata", &metadata);
+                    syntax::method(p, "output_schemas", false, &output, &schemas);
+                });
+                for o in &sync.output {
+                    let trait_ = rt.join_args("SyncOutput", vec![scope.model(o)]);
+                    syntax::impl_item(&mut p, &trait_, &marker_ty, |_| {});
+                }
+                p.finish()
+            });
+            sync_items.push(text);
             sync_list.push(Expr::QPath {
                 ty: Ty::Path(Path::parse("syncs").join(&marker)),
                 trait_: rt.join("SyncDefinition"),
@@ -242,16 +282,33 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                     ("version", Expr::str(&action.version)),
                 ],
             );
-            let mut p = Printer::new(pretty::INDENT as usize);
-            syntax::doc(&mut p, &doc);
-            syntax::attr(&mut p, "derive", &derive);
-            syntax::unit_struct(&mut p, &marker);
-            syntax::impl_item(&mut p, &rt.join("ActionDefinition"), &Ty::named(&marker), |p| {
-                syntax::const_item(p, "const ", "DESCRIPTOR", &Ty::Path(rt.join("ActionDescriptor")), &descriptor);
-                syntax::assoc_type(p, "Input", &input_ty);
-                syntax::assoc_type(p, "Output", &output_ty);
+            let descriptor_ty = Ty::Path(rt.join("ActionDescriptor"));
+            let mut lines = Lines::new();
+            lines.doc(INDENT, &doc);
+            lines.text(&derive_text);
+            lines.line(INDENT, &format!("pub struct {marker};"));
+            lines.whole(INDENT, &format!("impl {rt_text}::ActionDefinition for {marker} {{"));
+            lines.printed(2 * INDENT, |p| syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor));
+            lines.fitted(2 * INDENT, &format!("type Input = {};", flat(&input_ty)), |p| {
+                syntax::assoc_type(p, "Input", &input_ty)
             });
-            action_items.push(p.finish());
+            lines.fitted(2 * INDENT, &format!("type Output = {};", flat(&output_ty)), |p| {
+                syntax::assoc_type(p, "Output", &output_ty)
+            });
+            lines.line(INDENT, "}");
+            let text = lines.finish().unwrap_or_else(|| {
+                let mut p = Printer::new(INDENT);
+                syntax::doc(&mut p, &doc);
+                syntax::attr(&mut p, "derive", &derive);
+                syntax::unit_struct(&mut p, &marker);
+                syntax::impl_item(&mut p, &rt.join("ActionDefinition"), &Ty::named(&marker), |p| {
+                    syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor);
+                    syntax::assoc_type(p, "Input", &input_ty);
+                    syntax::assoc_type(p, "Output", &output_ty);
+                });
+                p.finish()
+            });
+            action_items.push(text);
             action_list.push(Expr::QPath {
                 ty: Ty::Path(Path::parse("actions").join(&marker)),
                 trait_: rt.join("ActionDefinition"),

@@ -300,6 +300,15 @@ pub trait ScheduleBackend: Send + Sync {
     ) -> StoreResult<()>;
     /// Sets when the scheduler runs a sync next.
     async fn set_next_run(&self, connection: ConnectionKey, sync: &str, at: Option<DateTime<Utc>>) -> StoreResult<()>;
+    /// Sets when the scheduler runs a sync next, only if the next run time is still `seen`
+    /// (`None`: none stored); whether it was set.
+    async fn set_next_run_if(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        seen: Option<DateTime<Utc>>,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
     /// Keeps (or with `None` forgets) the text the connection's own frequency was set with.
     async fn set_frequency_text(&self, connection: ConnectionKey, sync: &str, text: Option<&str>) -> StoreResult<()>;
 }

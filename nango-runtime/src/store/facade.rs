@@ -612,6 +612,30 @@ impl Store {
         self.backend.set_next_run(connection, sync, at).await
     }
 
+    /// Sets when the scheduler runs a sync next, only if nothing changed the next run time since
+    /// it was `seen` (a command, a frequency, another process); whether it was set. The
+    /// scheduler's bookkeeping after a run uses it, so it never undoes what was decided while
+    /// the run went on.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: nango_runtime::store::Store, key: nango_runtime::store::ConnectionKey) -> Result<(), nango_runtime::store::StoreError> {
+    /// let seen = store.sync_state(key, "tickets").await?.next_run_at;
+    /// let next = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    /// if !store.set_next_run_if(key, "tickets", seen, Some(next)).await? {
+    ///     println!("changed meanwhile; left as it is");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_next_run_if(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        seen: Option<DateTime<Utc>>,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        self.backend.set_next_run_if(connection, sync, seen, at).await
+    }
+
     /// Announces the changes of `sync` for a connection up to run `run`: for each of `models`,
     /// the changes of every run since the last announcement (crashed and failed runs included)
     /// are summed and handed to `compose`, whose webhooks are queued, in one transaction that

@@ -1025,6 +1025,38 @@ impl ScheduleBackend for SqliteBackend {
         Ok(())
     }
 
+    async fn set_next_run_if(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        seen: Option<DateTime<Utc>>,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        // One statement each way: the check and the write cannot be split by another writer.
+        let done = match seen {
+            Some(seen) => sqlx::query(
+                "UPDATE sync_state SET next_run_at = $3 WHERE connection = $1 AND sync = $2 AND next_run_at = $4",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(at.map(to_micros))
+            .bind(to_micros(seen)),
+            // A missing row has no next run time either.
+            None => sqlx::query(
+                "INSERT INTO sync_state (connection, sync, next_run_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (connection, sync) DO UPDATE SET next_run_at = excluded.next_run_at \
+                 WHERE sync_state.next_run_at IS NULL",
+            )
+            .bind(connection.get())
+            .bind(sync)
+            .bind(at.map(to_micros)),
+        }
+        .execute(&self.pool)
+        .await
+        .during("saving the next run time")?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_frequency_text(&self, connection: ConnectionKey, sync: &str, text: Option<&str>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sync_state (connection, sync, frequency_text) VALUES ($1, $2, $3) \
