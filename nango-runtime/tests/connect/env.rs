@@ -164,7 +164,13 @@ pub async fn start() -> Env {
     };
     options.scheduler.tick = Duration::from_millis(50);
     let server = Server::start(runtime, options).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // No pooled connections: each test has its own tokio runtime, and a connection kept from a test
+    // that ended would be dead for the next (`runtime dropped the dispatch task`).
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let env = Env { server, mock, broken, revoking, http, webhooks, _dir: dir };
     // The integrations: nango.yaml's `github` on the mock's OAuth app, and one per credential form.
     for (key, provider, credentials) in [
