@@ -3,12 +3,12 @@
 
 #[allow(unused_imports)]
 use crate::models::{self, actions::{{marker}}};
-use nango_runtime::NangoAction;
+use nango::NangoAction;
 
 /// Runs `{{name}}`: takes `{{input_type}}`, returns `{{output_type}}`.
 /// `#[nango_action]` checks this function against nango.yaml when it compiles.
-#[nango_macros::nango_action("{{name}}", integration = "{{integration}}")]
-pub async fn {{function}}(nango: &mut NangoAction<{{marker}}>, input: {{input_type}}) -> nango_runtime::Result<{{output_type}}> {
+#[nango::nango_action("{{name}}", integration = "{{integration}}")]
+pub async fn {{function}}(nango: &mut NangoAction<{{marker}}>, input: {{input_type}}) -> nango::Result<{{output_type}}> {
     let _ = (nango, input);
     Err("action `{{name}}` is not written yet: fill in src/actions/{{file}}.rs".into())
 }

@@ -126,9 +126,13 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
     // Find the script.
     let all: Vec<&crate::Integration> = config.integrations.iter().collect();
     let all_markers = markers(&all);
+    let all_event_markers = crate::codegen::scripts::on_event_markers(&all);
     let mut found = Vec::new();
     let mut names = Vec::new();
-    for (integration, (sync_markers, action_markers)) in config.integrations.iter().zip(&all_markers) {
+    let mut event_marker = None;
+    for ((integration, (sync_markers, action_markers)), event_markers) in
+        config.integrations.iter().zip(&all_markers).zip(&all_event_markers)
+    {
         if args.integration.as_ref().is_some_and(|i| i.value() != integration.name) {
             continue;
         }
@@ -154,6 +158,9 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
                     names.push(name.to_owned());
                     if name == script_name {
                         found.push((integration.name.clone(), event.to_owned()));
+                        if event_marker.is_none() {
+                            event_marker = event_markers.iter().find(|(n, _)| n == name).map(|(_, m)| m.clone());
+                        }
                     }
                 }
             }
@@ -188,11 +195,25 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             if let Some(s) = likely_meant(&script_name, &names) {
                 message.push_str(&format!("\n  = help: did you mean `{s}`? Write #[{attribute}(\"{s}\")]"));
             }
+            let scope = match &args.integration {
+                Some(i) if !config.integrations.iter().any(|int| int.name == i.value()) => {
+                    format!("nango.yaml has no integration `{}`", i.value())
+                }
+                Some(i) => format!("integration `{}` of nango.yaml", i.value()),
+                None => "nango.yaml".to_owned(),
+            };
             if names.is_empty() {
-                message.push_str(&format!("\n  = note: nango.yaml declares no {what}s"));
+                if scope.starts_with("nango.yaml has no") {
+                    message.push_str(&format!("\n  = note: {scope}"));
+                } else {
+                    message.push_str(&format!("\n  = note: {scope} declares no {what}s"));
+                }
             } else {
-                message.push_str(&format!("\n  = note: its {what}s are: {}", names.join(", ")));
+                message.push_str(&format!("\n  = note: the {what}s of {scope}: {}", names.join(", ")));
             }
+            message.push_str(&format!(
+                "\n  = help: if the {what} left nango.yaml, delete this function (`nango generate --prune` removes the scaffolds of scripts that left it)"
+            ));
             return Err(syn::Error::new(name_span, message));
         }
         many => {
@@ -219,16 +240,16 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
     if sig.inputs.len() != expected_args {
         let shape = match kind {
             ScriptKind::Sync => {
-                format!("async fn {fn_name}(nango: &mut NangoSync<syncs::{marker}>) -> nango_runtime::Result<()>")
+                format!("async fn {fn_name}(nango: &mut NangoSync<syncs::{marker}>) -> nango::Result<()>")
             }
             ScriptKind::Action => format!(
-                "async fn {fn_name}(nango: &mut NangoAction<actions::{marker}>, input: Input) -> nango_runtime::Result<Output>"
+                "async fn {fn_name}(nango: &mut NangoAction<actions::{marker}>, input: Input) -> nango::Result<Output>"
             ),
             ScriptKind::OnEvent => {
-                format!("async fn {fn_name}(nango: &mut nango_runtime::NangoEvent) -> nango_runtime::Result<()>")
+                format!("async fn {fn_name}(nango: &mut nango::NangoEvent) -> nango::Result<()>")
             }
             ScriptKind::Webhook => format!(
-                "async fn {fn_name}(nango: &mut NangoSync<syncs::{marker}>, payload: serde_json::Value) -> nango_runtime::Result<()>"
+                "async fn {fn_name}(nango: &mut NangoSync<syncs::{marker}>, payload: serde_json::Value) -> nango::Result<()>"
             ),
         };
         let span = if sig.inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() };
@@ -240,7 +261,7 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
     if matches!(sig.output, syn::ReturnType::Default) {
         return Err(syn::Error::new(
             sig.ident.span(),
-            "the function must return a `Result` (e.g. `nango_runtime::Result<()>`)",
+            "the function must return a `Result` (e.g. `nango::Result<()>`)",
         ));
     }
     let arg_types: Vec<&syn::Type> = sig
@@ -269,15 +290,15 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
                 let event = ident(event);
                 quote! {
                     fn #wrapper(
-                        env: ::nango_runtime::ScriptEnv,
-                    ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
-                        __nango_run(env, ::nango_runtime::OnEvent::#event)
+                        env: ::nango::ScriptEnv,
+                    ) -> ::nango::BoxFuture<::nango::Result<()>> {
+                        __nango_run(env, ::nango::OnEvent::#event)
                     }
-                    ::nango_runtime::__private::inventory::submit! {
-                        ::nango_runtime::OnEventRegistration {
-                            descriptor: ::nango_runtime::OnEventDescriptor {
+                    ::nango::__private::inventory::submit! {
+                        ::nango::OnEventRegistration {
+                            descriptor: ::nango::OnEventDescriptor {
                                 integration: #int,
-                                event: ::nango_runtime::OnEvent::#event,
+                                event: ::nango::OnEvent::#event,
                                 name: #script_name,
                             },
                             function: #fn_name_str,
@@ -290,11 +311,11 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             });
             quote! {
                 fn __nango_run(
-                    env: ::nango_runtime::ScriptEnv,
-                    event: ::nango_runtime::OnEvent,
-                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
+                    env: ::nango::ScriptEnv,
+                    event: ::nango::OnEvent,
+                ) -> ::nango::BoxFuture<::nango::Result<()>> {
                     ::std::boxed::Box::pin(async move {
-                        let mut ctx = ::nango_runtime::NangoEvent::new(env, event);
+                        let mut ctx = ::nango::NangoEvent::new(env, event);
                         #call.await?;
                         ::std::result::Result::Ok(())
                     })
@@ -303,34 +324,37 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             }
         }
         ScriptKind::Webhook => {
-            let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx, ::nango_runtime::__private::serde_json::from_value(payload)?) };
-            let payload = quote!(payload: ::nango_runtime::__private::serde_json::Value,);
+            let call =
+                quote_spanned! {ctx_span=> #fn_name(&mut ctx, ::nango::__private::serde_json::from_value(payload)?) };
+            let payload = quote!(payload: ::nango::__private::serde_json::Value,);
             sync_runner(&models, &marker_ident, &fn_name_str, quote!(WebhookRegistration), payload, call)
         }
         ScriptKind::Action => {
             let input_span = arg_types[1].span();
             let output_span = sig.output.span();
             let call = quote_spanned! {ctx_span=> #fn_name(&mut ctx, input) };
-            let input_ty = quote_spanned! {input_span=> <#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::Input };
-            let output_ty = quote_spanned! {output_span=> <#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::Output };
+            let input_ty =
+                quote_spanned! {input_span=> <#models::actions::#marker_ident as ::nango::ActionDefinition>::Input };
+            let output_ty =
+                quote_spanned! {output_span=> <#models::actions::#marker_ident as ::nango::ActionDefinition>::Output };
             // Spanned at the user's return type, so a wrong output model is reported there.
             let output_binding = quote_spanned! {output_span=> let output: #output_ty = #call.await?; };
             quote! {
                 fn __nango_run(
-                    env: ::nango_runtime::ScriptEnv,
-                    input: ::nango_runtime::__private::serde_json::Value,
-                ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<::nango_runtime::__private::serde_json::Value>> {
+                    env: ::nango::ScriptEnv,
+                    input: ::nango::__private::serde_json::Value,
+                ) -> ::nango::BoxFuture<::nango::Result<::nango::__private::serde_json::Value>> {
                     ::std::boxed::Box::pin(async move {
                         // An input that does not decode is the caller's to fix (a 400 naming the field).
-                        let input: #input_ty = ::nango_runtime::ActionError::decode_input(#script_name, input)?;
-                        let mut ctx = ::nango_runtime::NangoAction::<#models::actions::#marker_ident>::new(env);
+                        let input: #input_ty = ::nango::ActionError::decode_input(#script_name, input)?;
+                        let mut ctx = ::nango::NangoAction::<#models::actions::#marker_ident>::new(env);
                         #output_binding
-                        ::std::result::Result::Ok(::nango_runtime::__private::serde_json::to_value(&output)?)
+                        ::std::result::Result::Ok(::nango::__private::serde_json::to_value(&output)?)
                     })
                 }
-                ::nango_runtime::__private::inventory::submit! {
-                    ::nango_runtime::ActionRegistration {
-                        descriptor: &<#models::actions::#marker_ident as ::nango_runtime::ActionDefinition>::DESCRIPTOR,
+                ::nango::__private::inventory::submit! {
+                    ::nango::ActionRegistration {
+                        descriptor: &<#models::actions::#marker_ident as ::nango::ActionDefinition>::DESCRIPTOR,
                         function: #fn_name_str,
                         file: ::std::file!(),
                         line: ::std::line!(),
@@ -340,6 +364,18 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             }
         }
     };
+    // The marker names the function for `models::PROJECT`, which keeps it linked (see
+    // nango-runtime's `project` module). A second function for the script is a second impl: a
+    // compile error naming both.
+    let (marker_path, link_kind) = match kind {
+        ScriptKind::Sync => (quote!(#models::syncs::#marker_ident), quote!(Sync)),
+        ScriptKind::Webhook => (quote!(#models::syncs::#marker_ident), quote!(Webhook)),
+        ScriptKind::Action => (quote!(#models::actions::#marker_ident), quote!(Action)),
+        ScriptKind::OnEvent => {
+            let event_marker = ident(event_marker.as_deref().unwrap_or(&script_name));
+            (quote!(#models::on_events::#event_marker), quote!(OnEvent))
+        }
+    };
     let _ = integration;
     Ok(quote! {
         #function
@@ -347,6 +383,11 @@ fn try_expand(kind: ScriptKind, attr: TokenStream, item: TokenStream, manifest_d
             // Re-expand when nango.yaml changes.
             const _: &str = ::std::include_str!(#tracked);
             #registration
+            impl ::nango::__private::ScriptFunction<::nango::__private::kind::#link_kind> for #marker_path {
+                fn address() -> usize {
+                    __nango_run as usize
+                }
+            }
         };
     })
 }
@@ -363,19 +404,19 @@ fn sync_runner(
 ) -> TokenStream {
     // Sync registrations also carry their output models' schemas (for `/openapi.json`).
     let extra_fields = if registration.to_string() == "SyncRegistration" {
-        quote!(schemas: <#models::syncs::#marker as ::nango_runtime::SyncDefinition>::output_schemas,)
+        quote!(schemas: <#models::syncs::#marker as ::nango::SyncDefinition>::output_schemas,)
     } else {
         quote!()
     };
     quote! {
         fn __nango_run(
-            env: ::nango_runtime::SyncEnv,
+            env: ::nango::SyncEnv,
             #extra_params
-        ) -> ::nango_runtime::BoxFuture<::nango_runtime::Result<()>> {
+        ) -> ::nango::BoxFuture<::nango::Result<()>> {
             ::std::boxed::Box::pin(async move {
-                let mut ctx = ::nango_runtime::NangoSync::<#models::syncs::#marker>::from_env(env);
+                let mut ctx = ::nango::NangoSync::<#models::syncs::#marker>::from_env(env);
                 // Whatever the function returns, records it handed over are written.
-                let result: ::nango_runtime::Result<()> = async {
+                let result: ::nango::Result<()> = async {
                     #call.await?;
                     ::std::result::Result::Ok(())
                 }
@@ -383,9 +424,9 @@ fn sync_runner(
                 ctx.finish(result).await
             })
         }
-        ::nango_runtime::__private::inventory::submit! {
-            ::nango_runtime::#registration {
-                descriptor: &<#models::syncs::#marker as ::nango_runtime::SyncDefinition>::DESCRIPTOR,
+        ::nango::__private::inventory::submit! {
+            ::nango::#registration {
+                descriptor: &<#models::syncs::#marker as ::nango::SyncDefinition>::DESCRIPTOR,
                 function: #function,
                 file: ::std::file!(),
                 line: ::std::line!(),

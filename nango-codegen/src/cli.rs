@@ -43,7 +43,7 @@ struct InitArgs {
     /// build offline. Default: the checkout this `nango` was built from, when it still exists.
     #[arg(long, value_name = "NANGO_RS_DIR", conflicts_with = "crates_io")]
     path_deps: Option<PathBuf>,
-    /// Depend on nango-runtime from crates.io even when this `nango` was built from a checkout.
+    /// Depend on the nango crate from crates.io even when this `nango` was built from a checkout.
     #[arg(long)]
     crates_io: bool,
 }
@@ -51,7 +51,7 @@ struct InitArgs {
 /// The nango-rs checkout this binary was built from, if it is still there.
 fn own_checkout() -> Option<PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    (dir.join("nango-runtime/Cargo.toml").exists() && dir.join("Cargo.toml").exists()).then(|| dir.to_path_buf())
+    (dir.join("nango/Cargo.toml").exists() && dir.join("Cargo.toml").exists()).then(|| dir.to_path_buf())
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,6 +72,10 @@ struct GenerateArgs {
     /// Do not add an `Other(String)` variant to enums of string literals.
     #[arg(long)]
     no_catch_all: bool,
+    /// Remove the scaffolds of scripts that left nango.yaml (those still as scaffolded; edited
+    /// ones are named and kept), with their `pub mod` lines.
+    #[arg(long, conflicts_with = "out")]
+    prune: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -140,23 +144,18 @@ fn init(args: InitArgs) -> i32 {
     }
     let path_deps = if args.crates_io { None } else { args.path_deps.clone().or_else(own_checkout) };
     let dependency = match &path_deps {
-        Some(dir) => {
-            let mut lines = Vec::new();
-            for krate in ["nango-runtime", "nango-macros"] {
-                match std::fs::canonicalize(dir.join(krate)) {
-                    Ok(p) => lines.push(format!("{krate} = {{ path = {:?} }}", p.display().to_string())),
-                    Err(e) => {
-                        eprintln!("error: {} has no {krate} crate: {e}", dir.display());
-                        return EXIT_USAGE;
-                    }
-                }
+        Some(dir) => match std::fs::canonicalize(dir.join("nango")) {
+            Ok(p) if p.join("Cargo.toml").exists() => format!("nango = {{ path = {:?} }}", p.display().to_string()),
+            Ok(p) => {
+                eprintln!("error: {} has no nango crate (no Cargo.toml in {})", dir.display(), p.display());
+                return EXIT_USAGE;
             }
-            lines.join("\n")
-        }
-        None => {
-            let version = env!("CARGO_PKG_VERSION");
-            format!("nango-runtime = \"{version}\"\nnango-macros = \"{version}\"")
-        }
+            Err(e) => {
+                eprintln!("error: {} has no nango crate: {e}", dir.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => format!("nango = \"{}\"", env!("CARGO_PKG_VERSION")),
     };
     let name = std::fs::canonicalize(&args.path)
         .unwrap_or_else(|_| args.path.clone())
@@ -171,7 +170,7 @@ fn init(args: InitArgs) -> i32 {
     if let Err(code) = write_files(&args.path, &files) {
         return code;
     }
-    let code = generate_project(&args.path, &crate::Settings::default());
+    let code = generate_project(&args.path, &crate::Settings::default(), false);
     if code == EXIT_OK {
         println!("\nnango-rs project ready in {}: `cd {} && cargo run`", args.path.display(), args.path.display());
     }
@@ -240,9 +239,14 @@ fn display_path(root: &std::path::Path, path: &std::path::Path) -> String {
 }
 
 /// `nango generate` in a project folder: models file plus scaffolds for scripts without a file.
-fn generate_project(path: &std::path::Path, settings: &crate::Settings) -> i32 {
+fn generate_project(path: &std::path::Path, settings: &crate::Settings, prune: bool) -> i32 {
     let yaml = crate::resolve_path(path);
     let root = yaml.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    // The checked-in models file checks at build time that nango.yaml is still the one it was
+    // generated from: the path from `src/<models file>` back to it.
+    let depth = std::path::Path::new(&settings.models_file).components().count();
+    let yaml_name = yaml.file_name().map_or_else(|| "nango.yaml".into(), |n| n.to_string_lossy().into_owned());
+    let settings = &settings.clone().with_source_check(format!("{}{yaml_name}", "../".repeat(depth)));
     let (out, generated) = match load_and_generate(&yaml, settings) {
         Ok(pair) => pair,
         Err(code) => return code,
@@ -260,7 +264,56 @@ fn generate_project(path: &std::path::Path, settings: &crate::Settings) -> i32 {
             outcomes.iter().any(|(p, o)| *p == dir.join("mod.rs") && *o == crate::project::Outcome::Unchanged);
         if is_script && mod_rs_existed {
             let module = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            println!("  add `pub mod {module};` to {}", display_path(&root, &dir.join("mod.rs")));
+            let mod_rs = dir.join("mod.rs");
+            match crate::project::add_module(&root.join(&mod_rs), &module) {
+                Ok(true) => println!("added `pub mod {module};` to {}", display_path(&root, &mod_rs)),
+                Ok(false) => println!("  add `pub mod {module};` to {}", display_path(&root, &mod_rs)),
+                Err(e) => {
+                    eprintln!("error: cannot update {}: {e}", display_path(&root, &mod_rs));
+                    return EXIT_USAGE;
+                }
+            }
+        }
+    }
+    report_orphans(&root, &out.config, prune)
+}
+
+/// Names the script files whose script left nango.yaml (the build fails at their attribute),
+/// and with `prune` removes those still as scaffolded.
+fn report_orphans(root: &std::path::Path, config: &crate::NangoConfig, prune: bool) -> i32 {
+    let orphans = match crate::project::orphans(root, config) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: cannot read the script folders under {}: {e}", root.join("src").display());
+            return EXIT_USAGE;
+        }
+    };
+    for orphan in &orphans {
+        let shown = display_path(root, &orphan.path);
+        let module = orphan.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mod_rs = orphan.path.parent().map(|d| display_path(root, &d.join("mod.rs"))).unwrap_or_default();
+        if prune && orphan.unfilled {
+            if let Err(e) = crate::project::remove_orphan(root, orphan) {
+                eprintln!("error: cannot remove {shown}: {e}");
+                return EXIT_USAGE;
+            }
+            println!(
+                "removed {shown} (its {} `{}` left nango.yaml) and `pub mod {module};` from {mod_rs}",
+                orphan.kind, orphan.script
+            );
+        } else if prune {
+            eprintln!(
+                "warning: kept {shown}: its {} `{}` left nango.yaml, but you wrote code in it; delete it and `pub mod {module};` in {mod_rs} yourself",
+                orphan.kind, orphan.script
+            );
+        } else {
+            eprintln!(
+                "warning: {shown} implements {} `{}`, which nango.yaml no longer declares: the build fails there until it goes. \
+                 `nango generate --prune` removes it{}, or delete it and `pub mod {module};` in {mod_rs}",
+                orphan.kind,
+                orphan.script,
+                if orphan.unfilled { "" } else { " (not this one: you wrote code in it)" }
+            );
         }
     }
     EXIT_OK
@@ -275,7 +328,7 @@ fn generate(args: GenerateArgs) -> i32 {
             DateArg::String => crate::DateType::String,
         });
     let Some(out_dir) = args.out else {
-        return generate_project(&args.path, &settings);
+        return generate_project(&args.path, &settings, args.prune);
     };
     let generated = match load_and_generate(&args.path, &settings) {
         Ok((_, generated)) => generated,

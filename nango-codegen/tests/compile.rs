@@ -200,9 +200,9 @@ fn module(name: &str, out: &nango_codegen::ParseOutput, generated: &nango_codege
 }
 
 /// The checks every module calls.
-const PRELUDE: &str = r##"use ::nango_runtime::__private::serde_json::{self, Map, Value};
+const PRELUDE: &str = r##"use ::nango::__private::serde_json::{self, Map, Value};
 
-fn round_trip<T: ::nango_runtime::__private::serde::Serialize + ::nango_runtime::__private::serde::de::DeserializeOwned>(
+fn round_trip<T: ::nango::__private::serde::Serialize + ::nango::__private::serde::de::DeserializeOwned>(
     samples: &Value,
     key: &str,
 ) {
@@ -218,7 +218,7 @@ struct Probe<T>(::std::marker::PhantomData<T>);
 trait ModelSchema {
     fn schema(&self) -> Option<(&'static str, Value)>;
 }
-impl<T: ::nango_runtime::Model> ModelSchema for Probe<T> {
+impl<T: ::nango::Model> ModelSchema for Probe<T> {
     fn schema(&self) -> Option<(&'static str, Value)> {
         Some((T::NAME, T::json_schema()))
     }
@@ -280,7 +280,7 @@ fn one_schema(
         }
     }
     let components: Map<String, Value> =
-        ::nango_runtime::__private::openapi_components(served.iter().map(|(d, s)| (*d, s.clone())));
+        ::nango::__private::openapi_components(served.iter().map(|(d, s)| (*d, s.clone())));
     for (def, _) in &served {
         assert!(components.contains_key(*def), "{module}: no component for {def}");
     }
@@ -324,7 +324,8 @@ fn program(name: &str, modules: &[Module]) {
 }
 
 /// Builds the programs (one cargo call: they compile side by side) in a crate of their own that
-/// depends on the runtime only as generated code does (no `runtime` feature), then runs each.
+/// depends on the runtime only as generated code does (no `runtime` feature; nango-runtime renamed
+/// to `nango`, the way documented for crates that do not use the facade), then runs each.
 /// The crate builds in the workspace's target folder, where the dependencies it shares with the
 /// workspace (same versions, features and profile) are already built. (A nested cargo may use it
 /// while `cargo test` runs: cargo releases its lock before running tests.)
@@ -333,7 +334,7 @@ fn build_and_run(programs: &[&str]) {
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nango-runtime");
     let mut manifest = format!(
         "[package]\nname = \"nango-compile-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-         [workspace]\n\n[dependencies]\nnango-runtime = {{ path = {:?}, default-features = false }}\n",
+         [workspace]\n\n[dependencies]\nnango = {{ package = \"nango-runtime\", path = {:?}, default-features = false }}\n",
         runtime.display()
     );
     for p in programs {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The project's files, but for the build's lock file and the store the CLI commands wrote.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     let mut files = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -15,7 +16,10 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
                 if path.file_name().is_some_and(|n| n != "target") {
                     stack.push(path);
                 }
-            } else if path.file_name().is_some_and(|n| n != "Cargo.lock") {
+            } else if path
+                .file_name()
+                .is_some_and(|n| n != "Cargo.lock" && !n.to_string_lossy().starts_with("nango.db"))
+            {
                 files.insert(path.strip_prefix(root).unwrap().to_path_buf(), std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -62,6 +66,22 @@ fn nango(dir: &Path, args: &[&str]) -> String {
     text
 }
 
+/// The demo's sync, written: it logs and saves one ticket.
+const WRITTEN_SYNC: &str = r#"
+use crate::models::{self, syncs::GithubTickets};
+use nango::NangoSync;
+
+#[nango::nango_sync("github-tickets", integration = "github")]
+pub async fn github_tickets(nango: &mut NangoSync<GithubTickets>) -> nango::Result<()> {
+    nango.log("saving the first ticket");
+    let ticket: models::Ticket = nango::serde_json::from_value(nango::serde_json::json!({
+        "id": "T-1", "author": "octocat", "author_id": "1", "title": "First", "state": "open",
+        "labels": [], "created_at": "2026-01-02T03:04:05Z"
+    }))?;
+    nango.batch_save([ticket]).await
+}
+"#;
+
 #[test]
 fn init_build_and_regenerate() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
@@ -79,21 +99,76 @@ fn init_build_and_regenerate() {
     let listed = String::from_utf8_lossy(&run.stdout);
     assert!(listed.contains("github-tickets") && listed.contains("every hour"), "{listed}");
 
-    // Regenerating changes nothing, even after the user edits a scaffold.
+    // The user writes the sync (one that logs and saves a ticket, without HTTP): its log shows
+    // in `run` and `runs --logs`, its record in `records`; `action` runs the action scaffold,
+    // which says it is not written yet.
     let scaffold = project.join("src/syncs/github_tickets.rs");
-    let edited = std::fs::read_to_string(&scaffold).unwrap().replace("is not written yet", "is mine now");
-    std::fs::write(&scaffold, &edited).unwrap();
+    std::fs::write(&scaffold, WRITTEN_SYNC).unwrap();
+    let (build_ok, stderr, _) = cargo_build(&project);
+    assert!(build_ok, "{stderr}");
+    let demo = |args: &[&str]| {
+        let out = Command::new(target.join("debug/demo"))
+            .args(args)
+            .current_dir(&project)
+            .env_remove("NANGO_ENCRYPTION_KEY")
+            .env_remove("NANGO_DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let add =
+        ["connections", "add", "c1", "--integration", "github", "--token", "t", "--insecure-store-secrets-in-clear"];
+    let (ok, _, err) = demo(&add);
+    assert!(ok, "{err}");
+    let (ok, out, err) = demo(&["run", "github-tickets", "--connection", "c1"]);
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("saving the first ticket"), "the script's log is shown by default: {err}");
+    let (ok, out, err) = demo(&["runs", "--logs"]);
+    assert!(ok && out.contains("INFO  saving the first ticket"), "{out}{err}");
+    let (ok, out, err) = demo(&["records", "Ticket", "--connection", "c1"]);
+    assert!(ok && out.contains("T-1"), "{out}{err}");
+    let (ok, out, err) =
+        demo(&["action", "create-ticket", "--connection", "c1", "--input", r#"{"repository": "o/r", "title": "t"}"#]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("error (action_script_failure): action `create-ticket` failed"), "{err}");
+    assert!(err.contains("is not written yet: fill in src/actions/create_ticket.rs"), "{err}");
+    let (ok, _, err) = demo(&["action", "create-ticket", "--connection", "c1", "--input", r#"{"title": 5}"#]);
+    assert!(!ok && err.contains("error (invalid_action_input)"), "{err}");
+
+    // Regenerating changes nothing, even after the user edits their files.
+    let edited = std::fs::read_to_string(&scaffold).unwrap();
     let before = snapshot(&project);
     nango(&project, &["generate"]);
     assert_eq!(snapshot(&project), before, "nango generate changed files");
 
-    // A new sync gets a scaffold and a hint; existing user files stay as they are.
+    // Scripts renamed in nango.yaml: until `nango generate` runs, the checked-in models file
+    // fails the build, saying so.
     let yaml = std::fs::read_to_string(project.join("nango.yaml")).unwrap();
-    std::fs::write(project.join("nango.yaml"), yaml.replace("github-tickets:", "github-issues:")).unwrap();
+    let renamed = yaml.replace("github-tickets:", "github-issues:").replace("create-ticket:", "open-ticket:");
+    std::fs::write(project.join("nango.yaml"), renamed).unwrap();
+    let (build_ok, stderr, _) = cargo_build(&project);
+    assert!(!build_ok);
+    assert!(
+        stderr.contains("nango.yaml changed after this models file was generated from it: run `nango generate`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("src/models.rs"), "{stderr}");
+
+    // New scripts get a scaffold and a hint; existing user files stay as they are; the scaffolds
+    // of the scripts that left are named.
     let output = nango(&project, &["g"]);
     assert!(output.contains("created src/syncs/github_issues.rs"), "{output}");
-    assert!(output.contains("add `pub mod github_issues;`"), "{output}");
+    assert!(output.contains("added `pub mod github_issues;` to src/syncs/mod.rs"), "{output}");
     assert!(output.contains("updated src/models.rs"), "{output}");
+    assert!(
+        output.contains(
+            "src/syncs/github_tickets.rs implements sync `github-tickets`, which nango.yaml no longer declares"
+        ),
+        "{output}"
+    );
+    assert!(output.contains("src/actions/create_ticket.rs implements action `create-ticket`"), "{output}");
     assert_eq!(std::fs::read_to_string(&scaffold).unwrap(), edited);
 
     // The old function still claims the old name: the build fails at its attribute, suggesting
@@ -103,6 +178,16 @@ fn init_build_and_regenerate() {
     assert!(stderr.contains("nango.yaml has no sync named `github-tickets`"), "{stderr}");
     assert!(stderr.contains("did you mean `github-issues`?"), "{stderr}");
     assert!(stderr.contains("src/syncs/github_tickets.rs"), "{stderr}");
+
+    // `--prune` removes the scaffold still as written, with its `pub mod` line, and keeps the one
+    // with the user's code, naming it.
+    let output = nango(&project, &["g", "--prune"]);
+    assert!(output.contains("removed src/actions/create_ticket.rs"), "{output}");
+    assert!(output.contains("warning: kept src/syncs/github_tickets.rs"), "{output}");
+    assert!(!project.join("src/actions/create_ticket.rs").exists());
+    let actions_mod = std::fs::read_to_string(project.join("src/actions/mod.rs")).unwrap();
+    assert!(!actions_mod.contains("create_ticket"), "{actions_mod}");
+    assert_eq!(std::fs::read_to_string(&scaffold).unwrap(), edited);
 
     // A second init into the same folder refuses to touch it.
     let again = Command::new(env!("CARGO_BIN_EXE_nango")).args(["init", "demo"]).current_dir(&base).output().unwrap();
@@ -130,7 +215,7 @@ fn scaffolds_of_every_script_kind_compile_and_register() {
     assert!(
         std::fs::read_to_string(project.join("src/syncs/messages.rs"))
             .unwrap()
-            .contains("#[nango_macros::nango_webhook(\"messages\"")
+            .contains("#[nango::nango_webhook(\"messages\"")
     );
 
     let (build_ok, stderr, target) = cargo_build(&project);

@@ -1,4 +1,4 @@
-//! Proc macros of nango-rs.
+//! Proc macros of nango-rs, re-exported by the `nango` crate (`#[nango::nango_sync]`, ...).
 //!
 //! This crate is a thin shim: all logic lives in `nango-codegen`, a normal library that tests
 //! call directly (the sqlx-macros-core pattern).
@@ -10,7 +10,7 @@ fn manifest_dir() -> std::path::PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_default()
 }
 
-/// Marks `async fn name(nango: &mut NangoSync<syncs::Name>) -> nango_runtime::Result<()>` as the
+/// Marks `async fn name(nango: &mut NangoSync<syncs::Name>) -> nango::Result<()>` as the
 /// implementation of a sync of nango.yaml, checked at compile time, and registers it.
 ///
 /// The sync is the function's name in kebab-case, or given: `#[nango_sync("github-issues")]`.
@@ -23,7 +23,7 @@ pub fn nango_sync(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_script(ScriptKind::Sync, attr.into(), item.into(), &manifest_dir()).into()
 }
 
-/// Marks `async fn name(nango: &mut NangoAction<actions::Name>, input: In) -> nango_runtime::Result<Out>`
+/// Marks `async fn name(nango: &mut NangoAction<actions::Name>, input: In) -> nango::Result<Out>`
 /// as the implementation of an action of nango.yaml; `In` and `Out` must be the models nango.yaml
 /// names. Arguments as for [`macro@nango_sync`].
 #[proc_macro_attribute]
@@ -31,7 +31,7 @@ pub fn nango_action(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_script(ScriptKind::Action, attr.into(), item.into(), &manifest_dir()).into()
 }
 
-/// Marks `async fn name(nango: &mut nango_runtime::NangoEvent) -> nango_runtime::Result<()>` as
+/// Marks `async fn name(nango: &mut nango::NangoEvent) -> nango::Result<()>` as
 /// an `on-events` script of nango.yaml (`post-connection-creation`, `pre-connection-deletion`,
 /// `validate-connection`, or the deprecated `post-connection-scripts`). Arguments as for
 /// [`macro@nango_sync`].
@@ -40,7 +40,7 @@ pub fn nango_on_event(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_script(ScriptKind::OnEvent, attr.into(), item.into(), &manifest_dir()).into()
 }
 
-/// Marks `async fn name(nango: &mut NangoSync<syncs::Name>, payload: P) -> nango_runtime::Result<()>`
+/// Marks `async fn name(nango: &mut NangoSync<syncs::Name>, payload: P) -> nango::Result<()>`
 /// as the webhook handler of a sync that has `webhook-subscriptions` (`P` is any type that
 /// deserializes from the payload JSON, e.g. `serde_json::Value`). Name the sync explicitly:
 /// `#[nango_webhook("github-issues")]`.
@@ -62,7 +62,7 @@ pub fn nango_webhook(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     nango_macros::nango_models!("../fixtures/valid/github/nango.yaml");
 /// }
 /// assert_eq!(models::SYNCS[0].name, "github-tickets");
-/// assert_eq!(<models::Ticket as nango_runtime::Model>::NAME, "Ticket");
+/// assert_eq!(<models::Ticket as nango::Model>::NAME, "Ticket");
 /// ```
 #[proc_macro]
 pub fn nango_models(input: TokenStream) -> TokenStream {

@@ -19,6 +19,8 @@ fn macros_compile_or_fail_as_expected() {
         "missing_yaml",
         "invalid_yaml",
         "webhook_without_subscriptions",
+        "duplicate_sync",
+        "stale_models",
     ] {
         t.compile_fail(format!("tests/attrs/{case}.rs"));
     }

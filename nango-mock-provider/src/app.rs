@@ -505,6 +505,17 @@ async fn user() -> Response {
     faults::json(StatusCode::OK, &json!({"login": "octocat", "id": 1}))
 }
 
+/// `GET /user/repos`: the one repository whose issues the mock serves, as GitHub lists the
+/// user's repositories (Nango's GitHub templates start there).
+async fn user_repos() -> Response {
+    let owner = json!({"login": "octocat", "id": 1});
+    faults::json(
+        StatusCode::OK,
+        &json!([{"id": 1296269, "name": "hello-world", "full_name": "octocat/hello-world", "owner": owner,
+                 "private": false, "html_url": "https://github.com/octocat/hello-world"}]),
+    )
+}
+
 /// `POST /login/oauth/access_token`, form or JSON body: the code, refresh-token and client
 /// credentials grants.
 async fn access_token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -846,6 +857,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/offset/repos/{owner}/{repo}/issues", get(offset_issues))
         .route("/bodylink/repos/{owner}/{repo}/issues", get(bodylink_issues))
         .route("/user", get(user))
+        .route("/user/repos", get(user_repos))
         .route("/echo", axum::routing::any(echo))
         .route("/echo/{*rest}", axum::routing::any(echo))
         .route("/redirect", get(redirect))

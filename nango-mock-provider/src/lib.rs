@@ -52,7 +52,8 @@
 //! * `POST /repos/{owner}/{repo}/issues` with `{"title": "..."}` — GitHub's "create an issue":
 //!   `201` with the new open issue (numbered after the last one; other fields are not kept), or
 //!   `422` without a title.
-//! * `GET /user` — `{"login": "octocat", "id": 1}`.
+//! * `GET /user` — `{"login": "octocat", "id": 1}`; `GET /user/repos` — the one repository,
+//!   `octocat/hello-world`, as GitHub lists a user's repositories.
 //! * `/echo` and `/echo/{path}`, any method — the request as received:
 //!   `{"method", "path", "query", "headers": {name: value}, "body"}` (to check what a client or a
 //!   proxy sends; the headers include the credentials).

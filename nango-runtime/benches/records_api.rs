@@ -4,6 +4,9 @@
 //! `cargo bench -p nango-runtime --bench records_api` (`RECORDS_BENCH_N`, `RECORDS_BENCH_SECS`
 //! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients).
 
+// The shared test syncs' generated code names the runtime `::nango` (the facade crate).
+extern crate nango_runtime as nango;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -172,7 +172,12 @@ pub struct Runtime {
     /// The (connection, sync) pairs this runtime runs now, with when each started: the lease in
     /// the store keeps other processes out, this keeps this process's own runs apart.
     running: LocalRuns,
+    /// Told when a provider refuses a connection's token refresh (after the mark is stored).
+    on_auth_refused: Option<AuthRefusedHook>,
 }
+
+/// What [`Runtime::on_auth_refused`] calls: the connection and why.
+pub type AuthRefusedHook = Arc<dyn Fn(crate::Connection, String) + Send + Sync>;
 
 /// The (connection, sync) pairs a runtime runs now, with when each started.
 type LocalRuns = Arc<Mutex<HashMap<(ConnectionKey, &'static str), DateTime<Utc>>>>;
@@ -203,6 +208,7 @@ impl Runtime {
             lease_ttl: DEFAULT_LEASE_TTL,
             environment: Vec::new(),
             running: Arc::default(),
+            on_auth_refused: None,
         }
     }
 
@@ -283,12 +289,46 @@ impl Runtime {
         let client = HttpClient::new(provider, connection.clone(), options)
             .map_err(|e| RunError::Http { connection: connection.connection_id.clone(), source: Box::new(e) })?;
         let store = self.store.clone();
+        let refused_store = self.store.clone();
+        let refused_connection = stored.clone();
+        let hook = self.on_auth_refused.clone();
         let stored = stored.clone();
-        Ok(client.on_credentials_refreshed(move |credentials| {
-            let store = store.clone();
-            let stored = stored.clone();
-            Box::pin(async move { store.set_credentials(&stored, &credentials).await.map_err(Into::into) })
-        }))
+        Ok(client
+            .on_credentials_refreshed(move |credentials| {
+                let store = store.clone();
+                let stored = stored.clone();
+                Box::pin(async move { store.set_credentials(&stored, &credentials).await.map_err(Into::into) })
+            })
+            .on_refresh_refused(move |message| {
+                let store = refused_store.clone();
+                let stored = refused_connection.clone();
+                let hook = hook.clone();
+                Box::pin(async move {
+                    // The connection needs its user again: the API and the console say so until
+                    // a reconnect session authorizes it anew.
+                    if let Err(e) = store.set_auth_error(stored.key, Some(&message)).await {
+                        tracing::error!(error = %nango_types::text::error_chain(&e), "cannot mark the connection as needing re-authorization");
+                    }
+                    if let Some(hook) = hook {
+                        hook(stored.connection.clone(), message);
+                    }
+                })
+            }))
+    }
+
+    /// Calls `hook` when a provider refuses a connection's token refresh (`serve` sends the
+    /// auth webhook from it); the connection is marked as needing re-authorization first.
+    ///
+    /// ```no_run
+    /// # async fn demo(runtime: nango_runtime::engine::Runtime) {
+    /// let runtime = runtime.on_auth_refused(std::sync::Arc::new(|connection, why| {
+    ///     eprintln!("{} needs its user to authorize again: {why}", connection.connection_id);
+    /// }));
+    /// # }
+    /// ```
+    pub fn on_auth_refused(mut self, hook: AuthRefusedHook) -> Self {
+        self.on_auth_refused = Some(hook);
+        self
     }
 
     /// The environment of an action or on-event script for a connection.

@@ -1,8 +1,9 @@
 //! Runtime of nango-rs: what a program with sync functions links.
 //!
 //! Code generated from nango.yaml (by `nango generate`, a build script or `nango_models!`)
-//! reaches this crate only through absolute paths (`::nango_runtime::...`), so a user crate needs
-//! no other dependency for its models to compile: serde, serde_json and chrono are re-exported
+//! reaches this crate only through absolute paths (`::nango::...`: the `nango` facade crate
+//! re-exports this one; a crate depending on this one directly renames it to `nango` in its
+//! Cargo.toml), so a user crate needs no other dependency for its models to compile: serde, serde_json and chrono are re-exported
 //! for the generated code under [`__private`]. A generated model's JSON Schema is data: the
 //! `schema.json` text nango-codegen built from nango.yaml, which the generated code carries.
 //!
@@ -46,6 +47,7 @@ mod descriptors;
 pub mod engine;
 #[cfg(feature = "runtime")]
 pub mod http;
+mod project;
 pub mod providers;
 pub mod registry;
 #[cfg(feature = "runtime")]
@@ -62,8 +64,9 @@ pub mod webhooks;
 pub use connection::*;
 pub use context::*;
 pub use descriptors::*;
+pub use project::Project;
 // The registrations stay at the crate root: generated code and the macros' expansions name
-// them there (`::nango_runtime::SyncRegistration`, `::nango_runtime::check_registry`).
+// them there (`::nango::SyncRegistration`, `::nango::check_registry`).
 pub use registry::*;
 
 /// A record type a sync saves: every sync output model of nango.yaml implements it (the
@@ -75,7 +78,7 @@ pub use nango_types::Model;
 /// ```text
 /// // build.rs:  nango_codegen::compile("nango.yaml")?;
 /// mod models {
-///     nango_runtime::include_models!();
+///     nango::include_models!();
 /// }
 /// ```
 ///
@@ -99,6 +102,7 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
+    pub use crate::project::{Found, Missing, Probe, ScriptFunction, kind};
     pub use crate::schema::{model_schema, openapi_components};
 
     /// The `id` of a record as a string: strings as they are, other values as JSON text.
@@ -113,6 +117,19 @@ pub mod __private {
     /// serde helper for a field that is optional *and* nullable (`name?: T | null`):
     /// absent is `None`, `null` is `Some(None)`, a value is `Some(Some(v))`. Serializing needs no
     /// helper: `Some(None)` is written as `null` and `None` is skipped.
+    /// Fails the build when the nango.yaml a checked-in models file was generated from has
+    /// changed since (`nango generate` writes `const _: () = check_models_source(include_bytes!(
+    /// "../nango.yaml"), HASH);` at the top of src/models.rs). Evaluated by the compiler; the
+    /// error points at that line.
+    #[track_caller]
+    pub const fn check_models_source(source: &[u8], generated_from: u64) {
+        if nango_types::source_hash::source_hash(source) != generated_from {
+            panic!(
+                "nango.yaml changed after this models file was generated from it: run `nango generate` to update it"
+            );
+        }
+    }
+
     pub mod double_option {
         use serde::{Deserialize, Deserializer};
 

@@ -3,6 +3,10 @@
 //! forms, and every bad input of the flow. One service and one mock provider for the file
 //! (`connect/env.rs`).
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 #[path = "connect/env.rs"]
 mod env;
 
@@ -329,4 +333,84 @@ async fn api_keys_basic_and_client_credentials_are_checked_before_they_are_store
     let hook = env.wait_auth_webhook(made["connectionId"].as_str().unwrap()).await;
     assert_eq!(hook["authMode"], "API_KEY");
     assert!(!hook.to_string().contains(GOOD_API_KEY));
+}
+
+/// Connects `integration` through the code flow (approved) with a session token; the
+/// connection id.
+async fn connect_through_flow(env: &Env, integration: &str, token: &str) -> String {
+    let started = env.oauth_connect(integration, token, "").await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    let back = env.decide(&authorize, true).await;
+    let (status, page) = env.callback(&back).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let marker = "data-connection-id=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+/// `GET /proxy/user` of a connection: the status.
+async fn proxy_user(env: &Env, integration: &str, connection_id: &str) -> StatusCode {
+    env.http
+        .get(env.url("/proxy/user"))
+        .bearer_auth(KEY)
+        .header("Connection-Id", connection_id)
+        .header("Provider-Config-Key", integration)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_refused_refresh_marks_the_connection_and_a_reconnect_session_fixes_it() {
+    let env = env().await;
+    let token = env.token("revoked-user", &["revoking"]).await;
+    let connection_id = connect_through_flow(env, "revoking", &token).await;
+    assert_eq!(proxy_user(env, "revoking", &connection_id).await, StatusCode::OK);
+    let errors_of = |connections: Vec<Value>| {
+        connections.into_iter().find(|c| c["connection_id"] == connection_id.as_str()).unwrap()["errors"].clone()
+    };
+    assert_eq!(errors_of(env.connections_of("revoked-user").await), json!([]));
+
+    // The user revokes the app: the access token stops working and the refresh is refused.
+    env.revoking.revoke_refresh_tokens();
+    env.revoking.expire_token();
+    assert_ne!(proxy_user(env, "revoking", &connection_id).await, StatusCode::OK);
+    let errors = errors_of(env.connections_of("revoked-user").await);
+    assert_eq!(errors[0]["type"], "auth", "{errors}");
+    assert!(errors[0]["message"].as_str().unwrap().contains("bad_refresh_token"), "{errors}");
+    let start = std::time::Instant::now();
+    let refused = loop {
+        let hooks = env.auth_webhooks(&connection_id);
+        if let Some(hook) = hooks.into_iter().find(|h| h["operation"] == "refresh") {
+            break hook;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no refresh webhook");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(refused["success"], false);
+    assert_eq!(refused["error"]["type"], "refresh_token_refused");
+
+    // A reconnect session authorizes it again: same connection, mark cleared, requests work.
+    let session: Value = env
+        .http
+        .post(env.url("/connect/sessions/reconnect"))
+        .bearer_auth(KEY)
+        .json(&json!({"connection_id": connection_id, "integration_id": "revoking"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = connect_through_flow(env, "revoking", session["data"]["token"].as_str().unwrap()).await;
+    assert_eq!(again, connection_id);
+    assert_eq!(errors_of(env.connections_of("revoked-user").await), json!([]));
+    assert_eq!(proxy_user(env, "revoking", &connection_id).await, StatusCode::OK);
+    let start = std::time::Instant::now();
+    while !env.auth_webhooks(&connection_id).iter().any(|h| h["operation"] == "override" && h["success"] == true) {
+        assert!(start.elapsed() < Duration::from_secs(30), "no override webhook");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }

@@ -6,6 +6,10 @@
 //! API-key provider, and an expired session; the Connect UI is opened by `openConnectUI` and
 //! kept as screenshots under the target folder. One browser session for the file.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 #[path = "connect/env.rs"]
 mod env;
 // Shared with the console test, which uses more of it.

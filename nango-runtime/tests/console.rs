@@ -7,6 +7,10 @@
 //! The browser test needs Debian's `chromium` and `chromium-driver`; without them it fails and
 //! says how to install them (CI installs them in `.ci/run`).
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 mod webdriver;
 
 use nango_mock_provider::{MockProvider, MockServer};

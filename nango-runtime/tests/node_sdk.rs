@@ -7,6 +7,10 @@
 //! file changes. Node.js and npm are needed: without them the test fails and says how to get
 //! them.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 mod common;
 
 /// The action of `tests/node_sdk/nango.yaml`.

@@ -9,6 +9,10 @@
 //! version changes. Python 3 with the `venv` module is needed (`cargo xtask setup` installs it
 //! from Debian's packages); without it the test fails and says how to get it.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 mod common;
 
 use nango_mock_provider::{MockProvider, MockServer};

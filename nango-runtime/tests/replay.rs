@@ -3,6 +3,10 @@
 //! input and output, differences named by field, requests without a recording named, and the
 //! CLI's `replay` command.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 use nango_runtime::http::Pagination;
 use nango_runtime::replay::TemplateMocks;
 use nango_runtime::{NangoAction, NangoScript, NangoSync, Result};

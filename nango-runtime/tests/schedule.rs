@@ -3,6 +3,10 @@
 //! run time the scheduler computes when the run ends. The sync here holds its run open until the
 //! test lets it end, so the order of events is fixed, not left to timing.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 mod models {
     nango_macros::nango_models!("tests/schedule/nango.yaml");
 }

@@ -4,6 +4,10 @@
 //! `set_merging_strategy` leaves alone a record another writer changed during the run; an
 //! `ActionError` keeps its payload.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
 use nango_runtime::store::{ConnectionKey, PreparedRecord, RecordQuery, Store};

@@ -2,6 +2,10 @@
 //! concurrent writes, auth and isolation, bad input, webhooks with independently checked
 //! signatures and retries, actions and how their failures reach the caller.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 mod common;
 
 /// The action of `tests/actions/nango.yaml`, for `POST /action/trigger`.

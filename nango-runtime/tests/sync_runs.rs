@@ -3,6 +3,10 @@
 //! success, checkpoints surviving a killed run, OAuth refresh, and a faulted run of 10k records
 //! landing each exactly once.
 
+// Generated code and the macros' expansions name the runtime `::nango` (the facade crate);
+// these tests have the runtime itself under that name.
+extern crate nango_runtime as nango;
+
 use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockProvider, MockServer, Mutation, RetryAfter};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::{DryRunOptions, Runtime};

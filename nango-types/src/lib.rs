@@ -8,6 +8,7 @@
 //! * [`Model`]: a record type of a nango.yaml model, as syncs write it and consumers read it.
 //! * [`RecordMetadata`]: `_nango_metadata`, as the store keeps it and the records API serves it.
 //! * [`text`]: excerpts of bodies and error chains for messages, with secrets taken out.
+//! * [`source_hash`]: ties a checked-in models file to its nango.yaml (checked at compile time).
 //!
 //! The crate depends on serde, serde_json and chrono alone, so every other crate can use it without weight.
 //!
@@ -28,6 +29,7 @@ pub mod frequency;
 mod method;
 mod model;
 mod record;
+pub mod source_hash;
 mod sync_type;
 pub mod text;
 

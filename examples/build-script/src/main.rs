@@ -1,10 +1,10 @@
 //! Models generated at build time from `nango.yaml`.
 
 mod models {
-    nango_runtime::include_models!();
+    nango::include_models!();
 }
 
-use nango_runtime::{Model, SyncDefinition};
+use nango::{Model, SyncDefinition};
 
 fn main() {
     for sync in models::SYNCS {
@@ -18,7 +18,7 @@ fn main() {
 fn serde_json_ticket() -> models::Ticket {
     let json = r#"{"id": "1", "author": "octocat", "author_id": "583231", "title": "Fix it", "state": "open",
                    "labels": ["bug"], "created_at": "2024-01-02T03:04:05Z"}"#;
-    nango_runtime::__private::serde_json::from_str(json).expect("a valid ticket")
+    nango::serde_json::from_str(json).expect("a valid ticket")
 }
 
 #[cfg(test)]
@@ -33,26 +33,24 @@ mod tests {
         assert_eq!(models::SYNCS[0].interval.as_secs(), 3600);
         assert_eq!(models::ACTIONS[0].name, "create-ticket");
         // A value nango.yaml does not list still reads, through the catch-all variant.
-        let json = nango_runtime::__private::serde_json::json!("reopened");
-        let state: models::TicketState = nango_runtime::__private::serde_json::from_value(json).unwrap();
+        let json = nango::serde_json::json!("reopened");
+        let state: models::TicketState = nango::serde_json::from_value(json).unwrap();
         assert_eq!(state, models::TicketState::Other("reopened".into()));
     }
 }
 
 /// The `github-tickets` sync of nango.yaml (checked at compile time by `#[nango_sync]`).
-#[nango_macros::nango_sync]
-async fn github_tickets(
-    nango: &mut nango_runtime::NangoSync<models::syncs::GithubTickets>,
-) -> nango_runtime::Result<()> {
+#[nango::nango_sync]
+async fn github_tickets(nango: &mut nango::NangoSync<models::syncs::GithubTickets>) -> nango::Result<()> {
     nango.batch_save(vec![serde_json_ticket()]).await
 }
 
 /// The `create-ticket` action of nango.yaml.
-#[nango_macros::nango_action]
+#[nango::nango_action]
 async fn create_ticket(
-    _nango: &mut nango_runtime::NangoAction<models::actions::CreateTicket>,
+    _nango: &mut nango::NangoAction<models::actions::CreateTicket>,
     input: models::CreateTicket,
-) -> nango_runtime::Result<models::Ticket> {
+) -> nango::Result<models::Ticket> {
     let mut ticket = serde_json_ticket();
     ticket.title = input.title;
     Ok(ticket)
@@ -74,21 +72,20 @@ mod registry_tests {
 
     #[test]
     fn every_declared_script_is_registered_once() {
-        nango_runtime::check_registry(models::SYNCS, models::ACTIONS).unwrap();
-        let sync = nango_runtime::registered_syncs().next().unwrap();
+        nango::check_registry(models::SYNCS, models::ACTIONS).unwrap();
+        let sync = nango::registered_syncs().next().unwrap();
         assert_eq!((sync.descriptor.name, sync.function), ("github-tickets", "github_tickets"));
         assert_eq!(sync.descriptor.interval.as_secs(), 3600);
-        let batches = block_on(nango_runtime::run_in_memory(sync, nango_runtime::SyncInput::default())).unwrap();
+        let batches = block_on(nango::run_in_memory(sync, nango::SyncInput::default())).unwrap();
         assert_eq!(batches[0].model, "Ticket");
         assert_eq!(batches[0].records[0]["title"], "Fix it");
 
-        let action = nango_runtime::registered_actions().next().unwrap();
-        let input = nango_runtime::__private::serde_json::json!({"title": "New"});
-        let output =
-            block_on((action.run)(nango_runtime::ScriptEnv::detached("conn", Default::default()), input)).unwrap();
+        let action = nango::registered_actions().next().unwrap();
+        let input = nango::serde_json::json!({"title": "New"});
+        let output = block_on((action.run)(nango::ScriptEnv::detached("conn", Default::default()), input)).unwrap();
         assert_eq!(output["title"], "New");
-        let bad = block_on((action.run)(nango_runtime::ScriptEnv::detached("conn", Default::default()), 42.into()))
-            .unwrap_err();
+        let bad =
+            block_on((action.run)(nango::ScriptEnv::detached("conn", Default::default()), 42.into())).unwrap_err();
         assert!(bad.to_string().contains("invalid input for action `create-ticket`"), "{bad}");
     }
 }

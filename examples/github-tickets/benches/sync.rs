@@ -32,11 +32,11 @@
 
 use github_tickets::models::Ticket;
 use github_tickets::sync::GithubIssue;
+use nango::crypto::Sealer;
+use nango::engine::Runtime;
+use nango::store::Store;
+use nango::{Connection, Credentials, Secret};
 use nango_mock_provider::MockProvider;
-use nango_runtime::crypto::Sealer;
-use nango_runtime::engine::Runtime;
-use nango_runtime::store::Store;
-use nango_runtime::{Connection, Credentials, Secret};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection as _};
@@ -119,7 +119,7 @@ fn cpu_secs() -> BenchResult<f64> {
 
 /// The real example: `github_tickets::sync::github_tickets` run by the runtime into SQLite.
 async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
-    github_tickets::check().map_err(|problems| problems.join("; "))?;
+    github_tickets::models::PROJECT.check().map_err(|problems| problems.join("; "))?;
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("nango.db").display());
     let store = Store::open(&db, Sealer::InsecureClear).await?;
@@ -128,7 +128,7 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     connection.base_url = Some(url.to_owned());
     connection.metadata = serde_json::json!({"owner": "o", "repo": "r"});
     let key = store.save_connection(&connection).await?;
-    let sync = nango_runtime::registered_syncs()
+    let sync = nango::registered_syncs()
         .find(|s| s.descriptor.name == "github-tickets")
         .ok_or("the github-tickets sync is not registered")?;
     let runtime = Runtime::new(store);

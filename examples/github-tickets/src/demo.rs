@@ -1,11 +1,11 @@
 //! `github-tickets demo`: the seed's loop end to end on embedded defaults.
 
 use clap::Parser;
+use nango::crypto::Sealer;
+use nango::engine::Runtime;
+use nango::store::{ModelCounts, RecordQuery, Store};
+use nango::{Connection, Credentials, Secret};
 use nango_mock_provider::{IssueState, IssueUpdate, MockProvider};
-use nango_runtime::crypto::Sealer;
-use nango_runtime::engine::Runtime;
-use nango_runtime::store::{ModelCounts, RecordQuery, Store};
-use nango_runtime::{Connection, Credentials, Secret};
 use std::process::ExitCode;
 
 /// `println!` that ignores a closed stdout (`| head`), where `println!` would panic.
@@ -49,7 +49,7 @@ type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 /// Parses the demo's arguments and runs it.
 pub fn main(args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
     let args = DemoArgs::parse_from(std::iter::once("github-tickets demo".into()).chain(args));
-    nango_runtime::cli::init_tracing();
+    nango::cli::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -109,7 +109,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
         }
     };
     let key = store.save_connection(&connection).await?;
-    let sync = nango_runtime::registered_syncs()
+    let sync = nango::registered_syncs()
         .find(|s| s.descriptor.name == "github-tickets")
         .ok_or("the github-tickets sync is not registered")?;
     let runtime = Runtime::new(store);
@@ -170,7 +170,7 @@ async fn run(args: DemoArgs) -> DemoResult<()> {
 async fn serve(runtime: Runtime, connection: &Connection, port: u16) -> DemoResult<()> {
     let secret_key =
         std::env::var("NANGO_SECRET_KEY").ok().filter(|k| !k.is_empty()).unwrap_or_else(|| "demo-secret-key".into());
-    let options = nango_runtime::server::ServeOptions {
+    let options = nango::server::ServeOptions {
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         secret_key: secret_key.clone(),
         webhook_urls: std::env::var("NANGO_WEBHOOK_URL")
@@ -179,7 +179,7 @@ async fn serve(runtime: Runtime, connection: &Connection, port: u16) -> DemoResu
         webhook_signing_key: std::env::var("NANGO_WEBHOOK_SIGNING_KEY").ok(),
         ..Default::default()
     };
-    let server = nango_runtime::server::Server::start(runtime, options)
+    let server = nango::server::Server::start(runtime, options)
         .await
         .map_err(|e| format!("cannot listen on port {port}: {e} (pass --port)"))?;
     let url = format!("http://{}", server.addr());

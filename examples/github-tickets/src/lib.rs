@@ -6,14 +6,7 @@
 pub mod demo;
 pub mod sync;
 
-/// Models and sync descriptors generated from nango.yaml by build.rs.
+/// Models, sync descriptors and `PROJECT` generated from nango.yaml by build.rs.
 pub mod models {
-    nango_runtime::include_models!();
-}
-
-/// Checks at start-up that every sync and action of nango.yaml has its function.
-pub fn check() -> Result<(), Vec<String>> {
-    // Naming the sync function keeps its registration linked into every binary using the library.
-    let _ = sync::github_tickets;
-    nango_runtime::check_registry(models::SYNCS, models::ACTIONS)
+    nango::include_models!();
 }

@@ -4,18 +4,16 @@
 //! `--owner/--repo` it syncs real GitHub instead. Every other command is the runtime's CLI:
 //! `github-tickets connections add ...`, `dryrun`, `run`, `records`, `runs`.
 
+use github_tickets::models::PROJECT;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Err(problems) = github_tickets::check() {
-        for p in problems {
-            eprintln!("error: {p}");
-        }
-        return ExitCode::FAILURE;
-    }
     match args.get(1).and_then(|a| a.to_str()) {
-        None | Some("demo") => github_tickets::demo::main(args.into_iter().skip(2)),
-        _ => nango_runtime::cli::main_from(args),
+        None | Some("demo") => match PROJECT.start() {
+            Ok(()) => github_tickets::demo::main(args.into_iter().skip(2)),
+            Err(code) => code,
+        },
+        _ => PROJECT.main_from(args),
     }
 }

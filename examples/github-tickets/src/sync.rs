@@ -2,8 +2,8 @@
 
 use crate::models::{self, Ticket, TicketState};
 use chrono::{DateTime, Utc};
-use nango_macros::nango_sync;
-use nango_runtime::{NangoSync, Result};
+use nango::nango_sync;
+use nango::{NangoSync, Result};
 use serde::{Deserialize, Serialize};
 
 /// The part of GitHub's issue JSON the sync reads.

@@ -7,9 +7,9 @@
 mod common;
 
 use common::{TOKEN, finish, text};
+use nango::crypto::Sealer;
+use nango::store::{RunRecord, RunStatus, Store};
 use nango_mock_provider::{Faults, MockServer};
-use nango_runtime::crypto::Sealer;
-use nango_runtime::store::{RunRecord, RunStatus, Store};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Output};
@@ -287,6 +287,17 @@ async fn a_failed_run_does_not_promise_a_checkpoint_it_does_not_have() {
     assert!(said.contains("401"), "{said}");
     assert!(!said.contains("resumes from the last checkpoint"), "{said}");
     assert!(said.contains("no checkpoint"), "{said}");
+
+    // A failed dry run leads with its error, then says what it would have saved before it.
+    let dry = s.run(&["dryrun", "github-tickets", "--connection", "demo"], &[]).await;
+    assert!(!dry.status.success());
+    let said = text(&dry.stderr);
+    assert!(said.starts_with("error: the sync failed: ") && said.contains("401"), "{said}");
+    assert!(
+        text(&dry.stdout).contains("before it failed, it would have saved:\n  no records"),
+        "{}",
+        text(&dry.stdout)
+    );
 }
 
 /// Connection ids and integrations are checked before anything is stored.

@@ -7,19 +7,19 @@ mod common;
 use common::TOKEN;
 use github_tickets::models::Ticket;
 use github_tickets::sync::GithubIssue;
+use nango::crypto::Sealer;
+use nango::engine::{RunReport, Runtime};
+use nango::http::HttpOptions;
+use nango::store::{ConnectionKey, RecordQuery, RunStatus, Store};
+use nango::{Connection, Credentials, Secret, SyncRegistration};
 use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockServer, Mutation};
-use nango_runtime::crypto::Sealer;
-use nango_runtime::engine::{RunReport, Runtime};
-use nango_runtime::http::HttpOptions;
-use nango_runtime::store::{ConnectionKey, RecordQuery, RunStatus, Store};
-use nango_runtime::{Connection, Credentials, Secret, SyncRegistration};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn sync() -> &'static SyncRegistration {
-    github_tickets::check().expect("every sync has its function");
-    nango_runtime::registered_syncs().find(|s| s.descriptor.name == "github-tickets").unwrap()
+    github_tickets::models::PROJECT.check().expect("every sync has its function");
+    nango::registered_syncs().find(|s| s.descriptor.name == "github-tickets").unwrap()
 }
 
 struct Setup {
@@ -484,7 +484,7 @@ mod kill_loop {
                     let (kept, held) = (kept.clone(), held.clone());
                     async move {
                         let id = headers
-                            .get(nango_runtime::webhooks::WEBHOOK_ID_HEADER)
+                            .get(nango::webhooks::WEBHOOK_ID_HEADER)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or_default()
                             .to_owned();

@@ -6,23 +6,23 @@
 mod syncs;
 
 mod models {
-    nango_macros::nango_models!("../../../shared/reference/templates/notion/nango.yaml");
+    nango::nango_models!("../../../shared/reference/templates/notion/nango.yaml");
 }
 
 fn main() -> std::process::ExitCode {
-    nango_runtime::cli::main()
+    nango::cli::main()
 }
 
 #[cfg(test)]
 mod tests {
     #[tokio::test]
     async fn users_saves_the_recorded_users() {
-        let mocks = nango_runtime::replay::TemplateMocks::open(concat!(
+        let mocks = nango::replay::TemplateMocks::open(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/reference/templates/notion/mocks"
         ))
         .unwrap();
-        let sync = nango_runtime::registered_syncs().find(|s| s.descriptor.name == "users").unwrap();
+        let sync = nango::registered_syncs().find(|s| s.descriptor.name == "users").unwrap();
         let replay = mocks.replay_sync(sync).await.unwrap();
         replay.check().unwrap();
         assert_eq!(replay.saved["User"].len(), 3);

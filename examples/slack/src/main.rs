@@ -12,16 +12,16 @@ mod mappers;
 mod syncs;
 
 mod models {
-    nango_macros::nango_models!("../../../shared/reference/templates/slack/nango.yaml");
+    nango::nango_models!("../../../shared/reference/templates/slack/nango.yaml");
 }
 
 fn main() -> std::process::ExitCode {
-    nango_runtime::cli::main()
+    nango::cli::main()
 }
 
 #[cfg(test)]
 mod tests {
-    use nango_runtime::replay::TemplateMocks;
+    use nango::replay::TemplateMocks;
 
     fn mocks() -> TemplateMocks {
         TemplateMocks::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/templates/slack/mocks"))
@@ -30,7 +30,7 @@ mod tests {
 
     #[tokio::test]
     async fn channels_saves_the_recorded_channels() {
-        let sync = nango_runtime::registered_syncs().find(|s| s.descriptor.name == "channels").unwrap();
+        let sync = nango::registered_syncs().find(|s| s.descriptor.name == "channels").unwrap();
         let replay = mocks().replay_sync(sync).await.unwrap();
         replay.check().unwrap();
         assert_eq!(replay.saved["SlackChannel"].len(), 3);
@@ -38,7 +38,7 @@ mod tests {
 
     #[tokio::test]
     async fn send_message_returns_the_recorded_output() {
-        let action = nango_runtime::registered_actions().find(|a| a.descriptor.name == "send-message").unwrap();
+        let action = nango::registered_actions().find(|a| a.descriptor.name == "send-message").unwrap();
         mocks().replay_action(action).await.unwrap().check().unwrap();
     }
 }

@@ -9,16 +9,16 @@ mod helpers;
 mod syncs;
 
 mod models {
-    nango_macros::nango_models!("../../../shared/reference/templates/zendesk/nango.yaml");
+    nango::nango_models!("../../../shared/reference/templates/zendesk/nango.yaml");
 }
 
 fn main() -> std::process::ExitCode {
-    nango_runtime::cli::main()
+    nango::cli::main()
 }
 
 #[cfg(test)]
 mod tests {
-    use nango_runtime::replay::TemplateMocks;
+    use nango::replay::TemplateMocks;
 
     fn mocks() -> TemplateMocks {
         TemplateMocks::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/templates/zendesk/mocks"))
@@ -27,7 +27,7 @@ mod tests {
 
     #[tokio::test]
     async fn categories_saves_the_categories_of_both_recorded_pages() {
-        let sync = nango_runtime::registered_syncs().find(|s| s.descriptor.name == "categories").unwrap();
+        let sync = nango::registered_syncs().find(|s| s.descriptor.name == "categories").unwrap();
         let replay = mocks().replay_sync(sync).await.unwrap();
         replay.check().unwrap();
         // Two recorded pages: 9 categories, then an empty page that ends the cursor walk.
@@ -37,7 +37,7 @@ mod tests {
     #[tokio::test]
     async fn create_user_and_delete_user_return_the_recorded_outputs() {
         for name in ["create-user", "delete-user"] {
-            let action = nango_runtime::registered_actions().find(|a| a.descriptor.name == name).unwrap();
+            let action = nango::registered_actions().find(|a| a.descriptor.name == name).unwrap();
             mocks().replay_action(action).await.unwrap().check().unwrap();
         }
     }

@@ -1,5 +1,6 @@
-//! Typed descriptions of syncs and actions: a unit struct per script implementing
-//! `SyncDefinition` / `ActionDefinition`, and `SYNCS` / `ACTIONS` lists.
+//! Typed descriptions of scripts: a unit struct per sync and action implementing
+//! `SyncDefinition` / `ActionDefinition`, one per on-event script, the `SYNCS` / `ACTIONS` /
+//! `ON_EVENTS` lists, and `PROJECT`, which reaches each script's function through its marker.
 
 use super::names::{NameSet, ident_text, type_name};
 use super::pretty::{self, Printer};
@@ -97,6 +98,79 @@ pub(crate) fn markers(integrations: &[&Integration]) -> Vec<(Vec<String>, Vec<St
         .collect()
 }
 
+/// The marker type names of each integration's on-event scripts (in `on_events::`), one per
+/// script name (a script that runs on several events has one marker): `UpperCamelCase` of the
+/// name, qualified by the integration when two integrations share it. The generator and the
+/// `#[nango_on_event]` attribute use this one rule.
+pub(crate) fn on_event_markers(integrations: &[&Integration]) -> Vec<Vec<(String, String)>> {
+    let scripts: Vec<Vec<&str>> = integrations
+        .iter()
+        .map(|i| {
+            let mut names: Vec<&str> = Vec::new();
+            for (_, name) in on_event_scripts(i) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            names
+        })
+        .collect();
+    let clash = |name: &str| scripts.iter().filter(|names| names.contains(&name)).count() > 1;
+    let mut taken = NameSet::default();
+    integrations
+        .iter()
+        .zip(&scripts)
+        .map(|(integration, names)| {
+            names
+                .iter()
+                .map(|name| {
+                    let wanted =
+                        if clash(name) { type_name(&format!("{}_{name}", integration.name)) } else { type_name(name) };
+                    ((*name).to_owned(), taken.claim(&wanted))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A path as source text (`::nango`).
+pub(crate) fn path_text(path: &Path) -> String {
+    let segments: Vec<&str> = path.segments.iter().map(|s| &*s.ident).collect();
+    format!("{}{}", if path.leading { "::" } else { "" }, segments.join("::"))
+}
+
+/// `PROJECT` and the function that names each script's function (see nango-runtime's
+/// `project` module), laid out as prettyplease lays them out. `links` are the marker paths
+/// (`syncs::GithubTickets`) with the kind of function each can have (`Sync`).
+fn project(rt: &Path, links: &[(String, &str)]) -> String {
+    let rt = path_text(rt);
+    let mut out = String::new();
+    out.push_str("/// The project: every script of nango.yaml and the link to its function.\n");
+    out.push_str("/// `fn main() -> ExitCode { models::PROJECT.main() }` checks that each has one and runs\n");
+    out.push_str("/// the command line.\n#[allow(dead_code)]\n");
+    out.push_str(&format!("pub const PROJECT: {rt}::Project = {rt}::Project {{\n"));
+    out.push_str("    syncs: SYNCS,\n    actions: ACTIONS,\n    on_events: ON_EVENTS,\n    link: __nango_link,\n};\n");
+    out.push_str("/// The address of each script's function, naming it so that the linker keeps it.\n");
+    out.push_str("// The borrow is what picks `Found` or `Missing` (see `nango::__private::Probe`).\n");
+    out.push_str("#[allow(clippy::needless_borrow)]\n");
+    out.push_str("fn __nango_link() -> ::std::vec::Vec<usize> {\n");
+    out.push_str("    #[allow(unused_imports)]\n");
+    out.push_str(&format!("    use {rt}::__private::{{Found as _, Missing as _}};\n"));
+    if links.is_empty() {
+        out.push_str("    let found: [::std::option::Option<usize>; 0usize] = [];\n");
+    } else {
+        out.push_str(&format!("    let found: [::std::option::Option<usize>; {}usize] = [\n", links.len()));
+        for (marker, kind) in links {
+            out.push_str(&format!(
+                "        (&{rt}::__private::Probe::<{marker}, {rt}::__private::kind::{kind}>::NEW).address(),\n"
+            ));
+        }
+        out.push_str("    ];\n");
+    }
+    out.push_str("    found.into_iter().flatten().collect()\n}\n");
+    out
+}
+
 /// An integration and where its models are.
 pub(crate) struct Scope<'a> {
     pub integration: &'a Integration,
@@ -123,6 +197,10 @@ impl Scope<'_> {
 pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
     let all: Vec<&Integration> = integrations.iter().map(|s| s.integration).collect();
     let markers = markers(&all);
+    let event_markers = on_event_markers(&all);
+    let mut event_items = Vec::new();
+    // What `PROJECT.link` names: each marker's function, of each kind it can have.
+    let mut links: Vec<(String, &str)> = Vec::new();
     let mut sync_items = Vec::new();
     let mut sync_list = Vec::new();
     let mut action_items = Vec::new();
@@ -139,9 +217,20 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
     Ty::Path(rt.clone()).flat(&mut rt_text);
     let str_ref = Ty::Ref(Some("'static"), Box::new(Ty::named("str")));
     let value = Ty::Path(rt.join("__private").join("serde_json").join("Value"));
-    for (scope, (sync_markers, action_markers)) in integrations.iter().zip(&markers) {
+    for ((scope, (sync_markers, action_markers)), event_markers) in
+        integrations.iter().zip(&markers).zip(&event_markers)
+    {
         let (integration, emitter) = (scope.integration, scope.emitter);
         let int = &integration.name;
+        for (name, marker) in event_markers {
+            let marker = ident_text(marker);
+            let mut p = Printer::new(pretty::INDENT as usize);
+            syntax::doc(&mut p, &format!(" On-event script `{name}` of integration `{int}`."));
+            syntax::attr(&mut p, "derive", &derive);
+            syntax::unit_struct(&mut p, &marker);
+            event_items.push(p.finish());
+            links.push((format!("on_events::{marker}"), "OnEvent"));
+        }
         for (event, name) in on_event_scripts(integration) {
             event_list.push(Expr::Struct(
                 rt.join("OnEventDescriptor"),
@@ -246,6 +335,10 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 p.finish()
             });
             sync_items.push(text);
+            links.push((format!("syncs::{marker}"), "Sync"));
+            if !sync.webhook_subscriptions.is_empty() {
+                links.push((format!("syncs::{marker}"), "Webhook"));
+            }
             sync_list.push(Expr::QPath {
                 ty: Ty::Path(Path::parse("syncs").join(&marker)),
                 trait_: rt.join("SyncDefinition"),
@@ -309,6 +402,7 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 p.finish()
             });
             action_items.push(text);
+            links.push((format!("actions::{marker}"), "Action"));
             action_list.push(Expr::QPath {
                 ty: Ty::Path(Path::parse("actions").join(&marker)),
                 trait_: rt.join("ActionDefinition"),
@@ -319,6 +413,12 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
     let mut out = String::new();
     out.push_str(&syntax::module(" The syncs of nango.yaml, one type each.", true, "syncs", &sync_items));
     out.push_str(&syntax::module(" The actions of nango.yaml, one type each.", true, "actions", &action_items));
+    out.push_str(&syntax::module(
+        " The on-event scripts of nango.yaml, one type each.",
+        true,
+        "on_events",
+        &event_items,
+    ));
     let lists = [
         (" Every sync of nango.yaml.", "SYNCS", "SyncDescriptor", sync_list),
         (" Every action of nango.yaml.", "ACTIONS", "ActionDescriptor", action_list),
@@ -332,6 +432,7 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
         syntax::const_item(&mut p, "pub const ", name, &ty, &Expr::slice(items));
         out.push_str(&p.finish());
     }
+    out.push_str(&project(rt, &links));
     out
 }
 

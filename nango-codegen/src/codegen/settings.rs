@@ -5,7 +5,7 @@ use super::syntax::{Path, Segment, Tok};
 /// How `date` fields are typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DateType {
-    /// `chrono::DateTime<chrono::Utc>` (re-exported by nango-runtime).
+    /// `chrono::DateTime<chrono::Utc>` (re-exported by the runtime).
     #[default]
     Chrono,
     /// Plain `String` (RFC 3339 text as received).
@@ -28,12 +28,17 @@ pub struct Settings {
     /// Give enums of string literals an `Other(String)` variant for values nango.yaml does not list,
     /// so a new value from the API does not fail a sync.
     pub catch_all_variant: bool,
-    /// Path of the runtime crate in generated code (for crates that re-export it).
+    /// Path of the runtime crate in generated code: `::nango` (the facade, which re-exports the
+    /// runtime) unless a crate re-exports it elsewhere.
     pub runtime_path: String,
     /// Name of the models file: `models.rs` in `--out`, `src/<name>` in a project.
     pub models_file: String,
     /// Treat warnings as errors.
     pub strict: bool,
+    /// For a checked-in models file: the path of its nango.yaml relative to it (`../nango.yaml`
+    /// for `src/models.rs`). The file then starts with a check that fails the build, saying
+    /// "run `nango generate`", once that nango.yaml no longer is the one it was generated from.
+    pub source_check: Option<String>,
 }
 
 impl Default for Settings {
@@ -42,9 +47,10 @@ impl Default for Settings {
             date_type: DateType::Chrono,
             extra_derives: Vec::new(),
             catch_all_variant: true,
-            runtime_path: "::nango_runtime".into(),
+            runtime_path: "::nango".into(),
             models_file: "models.rs".into(),
             strict: false,
+            source_check: None,
         }
     }
 }
@@ -68,7 +74,8 @@ impl Settings {
         self
     }
 
-    /// Sets the path of the runtime crate (default `::nango_runtime`).
+    /// Sets the path of the runtime crate (default `::nango`: the facade crate, or nango-runtime
+    /// renamed to `nango` in Cargo.toml).
     pub fn with_runtime_path(mut self, path: impl Into<String>) -> Self {
         self.runtime_path = path.into();
         self
@@ -86,8 +93,15 @@ impl Settings {
         self
     }
 
+    /// Checks at build time that the models file still matches its nango.yaml, at this path
+    /// relative to the models file (see [`Settings::source_check`]).
+    pub fn with_source_check(mut self, nango_yaml: impl Into<String>) -> Self {
+        self.source_check = Some(nango_yaml.into());
+        self
+    }
+
     /// The runtime crate's path in generated code: [`runtime_path`](Self::runtime_path) when it
-    /// is a path (`::nango_runtime`, `crate::rt`), else `::nango_runtime`.
+    /// is a path (`::nango`, `crate::rt`), else `::nango`.
     pub(crate) fn runtime(&self) -> Path {
         let tokens = super::syntax::lex(&self.runtime_path).unwrap_or_default();
         let mut path = Path { leading: false, segments: Vec::new() };
@@ -100,9 +114,9 @@ impl Settings {
                     path.segments.push(Segment { ident: ident.as_str().into(), args: Vec::new() });
                     colons = 0;
                 }
-                _ => return Path::parse("::nango_runtime"),
+                _ => return Path::parse("::nango"),
             }
         }
-        if path.segments.is_empty() || colons != 0 { Path::parse("::nango_runtime") } else { path }
+        if path.segments.is_empty() || colons != 0 { Path::parse("::nango") } else { path }
     }
 }

@@ -852,6 +852,12 @@ pub(crate) fn module(doc_text: &str, allow_dead_code: bool, name: &str, items: &
     out
 }
 
+thread_local! {
+    /// Lines that did not fit, laid out: (indentation, the line's text) -> the printer's text.
+    static LAYOUTS: std::cell::RefCell<std::collections::HashMap<(usize, String), Rc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// The room for text on a line indented by `indent` (what the printer breaks at).
 fn room(indent: usize) -> usize {
     (pretty::MARGIN - indent as isize).max(pretty::MIN_SPACE) as usize
@@ -934,10 +940,28 @@ impl Lines {
             self.out.push('\n');
             return;
         }
+        // The same long line (an attribute, a field of a common type) comes back many times:
+        // its layout depends on nothing but its text and indentation, so it is made once.
+        let key = (indent, self.out[begin..].to_owned());
         self.out.truncate(begin - indent);
-        let mut p = Printer::new(indent);
-        print(&mut p);
-        self.out.push_str(&p.finish());
+        let cached = self.fits.then(|| LAYOUTS.with(|layouts| layouts.borrow().get(&key).cloned())).flatten();
+        let text = cached.unwrap_or_else(|| {
+            let mut p = Printer::new(indent);
+            print(&mut p);
+            let text: Rc<str> = p.finish().into();
+            if self.fits {
+                LAYOUTS.with(|layouts| {
+                    let mut layouts = layouts.borrow_mut();
+                    // Bounded, for processes that generate again and again (a proc macro server).
+                    if layouts.len() >= 4096 {
+                        layouts.clear();
+                    }
+                    layouts.insert(key, text.clone());
+                });
+            }
+            text
+        });
+        self.out.push_str(&text);
     }
 
     /// Text already laid out (whole lines).

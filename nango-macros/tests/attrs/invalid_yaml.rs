@@ -1,7 +1,7 @@
 mod models {}
 
-#[nango_macros::nango_sync(path = "../../../../nango-macros/tests/ui/invalid.yaml")]
-async fn issues(nango: &mut nango_runtime::NangoSync<models::syncs::Issues>) -> nango_runtime::Result<()> {
+#[nango::nango_sync(path = "../../../../nango-macros/tests/ui/invalid.yaml")]
+async fn issues(nango: &mut nango::NangoSync<models::syncs::Issues>) -> nango::Result<()> {
     let _ = nango;
     Ok(())
 }

@@ -1,7 +1,7 @@
 mod models {}
 
-#[nango_macros::nango_sync]
-async fn github_issues(nango: &mut nango_runtime::NangoSync<models::syncs::GithubIssues>) -> nango_runtime::Result<()> {
+#[nango::nango_sync]
+async fn github_issues(nango: &mut nango::NangoSync<models::syncs::GithubIssues>) -> nango::Result<()> {
     let _ = nango;
     Ok(())
 }

@@ -1,10 +1,10 @@
 mod models {
-    nango_macros::nango_models!("../../../../nango-macros/tests/attrs/scripts.yaml");
+    nango::nango_models!("../../../../nango-macros/tests/attrs/scripts.yaml");
 }
-use nango_runtime::NangoSync;
+use nango::NangoSync;
 
-#[nango_macros::nango_sync(path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
-fn github_issues(nango: &mut NangoSync<models::syncs::GithubIssues>) -> nango_runtime::Result<()> {
+#[nango::nango_sync(path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
+fn github_issues(nango: &mut NangoSync<models::syncs::GithubIssues>) -> nango::Result<()> {
     let _ = nango;
     Ok(())
 }

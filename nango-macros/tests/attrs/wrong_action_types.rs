@@ -1,10 +1,10 @@
 mod models {
-    nango_macros::nango_models!("../../../../nango-macros/tests/attrs/scripts.yaml");
+    nango::nango_models!("../../../../nango-macros/tests/attrs/scripts.yaml");
 }
-use nango_runtime::NangoAction;
+use nango::NangoAction;
 
-#[nango_macros::nango_action(path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
-async fn create_issue(_nango: &mut NangoAction<models::actions::CreateIssue>, input: models::Label) -> nango_runtime::Result<models::Label> {
+#[nango::nango_action(path = "../../../../nango-macros/tests/attrs/scripts.yaml")]
+async fn create_issue(_nango: &mut NangoAction<models::actions::CreateIssue>, input: models::Label) -> nango::Result<models::Label> {
     Ok(input)
 }
 

@@ -1,5 +1,5 @@
 mod models {
-    nango_macros::nango_models!("../../../../nango-macros/tests/ui/invalid.yaml");
+    nango::nango_models!("../../../../nango-macros/tests/ui/invalid.yaml");
 }
 
 fn main() {}

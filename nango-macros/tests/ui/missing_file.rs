@@ -1,5 +1,5 @@
 mod models {
-    nango_macros::nango_models!("no-such-folder/nango.yaml");
+    nango::nango_models!("no-such-folder/nango.yaml");
 }
 
 fn main() {}

@@ -1,5 +1,5 @@
 mod models {
-    nango_macros::nango_models!(nango_yaml);
+    nango::nango_models!(nango_yaml);
 }
 
 fn main() {}

@@ -34,6 +34,7 @@ macro_rules! out {
     }};
 }
 
+mod actions;
 mod args;
 mod connections;
 mod records;
@@ -41,6 +42,7 @@ mod replay;
 mod serve;
 mod syncs;
 
+pub use actions::ActionArgs;
 pub use args::{ConnectionRef, Format, RuntimeArgs, SyncTarget};
 pub use connections::{AddConnection, ConnectionsCommand, CredentialArgs};
 pub use records::{RecordsArgs, RunsArgs};
@@ -72,6 +74,8 @@ pub enum Command {
     Dryrun(DryrunArgs),
     /// Run a sync once, into the store.
     Run(RunArgs),
+    /// Run an action once for a connection and print its output.
+    Action(ActionArgs),
     /// Print stored records of a model.
     Records(RecordsArgs),
     /// Print the run history.
@@ -169,12 +173,19 @@ fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: warnings, and info of the runtime).
+/// Logs to stderr, filtered by `RUST_LOG` (default: [`DEFAULT_LOG_FILTER`]: warnings, and what
+/// scripts log with `nango.log(..)` from info up, so `run` and `dryrun` show it).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only for a terminal: piped or captured logs stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
+
+/// The log filter without `RUST_LOG`: warnings, and the scripts' own log lines (logged by the
+/// contexts, under `nango_runtime::context`) from info up.
+pub const DEFAULT_LOG_FILTER: &str = "warn,nango_runtime::context=info";
 
 /// What the commands return: an error for [`report`].
 type CliResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -187,6 +198,7 @@ pub async fn execute(cli: Cli) -> CliResult<ExitCode> {
         Command::Connections(command) => connections::connections(runtime, command).await,
         Command::Dryrun(args) => syncs::dryrun(runtime, args).await,
         Command::Run(args) => syncs::run(runtime, args).await,
+        Command::Action(args) => actions::action(runtime, args).await,
         Command::Records(args) => records::records(runtime, args).await,
         Command::Runs(args) => records::runs(runtime, args).await,
         Command::Serve(args) => serve::serve(runtime, args).await,

@@ -45,6 +45,9 @@ pub struct RunsArgs {
     /// How many.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
+    /// Also print each run's log: what its script logged with `nango.log(..)`.
+    #[arg(long)]
+    pub logs: bool,
     /// Output format.
     #[arg(long, default_value = "table")]
     pub format: Format,
@@ -154,8 +157,18 @@ pub(super) async fn runs(runtime: &RuntimeArgs, args: &RunsArgs) -> CliResult<Ex
         None => None,
     };
     let list = store.runs(key, args.sync.as_deref(), args.limit).await?;
+    let mut logs = Vec::with_capacity(list.len());
+    for run in &list {
+        logs.push(if args.logs { store.run_logs(run.id).await? } else { Vec::new() });
+    }
     if args.format == Format::Json {
-        out!("{}", serde_json::to_string_pretty(&list)?);
+        let mut runs = serde_json::to_value(&list)?;
+        if let (true, Some(runs)) = (args.logs, runs.as_array_mut()) {
+            for (run, lines) in runs.iter_mut().zip(&logs) {
+                run["logs"] = serde_json::to_value(lines)?;
+            }
+        }
+        out!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(ExitCode::SUCCESS);
     }
     out!(
@@ -167,7 +180,7 @@ pub(super) async fn runs(runtime: &RuntimeArgs, args: &RunsArgs) -> CliResult<Ex
         "STARTED",
         "TOOK"
     );
-    for r in list {
+    for (r, lines) in list.into_iter().zip(logs) {
         let took = r.ended_at.map(|e| format!("{:.1}s", (e - r.started_at).num_milliseconds() as f64 / 1000.0));
         let counts: Vec<String> =
             r.counts.iter().map(|(m, c)| format!("{m} +{} ~{} -{}", c.added, c.updated, c.deleted)).collect();
@@ -182,6 +195,9 @@ pub(super) async fn runs(runtime: &RuntimeArgs, args: &RunsArgs) -> CliResult<Ex
             counts.join(", "),
             r.error.map(|e| format!(" {e}")).unwrap_or_default()
         );
+        for line in lines {
+            out!("       {} {:<5} {}", line.at.format("%H:%M:%S%.3f"), line.level.to_uppercase(), line.message);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

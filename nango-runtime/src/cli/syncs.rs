@@ -127,13 +127,17 @@ pub(super) async fn dryrun(runtime: &RuntimeArgs, args: &DryrunArgs) -> CliResul
     };
     let report = runtime.dry_run(sync, &integration, &args.target.connection, options).await?;
     bar.finish_and_clear();
+    // A failure comes first: what the sync would have saved before it matters less.
+    if let Some(e) = &report.error {
+        eprintln!("error: the sync failed: {e}");
+    }
     out!(
         "dry run of `{}` for `{}` ({:.1?}); nothing was written to the store",
         args.target.sync,
         args.target.connection,
         report.duration
     );
-    out!("would be:");
+    out!("{}", if report.error.is_some() { "before it failed, it would have saved:" } else { "would be:" });
     print_counts(&report.counts);
     for (model, samples) in &report.samples {
         out!("first {} {model} record(s):", samples.len());
@@ -147,13 +151,7 @@ pub(super) async fn dryrun(runtime: &RuntimeArgs, args: &DryrunArgs) -> CliResul
     if let Some(dir) = &args.save_responses {
         out!("HTTP exchanges saved in {}", dir.display());
     }
-    match report.error {
-        Some(e) => {
-            eprintln!("error: the sync failed: {e}");
-            Ok(ExitCode::FAILURE)
-        }
-        None => Ok(ExitCode::SUCCESS),
-    }
+    Ok(if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 pub(super) async fn run(runtime: &RuntimeArgs, args: &RunArgs) -> CliResult<ExitCode> {

@@ -103,7 +103,21 @@ impl<S: SyncDefinition> NangoSync<S> {
         &self.http
     }
 
-    /// A GET request to the provider: `nango.get("/user").json::<User>().await`.
+    /// A GET request to the provider's API (relative to its base URL), sent with
+    /// `.send_json()` (the answer decoded into a type of yours) or `.send()` (the raw response):
+    ///
+    /// ```no_run
+    /// # async fn demo<S: nango_runtime::SyncDefinition>(nango: &mut nango_runtime::NangoSync<S>) -> nango_runtime::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct User {
+    ///     login: String,
+    /// }
+    ///
+    /// let user: User = nango.get("/user").query("per_page", 1).send_json().await?;
+    /// nango.log(format!("syncing as {}", user.login));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "runtime")]
     pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
         self.http.get(endpoint)

@@ -22,6 +22,10 @@ const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
 /// Called with the new credentials after an OAuth refresh.
 pub(crate) type RefreshCallback = dyn Fn(Credentials) -> BoxFuture<crate::Result<()>> + Send + Sync;
 
+/// Called with why, when the provider refused a token refresh (the refresh token was revoked or
+/// expired): the connection needs its user to authorize again.
+pub(crate) type RefusedCallback = dyn Fn(String) -> BoxFuture<()> + Send + Sync;
+
 /// The credentials of one connection's client, and what keeps them valid: OAuth 2 tokens are
 /// refreshed through the token URL when they are about to expire or after a 401, one refresh
 /// at a time, and the new credentials are handed to the on-refresh callback and their secrets
@@ -32,6 +36,7 @@ pub(crate) struct Auth {
     /// once each.
     refresh_lock: tokio::sync::Mutex<()>,
     on_refreshed: Mutex<Option<Arc<RefreshCallback>>>,
+    on_refused: Mutex<Option<Arc<RefusedCallback>>>,
     /// Where tokens are refreshed: set for OAuth connections whose provider has a `token_url`.
     token_url: Option<Url>,
     /// What the token request goes with: the client's HTTP connection pool (redirects off), its
@@ -72,6 +77,7 @@ impl Auth {
             current: Mutex::new(Current { credentials, generation: 0 }),
             refresh_lock: tokio::sync::Mutex::new(()),
             on_refreshed: Mutex::new(None),
+            on_refused: Mutex::new(None),
             token_url,
             http,
             user_agent,
@@ -96,6 +102,20 @@ impl Auth {
     /// Sets the function called with the new credentials after each refresh.
     pub(crate) fn on_refreshed(&self, callback: Arc<RefreshCallback>) {
         *self.on_refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(callback);
+    }
+
+    /// Sets what is told when the provider refuses a refresh.
+    pub(crate) fn on_refused(&self, callback: Arc<RefusedCallback>) {
+        *self.on_refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(callback);
+    }
+
+    /// Tells the refusal callback, if any, and gives the message back.
+    async fn refused(&self, message: String) -> String {
+        let callback = self.on_refused.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(callback) = callback {
+            callback(message.clone()).await;
+        }
+        message
     }
 
     /// Successful refreshes so far.
@@ -164,11 +184,27 @@ impl Auth {
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response.bytes().await.map_err(failed)?;
         if !status.is_success() {
-            return Err(format!("the token refresh ({request}) returned {status}: {}", excerpt(&body)));
+            let message = format!("the token refresh ({request}) returned {status}: {}", excerpt(&body));
+            // A 4xx is the provider's answer about this refresh token (revoked, expired); a 5xx
+            // or a 429 may pass.
+            if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(self.refused(message).await);
+            }
+            return Err(message);
         }
-        let new = parse_token_response(&body, &credentials).map_err(|e| {
-            format!("the token refresh ({request}) {e} (content-type: {})", content_type.as_deref().unwrap_or("none"))
-        })?;
+        let new = match parse_token_response(&body, &credentials) {
+            Ok(new) => new,
+            Err(e) => {
+                let message = format!(
+                    "the token refresh ({request}) {e} (content-type: {})",
+                    content_type.as_deref().unwrap_or("none")
+                );
+                if e.starts_with("was refused") {
+                    return Err(self.refused(message).await);
+                }
+                return Err(message);
+            }
+        };
         self.secrets.learn(&new);
         {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());

@@ -151,6 +151,13 @@ impl HttpClient {
         self
     }
 
+    /// Calls `callback` with why when the provider refuses a token refresh (a 4xx answer or an
+    /// OAuth error: the refresh token was revoked or expired), before the request fails.
+    pub fn on_refresh_refused(self, callback: impl Fn(String) -> BoxFuture<()> + Send + Sync + 'static) -> Self {
+        self.session.auth().on_refused(Arc::new(callback));
+        self
+    }
+
     /// A `GET` request to `endpoint` (a path appended to the base URL, or an absolute URL).
     pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
         self.request(Method::GET, endpoint)

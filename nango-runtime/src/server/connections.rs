@@ -30,11 +30,16 @@ pub(super) fn connection_summary(
     c: &Connection,
     profile: &ConnectionProfile,
     unreadable: Option<&str>,
+    needs_reauth: Option<&str>,
 ) -> Value {
     // Nango lists the active errors (logs) of the connection here; failed runs show in
-    // `/sync/status` instead, so only what keeps the connection from being used at all is.
-    let errors: Vec<Value> =
-        unreadable.map(|reason| json!({"type": "unreadable_credentials", "message": reason})).into_iter().collect();
+    // `/sync/status` instead, so only what keeps the connection from being used at all is:
+    // unreadable credentials, and a refresh the provider refused (`auth`, as Nango names it).
+    let errors: Vec<Value> = unreadable
+        .map(|reason| json!({"type": "unreadable_credentials", "message": reason}))
+        .into_iter()
+        .chain(needs_reauth.map(|reason| json!({"type": "auth", "message": reason})))
+        .collect();
     json!({
         "id": key,
         "connection_id": c.connection_id,
@@ -198,11 +203,13 @@ pub(super) async fn list(State(state): State<Arc<AppState>>, RawQuery(raw): RawQ
     let query = ListQuery::parse(raw.as_deref())?;
     let profiles = state.store().connection_profiles().await?;
     let connections = state.store().connections().await?.listed();
+    let auth_errors = state.store().auth_errors().await?;
     let matching = connections.iter().filter_map(|listed| {
         let profile = profiles.get(&listed.key()).cloned().unwrap_or_default();
-        query
-            .matches(listed.connection(), &profile)
-            .then(|| connection_summary(listed.key(), listed.connection(), &profile, listed.unreadable_reason()))
+        query.matches(listed.connection(), &profile).then(|| {
+            let needs_reauth = auth_errors.get(&listed.key()).map(String::as_str);
+            connection_summary(listed.key(), listed.connection(), &profile, listed.unreadable_reason(), needs_reauth)
+        })
     });
     let page: Vec<Value> = match query.limit {
         Some(limit) => matching.skip(query.page.saturating_mul(limit)).take(limit).collect(),

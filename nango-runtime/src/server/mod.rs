@@ -157,6 +157,12 @@ impl Server {
             let key = options.webhook_signing_key.clone().or_else(|| Some(options.secret_key.clone()));
             Arc::new(WebhookSender::new(options.webhook_urls.clone(), key).min_delay(options.webhook_retry_delay))
         });
+        let runtime = match &sender {
+            Some(sender) => {
+                runtime.on_auth_refused(connect::outcome::refresh_refused_hook(sender.clone(), metrics.clone()))
+            }
+            None => runtime,
+        };
         let runtime = Arc::new(runtime);
         if let Some(sender) = &sender {
             // Read before the scheduler starts, so these are only the webhooks of earlier

@@ -431,6 +431,10 @@ pub trait ConnectBackend: Send + Sync {
     async fn take_oauth_flow(&self, state_digest: &[u8]) -> StoreResult<Option<OAuthFlow>>;
     /// Deletes the sessions and authorizations that expired at or before `now`.
     async fn delete_expired_connect(&self, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Marks a connection as needing re-authorization (`Some`: why), or clears the mark.
+    async fn set_auth_error(&self, connection: ConnectionKey, error: Option<(&str, DateTime<Utc>)>) -> StoreResult<()>;
+    /// The connections marked as needing re-authorization, with why.
+    async fn auth_errors(&self) -> StoreResult<HashMap<ConnectionKey, String>>;
 }
 
 /// A complete backend: every concern, and a way to close it.

@@ -965,4 +965,15 @@ impl Store {
     pub async fn delete_expired_connect(&self, now: DateTime<Utc>) -> StoreResult<()> {
         self.backend.delete_expired_connect(now).await
     }
+
+    /// Marks a connection as needing re-authorization (its provider refused a token refresh),
+    /// with why; `None` clears the mark (the end user authorized again).
+    pub async fn set_auth_error(&self, connection: ConnectionKey, error: Option<&str>) -> StoreResult<()> {
+        self.backend.set_auth_error(connection, error.map(|message| (message, Utc::now()))).await
+    }
+
+    /// The connections that need re-authorization, with why.
+    pub async fn auth_errors(&self) -> StoreResult<HashMap<ConnectionKey, String>> {
+        self.backend.auth_errors().await
+    }
 }

@@ -57,6 +57,8 @@ pub struct Env {
     pub mock: MockServer,
     /// A second OAuth server, whose token endpoint the fault tests break.
     pub broken: MockServer,
+    /// A third OAuth server, whose refresh tokens the re-authorization test revokes.
+    pub revoking: MockServer,
     pub http: reqwest::Client,
     pub webhooks: Received,
     _dir: tempfile::TempDir,
@@ -135,10 +137,17 @@ pub async fn start() -> Env {
         .await
         .unwrap();
     let broken = MockProvider::builder().issues(1).oauth_app(CLIENT_ID, CLIENT_SECRET).start().await.unwrap();
+    let revoking = MockProvider::builder().issues(1).oauth_app(CLIENT_ID, CLIENT_SECRET).start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let providers_file = dir.path().join("providers.yaml");
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/connect/providers.yaml")).unwrap();
-    std::fs::write(&providers_file, text.replace("MOCK_URL", mock.url()).replace("BROKEN_URL", broken.url())).unwrap();
+    std::fs::write(
+        &providers_file,
+        text.replace("MOCK_URL", mock.url())
+            .replace("BROKEN_URL", broken.url())
+            .replace("REVOKING_URL", revoking.url()),
+    )
+    .unwrap();
     let (webhook_url, webhooks) = webhook_receiver().await;
     let mut providers = ProviderCatalog::builtin();
     providers.extend_from_file(&providers_file).unwrap();
@@ -155,8 +164,14 @@ pub async fn start() -> Env {
     };
     options.scheduler.tick = Duration::from_millis(50);
     let server = Server::start(runtime, options).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let env = Env { server, mock, broken, http, webhooks, _dir: dir };
+    // No pooled connections: each test has its own tokio runtime, and a connection kept from a test
+    // that ended would be dead for the next (`runtime dropped the dispatch task`).
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let env = Env { server, mock, broken, revoking, http, webhooks, _dir: dir };
     // The integrations: nango.yaml's `github` on the mock's OAuth app, and one per credential form.
     for (key, provider, credentials) in [
         (
@@ -169,6 +184,11 @@ pub async fn start() -> Env {
         (
             "broken",
             "broken-github",
+            Some(json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})),
+        ),
+        (
+            "revoking",
+            "revoking-github",
             Some(json!({"type": "OAUTH2", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})),
         ),
         ("keys", "mock-keys", None),

@@ -1,7 +1,7 @@
 //! `syncs/users.ts`.
 
 use crate::models::{User, syncs::Users};
-use nango_runtime::{NangoSync, Result};
+use nango::{NangoSync, Result};
 use serde::Deserialize;
 
 /// A user as Notion returns it (`types.ts`: `NotionUser`, the fields used).
@@ -18,7 +18,7 @@ struct NotionPerson {
     email: String,
 }
 
-#[nango_macros::nango_sync(path = "../../../shared/reference/templates/notion/nango.yaml", models = crate::models)]
+#[nango::nango_sync(path = "../../../shared/reference/templates/notion/nango.yaml", models = crate::models)]
 pub async fn users(nango: &mut NangoSync<Users>) -> Result<()> {
     // https://developers.notion.com/reference/get-users
     let mut pages = nango.paginate::<NotionUser>("/v1/users").retries(10);

@@ -2,11 +2,11 @@
 
 use crate::mappers::to_message::to_message;
 use crate::models::{SendMessageInput, SendMessageOutput, actions::SendMessage};
-use nango_runtime::{ActionError, NangoAction, Result};
+use nango::{ActionError, NangoAction, Result};
 
 /// Sends a message to a Slack channel: checks the input, posts it with `chat.postMessage` and
 /// returns Slack's answer as the action's output.
-#[nango_macros::nango_action(path = "../../../shared/reference/templates/slack/nango.yaml", models = crate::models)]
+#[nango::nango_action(path = "../../../shared/reference/templates/slack/nango.yaml", models = crate::models)]
 pub async fn send_message(nango: &mut NangoAction<SendMessage>, input: SendMessageInput) -> Result<SendMessageOutput> {
     // (The input is decoded into SendMessageInput before the function runs: a missing input
     // is refused with `invalid_action_input` there.)

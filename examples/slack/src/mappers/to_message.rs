@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// Slack's answer to `chat.postMessage` as the action's output: on success the channel,
 /// timestamp, text and warning, else the error; the whole answer as `raw_json` in both cases.
-pub fn to_message(response: Value) -> nango_runtime::Result<SendMessageOutput> {
+pub fn to_message(response: Value) -> nango::Result<SendMessageOutput> {
     let text = |key: &str| response[key].as_str().map(str::to_owned);
     let raw_json = serde_json::to_string(&response)?;
     if response["ok"] == true {

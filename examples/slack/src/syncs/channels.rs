@@ -1,7 +1,7 @@
 //! `syncs/channels.ts`.
 
 use crate::models::{SlackChannel, syncs::Channels};
-use nango_runtime::{NangoScript, NangoSync, Result};
+use nango::{NangoScript, NangoSync, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ struct Conversation {
     num_members: f64,
 }
 
-#[nango_macros::nango_sync(path = "../../../shared/reference/templates/slack/nango.yaml", models = crate::models)]
+#[nango::nango_sync(path = "../../../shared/reference/templates/slack/nango.yaml", models = crate::models)]
 pub async fn channels(nango: &mut NangoSync<Channels>) -> Result<()> {
     let responses = get_all_pages(nango, "conversations.list").await?;
 

@@ -2,7 +2,7 @@
 
 use crate::helpers::get_subdomain::get_subdomain;
 use crate::models::{CreateUser, CreateUserRole, User, actions};
-use nango_runtime::{NangoAction, Result};
+use nango::{NangoAction, Result};
 use serde::Deserialize;
 
 /// The created user, as Zendesk returns it (`types.ts`: `ZendeskUser`, the fields used).
@@ -18,7 +18,7 @@ struct Created {
     user: ZendeskUser,
 }
 
-#[nango_macros::nango_action(path = "../../../shared/reference/templates/zendesk/nango.yaml", models = crate::models)]
+#[nango::nango_action(path = "../../../shared/reference/templates/zendesk/nango.yaml", models = crate::models)]
 pub async fn create_user(nango: &mut NangoAction<actions::CreateUser>, input: CreateUser) -> Result<User> {
     // (The input is checked against its model before the function runs: Nango's
     // `zodValidateInput`.)

@@ -2,9 +2,9 @@
 
 use crate::helpers::get_subdomain::get_subdomain;
 use crate::models::{IdEntity, SuccessResponse, actions::DeleteUser};
-use nango_runtime::{ActionError, NangoAction, NangoScript, Result};
+use nango::{ActionError, NangoAction, NangoScript, Result};
 
-#[nango_macros::nango_action(path = "../../../shared/reference/templates/zendesk/nango.yaml", models = crate::models)]
+#[nango::nango_action(path = "../../../shared/reference/templates/zendesk/nango.yaml", models = crate::models)]
 pub async fn delete_user(nango: &mut NangoAction<DeleteUser>, input: IdEntity) -> Result<SuccessResponse> {
     if input.id.is_empty() {
         return Err(ActionError::message("Id is required to delete a user").into());

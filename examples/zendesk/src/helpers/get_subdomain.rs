@@ -1,6 +1,6 @@
 //! `helpers/get-subdomain.ts`: one helper for syncs and actions alike.
 
-use nango_runtime::NangoScript;
+use nango::NangoScript;
 
 /// The connection's Zendesk subdomain (`acme` of `acme.zendesk.com`).
 pub fn get_subdomain(nango: &impl NangoScript) -> Option<String> {

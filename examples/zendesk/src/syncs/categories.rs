@@ -2,8 +2,8 @@
 
 use crate::helpers::get_subdomain::get_subdomain;
 use crate::models::{Category, syncs::Categories};
-use nango_runtime::http::Pagination;
-use nango_runtime::{NangoScript, NangoSync, Result};
+use nango::http::Pagination;
+use nango::{NangoScript, NangoSync, Result};
 use serde::Deserialize;
 
 /// A Help Center category as Zendesk returns it (`types.ts`: `ZendeskCategory`, the fields used).
@@ -15,7 +15,7 @@ struct ZendeskCategory {
     description: String,
 }
 
-#[nango_macros::nango_sync(path = "../../../shared/reference/templates/zendesk/nango.yaml", models = crate::models)]
+#[nango::nango_sync(path = "../../../shared/reference/templates/zendesk/nango.yaml", models = crate::models)]
 pub async fn categories(nango: &mut NangoSync<Categories>) -> Result<()> {
     let subdomain = get_subdomain(nango).unwrap_or_default();
     let metadata: serde_json::Value = nango.get_metadata()?;

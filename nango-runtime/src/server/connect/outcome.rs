@@ -147,6 +147,8 @@ pub(crate) async fn save(
         }
     };
     let key = state.store().save_connection(&connection).await?;
+    // Authorized anew: no longer waiting for its user.
+    state.store().set_auth_error(key, None).await?;
     let mut tags = session.data.tags.clone();
     if let Some(user) = &session.data.end_user {
         tags = crate::server::connections::with_end_user_tags(tags, &session.data.tags, user);
@@ -213,8 +215,40 @@ pub(crate) fn send_auth_webhook(
 /// Delivers an auth webhook in the background, when webhooks are configured.
 pub(crate) fn send(state: &AppState, hook: &AuthWebhook) {
     let Some(sender) = state.webhooks.clone() else { return };
+    deliver(sender, state.metrics.clone(), hook);
+}
+
+/// What the runtime calls when a provider refuses a token refresh: the auth webhook of a
+/// failed `refresh`, so the developer's backend can ask the user to reconnect.
+pub(crate) fn refresh_refused_hook(
+    sender: std::sync::Arc<crate::webhooks::WebhookSender>,
+    metrics: crate::server::Metrics,
+) -> crate::engine::AuthRefusedHook {
+    std::sync::Arc::new(move |connection: Connection, message: String| {
+        let hook = AuthWebhook {
+            from: "nango".into(),
+            kind: "auth".into(),
+            connection_id: connection.connection_id.clone(),
+            auth_mode: "OAUTH2".into(),
+            provider_config_key: connection.provider_config_key.clone(),
+            provider: connection.provider.clone(),
+            environment: "prod".into(),
+            operation: AuthOperation::Refresh,
+            success: false,
+            end_user: None,
+            tags: None,
+            error: Some(SyncErrorInfo::new("refresh_token_refused", message)),
+        };
+        deliver(sender.clone(), metrics.clone(), &hook);
+    })
+}
+
+fn deliver(
+    sender: std::sync::Arc<crate::webhooks::WebhookSender>,
+    metrics: crate::server::Metrics,
+    hook: &AuthWebhook,
+) {
     let body = to_stable_json(hook).unwrap_or_else(|_| b"{}".to_vec());
-    let metrics = state.metrics.clone();
     let connection = hook.connection_id.clone();
     tokio::spawn(async move {
         let attempts = sender.deliver_body(&body).await;

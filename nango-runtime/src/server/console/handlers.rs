@@ -27,6 +27,7 @@ pub(super) async fn dashboard(
         (&a.provider_config_key, &a.connection_id).cmp(&(&b.provider_config_key, &b.connection_id))
     });
     let mut connections = Vec::with_capacity(listed.len());
+    let mut auth_errors = store.auth_errors().await?;
     for (key, connection) in listed {
         let mut syncs: Vec<_> = syncs_of(connection).collect();
         syncs.sort_by_key(|s| s.descriptor.name);
@@ -36,7 +37,8 @@ pub(super) async fn dashboard(
         }
         let records = if views.is_empty() { Default::default() } else { store.record_counts(key).await? };
         let unreadable = list.unreadable_reason(key).map(str::to_owned);
-        connections.push(ConnectionSyncs { connection: connection.clone(), unreadable, views, records });
+        let needs_reauth = auth_errors.remove(&key);
+        connections.push(ConnectionSyncs { connection: connection.clone(), unreadable, needs_reauth, views, records });
     }
     let data = Dashboard {
         connections,

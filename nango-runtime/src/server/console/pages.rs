@@ -24,6 +24,8 @@ pub(super) struct ConnectionSyncs {
     pub connection: Connection,
     /// Why its credentials cannot be read, when they cannot: shown above its syncs.
     pub unreadable: Option<String>,
+    /// Why it needs its user to authorize again (its provider refused a token refresh).
+    pub needs_reauth: Option<String>,
     /// Sorted by sync name; empty when this program declares no sync for its integration.
     pub views: Vec<ScheduleView>,
     pub records: BTreeMap<String, u64>,
@@ -60,6 +62,12 @@ pub(super) fn dashboard(data: &Dashboard, csrf_token: &str) -> Markup {
                                 tr.connection-unreadable {
                                     td { (connection_cell(&c.connection.connection_id, &c.connection.provider_config_key)) }
                                     td.error colspan="7" { "Credentials unreadable: " (reason) }
+                                }
+                            }
+                            @if let Some(reason) = &c.needs_reauth {
+                                tr.connection-needs-reauth {
+                                    td { (connection_cell(&c.connection.connection_id, &c.connection.provider_config_key)) }
+                                    td.error colspan="7" { "Needs re-authorization (a reconnect session fixes it): " (reason) }
                                 }
                             }
                             @if c.views.is_empty() {

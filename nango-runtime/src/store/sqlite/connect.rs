@@ -2,12 +2,13 @@
 
 use super::super::backend::ConnectBackend;
 use super::super::error::During;
-use super::super::{ConnectSession, OAuthFlow, StoreResult, from_micros, to_micros};
+use super::super::{ConnectSession, ConnectionKey, OAuthFlow, StoreResult, from_micros, to_micros};
 use super::SqliteBackend;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// What an OAuth flow keeps besides its keys and times.
 #[derive(Serialize, Deserialize)]
@@ -133,5 +134,42 @@ impl ConnectBackend for SqliteBackend {
             .await
             .during(OP)?;
         Ok(())
+    }
+
+    async fn set_auth_error(&self, connection: ConnectionKey, error: Option<(&str, DateTime<Utc>)>) -> StoreResult<()> {
+        const OP: &str = "marking a connection as needing re-authorization";
+        match error {
+            Some((message, at)) => {
+                sqlx::query(
+                    "INSERT INTO connection_auth_errors (connection, message, at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (connection) DO UPDATE SET message = excluded.message, at = excluded.at",
+                )
+                .bind(connection.get())
+                .bind(message)
+                .bind(to_micros(at))
+                .execute(&self.pool)
+                .await
+                .during(OP)?;
+            }
+            None => {
+                sqlx::query("DELETE FROM connection_auth_errors WHERE connection = $1")
+                    .bind(connection.get())
+                    .execute(&self.pool)
+                    .await
+                    .during(OP)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn auth_errors(&self) -> StoreResult<HashMap<ConnectionKey, String>> {
+        const OP: &str = "reading the connections that need re-authorization";
+        let rows = sqlx::query("SELECT connection, message FROM connection_auth_errors")
+            .fetch_all(&self.pool)
+            .await
+            .during(OP)?;
+        rows.iter()
+            .map(|r| Ok((ConnectionKey::new(r.try_get("connection").during(OP)?), r.try_get("message").during(OP)?)))
+            .collect()
     }
 }

@@ -38,6 +38,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "sealing key check", include_str!("../../../migrations/sqlite/0007_sealing_key_check.sql")),
     (8, "webhook announcements", include_str!("../../../migrations/sqlite/0008_webhook_announcements.sql")),
     (9, "connect sessions", include_str!("../../../migrations/sqlite/0009_connect_sessions.sql")),
+    (10, "connection auth errors", include_str!("../../../migrations/sqlite/0010_connection_auth_errors.sql")),
 ];
 
 /// The newest schema version this program knows.
