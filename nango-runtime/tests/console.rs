@@ -1,6 +1,6 @@
 //! The web console: in a real headless Chromium (sign in through the form, trigger a sync with
 //! its button, watch the run and its webhook appear, resume the schedule, open the run's page,
-//! sign out), and over plain HTTP for what a browser test would check slowly (wrong keys, CSRF
+//! connect and delete from the connections page, sign out), and over plain HTTP for what a browser test would check slowly (wrong keys, CSRF
 //! tokens and origins, expired sessions, the key kept out of URLs and cookies, escaping,
 //! unknown actions).
 //!
@@ -339,6 +339,38 @@ async fn a_browser_signs_in_triggers_a_sync_reads_the_run_and_signs_out() {
     assert!(deliveries.contains("/hook") && deliveries.contains("200"), "{deliveries}");
     save_png(&artefact("console-run-screenshot.png"), &browser.screenshot().await.unwrap());
 
+    // The connections page, from the navigation: the connection, its integration and its sync.
+    let nav = browser.find("nav a[href=\"/console/connections\"]").await.unwrap();
+    browser.click_to_next_page(&nav).await.unwrap();
+    let connections = format!("{}/console/connections", console.url);
+    assert_eq!(browser.current_url().await.unwrap(), connections);
+    let key = console.key("acme").await;
+    let row_css = format!("#connection-{key}");
+    let row = browser.text(&browser.find(&row_css).await.unwrap()).await.unwrap();
+    assert!(row.contains("acme") && row.contains(INTEGRATION) && row.contains(SYNC) && row.contains("ok"), "{row}");
+    assert!(console.store().record_counts(key).await.unwrap().values().sum::<u64>() > 0);
+    save_png(&artefact("console-connections-screenshot.png"), &browser.screenshot().await.unwrap());
+
+    // "Connect" makes a connect session for the chosen integration and opens its Connect UI.
+    let option = browser.find(&format!("#connect option[value=\"{INTEGRATION}\"]")).await.unwrap();
+    browser.click(&option).await.unwrap();
+    browser.click_to_next_page(&browser.find("#connect button.connect").await.unwrap()).await.unwrap();
+    let ui = browser.current_url().await.unwrap();
+    assert!(ui.starts_with(&format!("{}/connect/ui?session_token=nango_connect_session_", console.url)), "{ui}");
+    let offered = browser.find_all("li[data-integration]").await.unwrap();
+    assert_eq!(offered.len(), 1, "{}", browser.visible_text().await);
+    assert_eq!(browser.attribute(&offered[0], "data-integration").await.unwrap().as_deref(), Some(INTEGRATION));
+
+    // "Delete" asks again (a disclosure), then deletes the connection and its records.
+    browser.goto(&connections).await.unwrap();
+    let summary = browser.find(&format!("{row_css} details.delete summary")).await.unwrap();
+    browser.click(&summary).await.unwrap();
+    click_in_row(&browser, &row_css, "button.delete").await;
+    assert_eq!(browser.current_url().await.unwrap(), connections);
+    assert!(browser.find_all(&row_css).await.unwrap().is_empty(), "{}", browser.visible_text().await);
+    assert_eq!(console.store().connection_key(INTEGRATION, "acme").await.unwrap(), None);
+    assert!(console.store().record_counts(key).await.unwrap().values().all(|n| *n == 0));
+
     // Sign out: back on the sign-in form, the cookie gone, and the dashboard closed again.
     let sign_out = browser.find("#sign-out button").await.unwrap();
     browser.click_to_next_page(&sign_out).await.unwrap();
@@ -532,6 +564,14 @@ async fn console_posts_need_the_sessions_csrf_token_and_the_same_origin() {
         let html = answer.text().await.unwrap();
         assert!(html.contains("nothing was done"), "{what}: {html}");
         assert_eq!(paused().await, Some(true), "{what}: the sync was resumed");
+    }
+
+    // Deleting a connection needs the token too: refused without it or with another session's.
+    let delete = format!("/console/connections/{key}/delete");
+    for body in [String::new(), format!("csrf={}", other.csrf)] {
+        let answer = post_form(&http, url, &delete, &me.cookie, &body, &[]).await;
+        assert_eq!(answer.status(), 403, "{body}");
+        assert_eq!(console.store().connection_key(INTEGRATION, "acme").await.unwrap(), Some(key), "{body}");
     }
 
     // The session's own token from its own origin: done.

@@ -7,7 +7,7 @@
 
 use crate::server::extract::Body;
 use crate::server::{ApiError, ApiResult, AppState};
-use crate::store::{ConnectSession, ConnectSessionData, EndUser, EndUserOrganization, ReconnectTarget};
+use crate::store::{ConnectSession, ConnectSessionData, EndUser, EndUserOrganization, ReconnectTarget, StoreResult};
 use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore;
 use axum::Json;
@@ -183,7 +183,7 @@ pub(super) struct NewReconnectSession {
 }
 
 /// The integrations connections can be made for: nango.yaml's and those created through the API.
-async fn known_integrations(state: &AppState) -> ApiResult<Vec<String>> {
+pub(crate) async fn known_integrations(state: &AppState) -> ApiResult<Vec<String>> {
     let mut known: Vec<String> = crate::registered_integrations().into_iter().map(str::to_owned).collect();
     known.extend(state.store().integration_providers().await?.into_keys());
     known.sort();
@@ -247,16 +247,23 @@ fn check_defaults(defaults: &BTreeMap<String, Value>, known: &[String]) -> ApiRe
     Ok(())
 }
 
-/// Stores a session and answers Nango's `{data: {token, connect_link, expires_at}}`.
-async fn issue(state: &AppState, data: ConnectSessionData) -> ApiResult<impl IntoResponse + use<>> {
+/// Stores a new session for `data` (sweeping expired ones first); its token and expiry. The
+/// API and the console's "connect" both start sessions here.
+pub(crate) async fn start(state: &AppState, data: ConnectSessionData) -> StoreResult<(String, DateTime<Utc>)> {
     let now = Utc::now();
     state.store().delete_expired_connect(now).await?;
     let token = format!("{TOKEN_PREFIX}{}", random_token());
     let session =
         ConnectSession { digest: session_digest(state, &token), data, created_at: now, expires_at: now + SESSION_TTL };
     state.store().create_connect_session(&session).await?;
+    Ok((token, session.expires_at))
+}
+
+/// Stores a session and answers Nango's `{data: {token, connect_link, expires_at}}`.
+async fn issue(state: &AppState, data: ConnectSessionData) -> ApiResult<impl IntoResponse + use<>> {
+    let (token, expires_at) = start(state, data).await?;
     let connect_link = format!("{}/connect/ui?session_token={token}", state.public_url);
-    let expires_at = session.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let expires_at = expires_at.to_rfc3339_opts(SecondsFormat::Millis, true);
     Ok((
         StatusCode::CREATED,
         Json(json!({"data": {"token": token, "connect_link": connect_link, "expires_at": expires_at}})),

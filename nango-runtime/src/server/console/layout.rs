@@ -48,6 +48,7 @@ pub(super) fn page(title: &str, frame: Frame<'_>, body: Markup) -> Markup {
                     @if let Some(token) = frame.csrf_token {
                         nav {
                             a href="/#syncs" { "Syncs" }
+                            a href="/console/connections" { "Connections" }
                             a href="/#recent-runs" { "Runs" }
                             a href="/#webhooks" { "Webhooks" }
                         }
@@ -112,6 +113,14 @@ impl PageError {
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         PageError::new(StatusCode::INTERNAL_SERVER_ERROR, nango_types::text::error_chain(&e))
+    }
+}
+
+/// An API route's refusal (a running sync, an unknown integration) on a page: same status, same
+/// message.
+impl From<crate::server::ApiError> for PageError {
+    fn from(e: crate::server::ApiError) -> Self {
+        PageError::new(e.status, e.message)
     }
 }
 

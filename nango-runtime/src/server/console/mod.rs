@@ -8,6 +8,12 @@
 //! - `POST /console/syncs/{connection_key}/{sync}/{action}`: `pause`, `resume`, `trigger` or
 //!   `resync` (a trigger that first forgets the checkpoint and `last_sync_date`), then back to `/`.
 //! - `GET /console/runs/{id}`: one run with its log and webhook delivery attempts.
+//! - `GET /console/connections`: every connection (integration, end user, created, whether it
+//!   needs re-authorization, its syncs), with "connect" and "delete".
+//! - `POST /console/connections/connect` with `integration` (and an optional `end_user_id`):
+//!   starts a Nango Auth connect session for that integration and opens the Connect UI.
+//! - `POST /console/connections/{connection_key}/delete`: deletes the connection and its records
+//!   as `DELETE /connections/{id}` does (refused while one of its syncs runs).
 //! - `POST /logout`: ends the session.
 //!
 //! Every route but the sign-in form needs a session; the API's `Authorization: Bearer` key
@@ -18,9 +24,10 @@
 //! every value they show.
 //!
 //! One job per file: [`mod@session`] (sessions, CSRF and origin checks), [`signin`] (sign in and
-//! out), [`handlers`] (the signed-in pages and actions), [`pages`] (their templates), [`parts`]
+//! out), [`handlers`] (the signed-in pages and actions), [`connections`] (the connections page), [`pages`] (their templates), [`parts`]
 //! (pieces several pages share), [`layout`] (the page frame, responses, the error page).
 
+mod connections;
 mod handlers;
 mod layout;
 mod pages;
@@ -39,6 +46,9 @@ pub(super) fn routes(state: Arc<AppState>) -> RouteTable {
         .route("/", get(handlers::dashboard))
         .route("/console/syncs/{connection}/{sync}/{action}", post(handlers::sync_action))
         .route("/console/runs/{id}", get(handlers::run_page))
+        .route("/console/connections", get(connections::page))
+        .route("/console/connections/connect", post(connections::connect))
+        .route("/console/connections/{connection}/delete", post(connections::delete))
         .route("/logout", post(signin::sign_out))
         .map_router(|r| r.route_layer(axum::middleware::from_fn_with_state(state, session::require_session)));
     RouteTable::new().route("/login", get(signin::form).post(signin::sign_in)).merge(signed_in)
