@@ -617,6 +617,55 @@ async fn console_posts_need_the_sessions_csrf_token_and_the_same_origin() {
     console.server.shutdown().await;
 }
 
+/// While a sync of the connection runs, the console's delete is refused as the API's is (409),
+/// and the connection stays; once the run ends it goes.
+#[tokio::test]
+async fn deleting_a_connection_is_refused_while_its_sync_runs() {
+    let console = console(&["acme"]).await;
+    // A provider that takes requests and answers none until told to: the run stays running.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}", listener.local_addr().unwrap());
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        tokio::select! {
+            _ = async { loop { held.push(listener.accept().await.unwrap().0) } } => {}
+            _ = released => {}
+        }
+    });
+    let mut c = console.store().connection(INTEGRATION, "acme").await.unwrap().unwrap().connection;
+    c.base_url = Some(silent);
+    let key = console.store().save_connection(&c).await.unwrap();
+    let http = no_redirects();
+    let me = sign_in(&http, &console.url).await;
+    let token = format!("csrf={}", me.csrf);
+    let trigger = format!("/console/syncs/{key}/{SYNC}/trigger");
+    assert_eq!(post_form(&http, &console.url, &trigger, &me.cookie, &token, &[]).await.status(), 303);
+    let deadline = Instant::now() + HANG_GUARD;
+    while !console.store().runs(None, None, 1).await.unwrap().first().is_some_and(|r| r.status == RunStatus::Running) {
+        assert!(Instant::now() < deadline, "the run did not start");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let delete = format!("/console/connections/{key}/delete");
+    let refused = post_form(&http, &console.url, &delete, &me.cookie, &token, &[]).await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.unwrap().contains("is running"));
+    assert_eq!(console.store().connection_key(INTEGRATION, "acme").await.unwrap(), Some(key));
+
+    // The provider hangs up: the run fails and ends, and the delete goes through.
+    release.send(()).unwrap();
+    loop {
+        let deleted = post_form(&http, &console.url, &delete, &me.cookie, &token, &[]).await;
+        if deleted.status() == 303 {
+            break;
+        }
+        assert!(deleted.status() == 409 && Instant::now() < deadline, "{}", deleted.status());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(console.store().connection_key(INTEGRATION, "acme").await.unwrap(), None);
+    console.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn an_expired_session_is_refused() {
     let ttl = Duration::from_secs(2);
