@@ -179,12 +179,15 @@ fn schemathesis() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
     let program = venv.join("bin/schemathesis");
     let stamp = venv.join(".installed");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(SCHEMATHESIS) && program.exists() {
+    // The stamp names the release and where the environment was made: a venv's scripts carry
+    // its absolute path, so a target directory that was moved or copied gets a fresh install
+    // instead of scripts pointing at a Python that is no longer there.
+    let wanted = format!("{SCHEMATHESIS} in {}", venv.display());
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && program.exists() {
         return program;
     }
-    // Installed beside, then moved into place: a half-installed environment is never used.
-    // (A venv's scripts name its path, so it is made where it will stay and renamed only
-    // after a failed attempt.)
+    // Made in place; the stamp is written last, so a half-made environment is never used and
+    // is made again by the next run.
     let _ = std::fs::remove_dir_all(&venv);
     let out = Command::new("python3").args(["-m", "venv"]).arg(&venv).output().unwrap();
     assert!(out.status.success(), "`python3 -m venv` failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -198,7 +201,7 @@ fn schemathesis() -> PathBuf {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(&stamp, SCHEMATHESIS).unwrap();
+    std::fs::write(&stamp, wanted).unwrap();
     program
 }
 
