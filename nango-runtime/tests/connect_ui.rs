@@ -12,6 +12,8 @@ extern crate nango_runtime as nango;
 
 #[path = "connect/env.rs"]
 mod env;
+#[path = "support/npm.rs"]
+mod npm;
 // Shared with the console test, which uses more of it.
 #[allow(dead_code)]
 mod webdriver;
@@ -28,49 +30,14 @@ fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/connect_ui")
 }
 
-/// The version `tool --version` prints, or a failure saying how to install Node.js.
-fn require(tool: &str) -> String {
-    let how = "the Connect UI test bundles Nango's @nangohq/frontend from npm and runs @nangohq/node: it needs Node.js 20 \
-               or newer with npm on PATH (Debian: `sudo apt-get install nodejs npm`; `cargo xtask setup` installs them)";
-    match Command::new(tool).arg("--version").output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        Ok(out) => panic!("`{tool} --version` failed ({}): {how}", String::from_utf8_lossy(&out.stderr).trim()),
-        Err(e) => panic!("cannot run `{tool}` ({e}): {how}"),
-    }
-}
-
 /// The packages installed (once per lock file) under the target folder, with the page bundled.
 fn install() -> PathBuf {
-    require("node");
-    require("npm");
+    const WHY: &str = "the Connect UI test bundles Nango's @nangohq/frontend from npm and runs @nangohq/node";
+    npm::require("node", WHY);
+    npm::require("npm", WHY);
     let source = sources();
-    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("connect-ui");
-    let stamp = target.join(".installed-from-lock");
-    if std::fs::read(&stamp).ok().as_ref() != Some(&lock) || !target.join("node_modules/@nangohq/frontend").is_dir() {
-        // Installed beside, then moved into place: a half-installed folder is never used.
-        let staging = target.with_file_name(format!("connect-ui.staging-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).unwrap();
-        for file in ["package.json", "package-lock.json"] {
-            std::fs::copy(source.join(file), staging.join(file)).unwrap();
-        }
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"])
-            .env("npm_config_update_notifier", "false")
-            .current_dir(&staging)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "`npm ci` of the Connect UI test's packages failed (npm needs to reach its registry once):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(staging.join(".installed-from-lock"), &lock).unwrap();
-        let _ = std::fs::remove_dir_all(&target);
-        std::fs::rename(&staging, &target).unwrap();
-    }
+    npm::npm_ci(&source, &target, "@nangohq/frontend", "the Connect UI test's packages");
     for file in ["page.mjs", "backend.mjs"] {
         std::fs::copy(source.join(file), target.join(file)).unwrap();
     }

@@ -12,6 +12,8 @@
 extern crate nango_runtime as nango;
 
 mod common;
+#[path = "support/npm.rs"]
+mod npm;
 
 /// The action of `tests/node_sdk/nango.yaml`.
 mod actions {
@@ -69,53 +71,15 @@ fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node_sdk")
 }
 
-/// The version `tool --version` prints, or a failure saying how to install Node.js.
-fn require(tool: &str) -> String {
-    let how = "the Node SDK tests drive Nango's @nangohq/node from npm and need Node.js 20 or newer with npm on \
-               PATH: install them (Debian: `sudo apt-get install nodejs npm`; elsewhere https://nodejs.org) and run \
-               the tests again";
-    match Command::new(tool).arg("--version").output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        Ok(out) => panic!("`{tool} --version` failed ({}): {how}", String::from_utf8_lossy(&out.stderr).trim()),
-        Err(e) => panic!("cannot run `{tool}` ({e}): {how}"),
-    }
-}
-
 /// The folder where the SDK of `line` is installed, installing it when its lock file changed.
 fn install(line: &str) -> PathBuf {
-    let node = require("node");
+    const WHY: &str = "the Node SDK tests drive Nango's @nangohq/node from npm";
+    let node = npm::require("node", WHY);
     let major: u32 = node.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
     assert!(major >= 20, "Node.js {node} is too old for @nangohq/node (it needs 20 or newer); upgrade it");
-    require("npm");
-    let source = sources().join(format!("v{line}"));
-    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
+    npm::require("npm", WHY);
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-sdk").join(format!("v{line}"));
-    let stamp = target.join(".installed-from-lock");
-    if std::fs::read(&stamp).ok().as_ref() == Some(&lock) && target.join("node_modules/@nangohq/node").is_dir() {
-        return target;
-    }
-    // Installed beside, then moved into place: a half-installed folder is never used.
-    let staging = target.with_file_name(format!("v{line}.staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).unwrap();
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(source.join(file), staging.join(file)).unwrap();
-    }
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"])
-        .env("npm_config_update_notifier", "false")
-        .current_dir(&staging)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "`npm ci` of the {line} SDK line failed (npm needs to reach its registry once; later runs reuse the install):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(staging.join(".installed-from-lock"), &lock).unwrap();
-    let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(&staging, &target).unwrap();
+    npm::npm_ci(&sources().join(format!("v{line}")), &target, "@nangohq/node", &format!("the {line} SDK line"));
     target
 }
 
