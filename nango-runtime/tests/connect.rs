@@ -208,9 +208,9 @@ async fn denied_consent_forged_states_and_foreign_integrations_store_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(page.contains("access_denied") && page.contains("denied"), "{page}");
 
-    // A state nobody issued, and none at all.
+    // A state nobody issued (no such authorization: 404), and none at all.
     let (status, page) = env.callback(&env.url("/oauth/callback?code=x&state=forged")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("unknown or was already used"), "{page}");
     let (status, _) = env.callback(&env.url("/oauth/callback?code=x")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
