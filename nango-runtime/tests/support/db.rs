@@ -185,6 +185,7 @@ impl TestDb {
 /// Runs each named `async fn name(db: TestDb)` on both backends, as the tests `name::sqlite` and
 /// `name::postgres`, so the two cannot drift apart. Two worker threads, so that tasks a test
 /// spawns (concurrent writers, readers) truly run at once.
+#[allow(unused_macros)]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
