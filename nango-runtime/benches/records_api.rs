@@ -1,19 +1,24 @@
-//! Load on `GET /records` with 1M stored records, beside the same query run straight on SQLite
-//! in the same process (no HTTP, no JSON), at the same concurrency.
+//! Load on `GET /records` with 1M stored records, beside the same query run straight on the
+//! database in the same process (no HTTP, no JSON), at the same concurrency.
 //!
 //! `cargo bench -p nango-runtime --bench records_api` (`RECORDS_BENCH_N`, `RECORDS_BENCH_SECS`
-//! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients).
+//! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients). With
+//! `RECORDS_BENCH_BACKEND=postgres` the store is a new database on the test server
+//! (`NANGO_TEST_POSTGRES_URL`, default the local one), dropped at the end.
 
 // The shared test syncs' generated code names the runtime `::nango` (the facade crate).
 extern crate nango_runtime as nango;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/db.rs"]
+mod db;
 
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
 use nango_runtime::server::{ServeOptions, Server};
-use nango_runtime::store::{PreparedRecord, SqliteBackend, Store};
+use nango_runtime::store::backend::Backend;
+use nango_runtime::store::{ConnectionKey, PostgresBackend, PreparedRecord, SqliteBackend, Store};
 use nango_runtime::{Connection, RecordChange};
 use sqlx::Row;
 use std::sync::Arc;
@@ -77,16 +82,68 @@ where
     figures
 }
 
+/// The database's own pool, for the baseline: the query the API runs, straight on it.
+#[derive(Clone)]
+enum Direct {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The query of `GET /records` after a cursor (the same text on both: `$n` placeholders and a
+/// row comparison); rows fetched and their JSON read, nothing encoded.
+const PAGE: &str = "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
+                    WHERE connection = $1 AND model = $2 AND (seq, pk) > ($3, $4) ORDER BY seq, pk LIMIT $5";
+
+impl Direct {
+    fn name(&self) -> &'static str {
+        match self {
+            Direct::Sqlite(_) => "SQLite",
+            Direct::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// One page of 100 after `(seq, pk)`; how many records it got.
+    async fn page(&self, key: ConnectionKey, seq: i64, pk: i64) -> u64 {
+        let json = |rows: Vec<String>| rows.into_iter().take(100).count() as u64;
+        match self {
+            Direct::Sqlite(pool) => {
+                let rows = sqlx::query(PAGE).bind(key.get()).bind("Issue").bind(seq).bind(pk).bind(101i64);
+                let rows = rows.fetch_all(pool).await.expect("query");
+                json(rows.iter().map(|row| row.get("json")).collect())
+            }
+            Direct::Postgres(pool) => {
+                let rows = sqlx::query(PAGE).bind(key.get()).bind("Issue").bind(seq).bind(pk).bind(101i64);
+                let rows = rows.fetch_all(pool).await.expect("query");
+                json(rows.iter().map(|row| row.get("json")).collect())
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let n = env("RECORDS_BENCH_N", 1_000_000);
     let secs = env("RECORDS_BENCH_SECS", 10);
     let concurrency = env("RECORDS_BENCH_CONCURRENCY", 32);
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let postgres = std::env::var("RECORDS_BENCH_BACKEND").is_ok_and(|b| b == "postgres");
+    // Dropped at the end (the guard).
+    let pg_database = if postgres { Some(db::PostgresDatabase::create().await) } else { None };
     // The backend is opened directly so the baseline below can query its pool.
-    let backend = SqliteBackend::open(&url).await.expect("store");
-    let store = Store::from_backend(Arc::new(backend.clone()), Sealer::InsecureClear);
+    let (backend, direct): (Arc<dyn Backend>, Direct) = match &pg_database {
+        Some(database) => {
+            let backend = PostgresBackend::open(database.url()).await.expect("store");
+            let pool = backend.pool().clone();
+            (Arc::new(backend), Direct::Postgres(pool))
+        }
+        None => {
+            let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+            let backend = SqliteBackend::open(&url).await.expect("store");
+            let pool = backend.pool().clone();
+            (Arc::new(backend), Direct::Sqlite(pool))
+        }
+    };
+    let store = Store::from_backend(backend, Sealer::InsecureClear);
     let key = store.save_connection(&Connection::new("github", "bench", "github")).await.expect("connection");
 
     let fill = Instant::now();
@@ -117,9 +174,8 @@ async fn main() {
         }
     }
     let starts = Arc::new(starts);
-    let pool = backend.pool().clone();
 
-    // Baseline: the query the API runs, straight on SQLite (rows fetched, nothing encoded).
+    // Baseline: the query the API runs, straight on the database (rows fetched, nothing encoded).
     let decode = |cursor: &str| -> (i64, i64) {
         use base64::Engine;
         let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(cursor).unwrap()).unwrap();
@@ -127,30 +183,11 @@ async fn main() {
         let (seq, pk) = pos.split_once('.').unwrap();
         (seq.parse().unwrap(), pk.parse().unwrap())
     };
-    let sql_pool = pool.clone();
+    let baseline_direct = direct.clone();
     let mut baseline = load(concurrency, secs, starts.clone(), move |cursor| {
-        let pool = sql_pool.clone();
+        let direct = baseline_direct.clone();
         let (seq, pk) = decode(&cursor);
-        async move {
-            let rows = sqlx::query(
-                "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
-                 WHERE connection = $1 AND model = $2 AND (seq, pk) > ($3, $4) ORDER BY seq, pk LIMIT $5",
-            )
-            .bind(key.get())
-            .bind("Issue")
-            .bind(seq)
-            .bind(pk)
-            .bind(101i64)
-            .fetch_all(&pool)
-            .await
-            .expect("query");
-            let mut got = 0;
-            for row in rows.iter().take(100) {
-                let _: String = row.get("json");
-                got += 1;
-            }
-            got
-        }
+        async move { direct.page(key, seq, pk).await }
     })
     .await;
 
@@ -185,7 +222,8 @@ async fn main() {
     let rate = |f: &Figures| f.requests as f64 / f.elapsed.as_secs_f64();
     println!("| | requests/s | records/s | p50 | p99 |");
     println!("| --- | --- | --- | --- | --- |");
-    for (name, f) in [("GET /records (HTTP, JSON)", &mut api), ("same query on SQLite (sqlx)", &mut baseline)] {
+    let direct_name = format!("same query on {} (sqlx)", direct.name());
+    for (name, f) in [("GET /records (HTTP, JSON)", &mut api), (direct_name.as_str(), &mut baseline)] {
         let (p50, p99) = (f.percentile(0.5), f.percentile(0.99));
         println!(
             "| {name} | {:.0} | {:.0} | {:.2} ms | {:.2} ms |",
