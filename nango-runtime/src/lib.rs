@@ -44,6 +44,8 @@ mod context;
 pub mod crypto;
 mod descriptors;
 #[cfg(feature = "runtime")]
+pub mod deploy;
+#[cfg(feature = "runtime")]
 pub mod engine;
 #[cfg(feature = "runtime")]
 pub mod http;
