@@ -42,9 +42,9 @@ mod connection;
 mod context;
 #[cfg(feature = "runtime")]
 pub mod crypto;
-mod descriptors;
 #[cfg(feature = "runtime")]
 pub mod deploy;
+mod descriptors;
 #[cfg(feature = "runtime")]
 pub mod engine;
 #[cfg(feature = "runtime")]

@@ -111,7 +111,8 @@ async fn two_versions_apply_in_turn(store: Store) {
     // What runs left: tickets for both, milestones for acme, and demo's own tickets frequency.
     let acme_started = run_saving(&store, acme, "github-tickets", "Ticket", (1..=3).map(ticket).collect()).await;
     run_saving(&store, demo, "github-tickets", "Ticket", (4..=5).map(ticket).collect()).await;
-    let milestones = vec![json!({"id": "m1", "title": "v1", "due_on": null}), json!({"id": "m2", "title": "v2", "due_on": null})];
+    let milestones =
+        vec![json!({"id": "m1", "title": "v1", "due_on": null}), json!({"id": "m2", "title": "v2", "due_on": null})];
     run_saving(&store, acme, "github-milestones", "Milestone", milestones).await;
     store.set_frequency(demo, "github-tickets", Some(7200)).await.unwrap();
     let demo_next = Utc::now() + chrono::Duration::hours(2);
@@ -132,7 +133,10 @@ async fn two_versions_apply_in_turn(store: Store) {
     let refused = deployer.apply(&plan, ApplyOptions::default()).await.unwrap_err();
     let message = error_chain(&refused);
     assert!(matches!(refused, DeployError::Destructive { .. }), "{message}");
-    assert!(message.contains("- sync github/github-milestones: unscheduled for 2 connections (acme, demo)"), "{message}");
+    assert!(
+        message.contains("- sync github/github-milestones: unscheduled for 2 connections (acme, demo)"),
+        "{message}"
+    );
     assert!(message.contains("nothing was changed"), "{message}");
     assert_eq!(store.deployments(10).await.unwrap().len(), 1);
     assert_eq!(store.record_counts(acme).await.unwrap().get("Milestone"), Some(&2));
@@ -158,7 +162,8 @@ async fn two_versions_apply_in_turn(store: Store) {
     assert_eq!(demo_state.frequency_secs, Some(7200));
     assert_eq!(demo_state.next_run_at.map(|t| t.timestamp_micros()), Some(demo_next.timestamp_micros()));
     // The field removed is out of the stored tickets; the rest stays.
-    let page = store.records(acme, &RecordQuery { model: "Ticket".into(), limit: 10, ..Default::default() }).await.unwrap();
+    let page =
+        store.records(acme, &RecordQuery { model: "Ticket".into(), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(page.records.len(), 3);
     for record in &page.records {
         let json = record.data();
@@ -170,7 +175,13 @@ async fn two_versions_apply_in_turn(store: Store) {
     assert_eq!(hooks.len(), 1);
     let hook: nango_runtime::webhooks::ModelRemovedWebhook = serde_json::from_slice(&hooks[0].body).unwrap();
     assert_eq!(
-        (hook.kind.as_str(), hook.model.as_str(), hook.sync_names.clone(), hook.connection_ids.clone(), hook.records_deleted),
+        (
+            hook.kind.as_str(),
+            hook.model.as_str(),
+            hook.sync_names.clone(),
+            hook.connection_ids.clone(),
+            hook.records_deleted
+        ),
         ("model_removed", "Milestone", vec!["github-milestones".to_owned()], vec!["acme".to_owned()], 2)
     );
     assert_eq!(hook.deployment, target);
@@ -303,7 +314,10 @@ async fn the_first_deployment_of_a_store_is_a_baseline() {
     let deployer = Deployer::new(store.clone(), "deploy-test");
     let plan = deployer.plan(Manifest::default()).await.unwrap();
     assert!(plan.deployed.is_none() && plan.changes.is_empty());
-    assert!(matches!(deployer.apply(&plan, ApplyOptions::default()).await.unwrap(), Applied::Deployed { id: 1, changes: 0 }));
+    assert!(matches!(
+        deployer.apply(&plan, ApplyOptions::default()).await.unwrap(),
+        Applied::Deployed { id: 1, changes: 0 }
+    ));
     let again = deployer.plan(Manifest::default()).await.unwrap();
     assert!(again.is_up_to_date());
 }

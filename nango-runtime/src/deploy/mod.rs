@@ -280,9 +280,7 @@ impl Deployer {
         }
         let destructive = plan.destructive();
         if !destructive.is_empty() && !options.allow_destructive {
-            return Err(DeployError::Destructive {
-                changes: destructive.iter().map(|c| change_line(c)).collect(),
-            });
+            return Err(DeployError::Destructive { changes: destructive.iter().map(|c| change_line(c)).collect() });
         }
         let at = Utc::now();
         let write = DeploymentWrite {

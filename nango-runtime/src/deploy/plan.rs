@@ -306,8 +306,7 @@ pub fn changes(deployed: Option<&Manifest>, new: &Manifest, inventory: &Inventor
         });
     }
     // Models per integration: what its syncs store.
-    let integrations: BTreeSet<&str> =
-        old.syncs.iter().chain(&new.syncs).map(|s| s.integration.as_str()).collect();
+    let integrations: BTreeSet<&str> = old.syncs.iter().chain(&new.syncs).map(|s| s.integration.as_str()).collect();
     for integration in integrations {
         let (before, after) = (old.outputs_of(integration), new.outputs_of(integration));
         for model in after.difference(&before) {

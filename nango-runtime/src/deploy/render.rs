@@ -89,7 +89,9 @@ pub fn change_line(change: &Change) -> String {
             if !fields.retyped.is_empty() {
                 parts.push(format!("changed type {}", list(&fields.retyped)));
             }
-            let mut line = format!("~ model {model}: fields {}; {} in {}", parts.join("; "), records(*n), connections(c));
+            let held =
+                if *n == 0 { "no stored record".to_owned() } else { format!("{} in {}", records(*n), connections(c)) };
+            let mut line = format!("~ model {model}: fields {}; {held}", parts.join("; "));
             if *incompatible > 0 {
                 let (connection, id) = example.clone().unwrap_or_default();
                 line.push_str(&format!(
@@ -133,11 +135,7 @@ pub fn render_plan(plan: &Plan) -> String {
         return out;
     }
     let n = plan.changes.len();
-    out.push_str(&format!(
-        "{n} change{}, {} destructive:\n",
-        if n == 1 { "" } else { "s" },
-        plan.destructive().len()
-    ));
+    out.push_str(&format!("{n} change{}, {} destructive:\n", if n == 1 { "" } else { "s" }, plan.destructive().len()));
     for change in &plan.changes {
         out.push_str("  ");
         out.push_str(&change_line(change));

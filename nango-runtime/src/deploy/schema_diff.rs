@@ -31,7 +31,11 @@ fn properties(schema: &Value) -> Map<String, Value> {
 }
 
 fn required(schema: &Value) -> Vec<&str> {
-    schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// The definitions a property's schema refers to, resolved, so that a change inside a referenced
@@ -158,8 +162,11 @@ fn check(root: &Value, schema: &Value, value: &Value, depth: usize) -> bool {
             return false;
         }
         let props = map.get("properties").and_then(Value::as_object);
-        let required: Vec<&str> =
-            map.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let required: Vec<&str> = map
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         for (name, field) in fields {
             match props.and_then(|p| p.get(name)) {
                 // An optional field's type reads `null` as absent (the schema describes it when

@@ -179,7 +179,12 @@ impl Server {
             // Models removed by a deployment (`deploy`, or this start's own).
             match runtime.store().pending_deploy_webhooks(REDELIVERY_BATCH).await {
                 Ok(pending) => {
-                    tokio::spawn(deliver_deploy_webhooks(runtime.store().clone(), sender.clone(), metrics.clone(), pending));
+                    tokio::spawn(deliver_deploy_webhooks(
+                        runtime.store().clone(),
+                        sender.clone(),
+                        metrics.clone(),
+                        pending,
+                    ));
                 }
                 Err(e) => {
                     let error = nango_types::text::error_chain(&e);

@@ -24,14 +24,12 @@
 //! [`SqliteBackend`]: super::SqliteBackend
 
 use super::DeliveryRecord;
+use super::deploy::{DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor};
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
     EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PreparedRecord, Pruned,
     QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
     Unannounced,
-};
-use super::deploy::{
-    DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

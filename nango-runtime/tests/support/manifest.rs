@@ -23,8 +23,7 @@ pub fn manifest_of(yaml: &str) -> Manifest {
     let out = nango_codegen::parse(yaml, "nango.yaml");
     assert!(out.is_valid(), "invalid nango.yaml: {:?}", out.errors().collect::<Vec<_>>());
     let settings = nango_codegen::Settings::default();
-    let document: &'static str =
-        leak(&nango_codegen::codegen::schema_json(&out.config, &settings).to_string());
+    let document: &'static str = leak(&nango_codegen::codegen::schema_json(&out.config, &settings).to_string());
     let flows = out.config.layout == Some(nango_codegen::Layout::Flows);
     let mut syncs = Vec::new();
     let mut actions = Vec::new();

@@ -41,9 +41,7 @@ fn short(fingerprint: &str) -> &str {
 
 /// One change of the history, as the plan said it.
 fn change_of(value: &serde_json::Value) -> String {
-    serde_json::from_value::<Change>(value.clone())
-        .map(|c| change_line(&c))
-        .unwrap_or_else(|_| value.to_string())
+    serde_json::from_value::<Change>(value.clone()).map(|c| change_line(&c)).unwrap_or_else(|_| value.to_string())
 }
 
 fn template(history: &[Deployment], plan: &Plan, now: DateTime<Utc>) -> Markup {

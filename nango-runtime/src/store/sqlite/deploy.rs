@@ -34,11 +34,7 @@ fn deployment(row: &SqliteRow) -> sqlx::Result<Deployment> {
 }
 
 /// One page of live records of a model after `after` (a record's `pk`): `(pk, record)`.
-async fn scan_page(
-    conn: &mut SqliteConnection,
-    model: &str,
-    after: i64,
-) -> StoreResult<Vec<(i64, ScannedRecord)>> {
+async fn scan_page(conn: &mut SqliteConnection, model: &str, after: i64) -> StoreResult<Vec<(i64, ScannedRecord)>> {
     const OP: &str = "reading the stored records of a model";
     let rows = sqlx::query(
         "SELECT r.pk, r.id, r.json, c.provider_config_key, c.connection_id FROM records r \
@@ -278,12 +274,13 @@ impl DeployBackend for SqliteBackend {
 
     async fn pending_deploy_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedDeployWebhook>> {
         const OP: &str = "reading the queued deployment webhooks";
-        let rows =
-            sqlx::query("SELECT id, deployment, model, body FROM deploy_webhooks WHERE done_at IS NULL ORDER BY id LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(self.pool())
-                .await
-                .during(OP)?;
+        let rows = sqlx::query(
+            "SELECT id, deployment, model, body FROM deploy_webhooks WHERE done_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .during(OP)?;
         rows.iter()
             .map(|row| {
                 Ok(QueuedDeployWebhook {
