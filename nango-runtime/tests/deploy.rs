@@ -4,10 +4,14 @@
 //! turn; then the refusals: destructive changes not allowed, a plan whose base changed, two plans
 //! applied at once, and a model change stored records would no longer match.
 
+#[macro_use]
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/manifest.rs"]
 mod manifest;
 
 use chrono::Utc;
+use db::TestDb;
 use manifest::manifest_of;
 use nango_runtime::crypto::Sealer;
 use nango_runtime::deploy::{Applied, ApplyOptions, DeployError, Deployer, Manifest, render_plan};
@@ -43,9 +47,15 @@ fn version_3() -> String {
     version_2().replace("    number: number\n", "    number: string\n")
 }
 
-async fn sqlite(dir: &tempfile::TempDir) -> Store {
-    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    Store::open(&url, Sealer::InsecureClear).await.unwrap()
+on_both_backends!(
+    two_versions_apply_in_turn,
+    concurrent_and_stale_plans_are_refused,
+    records_stored_after_the_plan_are_checked_in_the_transaction,
+    the_first_deployment_of_a_store_is_a_baseline,
+);
+
+async fn open(db: &TestDb) -> Store {
+    Store::open(&db.url(), Sealer::InsecureClear).await.unwrap()
 }
 
 fn ticket(n: u64) -> Value {
@@ -91,7 +101,8 @@ async fn deploy(deployer: &Deployer, manifest: Manifest, options: ApplyOptions) 
 /// version 2 planned (golden text and JSON), refused without `allow_destructive` (nothing
 /// changed), applied, and checked: schedules, own frequencies kept, records deleted and fields
 /// dropped, the model-removed webhook queued, the history.
-async fn two_versions_apply_in_turn(store: Store) {
+async fn two_versions_apply_in_turn(db: TestDb) {
+    let store = open(&db).await;
     let deployer = Deployer::new(store.clone(), "deploy-test");
     let acme = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
     let demo = store.save_connection(&Connection::new("github", "demo", "github")).await.unwrap();
@@ -224,17 +235,12 @@ fn without_time_and_pid(text: &str) -> String {
         + "\n"
 }
 
-#[tokio::test]
-async fn two_versions_apply_in_turn_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    two_versions_apply_in_turn(sqlite(&dir).await).await;
-}
-
 /// A plan computed before another deployment is refused, naming what is deployed now; two
 /// different plans applied at once: one wins, the other is refused, and the store holds exactly
 /// the winner's state; the same plan applied twice at once (two replicas starting) is applied
 /// once.
-async fn concurrent_and_stale_plans_are_refused(store: Store) {
+async fn concurrent_and_stale_plans_are_refused(db: TestDb) {
+    let store = open(&db).await;
     store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
     let a = Deployer::new(store.clone(), "binary-a");
     let b = Deployer::new(store.clone(), "binary-b");
@@ -273,16 +279,11 @@ async fn concurrent_and_stale_plans_are_refused(store: Store) {
     assert_eq!(store.deployments(10).await.unwrap().len(), 4);
 }
 
-#[tokio::test]
-async fn concurrent_and_stale_plans_are_refused_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    concurrent_and_stale_plans_are_refused(sqlite(&dir).await).await;
-}
-
 /// A plan that found no stored record at odds with the new schema, applied after a run stored
 /// some: refused in the transaction, naming the model and a record, and nothing of the plan is
 /// applied.
-async fn records_stored_after_the_plan_are_checked_in_the_transaction(store: Store) {
+async fn records_stored_after_the_plan_are_checked_in_the_transaction(db: TestDb) {
+    let store = open(&db).await;
     let acme = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
     let deployer = Deployer::new(store.clone(), "deploy-test");
     deploy(&deployer, manifest_of(&version_2()), allow()).await;
@@ -299,18 +300,10 @@ async fn records_stored_after_the_plan_are_checked_in_the_transaction(store: Sto
     assert_eq!(store.record_counts(acme).await.unwrap().get("Ticket"), Some(&1));
 }
 
-#[tokio::test]
-async fn records_stored_after_the_plan_are_checked_in_the_transaction_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    records_stored_after_the_plan_are_checked_in_the_transaction(sqlite(&dir).await).await;
-}
-
 /// A store that never saw a deployment records the first one as the baseline, also when it
 /// changes nothing.
-#[tokio::test]
-async fn the_first_deployment_of_a_store_is_a_baseline() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir).await;
+async fn the_first_deployment_of_a_store_is_a_baseline(db: TestDb) {
+    let store = open(&db).await;
     let deployer = Deployer::new(store.clone(), "deploy-test");
     let plan = deployer.plan(Manifest::default()).await.unwrap();
     assert!(plan.deployed.is_none() && plan.changes.is_empty());
