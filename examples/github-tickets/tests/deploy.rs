@@ -66,9 +66,11 @@ impl Setup {
         finish(command.spawn().unwrap()).await
     }
 
-    /// `serve --port 0` until it listens: what it printed before, then it is killed.
-    async fn serve_start(&self) -> String {
+    /// `serve --port 0` until it listens (after `wait`): what it printed before, then it is
+    /// killed.
+    async fn serve_start(&self, env: &[(&str, &str)], wait: impl AsyncFnOnce()) -> String {
         let mut command = common::program();
+        command.envs(env.iter().copied());
         command
             .args(["serve", "--port", "0"])
             .current_dir(self.dir.path())
@@ -90,6 +92,7 @@ impl Setup {
         })
         .await
         .unwrap();
+        wait().await;
         common::kill(child).await;
         lines.join("\n")
     }
@@ -117,6 +120,26 @@ impl Setup {
         store.finish_run(&run, "github-milestones", &end).await.unwrap();
         store
     }
+}
+
+/// A webhook receiver on loopback: its URL and the bodies it got.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(serde_json::from_slice::<Value>(&body).unwrap_or_default());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), received)
 }
 
 /// On an empty store the binary deploys itself, and what it records is exactly the manifest
@@ -190,9 +213,27 @@ async fn deploy_plans_refuses_destructive_changes_then_applies_them() {
     assert!(lines[0].starts_with("#2 ") && lines[0].ends_with(": 4 changes"), "{lines:?}");
     assert!(lines[1].starts_with("#1 ") && lines[1].contains("by older-build (pid"), "{lines:?}");
 
-    // Now serve starts, with nothing left to deploy.
-    let started = setup.serve_start().await;
+    // Now serve starts, with nothing left to deploy, and tells the webhook receiver that the
+    // milestones are gone.
+    let (hook_url, received) = receiver().await;
+    let delivered = async || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        // Delivered, and taken off the queue.
+        while std::time::Instant::now() < deadline
+            && (received.lock().unwrap().is_empty() || !store.pending_deploy_webhooks(10).await.unwrap().is_empty())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let started = setup.serve_start(&[("NANGO_WEBHOOK_URL", &hook_url)], delivered).await;
     assert!(!started.contains("deployed this binary"), "{started}");
+    let hooks = received.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(
+        (&hooks[0]["type"], &hooks[0]["model"], &hooks[0]["recordsDeleted"], &hooks[0]["syncNames"]),
+        (&json!("model_removed"), &json!("Milestone"), &json!(2), &json!(["github-milestones"]))
+    );
+    assert!(store.pending_deploy_webhooks(10).await.unwrap().is_empty());
 }
 
 /// A pending change that loses nothing (a frequency) is applied by `serve` at start.
@@ -206,7 +247,7 @@ async fn serve_applies_non_destructive_changes_at_start() {
     let plan = deployer.plan(manifest_of(&hourly)).await.unwrap();
     deployer.apply(&plan, ApplyOptions::default()).await.unwrap();
 
-    let said = setup.serve_start().await;
+    let said = setup.serve_start(&[], async || {}).await;
     assert!(said.contains("deployed this binary's changes as deployment #2:"), "{said}");
     assert!(
         said.contains(
