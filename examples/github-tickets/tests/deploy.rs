@@ -2,7 +2,8 @@
 //! store where an older version of that nango.yaml is deployed (one more sync, another
 //! frequency, a field fewer). `deploy --plan` prints the plan (golden), `serve` refuses to start
 //! while a destructive change is pending and says what to do, `deploy --allow-destructive`
-//! applies it, and `serve` applies a pending non-destructive change at start by itself.
+//! applies it (and `serve` then tells the webhook receiver of the removed model), and `serve`
+//! applies a pending non-destructive change at start by itself. Each on SQLite and PostgreSQL.
 //!
 //! The older version is described through nango-codegen (the same reading of nango.yaml the
 //! runtime's deploy tests use), and the first test checks that this reading of the current
@@ -12,10 +13,14 @@
 extern crate nango as nango_runtime;
 
 mod common;
+#[macro_use]
+#[path = "../../../nango-runtime/tests/support/db.rs"]
+mod db;
 #[path = "../../../nango-runtime/tests/support/manifest.rs"]
 mod manifest;
 
 use common::{finish, text};
+use db::TestDb;
 use manifest::manifest_of;
 use nango::Connection;
 use nango::crypto::Sealer;
@@ -38,17 +43,25 @@ fn older() -> String {
     format!("{text}  Milestone:\n    id: string\n    title: string\n")
 }
 
+on_both_backends!(
+    the_binary_deploys_what_its_nango_yaml_says,
+    deploy_plans_refuses_destructive_changes_then_applies_them,
+    serve_applies_non_destructive_changes_at_start,
+);
+
+/// The test's database and the folder the program runs in.
 struct Setup {
+    db: TestDb,
     dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new() -> Setup {
-        Setup { dir: tempfile::tempdir().unwrap() }
+    fn new(db: TestDb) -> Setup {
+        Setup { db, dir: tempfile::tempdir().unwrap() }
     }
 
     fn database(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("nango.db").display())
+        self.db.url()
     }
 
     async fn store(&self) -> Store {
@@ -145,9 +158,8 @@ async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
 /// On an empty store the binary deploys itself, and what it records is exactly the manifest
 /// nango-codegen reads from its nango.yaml: the tests that plan from nango.yaml texts plan what
 /// real binaries deploy.
-#[tokio::test]
-async fn the_binary_deploys_what_its_nango_yaml_says() {
-    let setup = Setup::new();
+async fn the_binary_deploys_what_its_nango_yaml_says(db: TestDb) {
+    let setup = Setup::new(db);
     let out = setup.run(&["deploy"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let store = setup.store().await;
@@ -160,9 +172,8 @@ async fn the_binary_deploys_what_its_nango_yaml_says() {
     assert!(text(&again.stdout).contains("up to date: nothing to change"), "{}", text(&again.stdout));
 }
 
-#[tokio::test]
-async fn deploy_plans_refuses_destructive_changes_then_applies_them() {
-    let setup = Setup::new();
+async fn deploy_plans_refuses_destructive_changes_then_applies_them(db: TestDb) {
+    let setup = Setup::new(db);
     let store = setup.with_older_deployed().await;
 
     let plan = setup.run(&["deploy", "--plan"]).await;
@@ -237,9 +248,8 @@ async fn deploy_plans_refuses_destructive_changes_then_applies_them() {
 }
 
 /// A pending change that loses nothing (a frequency) is applied by `serve` at start.
-#[tokio::test]
-async fn serve_applies_non_destructive_changes_at_start() {
-    let setup = Setup::new();
+async fn serve_applies_non_destructive_changes_at_start(db: TestDb) {
+    let setup = Setup::new(db);
     let store = setup.store().await;
     store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
     let deployer = Deployer::new(store.clone(), "older-build");
