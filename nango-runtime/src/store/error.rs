@@ -141,6 +141,15 @@ pub enum StoreError {
         /// Whose: `` connection `acme` of `github` `` or `` integration `github` ``.
         owner: String,
     },
+    /// A run that lost its lease tried to write: another process closed the run (it took the
+    /// lease over, or found it lapsed), so the write was refused.
+    #[error(
+        "run {run} no longer holds its sync: its lease lapsed and the run was closed (another process may run the sync now), so its write was refused"
+    )]
+    RunFenced {
+        /// The run.
+        run: i64,
+    },
     /// The lease of a sync changed hands again and again while it was asked for.
     #[error("the lease of sync `{sync}` changed hands while it was asked for; try again")]
     LeaseContended {

@@ -42,6 +42,7 @@ pub mod policy;
 mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
+mod tasks;
 
 pub use connect::{ConnectSession, ConnectSessionData, OAuthFlow, ReconnectTarget};
 pub use error::{StoreError, StoreResult};
@@ -56,6 +57,7 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
+pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim, TaskReason};
 
 use crate::Connection;
 #[cfg(feature = "runtime")]
