@@ -8,9 +8,9 @@
 //! all in one write transaction; it decides nothing about records itself.
 //!
 //! The traits are object-safe (through `async-trait`) so the facade holds an
-//! `Arc<dyn Backend>` chosen at run time from the database URL. [`SqliteBackend`] is the one
-//! implementation today; a PostgreSQL backend is another implementation of the same eight
-//! traits.
+//! `Arc<dyn Backend>` chosen at run time from the database URL: [`SqliteBackend`] (the embedded
+//! default) or [`PostgresBackend`] (many processes on many machines). The store tests run on
+//! both, so a behaviour described here holds for each.
 //!
 //! Two promises every backend keeps, which the runtime builds on:
 //! - **Keys are handed out once.** A connection's key and a run's id are never given again, also
@@ -22,6 +22,7 @@
 //!   PostgreSQL); runs are closed as interrupted only once their lease lapsed.
 //!
 //! [`SqliteBackend`]: super::SqliteBackend
+//! [`PostgresBackend`]: super::PostgresBackend
 
 use super::DeliveryRecord;
 use super::{
@@ -546,7 +547,7 @@ pub trait Backend:
     + TaskBackend
     + std::fmt::Debug
 {
-    /// Which backend (`sqlite`), for logs and errors.
+    /// Which backend (`sqlite` or `postgres`), for logs and errors.
     fn name(&self) -> &'static str;
     /// Waits for running statements and closes the database (files are complete afterwards).
     async fn close(&self);
