@@ -1,4 +1,5 @@
-//! The task queue of `serve --roles` on a real SQLite file: one live task per (connection,
+//! The task queue of `serve --roles` on both backends (a real SQLite file, and a database of its
+//! own on the machine's PostgreSQL): one live task per (connection,
 //! sync) whatever the schedulers do, exclusive claims, a task whose runner's lease lapsed coming
 //! back to another runner, fencing (a run that lost its lease has its records, checkpoint and
 //! end refused), the per-provider and per-connection limits, handing a task back, stop requests
@@ -12,9 +13,24 @@ use nango_runtime::{Connection, RecordChange};
 use serde_json::json;
 use std::time::Duration;
 
-async fn store(dir: &tempfile::TempDir) -> Store {
-    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    Store::open(&url, Sealer::InsecureClear).await.unwrap()
+#[path = "support/db.rs"]
+#[macro_use]
+mod db;
+
+use db::TestDb;
+
+on_both_backends!(
+    a_schedule_has_at_most_one_live_task,
+    a_claim_is_exclusive_and_a_lapsed_lease_hands_the_task_to_another_runner,
+    limits_per_provider_and_per_connection_hold_across_runners,
+    a_task_waits_while_its_sync_runs_outside_the_queue_and_its_end_frees_the_lease,
+    a_stop_asked_by_another_node_reaches_the_task,
+    a_queued_webhook_is_claimed_by_one_live_node_until_it_stops_beating,
+    the_cluster_counts_live_runners_only,
+);
+
+async fn store(db: &TestDb) -> Store {
+    Store::open(&db.url(), Sealer::InsecureClear).await.unwrap()
 }
 
 async fn connection(store: &Store, id: &str, provider: &str) -> ConnectionKey {
@@ -35,10 +51,8 @@ fn claim(owner: &LeaseOwner, ttl: Duration) -> TaskClaim {
     }
 }
 
-#[tokio::test]
-async fn a_schedule_has_at_most_one_live_task() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn a_schedule_has_at_most_one_live_task(db: TestDb) {
+    let store = store(&db).await;
     let key = connection(&store, "acme", "github").await;
     let runner = LeaseOwner::new("runner");
     assert!(store.enqueue_task(&task(key, "tickets", TaskReason::Schedule)).await.unwrap());
@@ -62,10 +76,8 @@ async fn a_schedule_has_at_most_one_live_task() {
     assert!(store.enqueue_task(&task(key, "tickets", TaskReason::Trigger)).await.unwrap());
 }
 
-#[tokio::test]
-async fn a_claim_is_exclusive_and_a_lapsed_lease_hands_the_task_to_another_runner() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn a_claim_is_exclusive_and_a_lapsed_lease_hands_the_task_to_another_runner(db: TestDb) {
+    let store = store(&db).await;
     let key = connection(&store, "acme", "github").await;
     let (a, b) = (LeaseOwner::new("runner a"), LeaseOwner::new("runner b"));
     let ttl = Duration::from_millis(300);
@@ -126,10 +138,8 @@ async fn a_claim_is_exclusive_and_a_lapsed_lease_hands_the_task_to_another_runne
     assert!(store.finish_task(again.id, &b, None).await.unwrap());
 }
 
-#[tokio::test]
-async fn limits_per_provider_and_per_connection_hold_across_runners() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn limits_per_provider_and_per_connection_hold_across_runners(db: TestDb) {
+    let store = store(&db).await;
     let acme = connection(&store, "acme", "github").await;
     let other = connection(&store, "other", "github").await;
     let (a, b) = (LeaseOwner::new("runner a"), LeaseOwner::new("runner b"));
@@ -158,10 +168,8 @@ async fn limits_per_provider_and_per_connection_hold_across_runners() {
     assert_eq!(store.queue_stats(Duration::from_secs(1)).await.unwrap().queued, 2);
 }
 
-#[tokio::test]
-async fn a_task_waits_while_its_sync_runs_outside_the_queue_and_its_end_frees_the_lease() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn a_task_waits_while_its_sync_runs_outside_the_queue_and_its_end_frees_the_lease(db: TestDb) {
+    let store = store(&db).await;
     let key = connection(&store, "acme", "github").await;
     let (cli, runner) = (LeaseOwner::new("nango run"), LeaseOwner::new("runner"));
     let ttl = Duration::from_secs(30);
@@ -176,10 +184,8 @@ async fn a_task_waits_while_its_sync_runs_outside_the_queue_and_its_end_frees_th
     store.acquire_lease(key, "tickets", &cli, ttl).await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn a_stop_asked_by_another_node_reaches_the_task() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn a_stop_asked_by_another_node_reaches_the_task(db: TestDb) {
+    let store = store(&db).await;
     let key = connection(&store, "acme", "github").await;
     let runner = LeaseOwner::new("runner");
     assert!(!store.request_task_cancel(key, "tickets").await.unwrap(), "nothing runs yet");
@@ -190,10 +196,8 @@ async fn a_stop_asked_by_another_node_reaches_the_task() {
     assert!(store.task_cancel_requested(taken.id).await.unwrap());
 }
 
-#[tokio::test]
-async fn a_queued_webhook_is_claimed_by_one_node_until_its_claim_lapses() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn a_queued_webhook_is_claimed_by_one_live_node_until_it_stops_beating(db: TestDb) {
+    let store = store(&db).await;
     let key = connection(&store, "acme", "github").await;
     let run = store.begin_run(key, "tickets", false).await.unwrap();
     let hooks: Vec<OutgoingWebhook> =
@@ -225,10 +229,8 @@ async fn a_queued_webhook_is_claimed_by_one_node_until_its_claim_lapses() {
     assert_eq!(taken_over.iter().map(|w| w.id).collect::<Vec<_>>(), first.iter().map(|w| w.id).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn the_cluster_counts_live_runners_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn the_cluster_counts_live_runners_only(db: TestDb) {
+    let store = store(&db).await;
     let beat = |owner: &LeaseOwner, roles: &str| NodeBeat {
         owner: owner.token().into(),
         label: owner.label().into(),

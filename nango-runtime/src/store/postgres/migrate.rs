@@ -15,11 +15,14 @@ use sqlx::postgres::PgConnection;
 use std::borrow::Cow;
 
 /// `(version, description, SQL)`, in order; the version is the file's number.
-pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    10,
-    "schema of sqlite 0001 to 0010",
-    include_str!("../../../migrations/postgres/0010_schema_of_sqlite_0001_to_0010.sql"),
-)];
+pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        10,
+        "schema of sqlite 0001 to 0010",
+        include_str!("../../../migrations/postgres/0010_schema_of_sqlite_0001_to_0010.sql"),
+    ),
+    (11, "task queue", include_str!("../../../migrations/postgres/0011_task_queue.sql")),
+];
 
 /// The newest schema version this program knows.
 fn latest() -> i64 {
