@@ -32,6 +32,7 @@ on_both_backends!(
     one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once,
     integrations_app_credentials_share_the_store_key_and_its_rotation,
     a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed,
+    pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records,
 );
 
 async fn store(db: &TestDb, sealer: Sealer) -> Store {
@@ -1059,4 +1060,67 @@ async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(
     // A run that wrote nothing is closed with no counts, as it started.
     store.begin_run(key, "tickets", false).await.unwrap();
     assert_eq!(store.run(next.ids.run).await.unwrap().unwrap().counts, Default::default());
+}
+
+/// The records cursor while several writers overwrite the same records at once (each on a
+/// connection of its own from the pool): a reader paging from its last cursor until the writers
+/// are done never gets one version of a record twice, and ends with the last version of every
+/// record (a write that committed under a position the reader had already passed would be
+/// missed for good).
+async fn pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records(db: TestDb) {
+    const IDS: u64 = 120;
+    const WRITERS: u64 = 4;
+    const ROUNDS: u64 = 12;
+    let store = store(&db, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..ROUNDS {
+                    let run = store.begin_run(conn, &format!("writer-{w}"), false).await.unwrap();
+                    // Overlapping windows: every writer rewrites records the others write too.
+                    let batch: Vec<Value> = (0..30)
+                        .map(|i| json!({"id": (w * 29 + round * 17 + i) % IDS, "version": format!("{w}.{round}")}))
+                        .collect();
+                    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&batch)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut last_seen = std::collections::HashMap::<String, String>::new();
+    let mut versions = std::collections::HashSet::<(String, String)>::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        // Known before the pass: if they were done then, this pass reads everything they wrote.
+        let writers_done = writers.iter().all(|w| w.is_finished());
+        loop {
+            let mut q = query(25);
+            q.cursor = cursor.clone();
+            let page = store.records(conn, &q).await.unwrap();
+            for record in &page.records {
+                let version = record.data()["version"].as_str().unwrap().to_owned();
+                assert!(versions.insert((record.id.clone(), version.clone())), "{} {version} came twice", record.id);
+                last_seen.insert(record.id.clone(), version);
+                cursor = Some(record.metadata.cursor.clone());
+            }
+            if page.next_cursor.is_none() {
+                break;
+            }
+        }
+        if writers_done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored = all(&store, conn, query(1000)).await;
+    assert_eq!(stored.len(), IDS as usize);
+    for record in &stored {
+        let last = record.data()["version"].as_str().unwrap().to_owned();
+        assert_eq!(last_seen.get(&record.id), Some(&last), "the reader missed the last version of {}", record.id);
+    }
+    assert!(versions.len() > IDS as usize, "the reader saw records change while it paged");
 }

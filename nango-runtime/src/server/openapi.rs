@@ -328,7 +328,8 @@ fn action_paths(names: &ServiceNames) -> Value {
 
 /// The console's pages (HTML, for a browser; the session cookie `nango_session` from `POST
 /// /login`, not the key, opens them).
-fn console_paths() -> Value {
+fn console_paths(integrations: &[&str]) -> Value {
+    let session = json!([{"consoleSession": []}]);
     let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
     let see_other =
         |to: &str| json!({"description": format!("to {to}"), "headers": {"Location": {"schema": {"type": "string"}}}});
@@ -340,26 +341,26 @@ fn console_paths() -> Value {
             "post": {"summary": "Sign in with the secret key: starts a console session (cookie)", "security": [],
                      "requestBody": form(json!({"key": {"type": "string", "minLength": 1}}), json!(["key"])),
                      "responses": {"303": see_other("/, signed in"), "400": html("no key in the form"), "401": html("a wrong key"), "403": html("sent from another site"), "413": html("a form too large")}}},
-        "/": {"get": {"summary": "The dashboard", "security": [], "responses": {"200": html("the dashboard"), "303": see_other("/login without a session")}}},
-        "/console/runs/{id}": {"get": {"summary": "One run with its log and webhook deliveries", "security": [],
-            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-            "responses": {"200": html("the run"), "303": see_other("/login without a session"), "400": html("not a run id"), "404": html("no such run")}}},
-        "/console/syncs/{connection}/{sync}/{action}": {"post": {"summary": "Pause, resume, trigger or fully resync a sync of a connection", "security": [],
-            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}},
+        "/": {"get": {"summary": "The dashboard", "security": session, "responses": {"200": html("the dashboard"), "303": see_other("/login without a session")}}},
+        "/console/runs/{id}": {"get": {"summary": "One run with its log and webhook deliveries", "security": session,
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the run's number"}],
+            "responses": {"200": html("the run"), "303": see_other("/login without a session"), "404": html("no such run (or not a run's number)")}}},
+        "/console/syncs/{connection}/{sync}/{action}": {"post": {"summary": "Pause, resume, trigger or fully resync a sync of a connection", "security": session,
+            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the connection's key in the store (`id` in the API)"},
                            {"name": "sync", "in": "path", "required": true, "schema": {"type": "string"}},
                            {"name": "action", "in": "path", "required": true, "schema": {"enum": ["pause", "resume", "trigger", "resync"]}}],
             "requestBody": form(csrf(), json!(["csrf"])),
-            "responses": {"303": see_other("/, done"), "400": html("a bad connection or action"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection or sync"), "413": html("a form too large")}}},
-        "/console/connections": {"get": {"summary": "The connections page: every connection, with connect and delete", "security": [],
+            "responses": {"303": see_other("/, done"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection (by its key), sync or action"), "413": html("a form too large")}}},
+        "/console/connections": {"get": {"summary": "The connections page: every connection, with connect and delete", "security": session,
             "responses": {"200": html("the page"), "303": see_other("/login without a session")}}},
-        "/console/connections/connect": {"post": {"summary": "Start Nango Auth for one integration: a connect session, then its Connect UI", "security": [],
-            "requestBody": form(json!({"csrf": csrf()["csrf"], "integration": {"type": "string"}, "end_user_id": {"type": "string"}}), json!(["csrf", "integration"])),
+        "/console/connections/connect": {"post": {"summary": "Start Nango Auth for one integration: a connect session, then its Connect UI", "security": session,
+            "requestBody": form(json!({"csrf": csrf()["csrf"], "integration": {"enum": integrations}, "end_user_id": {"type": "string", "description": "blank: none"}}), json!(["csrf", "integration"])),
             "responses": {"303": see_other("/connect/ui with the new session's token"), "400": html("an unknown integration"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "413": html("a form too large")}}},
-        "/console/connections/{connection}/delete": {"post": {"summary": "Delete a connection and its records (as DELETE /connections/{id})", "security": [],
-            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "/console/connections/{connection}/delete": {"post": {"summary": "Delete a connection and its records (as DELETE /connections/{id})", "security": session,
+            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the connection's key in the store (`id` in the API)"}],
             "requestBody": form(csrf(), json!(["csrf"])),
             "responses": {"303": see_other("/console/connections, deleted"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection"), "409": html("one of its syncs is running"), "413": html("a form too large")}}},
-        "/logout": {"post": {"summary": "Sign out", "security": [], "requestBody": form(csrf(), json!(["csrf"])),
+        "/logout": {"post": {"summary": "Sign out", "security": session, "requestBody": form(csrf(), json!(["csrf"])),
             "responses": {"303": see_other("/login"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "413": html("a form too large")}}},
     })
 }
@@ -393,10 +394,18 @@ fn connect_paths(names: &ServiceNames, integrations: &[&str]) -> Value {
     let issued = json!({"description": "the session: {data: {token, connect_link, expires_at}}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {
         "type": "object", "required": ["token", "connect_link", "expires_at"],
         "properties": {"token": {"type": "string"}, "connect_link": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}}}});
-    let token_param = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    // The session's token: `Authorization: Bearer <token>` or `?connect_session_token=`; the
+    // popup's route takes only the query, the Connect UI its own `?session_token=`.
+    let token = json!([{"connectSession": []}, {"connectSessionQuery": []}]);
+    let popup_token = json!([{"connectSessionQuery": []}]);
+    let ui_token = json!([{"connectUiSession": []}]);
+    // The connection id and its configuration (`params[name]=value`) the frontend may give.
+    let flow_params = |integration: &Value| {
+        json!([integration, {"name": "connection_id", "in": "query", "schema": {"type": "string"}, "description": "the connection to make or replace (default: a new id)"},
+        {"name": "params", "in": "query", "style": "deepObject", "explode": true, "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "connection configuration, params[name]=value"}])
+    };
     // The connect flow's routes: the session token in `Authorization: Bearer` or the query.
     let integration = json!({"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}});
-    let session_token = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
     let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
     let flow_done = json!({"description": "connected: the connection", "content": {"application/json": {"schema": {"type": "object"}}}});
     json!({
@@ -406,8 +415,8 @@ fn connect_paths(names: &ServiceNames, integrations: &[&str]) -> Value {
         "/connect/sessions/reconnect": {"post": {"summary": "A connect session that re-authorizes one connection",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["connection_id", "integration_id"], "additionalProperties": false, "properties": reconnect}}}},
             "responses": {"201": issued, "400": error("invalid body"), "404": error("unknown connection")}}},
-        "/oauth/connect/{integration}": {"get": {"summary": "Start the OAuth code flow of an integration for the session (the popup opens this)", "security": [],
-            "parameters": [integration.clone(), session_token.clone(), {"name": "connection_id", "in": "query", "schema": {"type": "string"}},
+        "/oauth/connect/{integration}": {"get": {"summary": "Start the OAuth code flow of an integration for the session (the popup opens this)", "security": popup_token,
+            "parameters": [integration.clone(), {"name": "connection_id", "in": "query", "schema": {"type": "string"}},
                            {"name": "ws_client_id", "in": "query", "schema": {"type": "string"}}],
             "responses": {"302": {"description": "to the provider's authorization page"}, "303": {"description": "to the provider's authorization page"},
                           "400": html("the flow cannot start (integration, provider, configuration)"), "401": html("no, an unknown or an expired session token"),
@@ -421,35 +430,35 @@ fn connect_paths(names: &ServiceNames, integrations: &[&str]) -> Value {
                           "403": html("the user refused (`access_denied`), or an integration the session does not allow"),
                           "404": html("no authorization has this state: unknown, already used (a state works once) or expired"),
                           "409": html("a connection it may not replace"), "502": html("the provider answered an error, or its token request failed")}}},
-        "/api-auth/api-key/{integration}": {"post": {"summary": "Connect with an API key", "security": [], "parameters": [integration.clone(), session_token.clone()],
+        "/api-auth/api-key/{integration}": {"post": {"summary": "Connect with an API key", "security": token, "parameters": flow_params(&integration),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["apiKey"], "additionalProperties": false, "properties": {"apiKey": {"type": "string"}}}}}},
-            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
-                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "409": error("a connection it may not replace")}}},
-        "/api-auth/basic/{integration}": {"post": {"summary": "Connect with a user name and password", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "responses": {"200": flow_done.clone(), "400": error("invalid body; or, as Nango answers it, `invalid_auth_mode`: an integration whose provider takes other credentials"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "408": error("the body did not arrive in time"), "409": error("a connection it may not replace")}}},
+        "/api-auth/basic/{integration}": {"post": {"summary": "Connect with a user name and password", "security": token, "parameters": flow_params(&integration),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["username"], "additionalProperties": false, "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
-                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "409": error("a connection it may not replace")}}},
-        "/oauth2/auth/{integration}": {"post": {"summary": "Connect with OAuth 2.0 client credentials", "security": [], "parameters": [integration, session_token],
+            "responses": {"200": flow_done.clone(), "400": error("invalid body; or, as Nango answers it, `invalid_auth_mode`: an integration whose provider takes other credentials"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "408": error("the body did not arrive in time"), "409": error("a connection it may not replace")}}},
+        "/oauth2/auth/{integration}": {"post": {"summary": "Connect with OAuth 2.0 client credentials", "security": token, "parameters": flow_params(&integration),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
-            "responses": {"200": flow_done, "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
-                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "409": error("a connection it may not replace"),
+            "responses": {"200": flow_done, "400": error("invalid body; or, as Nango answers it, `invalid_auth_mode`: an integration whose provider takes other credentials"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "408": error("the body did not arrive in time"), "409": error("a connection it may not replace"),
                           "502": error("the provider's token request failed")}}},
-        "/connect/ui": {"get": {"summary": "The Connect UI: the session's integrations, each with its OAuth button or credential form (openConnectUI's frame, the connect link)", "security": [],
-            "parameters": [{"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+        "/connect/ui": {"get": {"summary": "The Connect UI: the session's integrations, each with its OAuth button or credential form (openConnectUI's frame, the connect link)",
+            "security": [{"connectUiSession": []}, {}],
             "responses": {"200": html("the page (without a token: waiting for the frontend SDK to hand it over)"), "401": html("an unknown or expired session token")}}},
-        "/connect/ui/{integration}": {"post": {"summary": "A credential form of the Connect UI (API key, user name and password, or client credentials)", "security": [],
-            "parameters": [{"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+        "/connect/ui/{integration}": {"post": {"summary": "A credential form of the Connect UI (API key, user name and password, or client credentials)", "security": ui_token,
+            "parameters": [{"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}}],
             "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
                 "apiKey": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
-            "responses": {"200": html("connected"), "400": html("credentials refused, or an integration of another kind"), "401": html("no, an unknown or an expired session token"),
+            "responses": {"200": html("connected"), "400": html("credentials refused (the form's fields are those of the integration's provider's auth mode), or an integration whose provider takes no credentials of a form"), "401": html("no, an unknown or an expired session token"),
                           "403": html("an integration the session does not allow"), "404": html("unknown integration"), "408": error("the body did not arrive in time"),
                           "409": html("a connection it may not replace"), "502": html("the provider could not be reached")}}},
         "/connect/session": {
-            "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
+            "get": {"summary": "What the session of the token allows", "security": token,
                     "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",
                                           "content": {"application/json": {"schema": {"type": "object", "required": ["data"]}}}},
                                   "401": error("no, an unknown or an expired session token")}},
-            "delete": {"summary": "End the session of the token", "security": [], "parameters": [token_param],
+            "delete": {"summary": "End the session of the token", "security": token,
                        "responses": {"204": {"description": "ended"}, "401": error("no, an unknown or an expired session token")}}},
     })
 }
@@ -463,7 +472,10 @@ fn add_common_responses(document: &mut Value, error: &str) {
     let Some(paths) = document["paths"].as_object_mut() else { return };
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for operation in item.values_mut().filter(|o| o.get("responses").is_some()) {
-            let secured = operation.get("security").is_none_or(|s| s.as_array().is_none_or(|a| !a.is_empty()));
+            // Under the secret key: the document's default, or named.
+            let secured = operation
+                .get("security")
+                .is_none_or(|s| s.as_array().is_some_and(|a| a.iter().any(|r| r.get("secretKey").is_some())));
             let has_body = operation.get("requestBody").is_some();
             let Some(responses) = operation["responses"].as_object_mut() else { continue };
             if secured {
@@ -616,7 +628,12 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<Stri
         "info": {"title": "nango-rs service", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Nango-compatible records, sync, connection, integration, action and proxy API of a nango-rs program. Every path but /health (and the console's pages) answers 401 without the key, whatever the path; a trailing `/` is ignored (`/records/` is `/records`). Optional fields of request bodies take `null` as \"not given\". Two string formats are this service's own: `nango-cursor` (a records cursor, as `_nango_metadata.cursor` and `next_cursor` give them) and `nango-frequency` (nango.yaml's `runs:` grammar, 30 seconds to 366 days)."},
         "components": {
-            "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "secretKey": {"type": "http", "scheme": "bearer", "description": "the service's secret key"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "nango_session", "description": "a console session, from POST /login; its forms also carry its CSRF token"},
+                "connectSession": {"type": "http", "scheme": "bearer", "description": "a connect session's token, from POST /connect/sessions"},
+                "connectSessionQuery": {"type": "apiKey", "in": "query", "name": "connect_session_token", "description": "a connect session's token, from POST /connect/sessions"},
+                "connectUiSession": {"type": "apiKey", "in": "query", "name": "session_token", "description": "a connect session's token, as the connect link carries it"}},
             "schemas": schemas,
         },
         "security": [{"secretKey": []}],
@@ -684,7 +701,7 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<Stri
         integration_paths(&names, providers),
         action_paths(&names),
         proxy_route(),
-        console_paths(),
+        console_paths(&keys),
         connect_paths(&names, &keys),
     ] {
         if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {

@@ -10,6 +10,11 @@ are, so the service's checks are still exercised.
 Teaches Schemathesis the document's own string formats (`nango-cursor`, `nango-frequency`), so
 the values it generates for them are ones the service takes, as the document describes them.
 
+Signs the console's forms: a valid form gets the console session's CSRF token (generated ones
+are refused, 403, which the service's own tests prove). `POST /logout` and `DELETE
+/connect/session` run under sessions of their own (made for them by the test), so that ending
+theirs leaves the one every other operation uses.
+
 Requests that leave out the key are not touched: the service refuses them (401) before it reads
 anything else, and Schemathesis takes an edited request for a new one, sent with the key again.
 """
@@ -22,6 +27,12 @@ import schemathesis
 from hypothesis import strategies as st
 
 MOCK_URL = os.environ["NANGO_TEST_MOCK_URL"]
+CONSOLE_SESSION = os.environ["NANGO_TEST_CONSOLE_SESSION"]
+CONSOLE_CSRF = os.environ["NANGO_TEST_CONSOLE_CSRF"]
+CONSOLE_SESSION_TO_END = os.environ["NANGO_TEST_CONSOLE_SESSION_TO_END"]
+CONSOLE_CSRF_TO_END = os.environ["NANGO_TEST_CONSOLE_CSRF_TO_END"]
+CONNECT_TOKEN = os.environ["NANGO_TEST_CONNECT_TOKEN"]
+CONNECT_TOKEN_TO_END = os.environ["NANGO_TEST_CONNECT_TOKEN_TO_END"]
 
 
 def _cursor(at, sequence, key):
@@ -69,10 +80,33 @@ def _leaves_out_the_key(case):
     return isinstance(parameter, str) and parameter.lower() == "authorization"
 
 
+def _sign_console_form(case):
+    """The session's CSRF token in a valid console form; `/logout` under its own session."""
+    ends_session = case.operation.path == "/logout"
+    if ends_session and case.cookies and case.cookies.get("nango_session") == CONSOLE_SESSION:
+        case.cookies["nango_session"] = CONSOLE_SESSION_TO_END
+    if isinstance(case.body, dict) and "csrf" in case.body and case.meta.generation.mode.is_positive:
+        case.body["csrf"] = CONSOLE_CSRF_TO_END if ends_session else CONSOLE_CSRF
+
+
+def _end_own_connect_session(case):
+    """`DELETE /connect/session` with the token of a session made to be ended."""
+    if case.operation.path != "/connect/session" or case.method.upper() != "DELETE":
+        return
+    for name in list(case.headers or {}):
+        if name.lower() == "authorization" and case.headers[name] == f"Bearer {CONNECT_TOKEN}":
+            case.headers[name] = f"Bearer {CONNECT_TOKEN_TO_END}"
+    if case.query and case.query.get("connect_session_token") == CONNECT_TOKEN:
+        case.query["connect_session_token"] = CONNECT_TOKEN_TO_END
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     if _leaves_out_the_key(case):
         return
+    if case.operation.path == "/logout" or case.operation.path.startswith("/console/"):
+        _sign_console_form(case)
+    _end_own_connect_session(case)
     if case.headers:
         for name in list(case.headers):
             if name.lower() == "base-url-override" and _would_be_called(case.headers[name]):

@@ -183,15 +183,17 @@ impl TestDb {
 }
 
 /// Runs each named `async fn name(db: TestDb)` on both backends, as the tests `name::sqlite` and
-/// `name::postgres`, so the two cannot drift apart.
+/// `name::postgres`, so the two cannot drift apart. Two worker threads, so that tasks a test
+/// spawns (concurrent writers, readers) truly run at once.
+#[allow(unused_macros)]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 super::$test(super::db::TestDb::new(super::db::Backend::Sqlite).await).await
             }
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$test(super::db::TestDb::new(super::db::Backend::Postgres).await).await
             }
