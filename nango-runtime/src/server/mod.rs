@@ -173,6 +173,25 @@ impl Server {
             None => runtime,
         };
         let runtime = Arc::new(runtime);
+        let runtime_store = runtime.store().clone();
+        if let (Some(sender), true) = (&sender, options.roles.webhooks) {
+            // Models removed by a deployment (`deploy`, or this start's own). (Sync webhooks go
+            // through the outbox: a node of the webhooks role claims and delivers them.)
+            match runtime_store.pending_deploy_webhooks(REDELIVERY_BATCH).await {
+                Ok(pending) => {
+                    tokio::spawn(deliver_deploy_webhooks(
+                        runtime_store.clone(),
+                        sender.clone(),
+                        metrics.clone(),
+                        pending,
+                    ));
+                }
+                Err(e) => {
+                    let error = nango_types::text::error_chain(&e);
+                    tracing::error!(%error, "cannot read the queued deployment webhooks");
+                }
+            }
+        }
         let roles = options.roles;
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let after = after_run(
@@ -513,3 +532,26 @@ pub(super) async fn deliver_queued(store: &Store, sender: &WebhookSender, metric
         tracing::error!(error = %nango_types::text::error_chain(&e), "cannot take a delivered webhook off the queue");
     }
 }
+
+/// Delivers the model-removed webhooks deployments queued (see [`crate::deploy`]) and takes
+/// them off the queue, delivered or not (a failure is logged: the models are gone either way).
+async fn deliver_deploy_webhooks(
+    store: Store,
+    sender: Arc<WebhookSender>,
+    metrics: Metrics,
+    pending: Vec<crate::store::deploy::QueuedDeployWebhook>,
+) {
+    for webhook in pending {
+        let attempts = sender.deliver_body(&webhook.body).await;
+        metrics.webhook_attempts(&attempts);
+        if !attempts.iter().any(|a| a.succeeded()) {
+            tracing::warn!(model = %webhook.model, deployment = webhook.deployment, "the model-removed webhook was not delivered");
+        }
+        if let Err(e) = store.deploy_webhook_done(webhook.id).await {
+            tracing::error!(error = %nango_types::text::error_chain(&e), "cannot take a deployment webhook off the queue");
+        }
+    }
+}
+
+/// Webhooks queued at most this many at a time when `serve` starts.
+const REDELIVERY_BATCH: u32 = 1000;

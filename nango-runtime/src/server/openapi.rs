@@ -360,6 +360,8 @@ fn console_paths(integrations: &[&str]) -> Value {
             "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the connection's key in the store (`id` in the API)"}],
             "requestBody": form(csrf(), json!(["csrf"])),
             "responses": {"303": see_other("/console/connections, deleted"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection"), "409": html("one of its syncs is running"), "413": html("a form too large")}}},
+        "/console/deployments": {"get": {"summary": "The deployments page: the deployed version, its history and the changes this binary has not applied", "security": session,
+            "responses": {"200": html("the page"), "303": see_other("/login without a session"), "500": html("the store failed, or the deployed manifest is unreadable")}}},
         "/logout": {"post": {"summary": "Sign out", "security": session, "requestBody": form(csrf(), json!(["csrf"])),
             "responses": {"303": see_other("/login"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "413": html("a form too large")}}},
     })

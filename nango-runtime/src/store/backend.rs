@@ -25,6 +25,7 @@
 //! [`PostgresBackend`]: super::PostgresBackend
 
 use super::DeliveryRecord;
+use super::deploy::{DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor};
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
     EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PreparedRecord, Pruned,
@@ -519,6 +520,33 @@ pub trait TaskBackend: Send + Sync {
     }
 }
 
+/// Deployments: what is deployed, the history, and applying one in one transaction (see
+/// [`super::deploy`]).
+#[async_trait]
+pub trait DeployBackend: Send + Sync {
+    /// The deployment history, newest first (the first is what is deployed).
+    async fn deployments(&self, limit: u32) -> StoreResult<Vec<Deployment>>;
+    /// Calls `visit` with every live record of `models` (with its connection's identity).
+    async fn scan_records(&self, models: &[&str], visit: RecordVisitor<'_>) -> StoreResult<()>;
+    /// Applies a deployment in one write transaction that also excludes other deployments: checks
+    /// that the deployed fingerprint is still `deployment.expected` (it is already
+    /// `deployment.fingerprint`: [`DeployOutcome::AlreadyDeployed`], nothing written; another
+    /// one: [`StoreError::DeploymentChanged`](super::StoreError::DeploymentChanged)), runs the
+    /// record checks with `accepts` (a failing record aborts it with
+    /// [`StoreError::IncompatibleRecords`](super::StoreError::IncompatibleRecords) unless its
+    /// check deletes it), the steps in order, queues the webhooks and records the deployment.
+    /// Any error leaves the store as it was.
+    async fn apply_deployment(
+        &self,
+        deployment: &DeploymentWrite,
+        accepts: RecordFilter<'_>,
+    ) -> StoreResult<DeployOutcome>;
+    /// Deployment webhooks not delivered yet, oldest first.
+    async fn pending_deploy_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedDeployWebhook>>;
+    /// Takes a deployment webhook off the queue.
+    async fn deploy_webhook_done(&self, id: i64) -> StoreResult<()>;
+}
+
 /// A complete backend: every concern, and a way to close it.
 ///
 /// ```
@@ -545,6 +573,7 @@ pub trait Backend:
     + IntegrationBackend
     + ActionResultBackend
     + TaskBackend
+    + DeployBackend
     + std::fmt::Debug
 {
     /// Which backend (`sqlite` or `postgres`), for logs and errors.

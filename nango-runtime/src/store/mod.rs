@@ -34,6 +34,8 @@
 #[cfg(feature = "runtime")]
 pub mod backend;
 mod connect;
+#[cfg(feature = "runtime")]
+pub mod deploy;
 mod error;
 #[cfg(feature = "runtime")]
 mod facade;

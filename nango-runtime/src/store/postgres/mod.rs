@@ -16,6 +16,7 @@
 mod connect;
 mod connections;
 mod delivery;
+mod deploy;
 mod integrations;
 mod migrate;
 mod records;

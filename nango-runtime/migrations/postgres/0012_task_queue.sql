@@ -1,4 +1,4 @@
--- The task queue of `serve --roles` (as SQLite's 0011): a due schedule becomes a task, a runner
+-- The task queue of `serve --roles` (as SQLite's 0012): a due schedule becomes a task, a runner
 -- claims it (`FOR UPDATE SKIP LOCKED`) with its (connection, sync) lease, runs it and deletes it
 -- when done (its history is in `runs`). At most one live task per (connection, sync), enforced
 -- here. A `running` task whose lease lapsed is claimed again by another runner.
