@@ -52,6 +52,7 @@ on_both_backends!(
     concurrent_and_stale_plans_are_refused,
     records_stored_after_the_plan_are_checked_in_the_transaction,
     the_first_deployment_of_a_store_is_a_baseline,
+    a_changed_version_is_recorded_and_resyncs_only_when_asked,
 );
 
 async fn open(db: &TestDb) -> Store {
@@ -313,4 +314,33 @@ async fn the_first_deployment_of_a_store_is_a_baseline(db: TestDb) {
     ));
     let again = deployer.plan(Manifest::default()).await.unwrap();
     assert!(again.is_up_to_date());
+}
+
+/// A changed `version` is in the plan and recorded; the syncs resync in full (state forgotten, a
+/// trigger left) only with `resync`.
+async fn a_changed_version_is_recorded_and_resyncs_only_when_asked(db: TestDb) {
+    let store = open(&db).await;
+    let acme = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+    let deployer = Deployer::new(store.clone(), "deploy-test");
+    deploy(&deployer, manifest_of(&version_2()), allow()).await;
+    run_saving(&store, acme, "github-tickets", "Ticket", vec![ticket(1)]).await;
+    let versioned = |v: &str| {
+        version_2().replace("        scopes: [repo]\n", &format!("        scopes: [repo]\n        version: {v}\n"))
+    };
+
+    let plan = deployer.plan(manifest_of(&versioned("1.0.1"))).await.unwrap();
+    let text = render_plan(&plan);
+    assert!(text.contains("~ sync github/github-tickets: version `none` -> `1.0.1` for 1 connection (acme)"), "{text}");
+    deployer.apply(&plan, ApplyOptions::default()).await.unwrap();
+    let state = store.sync_state(acme, "github-tickets").await.unwrap();
+    assert!(state.last_sync_date.is_some() && state.triggered_at.is_none(), "not asked: {state:?}");
+    let recorded: Manifest = serde_json::from_str(&store.deployments(1).await.unwrap()[0].manifest).unwrap();
+    assert_eq!(recorded.sync("github", "github-tickets").unwrap().version, "1.0.1");
+
+    let plan = deployer.plan(manifest_of(&versioned("2.0.0"))).await.unwrap();
+    deployer.apply(&plan, ApplyOptions { allow_destructive: false, resync: true }).await.unwrap();
+    let state = store.sync_state(acme, "github-tickets").await.unwrap();
+    assert!(state.last_sync_date.is_none() && state.checkpoint.is_none() && state.triggered_at.is_some(), "{state:?}");
+    // The records stay until the full run replaces them.
+    assert_eq!(store.record_counts(acme).await.unwrap().get("Ticket"), Some(&1));
 }

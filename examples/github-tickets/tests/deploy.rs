@@ -2,7 +2,8 @@
 //! store where an older version of that nango.yaml is deployed (one more sync, another
 //! frequency, a field fewer). `deploy --plan` prints the plan (golden), `serve` refuses to start
 //! while a destructive change is pending and says what to do, `deploy --allow-destructive`
-//! applies it, and `serve` applies a pending non-destructive change at start by itself.
+//! applies it (and `serve` then tells the webhook receiver of the removed model), and `serve`
+//! applies a pending non-destructive change at start by itself. Each on SQLite and PostgreSQL.
 //!
 //! The older version is described through nango-codegen (the same reading of nango.yaml the
 //! runtime's deploy tests use), and the first test checks that this reading of the current
@@ -12,10 +13,14 @@
 extern crate nango as nango_runtime;
 
 mod common;
+#[macro_use]
+#[path = "../../../nango-runtime/tests/support/db.rs"]
+mod db;
 #[path = "../../../nango-runtime/tests/support/manifest.rs"]
 mod manifest;
 
 use common::{finish, text};
+use db::TestDb;
 use manifest::manifest_of;
 use nango::Connection;
 use nango::crypto::Sealer;
@@ -38,17 +43,25 @@ fn older() -> String {
     format!("{text}  Milestone:\n    id: string\n    title: string\n")
 }
 
+on_both_backends!(
+    the_binary_deploys_what_its_nango_yaml_says,
+    deploy_plans_refuses_destructive_changes_then_applies_them,
+    serve_applies_non_destructive_changes_at_start,
+);
+
+/// The test's database and the folder the program runs in.
 struct Setup {
+    db: TestDb,
     dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new() -> Setup {
-        Setup { dir: tempfile::tempdir().unwrap() }
+    fn new(db: TestDb) -> Setup {
+        Setup { db, dir: tempfile::tempdir().unwrap() }
     }
 
     fn database(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("nango.db").display())
+        self.db.url()
     }
 
     async fn store(&self) -> Store {
@@ -66,9 +79,11 @@ impl Setup {
         finish(command.spawn().unwrap()).await
     }
 
-    /// `serve --port 0` until it listens: what it printed before, then it is killed.
-    async fn serve_start(&self) -> String {
+    /// `serve --port 0` until it listens (after `wait`): what it printed before, then it is
+    /// killed.
+    async fn serve_start(&self, env: &[(&str, &str)], wait: impl AsyncFnOnce()) -> String {
         let mut command = common::program();
+        command.envs(env.iter().copied());
         command
             .args(["serve", "--port", "0"])
             .current_dir(self.dir.path())
@@ -90,6 +105,7 @@ impl Setup {
         })
         .await
         .unwrap();
+        wait().await;
         common::kill(child).await;
         lines.join("\n")
     }
@@ -119,12 +135,31 @@ impl Setup {
     }
 }
 
+/// A webhook receiver on loopback: its URL and the bodies it got.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(serde_json::from_slice::<Value>(&body).unwrap_or_default());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), received)
+}
+
 /// On an empty store the binary deploys itself, and what it records is exactly the manifest
 /// nango-codegen reads from its nango.yaml: the tests that plan from nango.yaml texts plan what
 /// real binaries deploy.
-#[tokio::test]
-async fn the_binary_deploys_what_its_nango_yaml_says() {
-    let setup = Setup::new();
+async fn the_binary_deploys_what_its_nango_yaml_says(db: TestDb) {
+    let setup = Setup::new(db);
     let out = setup.run(&["deploy"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let store = setup.store().await;
@@ -137,9 +172,8 @@ async fn the_binary_deploys_what_its_nango_yaml_says() {
     assert!(text(&again.stdout).contains("up to date: nothing to change"), "{}", text(&again.stdout));
 }
 
-#[tokio::test]
-async fn deploy_plans_refuses_destructive_changes_then_applies_them() {
-    let setup = Setup::new();
+async fn deploy_plans_refuses_destructive_changes_then_applies_them(db: TestDb) {
+    let setup = Setup::new(db);
     let store = setup.with_older_deployed().await;
 
     let plan = setup.run(&["deploy", "--plan"]).await;
@@ -190,15 +224,32 @@ async fn deploy_plans_refuses_destructive_changes_then_applies_them() {
     assert!(lines[0].starts_with("#2 ") && lines[0].ends_with(": 4 changes"), "{lines:?}");
     assert!(lines[1].starts_with("#1 ") && lines[1].contains("by older-build (pid"), "{lines:?}");
 
-    // Now serve starts, with nothing left to deploy.
-    let started = setup.serve_start().await;
+    // Now serve starts, with nothing left to deploy, and tells the webhook receiver that the
+    // milestones are gone.
+    let (hook_url, received) = receiver().await;
+    let delivered = async || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        // Delivered, and taken off the queue.
+        while std::time::Instant::now() < deadline
+            && (received.lock().unwrap().is_empty() || !store.pending_deploy_webhooks(10).await.unwrap().is_empty())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let started = setup.serve_start(&[("NANGO_WEBHOOK_URL", &hook_url)], delivered).await;
     assert!(!started.contains("deployed this binary"), "{started}");
+    let hooks = received.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(
+        (&hooks[0]["type"], &hooks[0]["model"], &hooks[0]["recordsDeleted"], &hooks[0]["syncNames"]),
+        (&json!("model_removed"), &json!("Milestone"), &json!(2), &json!(["github-milestones"]))
+    );
+    assert!(store.pending_deploy_webhooks(10).await.unwrap().is_empty());
 }
 
 /// A pending change that loses nothing (a frequency) is applied by `serve` at start.
-#[tokio::test]
-async fn serve_applies_non_destructive_changes_at_start() {
-    let setup = Setup::new();
+async fn serve_applies_non_destructive_changes_at_start(db: TestDb) {
+    let setup = Setup::new(db);
     let store = setup.store().await;
     store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
     let deployer = Deployer::new(store.clone(), "older-build");
@@ -206,7 +257,7 @@ async fn serve_applies_non_destructive_changes_at_start() {
     let plan = deployer.plan(manifest_of(&hourly)).await.unwrap();
     deployer.apply(&plan, ApplyOptions::default()).await.unwrap();
 
-    let said = setup.serve_start().await;
+    let said = setup.serve_start(&[], async || {}).await;
     assert!(said.contains("deployed this binary's changes as deployment #2:"), "{said}");
     assert!(
         said.contains(
