@@ -13,7 +13,8 @@ CREATE DATABASE nango_scaling;
 \c nango_scaling
 \i nango-runtime/migrations/postgres/0010_schema_of_sqlite_0001_to_0010.sql
 \i nango-runtime/migrations/postgres/0011_deployments.sql
-\i nango-runtime/migrations/postgres/0012_records_by_change_time_and_deleted.sql
+\i nango-runtime/migrations/postgres/0012_task_queue.sql
+\i nango-runtime/migrations/postgres/0013_records_by_change_time_and_deleted.sql
 \timing on
 
 -- Connection 1 is the big one; 2..10001 the small ones.

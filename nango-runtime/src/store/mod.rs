@@ -49,6 +49,7 @@ mod postgres;
 mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
+mod tasks;
 
 pub use connect::{ConnectSession, ConnectSessionData, OAuthFlow, ReconnectTarget};
 pub use error::{StoreError, StoreResult};
@@ -65,6 +66,7 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
+pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim, TaskReason};
 
 use crate::Connection;
 #[cfg(feature = "runtime")]

@@ -22,10 +22,11 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0010_schema_of_sqlite_0001_to_0010.sql"),
     ),
     (11, "deployments", include_str!("../../../migrations/postgres/0011_deployments.sql")),
+    (12, "task queue", include_str!("../../../migrations/postgres/0012_task_queue.sql")),
     (
-        12,
+        13,
         "records by change time and deleted",
-        include_str!("../../../migrations/postgres/0012_records_by_change_time_and_deleted.sql"),
+        include_str!("../../../migrations/postgres/0013_records_by_change_time_and_deleted.sql"),
     ),
 ];
 
