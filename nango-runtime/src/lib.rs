@@ -42,6 +42,8 @@ mod connection;
 mod context;
 #[cfg(feature = "runtime")]
 pub mod crypto;
+#[cfg(feature = "runtime")]
+pub mod deploy;
 mod descriptors;
 #[cfg(feature = "runtime")]
 pub mod engine;

@@ -163,9 +163,10 @@ async fn the_code_flow_with_pkce_stores_the_connection_and_its_first_sync_runs()
     assert!(full["credentials"]["expires_at"].is_string(), "{full}");
     assert_eq!(full["end_user"]["id"], "flow-user");
 
-    // The same redirect again (a replayed state, a code used twice) changes nothing.
+    // The same redirect again (a replayed state, a code used twice) changes nothing: no
+    // authorization has that state any more.
     let (status, page) = env.callback(&back).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("already used"), "{page}");
     assert_eq!(env.connections_of("flow-user").await.len(), 1);
 
@@ -208,9 +209,9 @@ async fn denied_consent_forged_states_and_foreign_integrations_store_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(page.contains("access_denied") && page.contains("denied"), "{page}");
 
-    // A state nobody issued, and none at all.
+    // A state nobody issued (no such authorization: 404), and none at all.
     let (status, page) = env.callback(&env.url("/oauth/callback?code=x&state=forged")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("unknown or was already used"), "{page}");
     let (status, _) = env.callback(&env.url("/oauth/callback?code=x")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -763,3 +763,38 @@ async fn the_console_escapes_text_and_rejects_unknown_targets() {
 
     console.server.shutdown().await;
 }
+
+/// The deployments page: before any deployment it says nothing is deployed and lists what this
+/// binary would deploy as pending; after one, the deployed version, its history entry with its
+/// changes, and nothing pending. Signed-out visitors are sent to the sign-in form.
+#[tokio::test]
+async fn the_deployments_page_shows_the_deployed_version_its_history_and_pending_changes() {
+    use nango_runtime::deploy::{ApplyOptions, Deployer, Manifest};
+    let console = console(&["acme"]).await;
+    let http = no_redirects();
+    let url = &console.url;
+    let signed_out = http.get(format!("{url}/console/deployments")).send().await.unwrap();
+    assert_eq!(signed_out.status(), 303);
+    let SignedIn { cookie, .. } = sign_in(&http, url).await;
+    let page = async || {
+        let answer = http.get(format!("{url}/console/deployments")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    };
+
+    let before = page().await;
+    assert!(before.contains("Nothing deployed yet"), "{before}");
+    assert!(before.contains(&format!("+ sync {INTEGRATION}/{SYNC}: scheduled for 1 connection (acme)")), "{before}");
+    assert!(before.contains(r#"href="/console/deployments""#), "the navigation links the page: {before}");
+
+    let deployer = Deployer::new(console.store().clone(), "console-test");
+    let plan = deployer.plan(Manifest::of_binary()).await.unwrap();
+    deployer.apply(&plan, ApplyOptions::default()).await.unwrap();
+    let after = page().await;
+    let short = &plan.target[..12];
+    assert!(after.contains(&format!("<code>{short}</code> (deployment #1,")), "{after}");
+    assert!(after.contains("by console-test (pid "), "{after}");
+    assert!(after.contains("None: this binary ("), "{after}");
+    // The history row lists the deployment's changes.
+    assert!(after.contains(&format!("+ model Issue of {INTEGRATION}")), "{after}");
+}

@@ -2,7 +2,11 @@
 //! and every path and method of the document is served (both enumerated), and Schemathesis
 //! (from PyPI, pinned) run against the document of a real `serve` with every check finds no
 //! failure: statuses, bodies, headers and content types as documented, valid input accepted and
-//! invalid input refused.
+//! invalid input refused. It tests every operation of the document, signed in as each one's
+//! security says (the secret key, a console session, a connect session; see [`sign_ins`]),
+//! with a fixed seed so that a run is repeatable; `tests/openapi/hooks.py` keeps the service's
+//! outgoing requests on loopback, signs the console's forms and generates the document's own
+//! string formats, and `tests/openapi/schemathesis.toml` gives the reason of each setting.
 //!
 //! Schemathesis is installed once into a virtual environment under the target directory
 //! (`python3 -m venv`, then `pip install schemathesis==<pinned>`), again only when the pinned
@@ -30,9 +34,10 @@ use std::time::Duration;
 const KEY: &str = "openapi-secret-key";
 /// The Schemathesis release the proof runs (a newer one may add checks: change it on purpose).
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
-/// Test cases per operation and phase: enough to reach every documented status, few enough
-/// that the run takes well under a minute on two cores.
-const EXAMPLES_PER_OPERATION: &str = "8";
+/// Test cases per operation in the fuzzing phase (the coverage phase makes its own, for every
+/// boundary and every documented status): few enough that the run over the ~70 operations
+/// takes under a minute on two shared cores (about 45 s).
+const EXAMPLES_PER_OPERATION: &str = "5";
 
 struct Service {
     _dir: tempfile::TempDir,
@@ -205,19 +210,72 @@ fn schemathesis() -> PathBuf {
     program
 }
 
+/// A connect session's token, made with the secret key.
+async fn connect_token(url: &str) -> String {
+    let issued: Value = reqwest::Client::new()
+        .post(format!("{url}/connect/sessions"))
+        .bearer_auth(KEY)
+        .json(&json!({"end_user": {"id": "schemathesis"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    issued["data"]["token"].as_str().unwrap_or_else(|| panic!("no session token: {issued}")).to_owned()
+}
+
+/// What Schemathesis signs in with, as the environment its configuration and hooks read: the
+/// secret key, a console session (its cookie and CSRF token) and a connect session's token;
+/// and a second console and connect session for the operations that end theirs (`POST /logout`,
+/// `DELETE /connect/session`), so the others keep theirs.
+async fn sign_ins(url: &str) -> Vec<(&'static str, String)> {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let console = |(cookie, csrf): (String, String)| {
+        let id = cookie.strip_prefix("nango_session=").unwrap().to_owned();
+        (id, csrf.split_once('=').unwrap().1.to_owned())
+    };
+    let (session, csrf) = console(console_session(&http, url).await);
+    let (session_to_end, csrf_to_end) = console(console_session(&http, url).await);
+    vec![
+        ("NANGO_TEST_KEY", KEY.to_owned()),
+        ("NANGO_TEST_CONSOLE_SESSION", session),
+        ("NANGO_TEST_CONSOLE_CSRF", csrf),
+        ("NANGO_TEST_CONSOLE_SESSION_TO_END", session_to_end),
+        ("NANGO_TEST_CONSOLE_CSRF_TO_END", csrf_to_end),
+        ("NANGO_TEST_CONNECT_TOKEN", connect_token(url).await),
+        ("NANGO_TEST_CONNECT_TOKEN_TO_END", connect_token(url).await),
+    ]
+}
+
 #[tokio::test]
 async fn schemathesis_with_every_check_finds_no_failure() {
     let program = schemathesis();
     let s = service().await;
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi");
     let reports = tempfile::tempdir().unwrap();
+    // The document as the service gives it (with the key; Schemathesis' own requests sign in
+    // per operation, as the document's security says).
+    let document = reqwest::Client::new()
+        .get(format!("{}/openapi.json", s.url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(reports.path().join("openapi.json"), &document).unwrap();
     // Its output goes to files: a pipe nobody reads while it runs could fill and stall it.
     let log = |name: &str| std::fs::File::create(reports.path().join(name)).unwrap();
     let mut child = Command::new(program)
         .arg("--config-file")
         .arg(here.join("schemathesis.toml"))
         .arg("run")
-        .arg(format!("{}/openapi.json", s.url))
+        .arg(reports.path().join("openapi.json"))
+        .args(["--url", &s.url])
         .args(["--checks", "all", "--max-examples", EXAMPLES_PER_OPERATION, "--seed", "17"])
         .args([
             "--workers",
@@ -231,7 +289,7 @@ async fn schemathesis_with_every_check_finds_no_failure() {
             "all",
         ])
         .args(["--output-sanitize", "false", "--generation-database", "none"])
-        .arg(format!("--header=Authorization: Bearer {KEY}"))
+        .envs(sign_ins(&s.url).await)
         .arg("--report-dir")
         .arg(reports.path())
         .env("SCHEMATHESIS_HOOKS", here.join("hooks.py"))

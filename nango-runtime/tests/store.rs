@@ -1,4 +1,5 @@
-//! The store on real SQLite files: change detection and counts, duplicates, deletion
+//! The store on real SQLite files and real PostgreSQL databases (every test that is not about
+//! SQLite's files or schema history runs on both: `on_both_backends!`): change detection and counts, duplicates, deletion
 //! detection generations, record pages and cursors, pruning, encrypted credentials (of
 //! connections and integrations), what Nango's API keeps besides (metadata of several connections
 //! at once, tags, background action results), and databases made by earlier versions (the
@@ -10,9 +11,32 @@ use nango_runtime::{Connection, Credentials, RecordChange, Secret};
 use nango_types::text::error_chain;
 use serde_json::{Value, json};
 
-async fn store(dir: &tempfile::TempDir, sealer: Sealer) -> Store {
-    let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-    Store::open(&url, sealer).await.unwrap()
+#[macro_use]
+#[path = "support/db.rs"]
+mod db;
+use db::{Backend, TestDb};
+
+on_both_backends!(
+    counts_follow_what_changed,
+    duplicates_in_a_run_count_once_and_the_last_wins,
+    batch_update_deep_merges,
+    unseen_records_are_deleted_only_for_the_current_generation,
+    pages_return_every_record_once_with_filters,
+    credentials_are_encrypted_at_rest,
+    pruned_records_keep_their_id_and_come_back_when_saved_again,
+    integrations_are_sealed_renamed_and_deleted,
+    metadata_of_several_connections_changes_at_once_or_not_at_all,
+    connections_are_read_with_their_keys,
+    console_sessions_are_kept_found_by_digest_and_expire,
+    keys_and_run_ids_of_deleted_connections_are_never_handed_out_again,
+    one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once,
+    integrations_app_credentials_share_the_store_key_and_its_rotation,
+    a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed,
+    pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records,
+);
+
+async fn store(db: &TestDb, sealer: Sealer) -> Store {
+    Store::open(&db.url(), sealer).await.unwrap()
 }
 
 async fn connection(store: &Store) -> ConnectionKey {
@@ -43,10 +67,8 @@ fn query(limit: u32) -> RecordQuery {
     RecordQuery { model: "Ticket".into(), limit, ..Default::default() }
 }
 
-#[tokio::test]
-async fn counts_follow_what_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn counts_follow_what_changed(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let conn = connection(&store).await;
 
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
@@ -76,10 +98,8 @@ async fn counts_follow_what_changed() {
     assert_eq!(store.record_counts(conn).await.unwrap()["Ticket"], 3);
 }
 
-#[tokio::test]
-async fn duplicates_in_a_run_count_once_and_the_last_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn duplicates_in_a_run_count_once_and_the_last_wins(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let batch = [json!({"id": 1, "title": "first"}), json!({"id": 1, "title": "second"})];
@@ -93,10 +113,8 @@ async fn duplicates_in_a_run_count_once_and_the_last_wins() {
     assert_eq!(stored[0].metadata.last_action, "ADDED");
 }
 
-#[tokio::test]
-async fn batch_update_deep_merges() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn batch_update_deep_merges(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let base = [json!({"id": 1, "user": {"login": "a", "id": 7}, "labels": ["x", "y"]})];
@@ -112,10 +130,8 @@ async fn batch_update_deep_merges() {
     assert_eq!(stored[0].data(), json!({"id": 1, "user": {"login": "b", "id": 7}, "labels": ["z"]}));
 }
 
-#[tokio::test]
-async fn unseen_records_are_deleted_only_for_the_current_generation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn unseen_records_are_deleted_only_for_the_current_generation(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", true).await.unwrap();
     let three = [json!({"id": 1}), json!({"id": 2}), json!({"id": 3})];
@@ -151,10 +167,8 @@ async fn unseen_records_are_deleted_only_for_the_current_generation() {
     assert!(history[1].error.as_deref().unwrap().contains("interrupted"));
 }
 
-#[tokio::test]
-async fn pages_return_every_record_once_with_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn pages_return_every_record_once_with_filters(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let many: Vec<Value> = (0..250).map(|i| json!({"id": i, "n": i})).collect();
@@ -196,13 +210,11 @@ async fn pages_return_every_record_once_with_filters() {
     assert!(store.records(conn, &bad).await.unwrap_err().to_string().contains("invalid cursor"));
 }
 
-#[tokio::test]
-async fn credentials_are_encrypted_at_rest() {
-    let dir = tempfile::tempdir().unwrap();
+async fn credentials_are_encrypted_at_rest(db: TestDb) {
     let key = Sealer::generate_key();
     let token = "ghp_THIS_IS_A_VERY_SECRET_TOKEN";
     {
-        let store = store(&dir, Sealer::from_base64(&key).unwrap()).await;
+        let store = store(&db, Sealer::from_base64(&key).unwrap()).await;
         let mut c = Connection::new("github", "acme", "github");
         c.credentials = Credentials::Bearer { token: Secret::new(token) };
         store.save_connection(&c).await.unwrap();
@@ -211,15 +223,12 @@ async fn credentials_are_encrypted_at_rest() {
         assert!(!format!("{back:?}").contains(token));
         store.close().await;
     }
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a file in clear");
-    }
-    let wrong = store(&dir, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
+    assert!(!db.contains(token.as_bytes()).await, "the token is stored in clear");
+    let wrong = store(&db, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
     let e = wrong.connection("github", "acme").await.unwrap_err();
     assert!(matches!(e, StoreError::Unseal { source: CryptoError::WrongKey, .. }), "{e:?}");
     assert!(error_chain(&e).contains("not the key"), "{}", error_chain(&e));
-    let none = store(&dir, Sealer::NoKey).await;
+    let none = store(&db, Sealer::NoKey).await;
     let mut c = Connection::new("github", "other", "github");
     c.credentials = Credentials::Bearer { token: Secret::new("x") };
     let e = none.save_connection(&c).await.unwrap_err();
@@ -227,10 +236,8 @@ async fn credentials_are_encrypted_at_rest() {
     assert!(error_chain(&e).contains("NANGO_ENCRYPTION_KEY"), "{}", error_chain(&e));
 }
 
-#[tokio::test]
-async fn pruned_records_keep_their_id_and_come_back_when_saved_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn pruned_records_keep_their_id_and_come_back_when_saved_again(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let conn = connection(&store).await;
     let run = store.begin_run(conn, "tickets", false).await.unwrap();
     let first = [json!({"id": 1, "title": "a"}), json!({"id": 2, "title": "b"}), json!({"id": 3, "title": "c"})];
@@ -262,11 +269,9 @@ async fn pruned_records_keep_their_id_and_come_back_when_saved_again() {
     assert_eq!((one.data()["title"].as_str(), one.metadata.pruned_at), (Some("a"), None));
 }
 
-#[tokio::test]
-async fn integrations_are_sealed_renamed_and_deleted() {
-    let dir = tempfile::tempdir().unwrap();
+async fn integrations_are_sealed_renamed_and_deleted(db: TestDb) {
     let key = Sealer::generate_key();
-    let store = store(&dir, Sealer::from_base64(&key).unwrap()).await;
+    let store = store(&db, Sealer::from_base64(&key).unwrap()).await;
     let mut github = Integration::new("github-prod", "github");
     github.display_name = Some("GitHub (prod)".into());
     github.credentials = Some(IntegrationCredentials::OAuth2(OAuthApp {
@@ -276,11 +281,7 @@ async fn integrations_are_sealed_renamed_and_deleted() {
         webhook_secret: None,
     }));
     store.save_integration(&github, None).await.unwrap();
-    let raw = std::fs::read(dir.path().join("nango.db")).unwrap();
-    let wal = std::fs::read(dir.path().join("nango.db-wal")).unwrap_or_default();
-    for bytes in [raw, wal] {
-        assert!(!bytes.windows(13).any(|w| w == b"client-s3cret"), "the client secret is stored in clear");
-    }
+    assert!(!db.contains(b"client-s3cret").await, "the client secret is stored in clear");
     assert_eq!(store.integration("github-prod").await.unwrap().unwrap().credentials, github.credentials);
 
     // A rename moves the sealed credentials to the new key in one step.
@@ -293,17 +294,15 @@ async fn integrations_are_sealed_renamed_and_deleted() {
     store.close().await;
 
     // Another key does not open them.
-    let wrong = self::store(&dir, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
+    let wrong = self::store(&db, Sealer::from_base64(&Sealer::generate_key()).unwrap()).await;
     let e = wrong.integration("github-main").await.unwrap_err();
     assert!(matches!(e, StoreError::UnsealIntegration { .. }), "{e:?}");
     assert!(wrong.delete_integration("github-main").await.unwrap());
     assert!(!wrong.delete_integration("github-main").await.unwrap());
 }
 
-#[tokio::test]
-async fn metadata_of_several_connections_changes_at_once_or_not_at_all() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn metadata_of_several_connections_changes_at_once_or_not_at_all(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let mut keys = Vec::new();
     for id in ["a", "b"] {
         let mut c = Connection::new("github", id, "github");
@@ -752,20 +751,49 @@ async fn a_database_of_an_earlier_version_ends_with_the_schema_of_a_new_one_and_
 
 #[tokio::test]
 async fn the_url_chooses_the_backend() {
-    let e = Store::open("postgres://postgres@127.0.0.1/nango", Sealer::InsecureClear).await.unwrap_err();
-    assert!(matches!(e, StoreError::UnsupportedUrl { .. }), "{e:?}");
-    assert!(e.to_string().contains("PostgreSQL is not supported yet"), "{e}");
     let e = Store::open("mysql://localhost/nango", Sealer::InsecureClear).await.unwrap_err();
-    assert!(e.to_string().contains("sqlite://path/to/file.db"), "{e}");
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("x.db").display()), Sealer::InsecureClear).await;
-    assert_eq!(store.unwrap().backend().name(), "sqlite");
+    assert!(matches!(e, StoreError::UnsupportedUrl { .. }), "{e:?}");
+    assert!(e.to_string().contains("sqlite://path/to/file.db") && e.to_string().contains("postgres://"), "{e}");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        let store = Store::open(&db.url(), Sealer::InsecureClear).await.unwrap();
+        let expected = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+        assert_eq!(store.backend().name(), expected);
+        store.close().await;
+    }
+    // `postgresql://` is the other spelling libpq takes.
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = Store::open(&db.url().replacen("postgres://", "postgresql://", 1), Sealer::InsecureClear).await;
+    assert_eq!(store.unwrap().backend().name(), "postgres");
 }
 
+/// A `postgres://` URL naming a database the server does not have creates it (as a `sqlite://`
+/// URL creates its file); a server that does not answer is an error naming the URL without its
+/// password.
 #[tokio::test]
-async fn connections_are_read_with_their_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn a_postgres_database_is_created_when_missing_and_a_dead_server_is_named() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let missing = format!("{}_created", db.url());
+    let store = Store::open(&missing, Sealer::InsecureClear).await.unwrap();
+    store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+    store.close().await;
+    // Drop what the test made: the guard drops only its own database.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db::postgres_admin_url()).await.unwrap();
+    let name = missing.rsplit('/').next().unwrap().to_owned();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    // Port 9 (discard) on loopback: nothing listens there.
+    let e = Store::open("postgres://nango:s3cret@127.0.0.1:9/nango", Sealer::InsecureClear).await.unwrap_err();
+    assert!(matches!(e, StoreError::Open { .. }), "{e:?}");
+    assert!(e.to_string().contains("postgres://nango:***@127.0.0.1:9/nango"), "{e}");
+    assert!(!error_chain(&e).contains("s3cret"), "{}", error_chain(&e));
+}
+
+async fn connections_are_read_with_their_keys(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let a = store.save_connection(&Connection::new("github", "a", "github")).await.unwrap();
     let b = store.save_connection(&Connection::new("linear", "a", "linear")).await.unwrap();
     assert_ne!(a, b);
@@ -786,10 +814,8 @@ async fn connections_are_read_with_their_keys() {
     assert_eq!(store.connection_by_key(b).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn console_sessions_are_kept_found_by_digest_and_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn console_sessions_are_kept_found_by_digest_and_expire(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let now = chrono::Utc::now();
     let session = |digest: u8, expires_in: chrono::Duration| ConsoleSession {
         digest: vec![digest; 32],
@@ -816,9 +842,7 @@ async fn console_sessions_are_kept_found_by_digest_and_expire() {
     // Sweeping removes only the expired one; a second process on the same file sees the same.
     assert_eq!(store.delete_expired_sessions(now).await.unwrap(), 1);
     assert!(store.session(&[2; 32]).await.unwrap().is_none());
-    let other = Store::open(&format!("sqlite://{}", dir.path().join("nango.db").display()), Sealer::InsecureClear)
-        .await
-        .unwrap();
+    let other = Store::open(&db.url(), Sealer::InsecureClear).await.unwrap();
     assert!(other.session(&[1; 32]).await.unwrap().is_some());
     assert!(other.delete_session(&[1; 32]).await.unwrap());
     assert!(!store.delete_session(&[1; 32]).await.unwrap());
@@ -828,10 +852,8 @@ async fn console_sessions_are_kept_found_by_digest_and_expire() {
 /// A key is handed out once: a deleted connection's key and its runs' ids never come back (so
 /// run history, deliveries and logs filed under them cannot mix two connections), also after the
 /// database is opened again.
-#[tokio::test]
-async fn keys_and_run_ids_of_deleted_connections_are_never_handed_out_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = store(&dir, Sealer::InsecureClear).await;
+async fn keys_and_run_ids_of_deleted_connections_are_never_handed_out_again(db: TestDb) {
+    let mut store = store(&db, Sealer::InsecureClear).await;
     let mut last_key = ConnectionKey::new(0);
     let mut last_run = 0;
     for (round, id) in ["a", "b", "c"].into_iter().enumerate() {
@@ -843,7 +865,7 @@ async fn keys_and_run_ids_of_deleted_connections_are_never_handed_out_again() {
         // The newest connection goes, with its runs: the highest key and run id are free again.
         assert!(store.delete_connection("github", id).await.unwrap());
         store.close().await;
-        store = self::store(&dir, Sealer::InsecureClear).await;
+        store = self::store(&db, Sealer::InsecureClear).await;
     }
 }
 
@@ -879,18 +901,16 @@ fn sealed_under(key: &str, id: &str) -> backend::SealedConnection {
 /// One key per store: secrets under another key are refused before anything is written; a row
 /// sealed under another key anyway is listed as unreadable, alone; `rotate_key` re-seals every
 /// secret (in clear or under an old key) in one transaction, or none when one cannot be opened.
-#[tokio::test]
-async fn one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once() {
-    let dir = tempfile::tempdir().unwrap();
+async fn one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once(db: TestDb) {
     let (a, b, new) = (Sealer::generate_key(), Sealer::generate_key(), Sealer::generate_key());
-    let under_a = store(&dir, sealer(&a)).await;
+    let under_a = store(&db, sealer(&a)).await;
     under_a.save_connection(&bearer("one", "token-one")).await.unwrap();
-    let e = store(&dir, sealer(&b)).await.save_connection(&bearer("two", "token-two")).await.unwrap_err();
+    let e = store(&db, sealer(&b)).await.save_connection(&bearer("two", "token-two")).await.unwrap_err();
     assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
     assert!(error_chain(&e).contains("another encryption key"), "{}", error_chain(&e));
     assert!(under_a.connection("github", "two").await.unwrap().is_none());
     // Development secrets in clear, and a row sealed under b by other means.
-    store(&dir, Sealer::InsecureClear).await.save_connection(&bearer("three", "token-three")).await.unwrap();
+    store(&db, Sealer::InsecureClear).await.save_connection(&bearer("three", "token-three")).await.unwrap();
     under_a.backend().save_connection(&sealed_under(&b, "four")).await.unwrap();
 
     let list = under_a.connections().await.unwrap();
@@ -904,7 +924,7 @@ async fn one_key_per_store_checked_on_save_isolated_on_read_and_rotated_at_once(
     assert!(list.unreadable[0].reason.contains("not the key"), "{}", list.unreadable[0].reason);
     assert_eq!(list.unreadable[0].auth_mode, "bearer");
 
-    let under_new = store(&dir, sealer(&new)).await;
+    let under_new = store(&db, sealer(&new)).await;
     // Without b's key nothing changes, and what cannot be opened is named.
     let e = under_new.rotate_key(&[sealer(&a)], false).await.unwrap_err();
     assert!(error_chain(&e).contains("`four`"), "{}", error_chain(&e));
@@ -957,21 +977,19 @@ fn integration_sealed_under(key: &str, unique_key: &str) -> backend::SealedInteg
 /// under the store's one key (another key is refused before anything is written, and one found
 /// under another key keeps a store from taking a key check), and re-sealed by `rotate_key` with
 /// the connections, in the same transaction.
-#[tokio::test]
-async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
-    let dir = tempfile::tempdir().unwrap();
+async fn integrations_app_credentials_share_the_store_key_and_its_rotation(db: TestDb) {
     let (a, b, new) = (Sealer::generate_key(), Sealer::generate_key(), Sealer::generate_key());
-    let under_a = store(&dir, sealer(&a)).await;
+    let under_a = store(&db, sealer(&a)).await;
     under_a.save_integration(&github_app("app-secret"), None).await.unwrap();
     under_a.save_connection(&bearer("one", "token-one")).await.unwrap();
     let mut other = github_app("other-secret");
     other.unique_key = "github-other".into();
-    let e = store(&dir, sealer(&b)).await.save_integration(&other, None).await.unwrap_err();
+    let e = store(&db, sealer(&b)).await.save_integration(&other, None).await.unwrap_err();
     assert!(matches!(e, StoreError::KeyMismatch { .. }), "{e:?}");
     assert_eq!(under_a.integration_providers().await.unwrap().len(), 1, "nothing was written");
 
     // A store without a key check yet takes none while an app is sealed under another key.
-    let elsewhere = tempfile::tempdir().unwrap();
+    let elsewhere = TestDb::new(db.backend()).await;
     let unchecked = store(&elsewhere, sealer(&b)).await;
     unchecked.backend().save_integration(&integration_sealed_under(&a, "github-copied"), None).await.unwrap();
     let e = unchecked.save_connection(&bearer("two", "token-two")).await.unwrap_err();
@@ -979,7 +997,7 @@ async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
 
     // Rotation: the app and the connection under a, one app under a key nobody gives.
     under_a.backend().save_integration(&integration_sealed_under(&b, "github-b"), None).await.unwrap();
-    let under_new = store(&dir, sealer(&new)).await;
+    let under_new = store(&db, sealer(&new)).await;
     let e = under_new.rotate_key(&[sealer(&a)], false).await.unwrap_err();
     assert!(error_chain(&e).contains("integration `github-b`"), "{}", error_chain(&e));
     assert!(under_a.integration("github-prod").await.unwrap().is_some(), "nothing changed");
@@ -995,10 +1013,8 @@ async fn integrations_app_credentials_share_the_store_key_and_its_rotation() {
 /// over only once it lapsed; the runs it covered are closed as interrupted only then, ended when
 /// their holder was last known alive and with the counts of what they wrote before they died
 /// (by the stale-run sweep and by the next run alike).
-#[tokio::test]
-async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir, Sealer::InsecureClear).await;
+async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
     let key = connection(&store).await;
     let other = store.save_connection(&Connection::new("github", "other", "github")).await.unwrap();
     let backend = store.backend();
@@ -1044,4 +1060,67 @@ async fn a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed(
     // A run that wrote nothing is closed with no counts, as it started.
     store.begin_run(key, "tickets", false).await.unwrap();
     assert_eq!(store.run(next.ids.run).await.unwrap().unwrap().counts, Default::default());
+}
+
+/// The records cursor while several writers overwrite the same records at once (each on a
+/// connection of its own from the pool): a reader paging from its last cursor until the writers
+/// are done never gets one version of a record twice, and ends with the last version of every
+/// record (a write that committed under a position the reader had already passed would be
+/// missed for good).
+async fn pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records(db: TestDb) {
+    const IDS: u64 = 120;
+    const WRITERS: u64 = 4;
+    const ROUNDS: u64 = 12;
+    let store = store(&db, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..ROUNDS {
+                    let run = store.begin_run(conn, &format!("writer-{w}"), false).await.unwrap();
+                    // Overlapping windows: every writer rewrites records the others write too.
+                    let batch: Vec<Value> = (0..30)
+                        .map(|i| json!({"id": (w * 29 + round * 17 + i) % IDS, "version": format!("{w}.{round}")}))
+                        .collect();
+                    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&batch)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut last_seen = std::collections::HashMap::<String, String>::new();
+    let mut versions = std::collections::HashSet::<(String, String)>::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        // Known before the pass: if they were done then, this pass reads everything they wrote.
+        let writers_done = writers.iter().all(|w| w.is_finished());
+        loop {
+            let mut q = query(25);
+            q.cursor = cursor.clone();
+            let page = store.records(conn, &q).await.unwrap();
+            for record in &page.records {
+                let version = record.data()["version"].as_str().unwrap().to_owned();
+                assert!(versions.insert((record.id.clone(), version.clone())), "{} {version} came twice", record.id);
+                last_seen.insert(record.id.clone(), version);
+                cursor = Some(record.metadata.cursor.clone());
+            }
+            if page.next_cursor.is_none() {
+                break;
+            }
+        }
+        if writers_done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored = all(&store, conn, query(1000)).await;
+    assert_eq!(stored.len(), IDS as usize);
+    for record in &stored {
+        let last = record.data()["version"].as_str().unwrap().to_owned();
+        assert_eq!(last_seen.get(&record.id), Some(&last), "the reader missed the last version of {}", record.id);
+    }
+    assert!(versions.len() > IDS as usize, "the reader saw records change while it paged");
 }

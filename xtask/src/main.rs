@@ -2,7 +2,7 @@
 //!
 //! * `cargo xtask test [ARGS] [-- FILTERS]`: makes sure the programs the test suite drives are
 //!   there (installing them from Debian's packages, and cargo-nextest from crates.io, when they
-//!   are missing and we may), then runs every test of the workspace: `cargo nextest run
+//!   are missing and we may; starting PostgreSQL when it is installed but not running), then runs every test of the workspace: `cargo nextest run
 //!   --workspace` and `cargo test --doc --workspace`. This is the README's test command and what
 //!   `.ci/run` runs, so a fresh machine needs nothing but this command.
 //! * `cargo xtask setup`: only the first half.
@@ -24,6 +24,8 @@ struct Requirement {
     check: fn() -> Result<(), String>,
     /// Debian packages that provide it (installed with apt-get when it is missing).
     debian_packages: &'static [&'static str],
+    /// Makes it usable once installed (starts a service), when there is something to do.
+    start: Option<fn() -> Result<(), String>>,
 }
 
 const REQUIREMENTS: &[Requirement] = &[
@@ -32,20 +34,106 @@ const REQUIREMENTS: &[Requirement] = &[
         needed_by: "the console's browser test (nango-runtime/tests/console.rs)",
         check: check_chromium,
         debian_packages: &["chromium", "chromium-driver"],
+        start: None,
     },
     Requirement {
         name: "Node.js 20 or later with npm",
         needed_by: "the tests that drive Nango's own JavaScript SDKs against `serve` (nango-runtime/tests/node_sdk.rs; the SDK needs Node.js 20)",
         check: check_node,
         debian_packages: &["nodejs", "npm"],
+        start: None,
     },
     Requirement {
         name: "Python 3 with venv",
         needed_by: "the OpenAPI test, which installs Schemathesis from PyPI into a virtual environment under the target directory (nango-runtime/tests/openapi.rs)",
         check: check_python,
         debian_packages: &["python3", "python3-venv"],
+        start: None,
+    },
+    Requirement {
+        name: "PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust authentication)",
+        needed_by: "the store tests, which run on SQLite and PostgreSQL alike, and the end-to-end tests on PostgreSQL (each test creates a database of its own and drops it)",
+        check: check_postgres,
+        debian_packages: &["postgresql"],
+        start: Some(start_postgres),
     },
 ];
+
+/// The server the tests use: `NANGO_TEST_POSTGRES_URL`, or the local one.
+fn postgres_url() -> String {
+    std::env::var("NANGO_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| LOCAL_POSTGRES.to_owned())
+}
+
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn check_postgres() -> Result<(), String> {
+    let url = postgres_url();
+    output_of("psql", &[url.as_str(), "-XAtqc", "SELECT 1"]).map(drop).map_err(|e| format!("{e} (at {url})"))
+}
+
+/// Starts a local cluster on port 5432 that takes the user `postgres` over loopback without a
+/// password, with Debian's cluster tools: the cluster on that port if there is one (Debian's
+/// package makes `main` when it is installed), else a new one of the newest installed version.
+/// A server named by `NANGO_TEST_POSTGRES_URL` is someone else's: it is left alone.
+fn start_postgres() -> Result<(), String> {
+    if postgres_url() != LOCAL_POSTGRES {
+        return Err("NANGO_TEST_POSTGRES_URL names a server of its own; start it yourself".to_owned());
+    }
+    let listed = output_of("pg_lsclusters", &["--no-header"])?;
+    let on_5432 = listed.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|c| c.get(2) == Some(&"5432"));
+    let (version, cluster, online) = match on_5432 {
+        Some(c) if c.len() >= 4 => (c[0].to_owned(), c[1].to_owned(), c[3] == "online"),
+        _ => {
+            let newest = std::fs::read_dir("/usr/lib/postgresql")
+                .map_err(|e| format!("no PostgreSQL server is installed in /usr/lib/postgresql: {e}"))?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .max()
+                .ok_or("no PostgreSQL server is installed in /usr/lib/postgresql")?
+                .to_string();
+            run(as_root("pg_createcluster").args([newest.as_str(), "nango", "--port", "5432"]))?;
+            (newest, "nango".to_owned(), false)
+        }
+    };
+    trust_postgres_over_loopback(&format!("/etc/postgresql/{version}/{cluster}/pg_hba.conf"))?;
+    let action = if online { "reload" } else { "start" };
+    run(as_root("pg_ctlcluster").args([version.as_str(), cluster.as_str(), action]))?;
+    for _ in 0..30 {
+        if check_postgres().is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    check_postgres()
+}
+
+/// Puts lines that let the user `postgres` in over loopback without a password first in a
+/// cluster's `pg_hba.conf` (its first matching line decides), once.
+fn trust_postgres_over_loopback(path: &str) -> Result<(), String> {
+    const MARK: &str = "# nango-rs tests (cargo xtask setup)";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    if text.contains(MARK) {
+        return Ok(());
+    }
+    let lines = format!(
+        "{MARK}: the local test server takes the user `postgres` over loopback without a password.\n\
+         host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust\n\n"
+    );
+    std::fs::write(path, format!("{lines}{text}")).map_err(|e| format!("cannot write {path}: {e}"))
+}
+
+/// A command run as root: directly when we are root, else through sudo.
+fn as_root(program: &str) -> Command {
+    if is_root() {
+        Command::new(program)
+    } else {
+        let mut command = Command::new("sudo");
+        command.arg(program);
+        command
+    }
+}
 
 fn check_python() -> Result<(), String> {
     output_of("python3", &["-c", "import venv, ensurepip"]).map(drop)
@@ -121,8 +209,17 @@ fn setup(install: bool) -> Result<(), String> {
             problems.push(format!("{} ({missing}), needed by {}: install it with `{how}`", req.name, req.needed_by));
             continue;
         }
+        // Installed but not running: starting it is enough.
+        if let Some(start) = req.start {
+            eprintln!("xtask: {} does not answer ({missing}); starting it", req.name);
+            match start().and_then(|()| (req.check)()) {
+                Ok(()) => continue,
+                Err(e) => eprintln!("xtask: {} did not start ({e})", req.name),
+            }
+        }
         eprintln!("xtask: {} is missing ({missing}); installing it with `{how}`", req.name);
-        if let Err(e) = apt_install(req.debian_packages).and_then(|()| (req.check)()) {
+        let start = || req.start.map_or(Ok(()), |start| start());
+        if let Err(e) = apt_install(req.debian_packages).and_then(|()| start()).and_then(|()| (req.check)()) {
             problems.push(format!("{}, needed by {}: {e}", req.name, req.needed_by));
         }
     }
@@ -178,8 +275,8 @@ fn test(args: Vec<OsString>) -> Result<(), String> {
 const USAGE: &str = "usage: cargo xtask test [--no-install] [CARGO ARGS...] [-- TEST NAME FILTERS...]
        cargo xtask setup [--no-install]
 
-test   installs what the tests need (Chromium, chromedriver, Node.js, cargo-nextest) when it is
-       missing, then runs every test of the workspace (or of the packages given with -p):
+test   installs what the tests need (Chromium, chromedriver, Node.js, PostgreSQL, cargo-nextest)
+       when it is missing (and starts PostgreSQL when it is not running), then runs every test of the workspace (or of the packages given with -p):
        `cargo nextest run`, then the doctests with `cargo test --doc`
 setup  only installs (or, with --no-install, only checks)";
 

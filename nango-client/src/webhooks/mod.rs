@@ -67,6 +67,7 @@
 //! ```
 
 mod auth;
+mod deploy;
 #[cfg(feature = "axum")]
 mod extractor;
 mod payload;
@@ -74,6 +75,7 @@ mod signature;
 mod verifier;
 
 pub use auth::{AuthOperation, AuthWebhook};
+pub use deploy::ModelRemovedWebhook;
 #[cfg(feature = "axum")]
 pub use extractor::{VerifiedWebhook, WebhookRejection};
 pub use payload::{

@@ -16,7 +16,8 @@
 //! responses.
 //!
 //! One file per command group: `connections.rs`, `syncs.rs` (`syncs`, `dryrun`, `run`),
-//! `records.rs` (`records`, `runs`), `serve.rs`, `replay.rs`; the argument groups several commands share are
+//! `records.rs` (`records`, `runs`), `serve.rs`, `deploy.rs` (`deploy`, and what `serve` applies at
+//! start), `replay.rs`; the argument groups several commands share are
 //! defined once in `args.rs` and flattened where they are used.
 
 use crate::crypto::CryptoError;
@@ -37,6 +38,7 @@ macro_rules! out {
 mod actions;
 mod args;
 mod connections;
+mod deploy;
 mod records;
 mod replay;
 mod serve;
@@ -45,6 +47,7 @@ mod syncs;
 pub use actions::ActionArgs;
 pub use args::{ConnectionRef, Format, RuntimeArgs, SyncTarget};
 pub use connections::{AddConnection, ConnectionsCommand, CredentialArgs};
+pub use deploy::DeployArgs;
 pub use records::{RecordsArgs, RunsArgs};
 pub use replay::ReplayArgs;
 pub use serve::ServeArgs;
@@ -82,6 +85,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Run the service: scheduler, records API, webhooks, console, metrics.
     Serve(ServeArgs),
+    /// Compare this binary's syncs, actions and models with the deployed ones and apply the
+    /// difference (`--plan` only prints it).
+    Deploy(DeployArgs),
     /// Run a sync or action against a Nango template's recorded mocks and compare what it saves
     /// or returns with the template's expected records or output.
     Replay(ReplayArgs),
@@ -163,7 +169,16 @@ fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
             Some(crate::store::StoreError::RotationBlocked { .. }) => {
                 return Some("; pass each old key with --old-key-env VAR".into());
             }
+            Some(crate::store::StoreError::DeploymentChanged { .. }) => {
+                return Some("; see the new plan with `deploy --plan`".into());
+            }
+            Some(crate::store::StoreError::IncompatibleRecords { .. }) => {
+                return Some("; `deploy --allow-destructive` deletes them and resyncs their syncs in full".into());
+            }
             _ => {}
+        }
+        if let Some(crate::deploy::DeployError::Destructive { .. }) = e.downcast_ref::<crate::deploy::DeployError>() {
+            return Some("\napply them with `deploy --allow-destructive` after reviewing `deploy --plan`".into());
         }
         if let Some(CryptoError::NoKey) = e.downcast_ref::<CryptoError>() {
             return Some(", or pass --insecure-store-secrets-in-clear for local development".into());
@@ -202,6 +217,7 @@ pub async fn execute(cli: Cli) -> CliResult<ExitCode> {
         Command::Records(args) => records::records(runtime, args).await,
         Command::Runs(args) => records::runs(runtime, args).await,
         Command::Serve(args) => serve::serve(runtime, args).await,
+        Command::Deploy(args) => deploy::deploy(runtime, args).await,
         Command::Replay(args) => replay::replay(runtime.providers()?, args).await,
     }
 }

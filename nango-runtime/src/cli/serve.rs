@@ -45,6 +45,13 @@ pub struct ServeArgs {
     /// Connections served at once; more wait until one closes.
     #[arg(long, env = "NANGO_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// Apply this binary's destructive changes at start too (see `deploy --plan`); without it
+    /// `serve` does not start while one is pending.
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Resync in full the syncs whose `version` changed, when this start deploys them.
+    #[arg(long)]
+    pub resync: bool,
 }
 
 /// A random key for a service started without `NANGO_SECRET_KEY`.
@@ -66,6 +73,9 @@ pub(super) async fn serve(runtime: &RuntimeArgs, args: &ServeArgs) -> CliResult<
         }
     };
     let runtime = runtime.runtime("serve").await?;
+    // The binary is the deployment: what it changes is applied before anything runs.
+    let deploy = crate::deploy::ApplyOptions { allow_destructive: args.allow_destructive, resync: args.resync };
+    super::deploy::at_start(runtime.store(), deploy).await?;
     let options = crate::server::ServeOptions {
         addr: std::net::SocketAddr::new(args.host, args.port),
         secret_key: secret_key.clone(),

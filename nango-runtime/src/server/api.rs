@@ -127,7 +127,7 @@ struct PruneBody {
     #[serde(default)]
     variant: Option<String>,
     until_cursor: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::params::whole_number")]
     limit: Option<u32>,
 }
 
@@ -342,7 +342,51 @@ struct CommandBody {
     sync_mode: Option<String>,
 }
 
+/// What a command body asks for, checked the same for every command (pause and start take
+/// the same bodies as trigger, and ignore the mode).
+struct Command {
+    pck: String,
+    connection_id: Option<String>,
+    reset: bool,
+    empty_cache: bool,
+}
+
 impl CommandBody {
+    /// The command, or a 400 naming what is wrong with the body.
+    fn command(&self, headers: &HeaderMap) -> ApiResult<Command> {
+        let (pck, connection_id) = self.keys(headers)?;
+        let (reset, empty_cache) = self.mode()?;
+        Ok(Command { pck, connection_id, reset, empty_cache })
+    }
+
+    /// `opts`, or its deprecated forms: `(reset, empty_cache)`.
+    fn mode(&self) -> ApiResult<(bool, bool)> {
+        if self.opts.is_some() && (self.full_resync.is_some() || self.sync_mode.is_some()) {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "use `opts` or the deprecated `full_resync`/`sync_mode`, not both",
+            ));
+        }
+        let (reset, empty_cache) = match (&self.opts, self.full_resync, self.sync_mode.as_deref()) {
+            (Some(o), _, _) => (o.reset, o.empty_cache),
+            (None, Some(full), None) => (full, false),
+            (None, _, Some("incremental")) => (false, false),
+            (None, _, Some("full_refresh")) => (true, false),
+            (None, _, Some("full_refresh_and_clear_cache")) => (true, true),
+            (None, _, Some(other)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!("`sync_mode` `{other}`: use incremental, full_refresh or full_refresh_and_clear_cache"),
+                ));
+            }
+            (None, None, None) => (false, false),
+        };
+        if empty_cache && !reset {
+            return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
+        }
+        Ok((reset, empty_cache))
+    }
+
     fn keys(&self, headers: &HeaderMap) -> ApiResult<(String, Option<String>)> {
         let pck = self
             .provider_config_key
@@ -371,30 +415,7 @@ async fn sync_trigger(
     headers: HeaderMap,
     Body(body): Body<CommandBody>,
 ) -> ApiResult<Json<Value>> {
-    let (pck, connection_id) = body.keys(&headers)?;
-    if body.opts.is_some() && (body.full_resync.is_some() || body.sync_mode.is_some()) {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "use `opts` or the deprecated `full_resync`/`sync_mode`, not both",
-        ));
-    }
-    let (reset, empty_cache) = match (&body.opts, body.full_resync, body.sync_mode.as_deref()) {
-        (Some(o), _, _) => (o.reset, o.empty_cache),
-        (None, Some(full), None) => (full, false),
-        (None, _, Some("incremental")) => (false, false),
-        (None, _, Some("full_refresh")) => (true, false),
-        (None, _, Some("full_refresh_and_clear_cache")) => (true, true),
-        (None, _, Some(other)) => {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                format!("`sync_mode` `{other}`: use incremental, full_refresh or full_refresh_and_clear_cache"),
-            ));
-        }
-        (None, None, None) => (false, false),
-    };
-    if empty_cache && !reset {
-        return Err(ApiError::bad_request("invalid_body", "`emptyCache` needs `reset: true`"));
-    }
+    let Command { pck, connection_id, reset, empty_cache } = body.command(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
     for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
@@ -410,7 +431,7 @@ async fn sync_pause(
     headers: HeaderMap,
     Body(body): Body<CommandBody>,
 ) -> ApiResult<Json<Value>> {
-    let (pck, connection_id) = body.keys(&headers)?;
+    let Command { pck, connection_id, .. } = body.command(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
     for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {
@@ -426,7 +447,7 @@ async fn sync_start(
     headers: HeaderMap,
     Body(body): Body<CommandBody>,
 ) -> ApiResult<Json<Value>> {
-    let (pck, connection_id) = body.keys(&headers)?;
+    let Command { pck, connection_id, .. } = body.command(&headers)?;
     let syncs = find_syncs(&pck, &body.names())?;
     for (key, _) in targets(&state, &pck, connection_id.as_deref()).await? {
         for sync in &syncs {

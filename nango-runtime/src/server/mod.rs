@@ -176,6 +176,21 @@ impl Server {
                     tracing::error!(%error, "cannot read the webhooks queued before this start");
                 }
             }
+            // Models removed by a deployment (`deploy`, or this start's own).
+            match runtime.store().pending_deploy_webhooks(REDELIVERY_BATCH).await {
+                Ok(pending) => {
+                    tokio::spawn(deliver_deploy_webhooks(
+                        runtime.store().clone(),
+                        sender.clone(),
+                        metrics.clone(),
+                        pending,
+                    ));
+                }
+                Err(e) => {
+                    let error = nango_types::text::error_chain(&e);
+                    tracing::error!(%error, "cannot read the queued deployment webhooks");
+                }
+            }
         }
         let after = after_run(runtime.store().clone(), metrics.clone(), sender.clone(), options.webhook_always);
         let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
@@ -468,6 +483,26 @@ async fn deliver_queued(store: &Store, sender: &WebhookSender, metrics: &Metrics
     }
     if let Err(e) = store.webhook_done(webhook.id).await {
         tracing::error!(error = %nango_types::text::error_chain(&e), "cannot take a delivered webhook off the queue");
+    }
+}
+
+/// Delivers the model-removed webhooks deployments queued (see [`crate::deploy`]) and takes
+/// them off the queue, delivered or not (a failure is logged: the models are gone either way).
+async fn deliver_deploy_webhooks(
+    store: Store,
+    sender: Arc<WebhookSender>,
+    metrics: Metrics,
+    pending: Vec<crate::store::deploy::QueuedDeployWebhook>,
+) {
+    for webhook in pending {
+        let attempts = sender.deliver_body(&webhook.body).await;
+        metrics.webhook_attempts(&attempts);
+        if !attempts.iter().any(|a| a.succeeded()) {
+            tracing::warn!(model = %webhook.model, deployment = webhook.deployment, "the model-removed webhook was not delivered");
+        }
+        if let Err(e) = store.deploy_webhook_done(webhook.id).await {
+            tracing::error!(error = %nango_types::text::error_chain(&e), "cannot take a deployment webhook off the queue");
+        }
     }
 }
 

@@ -64,6 +64,18 @@ fn trimmed(mut schema: Value) -> Value {
     json!({"allOf": [schema.take(), {"type": "string", "pattern": "^\\S(?:.*\\S)?$"}]})
 }
 
+/// A records cursor: opaque to clients, but with a grammar of its own, which its format names
+/// (base64 of `<time>||<sequence>.<key>`: see `store::encode_cursor`); a text that is not one is
+/// a 400 `invalid_cursor_value`. One that names no record is a position like any other.
+fn cursor_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 1000, "format": "nango-cursor"})
+}
+
+/// `schema` or `null`: an optional field that takes `null` for "not given".
+fn nullable(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
 /// A text that must not be empty.
 fn nonempty() -> Value {
     json!({"type": "string", "minLength": 1})
@@ -166,24 +178,32 @@ fn one_connection(names: &ServiceNames) -> Value {
                                  "409": error_response(names, "a sync is running")}}})
 }
 
-fn proxy_route(names: &ServiceNames) -> Value {
+fn proxy_route() -> Value {
     let header = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "header", "schema": schema, "description": description});
+    // The provider's answers come back with their own statuses, bodies and content types, so
+    // a status the proxy also answers itself may carry either.
+    let ours_or_theirs = |description: &str| {
+        json!({"description": format!("{description} (this service's `{{\"error\": {{code, message}}}}`); or the provider's own answer of this status, passed on"),
+        "content": {"*/*": {"schema": {}}}})
+    };
     let operation = json!({
         "summary": "A request to the connection's provider, with its credentials (the provider's answer is passed on as is); `Nango-Proxy-<Name>` headers are forwarded as `<Name>`",
         "parameters": connection_headers().as_array().into_iter().flatten().cloned().chain([
-            json!({"name": "path", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the provider's path (no `.` or `..` segments)"}),
+            json!({"name": "path", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "pattern": "^(?!\\.\\.?$)[^/\\\\]*$"},
+                   "description": "the provider's path: one or more segments separated by `/` (OpenAPI has no parameter for several segments, so this describes one); a segment is not `.` or `..` and holds no `\\` nor an encoded `/`"}),
             header("Retries", json!({"type": "integer", "minimum": 0, "maximum": 10, "default": 0}), "retries on network errors, 5xx, 429 and the provider's retry statuses"),
             header("Retry-On", json!({"type": "string", "pattern": "^ *[1-5][0-9][0-9] *(?:, *[1-5][0-9][0-9] *)*$"}), "more statuses to retry, comma separated"),
             header("Base-Url-Override", json!({"type": "string", "format": "uri"}), "another base URL"),
             header("Decompress", json!({"enum": ["true", "false"]}), "accepted; answers are passed on as received"),
         ]).collect::<Vec<_>>(),
-        "responses": {"default": {"description": "the provider's answer (credentials it echoes replaced by ***)"},
-                      "400": error_response(names, "invalid headers, a path leaving the base URL, a refresh that failed"),
-                      "404": error_response(names, "no such connection for this integration"),
-                      "408": error_response(names, "the body did not arrive in time"),
-                      "409": error_response(names, "`unreadable_credentials`: the connection's credentials do not open under this service's key"),
-                      "502": error_response(names, "the provider redirected (never followed) or could not be reached"),
-                      "504": error_response(names, "the provider did not answer in time")}});
+        "responses": {"default": {"description": "the provider's answer (credentials it echoes replaced by ***)", "content": {"*/*": {"schema": {}}}},
+                      "400": ours_or_theirs("invalid headers, a path leaving the base URL, a refresh that failed"),
+                      "401": ours_or_theirs("missing (`missing_auth_header`) or wrong (`unknown_account`) key"),
+                      "404": ours_or_theirs("no such connection for this integration"),
+                      "408": ours_or_theirs("the body did not arrive in time"),
+                      "409": ours_or_theirs("`unreadable_credentials`: the connection's credentials do not open under this service's key"),
+                      "502": ours_or_theirs("the provider redirected (never followed) or could not be reached"),
+                      "504": ours_or_theirs("the provider did not answer in time")}});
     let mut route = serde_json::Map::new();
     for method in ["get", "post", "put", "patch", "delete", "head", "options", "trace"] {
         route.insert(method.into(), operation.clone());
@@ -212,15 +232,20 @@ fn new_integration(names: &ServiceNames, providers: &ProviderCatalog) -> Value {
     let forms: Vec<Value> = by_mode
         .into_iter()
         .map(|(mode, providers)| {
+            // Optional fields take `null` for "not given" (as serde reads them).
             let mut properties = json!({
                 "provider": {"enum": providers},
-                "unique_key": {"type": "string", "pattern": "^[a-zA-Z0-9~:.@ _-]{1,255}$"},
-                "display_name": {"type": "string", "minLength": 1, "maxLength": 255},
-                "forward_webhooks": {"type": "boolean"}});
+                "unique_key": {"type": "string", "pattern": "^[a-zA-Z0-9~:.@ _-]{1,255}$", "description": "not one in use (as Nango, a key in use is a 400 `invalid_body`)"},
+                "display_name": nullable(json!({"type": "string", "minLength": 1, "maxLength": 255})),
+                "forward_webhooks": {"type": ["boolean", "null"]},
+                "credentials": {"type": "null", "description": "a provider of this auth mode takes no app credentials"}});
             let mut required = vec!["provider", "unique_key"];
             if matches!(mode.as_str(), "OAUTH1" | "OAUTH2" | "TBA" | "APP" | "CUSTOM") {
-                properties["credentials"] = json!({"allOf": [schema_ref(&names.integration_credentials), {"properties": {"type": {"const": mode}}}]});
-                if mode != "TBA" {
+                let of_mode = json!({"allOf": [schema_ref(&names.integration_credentials), {"properties": {"type": {"const": mode}}}]});
+                if mode == "TBA" {
+                    properties["credentials"] = nullable(of_mode);
+                } else {
+                    properties["credentials"] = of_mode;
                     required.push("credentials");
                 }
             }
@@ -239,8 +264,9 @@ fn integration_paths(names: &ServiceNames, providers: &ProviderCatalog) -> Value
                     "400": error("a query parameter"), "401": error("missing or wrong key")}},
                 "post": {"summary": "Create an integration (its OAuth app credentials are stored sealed)",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": new_integration(names, providers)}}},
-                    "responses": {"200": data_response(&names.integration, "created"), "400": error("invalid body: unknown provider, credentials of another type than the provider's auth mode"),
-                                  "409": error("the key is in use, or `encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
+                    "responses": {"200": data_response(&names.integration, "created"),
+                                  "400": error("invalid body: unknown provider, credentials of another type than the provider's auth mode; or, as Nango answers it, a key in use; `encryption_key_missing`"),
+                                  "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}}},
             "/integrations/{unique_key}": {
                 "parameters": [{"name": "unique_key", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "get": {"summary": "One integration",
@@ -248,9 +274,13 @@ fn integration_paths(names: &ServiceNames, providers: &ProviderCatalog) -> Value
                     "responses": {"200": data_response(&names.integration, "the integration"), "400": error("a query parameter"), "404": error("unknown integration")}},
                 "patch": {"summary": "Change an integration's name, credentials, webhook forwarding or key",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
-                        "unique_key": {"type": "string", "pattern": "^[a-zA-Z0-9~:.@ _-]{1,255}$"}, "display_name": {"type": "string", "minLength": 1, "maxLength": 255},
-                        "credentials": schema_ref(&names.integration_credentials), "forward_webhooks": {"type": "boolean"}}}}}},
-                    "responses": {"200": data_response(&names.integration, "changed"), "400": error("invalid body, credentials of another type than the provider's auth mode, or a key that cannot change (declared in nango.yaml, with connections, or in use)"), "404": error("unknown integration"),
+                        "unique_key": nullable(json!({"type": "string", "pattern": "^[a-zA-Z0-9~:.@ _-]{1,255}$", "description": "a new key: not of an integration nango.yaml declares or one with connections, and not one in use"})),
+                        "display_name": nullable(json!({"type": "string", "minLength": 1, "maxLength": 255})),
+                        "credentials": nullable(json!({"allOf": [schema_ref(&names.integration_credentials)], "description": "of the type of the integration's provider's auth mode"})),
+                        "forward_webhooks": {"type": ["boolean", "null"]}}}}}},
+                    "responses": {"200": data_response(&names.integration, "changed"),
+                                  "400": error("invalid body; or, as Nango answers them, refusals that depend on the integration: credentials of another type than its provider's auth mode, or a key that cannot change (declared in nango.yaml, with connections, or in use)"),
+                                  "404": error("unknown integration"),
                                   "408": error("the body did not arrive in time"),
                                   "409": error("`encryption_key_mismatch`: the store's secrets are sealed under another key than this service's")}},
                 "delete": {"summary": "Delete an integration with its connections and their records",
@@ -289,7 +319,7 @@ fn action_paths(names: &ServiceNames) -> Value {
             "/records/prune": {"patch": {"summary": "Empty the payload of records up to a cursor (ids and metadata stay)",
                 "parameters": connection_headers(),
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["model", "until_cursor"], "additionalProperties": false, "properties": {
-                    "model": {"type": "string"}, "variant": {"enum": ["base", null]}, "until_cursor": {"type": "string", "minLength": 1, "maxLength": 1000}, "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}}}}},
+                    "model": {"type": "string"}, "variant": {"enum": ["base", null]}, "until_cursor": cursor_schema(), "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}}}}},
                 "responses": {"200": {"description": "what was pruned", "content": {"application/json": {"schema": {"type": "object", "properties": {"count": {"type": "integer"}, "has_more": {"type": "boolean"}}}}}},
                               "400": error("invalid body, headers or cursor"), "404": error("unknown connection or model"),
                               "408": error("the body did not arrive in time")}}},
@@ -298,7 +328,8 @@ fn action_paths(names: &ServiceNames) -> Value {
 
 /// The console's pages (HTML, for a browser; the session cookie `nango_session` from `POST
 /// /login`, not the key, opens them).
-fn console_paths() -> Value {
+fn console_paths(integrations: &[&str]) -> Value {
+    let session = json!([{"consoleSession": []}]);
     let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
     let see_other =
         |to: &str| json!({"description": format!("to {to}"), "headers": {"Location": {"schema": {"type": "string"}}}});
@@ -310,102 +341,126 @@ fn console_paths() -> Value {
             "post": {"summary": "Sign in with the secret key: starts a console session (cookie)", "security": [],
                      "requestBody": form(json!({"key": {"type": "string", "minLength": 1}}), json!(["key"])),
                      "responses": {"303": see_other("/, signed in"), "400": html("no key in the form"), "401": html("a wrong key"), "403": html("sent from another site"), "413": html("a form too large")}}},
-        "/": {"get": {"summary": "The dashboard", "security": [], "responses": {"200": html("the dashboard"), "303": see_other("/login without a session")}}},
-        "/console/runs/{id}": {"get": {"summary": "One run with its log and webhook deliveries", "security": [],
-            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-            "responses": {"200": html("the run"), "303": see_other("/login without a session"), "400": html("not a run id"), "404": html("no such run")}}},
-        "/console/syncs/{connection}/{sync}/{action}": {"post": {"summary": "Pause, resume, trigger or fully resync a sync of a connection", "security": [],
-            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}},
+        "/": {"get": {"summary": "The dashboard", "security": session, "responses": {"200": html("the dashboard"), "303": see_other("/login without a session")}}},
+        "/console/runs/{id}": {"get": {"summary": "One run with its log and webhook deliveries", "security": session,
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the run's number"}],
+            "responses": {"200": html("the run"), "303": see_other("/login without a session"), "404": html("no such run (or not a run's number)")}}},
+        "/console/syncs/{connection}/{sync}/{action}": {"post": {"summary": "Pause, resume, trigger or fully resync a sync of a connection", "security": session,
+            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the connection's key in the store (`id` in the API)"},
                            {"name": "sync", "in": "path", "required": true, "schema": {"type": "string"}},
                            {"name": "action", "in": "path", "required": true, "schema": {"enum": ["pause", "resume", "trigger", "resync"]}}],
             "requestBody": form(csrf(), json!(["csrf"])),
-            "responses": {"303": see_other("/, done"), "400": html("a bad connection or action"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection or sync"), "413": html("a form too large")}}},
-        "/console/connections": {"get": {"summary": "The connections page: every connection, with connect and delete", "security": [],
+            "responses": {"303": see_other("/, done"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection (by its key), sync or action"), "413": html("a form too large")}}},
+        "/console/connections": {"get": {"summary": "The connections page: every connection, with connect and delete", "security": session,
             "responses": {"200": html("the page"), "303": see_other("/login without a session")}}},
-        "/console/connections/connect": {"post": {"summary": "Start Nango Auth for one integration: a connect session, then its Connect UI", "security": [],
-            "requestBody": form(json!({"csrf": csrf()["csrf"], "integration": {"type": "string"}, "end_user_id": {"type": "string"}}), json!(["csrf", "integration"])),
+        "/console/connections/connect": {"post": {"summary": "Start Nango Auth for one integration: a connect session, then its Connect UI", "security": session,
+            "requestBody": form(json!({"csrf": csrf()["csrf"], "integration": {"enum": integrations}, "end_user_id": {"type": "string", "description": "blank: none"}}), json!(["csrf", "integration"])),
             "responses": {"303": see_other("/connect/ui with the new session's token"), "400": html("an unknown integration"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "413": html("a form too large")}}},
-        "/console/connections/{connection}/delete": {"post": {"summary": "Delete a connection and its records (as DELETE /connections/{id})", "security": [],
-            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "/console/connections/{connection}/delete": {"post": {"summary": "Delete a connection and its records (as DELETE /connections/{id})", "security": session,
+            "parameters": [{"name": "connection", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the connection's key in the store (`id` in the API)"}],
             "requestBody": form(csrf(), json!(["csrf"])),
             "responses": {"303": see_other("/console/connections, deleted"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "404": html("no such connection"), "409": html("one of its syncs is running"), "413": html("a form too large")}}},
-        "/logout": {"post": {"summary": "Sign out", "security": [], "requestBody": form(csrf(), json!(["csrf"])),
+        "/console/deployments": {"get": {"summary": "The deployments page: the deployed version, its history and the changes this binary has not applied", "security": session,
+            "responses": {"200": html("the page"), "303": see_other("/login without a session"), "500": html("the store failed, or the deployed manifest is unreadable")}}},
+        "/logout": {"post": {"summary": "Sign out", "security": session, "requestBody": form(csrf(), json!(["csrf"])),
             "responses": {"303": see_other("/login"), "401": html("no session"), "403": html("no or a wrong CSRF token, or sent from another site"), "413": html("a form too large")}}},
     })
 }
 
 /// Nango Auth's session API (`server/connect/`): sessions made with the secret key, then read
 /// and ended with their own token (`Authorization: Bearer <token>` or `?connect_session_token=`), and the connect flow's routes.
-fn connect_paths(names: &ServiceNames) -> Value {
+fn connect_paths(names: &ServiceNames, integrations: &[&str]) -> Value {
     let error = |description: &str| error_response(names, description);
-    let end_user = json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "pattern": "\\S"},
+    let end_user = json!({"type": ["object", "null"], "required": ["id"], "additionalProperties": false, "properties": {
+        "id": {"type": "string", "pattern": "\\S", "description": "not blank"},
         "email": {"type": ["string", "null"]}, "display_name": {"type": ["string", "null"]},
         "tags": {"type": ["object", "null"], "additionalProperties": {"type": "string"}}}});
+    let organization = json!({"type": ["object", "null"], "required": ["id"], "additionalProperties": false,
+        "properties": {"id": {"type": "string"}, "display_name": {"type": ["string", "null"]}}});
+    let defaults = json!({"type": ["object", "null"], "propertyNames": {"enum": integrations},
+        "additionalProperties": {"type": "object", "propertyNames": {"enum": ["user_scopes", "authorization_params", "connection_config"]}},
+        "description": "per integration of this program: {user_scopes, authorization_params, connection_config}"});
     let common = json!({
-        "end_user": end_user, "organization": {"type": ["object", "null"]}, "tags": {"type": ["object", "null"]},
-        "integrations_config_defaults": {"type": ["object", "null"], "description": "per integration: {user_scopes, authorization_params, connection_config}"},
-        "overrides": {}, "webhook_url_override": {"type": "null", "description": "only null: webhooks go to NANGO_WEBHOOK_URL"}});
+        "end_user": end_user, "organization": organization, "tags": nullable(tags()),
+        "integrations_config_defaults": defaults,
+        "overrides": {"description": "accepted and not used (links of Nango's own Connect UI)"},
+        "webhook_url_override": {"type": "null", "description": "only null: webhooks go to NANGO_WEBHOOK_URL"}});
     let mut new_session = common.clone();
-    new_session["allowed_integrations"] = json!({"type": ["array", "null"], "items": {"type": "string"}});
+    new_session["allowed_integrations"] = json!({"type": ["array", "null"], "minItems": 1, "items": {"enum": integrations}, "description": "integrations of this program; null or absent: all"});
     let mut reconnect = common;
     reconnect["connection_id"] = json!({"type": "string"});
     reconnect["integration_id"] = json!({"type": "string"});
+    // A session is for an end user, or else for tags.
+    let who = json!([{"required": ["end_user"], "properties": {"end_user": {"type": "object"}}},
+                     {"required": ["tags"], "properties": {"tags": {"type": "object"}}}]);
     let issued = json!({"description": "the session: {data: {token, connect_link, expires_at}}", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {
         "type": "object", "required": ["token", "connect_link", "expires_at"],
         "properties": {"token": {"type": "string"}, "connect_link": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}}}});
-    let token_param = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
+    // The session's token: `Authorization: Bearer <token>` or `?connect_session_token=`; the
+    // popup's route takes only the query, the Connect UI its own `?session_token=`.
+    let token = json!([{"connectSession": []}, {"connectSessionQuery": []}]);
+    let popup_token = json!([{"connectSessionQuery": []}]);
+    let ui_token = json!([{"connectUiSession": []}]);
+    // The connection id and its configuration (`params[name]=value`) the frontend may give.
+    let flow_params = |integration: &Value| {
+        json!([integration, {"name": "connection_id", "in": "query", "schema": {"type": "string"}, "description": "the connection to make or replace (default: a new id)"},
+        {"name": "params", "in": "query", "style": "deepObject", "explode": true, "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "connection configuration, params[name]=value"}])
+    };
     // The connect flow's routes: the session token in `Authorization: Bearer` or the query.
     let integration = json!({"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}});
-    let session_token = json!({"name": "connect_session_token", "in": "query", "schema": {"type": "string"}, "description": "the session's token, when not in `Authorization: Bearer`"});
     let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
     let flow_done = json!({"description": "connected: the connection", "content": {"application/json": {"schema": {"type": "object"}}}});
     json!({
         "/connect/sessions": {"post": {"summary": "A connect session for an end user (its token authorizes the connect flow only)",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": new_session}}}},
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": new_session, "anyOf": who}}}},
             "responses": {"201": issued.clone(), "400": error("invalid body: no end user (nor tags), unknown integrations, bad defaults or tags")}}},
         "/connect/sessions/reconnect": {"post": {"summary": "A connect session that re-authorizes one connection",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["connection_id", "integration_id"], "properties": reconnect}}}},
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["connection_id", "integration_id"], "additionalProperties": false, "properties": reconnect}}}},
             "responses": {"201": issued, "400": error("invalid body"), "404": error("unknown connection")}}},
-        "/oauth/connect/{integration}": {"get": {"summary": "Start the OAuth code flow of an integration for the session (the popup opens this)", "security": [],
-            "parameters": [integration.clone(), session_token.clone(), {"name": "connection_id", "in": "query", "schema": {"type": "string"}},
+        "/oauth/connect/{integration}": {"get": {"summary": "Start the OAuth code flow of an integration for the session (the popup opens this)", "security": popup_token,
+            "parameters": [integration.clone(), {"name": "connection_id", "in": "query", "schema": {"type": "string"}},
                            {"name": "ws_client_id", "in": "query", "schema": {"type": "string"}}],
             "responses": {"302": {"description": "to the provider's authorization page"}, "303": {"description": "to the provider's authorization page"},
                           "400": html("the flow cannot start (integration, provider, configuration)"), "401": html("no, an unknown or an expired session token"),
-                          "403": html("an integration the session does not allow")}}},
+                          "403": html("an integration the session does not allow"), "404": html("unknown integration")}}},
         "/oauth/callback": {"get": {"summary": "Where the provider sends the user back (code and state, or an error)", "security": [],
-            "parameters": [{"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}},
+            "parameters": [{"name": "code", "in": "query", "schema": {"type": "string"}},
+                           {"name": "state", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}, "description": "the authorization's, as /oauth/connect sent it (providers send it back with both answers)"},
                            {"name": "error", "in": "query", "schema": {"type": "string"}}, {"name": "error_description", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": html("connected"), "400": html("no or a bad state or code"), "401": html("an unknown or expired flow"),
-                          "403": html("the user refused"), "409": html("a connection it may not replace"), "502": html("the provider's token request failed")}}},
-        "/api-auth/api-key/{integration}": {"post": {"summary": "Connect with an API key", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "responses": {"200": html("connected"), "400": html("no state; or neither a code nor an error"),
+                          "401": html("the authorization's connect session was deleted or expired"),
+                          "403": html("the user refused (`access_denied`), or an integration the session does not allow"),
+                          "404": html("no authorization has this state: unknown, already used (a state works once) or expired"),
+                          "409": html("a connection it may not replace"), "502": html("the provider answered an error, or its token request failed")}}},
+        "/api-auth/api-key/{integration}": {"post": {"summary": "Connect with an API key", "security": token, "parameters": flow_params(&integration),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["apiKey"], "additionalProperties": false, "properties": {"apiKey": {"type": "string"}}}}}},
-            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
-                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace")}}},
-        "/api-auth/basic/{integration}": {"post": {"summary": "Connect with a user name and password", "security": [], "parameters": [integration.clone(), session_token.clone()],
+            "responses": {"200": flow_done.clone(), "400": error("invalid body; or, as Nango answers it, `invalid_auth_mode`: an integration whose provider takes other credentials"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "408": error("the body did not arrive in time"), "409": error("a connection it may not replace")}}},
+        "/api-auth/basic/{integration}": {"post": {"summary": "Connect with a user name and password", "security": token, "parameters": flow_params(&integration),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["username"], "additionalProperties": false, "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-            "responses": {"200": flow_done.clone(), "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
-                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace")}}},
-        "/oauth2/auth/{integration}": {"post": {"summary": "Connect with OAuth 2.0 client credentials", "security": [], "parameters": [integration, session_token],
+            "responses": {"200": flow_done.clone(), "400": error("invalid body; or, as Nango answers it, `invalid_auth_mode`: an integration whose provider takes other credentials"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "408": error("the body did not arrive in time"), "409": error("a connection it may not replace")}}},
+        "/oauth2/auth/{integration}": {"post": {"summary": "Connect with OAuth 2.0 client credentials", "security": token, "parameters": flow_params(&integration),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
-            "responses": {"200": flow_done, "400": error("invalid body or integration"), "401": error("no, an unknown or an expired session token"),
-                          "403": error("an integration the session does not allow"), "409": error("a connection it may not replace"),
+            "responses": {"200": flow_done, "400": error("invalid body; or, as Nango answers it, `invalid_auth_mode`: an integration whose provider takes other credentials"), "401": error("no, an unknown or an expired session token"),
+                          "403": error("an integration the session does not allow"), "404": error("unknown integration"), "408": error("the body did not arrive in time"), "409": error("a connection it may not replace"),
                           "502": error("the provider's token request failed")}}},
-        "/connect/ui": {"get": {"summary": "The Connect UI: the session's integrations, each with its OAuth button or credential form (openConnectUI's frame, the connect link)", "security": [],
-            "parameters": [{"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+        "/connect/ui": {"get": {"summary": "The Connect UI: the session's integrations, each with its OAuth button or credential form (openConnectUI's frame, the connect link)",
+            "security": [{"connectUiSession": []}, {}],
             "responses": {"200": html("the page (without a token: waiting for the frontend SDK to hand it over)"), "401": html("an unknown or expired session token")}}},
-        "/connect/ui/{integration}": {"post": {"summary": "A credential form of the Connect UI (API key, user name and password, or client credentials)", "security": [],
-            "parameters": [{"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "session_token", "in": "query", "schema": {"type": "string"}}],
+        "/connect/ui/{integration}": {"post": {"summary": "A credential form of the Connect UI (API key, user name and password, or client credentials)", "security": ui_token,
+            "parameters": [{"name": "integration", "in": "path", "required": true, "schema": {"type": "string"}}],
             "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
                 "apiKey": {"type": "string"}, "username": {"type": "string"}, "password": {"type": "string"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
-            "responses": {"200": html("connected"), "400": html("credentials refused, or an integration of another kind"), "401": html("no, an unknown or an expired session token"),
+            "responses": {"200": html("connected"), "400": html("credentials refused (the form's fields are those of the integration's provider's auth mode), or an integration whose provider takes no credentials of a form"), "401": html("no, an unknown or an expired session token"),
                           "403": html("an integration the session does not allow"), "404": html("unknown integration"), "408": error("the body did not arrive in time"),
                           "409": html("a connection it may not replace"), "502": html("the provider could not be reached")}}},
         "/connect/session": {
-            "get": {"summary": "What the session of the token allows", "security": [], "parameters": [token_param.clone()],
+            "get": {"summary": "What the session of the token allows", "security": token,
                     "responses": {"200": {"description": "{data: {allowed_integrations, integrations_config_defaults, endUser, tags, isReconnecting, ...}}",
                                           "content": {"application/json": {"schema": {"type": "object", "required": ["data"]}}}},
                                   "401": error("no, an unknown or an expired session token")}},
-            "delete": {"summary": "End the session of the token", "security": [], "parameters": [token_param],
+            "delete": {"summary": "End the session of the token", "security": token,
                        "responses": {"204": {"description": "ended"}, "401": error("no, an unknown or an expired session token")}}},
     })
 }
@@ -419,14 +474,16 @@ fn add_common_responses(document: &mut Value, error: &str) {
     let Some(paths) = document["paths"].as_object_mut() else { return };
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for operation in item.values_mut().filter(|o| o.get("responses").is_some()) {
-            let secured = operation.get("security").is_none_or(|s| s.as_array().is_none_or(|a| !a.is_empty()));
+            // Under the secret key: the document's default, or named.
+            let secured = operation
+                .get("security")
+                .is_none_or(|s| s.as_array().is_some_and(|a| a.iter().any(|r| r.get("secretKey").is_some())));
             let has_body = operation.get("requestBody").is_some();
             let Some(responses) = operation["responses"].as_object_mut() else { continue };
             if secured {
-                responses.insert(
-                    "401".into(),
-                    error_response("missing (`missing_auth_header`) or wrong (`unknown_account`) key"),
-                );
+                responses.entry("401").or_insert_with(|| {
+                    error_response("missing (`missing_auth_header`) or wrong (`unknown_account`) key")
+                });
             }
             if has_body && secured {
                 responses.entry("400").or_insert_with(|| error_response("invalid body (`invalid_body`)"));
@@ -440,7 +497,7 @@ fn add_common_responses(document: &mut Value, error: &str) {
 
 /// The document, for the provider catalog and the integrations the service has (declared in
 /// nango.yaml or created through the API).
-pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> Value {
+pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<String, Option<String>>) -> Value {
     // The records API names models as nango.yaml does; their schemas come under their
     // schema.json definition names (the same but in the flows layout: `github.Issue`).
     let mut model_names: BTreeSet<&str> = BTreeSet::new();
@@ -478,8 +535,8 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
         "properties": {
         "syncs": {"type": "array", "description": "sync names (none or `*`: every sync of the integration)",
                   "items": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"name": {"type": "string"}, "variant": {"enum": ["base", null]}}, "required": ["name"]}]}},
-        "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
-        "opts": {"type": "object", "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}},
+        "provider_config_key": {"type": "string"}, "connection_id": {"type": ["string", "null"], "description": "null or absent: every connection of the integration"},
+        "opts": {"type": ["object", "null"], "additionalProperties": false, "properties": {"reset": {"type": "boolean"}, "emptyCache": {"type": "boolean"}},
                  "description": "`emptyCache` only with `reset`",
                  "anyOf": [{"properties": {"emptyCache": {"const": false}}}, {"required": ["reset"], "properties": {"reset": {"const": true}}}]},
         "full_resync": {"type": ["boolean", "null"], "description": "deprecated form of `opts.reset`; not with `opts`"},
@@ -491,8 +548,8 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
         "display_name": {"type": ["string", "null"]}, "tags": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
         "organization": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "display_name": {"type": ["string", "null"]}}}}});
     let tags = json!({"type": "object", "additionalProperties": {"type": "string"}});
-    let errors = json!({"type": "array", "description": "what is wrong with the connection; `unreadable_credentials`: its credentials do not open under this service's key (its syncs fail with the same message)",
-        "items": {"type": "object", "required": ["type", "message"], "properties": {"type": {"enum": ["unreadable_credentials"]}, "message": {"type": "string"}}}});
+    let errors = json!({"type": "array", "description": "what is wrong with the connection; `unreadable_credentials`: its credentials do not open under this service's key (its syncs fail with the same message); `auth`: the provider refused a token refresh, the connection needs re-authorization",
+        "items": {"type": "object", "required": ["type", "message"], "properties": {"type": {"enum": ["unreadable_credentials", "auth"]}, "message": {"type": "string"}}}});
     schemas.insert(
         names.connection.clone(),
         json!({"type": "object", "properties": {
@@ -509,10 +566,28 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
         "webhook_url_override": {"type": "null"}, "created_at": time, "updated_at": time,
         "last_fetched_at": {"type": ["string", "null"], "format": "date-time"},
         "credentials": {"type": "object", "description": "GET only: {\"type\": \"API_KEY\", \"apiKey\"} | {\"type\": \"BASIC\", \"username\", \"password\"} | {\"type\": \"OAUTH2\", \"access_token\", \"refresh_token\" (with refresh_token=true), \"expires_at\", \"config_override\", \"raw\"} | {\"type\": \"NONE\"}"}}}));
-    schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false, "properties": {
-        "provider_config_key": {"enum": integrations, "description": "an integration of this program: one nango.yaml declares or one created through /integrations"},
+    // Without `provider`, a connection gets its integration's: the stored integration's, else
+    // the key itself when the catalog has a provider of that name; other integrations (declared
+    // in nango.yaml only, under a name the catalog does not have) need `provider`.
+    let keys: Vec<&str> = integrations.keys().map(String::as_str).collect();
+    let (with_default, without): (Vec<_>, Vec<_>) = integrations
+        .iter()
+        .map(|(key, provider)| (key.as_str(), provider.as_deref().unwrap_or(key)))
+        .partition(|(_, provider)| providers.get(provider).is_some());
+    let provider_rule: Vec<Value> = [
+        (!with_default.is_empty()).then(|| json!({"properties": {"provider_config_key": {"enum": with_default.iter().map(|(k, _)| k).collect::<Vec<_>>()}}})),
+        (!without.is_empty()).then(|| json!({"required": ["provider"], "properties": {
+            "provider_config_key": {"enum": without.iter().map(|(k, _)| k).collect::<Vec<_>>()}, "provider": {"type": "string"}}})),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    schemas.insert(names.new_connection.clone(), json!({"type": "object", "required": ["provider_config_key", "connection_id"], "additionalProperties": false,
+        "anyOf": provider_rule, "properties": {
+        "provider_config_key": {"enum": keys, "description": "an integration of this program: one nango.yaml declares or one created through /integrations"},
         "connection_id": connection_id_schema(),
-        "provider": {"enum": providers.keys().collect::<Vec<_>>(), "description": "a provider of the catalog (default: the integration's provider, else its key)"},
+        "provider": {"enum": providers.keys().map(Value::from).chain([Value::Null]).collect::<Vec<_>>(),
+                     "description": "a provider of the catalog; without it (or null), the integration's provider: the one it was created with through /integrations, else the provider named as its key (an integration that has neither needs it)"},
         "credentials": {"oneOf": [
             {"type": "object", "required": ["type"], "properties": {"type": {"const": "none"}}},
             {"type": "object", "required": ["type", "api_key"], "properties": {"type": {"const": "api_key"}, "api_key": {"type": "string"}}},
@@ -522,14 +597,14 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
                 "refresh_token": {"type": ["string", "null"]}, "expires_at": {"type": ["string", "null"], "format": "date-time"},
                 "client_id": {"type": ["string", "null"]}, "client_secret": {"type": ["string", "null"]}}}]},
         "metadata": {"type": ["object", "null"]}, "connection_config": {"type": "object", "additionalProperties": {"type": "string"}},
-        "base_url": {"type": ["string", "null"], "pattern": "^[hH][tT][tT][pP][sS]?://[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)*(?::[0-9]{1,4})?(?:/[a-zA-Z0-9/._~-]*)?$", "description": "http(s) only, and not this service itself"}}}));
+        "base_url": {"type": ["string", "null"], "pattern": "^[hH][tT][tT][pP][sS]?://[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)*(?::0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/[a-zA-Z0-9/._~-]*)?$", "description": "http(s) only, and not this service itself"}}}));
     schemas.insert(names.metadata_body.clone(), json!({"type": "object", "required": ["connection_id", "provider_config_key", "metadata"], "additionalProperties": false, "properties": {
         "connection_id": {"oneOf": [connection_id_schema(), {"type": "array", "items": connection_id_schema(), "minItems": 1}]},
         "provider_config_key": nonempty(), "metadata": {"type": "object"}}}));
     schemas.insert(names.integration_credentials.clone(), json!({"oneOf": [
         {"type": "object", "required": ["type", "client_id", "client_secret"], "additionalProperties": false, "properties": {
             "type": {"enum": ["OAUTH2", "OAUTH1", "TBA"]}, "client_id": {"type": "string"}, "client_secret": {"type": "string"},
-            "scopes": {"type": "string"}, "webhook_secret": {"type": "string"}}},
+            "scopes": {"type": ["string", "null"]}, "webhook_secret": {"type": ["string", "null"]}}},
         {"type": "object", "required": ["type", "app_id", "app_link", "private_key"], "additionalProperties": false, "properties": {
             "type": {"const": "APP"}, "app_id": {"type": "string"}, "app_link": {"type": "string"}, "private_key": {"type": "string"}}},
         {"type": "object", "required": ["type", "client_id", "client_secret", "app_id", "app_link", "private_key"], "additionalProperties": false, "properties": {
@@ -553,9 +628,14 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
     let mut document = json!({
         "openapi": "3.1.0",
         "info": {"title": "nango-rs service", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Nango-compatible records, sync, connection, integration, action and proxy API of a nango-rs program. Every path but /health (and the console's pages) answers 401 without the key, whatever the path; a trailing `/` is ignored (`/records/` is `/records`)."},
+                 "description": "Nango-compatible records, sync, connection, integration, action and proxy API of a nango-rs program. Every path but /health (and the console's pages) answers 401 without the key, whatever the path; a trailing `/` is ignored (`/records/` is `/records`). Optional fields of request bodies take `null` as \"not given\". Two string formats are this service's own: `nango-cursor` (a records cursor, as `_nango_metadata.cursor` and `next_cursor` give them) and `nango-frequency` (nango.yaml's `runs:` grammar, 30 seconds to 366 days)."},
         "components": {
-            "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "secretKey": {"type": "http", "scheme": "bearer", "description": "the service's secret key"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "nango_session", "description": "a console session, from POST /login; its forms also carry its CSRF token"},
+                "connectSession": {"type": "http", "scheme": "bearer", "description": "a connect session's token, from POST /connect/sessions"},
+                "connectSessionQuery": {"type": "apiKey", "in": "query", "name": "connect_session_token", "description": "a connect session's token, from POST /connect/sessions"},
+                "connectUiSession": {"type": "apiKey", "in": "query", "name": "session_token", "description": "a connect session's token, as the connect link carries it"}},
             "schemas": schemas,
         },
         "security": [{"secretKey": []}],
@@ -569,7 +649,7 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
                     json!({"name": "modified_after", "in": "query", "schema": date, "description": "also as `delta` (deprecated)"}),
                     json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}),
                     json!({"name": "filter", "in": "query", "schema": {"type": "string", "pattern": filter_pattern, "description": "comma list of added, updated, deleted"}}),
-                    json!({"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 1000}, "description": "a record's cursor or a page's `next_cursor` (another is a 400 `invalid_cursor_value`)"}),
+                    json!({"name": "cursor", "in": "query", "schema": cursor_schema(), "description": "a record's cursor or a page's `next_cursor` (another is a 400 `invalid_cursor_value`)"}),
                     json!({"name": "ids", "in": "query", "schema": {"type": "string", "pattern": ids_pattern}, "description": "external ids, comma separated: at most 100, each at most 256 characters (also as several `ids` or `ids[]`)"}),
                     json!({"name": "variant", "in": "query", "schema": {"const": "base"}}),
                 ]).collect::<Vec<_>>(),
@@ -592,7 +672,7 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
             "/sync/update-connection-frequency": {"put": {"summary": "A connection's own frequency (null: back to nango.yaml); 30 seconds to 366 days, the `runs:` grammar of nango.yaml",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sync_name", "provider_config_key", "connection_id"], "additionalProperties": false,
                     "properties": {"sync_name": {"type": "string"}, "sync_variant": {"enum": ["base", null]}, "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"},
-                                   "frequency": {"type": ["string", "null"], "description": "nango.yaml's `runs:` grammar, 30 seconds to 366 days; null or absent: back to nango.yaml's"}}}}}},
+                                   "frequency": {"type": ["string", "null"], "format": "nango-frequency", "description": "nango.yaml's `runs:` grammar, 30 seconds to 366 days (format `nango-frequency`); null or absent: back to nango.yaml's"}}}}}},
                 "responses": {"200": {"description": "set", "content": {"application/json": {"schema": {"type": "object", "required": ["frequency"], "properties": {"frequency": {"type": ["string", "null"]}}}}}},
                               "400": error("bad frequency: sync_interval_invalid, sync_interval_too_short or sync_interval_too_long"),
                               "404": error("unknown integration, sync or connection")}}},
@@ -614,9 +694,9 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
     for more in [
         integration_paths(&names, providers),
         action_paths(&names),
-        proxy_route(&names),
-        console_paths(),
-        connect_paths(&names),
+        proxy_route(),
+        console_paths(&keys),
+        connect_paths(&names, &keys),
     ] {
         if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
             paths.extend(more);
@@ -628,10 +708,11 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &[String]) -> 
 
 /// `GET /openapi.json`.
 pub(super) async fn openapi(State(state): State<Arc<AppState>>) -> super::ApiResult<Json<Value>> {
-    let mut integrations: Vec<String> = crate::registered_integrations().into_iter().map(str::to_owned).collect();
-    integrations.extend(state.store().integration_providers().await?.into_keys());
-    integrations.sort();
-    integrations.dedup();
+    // Every integration with the provider it was created with through the API (none for those
+    // only nango.yaml declares).
+    let mut integrations: BTreeMap<String, Option<String>> =
+        crate::registered_integrations().into_iter().map(|key| (key.to_owned(), None)).collect();
+    integrations.extend(state.store().integration_providers().await?.into_iter().map(|(k, p)| (k, Some(p))));
     Ok(Json(document(state.scheduler.runtime().providers(), &integrations)))
 }
 

@@ -107,6 +107,19 @@ pub(super) async fn known_connection_key(
         .ok_or_else(|| no_such_connection(provider_config_key, connection_id))
 }
 
+/// A JSON number that is a whole number, as JSON (and so Nango's JavaScript, and JSON Schema's
+/// `integer`) counts one: `1000` and `1000.0` alike; a fraction, a number outside `u32` or
+/// another type is refused naming what came. For body fields through
+/// `#[serde(default, deserialize_with = "whole_number")]`.
+pub(super) fn whole_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u32>, D::Error> {
+    use serde::Deserialize;
+    let Some(number) = Option::<serde_json::Number>::deserialize(de)? else { return Ok(None) };
+    let whole = number.as_u64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+    whole.and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected a whole number from 0 to {}, not {number}", u32::MAX))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +132,23 @@ mod tests {
         let e = boolean("force_refresh", "maybe").unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (400, "invalid_query_params"));
         assert!(e.message.contains("`force_refresh`"), "{}", e.message);
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "whole_number")]
+            limit: Option<u32>,
+        }
+        let read = |text: &str| serde_json::from_str::<Body>(text).map(|b| b.limit);
+        assert_eq!(read(r#"{"limit": 1214}"#).unwrap(), Some(1214));
+        assert_eq!(read(r#"{"limit": 1214.0}"#).unwrap(), Some(1214));
+        assert_eq!(read(r#"{"limit": 12e2}"#).unwrap(), Some(1200));
+        assert_eq!(read(r#"{"limit": null}"#).unwrap(), None);
+        assert_eq!(read("{}").unwrap(), None);
+        for bad in [r#"{"limit": 1.5}"#, r#"{"limit": -1}"#, r#"{"limit": 1e20}"#, r#"{"limit": "5"}"#] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -8,9 +8,9 @@
 //! all in one write transaction; it decides nothing about records itself.
 //!
 //! The traits are object-safe (through `async-trait`) so the facade holds an
-//! `Arc<dyn Backend>` chosen at run time from the database URL. [`SqliteBackend`] is the one
-//! implementation today; a PostgreSQL backend is another implementation of the same eight
-//! traits.
+//! `Arc<dyn Backend>` chosen at run time from the database URL: [`SqliteBackend`] (the embedded
+//! default) or [`PostgresBackend`] (many processes on many machines). The store tests run on
+//! both, so a behaviour described here holds for each.
 //!
 //! Two promises every backend keeps, which the runtime builds on:
 //! - **Keys are handed out once.** A connection's key and a run's id are never given again, also
@@ -22,8 +22,10 @@
 //!   PostgreSQL); runs are closed as interrupted only once their lease lapsed.
 //!
 //! [`SqliteBackend`]: super::SqliteBackend
+//! [`PostgresBackend`]: super::PostgresBackend
 
 use super::DeliveryRecord;
+use super::deploy::{DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor};
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
     EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PreparedRecord, Pruned,
@@ -437,6 +439,33 @@ pub trait ConnectBackend: Send + Sync {
     async fn auth_errors(&self) -> StoreResult<HashMap<ConnectionKey, String>>;
 }
 
+/// Deployments: what is deployed, the history, and applying one in one transaction (see
+/// [`super::deploy`]).
+#[async_trait]
+pub trait DeployBackend: Send + Sync {
+    /// The deployment history, newest first (the first is what is deployed).
+    async fn deployments(&self, limit: u32) -> StoreResult<Vec<Deployment>>;
+    /// Calls `visit` with every live record of `models` (with its connection's identity).
+    async fn scan_records(&self, models: &[&str], visit: RecordVisitor<'_>) -> StoreResult<()>;
+    /// Applies a deployment in one write transaction that also excludes other deployments: checks
+    /// that the deployed fingerprint is still `deployment.expected` (it is already
+    /// `deployment.fingerprint`: [`DeployOutcome::AlreadyDeployed`], nothing written; another
+    /// one: [`StoreError::DeploymentChanged`](super::StoreError::DeploymentChanged)), runs the
+    /// record checks with `accepts` (a failing record aborts it with
+    /// [`StoreError::IncompatibleRecords`](super::StoreError::IncompatibleRecords) unless its
+    /// check deletes it), the steps in order, queues the webhooks and records the deployment.
+    /// Any error leaves the store as it was.
+    async fn apply_deployment(
+        &self,
+        deployment: &DeploymentWrite,
+        accepts: RecordFilter<'_>,
+    ) -> StoreResult<DeployOutcome>;
+    /// Deployment webhooks not delivered yet, oldest first.
+    async fn pending_deploy_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedDeployWebhook>>;
+    /// Takes a deployment webhook off the queue.
+    async fn deploy_webhook_done(&self, id: i64) -> StoreResult<()>;
+}
+
 /// A complete backend: every concern, and a way to close it.
 ///
 /// ```
@@ -462,9 +491,10 @@ pub trait Backend:
     + ConnectBackend
     + IntegrationBackend
     + ActionResultBackend
+    + DeployBackend
     + std::fmt::Debug
 {
-    /// Which backend (`sqlite`), for logs and errors.
+    /// Which backend (`sqlite` or `postgres`), for logs and errors.
     fn name(&self) -> &'static str;
     /// A page of records of the connection `connection_id` of integration
     /// `provider_config_key`; `None` when there is no such connection. The records API asks

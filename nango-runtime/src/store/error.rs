@@ -141,6 +141,35 @@ pub enum StoreError {
         /// Whose: `` connection `acme` of `github` `` or `` integration `github` ``.
         owner: String,
     },
+    /// Another deployment was applied since the plan was computed (or is being applied now).
+    #[error(
+        "the deployed state changed since this plan was computed: it was {}, it is now {found} (deployment #{deployment}, applied by {applied_by}); nothing was changed: compute the plan again",
+        .expected.as_deref().unwrap_or("nothing deployed")
+    )]
+    DeploymentChanged {
+        /// The fingerprint the plan was computed against.
+        expected: Option<String>,
+        /// The fingerprint found.
+        found: String,
+        /// The deployment that holds it.
+        deployment: i64,
+        /// Who applied it.
+        applied_by: String,
+    },
+    /// Stored records would no longer match their model's new schema.
+    #[error(
+        "{count} stored record(s) of model {model} no longer match its new schema (record `{example}` of connection `{connection_id}`, for one); nothing was changed: make the new schema accept the stored values, or allow the deployment to delete those records"
+    )]
+    IncompatibleRecords {
+        /// The model.
+        model: String,
+        /// How many fail.
+        count: u64,
+        /// The id of one.
+        example: String,
+        /// Its connection.
+        connection_id: String,
+    },
     /// The lease of a sync changed hands again and again while it was asked for.
     #[error("the lease of sync `{sync}` changed hands while it was asked for; try again")]
     LeaseContended {

@@ -30,9 +30,9 @@ use std::time::Duration;
 /// assert_eq!(stored.key, key);
 /// assert_eq!(stored.connection.credentials, connection.credentials);
 ///
-/// // PostgreSQL comes later; the URL says so clearly.
-/// let e = Store::open("postgres://localhost/nango", Sealer::InsecureClear).await.unwrap_err();
-/// assert!(e.to_string().contains("not supported yet"));
+/// // A store this program does not have: the error names the ones it has.
+/// let e = Store::open("mysql://localhost/nango", Sealer::InsecureClear).await.unwrap_err();
+/// assert!(e.to_string().contains("postgres://"));
 /// # });
 /// ```
 #[derive(Debug, Clone)]
@@ -75,22 +75,18 @@ fn integration_context(unique_key: &str) -> Vec<u8> {
 
 impl Store {
     /// Opens the store a URL names, creating the database if needed and bringing its schema up
-    /// to date: `sqlite://path/to/file.db` (or `sqlite:file.db`).
-    /// PostgreSQL URLs are refused with an error saying it is not supported yet.
+    /// to date: `sqlite://path/to/file.db` (or `sqlite:file.db`), the embedded default, or
+    /// `postgres://user[:password]@host[:port]/database` for many processes on many machines
+    /// (the database is created when the server has none of that name).
     pub async fn open(url: &str, sealer: Sealer) -> StoreResult<Store> {
         let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
         let backend: Arc<dyn Backend> = match scheme.as_str() {
             "sqlite" => Arc::new(SqliteBackend::open(url).await?),
-            "postgres" | "postgresql" => {
-                return Err(StoreError::UnsupportedUrl {
-                    url: url.to_owned(),
-                    reason: "PostgreSQL is not supported yet; this version stores in SQLite (sqlite://path/to/file.db)",
-                });
-            }
+            "postgres" | "postgresql" => Arc::new(PostgresBackend::open(url).await?),
             _ => {
                 return Err(StoreError::UnsupportedUrl {
                     url: url.to_owned(),
-                    reason: "this version stores in SQLite (sqlite://path/to/file.db)",
+                    reason: "use sqlite://path/to/file.db (one machine) or postgres://user@host:5432/database (many)",
                 });
             }
         };

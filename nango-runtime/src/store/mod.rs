@@ -3,8 +3,7 @@
 //! ## Layers
 //! - [`Store`] (`facade.rs`) is what the runtime, the scheduler, the server and the CLI hold: a
 //!   cloneable handle over an `Arc<dyn Backend>`, opened from a URL by [`Store::open`] (the one
-//!   place that chooses the backend: `sqlite://` now; `postgres://` is refused as not supported
-//!   yet). It seals credentials with a [`Sealer`](crate::crypto::Sealer) before they reach the
+//!   place that chooses the backend: `sqlite://` or `postgres://`). It seals credentials with a [`Sealer`](crate::crypto::Sealer) before they reach the
 //!   backend and opens them on the way back, so a backend never sees a secret or the key.
 //! - [`policy`] decides what a batch does to the records (duplicates, added / updated /
 //!   unchanged / re-added, deep merge for `batch_update`, seen-marking for deletion detection),
@@ -16,8 +15,11 @@
 //! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
 //!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
 //!   placeholders in the multi-row insert (for binding speed), `BEGIN IMMEDIATE`, `PRAGMA`s,
-//!   integer microseconds for timestamps. A PostgreSQL backend is another implementation of the
-//!   [`backend`] traits with its own statements and migration folder.
+//!   integer microseconds for timestamps.
+//! - [`PostgresBackend`] (`postgres/`) is the store for many processes on many machines: the same
+//!   [`backend`] traits with PostgreSQL's statements (arrays, `UNNEST`, advisory locks per
+//!   connection instead of one write lock), its schema in `migrations/postgres/`. The store tests
+//!   run every behaviour on both.
 //! - [`JsonlCache`] writes records as JSON Lines per model, for dry runs and inspection without a
 //!   database.
 //!
@@ -33,6 +35,8 @@
 pub mod backend;
 mod canonical;
 mod connect;
+#[cfg(feature = "runtime")]
+pub mod deploy;
 mod error;
 #[cfg(feature = "runtime")]
 mod facade;
@@ -40,6 +44,8 @@ mod hash;
 mod integration;
 mod jsonl;
 pub mod policy;
+#[cfg(feature = "runtime")]
+mod postgres;
 mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
@@ -52,6 +58,8 @@ pub use hash::canonical_hash;
 pub use integration::{Integration, IntegrationCredentials, OAuthApp};
 pub use jsonl::JsonlCache;
 pub use policy::{ExistingRecord, LastAction, deep_merge};
+#[cfg(feature = "runtime")]
+pub use postgres::PostgresBackend;
 pub use profile::{
     ActionResult, ActionStatus, ConnectionProfile, EndUser, EndUserOrganization, Pruned, merge_metadata,
 };

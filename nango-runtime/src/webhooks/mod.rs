@@ -43,8 +43,9 @@ mod sending;
 
 pub use announcing::webhooks_for;
 pub use nango_client::webhooks::{
-    AuthOperation, AuthWebhook, ChangeCounts, Checkpoints, HMAC_HEADER, LEGACY_HEADER, SignedHeaders, SyncErrorInfo,
-    SyncIdentity, SyncWebhook, TIMESTAMPED_HEADER, VerifiedWebhook, WEBHOOK_ID_HEADER, WebhookError, WebhookRejection,
-    WebhookSyncType, WebhookVerifier, serialize_body, sign, to_stable_json, verify_hmac, verify_timestamped,
+    AuthOperation, AuthWebhook, ChangeCounts, Checkpoints, HMAC_HEADER, LEGACY_HEADER, ModelRemovedWebhook,
+    SignedHeaders, SyncErrorInfo, SyncIdentity, SyncWebhook, TIMESTAMPED_HEADER, VerifiedWebhook, WEBHOOK_ID_HEADER,
+    WebhookError, WebhookRejection, WebhookSyncType, WebhookVerifier, serialize_body, sign, to_stable_json,
+    verify_hmac, verify_timestamped,
 };
 pub use sending::{DeliveryAttempt, WebhookSender};

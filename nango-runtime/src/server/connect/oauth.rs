@@ -245,7 +245,7 @@ pub(super) async fn callback(
                 &state,
                 None,
                 Failure::new(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::NOT_FOUND,
                     "invalid_state",
                     "this authorization is unknown or was already used (a `state` works once): start the connection again",
                 ),
@@ -277,7 +277,7 @@ async fn finish(
 ) -> Result<(), Failure> {
     if flow.expires_at <= Utc::now() {
         return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
             "expired_state",
             "the authorization took too long (10 minutes at most): start the connection again",
         ));

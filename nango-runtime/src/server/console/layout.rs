@@ -51,6 +51,7 @@ pub(super) fn page(title: &str, frame: Frame<'_>, body: Markup) -> Markup {
                             a href="/console/connections" { "Connections" }
                             a href="/#recent-runs" { "Runs" }
                             a href="/#webhooks" { "Webhooks" }
+                            a href="/console/deployments" { "Deployments" }
                         }
                         span.note { @if let Some(secs) = frame.refresh_secs { "refreshes every " (secs) " s" } }
                         form #sign-out method="post" action="/logout" {

@@ -14,6 +14,8 @@
 //!   starts a Nango Auth connect session for that integration and opens the Connect UI.
 //! - `POST /console/connections/{connection_key}/delete`: deletes the connection and its records
 //!   as `DELETE /connections/{id}` does (refused while one of its syncs runs).
+//! - `GET /console/deployments`: the deployed version, the deployment history and the changes
+//!   this binary has not applied yet.
 //! - `POST /logout`: ends the session.
 //!
 //! Every route but the sign-in form needs a session; the API's `Authorization: Bearer` key
@@ -24,10 +26,11 @@
 //! every value they show.
 //!
 //! One job per file: [`mod@session`] (sessions, CSRF and origin checks), [`signin`] (sign in and
-//! out), [`handlers`] (the signed-in pages and actions), [`connections`] (the connections page), [`pages`] (their templates), [`parts`]
+//! out), [`handlers`] (the signed-in pages and actions), [`connections`] (the connections page), [`deployments`] (the deployments page), [`pages`] (their templates), [`parts`]
 //! (pieces several pages share), [`layout`] (the page frame, responses, the error page).
 
 mod connections;
+mod deployments;
 mod handlers;
 mod layout;
 mod pages;
@@ -47,6 +50,7 @@ pub(super) fn routes(state: Arc<AppState>) -> RouteTable {
         .route("/console/syncs/{connection}/{sync}/{action}", post(handlers::sync_action))
         .route("/console/runs/{id}", get(handlers::run_page))
         .route("/console/connections", get(connections::page))
+        .route("/console/deployments", get(deployments::page))
         .route("/console/connections/connect", post(connections::connect))
         .route("/console/connections/{connection}/delete", post(connections::delete))
         .route("/logout", post(signin::sign_out))

@@ -7,6 +7,7 @@
 //! A PostgreSQL backend writes its own statements behind the same traits.
 
 mod connect;
+mod deploy;
 mod integrations;
 mod migrate;
 
