@@ -4,7 +4,9 @@
 //! failure: statuses, bodies, headers and content types as documented, valid input accepted and
 //! invalid input refused. It tests every operation of the document, signed in as each one's
 //! security says (the secret key, a console session, a connect session; see [`sign_ins`]),
-//! with a fixed seed so that a run is repeatable; `tests/openapi/hooks.py` keeps the service's
+//! then in the stateful phase (the document's links from a created connection or integration to
+//! the operations that take it, and those Schemathesis infers), with a fixed seed so that a run
+//! is repeatable; `tests/openapi/hooks.py` keeps the service's
 //! outgoing requests on loopback, signs the console's forms and generates the document's own
 //! string formats, and `tests/openapi/schemathesis.toml` gives the reason of each setting.
 //!
@@ -281,7 +283,7 @@ async fn schemathesis_with_every_check_finds_no_failure() {
             "--workers",
             "1",
             "--phases",
-            "examples,coverage,fuzzing",
+            "examples,coverage,fuzzing,stateful",
             "--no-color",
             "--request-timeout",
             "10",

@@ -1354,5 +1354,26 @@ async fn the_key_comes_first_and_the_newer_routes_refuse_bad_input_by_name() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("`Base-Url-Override`") && message.contains(needle), "{message}");
     }
+    // A connection whose credentials do not fill its provider's templates (Shopify's
+    // `X-Shopify-Access-Token: ${accessToken}` without a token) cannot make any request: a
+    // conflict with what is stored (409), not a bad request.
+    let made = s
+        .http
+        .post(format!("{}/connection", s.url))
+        .bearer_auth(KEY)
+        .json(&json!({"provider_config_key": "github-actions", "connection_id": "shop", "provider": "shopify",
+                      "base_url": s.mock.url()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status().as_u16(), 201);
+    let shop = [
+        ("authorization", "Bearer test-secret-key"),
+        ("connection-id", "shop"),
+        ("provider-config-key", "github-actions"),
+    ];
+    let (status, body) = raw_request(addr, "GET /proxy/user", &shop).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("invalid_connection_config")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("${accessToken}"), "{body}");
     s.server.shutdown().await;
 }

@@ -308,6 +308,9 @@ impl Session {
     ) -> Result<(reqwest::Request, Url), HttpError> {
         let invalid =
             |message: String| HttpError::InvalidRequest { request: self.describe(&parts.method, url), message };
+        // A template the connection's credentials or configuration cannot fill is the
+        // connection's problem, not the request's: no request of it can be made.
+        let unfilled = |message: String| HttpError::Config { provider: self.provider.clone(), message };
         let values = auth::template_values(credentials, &self.connection_config);
         let mut url = url.clone();
         if !self.proxy.query.is_empty() {
@@ -316,7 +319,7 @@ impl Session {
                 url.query_pairs().into_owned().filter(|(k, _)| !self.proxy.query.contains_key(k)).collect();
             for (name, template) in &self.proxy.query {
                 let value = interpolate(template, &values)
-                    .map_err(|e| invalid(format!("provider query parameter `{name}`: {e}")))?;
+                    .map_err(|e| unfilled(format!("provider query parameter `{name}`: {e}")))?;
                 pairs.push((name.clone(), value));
             }
             url.query_pairs_mut().clear().extend_pairs(pairs);
@@ -332,7 +335,7 @@ impl Session {
         };
         for (name, template) in &self.proxy.headers {
             let value =
-                interpolate(template, &values).map_err(|e| invalid(format!("provider header `{name}`: {e}")))?;
+                interpolate(template, &values).map_err(|e| unfilled(format!("provider header `{name}`: {e}")))?;
             let (name, value) = header(name, &value, auth::mentions_credentials(template))?;
             headers.insert(name, value);
         }

@@ -201,7 +201,7 @@ fn proxy_route() -> Value {
                       "401": ours_or_theirs("missing (`missing_auth_header`) or wrong (`unknown_account`) key"),
                       "404": ours_or_theirs("no such connection for this integration"),
                       "408": ours_or_theirs("the body did not arrive in time"),
-                      "409": ours_or_theirs("`unreadable_credentials`: the connection's credentials do not open under this service's key"),
+                      "409": ours_or_theirs("`unreadable_credentials`: the connection's credentials do not open under this service's key; `invalid_connection_config`: its credentials or configuration do not fill the provider's templates (base URL, headers, query)"),
                       "502": ours_or_theirs("the provider redirected (never followed) or could not be reached"),
                       "504": ours_or_theirs("the provider did not answer in time")}});
     let mut route = serde_json::Map::new();
@@ -495,6 +495,66 @@ fn add_common_responses(document: &mut Value, error: &str) {
     }
 }
 
+/// OpenAPI links: what a created connection or integration is then named by, in the operations
+/// that take it (a client, or Schemathesis' stateful phase, follows them).
+fn add_links(document: &mut Value) {
+    // `#/paths/<path>/<method>`, with `/` and `~` escaped as JSON Pointer wants them.
+    let to = |path: &str, method: &str| format!("#/paths/{}/{method}", path.replace('~', "~0").replace('/', "~1"));
+    let connection_id = "$response.body#/connection_id";
+    let integration = "$response.body#/provider_config_key";
+    let by_path = json!({"path.connection_id": connection_id, "query.provider_config_key": integration});
+    let by_headers = json!({"header.Connection-Id": connection_id, "header.Provider-Config-Key": integration});
+    let in_body = json!({"connection_id": connection_id, "provider_config_key": integration});
+    let mut connection_links = serde_json::Map::new();
+    let mut link = |name: &str, path: &str, method: &str, how: &str, value: &Value| {
+        let mut link = json!({"operationRef": to(path, method), "description": format!("the connection just made, in {method} {path}")});
+        link[how] = value.clone();
+        connection_links.insert(name.to_owned(), link);
+    };
+    link("GetConnection", "/connections/{connection_id}", "get", "parameters", &by_path);
+    link("PatchConnection", "/connections/{connection_id}", "patch", "parameters", &by_path);
+    link("DeleteConnection", "/connections/{connection_id}", "delete", "parameters", &by_path);
+    link("Records", "/records", "get", "parameters", &by_headers);
+    link("PruneRecords", "/records/prune", "patch", "parameters", &by_headers);
+    link("TriggerAction", "/action/trigger", "post", "parameters", &by_headers);
+    link("Proxy", "/proxy/{path}", "get", "parameters", &by_headers);
+    link(
+        "SyncStatus",
+        "/sync/status",
+        "get",
+        "parameters",
+        &json!({"query.provider_config_key": integration, "query.connection_id": connection_id}),
+    );
+    for command in ["trigger", "pause", "start"] {
+        link(&format!("Sync{command}"), &format!("/sync/{command}"), "post", "requestBody", &in_body);
+    }
+    link("SyncFrequency", "/sync/update-connection-frequency", "put", "requestBody", &in_body);
+    link("SetMetadata", "/connections/metadata", "post", "requestBody", &in_body);
+    link("UpdateMetadata", "/connections/metadata", "patch", "requestBody", &in_body);
+    link(
+        "Reconnect",
+        "/connect/sessions/reconnect",
+        "post",
+        "requestBody",
+        &json!({"connection_id": connection_id, "integration_id": integration}),
+    );
+    let unique_key = json!({"path.unique_key": "$response.body#/data/unique_key"});
+    let mut integration_links = serde_json::Map::new();
+    for method in ["get", "patch", "delete"] {
+        integration_links.insert(
+            format!("{}Integration", method.to_uppercase()),
+            json!({"operationRef": to("/integrations/{unique_key}", method), "parameters": unique_key,
+                   "description": format!("the integration just made, in {method} /integrations/{{unique_key}}")}),
+        );
+    }
+    if let Some(created) = document.pointer_mut("/paths/~1connection/post/responses/201") {
+        created["links"] = Value::Object(connection_links);
+    }
+    if let Some(created) = document.pointer_mut("/paths/~1integrations/post/responses/200") {
+        created["links"] = Value::Object(integration_links);
+    }
+}
+
 /// The document, for the provider catalog and the integrations the service has (declared in
 /// nango.yaml or created through the API).
 pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<String, Option<String>>) -> Value {
@@ -640,7 +700,15 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<Stri
         },
         "security": [{"secretKey": []}],
         "paths": {
-            "/health": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}}}}}}}},
+            "/health": {"get": {"summary": "Liveness, with this process's roles, the task queue and the cluster", "security": [], "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "status": {"const": "ok"},
+                    "roles": {"type": "string", "description": "comma separated: api, scheduler, runner, webhooks"},
+                    "queue": {"type": "object", "properties": {"queued": {"type": "integer"}, "running": {"type": "integer"}, "lapsed": {"type": "integer", "description": "running tasks whose runner's lease lapsed, waiting for another runner"}}},
+                    "lease_expiries": {"type": "integer", "description": "tasks this process took over after a lease lapsed"},
+                    "runners": {"type": "integer", "description": "processes of the runner role alive"},
+                    "nodes": {"type": "integer"}}}}}},
+                "503": {"description": "the database does not answer", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "unavailable"}, "error": {"type": "string"}}}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/records": {"get": {
                 "summary": "Records of a model for a connection, in modification order",
@@ -703,6 +771,7 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<Stri
         }
     }
     add_common_responses(&mut document, &names.error);
+    add_links(&mut document);
     document
 }
 

@@ -153,9 +153,10 @@ fn proxy_error(error: HttpError) -> ApiError {
         HttpError::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "proxy_timeout", message),
         HttpError::InvalidCredentials { .. } => ApiError::bad_request("invalid_credentials", message),
         HttpError::WaitTooLong { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "provider_rate_limited", message),
-        HttpError::InvalidRequest { .. } | HttpError::Config { .. } => {
-            ApiError::bad_request("invalid_request", message)
-        }
+        HttpError::InvalidRequest { .. } => ApiError::bad_request("invalid_request", message),
+        // What the connection holds does not fill the provider's templates (base URL, headers,
+        // query): a conflict with the stored connection, which no request can fix.
+        HttpError::Config { .. } => ApiError::new(StatusCode::CONFLICT, "invalid_connection_config", message),
         _ => ApiError::new(StatusCode::BAD_GATEWAY, "proxy_error", message),
     }
 }

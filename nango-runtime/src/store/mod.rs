@@ -10,8 +10,9 @@
 //!   without a database. Backends call it inside their write transaction; the dry run calls it
 //!   over the store's state overlaid with what it virtually wrote, so both count alike.
 //! - [`backend`] holds the traits a database implements, split by concern: records,
-//!   connections, schedules/runs/logs, deliveries, console sessions, integrations, and the
-//!   results of actions run in the background.
+//!   connections, schedules/runs/logs, deliveries, console sessions, integrations, the
+//!   results of actions run in the background, and deployments ([`deploy`]: what is deployed,
+//!   the history, applying one in one transaction).
 //! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
 //!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
 //!   placeholders in the multi-row insert (for binding speed), `BEGIN IMMEDIATE`, `PRAGMA`s,
@@ -49,6 +50,7 @@ mod postgres;
 mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
+mod tasks;
 
 pub use connect::{ConnectSession, ConnectSessionData, OAuthFlow, ReconnectTarget};
 pub use error::{StoreError, StoreResult};
@@ -65,6 +67,7 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
+pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim, TaskReason};
 
 use crate::Connection;
 #[cfg(feature = "runtime")]

@@ -179,6 +179,7 @@ impl RecordBackend for PostgresBackend {
         }
         let ids: Vec<&str> = batch.ids().collect();
         let mut tx = self.pool.begin().await.during(OP)?;
+        super::tasks::check_fence(&mut tx, run.run).await?;
         // Locked before the read: the plan is made from what no other write changes meanwhile.
         let seq = begin_write(&mut tx, run.connection, model).await?;
         let found = find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
@@ -220,6 +221,7 @@ impl RecordBackend for PostgresBackend {
     async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64> {
         const OP: &str = "deleting records the run did not see";
         let mut tx = self.pool.begin().await.during(OP)?;
+        super::tasks::check_fence(&mut tx, run.run).await?;
         let seq = begin_write(&mut tx, run.connection, model).await?;
         let now = to_micros(Utc::now());
         let done = sqlx::query(

@@ -10,6 +10,7 @@ mod connect;
 mod deploy;
 mod integrations;
 mod migrate;
+mod tasks;
 
 use super::backend::{
     Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend,
@@ -1323,6 +1324,7 @@ impl RecordBackend for SqliteBackend {
         }
         let ids: Vec<&str> = batch.ids().collect();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        tasks::check_fence(&mut tx, run.run).await?;
         let found = Self::find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
         let plan = batch.plan(&found, run.track_seen)?;
         let now = to_micros(Utc::now());
@@ -1363,6 +1365,7 @@ impl RecordBackend for SqliteBackend {
     async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64> {
         const OP: &str = "deleting records the run did not see";
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        tasks::check_fence(&mut tx, run.run).await?;
         let now = to_micros(Utc::now());
         let seq = next_seq(&mut tx).await?;
         let done = sqlx::query(
