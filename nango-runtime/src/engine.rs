@@ -946,7 +946,7 @@ impl DryRunHost {
                     deleted: false,
                     seen_in_run: true,
                     last_action: row.last_action,
-                    json: Some(row.json),
+                    json: Some(row.json.into_owned()),
                 };
                 written.insert(row.id.to_owned(), now);
             }
@@ -956,11 +956,11 @@ impl DryRunHost {
             let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
             let samples = report.samples.entry(model.to_owned()).or_default();
             if samples.len() < self.samples && change != RecordChange::Delete {
-                samples.push(record.json.clone());
+                samples.push(record.value()?);
             }
             drop(report);
             if let Some(cache) = &mut self.cache {
-                cache.append(model, &record.json)?;
+                cache.append_text(model, &record.text)?;
             }
         }
         if let Some(cache) = &mut self.cache {

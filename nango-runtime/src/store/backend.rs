@@ -578,6 +578,21 @@ pub trait Backend:
 {
     /// Which backend (`sqlite` or `postgres`), for logs and errors.
     fn name(&self) -> &'static str;
+    /// A page of records of the connection `connection_id` of integration
+    /// `provider_config_key`; `None` when there is no such connection. The records API asks
+    /// this on every request: a backend may answer it in one statement instead of looking up
+    /// the connection's key first (what this default does).
+    async fn records_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<RecordPage>> {
+        match self.connection_key(provider_config_key, connection_id).await? {
+            Some(key) => self.records(key, query).await.map(Some),
+            None => Ok(None),
+        }
+    }
     /// Waits for running statements and closes the database (files are complete afterwards).
     async fn close(&self);
 }

@@ -615,6 +615,17 @@ impl Store {
         self.backend.records(connection, query).await
     }
 
+    /// A page of records of a connection named by integration key and connection id; `None`
+    /// when there is no such connection (one statement on SQLite: what the records API uses).
+    pub async fn records_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<RecordPage>> {
+        self.backend.records_of(provider_config_key, connection_id, query).await
+    }
+
     /// Number of live records per model of a connection.
     pub async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>> {
         self.backend.record_counts(connection).await

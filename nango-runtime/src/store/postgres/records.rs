@@ -75,7 +75,7 @@ async fn upsert_rows(
         return Ok(());
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.id).collect();
-    let jsons: Vec<&str> = rows.iter().map(|r| r.json.as_str()).collect();
+    let jsons: Vec<&str> = rows.iter().map(|r| r.json.as_ref()).collect();
     let hashes: Vec<Vec<u8>> = rows.iter().map(|r| r.hash.to_vec()).collect();
     let actions: Vec<&str> = rows.iter().map(|r| r.last_action.as_str()).collect();
     sqlx::query(
