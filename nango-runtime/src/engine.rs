@@ -372,6 +372,31 @@ impl Runtime {
         connection_id: &str,
         cancel: impl Future<Output = ()> + Send,
     ) -> std::result::Result<RunReport, RunError> {
+        self.run_leased_sync(sync, integration, connection_id, cancel, true).await
+    }
+
+    /// [`Runtime::run_sync_until`] for a runner of the task queue, which took the lease when it
+    /// claimed the task: the lease is kept when the run ends, and given up by the task's end
+    /// ([`Store::finish_task`] or [`Store::release_task`]) in one transaction, so no other
+    /// runner can take the task between the run's end and its bookkeeping.
+    pub async fn run_task(
+        &self,
+        sync: &'static SyncRegistration,
+        integration: &str,
+        connection_id: &str,
+        cancel: impl Future<Output = ()> + Send,
+    ) -> std::result::Result<RunReport, RunError> {
+        self.run_leased_sync(sync, integration, connection_id, cancel, false).await
+    }
+
+    async fn run_leased_sync(
+        &self,
+        sync: &'static SyncRegistration,
+        integration: &str,
+        connection_id: &str,
+        cancel: impl Future<Output = ()> + Send,
+        release: bool,
+    ) -> std::result::Result<RunReport, RunError> {
         let started = Instant::now();
         let name = sync.descriptor.name;
         let unknown = || RunError::UnknownConnection {
@@ -412,6 +437,12 @@ impl Runtime {
             return Err(busy(holder));
         }
         let report = self.run_leased(sync, key, loaded, http, cancel).await;
+        if !release {
+            return report.map(|mut report| {
+                report.duration = started.elapsed();
+                report
+            });
+        }
         if let Err(e) = self.store.release_lease(key, name, &self.lease_owner).await {
             // It lapses by itself; until then other processes wait.
             tracing::warn!(sync = name, error = %nango_types::text::error_chain(&e), "cannot give the lease of the sync up");
@@ -779,7 +810,7 @@ impl SyncHost for StoreHost {
 
     fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async move {
-            self.store.save_checkpoint(self.ids.connection, self.sync, checkpoint.as_ref()).await?;
+            self.store.save_run_checkpoint(self.ids, self.sync, checkpoint.as_ref()).await?;
             Ok(())
         })
     }
@@ -915,7 +946,7 @@ impl DryRunHost {
                     deleted: false,
                     seen_in_run: true,
                     last_action: row.last_action,
-                    json: Some(row.json),
+                    json: Some(row.json.into_owned()),
                 };
                 written.insert(row.id.to_owned(), now);
             }
@@ -925,11 +956,11 @@ impl DryRunHost {
             let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
             let samples = report.samples.entry(model.to_owned()).or_default();
             if samples.len() < self.samples && change != RecordChange::Delete {
-                samples.push(record.json.clone());
+                samples.push(record.value()?);
             }
             drop(report);
             if let Some(cache) = &mut self.cache {
-                cache.append(model, &record.json)?;
+                cache.append_text(model, &record.text)?;
             }
         }
         if let Some(cache) = &mut self.cache {

@@ -14,15 +14,25 @@
 //! keeps its trigger. Runs left `RUNNING` by a process that died are closed once their lease
 //! lapsed, at start and then every lease period, ended when they were last known alive.
 //!
+//! Due schedules go through the task queue in the store ([`TaskBackend`]): the scheduler role
+//! enqueues a task per due schedule (one live task per (connection, sync), enforced by the
+//! database), and the runner role claims tasks, runs each under its lease and deletes it with the
+//! next run time in one transaction. A process with both roles (the default) runs the same code
+//! path as a cluster of many processes on one database; a task whose runner died or froze comes
+//! back once its lease lapsed, and another runner resumes it from its checkpoint.
+//!
+//! [`TaskBackend`]: crate::store::backend::TaskBackend
+//!
 //! Time arithmetic is checked: a frequency read from the store is range-checked by the one
 //! frequency grammar ([`nango_types::frequency::check`]) and one out of range falls back to
 //! nango.yaml's, and a run's task frees its schedule even if it panics.
 
 use crate::engine::{RunError, RunReport, Runtime};
-use crate::store::{ConnectionKey, RunStatus, StoreError};
+use crate::store::{ClaimedTask, ConnectionKey, NewTask, RunStatus, StoreError, TaskClaim, TaskReason};
 use crate::{Connection, SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -98,6 +108,14 @@ pub struct SchedulerConfig {
     /// How long running runs still get after the shutdown grace cancelled them; those that
     /// have not stopped by then are left to their lease (the process exits anyway).
     pub cancel_wait: Duration,
+    /// Enqueue tasks for due schedules (the scheduler role).
+    pub enqueue: bool,
+    /// Claim and run tasks (the runner role); `concurrency` is this runner's limit.
+    pub run: bool,
+    /// At most this many runs per provider at once, across every runner on the database.
+    pub max_per_provider: Option<u32>,
+    /// At most this many runs per connection at once, across every runner on the database.
+    pub max_per_connection: Option<u32>,
 }
 
 impl Default for SchedulerConfig {
@@ -108,6 +126,10 @@ impl Default for SchedulerConfig {
             jitter: 0.05,
             max_jitter: Duration::from_secs(30),
             cancel_wait: Duration::from_secs(10),
+            enqueue: true,
+            run: true,
+            max_per_provider: None,
+            max_per_connection: None,
         }
     }
 }
@@ -121,8 +143,6 @@ struct Running {
 #[derive(Default)]
 struct Shared {
     running: HashMap<ScheduleKey, Running>,
-    /// Schedules whose sync another process runs: not asked again before this instant.
-    busy_until: HashMap<ScheduleKey, Instant>,
     /// When runs of dead processes were last closed.
     reconciled_at: Option<Instant>,
 }
@@ -181,6 +201,10 @@ pub struct Scheduler {
     stop: watch::Sender<bool>,
     slots: Arc<Semaphore>,
     after_run: Option<AfterRun>,
+    /// Set when the shutdown cancels runs: they hand their tasks back instead of finishing them.
+    handing_back: Arc<AtomicBool>,
+    /// Tasks this process claimed again after their runner's lease lapsed.
+    lease_expiries: Arc<AtomicU64>,
 }
 
 impl Clone for Scheduler {
@@ -193,6 +217,8 @@ impl Clone for Scheduler {
             stop: self.stop.clone(),
             slots: self.slots.clone(),
             after_run: self.after_run.clone(),
+            handing_back: self.handing_back.clone(),
+            lease_expiries: self.lease_expiries.clone(),
         }
     }
 }
@@ -229,6 +255,8 @@ impl Scheduler {
             stop: watch::channel(false).0,
             slots,
             after_run: None,
+            handing_back: Arc::default(),
+            lease_expiries: Arc::default(),
         }
     }
 
@@ -293,53 +321,58 @@ impl Scheduler {
         }
     }
 
-    /// Looks for due schedules until [`Scheduler::shutdown`]; then waits for running runs.
+    /// Enqueues due schedules (scheduler role) and claims tasks (runner role) until
+    /// [`Scheduler::shutdown`]. A runner wakes when this process enqueues, when the backend
+    /// tells of another process's task (PostgreSQL's `LISTEN`), and every tick.
     pub async fn run(self) {
         let mut stop = self.stop.subscribe();
+        let mut wakeups = if self.config.run { self.runtime.store().task_wakeups().await } else { None };
         loop {
             if *stop.borrow() {
                 break;
             }
-            let sleep = match self.start_due().await {
-                Ok(next) => next.unwrap_or(self.config.tick).min(self.config.tick),
-                Err(e) => {
-                    tracing::error!(error = %nango_types::text::error_chain(&e), "scheduler: cannot read schedules");
-                    self.config.tick
+            let mut sleep = self.config.tick;
+            if self.config.enqueue {
+                match self.enqueue_due().await {
+                    Ok(next) => sleep = next.unwrap_or(sleep).min(sleep),
+                    Err(e) => {
+                        tracing::error!(error = %nango_types::text::error_chain(&e), "scheduler: cannot read schedules")
+                    }
+                }
+            }
+            if self.config.run {
+                self.claim_tasks().await;
+            }
+            let woken = async {
+                match wakeups.as_mut() {
+                    Some(w) => {
+                        if w.recv().await.is_none() {
+                            std::future::pending::<()>().await
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
                 }
             };
             tokio::select! {
                 () = tokio::time::sleep(sleep) => {}
                 () = self.wake.notified() => {}
+                () = woken => {}
                 _ = stop.changed() => {}
             }
         }
     }
 
-    /// Starts every due schedule; returns how long until the next one is due.
-    async fn start_due(&self) -> Result<Option<Duration>, SchedulerError> {
+    /// Enqueues a task for every due schedule; returns how long until the next one is due.
+    async fn enqueue_due(&self) -> Result<Option<Duration>, SchedulerError> {
         self.reconcile().await;
         let now = Utc::now();
         let mut soonest: Option<Duration> = None;
-        let connections = self.runtime.store().connections().await.map_err(SchedulerError::Schedules)?;
+        let store = self.runtime.store();
+        let connections = store.connections().await.map_err(SchedulerError::Schedules)?;
         for (key, connection) in connections.identities() {
             for sync in syncs_of(connection) {
                 let name = sync.descriptor.name;
-                let (running, busy) = {
-                    let mut shared = lock(&self.shared);
-                    let busy = match shared.busy_until.get(&(key, name)) {
-                        Some(until) if *until > Instant::now() => true,
-                        Some(_) => {
-                            shared.busy_until.remove(&(key, name));
-                            false
-                        }
-                        None => false,
-                    };
-                    (shared.running.contains_key(&(key, name)), busy)
-                };
-                if running || busy {
-                    continue;
-                }
-                let state = self.runtime.store().sync_state(key, name).await.map_err(SchedulerError::Schedules)?;
+                let state = store.sync_state(key, name).await.map_err(SchedulerError::Schedules)?;
                 let paused = state.paused.unwrap_or(!sync.descriptor.auto_start);
                 let due = state.triggered_at.is_some() || (!paused && state.next_run_at.is_none_or(|t| t <= now));
                 if !due {
@@ -349,27 +382,91 @@ impl Scheduler {
                     }
                     continue;
                 }
-                let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                    // Every slot is busy: look again when a run ends.
-                    return Ok(Some(self.config.tick));
+                let task = NewTask {
+                    connection: key,
+                    sync: name.to_owned(),
+                    provider: connection.provider.clone(),
+                    reason: if state.triggered_at.is_some() { TaskReason::Trigger } else { TaskReason::Schedule },
+                    seen_next_run: state.next_run_at,
                 };
-                self.spawn_run(connection.clone(), key, sync, state.next_run_at, permit);
+                // `false`: it has a live task already (or a run just ended): harmless.
+                store.enqueue_task(&task).await.map_err(command("enqueue", name, key))?;
             }
         }
         Ok(soonest)
     }
 
-    /// Runs a due schedule in a task of its own; `seen` is its next run time as read when it
-    /// was found due.
+    /// Claims tasks while this runner has free slots, and starts each.
+    async fn claim_tasks(&self) {
+        let store = self.runtime.store();
+        let (owner, ttl) = self.runtime.lease();
+        loop {
+            if *self.stop.borrow() {
+                return;
+            }
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else { return };
+            let now = Utc::now();
+            let claim = TaskClaim {
+                owner: owner.token().to_owned(),
+                label: owner.label().to_owned(),
+                lease_until: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+                max_per_provider: self.config.max_per_provider,
+                max_per_connection: self.config.max_per_connection,
+            };
+            let task = match store.claim_task(&claim).await {
+                Ok(Some(task)) => task,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %nango_types::text::error_chain(&e), "runner: cannot claim a task");
+                    return;
+                }
+            };
+            if task.reclaimed {
+                self.lease_expiries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(task = task.id, sync = %task.sync, connection = %task.connection, attempt = task.attempts, "runner: took over a task whose runner's lease lapsed");
+            }
+            if let Err(e) = self.start_task(task.clone(), permit).await {
+                tracing::error!(task = task.id, error = %nango_types::text::error_chain(&e), "runner: cannot start a task; handing it back");
+                let later = Utc::now() + chrono::Duration::from_std(ttl / 3).unwrap_or_default();
+                let _ = store.release_task(task.id, owner, later).await;
+            }
+        }
+    }
+
+    /// Starts a claimed task: its run in a task of its own, unless the schedule is paused (and
+    /// not triggered), its connection is gone or this program has no such sync: then the task
+    /// is dropped.
+    async fn start_task(&self, task: ClaimedTask, permit: tokio::sync::OwnedSemaphorePermit) -> Result<(), StoreError> {
+        let store = self.runtime.store();
+        let owner = self.runtime.lease().0;
+        let listed = store.listed_connection_by_key(task.connection).await?;
+        let sync = listed.as_ref().and_then(|l| syncs_of(l.connection()).find(|s| s.descriptor.name == task.sync));
+        let (Some(listed), Some(sync)) = (listed, sync) else {
+            tracing::warn!(task = task.id, sync = %task.sync, "runner: the task's connection or sync is gone; dropping it");
+            store.finish_task(task.id, owner, None).await?;
+            return Ok(());
+        };
+        let state = store.sync_state(task.connection, sync.descriptor.name).await?;
+        if state.paused.unwrap_or(!sync.descriptor.auto_start) && state.triggered_at.is_none() {
+            tracing::debug!(task = task.id, sync = %task.sync, "runner: the schedule was paused since; dropping its task");
+            store.finish_task(task.id, owner, None).await?;
+            return Ok(());
+        }
+        self.spawn_run(listed.connection().clone(), task, sync, permit);
+        Ok(())
+    }
+
+    /// Runs a claimed task in a task of its own: the run (stopped when this process or an api
+    /// node asks), then the task deleted with the next run time, or handed back.
     fn spawn_run(
         &self,
         connection: Connection,
-        key: ConnectionKey,
+        task: ClaimedTask,
         sync: &'static SyncRegistration,
-        seen: Option<DateTime<Utc>>,
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let name = sync.descriptor.name;
+        let key = task.connection;
         let cancel = Arc::new(Notify::new());
         let done = Arc::new(Notify::new());
         lock(&self.shared)
@@ -380,24 +477,67 @@ impl Scheduler {
             let _permit = permit;
             let this = slot.scheduler.clone();
             let _slot = slot;
+            let store = this.runtime.store().clone();
+            let (owner, ttl) = this.runtime.lease();
+            let owner = owner.clone();
             let cancelled = cancel.clone();
+            let task_id = task.id;
+            let poll = (ttl / 6).clamp(Duration::from_millis(100), Duration::from_secs(2));
+            let stop_asked = async move {
+                let remote = async {
+                    loop {
+                        tokio::time::sleep(poll).await;
+                        if store.task_cancel_requested(task_id).await.unwrap_or(false) {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = cancelled.notified() => {}
+                    () = remote => {}
+                }
+            };
             let report = this
                 .runtime
-                .run_sync_until(sync, &connection.provider_config_key, &connection.connection_id, async move {
-                    cancelled.notified().await
-                })
+                .run_task(sync, &connection.provider_config_key, &connection.connection_id, stop_asked)
                 .await;
+            let store = this.runtime.store();
             if let Err(RunError::Busy { holder, .. }) = &report {
-                // Another process runs it: ask again when its lease could have lapsed, or sooner.
-                // The schedule and a pending trigger stay as they are.
-                let (_, ttl) = this.runtime.lease();
+                // This process runs it outside the queue (an earlier run still ending): the
+                // task waits a little.
                 let wait = holder.expires_at.signed_duration_since(Utc::now()).to_std().unwrap_or_default();
-                let until = Instant::now() + wait.min(ttl / 3).max(Duration::from_millis(100));
-                lock(&this.shared).busy_until.insert((key, name), until);
+                let wait = wait.min(ttl / 3).max(Duration::from_millis(100));
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                if let Err(e) = store.release_task(task.id, &owner, at).await {
+                    tracing::error!(error = %nango_types::text::error_chain(&e), "runner: cannot hand a task back");
+                }
                 tracing::debug!(sync = name, connection = %connection.connection_id, holder = %holder.label, "sync runs in another process");
                 return;
             }
-            this.schedule_after_run(key, &connection, sync, seen).await;
+            if this.handing_back.load(Ordering::SeqCst) {
+                // Stopped by the shutdown: another runner resumes it from its checkpoint.
+                match store.release_task(task.id, &owner, Utc::now()).await {
+                    Ok(_) => {
+                        tracing::info!(sync = name, connection = %connection.connection_id, "shutdown: task handed back to the queue")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %nango_types::text::error_chain(&e), "shutdown: cannot hand a task back; it returns once its lease lapsed")
+                    }
+                }
+            } else {
+                let next = this.next_run_time(key, &connection, sync).await;
+                match store.finish_task(task.id, &owner, Some((task.next_run_at, next))).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        sync = name,
+                        task = task.id,
+                        "runner: the task was taken over after this runner's lease lapsed"
+                    ),
+                    Err(e) => {
+                        tracing::error!(sync = name, error = %nango_types::text::error_chain(&e), "runner: cannot finish a task; it returns once its lease lapsed")
+                    }
+                }
+            }
             match report {
                 Ok(report) => {
                     if let Some(after) = &this.after_run {
@@ -412,20 +552,16 @@ impl Scheduler {
         });
     }
 
-    /// The bookkeeping after a run: the next run one interval (the connection's frequency, else
-    /// nango.yaml's) plus jitter after now, unless the next run time changed while the run went
-    /// on (`seen` is what it was when the run was found due): a frequency set, a schedule moved
-    /// by a command or by another process is what was decided last, and stays.
-    pub(crate) async fn schedule_after_run(
+    /// When a schedule runs next after a run that ends now: one interval (the connection's
+    /// frequency, else nango.yaml's) plus jitter.
+    async fn next_run_time(
         &self,
         key: ConnectionKey,
         connection: &Connection,
         sync: &'static SyncRegistration,
-        seen: Option<DateTime<Utc>>,
-    ) {
+    ) -> DateTime<Utc> {
         let name = sync.descriptor.name;
-        let store = self.runtime.store();
-        let frequency = match store.sync_state(key, name).await {
+        let frequency = match self.runtime.store().sync_state(key, name).await {
             Ok(state) => state.frequency_secs,
             Err(_) => None,
         };
@@ -437,14 +573,17 @@ impl Scheduler {
                 "the connection's stored frequency is out of range ({e}); nango.yaml's `runs` applies until it is set again"
             );
         }
-        let next = Self::later(Utc::now(), interval.saturating_add(self.jitter(interval)));
-        match store.set_next_run_if(key, name, seen, Some(next)).await {
-            Ok(true) => {}
-            Ok(false) => tracing::debug!(sync = name, "the next run time changed during the run; kept"),
-            Err(e) => {
-                tracing::error!(sync = name, error = %nango_types::text::error_chain(&e), "scheduler: cannot store the next run time")
-            }
-        }
+        Self::later(Utc::now(), interval.saturating_add(self.jitter(interval)))
+    }
+
+    /// Tasks this process claimed again after their runner's lease lapsed.
+    pub fn lease_expiries(&self) -> u64 {
+        self.lease_expiries.load(Ordering::Relaxed)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
     }
 
     /// Runs a sync now (also when paused); with `reset`, first stops a running run and forgets
@@ -458,18 +597,48 @@ impl Scheduler {
         empty_cache: bool,
     ) -> Result<(), SchedulerError> {
         let name = sync.descriptor.name;
+        let store = self.runtime.store();
         if reset {
             self.cancel_and_wait(key, name).await;
-            self.runtime
-                .store()
+            self.cancel_elsewhere_and_wait(key, name).await.map_err(command("reset", name, key))?;
+            store
                 .reset_sync(key, name, sync.descriptor.outputs, empty_cache)
                 .await
                 .map_err(command("reset", name, key))?;
         }
-        // Kept in the store until a run takes it, so a restart does not lose it.
-        self.runtime.store().set_triggered(key, name, Some(Utc::now())).await.map_err(command("trigger", name, key))?;
-        lock(&self.shared).busy_until.remove(&(key, name));
+        // Kept in the store until a run takes it, so a restart does not lose it; and a task at
+        // once, so any runner starts it without waiting for a scheduler's tick.
+        store.set_triggered(key, name, Some(Utc::now())).await.map_err(command("trigger", name, key))?;
+        if let Some(provider) = store.provider_of(key).await.map_err(command("trigger", name, key))? {
+            let task = NewTask {
+                connection: key,
+                sync: name.to_owned(),
+                provider,
+                reason: TaskReason::Trigger,
+                seen_next_run: None,
+            };
+            store.enqueue_task(&task).await.map_err(command("trigger", name, key))?;
+        }
         self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Asks the runner of another process that runs the sync to stop, and waits until it did
+    /// (its task is gone or handed back), at most two leases: a runner that died stops beating
+    /// and its run is closed by the next one anyway.
+    async fn cancel_elsewhere_and_wait(&self, key: ConnectionKey, name: &'static str) -> Result<(), StoreError> {
+        let store = self.runtime.store();
+        if !store.request_task_cancel(key, name).await? {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.runtime.lease().1 * 2 + self.config.cancel_wait;
+        while Instant::now() < deadline {
+            if !store.task_running(key, name).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tracing::warn!(sync = name, connection = %key, "reset: the runner did not stop the run in time; resetting anyway");
         Ok(())
     }
 
@@ -597,6 +766,7 @@ impl Scheduler {
         if self.wait_all(grace).await {
             return;
         }
+        self.handing_back.store(true, Ordering::SeqCst);
         let all: Vec<(ScheduleKey, Arc<Notify>)> =
             lock(&self.shared).running.iter().map(|(k, r)| (*k, r.cancel.clone())).collect();
         for ((key, name), cancel) in all {

@@ -4,31 +4,35 @@
 //!
 //! The parent process serves N generated issues with the mock provider; every measurement runs
 //! in a child process of its own (this binary again, role chosen by `SYNC_BENCH_ROLE`), so its
-//! peak RSS (`VmHWM`) is its alone. Variants:
+//! peak RSS (`VmHWM`) is its alone, and its wall time from its spawn to the end of its first sync
+//! is what a user running the sync as a command waits for. Variants:
 //!
-//! * framework: the real sync through `Runtime::run_sync` into a fresh SQLite store (change
-//!   detection, run history, batches of 1,000 records).
-//! * baseline: no framework: plain reqwest walking the same `Link` pages, the same typed decoding
-//!   and `Ticket` mapping, each ticket as JSON text, and sqlx inserts into a SQLite file with the
-//!   store's pragmas, one transaction per page, one `INSERT OR REPLACE` per record.
+//! * `framework`: the real sync through `Runtime::run_sync` into a fresh SQLite store (change
+//!   detection, run history, checkpoints, batches of 1,000 records), on a multi-threaded tokio
+//!   runtime like the CLI's.
+//! * `ureq-rusqlite`, the baseline of the ratios: what a user would write by hand without async:
+//!   blocking ureq GETs one after another following `Link`, the same typed decoding and `Ticket`
+//!   mapping, each ticket as JSON text, rusqlite with the store's pragmas, one transaction per
+//!   page, one prepared `INSERT OR REPLACE` per record. One thread.
+//! * `reqwest-sqlx`: the same loop with reqwest and sqlx (one `INSERT OR REPLACE` per record,
+//!   each a round trip to sqlx's SQLite worker thread).
 //!
-//! The machine is noisy, so the two variants alternate and the figure to compare across runs is
-//! the ratio of their throughputs. On a machine with 2 CPUs or more, the mock provider is pinned
-//! to the first CPU and each child to the last one (with `taskset`): unpinned, on the 2-core VMs
-//! here, the baseline's cost swung 4x from run to run (14k to 64k records per CPU-second), as its
-//! one round trip per record to sqlx's SQLite worker thread was a cheap same-CPU hand-off in some
-//! runs and a cross-CPU wake-up in others. Pinned, both variants run on one CPU, the mock on the
-//! other. Environment:
+//! The machine is noisy, so the variants take turns and the figure to compare across runs is
+//! the ratio of their throughputs. Unpinned by default, as a user runs it; `SYNC_BENCH_PIN=1`
+//! pins the mock provider to the first CPU and each child to the last one (with `taskset`),
+//! which measures the work each variant does rather than the scheduler's wake-ups (unpinned,
+//! the reqwest + sqlx loop's cost swung 4x between runs on the 2-core VMs here). Environment:
 //!
 //! * `SYNC_BENCH_SIZES=100000,1000000` — issue counts (default both).
 //! * `SYNC_BENCH_REPS=5` — repetitions per variant (default 5 below 1M, 2 from 1M on).
 //! * `SYNC_BENCH_QUICK=1` — 20,000 issues, one repetition: for trying things out.
 //! * `SYNC_BENCH_RERUN=0` — skip the second run over unchanged data (done at the smallest size).
-//! * `SYNC_BENCH_PIN=0` — do not pin to CPUs.
+//! * `SYNC_BENCH_PIN=1` — pin to CPUs.
 //!
 //! A child can also be run by hand against any mock provider (e.g. under a profiler):
-//! `SYNC_BENCH_ROLE=framework SYNC_BENCH_URL=http://127.0.0.1:PORT SYNC_BENCH_N=20000 <bench binary>`,
-//! the mock started with token `bench-token`.
+//! `SYNC_BENCH_ROLE=framework SYNC_BENCH_URL=http://127.0.0.1:PORT SYNC_BENCH_N=20000
+//! SYNC_BENCH_SPAWNED_AT=0 <bench binary>` (`nango-mock-provider --issues 20000 --token
+//! bench-token --port PORT`).
 
 use github_tickets::models::Ticket;
 use github_tickets::sync::GithubIssue;
@@ -56,6 +60,10 @@ struct Measured {
     /// system, all threads), which other load on the machine disturbs less.
     secs: f64,
     cpu_secs: f64,
+    /// The same two from the process's start (its spawn, for the wall time) to the end of the
+    /// first sync: the figure of a user running the sync as a command.
+    process_secs: f64,
+    process_cpu_secs: f64,
     /// `VmHWM` right after the first sync (the high-water mark only grows, so this is its peak).
     peak_rss_kb: u64,
     /// A second sync over the same, unchanged issues (when asked for).
@@ -88,15 +96,24 @@ fn child(role: &str) -> BenchResult<()> {
     let url = std::env::var("SYNC_BENCH_URL")?;
     let n: u64 = std::env::var("SYNC_BENCH_N")?.parse()?;
     let rerun = env_or("SYNC_BENCH_RERUN", 0u8) == 1;
-    // Like the demo and the CLI: a multi-threaded runtime on the machine's cores.
-    let rt = tokio::runtime::Runtime::new()?;
     let measured = match role {
-        "framework" => rt.block_on(framework(&url, n, rerun))?,
-        "baseline" => rt.block_on(baseline(&url, n, rerun))?,
+        // Like the demo and the CLI: a multi-threaded runtime on the machine's cores.
+        "framework" => tokio::runtime::Runtime::new()?.block_on(framework(&url, n, rerun))?,
+        "reqwest-sqlx" => tokio::runtime::Runtime::new()?.block_on(baseline(&url, n, rerun))?,
+        // No async runtime at all: one thread, blocking calls.
+        "ureq-rusqlite" => blocking_baseline(&url, n, rerun)?,
         other => return Err(format!("unknown role `{other}`").into()),
     };
     println!("{}", serde_json::to_string(&measured)?);
     Ok(())
+}
+
+/// Wall time since the parent spawned this process (passed as `SYNC_BENCH_SPAWNED_AT`, Unix
+/// nanoseconds): what a user waits for, start-up and opening the database included.
+fn since_spawn() -> BenchResult<f64> {
+    let spawned: u128 = std::env::var("SYNC_BENCH_SPAWNED_AT")?.parse()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    Ok(now.saturating_sub(spawned) as f64 / 1e9)
 }
 
 /// The child's peak resident set so far, from `/proc/self/status`.
@@ -136,6 +153,7 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     let (start, cpu) = (Instant::now(), cpu_secs()?);
     let report = runtime.run_sync(sync, "github", CONNECTION).await?;
     let (secs, cpu_used) = (start.elapsed().as_secs_f64(), cpu_secs()? - cpu);
+    let (process_secs, process_cpu_secs) = (since_spawn()?, cpu_secs()?);
     let peak_rss_kb = peak_rss_kb()?;
     if let Some(e) = report.error {
         return Err(format!("run failed: {e}").into());
@@ -144,8 +162,16 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     if added != n {
         return Err(format!("expected {n} tickets added, got {:?}", report.counts).into());
     }
-    let mut measured =
-        Measured { records: n, secs, cpu_secs: cpu_used, peak_rss_kb, rerun_secs: None, rerun_cpu_secs: None };
+    let mut measured = Measured {
+        records: n,
+        secs,
+        cpu_secs: cpu_used,
+        process_secs,
+        process_cpu_secs,
+        peak_rss_kb,
+        rerun_secs: None,
+        rerun_cpu_secs: None,
+    };
     if !rerun {
         return Ok(measured);
     }
@@ -184,13 +210,22 @@ async fn baseline(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     let (start, cpu) = (Instant::now(), cpu_secs()?);
     let written = baseline_pass(&client, &mut db, url).await?;
     let (secs, cpu_used) = (start.elapsed().as_secs_f64(), cpu_secs()? - cpu);
+    let (process_secs, process_cpu_secs) = (since_spawn()?, cpu_secs()?);
     let peak_rss_kb = peak_rss_kb()?;
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&mut db).await?;
     if written != n || stored as u64 != n {
         return Err(format!("expected {n} tickets, wrote {written}, stored {stored}").into());
     }
-    let mut measured =
-        Measured { records: n, secs, cpu_secs: cpu_used, peak_rss_kb, rerun_secs: None, rerun_cpu_secs: None };
+    let mut measured = Measured {
+        records: n,
+        secs,
+        cpu_secs: cpu_used,
+        process_secs,
+        process_cpu_secs,
+        peak_rss_kb,
+        rerun_secs: None,
+        rerun_cpu_secs: None,
+    };
     if !rerun {
         return Ok(measured);
     }
@@ -226,6 +261,73 @@ async fn baseline_pass(client: &reqwest::Client, db: &mut sqlx::SqliteConnection
     Ok(written)
 }
 
+/// "A blocking loop a user would write by hand": ureq GETs one after another, rusqlite with the
+/// store's pragmas, one transaction per page, one prepared `INSERT OR REPLACE` per record. One
+/// thread, no async runtime.
+fn blocking_baseline(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
+    let dir = tempfile::tempdir()?;
+    let mut db = rusqlite::Connection::open(dir.path().join("baseline.db"))?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    db.pragma_update(None, "foreign_keys", "ON")?;
+    db.busy_timeout(Duration::from_secs(30))?;
+    db.execute("CREATE TABLE tickets (id TEXT PRIMARY KEY, json TEXT NOT NULL)", ())?;
+    let agent = ureq::Agent::new_with_defaults();
+
+    let (start, cpu) = (Instant::now(), cpu_secs()?);
+    let written = blocking_pass(&agent, &mut db, url)?;
+    let (secs, cpu_used) = (start.elapsed().as_secs_f64(), cpu_secs()? - cpu);
+    let (process_secs, process_cpu_secs) = (since_spawn()?, cpu_secs()?);
+    let peak_rss_kb = peak_rss_kb()?;
+    let stored: i64 = db.query_row("SELECT COUNT(*) FROM tickets", (), |row| row.get(0))?;
+    if written != n || stored as u64 != n {
+        return Err(format!("expected {n} tickets, wrote {written}, stored {stored}").into());
+    }
+    let mut measured = Measured {
+        records: n,
+        secs,
+        cpu_secs: cpu_used,
+        process_secs,
+        process_cpu_secs,
+        peak_rss_kb,
+        rerun_secs: None,
+        rerun_cpu_secs: None,
+    };
+    if !rerun {
+        return Ok(measured);
+    }
+    // Without change detection, the second pass writes every record again.
+    let (start, cpu) = (Instant::now(), cpu_secs()?);
+    blocking_pass(&agent, &mut db, url)?;
+    measured.rerun_secs = Some(start.elapsed().as_secs_f64());
+    measured.rerun_cpu_secs = Some(cpu_secs()? - cpu);
+    Ok(measured)
+}
+
+/// Walks every page with blocking calls and writes its tickets; returns how many.
+fn blocking_pass(agent: &ureq::Agent, db: &mut rusqlite::Connection, url: &str) -> BenchResult<u64> {
+    let mut next = Some(format!("{url}/repos/o/r/issues?state=all&sort=updated&direction=asc&per_page=100"));
+    let authorization = format!("Bearer {TOKEN}");
+    let mut written = 0;
+    while let Some(page_url) = next.take() {
+        // ureq answers a status of 400 or more with an error by default.
+        let mut response = agent.get(&page_url).header("Authorization", &authorization).call()?;
+        next = response.headers().get("link").and_then(|v| v.to_str().ok()).and_then(next_link);
+        let issues: Vec<GithubIssue> = serde_json::from_slice(&response.body_mut().read_to_vec()?)?;
+        let tx = db.transaction()?;
+        {
+            let mut insert = tx.prepare("INSERT OR REPLACE INTO tickets (id, json) VALUES (?1, ?2)")?;
+            for ticket in issues.into_iter().map(Ticket::from) {
+                let json = serde_json::to_string(&ticket)?;
+                insert.execute((&ticket.id, &json))?;
+                written += 1;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(written)
+}
+
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -243,30 +345,39 @@ fn next_link(header: &str) -> Option<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Framework,
-    Baseline,
+    /// The hand-written blocking loop: the baseline the ratios are of.
+    Blocking,
+    /// The hand-written async loop (reqwest + sqlx), as before.
+    Async,
 }
 
 impl Variant {
+    const ALL: [Variant; 3] = [Variant::Framework, Variant::Blocking, Variant::Async];
+
     fn role(self) -> &'static str {
         match self {
             Variant::Framework => "framework",
-            Variant::Baseline => "baseline",
+            Variant::Blocking => "ureq-rusqlite",
+            Variant::Async => "reqwest-sqlx",
         }
     }
 }
 
-/// The medians of one size.
+/// The medians of one size, per variant in the order of [`Variant::ALL`].
 struct Row {
     n: u64,
     reps: usize,
-    framework: Summary,
-    baseline: Summary,
+    summaries: [Summary; 3],
 }
 
 /// Median throughput and peak RSS of one variant at one size.
 struct Summary {
+    /// Records per second of the whole process: from its spawn to the end of the first sync.
+    process_per_sec: f64,
+    /// Records per second of the process's CPU time (all threads) over that span.
+    process_per_cpu_sec: f64,
+    /// Records per second of the first sync alone (start-up excluded).
     records_per_sec: f64,
-    /// Records per second of the child's CPU time.
     records_per_cpu_sec: f64,
     peak_rss_mb: f64,
     rerun_records_per_sec: Option<f64>,
@@ -281,21 +392,24 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn summarize(runs: &[Measured]) -> Summary {
     let rps = |secs: f64, n: u64| n as f64 / secs;
+    let of = |f: &dyn Fn(&Measured) -> f64| median(runs.iter().map(f).collect());
     let reruns: Vec<f64> = runs.iter().filter_map(|m| m.rerun_secs.map(|s| rps(s, m.records))).collect();
     let rerun_cpus: Vec<f64> = runs.iter().filter_map(|m| m.rerun_cpu_secs.map(|s| rps(s, m.records))).collect();
     Summary {
-        records_per_sec: median(runs.iter().map(|m| rps(m.secs, m.records)).collect()),
-        records_per_cpu_sec: median(runs.iter().map(|m| rps(m.cpu_secs, m.records)).collect()),
-        peak_rss_mb: median(runs.iter().map(|m| m.peak_rss_kb as f64 / 1024.0).collect()),
+        process_per_sec: of(&|m| rps(m.process_secs, m.records)),
+        process_per_cpu_sec: of(&|m| rps(m.process_cpu_secs, m.records)),
+        records_per_sec: of(&|m| rps(m.secs, m.records)),
+        records_per_cpu_sec: of(&|m| rps(m.cpu_secs, m.records)),
+        peak_rss_mb: of(&|m| m.peak_rss_kb as f64 / 1024.0),
         rerun_records_per_sec: (!reruns.is_empty()).then(|| median(reruns)),
         rerun_records_per_cpu_sec: (!rerun_cpus.is_empty()).then(|| median(rerun_cpus)),
     }
 }
 
-/// The CPUs to pin the mock provider and the children to, if pinning is on and possible.
+/// The CPUs to pin the mock provider and the children to, if asked for and possible.
 fn pinning() -> Option<(usize, usize)> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if env_or("SYNC_BENCH_PIN", 1u8) == 0 || cpus < 2 {
+    if env_or("SYNC_BENCH_PIN", 0u8) == 0 || cpus < 2 {
         return None;
     }
     // Pins this process (all its threads; threads made later inherit it) to the first CPU.
@@ -319,11 +433,13 @@ fn run_child(variant: Variant, url: &str, n: u64, rerun: bool, cpu: Option<usize
         }
         None => Command::new(exe),
     };
+    let spawned_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
     let output = command
         .env("SYNC_BENCH_ROLE", variant.role())
         .env("SYNC_BENCH_URL", url)
         .env("SYNC_BENCH_N", n.to_string())
         .env("SYNC_BENCH_RERUN", if rerun { "1" } else { "0" })
+        .env("SYNC_BENCH_SPAWNED_AT", spawned_at.to_string())
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()?;
@@ -364,33 +480,28 @@ fn parent() -> BenchResult<()> {
             },
         );
         let server = rt.block_on(MockProvider::builder().issues(n).token(TOKEN).start())?;
-        let (mut framework, mut baseline) = (Vec::new(), Vec::new());
+        let mut runs: [Vec<Measured>; 3] = Default::default();
         for rep in 0..reps {
-            // Alternate which variant goes first, so drift on the machine hits both alike.
-            let order = if rep % 2 == 0 {
-                [Variant::Framework, Variant::Baseline]
-            } else {
-                [Variant::Baseline, Variant::Framework]
-            };
-            for variant in order {
+            // Rotate which variant goes first, so drift on the machine hits all alike.
+            for k in 0..Variant::ALL.len() {
+                let index = (k + rep) % Variant::ALL.len();
+                let variant = Variant::ALL[index];
                 let m = run_child(variant, server.url(), n, rerun_at == Some(n), pinned.map(|p| p.1))?;
                 eprintln!(
-                    "{n:>9} {:<9} rep {}: {:>8.0} records/s, {:>8.0} per CPU-s{}, peak RSS {:.1} MB",
+                    "{n:>9} {:<13} rep {}: process {:>7.0}/s, sync {:>7.0}/s, {:>7.0} per CPU-s{}, peak RSS {:.1} MB",
                     variant.role(),
                     rep + 1,
+                    m.records as f64 / m.process_secs,
                     m.records as f64 / m.secs,
                     m.records as f64 / m.cpu_secs,
                     m.rerun_secs.map(|s| format!(" (second run {:.0}/s)", m.records as f64 / s)).unwrap_or_default(),
                     m.peak_rss_kb as f64 / 1024.0
                 );
-                match variant {
-                    Variant::Framework => framework.push(m),
-                    Variant::Baseline => baseline.push(m),
-                }
+                runs[index].push(m);
             }
         }
         rt.block_on(server.shutdown());
-        rows.push(Row { n, reps, framework: summarize(&framework), baseline: summarize(&baseline) });
+        rows.push(Row { n, reps, summaries: runs.map(|r| summarize(&r)) });
     }
     print_table(&rows, pinned.is_some());
     Ok(())
@@ -410,57 +521,89 @@ fn thousands(n: u64) -> String {
 }
 
 fn print_table(rows: &[Row], pinned: bool) {
+    let per_sec = |v: f64| format!("{} records/s", thousands(v.round() as u64));
     println!();
     println!(
-        "Records per second of wall time, median of `runs` children per variant{}.",
-        if pinned { "; children pinned to one CPU, the mock provider to another" } else { ", unpinned" }
+        "Medians of `runs` children per variant{}; ratios are the framework's over the ureq + rusqlite \
+         baseline's (and over reqwest + sqlx's), measured in the same run.",
+        if pinned { ", children pinned to one CPU and the mock provider to another" } else { ", unpinned" }
     );
     println!();
+    println!("Whole process (spawn to the end of the first sync):");
+    println!();
     println!(
-        "| issues | runs | framework | baseline | ratio | ratio per CPU-second | framework peak RSS | baseline peak RSS |"
+        "| issues | runs | framework | ureq + rusqlite | reqwest + sqlx | ratio | ratio per CPU-second | ratio to reqwest + sqlx |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {
-        let (f, b) = (&row.framework, &row.baseline);
+        let [f, b, a] = &row.summaries;
         println!(
-            "| {} | {} | {} records/s | {} records/s | {:.2}x | {:.2}x | {:.1} MB | {:.1} MB |",
+            "| {} | {} | {} | {} | {} | {:.2}x | {:.2}x | {:.2}x |",
             thousands(row.n),
             row.reps,
-            thousands(f.records_per_sec.round() as u64),
-            thousands(b.records_per_sec.round() as u64),
+            per_sec(f.process_per_sec),
+            per_sec(b.process_per_sec),
+            per_sec(a.process_per_sec),
+            f.process_per_sec / b.process_per_sec,
+            f.process_per_cpu_sec / b.process_per_cpu_sec,
+            f.process_per_sec / a.process_per_sec,
+        );
+    }
+    println!();
+    println!("The sync alone (start-up excluded), the second run over unchanged issues, and peak RSS:");
+    println!();
+    println!(
+        "| issues | framework | ureq + rusqlite | ratio | ratio per CPU-second | framework peak RSS | ureq + rusqlite peak RSS | reqwest + sqlx peak RSS |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        let [f, b, a] = &row.summaries;
+        println!(
+            "| {} | {} | {} | {:.2}x | {:.2}x | {:.1} MB | {:.1} MB | {:.1} MB |",
+            thousands(row.n),
+            per_sec(f.records_per_sec),
+            per_sec(b.records_per_sec),
             f.records_per_sec / b.records_per_sec,
             f.records_per_cpu_sec / b.records_per_cpu_sec,
             f.peak_rss_mb,
-            b.peak_rss_mb
+            b.peak_rss_mb,
+            a.peak_rss_mb,
         );
         if let (Some(fr), Some(br), Some(fc), Some(bc)) =
             (f.rerun_records_per_sec, b.rerun_records_per_sec, f.rerun_records_per_cpu_sec, b.rerun_records_per_cpu_sec)
         {
             println!(
-                "| {} again, unchanged | {} | {} records/s | {} records/s | {:.2}x | {:.2}x | | |",
+                "| {} again, unchanged | {} | {} | {:.2}x | {:.2}x | | | |",
                 thousands(row.n),
-                row.reps,
-                thousands(fr.round() as u64),
-                thousands(br.round() as u64),
+                per_sec(fr),
+                per_sec(br),
                 fr / br,
                 fc / bc
+            );
+            println!(
+                "\nThe framework's second run over unchanged issues against its first: {:.2}x the records per second \
+                 ({:.2}x per CPU-second).\n",
+                fr / f.records_per_sec,
+                fc / f.records_per_cpu_sec
             );
         }
     }
     if let (Some(first), Some(last)) = (rows.first(), rows.last())
         && rows.len() > 1
     {
+        let (f0, f1) = (&first.summaries[0], &last.summaries[0]);
+        let (b0, b1) = (&first.summaries[1], &last.summaries[1]);
         println!();
         println!(
-            "Peak RSS from {} to {} issues: framework {:.1} → {:.1} MB ({:+.0}%), baseline {:.1} → {:.1} MB ({:+.0}%).",
+            "Peak RSS from {} to {} issues: framework {:.1} → {:.1} MB ({:+.0}%), ureq + rusqlite {:.1} → {:.1} MB ({:+.0}%).",
             thousands(first.n),
             thousands(last.n),
-            first.framework.peak_rss_mb,
-            last.framework.peak_rss_mb,
-            (last.framework.peak_rss_mb / first.framework.peak_rss_mb - 1.0) * 100.0,
-            first.baseline.peak_rss_mb,
-            last.baseline.peak_rss_mb,
-            (last.baseline.peak_rss_mb / first.baseline.peak_rss_mb - 1.0) * 100.0
+            f0.peak_rss_mb,
+            f1.peak_rss_mb,
+            (f1.peak_rss_mb / f0.peak_rss_mb - 1.0) * 100.0,
+            b0.peak_rss_mb,
+            b1.peak_rss_mb,
+            (b1.peak_rss_mb / b0.peak_rss_mb - 1.0) * 100.0
         );
     }
 }

@@ -42,6 +42,21 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's body once its head arrived.
     #[arg(long, env = "NANGO_REQUEST_BODY_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_body_timeout: u64,
+    /// What this process does, comma separated: `api` (HTTP API and console), `scheduler`
+    /// (due schedules become tasks), `runner` (runs tasks), `webhooks` (delivers sync
+    /// webhooks). Every process answers `/health` and `/metrics`. Any number of processes with
+    /// any roles may share one database.
+    #[arg(long, env = "NANGO_ROLES", default_value = "api,scheduler,runner,webhooks")]
+    pub roles: crate::server::Roles,
+    /// Runs this runner does at once.
+    #[arg(long, env = "NANGO_RUNNER_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub runner_concurrency: u64,
+    /// Runs at once per provider, across every runner on the database (unlimited when unset).
+    #[arg(long, env = "NANGO_MAX_RUNS_PER_PROVIDER", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_runs_per_provider: Option<u32>,
+    /// Runs at once per connection, across every runner on the database (unlimited when unset).
+    #[arg(long, env = "NANGO_MAX_RUNS_PER_CONNECTION", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_runs_per_connection: Option<u32>,
     /// Connections served at once; more wait until one closes.
     #[arg(long, env = "NANGO_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
@@ -89,13 +104,27 @@ pub(super) async fn serve(runtime: &RuntimeArgs, args: &ServeArgs) -> CliResult<
             request_body_timeout: std::time::Duration::from_secs(args.request_body_timeout),
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         },
+        roles: args.roles,
+        scheduler: crate::scheduler::SchedulerConfig {
+            concurrency: usize::try_from(args.runner_concurrency).unwrap_or(4),
+            max_per_provider: args.max_runs_per_provider,
+            max_per_connection: args.max_runs_per_connection,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let server = crate::server::Server::start(runtime, options)
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let url = format!("http://{}", server.addr());
-    eprintln!("serving on {url} (console: {url}/login?key=<secret key>, API: {url}/openapi.json); Ctrl-C stops");
+    if args.roles.api {
+        eprintln!(
+            "serving on {url} as {} (console: {url}/login?key=<secret key>, API: {url}/openapi.json); Ctrl-C stops",
+            args.roles
+        );
+    } else {
+        eprintln!("serving on {url} as {} ({url}/health, {url}/metrics); Ctrl-C stops", args.roles);
+    }
     server.wait_for_signal().await;
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)

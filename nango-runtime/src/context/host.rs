@@ -154,8 +154,9 @@ impl SyncHost for MemoryHost {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> BoxFutureRef<'_, Result<()>> {
-        self.batches.push(RecordBatch { model, change, records: records.into_iter().map(|r| r.json).collect() });
-        Box::pin(async { Ok(()) })
+        let values = records.iter().map(PreparedRecord::value).collect::<std::result::Result<Vec<_>, _>>();
+        let pushed = values.map(|records| self.batches.push(RecordBatch { model, change, records }));
+        Box::pin(async move { Ok(pushed?) })
     }
 
     fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>> {
@@ -224,9 +225,11 @@ pub async fn run_in_memory(sync: &SyncRegistration, input: SyncInput) -> Result<
             change: RecordChange,
             records: Vec<PreparedRecord>,
         ) -> BoxFutureRef<'_, Result<()>> {
-            let batch = RecordBatch { model, change, records: records.into_iter().map(|r| r.json).collect() };
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(batch);
-            Box::pin(async { Ok(()) })
+            let values = records.iter().map(PreparedRecord::value).collect::<std::result::Result<Vec<_>, _>>();
+            let pushed = values.map(|records| {
+                self.0.lock().unwrap_or_else(|e| e.into_inner()).push(RecordBatch { model, change, records });
+            });
+            Box::pin(async move { Ok(pushed?) })
         }
         fn save_checkpoint(&mut self, _: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>> {
             Box::pin(async { Ok(()) })

@@ -246,8 +246,7 @@ impl<S: SyncDefinition> NangoSync<S> {
 
     async fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
         for record in records {
-            let json = serde_json::to_value(&record)?;
-            let prepared = PreparedRecord::new(M::NAME, json)?;
+            let prepared = PreparedRecord::from_typed(M::NAME, &record)?;
             let same = matches!(&self.pending, Some((m, c, _)) if *m == M::NAME && *c == change);
             if !same {
                 self.flush().await?;

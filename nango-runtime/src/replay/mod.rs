@@ -175,9 +175,11 @@ impl SyncHost for Collect {
         change: RecordChange,
         records: Vec<crate::store::PreparedRecord>,
     ) -> BoxFutureRef<'_, crate::Result<()>> {
-        let batch = RecordBatch { model, change, records: records.into_iter().map(|r| r.json).collect() };
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(batch);
-        Box::pin(async { Ok(()) })
+        let values = records.iter().map(crate::store::PreparedRecord::value).collect::<Result<Vec<_>, _>>();
+        let pushed = values.map(|records| {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(RecordBatch { model, change, records });
+        });
+        Box::pin(async move { Ok(pushed?) })
     }
 
     fn save_checkpoint(&mut self, _: Option<Value>) -> BoxFutureRef<'_, crate::Result<()>> {

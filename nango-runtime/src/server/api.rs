@@ -77,28 +77,34 @@ async fn records(
         ));
     };
     let query = super::parse_records_query(raw.as_deref().unwrap_or_default())?;
-    // Only the key is needed here: no credentials are read (or decrypted) to serve records.
-    let key = state
-        .store()
-        .connection_key(pck, connection_id)
-        .await?
-        .ok_or_else(|| super::params::no_such_connection(pck, connection_id))?;
     let models = models_of(pck);
     if !models.contains(&query.model.as_str()) {
+        // An unknown connection is named first, as for a known model.
+        state
+            .store()
+            .connection_key(pck, connection_id)
+            .await?
+            .ok_or_else(|| super::params::no_such_connection(pck, connection_id))?;
         return Err(ApiError::not_found(
             "unknown_model",
             format!("integration `{pck}` has no model `{}`; its models: {}", query.model, models.join(", ")),
         ));
     }
-    let page = state.store().records(key, &query).await?;
+    // The connection is looked up in the page's own statement; no credentials are read (or
+    // decrypted) to serve records.
+    let page = state
+        .store()
+        .records_of(pck, connection_id, &query)
+        .await?
+        .ok_or_else(|| super::params::no_such_connection(pck, connection_id))?;
     // Written as text: stored records are spliced in as they are, not parsed and re-encoded.
-    let mut body = String::with_capacity(page.records.iter().map(|r| r.json.len() + 256).sum::<usize>() + 64);
+    let mut body = String::with_capacity(page.records.iter().map(|r| r.json.len() + 320).sum::<usize>() + 64);
     body.push_str("{\"records\":[");
     for (i, r) in page.records.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
-        body.push_str(&r.to_json_text());
+        r.write_json_text(&mut body);
     }
     body.push_str("],\"next_cursor\":");
     body.push_str(&Value::from(page.next_cursor).to_string());

@@ -90,6 +90,19 @@ impl Metrics {
         });
     }
 
+    /// The task queue and the cluster as this process sees them now: gauges of queued,
+    /// running and lapsed tasks and of live runners, and the tasks this process took over after
+    /// a lease lapsed.
+    pub fn queue(&self, stats: &crate::store::QueueStats, lease_expiries: u64) {
+        self.with(|| {
+            metrics::gauge!("nango_queue_depth").set(stats.queued as f64);
+            metrics::gauge!("nango_tasks_running").set(stats.running as f64);
+            metrics::gauge!("nango_tasks_lease_lapsed").set(stats.lapsed as f64);
+            metrics::gauge!("nango_runners").set(stats.runners as f64);
+            metrics::counter!("nango_lease_expiries_total").absolute(lease_expiries);
+        });
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         self.handle.render()
@@ -98,5 +111,10 @@ impl Metrics {
 
 /// `GET /metrics`.
 pub(super) async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    match state.store().queue_stats(super::cluster::BEAT).await {
+        Ok(stats) => state.metrics.queue(&stats, state.scheduler.lease_expiries()),
+        // The other figures are still worth serving; the gauges keep their last values.
+        Err(e) => tracing::warn!(error = %nango_types::text::error_chain(&e), "/metrics: cannot count the task queue"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

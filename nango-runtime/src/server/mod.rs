@@ -9,6 +9,7 @@
 
 mod actions;
 mod api;
+mod cluster;
 mod connect;
 mod connections;
 mod console;
@@ -21,6 +22,7 @@ mod openapi;
 mod params;
 mod proxy;
 mod records_query;
+mod roles;
 mod route_table;
 mod scripts;
 
@@ -29,10 +31,11 @@ pub use error::{ApiError, ApiResult};
 pub use listen::{BodyTimedOut, ServerLimits};
 pub use metrics::Metrics;
 pub use records_query::parse_records_query;
+pub use roles::Roles;
 
 use crate::engine::{RunReport, Runtime};
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::store::{DeliveryRecord, OutgoingWebhook, QueuedWebhook, RunStatus, Store, Unannounced};
+use crate::store::{DeliveryRecord, NodeBeat, OutgoingWebhook, QueuedWebhook, RunStatus, Store, Unannounced};
 use crate::webhooks::{SyncWebhook, WebhookSender, serialize_body, webhooks_for};
 use crate::{Connection, SyncRegistration};
 use axum::Router;
@@ -75,6 +78,9 @@ pub struct ServeOptions {
     pub scheduler: SchedulerConfig,
     /// Timeouts and the connection limit of the HTTP server.
     pub limits: ServerLimits,
+    /// What this process does (`--roles`); all by default. Without `api`, it answers only
+    /// `/health` and `/metrics`.
+    pub roles: Roles,
 }
 
 impl Default for ServeOptions {
@@ -92,6 +98,7 @@ impl Default for ServeOptions {
             auth_timeout: Duration::from_secs(20),
             scheduler: SchedulerConfig::default(),
             limits: ServerLimits::default(),
+            roles: Roles::default(),
         }
     }
 }
@@ -122,6 +129,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<WebhookSender>>,
     /// The frontend SDK's sockets waiting for the outcome of an OAuth popup.
     pub ws_clients: connect::WsClients,
+    /// What this process does.
+    pub roles: Roles,
 }
 
 impl AppState {
@@ -164,23 +173,14 @@ impl Server {
             None => runtime,
         };
         let runtime = Arc::new(runtime);
-        if let Some(sender) = &sender {
-            // Read before the scheduler starts, so these are only the webhooks of earlier
-            // processes (this one's are delivered by the runs that queue them).
-            match runtime.store().pending_webhooks(REDELIVERY_BATCH).await {
-                Ok(pending) => {
-                    tokio::spawn(redeliver(runtime.store().clone(), sender.clone(), metrics.clone(), pending));
-                }
-                Err(e) => {
-                    let error = nango_types::text::error_chain(&e);
-                    tracing::error!(%error, "cannot read the webhooks queued before this start");
-                }
-            }
-            // Models removed by a deployment (`deploy`, or this start's own).
-            match runtime.store().pending_deploy_webhooks(REDELIVERY_BATCH).await {
+        let runtime_store = runtime.store().clone();
+        if let (Some(sender), true) = (&sender, options.roles.webhooks) {
+            // Models removed by a deployment (`deploy`, or this start's own). (Sync webhooks go
+            // through the outbox: a node of the webhooks role claims and delivers them.)
+            match runtime_store.pending_deploy_webhooks(REDELIVERY_BATCH).await {
                 Ok(pending) => {
                     tokio::spawn(deliver_deploy_webhooks(
-                        runtime.store().clone(),
+                        runtime_store.clone(),
                         sender.clone(),
                         metrics.clone(),
                         pending,
@@ -192,8 +192,19 @@ impl Server {
                 }
             }
         }
-        let after = after_run(runtime.store().clone(), metrics.clone(), sender.clone(), options.webhook_always);
-        let scheduler = Scheduler::new(runtime, options.scheduler.clone()).after_run(after);
+        let roles = options.roles;
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let after = after_run(
+            runtime.store().clone(),
+            metrics.clone(),
+            sender.clone(),
+            options.webhook_always,
+            outbox_wake.clone(),
+        );
+        let mut config = options.scheduler.clone();
+        config.enqueue = config.enqueue && roles.scheduler;
+        config.run = config.run && roles.runner;
+        let scheduler = Scheduler::new(runtime, config).after_run(after);
         let listener = tokio::net::TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
@@ -212,18 +223,47 @@ impl Server {
             auth_timeout: options.auth_timeout,
             webhooks: sender,
             ws_clients: connect::WsClients::default(),
+            roles,
         });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
         let grace = options.shutdown_grace;
         let limits = options.limits;
         let app_state = state.clone();
+        let store = state.store().clone();
+        let (owner, _) = scheduler.runtime().lease();
+        let owner = owner.clone();
+        let node = NodeBeat {
+            owner: owner.token().to_owned(),
+            label: owner.label().to_owned(),
+            roles: roles.to_string(),
+            started_at: state.started_at,
+        };
+        let (cluster_stop, cluster_stopped) = tokio::sync::watch::channel(false);
+        let beating = tokio::spawn(cluster::beat(store.clone(), node, owner.clone(), cluster_stopped.clone()));
+        let outbox = match (&state.webhooks, roles.webhooks) {
+            (Some(sender), true) => Some(tokio::spawn(cluster::deliver_outbox(
+                store,
+                sender.clone(),
+                state.metrics.clone(),
+                owner,
+                outbox_wake,
+                cluster_stopped,
+            ))),
+            _ => None,
+        };
         let task = tokio::spawn(async move {
             let scheduling = tokio::spawn(scheduler.clone().run());
             listen::serve(listener, app, limits, stopped).await;
             let actions = app_state.actions.shutdown(app_state.store(), grace);
             tokio::join!(scheduler.shutdown(grace), actions);
             let _ = scheduling.await;
+            // Runs handed their tasks back; webhooks being sent finish their attempt first.
+            let _ = cluster_stop.send(true);
+            if let Some(outbox) = outbox {
+                let _ = outbox.await;
+            }
+            let _ = beating.await;
         });
         Ok(Server { addr, state, stop, task })
     }
@@ -284,7 +324,7 @@ pub async fn shutdown_signal() {
 /// `/health` and the console's, whatever the path, so an unknown route tells nothing to a
 /// caller without the key).
 pub fn router(state: Arc<AppState>) -> Router {
-    let (routed, _) = routes(state.clone()).into_parts();
+    let (routed, _) = if state.roles.api { routes(state.clone()) } else { operations_routes() }.into_parts();
     let routed = routed
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route; see /openapi.json") })
         .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
@@ -311,10 +351,16 @@ fn routes(state: Arc<AppState>) -> route_table::RouteTable {
     api::routes()
         .merge(connect::routes())
         .route("/openapi.json", axum::routing::get(openapi::openapi))
-        .route("/metrics", axum::routing::get(metrics::render))
-        .route("/health", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .merge(operations_routes())
         // The console checks its own sessions.
         .merge(console::routes(state))
+}
+
+/// What every process answers, whatever its roles.
+fn operations_routes() -> route_table::RouteTable {
+    route_table::RouteTable::new()
+        .route("/metrics", axum::routing::get(metrics::render))
+        .route("/health", axum::routing::get(cluster::health))
 }
 
 /// The paths [`router`] routes, in axum's syntax (`/connections/{connection_id}`,
@@ -421,24 +467,25 @@ fn after_run(
     metrics: Metrics,
     sender: Option<Arc<WebhookSender>>,
     always: bool,
+    outbox: Arc<tokio::sync::Notify>,
 ) -> crate::scheduler::AfterRun {
     Arc::new(move |connection: Connection, sync: &'static SyncRegistration, report: RunReport| {
         metrics.run_finished(&report);
-        let Some(sender) = sender.clone() else { return };
+        if sender.is_none() {
+            return;
+        }
         let store = store.clone();
-        let metrics = metrics.clone();
+        let outbox = outbox.clone();
         tokio::spawn(async move {
-            let queued = match queue_webhooks(&store, &connection, sync, &report, always).await {
-                Ok(queued) => queued,
+            match queue_webhooks(&store, &connection, sync, &report, always).await {
+                // A node of the webhooks role (this one, woken now, or another at its next look)
+                // claims and delivers them.
+                Ok(_) => outbox.notify_one(),
                 Err(e) => {
                     // The changes stay unannounced: the next successful run's webhooks carry them.
                     let error = nango_types::text::error_chain(&e);
                     tracing::error!(sync = sync.descriptor.name, run = report.run_id, %error, "cannot queue webhooks");
-                    return;
                 }
-            };
-            for webhook in queued {
-                deliver_queued(&store, &sender, &metrics, webhook).await;
             }
         });
     })
@@ -471,7 +518,7 @@ async fn queue_webhooks(
 
 /// Delivers a queued webhook, keeps its attempts and takes it off the queue (also when every
 /// attempt failed: the attempts show it, and the records stay readable).
-async fn deliver_queued(store: &Store, sender: &WebhookSender, metrics: &Metrics, webhook: QueuedWebhook) {
+pub(super) async fn deliver_queued(store: &Store, sender: &WebhookSender, metrics: &Metrics, webhook: QueuedWebhook) {
     let attempts = sender.deliver_queued(&webhook).await;
     metrics.webhook_attempts(&attempts);
     let records: Vec<DeliveryRecord> = attempts
@@ -508,14 +555,3 @@ async fn deliver_deploy_webhooks(
 
 /// Webhooks queued at most this many at a time when `serve` starts.
 const REDELIVERY_BATCH: u32 = 1000;
-
-/// Sends the webhooks a previous process queued and did not deliver (it was killed or stopped
-/// first), in their order.
-async fn redeliver(store: Store, sender: Arc<WebhookSender>, metrics: Metrics, pending: Vec<QueuedWebhook>) {
-    if !pending.is_empty() {
-        tracing::info!(count = pending.len(), "delivering webhooks queued before this start");
-    }
-    for webhook in pending {
-        deliver_queued(&store, &sender, &metrics, webhook).await;
-    }
-}

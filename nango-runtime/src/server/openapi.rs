@@ -700,7 +700,15 @@ pub(super) fn document(providers: &ProviderCatalog, integrations: &BTreeMap<Stri
         },
         "security": [{"secretKey": []}],
         "paths": {
-            "/health": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}}}}}}}},
+            "/health": {"get": {"summary": "Liveness, with this process's roles, the task queue and the cluster", "security": [], "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "status": {"const": "ok"},
+                    "roles": {"type": "string", "description": "comma separated: api, scheduler, runner, webhooks"},
+                    "queue": {"type": "object", "properties": {"queued": {"type": "integer"}, "running": {"type": "integer"}, "lapsed": {"type": "integer", "description": "running tasks whose runner's lease lapsed, waiting for another runner"}}},
+                    "lease_expiries": {"type": "integer", "description": "tasks this process took over after a lease lapsed"},
+                    "runners": {"type": "integer", "description": "processes of the runner role alive"},
+                    "nodes": {"type": "integer"}}}}}},
+                "503": {"description": "the database does not answer", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "unavailable"}, "error": {"type": "string"}}}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/records": {"get": {
                 "summary": "Records of a model for a connection, in modification order",

@@ -32,6 +32,7 @@ use super::{
     QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
     Unannounced,
 };
+use super::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -439,6 +440,86 @@ pub trait ConnectBackend: Send + Sync {
     async fn auth_errors(&self) -> StoreResult<HashMap<ConnectionKey, String>>;
 }
 
+/// The task queue of `serve --roles`, the processes of the cluster, the claims of the webhook
+/// outbox, and the checkpoint write of a run, fenced.
+///
+/// The rules every backend keeps (the runtime's guarantees rest on them):
+/// - **One live task per (connection, sync).** [`TaskBackend::enqueue_task`] inserts nothing
+///   when one is `queued` or `running`: a unique index over live tasks decides, not a read
+///   before the write, so two schedulers at once enqueue one task.
+/// - **A claim is exclusive.** Two runners never claim the same task: SQLite serializes the
+///   claim in a write transaction; PostgreSQL selects with `FOR UPDATE SKIP LOCKED`.
+/// - **A task is claimed with its lease.** A task is claimable when its (connection, sync) has
+///   no live lease in `sync_leases`, and the claim takes that lease for the runner in the same
+///   transaction: a `queued` task whose sync runs outside the queue (`nango run`) waits, and a
+///   `running` task whose runner died or froze (its lease lapsed) comes back to another runner.
+///   The task's end ([`TaskBackend::finish_task`], [`TaskBackend::release_task`]) gives the lease
+///   up in its own transaction, so nobody claims a task between its run's end and its
+///   bookkeeping.
+/// - **Fencing.** A run's writes ([`RecordBackend::apply`], [`RecordBackend::sweep_unseen`],
+///   [`TaskBackend::save_run_checkpoint`], [`ScheduleBackend::finish_run`]) check in their own
+///   transaction that the run is still `RUNNING`: the next holder of the lease closes it in
+///   [`ScheduleBackend::begin_run`] (and [`LeaseBackend::close_stale_runs`] closes it once its
+///   lease lapsed), so a runner that lost its lease has its late writes refused with
+///   [`StoreError::RunFenced`](super::StoreError::RunFenced). PostgreSQL reads the run's row
+///   `FOR SHARE`, so the closing update and the write cannot interleave.
+#[async_trait]
+pub trait TaskBackend: Send + Sync {
+    /// Enqueues a task unless the (connection, sync) has a live one; for a scheduled task, only
+    /// if the stored next run time is still [`NewTask::seen_next_run`] or a trigger is pending.
+    /// Whether it was enqueued.
+    async fn enqueue_task(&self, task: &NewTask, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Claims the oldest available task within the limits (see [`TaskClaim`]) and takes its
+    /// lease, with the schedule's next run time read in the same transaction.
+    async fn claim_task(&self, claim: &TaskClaim, now: DateTime<Utc>) -> StoreResult<Option<ClaimedTask>>;
+    /// Deletes a task `owner` holds and, in the same transaction, gives its lease up and moves
+    /// the schedule's next run time to `next_run.1` if it is still `next_run.0`. `false` (and
+    /// nothing written) when
+    /// `owner` no longer holds it (another runner claimed it after its lease lapsed).
+    async fn finish_task(
+        &self,
+        id: i64,
+        owner: &str,
+        next_run: Option<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    ) -> StoreResult<bool>;
+    /// Hands a task `owner` holds back to the queue, claimable from `available_at` (a graceful
+    /// shutdown), and gives its lease up. Whether `owner` held it.
+    async fn release_task(&self, id: i64, owner: &str, available_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Asks the runner of the (connection, sync)'s running task to stop it; whether one runs.
+    async fn request_task_cancel(&self, connection: ConnectionKey, sync: &str, now: DateTime<Utc>)
+    -> StoreResult<bool>;
+    /// Whether a stop was asked for the task.
+    async fn task_cancel_requested(&self, id: i64) -> StoreResult<bool>;
+    /// Whether the (connection, sync) has a `running` task.
+    async fn task_running(&self, connection: ConnectionKey, sync: &str) -> StoreResult<bool>;
+    /// Counts of the queue (a `running` task is live while its lease is) and of the processes
+    /// that beat since `alive_since`.
+    async fn queue_stats(&self, now: DateTime<Utc>, alive_since: DateTime<Utc>) -> StoreResult<QueueStats>;
+    /// Saves (`Some`) or clears (`None`) a run's checkpoint, refused when the run was closed
+    /// (it lost its lease).
+    async fn save_run_checkpoint(&self, run: RunIds, sync: &str, checkpoint: Option<&Value>) -> StoreResult<()>;
+    /// Records that a process is alive (creating its row the first time).
+    async fn node_beat(&self, beat: &NodeBeat, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Removes a process's row (it stops).
+    async fn node_gone(&self, owner: &str) -> StoreResult<()>;
+    /// Claims up to `limit` queued webhooks for `owner` until `until`, oldest first: those
+    /// nobody holds, whose claim lapsed, or whose holder stopped beating in the cluster table
+    /// (no beat since `alive_since`: it died or froze).
+    async fn claim_webhooks(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        alive_since: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<QueuedWebhook>>;
+    /// A channel that receives a message when a task is enqueued by any process (PostgreSQL:
+    /// `LISTEN`); `None` when the backend has none (runners then look every tick).
+    async fn task_wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        None
+    }
+}
+
 /// Deployments: what is deployed, the history, and applying one in one transaction (see
 /// [`super::deploy`]).
 #[async_trait]
@@ -491,11 +572,27 @@ pub trait Backend:
     + ConnectBackend
     + IntegrationBackend
     + ActionResultBackend
+    + TaskBackend
     + DeployBackend
     + std::fmt::Debug
 {
     /// Which backend (`sqlite` or `postgres`), for logs and errors.
     fn name(&self) -> &'static str;
+    /// A page of records of the connection `connection_id` of integration
+    /// `provider_config_key`; `None` when there is no such connection. The records API asks
+    /// this on every request: a backend may answer it in one statement instead of looking up
+    /// the connection's key first (what this default does).
+    async fn records_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<RecordPage>> {
+        match self.connection_key(provider_config_key, connection_id).await? {
+            Some(key) => self.records(key, query).await.map(Some),
+            None => Ok(None),
+        }
+    }
     /// Waits for running statements and closes the database (files are complete afterwards).
     async fn close(&self);
 }

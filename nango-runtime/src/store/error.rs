@@ -141,6 +141,15 @@ pub enum StoreError {
         /// Whose: `` connection `acme` of `github` `` or `` integration `github` ``.
         owner: String,
     },
+    /// A run that lost its lease tried to write: another process closed the run (it took the
+    /// lease over, or found it lapsed), so the write was refused.
+    #[error(
+        "run {run} no longer holds its sync: its lease lapsed and the run was closed (another process may run the sync now), so its write was refused"
+    )]
+    RunFenced {
+        /// The run.
+        run: i64,
+    },
     /// Another deployment was applied since the plan was computed (or is being applied now).
     #[error(
         "the deployed state changed since this plan was computed: it was {}, it is now {found} (deployment #{deployment}, applied by {applied_by}); nothing was changed: compute the plan again",

@@ -283,6 +283,17 @@ impl Store {
         Ok(list)
     }
 
+    /// The provider of a connection, without opening its credentials.
+    pub async fn provider_of(&self, key: ConnectionKey) -> StoreResult<Option<String>> {
+        Ok(self.backend.connection_by_key(key).await?.map(|(_, sealed)| sealed.provider))
+    }
+
+    /// One connection by key, its credentials opened or listed as unreadable (a runner's view
+    /// of the connection of a task it claimed).
+    pub async fn listed_connection_by_key(&self, key: ConnectionKey) -> StoreResult<Option<ListedConnection>> {
+        Ok(self.backend.connection_by_key(key).await?.map(|(key, sealed)| self.open_or_list(key, sealed)))
+    }
+
     /// One connection with its key, its credentials opened or listed as unreadable with the
     /// reason (for listings and statuses, which must not fail because one connection's
     /// credentials do not open).
@@ -438,6 +449,96 @@ impl Store {
         self.backend.close_stale_runs(Utc::now()).await
     }
 
+    /// Enqueues a task (see [`TaskBackend::enqueue_task`](super::backend::TaskBackend::enqueue_task));
+    /// whether it was enqueued (`false`: the (connection, sync) has a live task, or a run ended
+    /// since the schedule was found due).
+    pub async fn enqueue_task(&self, task: &NewTask) -> StoreResult<bool> {
+        self.backend.enqueue_task(task, Utc::now()).await
+    }
+
+    /// Claims the next task for a runner, if any.
+    pub async fn claim_task(&self, claim: &TaskClaim) -> StoreResult<Option<ClaimedTask>> {
+        self.backend.claim_task(claim, Utc::now()).await
+    }
+
+    /// Deletes a task the runner holds, moving the schedule's next run time from `seen` to `at`
+    /// in the same transaction; `false` when the runner no longer held it.
+    pub async fn finish_task(
+        &self,
+        id: i64,
+        owner: &LeaseOwner,
+        next_run: Option<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    ) -> StoreResult<bool> {
+        self.backend.finish_task(id, owner.token(), next_run).await
+    }
+
+    /// Hands a task back to the queue, claimable from `available_at`.
+    pub async fn release_task(&self, id: i64, owner: &LeaseOwner, available_at: DateTime<Utc>) -> StoreResult<bool> {
+        self.backend.release_task(id, owner.token(), available_at).await
+    }
+
+    /// Asks whichever runner runs the (connection, sync) to stop; whether one runs it.
+    pub async fn request_task_cancel(&self, connection: ConnectionKey, sync: &str) -> StoreResult<bool> {
+        self.backend.request_task_cancel(connection, sync, Utc::now()).await
+    }
+
+    /// Whether a stop was asked for a task.
+    pub async fn task_cancel_requested(&self, id: i64) -> StoreResult<bool> {
+        self.backend.task_cancel_requested(id).await
+    }
+
+    /// Whether a runner runs the (connection, sync) as a task.
+    pub async fn task_running(&self, connection: ConnectionKey, sync: &str) -> StoreResult<bool> {
+        self.backend.task_running(connection, sync).await
+    }
+
+    /// The queue's counts, with processes beating every `beat` (alive for three beats).
+    pub async fn queue_stats(&self, beat: Duration) -> StoreResult<QueueStats> {
+        let now = Utc::now();
+        let alive_since = chrono::Duration::from_std(beat.saturating_mul(3))
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.backend.queue_stats(now, alive_since).await
+    }
+
+    /// Saves a run's checkpoint, refused ([`StoreError::RunFenced`]) when the run lost its lease.
+    pub async fn save_run_checkpoint(&self, run: RunIds, sync: &str, checkpoint: Option<&Value>) -> StoreResult<()> {
+        self.backend.save_run_checkpoint(run, sync, checkpoint).await
+    }
+
+    /// Records that this process is alive.
+    pub async fn node_beat(&self, beat: &NodeBeat) -> StoreResult<()> {
+        self.backend.node_beat(beat, Utc::now()).await
+    }
+
+    /// Removes this process from the cluster table.
+    pub async fn node_gone(&self, owner: &LeaseOwner) -> StoreResult<()> {
+        self.backend.node_gone(owner.token()).await
+    }
+
+    /// Claims up to `limit` queued webhooks for `hold`, taking over those of processes that did
+    /// not beat for three `beat`s.
+    pub async fn claim_webhooks(
+        &self,
+        owner: &LeaseOwner,
+        hold: Duration,
+        beat: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<QueuedWebhook>> {
+        let now = Utc::now();
+        let alive_since = chrono::Duration::from_std(beat.saturating_mul(3))
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.backend.claim_webhooks(owner.token(), now, after(now, hold), alive_since, limit).await
+    }
+
+    /// Messages when any process enqueues a task, when the backend can tell (PostgreSQL).
+    pub async fn task_wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        self.backend.task_wakeups().await
+    }
+
     /// Records (`Some`) or withdraws (`None`) a trigger; the next run that starts takes it.
     pub async fn set_triggered(
         &self,
@@ -512,6 +613,17 @@ impl Store {
     /// A page of records.
     pub async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
         self.backend.records(connection, query).await
+    }
+
+    /// A page of records of a connection named by integration key and connection id; `None`
+    /// when there is no such connection (one statement on SQLite: what the records API uses).
+    pub async fn records_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<RecordPage>> {
+        self.backend.records_of(provider_config_key, connection_id, query).await
     }
 
     /// Number of live records per model of a connection.

@@ -47,6 +47,12 @@ impl JsonlCache {
 
     /// Appends one record of `model`.
     pub fn append(&mut self, model: &str, record: &Value) -> StoreResult<()> {
+        self.append_text(model, &record.to_string())
+    }
+
+    /// Appends one record of `model` given as JSON text (one line: JSON text written by
+    /// serde_json has no raw newline).
+    pub fn append_text(&mut self, model: &str, record: &str) -> StoreResult<()> {
         if !self.files.contains_key(model) {
             let path = self.model_file(model);
             let file = File::create(&path).map_err(|source| StoreError::File {
@@ -57,8 +63,7 @@ impl JsonlCache {
             self.files.insert(model.to_owned(), BufWriter::new(file));
         }
         let out = self.files.get_mut(model).expect("inserted above");
-        let write =
-            serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n"));
+        let write = out.write_all(record.as_bytes()).and_then(|_| out.write_all(b"\n"));
         write.map_err(|source| StoreError::File { action: "write", path: self.model_file(model), source })
     }
 

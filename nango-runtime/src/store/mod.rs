@@ -34,6 +34,7 @@
 
 #[cfg(feature = "runtime")]
 pub mod backend;
+mod canonical;
 mod connect;
 #[cfg(feature = "runtime")]
 pub mod deploy;
@@ -49,6 +50,7 @@ mod postgres;
 mod profile;
 #[cfg(feature = "runtime")]
 mod sqlite;
+mod tasks;
 
 pub use connect::{ConnectSession, ConnectSessionData, OAuthFlow, ReconnectTarget};
 pub use error::{StoreError, StoreResult};
@@ -65,6 +67,7 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
+pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim, TaskReason};
 
 use crate::Connection;
 #[cfg(feature = "runtime")]
@@ -334,13 +337,13 @@ impl KeyRotation {
 }
 
 /// A record ready to be written: its id, its JSON text and its canonical hash.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedRecord {
     /// The record's `id`, as a string.
     pub id: String,
-    /// The record as JSON (without `_nango_metadata`).
-    pub json: Value,
-    /// [`canonical_hash`] of `json`.
+    /// The record as JSON text (without `_nango_metadata`): what the store keeps.
+    pub text: String,
+    /// [`canonical_hash`] of the record.
     pub hash: [u8; 16],
 }
 
@@ -351,6 +354,7 @@ impl PreparedRecord {
     /// use nango_runtime::store::PreparedRecord;
     /// let r = PreparedRecord::new("Ticket", serde_json::json!({"id": 42, "title": "x"})).unwrap();
     /// assert_eq!(r.id, "42");
+    /// assert_eq!(r.text, r#"{"id":42,"title":"x"}"#);
     /// let e = PreparedRecord::new("Ticket", serde_json::json!({"title": "x"})).unwrap_err();
     /// assert!(e.contains("Missing id field"));
     /// ```
@@ -375,7 +379,42 @@ impl PreparedRecord {
             }
         };
         let hash = canonical_hash(&json);
-        Ok(PreparedRecord { id, json, hash })
+        Ok(PreparedRecord { id, text: json.to_string(), hash })
+    }
+
+    /// [`PreparedRecord::new`] of a typed record, with the same id, text and hash, without
+    /// building a `serde_json::Value` on the way: the hash comes from its `Serialize` calls and
+    /// the text is written once. Records the fast path does not cover (see `canonical.rs`) take
+    /// the `Value` path.
+    ///
+    /// ```
+    /// use nango_runtime::store::PreparedRecord;
+    /// #[derive(serde::Serialize)]
+    /// struct Ticket { title: String, id: u32 }
+    /// let typed = PreparedRecord::from_typed("Ticket", &Ticket { title: "x".into(), id: 42 }).unwrap();
+    /// let value = PreparedRecord::new("Ticket", serde_json::json!({"id": 42, "title": "x"})).unwrap();
+    /// assert_eq!((typed.id.as_str(), typed.hash), (value.id.as_str(), value.hash));
+    /// ```
+    pub fn from_typed<T: Serialize + ?Sized>(model: &str, record: &T) -> Result<PreparedRecord, String> {
+        if let Some(encoded) = canonical::encode(record)
+            && let Ok(text) = serde_json::to_string(record)
+        {
+            return Ok(PreparedRecord { id: encoded.id, text, hash: encoded.hash });
+        }
+        let value =
+            serde_json::to_value(record).map_err(|e| format!("a record of model {model} cannot be encoded: {e}"))?;
+        PreparedRecord::new(model, value)
+    }
+
+    /// The record as a JSON value (parsed from [`PreparedRecord::text`]).
+    ///
+    /// ```
+    /// use nango_runtime::store::PreparedRecord;
+    /// let r = PreparedRecord::new("Ticket", serde_json::json!({"id": "a", "n": 1})).unwrap();
+    /// assert_eq!(r.value().unwrap(), serde_json::json!({"id": "a", "n": 1}));
+    /// ```
+    pub fn value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(&self.text)
     }
 }
 
@@ -561,7 +600,11 @@ impl StoredRecord {
     /// `_nango_metadata` as the records API writes it (timestamps with microseconds and
     /// `+00:00`, as Nango's).
     fn metadata_json(&self) -> Value {
-        let ts = |t: &DateTime<Utc>| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
+        let ts = |t: &DateTime<Utc>| {
+            let mut text = String::with_capacity(32);
+            write_timestamp(&mut text, t);
+            Value::String(text)
+        };
         let mut meta = serde_json::Map::new();
         meta.insert("first_seen_at".into(), ts(&self.metadata.first_seen_at));
         meta.insert("last_modified_at".into(), ts(&self.metadata.last_modified_at));
@@ -594,23 +637,102 @@ impl StoredRecord {
     /// assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), r.to_json());
     /// ```
     pub fn to_json_text(&self) -> String {
+        let mut out = String::with_capacity(self.json.len() + 320);
+        self.write_json_text(&mut out);
+        out
+    }
+
+    /// [`StoredRecord::to_json_text`], appended to `out` (the records API writes a page into one
+    /// buffer this way, the metadata without a `Value` on the way).
+    ///
+    /// ```
+    /// # use nango_runtime::store::{RecordMetadata, StoredRecord};
+    /// let t = chrono::Utc::now();
+    /// let r = StoredRecord { id: "1".into(), json: "{}".into(), metadata: RecordMetadata {
+    ///     first_seen_at: t, last_modified_at: t, last_action: "ADDED".into(), deleted_at: None, pruned_at: None,
+    ///     cursor: "c".into() } };
+    /// let mut page = String::from("[");
+    /// r.write_json_text(&mut page);
+    /// assert!(page.starts_with(r#"[{"_nango_metadata":{"first_seen_at":""#), "{page}");
+    /// ```
+    pub fn write_json_text(&self, out: &mut String) {
         let body = self.json.trim_end();
         match body.strip_suffix('}') {
             Some(open) => {
-                let meta = self.metadata_json().to_string();
-                let mut out = String::with_capacity(body.len() + meta.len() + 24);
-                out.push_str(open.trim_end());
-                if !open.trim_end().ends_with('{') {
+                let open = open.trim_end();
+                out.push_str(open);
+                if !open.ends_with('{') {
                     out.push(',');
                 }
                 out.push_str("\"_nango_metadata\":");
-                out.push_str(&meta);
+                self.write_metadata(out);
                 out.push('}');
-                out
             }
-            None => self.to_json().to_string(),
+            None => out.push_str(&self.to_json().to_string()),
         }
     }
+
+    /// [`StoredRecord::metadata_json`] as text, written straight into `out`.
+    fn write_metadata(&self, out: &mut String) {
+        let m = &self.metadata;
+        let optional = |out: &mut String, t: Option<&DateTime<Utc>>| match t {
+            Some(t) => {
+                out.push('"');
+                write_timestamp(out, t);
+                out.push('"');
+            }
+            None => out.push_str("null"),
+        };
+        out.push_str("{\"first_seen_at\":");
+        optional(out, Some(&m.first_seen_at));
+        out.push_str(",\"last_modified_at\":");
+        optional(out, Some(&m.last_modified_at));
+        out.push_str(",\"last_action\":");
+        write_json_string(out, &m.last_action);
+        out.push_str(",\"deleted_at\":");
+        optional(out, m.deleted_at.as_ref());
+        out.push_str(",\"pruned_at\":");
+        optional(out, m.pruned_at.as_ref());
+        out.push_str(",\"cursor\":");
+        write_json_string(out, &m.cursor);
+        out.push('}');
+    }
+}
+
+/// A JSON string literal of `text`, as serde_json writes it.
+fn write_json_string(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&Value::String(text.to_owned()).to_string());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
+}
+
+/// `t` as chrono's `%Y-%m-%dT%H:%M:%S%.6f+00:00` (how Nango writes record timestamps), without
+/// parsing that format on every call: the records API writes three per record.
+///
+/// For example `1970-01-01T00:00:00.000001+00:00` for 1,500 ns after the epoch.
+pub(crate) fn write_timestamp(out: &mut String, t: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Signed or five-digit years and leap seconds: chrono's own formatting.
+        let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"));
+        return;
+    }
+    let _ = write!(
+        out,
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        nanos / 1000
+    );
 }
 
 /// A page of records.
@@ -772,8 +894,11 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
 #[cfg(feature = "runtime")]
 pub(crate) fn encode_cursor(last_modified: i64, seq: i64, key: i64) -> String {
     use base64::Engine;
-    let ts = from_micros(last_modified).format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
-    base64::engine::general_purpose::STANDARD.encode(format!("{ts}||{seq}.{key}"))
+    use std::fmt::Write;
+    let mut text = String::with_capacity(64);
+    write_timestamp(&mut text, &from_micros(last_modified));
+    let _ = write!(text, "||{seq}.{key}");
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
 
 /// Parses a cursor back into `(seq, key)`.
@@ -786,4 +911,56 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
     let (_, position) = text.split_once("||").ok_or_else(bad)?;
     let (seq, key) = position.split_once('.').ok_or_else(bad)?;
     Ok((seq.parse().map_err(|_| bad())?, key.parse().map_err(|_| bad())?))
+}
+
+#[cfg(test)]
+mod record_text_tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_chrono_formats_them() {
+        let instants = [
+            (0, 1_500),
+            (1_700_000_000, 999_999_999),
+            (1_700_000_000, 0),
+            (-1, 5),
+            (253_402_300_799, 123_456_789), // 9999-12-31T23:59:59
+            (253_402_300_800, 0),           // year 10000
+            (-62_198_755_200, 0),           // year -1
+            (1_483_228_799, 1_000_000_000), // a leap second
+        ];
+        for (secs, nanos) in instants {
+            let t = DateTime::from_timestamp(secs, nanos).unwrap();
+            let mut text = String::new();
+            write_timestamp(&mut text, &t);
+            assert_eq!(text, t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(), "{secs} {nanos}");
+        }
+    }
+
+    #[test]
+    fn records_are_written_as_their_values_would_be() {
+        let t = DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap();
+        for (json, deleted, action, cursor) in [
+            (r#"{"id":"1","a":[1]}"#, None, "ADDED", "abc="),
+            ("{ }", Some(t), "UPDATED", "c\"q\\\u{1}"),
+            ("[1]", Some(t), "DELETED", ""),
+        ] {
+            let r = StoredRecord {
+                id: "1".into(),
+                json: json.into(),
+                metadata: RecordMetadata {
+                    first_seen_at: t,
+                    last_modified_at: t,
+                    last_action: action.into(),
+                    deleted_at: deleted,
+                    pruned_at: deleted,
+                    cursor: cursor.into(),
+                },
+            };
+            let mut meta = String::new();
+            r.write_metadata(&mut meta);
+            assert_eq!(meta, r.metadata_json().to_string());
+            assert_eq!(serde_json::from_str::<Value>(&r.to_json_text()).unwrap(), r.to_json(), "{json}");
+        }
+    }
 }

@@ -23,6 +23,7 @@
 
 use super::{ChangeCounts, PreparedRecord, RecordChange, StoreError, StoreResult, canonical_hash};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A record's last action, as the records API reports it.
@@ -150,8 +151,8 @@ pub struct Batch<'m> {
 pub struct Upsert<'a> {
     /// The record's id.
     pub id: &'a str,
-    /// Its JSON text (for an update, the merged record).
-    pub json: String,
+    /// Its JSON text (for an update, the merged record; otherwise the batch's own text).
+    pub json: Cow<'a, str>,
     /// [`canonical_hash`] of it.
     pub hash: [u8; 16],
     /// `ADDED` or `UPDATED`.
@@ -231,9 +232,9 @@ impl<'m> Batch<'m> {
             let found = existing.existing(id);
             match self.change {
                 RecordChange::Save => match found {
-                    None => plan.add(id, record.json.to_string(), record.hash),
-                    Some(e) if e.deleted => plan.add(id, record.json.to_string(), record.hash),
-                    Some(e) if e.hash != record.hash => plan.change(e, id, record.json.to_string(), record.hash),
+                    None => plan.add(id, Cow::Borrowed(&record.text), record.hash),
+                    Some(e) if e.deleted => plan.add(id, Cow::Borrowed(&record.text), record.hash),
+                    Some(e) if e.hash != record.hash => plan.change(e, id, Cow::Borrowed(&record.text), record.hash),
                     Some(e) => plan.unchanged(e, id, track_seen),
                 },
                 RecordChange::Update => match found {
@@ -242,10 +243,15 @@ impl<'m> Batch<'m> {
                         let mut merged: Value = serde_json::from_str(stored).map_err(|source| {
                             StoreError::UnreadableRecord { model: self.model.to_owned(), id: id.to_owned(), source }
                         })?;
-                        deep_merge(&mut merged, record.json.clone());
+                        let patch = record.value().map_err(|source| StoreError::UnreadableRecord {
+                            model: self.model.to_owned(),
+                            id: id.to_owned(),
+                            source,
+                        })?;
+                        deep_merge(&mut merged, patch);
                         let hash = canonical_hash(&merged);
                         if hash != e.hash {
-                            plan.change(e, id, merged.to_string(), hash);
+                            plan.change(e, id, Cow::Owned(merged.to_string()), hash);
                         } else {
                             plan.unchanged(e, id, track_seen);
                         }
@@ -267,14 +273,14 @@ impl<'m> Batch<'m> {
 }
 
 impl<'a> Plan<'a> {
-    fn add(&mut self, id: &'a str, json: String, hash: [u8; 16]) {
+    fn add(&mut self, id: &'a str, json: Cow<'a, str>, hash: [u8; 16]) {
         self.counts.added += 1;
         self.upserts.push(Upsert { id, json, hash, last_action: LastAction::Added });
     }
 
     /// New content for a live record: counted once per run, and a record added earlier in the
     /// run stays added.
-    fn change(&mut self, e: &ExistingRecord, id: &'a str, json: String, hash: [u8; 16]) {
+    fn change(&mut self, e: &ExistingRecord, id: &'a str, json: Cow<'a, str>, hash: [u8; 16]) {
         if !e.seen_in_run {
             self.counts.updated += 1;
         }

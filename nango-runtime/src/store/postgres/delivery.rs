@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 
-fn queued_from_row(row: &PgRow) -> StoreResult<QueuedWebhook> {
+pub(super) fn queued_from_row(row: &PgRow) -> StoreResult<QueuedWebhook> {
     let read = || -> sqlx::Result<QueuedWebhook> {
         Ok(QueuedWebhook {
             id: row.try_get("id")?,

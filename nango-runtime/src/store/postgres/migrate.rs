@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0010_schema_of_sqlite_0001_to_0010.sql"),
     ),
     (11, "deployments", include_str!("../../../migrations/postgres/0011_deployments.sql")),
+    (12, "task queue", include_str!("../../../migrations/postgres/0012_task_queue.sql")),
 ];
 
 /// The newest schema version this program knows.

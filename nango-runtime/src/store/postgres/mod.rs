@@ -21,6 +21,7 @@ mod integrations;
 mod migrate;
 mod records;
 mod schedule;
+mod tasks;
 
 use super::backend::Backend;
 use super::error::During;

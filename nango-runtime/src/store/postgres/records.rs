@@ -75,7 +75,7 @@ async fn upsert_rows(
         return Ok(());
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.id).collect();
-    let jsons: Vec<&str> = rows.iter().map(|r| r.json.as_str()).collect();
+    let jsons: Vec<&str> = rows.iter().map(|r| r.json.as_ref()).collect();
     let hashes: Vec<Vec<u8>> = rows.iter().map(|r| r.hash.to_vec()).collect();
     let actions: Vec<&str> = rows.iter().map(|r| r.last_action.as_str()).collect();
     sqlx::query(
@@ -179,6 +179,7 @@ impl RecordBackend for PostgresBackend {
         }
         let ids: Vec<&str> = batch.ids().collect();
         let mut tx = self.pool.begin().await.during(OP)?;
+        super::tasks::check_fence(&mut tx, run.run).await?;
         // Locked before the read: the plan is made from what no other write changes meanwhile.
         let seq = begin_write(&mut tx, run.connection, model).await?;
         let found = find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
@@ -220,6 +221,7 @@ impl RecordBackend for PostgresBackend {
     async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64> {
         const OP: &str = "deleting records the run did not see";
         let mut tx = self.pool.begin().await.during(OP)?;
+        super::tasks::check_fence(&mut tx, run.run).await?;
         let seq = begin_write(&mut tx, run.connection, model).await?;
         let now = to_micros(Utc::now());
         let done = sqlx::query(

@@ -40,6 +40,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "connect sessions", include_str!("../../../migrations/sqlite/0009_connect_sessions.sql")),
     (10, "connection auth errors", include_str!("../../../migrations/sqlite/0010_connection_auth_errors.sql")),
     (11, "deployments", include_str!("../../../migrations/sqlite/0011_deployments.sql")),
+    (12, "task queue", include_str!("../../../migrations/sqlite/0012_task_queue.sql")),
 ];
 
 /// The newest schema version this program knows.

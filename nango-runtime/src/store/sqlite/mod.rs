@@ -10,6 +10,7 @@ mod connect;
 mod deploy;
 mod integrations;
 mod migrate;
+mod tasks;
 
 use super::backend::{
     Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, IntegrationReseal, LeaseBackend, RecordBackend,
@@ -59,11 +60,109 @@ fn hash_of(bytes: &[u8]) -> [u8; 16] {
     out
 }
 
-fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// `?, ?, ...`: anonymous placeholders, bound in the order they appear. sqlx resolves each `$n`
+/// by scanning the statement's parameter names, which makes binding hundreds of them quadratic;
+/// the statements of a batch (hundreds of ids) use these instead.
+fn anonymous_placeholders(count: usize) -> String {
+    let mut text = String::with_capacity(count * 3);
+    for i in 0..count {
+        text.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    text
+}
+
+/// Whose records a page reads: a connection's key, or its integration key and connection id
+/// (looked up in the same statement).
+#[derive(Debug, Clone, Copy)]
+enum PageOf<'a> {
+    Key(ConnectionKey),
+    Name(&'a str, &'a str),
 }
 
 impl SqliteBackend {
+    /// A page of records (see [`RecordBackend::records`]). Anonymous `?` placeholders, bound
+    /// in the order they appear (an `ids` filter can have hundreds: see
+    /// [`anonymous_placeholders`]); columns read by position.
+    async fn page(&self, of: PageOf<'_>, query: &RecordQuery) -> StoreResult<RecordPage> {
+        const OP: &str = "reading a page of records";
+        let mut sql = String::from(
+            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records WHERE ",
+        );
+        sql.push_str(match of {
+            PageOf::Key(_) => "connection = ?",
+            PageOf::Name(..) => {
+                "connection = (SELECT pk FROM connections WHERE provider_config_key = ? AND connection_id = ?)"
+            }
+        });
+        sql.push_str(" AND model = ?");
+        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        if after.is_some() {
+            sql.push_str(" AND (seq, pk) > (?, ?)");
+        }
+        if query.modified_after.is_some() {
+            sql.push_str(" AND last_modified_at >= ?");
+        }
+        if let Some(f) = query.filter {
+            let mut parts = Vec::new();
+            if f.added {
+                parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
+            }
+            if f.updated {
+                parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
+            }
+            if f.deleted {
+                parts.push("deleted_at IS NOT NULL");
+            }
+            if !parts.is_empty() {
+                sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
+            }
+        }
+        if !query.ids.is_empty() {
+            sql.push_str(&format!(" AND id IN ({})", anonymous_placeholders(query.ids.len())));
+        }
+        sql.push_str(" ORDER BY seq, pk LIMIT ?");
+        let limit = query.limit.max(1);
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        q = match of {
+            PageOf::Key(key) => q.bind(key.get()),
+            PageOf::Name(provider_config_key, connection_id) => q.bind(provider_config_key).bind(connection_id),
+        };
+        q = q.bind(&query.model);
+        if let Some((seq, pk)) = after {
+            q = q.bind(seq).bind(pk);
+        }
+        if let Some(t) = query.modified_after {
+            q = q.bind(to_micros(t));
+        }
+        for id in &query.ids {
+            q = q.bind(id.as_str());
+        }
+        q = q.bind(i64::from(limit) + 1);
+        let rows = q.fetch_all(&self.pool).await.during(OP)?;
+        let more = rows.len() > limit as usize;
+        let mut records = Vec::with_capacity(rows.len().min(limit as usize));
+        for row in rows.iter().take(limit as usize) {
+            let read = || -> sqlx::Result<StoredRecord> {
+                let last_modified: i64 = row.try_get(4)?;
+                Ok(StoredRecord {
+                    id: row.try_get(1)?,
+                    json: row.try_get(2)?,
+                    metadata: RecordMetadata {
+                        first_seen_at: from_micros(row.try_get(3)?),
+                        last_modified_at: from_micros(last_modified),
+                        last_action: row.try_get(5)?,
+                        deleted_at: row.try_get::<Option<i64>, _>(6)?.map(from_micros),
+                        pruned_at: row.try_get::<Option<i64>, _>(7)?.map(from_micros),
+                        cursor: encode_cursor(last_modified, row.try_get(8)?, row.try_get(0)?),
+                    },
+                })
+            };
+            records.push(read().during(OP)?);
+        }
+        let next_cursor = if more { records.last().map(|r| r.metadata.cursor.clone()) } else { None };
+        Ok(RecordPage { records, next_cursor })
+    }
+
     /// Opens (creating if needed) the database at a `sqlite://path` URL in WAL mode and brings
     /// its schema up to date (see `migrations/sqlite/`).
     pub async fn open(url: &str) -> StoreResult<SqliteBackend> {
@@ -113,9 +212,9 @@ impl SqliteBackend {
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let sql = format!(
                 "SELECT id, hash, deleted_at IS NOT NULL AS deleted, seen_run, last_action{} FROM records \
-                 WHERE connection = $1 AND model = $2 AND id IN ({})",
+                 WHERE connection = ? AND model = ? AND id IN ({})",
                 if with_json { ", json" } else { "" },
-                placeholders(3, chunk.len())
+                anonymous_placeholders(chunk.len())
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(connection.get()).bind(model);
             for id in chunk {
@@ -174,7 +273,7 @@ impl SqliteBackend {
                     .bind(run.connection.get())
                     .bind(model)
                     .bind(row.id)
-                    .bind(row.json.as_str())
+                    .bind(row.json.as_ref())
                     .bind(&row.hash[..])
                     .bind(now)
                     .bind(now)
@@ -188,6 +287,7 @@ impl SqliteBackend {
         Ok(())
     }
 
+    /// `UPDATE records SET {set}` (with `?` placeholders, bound from `binds` in order) for `ids`.
     async fn update_ids(
         tx: &mut sqlx::SqliteConnection,
         set: &'static str,
@@ -198,12 +298,9 @@ impl SqliteBackend {
         operation: &'static str,
     ) -> StoreResult<()> {
         for chunk in ids.chunks(IDS_PER_QUERY) {
-            let n = binds.len();
             let sql = format!(
-                "UPDATE records SET {set} WHERE connection = ${} AND model = ${} AND id IN ({})",
-                n + 1,
-                n + 2,
-                placeholders(n + 3, chunk.len())
+                "UPDATE records SET {set} WHERE connection = ? AND model = ? AND id IN ({})",
+                anonymous_placeholders(chunk.len())
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for b in binds {
@@ -1227,6 +1324,7 @@ impl RecordBackend for SqliteBackend {
         }
         let ids: Vec<&str> = batch.ids().collect();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        tasks::check_fence(&mut tx, run.run).await?;
         let found = Self::find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
         let plan = batch.plan(&found, run.track_seen)?;
         let now = to_micros(Utc::now());
@@ -1235,7 +1333,7 @@ impl RecordBackend for SqliteBackend {
         if !plan.seen.is_empty() {
             Self::update_ids(
                 &mut tx,
-                "seen_run = $1, seen_epoch = $2",
+                "seen_run = ?, seen_epoch = ?",
                 &[run.run, run.epoch],
                 run.connection,
                 model,
@@ -1247,8 +1345,8 @@ impl RecordBackend for SqliteBackend {
         if !plan.deleted.is_empty() {
             Self::update_ids(
                 &mut tx,
-                "deleted_at = $1, last_modified_at = $1, last_action = 'DELETED', seq = $2, seen_run = $3",
-                &[now, seq, run.run],
+                "deleted_at = ?, last_modified_at = ?, last_action = 'DELETED', seq = ?, seen_run = ?",
+                &[now, now, seq, run.run],
                 run.connection,
                 model,
                 &plan.deleted,
@@ -1267,6 +1365,7 @@ impl RecordBackend for SqliteBackend {
     async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64> {
         const OP: &str = "deleting records the run did not see";
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        tasks::check_fence(&mut tx, run.run).await?;
         let now = to_micros(Utc::now());
         let seq = next_seq(&mut tx).await?;
         let done = sqlx::query(
@@ -1308,77 +1407,7 @@ impl RecordBackend for SqliteBackend {
     }
 
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
-        const OP: &str = "reading a page of records";
-        let mut sql = String::from(
-            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records \
-             WHERE connection = $1 AND model = $2",
-        );
-        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let mut n = 2;
-        if after.is_some() {
-            sql.push_str(&format!(" AND (seq, pk) > (${}, ${})", n + 1, n + 2));
-            n += 2;
-        }
-        if query.modified_after.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND last_modified_at >= ${n}"));
-        }
-        if let Some(f) = query.filter {
-            let mut parts = Vec::new();
-            if f.added {
-                parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
-            }
-            if f.updated {
-                parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
-            }
-            if f.deleted {
-                parts.push("deleted_at IS NOT NULL");
-            }
-            if !parts.is_empty() {
-                sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
-            }
-        }
-        if !query.ids.is_empty() {
-            sql.push_str(&format!(" AND id IN ({})", placeholders(n + 1, query.ids.len())));
-            n += query.ids.len();
-        }
-        sql.push_str(&format!(" ORDER BY seq, pk LIMIT ${}", n + 1));
-        let limit = query.limit.max(1);
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(connection.get()).bind(&query.model);
-        if let Some((seq, pk)) = after {
-            q = q.bind(seq).bind(pk);
-        }
-        if let Some(t) = query.modified_after {
-            q = q.bind(to_micros(t));
-        }
-        for id in &query.ids {
-            q = q.bind(id.as_str());
-        }
-        q = q.bind(i64::from(limit) + 1);
-        let rows = q.fetch_all(&self.pool).await.during(OP)?;
-        let more = rows.len() > limit as usize;
-        let mut records = Vec::with_capacity(rows.len().min(limit as usize));
-        for row in rows.iter().take(limit as usize) {
-            let read = || -> sqlx::Result<StoredRecord> {
-                let json: String = row.try_get("json")?;
-                let last_modified: i64 = row.try_get("last_modified_at")?;
-                Ok(StoredRecord {
-                    id: row.try_get("id")?,
-                    json,
-                    metadata: RecordMetadata {
-                        first_seen_at: from_micros(row.try_get("first_seen_at")?),
-                        last_modified_at: from_micros(last_modified),
-                        last_action: row.try_get("last_action")?,
-                        deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(from_micros),
-                        pruned_at: row.try_get::<Option<i64>, _>("pruned_at")?.map(from_micros),
-                        cursor: encode_cursor(last_modified, row.try_get("seq")?, row.try_get("pk")?),
-                    },
-                })
-            };
-            records.push(read().during(OP)?);
-        }
-        let next_cursor = if more { records.last().map(|r| r.metadata.cursor.clone()) } else { None };
-        Ok(RecordPage { records, next_cursor })
+        self.page(PageOf::Key(connection), query).await
     }
 
     async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>> {
@@ -1647,6 +1676,20 @@ impl SessionBackend for SqliteBackend {
 impl Backend for SqliteBackend {
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn records_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<RecordPage>> {
+        let page = self.page(PageOf::Name(provider_config_key, connection_id), query).await?;
+        // An empty page: no such connection, or none of its records match.
+        if page.records.is_empty() && self.connection_key(provider_config_key, connection_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(page))
     }
 
     async fn close(&self) {

@@ -1,0 +1,364 @@
+//! The program as a cluster on one PostgreSQL database (a database of its own per test, on the
+//! machine's server): one process of the api and scheduler roles (and a second scheduler) and
+//! several of the runner role, against the mock provider on loopback. Every connection's records are written exactly
+//! once; a runner killed with SIGKILL mid-run has its task finished by another within the lease
+//! timeout, resumed from its checkpoint; a runner frozen past its lease (SIGSTOP, then SIGCONT)
+//! has its late writes refused.
+
+mod common;
+
+#[path = "../../../nango-runtime/tests/support/db.rs"]
+mod db;
+
+use common::TOKEN;
+use nango::crypto::Sealer;
+use nango::store::{ConnectionKey, RunRecord, RunStatus, Store};
+use nango::{Connection, Credentials, Secret};
+use nango_mock_provider::{Faults, MockServer};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET_KEY: &str = "cluster-secret-key";
+
+/// Seconds a runner's lease lasts without a heartbeat: how soon another takes a task over.
+const LEASE_TTL: u64 = 2;
+
+/// A `serve` process of the cluster, with what it printed to stderr.
+struct Node {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response =
+            reqwest::Client::new().get(format!("{}{path}", self.url)).bearer_auth(SECRET_KEY).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// A counter or gauge of `/metrics` (0 when absent).
+    async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.get("/metrics").await;
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn signal(&self, signal: &str) {
+        let done = std::process::Command::new("kill").args([signal, &self.pid().to_string()]).status().unwrap();
+        assert!(done.success(), "kill {signal} {}", self.pid());
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Cluster {
+    db: db::PostgresDatabase,
+    mock: MockServer,
+    store: Store,
+}
+
+impl Cluster {
+    async fn new(issues: u64, latency: Duration) -> Cluster {
+        let db = db::PostgresDatabase::create().await;
+        let mock = common::mock_provider(issues, Faults { latency, ..Faults::default() }).await;
+        let store = Store::open(db.url(), Sealer::InsecureClear).await.unwrap();
+        Cluster { db, mock, store }
+    }
+
+    async fn add_connection(&self, id: &str) -> ConnectionKey {
+        let mut connection = Connection::new("github", id, "github");
+        connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
+        connection.base_url = Some(self.mock.url().to_owned());
+        connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
+        self.store.save_connection(&connection).await.unwrap()
+    }
+
+    /// `serve --roles ROLES` on a free port, once it listens.
+    async fn node(&self, roles: &str, extra: &[&str]) -> Node {
+        let lease = LEASE_TTL.to_string();
+        let mut command = common::program();
+        command
+            .args(["serve", "--port", "0", "--roles", roles, "--lease-ttl", &lease])
+            .args(extra)
+            .env("NANGO_DATABASE_URL", self.db.url())
+            .env("NANGO_SECRET_KEY", SECRET_KEY)
+            .env("NANGO_RETRY_DELAY_MS", "5")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("serving on ") {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20))).await.unwrap();
+        let url = url.unwrap_or_else(|_| panic!("serve --roles {roles} did not say where it listens"));
+        Node { child, url, log }
+    }
+
+    async fn runs(&self, key: ConnectionKey) -> Vec<RunRecord> {
+        let mut runs = self.store.runs(Some(key), Some("github-tickets"), 100).await.unwrap();
+        runs.reverse();
+        runs
+    }
+
+    /// Polls until `done` holds, at most `limit`.
+    async fn wait<T>(&self, what: &str, limit: Duration, mut done: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(found) = done().await {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The pid in the label of the lease of the connection's sync, while one is held.
+    async fn lease_holder(&self, key: ConnectionKey) -> Option<u32> {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(self.db.url()).await.unwrap();
+        let label: Option<String> =
+            sqlx::query_scalar("SELECT label FROM sync_leases WHERE connection = $1 AND sync = 'github-tickets'")
+                .bind(key.get())
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap();
+        let _ = conn.close().await;
+        let label = label?;
+        let pid = label.split("(pid ").nth(1)?.split(' ').next()?;
+        pid.parse().ok()
+    }
+
+    /// What a run wrote, as counted in its write transactions.
+    async fn written_by(&self, run: i64) -> i64 {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(self.db.url()).await.unwrap();
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT sum(added + updated + deleted)::BIGINT FROM run_changes WHERE run = $1")
+                .bind(run)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        let _ = conn.close().await;
+        n.unwrap_or(0)
+    }
+
+    /// Every live ticket of a connection, by id, with how many rows hold it.
+    async fn tickets(&self, key: ConnectionKey) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut query = nango::store::RecordQuery { model: "Ticket".into(), limit: 1000, ..Default::default() };
+        loop {
+            let page = self.store.records(key, &query).await.unwrap();
+            for record in page.records {
+                *out.entry(record.id).or_default() += 1;
+            }
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return out,
+            }
+        }
+    }
+}
+
+/// 3 runners, 1 api node and a second scheduler at once, 200 connections: every connection
+/// synced once (two schedulers enqueue one task per schedule), each record stored and counted
+/// once; the work spread over the runners; `/health` and `/metrics` of the api node count the
+/// runners and the queue; a trigger sent to the api node is run by a runner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_runners_and_an_api_node_sync_every_record_exactly_once() {
+    const CONNECTIONS: usize = 200;
+    const ISSUES: u64 = 150;
+    let cluster = Cluster::new(ISSUES, Duration::from_millis(5)).await;
+    let mut keys = Vec::new();
+    for i in 0..CONNECTIONS {
+        keys.push(cluster.add_connection(&format!("c{i:03}")).await);
+    }
+    let api = cluster.node("api,scheduler", &[]).await;
+    let _second_scheduler = cluster.node("scheduler", &[]).await;
+    let mut runners = Vec::new();
+    for _ in 0..3 {
+        runners.push(cluster.node("runner,webhooks", &["--runner-concurrency", "3"]).await);
+    }
+    let every = cluster
+        .wait("every connection synced", Duration::from_secs(90), async || {
+            for key in &keys {
+                let runs = cluster.runs(*key).await;
+                if !runs.iter().any(|r| r.status == RunStatus::Success) {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await;
+    let () = every;
+    for key in &keys {
+        let runs = cluster.runs(*key).await;
+        assert_eq!(runs.len(), 1, "connection {key} ran more than once: {runs:#?}");
+        let counts = runs[0].counts.get("Ticket").cloned().unwrap_or_default();
+        assert_eq!((counts.added, counts.updated, counts.deleted), (ISSUES, 0, 0), "connection {key}");
+        let tickets = cluster.tickets(*key).await;
+        assert_eq!(tickets.len() as u64, ISSUES, "connection {key}");
+        assert!(tickets.values().all(|n| *n == 1), "connection {key} holds a ticket twice");
+    }
+    // The runs were spread over the runners, and each was counted by the one that ran it.
+    let mut per_runner = Vec::new();
+    for runner in &runners {
+        per_runner.push(runner.metric("nango_runs_total").await as usize);
+    }
+    assert_eq!(per_runner.iter().sum::<usize>(), CONNECTIONS, "runs per runner: {per_runner:?}");
+    assert!(per_runner.iter().filter(|n| **n > 0).count() >= 2, "one runner did everything: {per_runner:?}");
+    let (status, health) = api.get("/health").await;
+    assert_eq!(status, 200, "{health}");
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["roles"], "api,scheduler");
+    assert_eq!(health["runners"], 3, "{health}");
+    assert_eq!(health["queue"]["queued"], 0, "{health}");
+    let (_, metrics) = api.get("/metrics").await;
+    for name in ["nango_queue_depth", "nango_tasks_running", "nango_runners 3", "nango_lease_expiries_total"] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    // A runner answers /health and /metrics only.
+    assert_eq!(runners[0].get("/connections").await.0, 404);
+    assert_eq!(runners[0].get("/health").await.0, 200);
+    // A trigger sent to the api node reaches a runner.
+    let body =
+        serde_json::json!({"syncs": ["github-tickets"], "provider_config_key": "github", "connection_id": "c007"});
+    let answer = reqwest::Client::new()
+        .post(format!("{}/sync/trigger", api.url))
+        .bearer_auth(SECRET_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    let key = keys[7];
+    cluster
+        .wait("the triggered run", Duration::from_secs(20), async || {
+            let runs = cluster.runs(key).await;
+            (runs.len() == 2 && runs[1].status == RunStatus::Success).then_some(())
+        })
+        .await;
+}
+
+/// Waits until a run of the connection is under way past its first checkpoint; that run and
+/// the node holding its lease.
+async fn running_past_a_checkpoint<'a>(
+    cluster: &Cluster,
+    key: ConnectionKey,
+    nodes: &'a [Node],
+) -> (RunRecord, &'a Node) {
+    cluster
+        .wait("a run past its first checkpoint", Duration::from_secs(30), async || {
+            let run = cluster.runs(key).await.pop().filter(|r| r.status == RunStatus::Running)?;
+            cluster.store.sync_state(key, "github-tickets").await.unwrap().checkpoint?;
+            let pid = cluster.lease_holder(key).await?;
+            let node = nodes.iter().find(|n| n.pid() == pid)?;
+            Some((run, node))
+        })
+        .await
+}
+
+/// A runner killed with SIGKILL mid-run: another finishes its task within the lease timeout,
+/// resuming from the checkpoint; the dead run is closed as interrupted; every record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runner_s_task_is_finished_by_another_within_the_lease() {
+    const ISSUES: u64 = 1500;
+    let cluster = Cluster::new(ISSUES, Duration::from_millis(150)).await;
+    let key = cluster.add_connection("demo").await;
+    let _api = cluster.node("api,scheduler", &[]).await;
+    let runners = [cluster.node("runner", &[]).await, cluster.node("runner", &[]).await];
+    let (dead, holder) = running_past_a_checkpoint(&cluster, key, &runners).await;
+    holder.signal("-KILL");
+    let killed_at = chrono::Utc::now();
+    let survivor = runners.iter().find(|n| n.pid() != holder.pid()).unwrap();
+    let runs = cluster
+        .wait("the task finished by the other runner", Duration::from_secs(30), async || {
+            let runs = cluster.runs(key).await;
+            runs.iter().any(|r| r.status == RunStatus::Success).then_some(runs)
+        })
+        .await;
+    let finished = runs.iter().find(|r| r.status == RunStatus::Success).unwrap();
+    let took_over = (finished.started_at - killed_at).to_std().unwrap_or_default();
+    assert!(
+        took_over <= Duration::from_secs(LEASE_TTL) + Duration::from_secs(2),
+        "taken over {took_over:?} after the kill; the lease lasts {LEASE_TTL} s"
+    );
+    let dead = runs.iter().find(|r| r.id == dead.id).unwrap();
+    assert_eq!(dead.status, RunStatus::Failed);
+    assert!(dead.error.as_deref().unwrap_or_default().starts_with("interrupted"), "{dead:#?}");
+    let log = cluster.store.run_logs(finished.id).await.unwrap();
+    assert!(log[0].message.contains("resuming from checkpoint"), "{log:#?}");
+    let tickets = cluster.tickets(key).await;
+    assert_eq!(tickets.len() as u64, ISSUES);
+    assert!(tickets.values().all(|n| *n == 1));
+    assert_eq!(survivor.metric("nango_lease_expiries_total").await, 1.0);
+}
+
+/// A runner frozen past its lease (SIGSTOP): another runner takes the task over; when the frozen
+/// one wakes up (SIGCONT), nothing it writes is accepted, and the data is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_runner_s_late_writes_are_refused() {
+    const ISSUES: u64 = 1500;
+    let cluster = Cluster::new(ISSUES, Duration::from_millis(150)).await;
+    let key = cluster.add_connection("demo").await;
+    let _api = cluster.node("api,scheduler", &[]).await;
+    let runners = [cluster.node("runner", &[]).await, cluster.node("runner", &[]).await];
+    let (frozen, holder) = running_past_a_checkpoint(&cluster, key, &runners).await;
+    holder.signal("-STOP");
+    // Another runner takes over once the lease lapsed: it closes the frozen run as it begins.
+    let taken_over = cluster
+        .wait("another runner taking the task over", Duration::from_secs(20), async || {
+            let runs = cluster.runs(key).await;
+            runs.into_iter().find(|r| r.id > frozen.id)
+        })
+        .await;
+    let written_when_fenced = cluster.written_by(frozen.id).await;
+    holder.signal("-CONT");
+    cluster
+        .wait("the task finished", Duration::from_secs(30), async || {
+            (cluster.runs(key).await.iter().any(|r| r.id == taken_over.id && r.status == RunStatus::Success))
+                .then_some(())
+        })
+        .await;
+    // The woken runner notices within a lease: its heartbeat is refused, or its next write.
+    let log = cluster
+        .wait("the frozen runner stopping", Duration::from_secs(10), async || {
+            let log = holder.log();
+            (log.contains("was refused") || log.contains("lost its lease")).then_some(log)
+        })
+        .await;
+    assert_eq!(cluster.written_by(frozen.id).await, written_when_fenced, "the frozen run wrote after it was fenced");
+    let frozen = cluster.runs(key).await.into_iter().find(|r| r.id == frozen.id).unwrap();
+    assert_eq!(frozen.status, RunStatus::Failed, "{frozen:#?}\n{log}");
+    let tickets = cluster.tickets(key).await;
+    assert_eq!(tickets.len() as u64, ISSUES);
+    assert!(tickets.values().all(|n| *n == 1));
+}

@@ -1,0 +1,123 @@
+//! The task queue's types: what a scheduler enqueues, what a runner claims, and what
+//! `/health` and `/metrics` report about the queue and the cluster.
+//!
+//! The queue lives in the store (table `sync_tasks`), so every process on one database shares
+//! it; see [`TaskBackend`](super::backend::TaskBackend) for the rules a backend keeps.
+
+use super::ConnectionKey;
+use chrono::{DateTime, Utc};
+
+/// Why a task was enqueued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskReason {
+    /// The schedule's next run time came.
+    Schedule,
+    /// A trigger (API, console, CLI).
+    Trigger,
+}
+
+impl TaskReason {
+    /// `schedule` or `trigger`, as stored.
+    ///
+    /// ```
+    /// use nango_runtime::store::TaskReason;
+    /// assert_eq!(TaskReason::Trigger.as_str(), "trigger");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskReason::Schedule => "schedule",
+            TaskReason::Trigger => "trigger",
+        }
+    }
+
+    /// The reason stored as `s` (`schedule` for anything but `trigger`).
+    ///
+    /// ```
+    /// use nango_runtime::store::TaskReason;
+    /// assert_eq!(TaskReason::from_stored("trigger"), TaskReason::Trigger);
+    /// ```
+    pub fn from_stored(s: &str) -> TaskReason {
+        if s == "trigger" { TaskReason::Trigger } else { TaskReason::Schedule }
+    }
+}
+
+/// A task to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    /// The connection.
+    pub connection: ConnectionKey,
+    /// The sync.
+    pub sync: String,
+    /// The connection's provider (for the per-provider limit).
+    pub provider: String,
+    /// Why.
+    pub reason: TaskReason,
+    /// For [`TaskReason::Schedule`]: the next run time the scheduler saw when it found the
+    /// schedule due. The task is enqueued only if the stored one is still that (or a trigger is
+    /// pending): a run that ended meanwhile moved it, and must not be followed by a second.
+    pub seen_next_run: Option<DateTime<Utc>>,
+}
+
+/// What a runner asks of [`TaskBackend::claim_task`](super::backend::TaskBackend::claim_task).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskClaim {
+    /// The runner's lease token ([`LeaseOwner::token`](super::LeaseOwner::token)).
+    pub owner: String,
+    /// The runner's label, for messages.
+    pub label: String,
+    /// The claim takes the task's (connection, sync) lease for the runner until then, in the
+    /// claim's transaction; the run's heartbeat renews it, and the task's end gives it up.
+    pub lease_until: DateTime<Utc>,
+    /// At most this many running tasks per provider across the cluster.
+    pub max_per_provider: Option<u32>,
+    /// At most this many running tasks per connection across the cluster.
+    pub max_per_connection: Option<u32>,
+}
+
+/// A task a runner claimed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedTask {
+    /// Its id.
+    pub id: i64,
+    /// The connection.
+    pub connection: ConnectionKey,
+    /// The sync.
+    pub sync: String,
+    /// Why it was enqueued.
+    pub reason: TaskReason,
+    /// How many times it was claimed (1 the first time).
+    pub attempts: u32,
+    /// It was `running` under another runner whose lease lapsed: a lease expiry.
+    pub reclaimed: bool,
+    /// The schedule's next run time when it was claimed (the run's bookkeeping moves it only
+    /// if it is still that).
+    pub next_run_at: Option<DateTime<Utc>>,
+}
+
+/// The queue and the cluster at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Tasks waiting for a runner.
+    pub queued: u64,
+    /// Tasks a runner holds with a live lease.
+    pub running: u64,
+    /// Tasks whose runner's lease lapsed, waiting to be claimed again.
+    pub lapsed: u64,
+    /// Processes of the runner role that beat recently.
+    pub runners: u64,
+    /// Processes of any role that beat recently.
+    pub nodes: u64,
+}
+
+/// A process's beat in the cluster table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeBeat {
+    /// Its lease token.
+    pub owner: String,
+    /// Its label.
+    pub label: String,
+    /// Its roles, comma separated (`api,runner`).
+    pub roles: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+}

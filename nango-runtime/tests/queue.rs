@@ -1,0 +1,255 @@
+//! The task queue of `serve --roles` on both backends (a real SQLite file, and a database of its
+//! own on the machine's PostgreSQL): one live task per (connection,
+//! sync) whatever the schedulers do, exclusive claims, a task whose runner's lease lapsed coming
+//! back to another runner, fencing (a run that lost its lease has its records, checkpoint and
+//! end refused), the per-provider and per-connection limits, handing a task back, stop requests
+//! from another node, the webhook outbox claimed by one live node at a time, and the queue's
+//! counts.
+
+use chrono::{TimeDelta, Utc};
+use nango_runtime::crypto::Sealer;
+use nango_runtime::store::*;
+use nango_runtime::{Connection, RecordChange};
+use serde_json::json;
+use std::time::Duration;
+
+#[path = "support/db.rs"]
+#[macro_use]
+mod db;
+
+use db::TestDb;
+
+on_both_backends!(
+    a_schedule_has_at_most_one_live_task,
+    a_claim_is_exclusive_and_a_lapsed_lease_hands_the_task_to_another_runner,
+    limits_per_provider_and_per_connection_hold_across_runners,
+    a_task_waits_while_its_sync_runs_outside_the_queue_and_its_end_frees_the_lease,
+    a_stop_asked_by_another_node_reaches_the_task,
+    a_queued_webhook_is_claimed_by_one_live_node_until_it_stops_beating,
+    the_cluster_counts_live_runners_only,
+);
+
+async fn store(db: &TestDb) -> Store {
+    Store::open(&db.url(), Sealer::InsecureClear).await.unwrap()
+}
+
+async fn connection(store: &Store, id: &str, provider: &str) -> ConnectionKey {
+    store.save_connection(&Connection::new("github", id, provider)).await.unwrap()
+}
+
+fn task(key: ConnectionKey, sync: &str, reason: TaskReason) -> NewTask {
+    NewTask { connection: key, sync: sync.into(), provider: "github".into(), reason, seen_next_run: None }
+}
+
+fn claim(owner: &LeaseOwner, ttl: Duration) -> TaskClaim {
+    TaskClaim {
+        owner: owner.token().into(),
+        label: owner.label().into(),
+        lease_until: Utc::now() + TimeDelta::from_std(ttl).unwrap(),
+        max_per_provider: None,
+        max_per_connection: None,
+    }
+}
+
+async fn a_schedule_has_at_most_one_live_task(db: TestDb) {
+    let store = store(&db).await;
+    let key = connection(&store, "acme", "github").await;
+    let runner = LeaseOwner::new("runner");
+    assert!(store.enqueue_task(&task(key, "tickets", TaskReason::Schedule)).await.unwrap());
+    // A second scheduler, or a trigger, while it waits: nothing more.
+    assert!(!store.enqueue_task(&task(key, "tickets", TaskReason::Schedule)).await.unwrap());
+    assert!(!store.enqueue_task(&task(key, "tickets", TaskReason::Trigger)).await.unwrap());
+    // Another sync of the same connection is another schedule.
+    assert!(store.enqueue_task(&task(key, "users", TaskReason::Schedule)).await.unwrap());
+    let first = store.claim_task(&claim(&runner, Duration::from_secs(30))).await.unwrap().unwrap();
+    assert_eq!((first.sync.as_str(), first.attempts, first.reclaimed), ("tickets", 1, false));
+    // Running is live too.
+    assert!(!store.enqueue_task(&task(key, "tickets", TaskReason::Trigger)).await.unwrap());
+    assert!(store.task_running(key, "tickets").await.unwrap());
+    let next = Utc::now() + TimeDelta::hours(1);
+    assert!(store.finish_task(first.id, &runner, Some((first.next_run_at, next))).await.unwrap());
+    let state = store.sync_state(key, "tickets").await.unwrap();
+    assert_eq!(state.next_run_at.map(|t| t.timestamp_micros()), Some(next.timestamp_micros()));
+    // Done: the scheduler that found it due before the run ended (it saw no next run time)
+    // enqueues nothing; a trigger does.
+    assert!(!store.enqueue_task(&task(key, "tickets", TaskReason::Schedule)).await.unwrap());
+    assert!(store.enqueue_task(&task(key, "tickets", TaskReason::Trigger)).await.unwrap());
+}
+
+async fn a_claim_is_exclusive_and_a_lapsed_lease_hands_the_task_to_another_runner(db: TestDb) {
+    let store = store(&db).await;
+    let key = connection(&store, "acme", "github").await;
+    let (a, b) = (LeaseOwner::new("runner a"), LeaseOwner::new("runner b"));
+    let ttl = Duration::from_millis(300);
+    store.enqueue_task(&task(key, "tickets", TaskReason::Schedule)).await.unwrap();
+    let taken = store.claim_task(&claim(&a, ttl)).await.unwrap().unwrap();
+    assert!(store.claim_task(&claim(&b, ttl)).await.unwrap().is_none(), "claimed twice");
+    // The claim took the lease: a `nango run` of the same sync is refused, naming A.
+    let cli = LeaseOwner::new("nango run");
+    let holder = store.acquire_lease(key, "tickets", &cli, ttl).await.unwrap().unwrap_err();
+    assert_eq!(holder.label, "runner a");
+    // A runs it under its lease and saves a checkpoint.
+    store.acquire_lease(key, "tickets", &a, ttl).await.unwrap().unwrap();
+    let run_a = store.begin_run(key, "tickets", false).await.unwrap();
+    store.save_run_checkpoint(run_a.ids, "tickets", Some(&json!({"page": 3}))).await.unwrap();
+    assert!(store.renew_lease(key, "tickets", &a, Some(run_a.ids.run), ttl).await.unwrap());
+    assert!(store.claim_task(&claim(&b, ttl)).await.unwrap().is_none());
+    assert_eq!(store.queue_stats(Duration::from_secs(1)).await.unwrap().running, 1);
+    // A freezes: its lease lapses, and B takes the task over.
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    let stats = store.queue_stats(Duration::from_secs(1)).await.unwrap();
+    assert_eq!((stats.running, stats.lapsed), (0, 1), "{stats:?}");
+    let again = store.claim_task(&claim(&b, ttl)).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts, again.reclaimed), (taken.id, 2, true));
+    assert!(store.renew_lease(key, "tickets", &b, None, Duration::from_secs(30)).await.unwrap());
+    let run_b = store.begin_run(key, "tickets", false).await.unwrap();
+    // B resumes from A's checkpoint.
+    assert_eq!(run_b.checkpoint, Some(json!({"page": 3})));
+    // A wakes up: its records, checkpoint and end are refused, and its task is not its own.
+    let records = vec![PreparedRecord::new("Ticket", json!({"id": "late"})).unwrap()];
+    let refused = store.apply(run_a.ids, "Ticket", RecordChange::Save, records).await.unwrap_err();
+    assert!(matches!(refused, StoreError::RunFenced { run } if run == run_a.ids.run), "{refused}");
+    assert!(refused.to_string().contains("was refused"), "{refused}");
+    let refused = store.save_run_checkpoint(run_a.ids, "tickets", Some(&json!({"page": 9}))).await.unwrap_err();
+    assert!(matches!(refused, StoreError::RunFenced { .. }), "{refused}");
+    assert!(matches!(store.sweep_unseen(run_a.ids, "Ticket").await, Err(StoreError::RunFenced { .. })));
+    let end = RunEnd {
+        status: RunStatus::Success,
+        counts: Default::default(),
+        error: None,
+        advance_last_sync_date: true,
+        clear_checkpoint: true,
+    };
+    store.finish_run(&run_a, "tickets", &end).await.unwrap();
+    assert_eq!(store.run(run_a.ids.run).await.unwrap().unwrap().status, RunStatus::Failed);
+    assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, Some(json!({"page": 3})));
+    assert!(!store.finish_task(taken.id, &a, None).await.unwrap(), "A finished B's task");
+    assert!(
+        store
+            .records(key, &RecordQuery { model: "Ticket".into(), ..Default::default() })
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    // B's writes go through.
+    let records = vec![PreparedRecord::new("Ticket", json!({"id": "1"})).unwrap()];
+    store.apply(run_b.ids, "Ticket", RecordChange::Save, records).await.unwrap();
+    assert!(store.finish_task(again.id, &b, None).await.unwrap());
+}
+
+async fn limits_per_provider_and_per_connection_hold_across_runners(db: TestDb) {
+    let store = store(&db).await;
+    let acme = connection(&store, "acme", "github").await;
+    let other = connection(&store, "other", "github").await;
+    let (a, b) = (LeaseOwner::new("runner a"), LeaseOwner::new("runner b"));
+    let ttl = Duration::from_secs(30);
+    for key in [acme, other] {
+        for sync in ["tickets", "users"] {
+            store.enqueue_task(&task(key, sync, TaskReason::Schedule)).await.unwrap();
+        }
+    }
+    let mut per_connection = claim(&a, ttl);
+    per_connection.max_per_connection = Some(1);
+    let first = store.claim_task(&per_connection).await.unwrap().unwrap();
+    per_connection.owner = b.token().into();
+    let second = store.claim_task(&per_connection).await.unwrap().unwrap();
+    assert_ne!(first.connection, second.connection, "two runs of one connection at once");
+    assert!(store.claim_task(&per_connection).await.unwrap().is_none());
+    let mut per_provider = claim(&b, ttl);
+    per_provider.max_per_provider = Some(2);
+    assert!(store.claim_task(&per_provider).await.unwrap().is_none(), "a third run of the provider");
+    // Handed back (a runner that stops): queued again, and its slot of the provider is free.
+    assert!(store.release_task(first.id, &a, Utc::now()).await.unwrap());
+    assert!(!store.release_task(first.id, &a, Utc::now()).await.unwrap(), "handed back twice");
+    assert_eq!(store.queue_stats(Duration::from_secs(1)).await.unwrap().queued, 3);
+    assert!(store.claim_task(&per_provider).await.unwrap().is_some());
+    assert!(store.claim_task(&per_provider).await.unwrap().is_none());
+    assert_eq!(store.queue_stats(Duration::from_secs(1)).await.unwrap().queued, 2);
+}
+
+async fn a_task_waits_while_its_sync_runs_outside_the_queue_and_its_end_frees_the_lease(db: TestDb) {
+    let store = store(&db).await;
+    let key = connection(&store, "acme", "github").await;
+    let (cli, runner) = (LeaseOwner::new("nango run"), LeaseOwner::new("runner"));
+    let ttl = Duration::from_secs(30);
+    store.acquire_lease(key, "tickets", &cli, ttl).await.unwrap().unwrap();
+    store.enqueue_task(&task(key, "tickets", TaskReason::Trigger)).await.unwrap();
+    assert!(store.claim_task(&claim(&runner, ttl)).await.unwrap().is_none(), "claimed while `nango run` runs it");
+    store.release_lease(key, "tickets", &cli).await.unwrap();
+    let taken = store.claim_task(&claim(&runner, ttl)).await.unwrap().unwrap();
+    // The run ended; until its task is finished, its lease keeps others off.
+    assert!(store.acquire_lease(key, "tickets", &cli, ttl).await.unwrap().is_err());
+    assert!(store.finish_task(taken.id, &runner, None).await.unwrap());
+    store.acquire_lease(key, "tickets", &cli, ttl).await.unwrap().unwrap();
+}
+
+async fn a_stop_asked_by_another_node_reaches_the_task(db: TestDb) {
+    let store = store(&db).await;
+    let key = connection(&store, "acme", "github").await;
+    let runner = LeaseOwner::new("runner");
+    assert!(!store.request_task_cancel(key, "tickets").await.unwrap(), "nothing runs yet");
+    store.enqueue_task(&task(key, "tickets", TaskReason::Schedule)).await.unwrap();
+    let taken = store.claim_task(&claim(&runner, Duration::from_secs(30))).await.unwrap().unwrap();
+    assert!(!store.task_cancel_requested(taken.id).await.unwrap());
+    assert!(store.request_task_cancel(key, "tickets").await.unwrap());
+    assert!(store.task_cancel_requested(taken.id).await.unwrap());
+}
+
+async fn a_queued_webhook_is_claimed_by_one_live_node_until_it_stops_beating(db: TestDb) {
+    let store = store(&db).await;
+    let key = connection(&store, "acme", "github").await;
+    let run = store.begin_run(key, "tickets", false).await.unwrap();
+    let hooks: Vec<OutgoingWebhook> =
+        (0..3).map(|i| OutgoingWebhook { model: format!("M{i}"), body: b"{}".to_vec() }).collect();
+    store.queue_webhooks(run.ids.run, &hooks).await.unwrap();
+    let (a, b) = (LeaseOwner::new("node a"), LeaseOwner::new("node b"));
+    for node in [&a, &b] {
+        let beat = NodeBeat {
+            owner: node.token().into(),
+            label: node.label().into(),
+            roles: "webhooks".into(),
+            started_at: Utc::now(),
+        };
+        store.node_beat(&beat).await.unwrap();
+    }
+    let (hold, beat) = (Duration::from_secs(600), Duration::from_millis(100));
+    let first = store.claim_webhooks(&a, hold, beat, 2).await.unwrap();
+    let second = store.claim_webhooks(&b, hold, beat, 10).await.unwrap();
+    assert_eq!((first.len(), second.len()), (2, 1));
+    assert!(first.iter().all(|w| w.id != second[0].id));
+    store.webhook_done(second[0].id).await.unwrap();
+    assert!(store.claim_webhooks(&b, hold, beat, 10).await.unwrap().is_empty());
+    // Node A is killed before delivering: it stops beating, and B takes its claims over.
+    tokio::time::sleep(beat * 3 + Duration::from_millis(50)).await;
+    let beat_b =
+        NodeBeat { owner: b.token().into(), label: "node b".into(), roles: "webhooks".into(), started_at: Utc::now() };
+    store.node_beat(&beat_b).await.unwrap();
+    let taken_over = store.claim_webhooks(&b, hold, beat, 10).await.unwrap();
+    assert_eq!(taken_over.iter().map(|w| w.id).collect::<Vec<_>>(), first.iter().map(|w| w.id).collect::<Vec<_>>());
+}
+
+async fn the_cluster_counts_live_runners_only(db: TestDb) {
+    let store = store(&db).await;
+    let beat = |owner: &LeaseOwner, roles: &str| NodeBeat {
+        owner: owner.token().into(),
+        label: owner.label().into(),
+        roles: roles.into(),
+        started_at: Utc::now(),
+    };
+    let (api, r1, r2) = (LeaseOwner::new("api"), LeaseOwner::new("r1"), LeaseOwner::new("r2"));
+    store.node_beat(&beat(&api, "api")).await.unwrap();
+    store.node_beat(&beat(&r1, "runner")).await.unwrap();
+    store.node_beat(&beat(&r2, "scheduler,runner,webhooks")).await.unwrap();
+    let stats = store.queue_stats(Duration::from_secs(1)).await.unwrap();
+    assert_eq!((stats.runners, stats.nodes), (2, 3));
+    store.node_gone(&r1).await.unwrap();
+    let stats = store.queue_stats(Duration::from_secs(1)).await.unwrap();
+    assert_eq!((stats.runners, stats.nodes), (1, 2));
+    // A node that stopped beating (killed) is not counted after three beats.
+    let stats = store.queue_stats(Duration::from_millis(1)).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let later = store.queue_stats(Duration::from_millis(1)).await.unwrap();
+    assert!(stats.is_ok());
+    assert_eq!((later.runners, later.nodes), (0, 0));
+}
