@@ -1,6 +1,6 @@
 //! The program as a cluster on one PostgreSQL database (a database of its own per test, on the
-//! machine's server): one process of the api and scheduler roles and several of the runner
-//! role, against the mock provider on loopback. Every connection's records are written exactly
+//! machine's server): one process of the api and scheduler roles (and a second scheduler) and
+//! several of the runner role, against the mock provider on loopback. Every connection's records are written exactly
 //! once; a runner killed with SIGKILL mid-run has its task finished by another within the lease
 //! timeout, resumed from its checkpoint; a runner frozen past its lease (SIGSTOP, then SIGCONT)
 //! has its late writes refused.
@@ -188,19 +188,21 @@ impl Cluster {
     }
 }
 
-/// 3 runners and 1 api node, 40 connections: every connection synced once, each record stored
-/// and counted once; the work spread over the runners; `/health` and `/metrics` of the api node
-/// count the runners and the queue; a trigger sent to the api node is run by a runner.
+/// 3 runners, 1 api node and a second scheduler at once, 200 connections: every connection
+/// synced once (two schedulers enqueue one task per schedule), each record stored and counted
+/// once; the work spread over the runners; `/health` and `/metrics` of the api node count the
+/// runners and the queue; a trigger sent to the api node is run by a runner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_runners_and_an_api_node_sync_every_record_exactly_once() {
-    const CONNECTIONS: usize = 40;
-    const ISSUES: u64 = 250;
+    const CONNECTIONS: usize = 200;
+    const ISSUES: u64 = 150;
     let cluster = Cluster::new(ISSUES, Duration::from_millis(5)).await;
     let mut keys = Vec::new();
     for i in 0..CONNECTIONS {
         keys.push(cluster.add_connection(&format!("c{i:03}")).await);
     }
     let api = cluster.node("api,scheduler", &[]).await;
+    let _second_scheduler = cluster.node("scheduler", &[]).await;
     let mut runners = Vec::new();
     for _ in 0..3 {
         runners.push(cluster.node("runner,webhooks", &["--runner-concurrency", "3"]).await);

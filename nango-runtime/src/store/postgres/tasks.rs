@@ -10,8 +10,8 @@ use super::super::{
     ClaimedTask, ConnectionKey, NewTask, NodeBeat, QueueStats, QueuedWebhook, RunIds, StoreError, StoreResult,
     TaskClaim, TaskReason, from_micros, to_micros,
 };
-use super::PostgresBackend;
 use super::delivery::queued_from_row;
+use super::{PostgresBackend, lock};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -52,6 +52,11 @@ const LIVE_RUNNING: &str = "EXISTS (SELECT 1 FROM sync_leases l \
 impl TaskBackend for PostgresBackend {
     async fn enqueue_task(&self, task: &NewTask, now: DateTime<Utc>) -> StoreResult<bool> {
         let now = to_micros(now);
+        let mut tx = self.pool.begin().await.during("enqueuing a task")?;
+        // Under the schedule's lock, shared with `finish_task`: without it, this statement's
+        // snapshot could predate a run's end that commits while the insert waits on the unique
+        // index for that run's task (being deleted), and a second task would follow the run.
+        lock(&mut tx, task.connection, "tasks", &task.sync).await?;
         // Nothing when a live task exists (the unique index), and for a scheduled task nothing
         // when a run ended since the scheduler looked (the next run time moved) and no trigger
         // waits.
@@ -68,9 +73,10 @@ impl TaskBackend for PostgresBackend {
         .bind(task.reason.as_str())
         .bind(now)
         .bind(task.seen_next_run.map(to_micros))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .during("enqueuing a task")?;
+        tx.commit().await.during("enqueuing a task")?;
         let enqueued = done.rows_affected() > 0;
         if enqueued {
             notify(&self.pool).await?;
@@ -183,6 +189,17 @@ impl TaskBackend for PostgresBackend {
     ) -> StoreResult<bool> {
         const OP: &str = "finishing a task";
         let mut tx = self.pool.begin().await.during(OP)?;
+        // The schedule's lock before the delete (see `enqueue_task`).
+        let held: Option<(i64, String)> =
+            sqlx::query_as("SELECT connection, sync FROM sync_tasks WHERE id = $1 AND owner = $2")
+                .bind(id)
+                .bind(owner)
+                .fetch_optional(&mut *tx)
+                .await
+                .during(OP)?;
+        if let Some((connection, sync)) = &held {
+            lock(&mut tx, ConnectionKey::new(*connection), "tasks", sync).await?;
+        }
         let row: Option<(i64, String)> =
             sqlx::query_as("DELETE FROM sync_tasks WHERE id = $1 AND owner = $2 RETURNING connection, sync")
                 .bind(id)
