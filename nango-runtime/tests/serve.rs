@@ -1084,6 +1084,10 @@ async fn half_sent_requests_are_closed_in_time_and_connections_are_limited() {
         "POST /proxy/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nConnection-Id: acme\r\nProvider-Config-Key: github-full\r\nContent-Length: 100\r\n\r\n{{"
     );
     proxied.write_all(head.as_bytes()).await.unwrap();
+    // And the console's forms (a page, not JSON).
+    let mut form = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nkey=";
+    form.write_all(head.as_bytes()).await.unwrap();
     let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
     idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     // Each is closed by the server: the read ends (or is reset) without us closing anything.
@@ -1092,7 +1096,7 @@ async fn half_sent_requests_are_closed_in_time_and_connections_are_limited() {
         let read = tokio::time::timeout(Duration::from_secs(3), socket.read_to_end(&mut rest)).await;
         assert!(read.is_ok(), "a half-sent request is still open after {:?}", started.elapsed());
     }
-    for mut late in [body, proxied] {
+    for mut late in [body, proxied, form] {
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(3), late.read_to_end(&mut answer)).await.expect("closed").ok();
         assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));

@@ -155,11 +155,19 @@ pub(super) fn cross_site(headers: &HeaderMap) -> Option<PageError> {
     (!same).then(refuse)
 }
 
-/// A form body; one too large to be one of ours is refused.
+/// A form body; one too large to be one of ours is refused (413), one that does not arrive
+/// within the server's body timeout too (408, as the API answers it).
 pub(super) async fn read_form(body: axum::body::Body) -> Result<Bytes, PageError> {
-    axum::body::to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .map_err(|_| PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "The form is larger than any form of the console."))
+    axum::body::to_bytes(body, MAX_FORM_BYTES).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(late) = c.downcast_ref::<crate::server::BodyTimedOut>() {
+                return PageError::new(StatusCode::REQUEST_TIMEOUT, format!("The form did not arrive: {late}."));
+            }
+            cause = c.source();
+        }
+        PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "The form is larger than any form of the console.")
+    })
 }
 
 /// The value of one field of a form body (`application/x-www-form-urlencoded`), if present.
