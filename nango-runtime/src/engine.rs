@@ -554,7 +554,6 @@ impl Runtime {
             advance_last_sync_date: status == RunStatus::Success,
             clear_checkpoint: status == RunStatus::Success && full,
         };
-        self.store.finish_run(&run, descriptor.name, &end).await?;
         let mut lines = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
         let summary: Vec<String> = counts
             .iter()
@@ -569,7 +568,13 @@ impl Runtime {
                 None => format!("run succeeded: {}", summary.join("; ")),
             },
         });
-        self.store.append_logs(run.ids.run, &lines).await?;
+        // The log goes in before the run is closed, so whoever sees the run ended (the API, the
+        // console, another process) also sees its whole log. A log that cannot be written does
+        // not keep the run open: its end matters more.
+        if let Err(e) = self.store.append_logs(run.ids.run, &lines).await {
+            tracing::warn!(sync = descriptor.name, run = run.ids.run, error = %nango_types::text::error_chain(&e), "cannot write the run's log");
+        }
+        self.store.finish_run(&run, descriptor.name, &end).await?;
         let checkpoint_to =
             if end.clear_checkpoint { None } else { self.store.sync_state(key, descriptor.name).await?.checkpoint };
         match &error {
