@@ -7,7 +7,6 @@
 //! store, in [`crate::deploy`]; the backend executes the steps it is handed and checks, in the
 //! transaction, that the deployed state is still the one the plan was computed against.
 
-use super::{StoreResult, facade::Store};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -173,35 +172,4 @@ pub enum DeployOutcome {
     /// The deployed state already was the target (another process applied the same manifest
     /// first): nothing was written.
     AlreadyDeployed(i64),
-}
-
-impl Store {
-    /// The deployment history, newest first; the first one is what is deployed.
-    pub async fn deployments(&self, limit: u32) -> StoreResult<Vec<Deployment>> {
-        self.backend().deployments(limit).await
-    }
-
-    /// Visits every live record of `models` (see [`RecordVisitor`]).
-    pub async fn scan_records(&self, models: &[&str], visit: RecordVisitor<'_>) -> StoreResult<()> {
-        self.backend().scan_records(models, visit).await
-    }
-
-    /// Applies a deployment in one transaction.
-    pub async fn apply_deployment(
-        &self,
-        deployment: &DeploymentWrite,
-        accepts: RecordFilter<'_>,
-    ) -> StoreResult<DeployOutcome> {
-        self.backend().apply_deployment(deployment, accepts).await
-    }
-
-    /// Deployment webhooks not delivered yet, oldest first.
-    pub async fn pending_deploy_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedDeployWebhook>> {
-        self.backend().pending_deploy_webhooks(limit).await
-    }
-
-    /// Takes a deployment webhook off the queue.
-    pub async fn deploy_webhook_done(&self, id: i64) -> StoreResult<()> {
-        self.backend().deploy_webhook_done(id).await
-    }
 }

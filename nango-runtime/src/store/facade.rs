@@ -1,6 +1,7 @@
 //! [`Store`]: what the runtime, the scheduler, the server and the CLI use.
 
 use super::backend::{Backend, IntegrationReseal, Reseal, SealedConnection, SealedCredentials, SealedIntegration};
+use super::deploy::{DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor};
 use super::*;
 use crate::Credentials;
 use crate::crypto::{CryptoError, Sealer};
@@ -1083,5 +1084,38 @@ impl Store {
     /// The connections that need re-authorization, with why.
     pub async fn auth_errors(&self) -> StoreResult<HashMap<ConnectionKey, String>> {
         self.backend.auth_errors().await
+    }
+}
+
+/// Deployments (see [`super::deploy`]): kept here with the other methods of the store, so the
+/// deployment types do not depend on the facade.
+impl Store {
+    /// The deployment history, newest first; the first one is what is deployed.
+    pub async fn deployments(&self, limit: u32) -> StoreResult<Vec<Deployment>> {
+        self.backend().deployments(limit).await
+    }
+
+    /// Visits every live record of `models` (see [`RecordVisitor`]).
+    pub async fn scan_records(&self, models: &[&str], visit: RecordVisitor<'_>) -> StoreResult<()> {
+        self.backend().scan_records(models, visit).await
+    }
+
+    /// Applies a deployment in one transaction.
+    pub async fn apply_deployment(
+        &self,
+        deployment: &DeploymentWrite,
+        accepts: RecordFilter<'_>,
+    ) -> StoreResult<DeployOutcome> {
+        self.backend().apply_deployment(deployment, accepts).await
+    }
+
+    /// Deployment webhooks not delivered yet, oldest first.
+    pub async fn pending_deploy_webhooks(&self, limit: u32) -> StoreResult<Vec<QueuedDeployWebhook>> {
+        self.backend().pending_deploy_webhooks(limit).await
+    }
+
+    /// Takes a deployment webhook off the queue.
+    pub async fn deploy_webhook_done(&self, id: i64) -> StoreResult<()> {
+        self.backend().deploy_webhook_done(id).await
     }
 }
