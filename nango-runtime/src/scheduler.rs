@@ -19,7 +19,10 @@
 //! database), and the runner role claims tasks, runs each under its lease and deletes it with the
 //! next run time in one transaction. A process with both roles (the default) runs the same code
 //! path as a cluster of many processes on one database; a task whose runner died or froze comes
-//! back once its lease lapsed, and another runner resumes it from its checkpoint.
+//! back once its lease lapsed, and another runner resumes it from its checkpoint. A runner claims
+//! only tasks of syncs its binary has at the deployed run version
+//! ([`Manifest::sync_versions`](crate::deploy::Manifest::sync_versions)), so runners of an older
+//! and a newer binary share one database during a rolling deploy.
 //!
 //! [`TaskBackend`]: crate::store::backend::TaskBackend
 //!
@@ -28,7 +31,7 @@
 //! nango.yaml's, and a run's task frees its schedule even if it panics.
 
 use crate::engine::{RunError, RunReport, Runtime};
-use crate::store::{ClaimedTask, ConnectionKey, NewTask, RunStatus, StoreError, TaskClaim, TaskReason};
+use crate::store::{ClaimedTask, ConnectionKey, NewTask, RunStatus, StoreError, SyncVersion, TaskClaim, TaskReason};
 use crate::{Connection, SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -205,6 +208,8 @@ pub struct Scheduler {
     handing_back: Arc<AtomicBool>,
     /// Tasks this process claimed again after their runner's lease lapsed.
     lease_expiries: Arc<AtomicU64>,
+    /// The syncs this binary has at their run versions: the only tasks its runner claims.
+    runnable: Arc<Vec<SyncVersion>>,
 }
 
 impl Clone for Scheduler {
@@ -219,6 +224,7 @@ impl Clone for Scheduler {
             after_run: self.after_run.clone(),
             handing_back: self.handing_back.clone(),
             lease_expiries: self.lease_expiries.clone(),
+            runnable: self.runnable.clone(),
         }
     }
 }
@@ -257,6 +263,7 @@ impl Scheduler {
             after_run: None,
             handing_back: Arc::default(),
             lease_expiries: Arc::default(),
+            runnable: Arc::new(crate::deploy::Manifest::of_binary().sync_versions()),
         }
     }
 
@@ -412,6 +419,7 @@ impl Scheduler {
                 lease_until: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
                 max_per_provider: self.config.max_per_provider,
                 max_per_connection: self.config.max_per_connection,
+                syncs: self.runnable.to_vec(),
             };
             let task = match store.claim_task(&claim).await {
                 Ok(Some(task)) => task,

@@ -27,6 +27,8 @@ on_both_backends!(
     a_stop_asked_by_another_node_reaches_the_task,
     a_queued_webhook_is_claimed_by_one_live_node_until_it_stops_beating,
     the_cluster_counts_live_runners_only,
+    a_runner_claims_only_tasks_of_syncs_its_binary_has_at_the_deployed_version,
+    a_deployment_that_removes_a_sync_ends_its_runs_and_tasks,
 );
 
 async fn store(db: &TestDb) -> Store {
@@ -41,6 +43,32 @@ fn task(key: ConnectionKey, sync: &str, reason: TaskReason) -> NewTask {
     NewTask { connection: key, sync: sync.into(), provider: "github".into(), reason, seen_next_run: None }
 }
 
+/// A claim of a runner whose binary has exactly `syncs` (of integration `github`).
+fn claim_of(owner: &LeaseOwner, syncs: &[(&str, &str)]) -> TaskClaim {
+    TaskClaim {
+        syncs: syncs.iter().map(|(sync, version)| SyncVersion::new("github", sync, version)).collect(),
+        ..claim(owner, Duration::from_secs(30))
+    }
+}
+
+/// Records `syncs` (of integration `github`, at their versions) as deployed, with `steps`.
+async fn deploy(store: &Store, syncs: &[(&str, &str)], steps: Vec<deploy::DeployStep>) {
+    let expected = store.deployments(1).await.unwrap().first().map(|d| d.fingerprint.clone());
+    let write = deploy::DeploymentWrite {
+        expected,
+        fingerprint: format!("{syncs:?}"),
+        manifest: "{}".into(),
+        changes: json!([]),
+        applied_by: "test".into(),
+        at: Utc::now(),
+        steps,
+        checks: vec![],
+        webhooks: vec![],
+        sync_versions: syncs.iter().map(|(sync, version)| SyncVersion::new("github", sync, version)).collect(),
+    };
+    store.apply_deployment(&write, &|_, _| true).await.unwrap();
+}
+
 fn claim(owner: &LeaseOwner, ttl: Duration) -> TaskClaim {
     TaskClaim {
         owner: owner.token().into(),
@@ -48,6 +76,7 @@ fn claim(owner: &LeaseOwner, ttl: Duration) -> TaskClaim {
         lease_until: Utc::now() + TimeDelta::from_std(ttl).unwrap(),
         max_per_provider: None,
         max_per_connection: None,
+        syncs: ["tickets", "users"].iter().map(|s| SyncVersion::new("github", s, "v1")).collect(),
     }
 }
 
@@ -252,4 +281,74 @@ async fn the_cluster_counts_live_runners_only(db: TestDb) {
     let later = store.queue_stats(Duration::from_millis(1)).await.unwrap();
     assert!(stats.is_ok());
     assert_eq!((later.runners, later.nodes), (0, 0));
+}
+
+/// Before any deployment recorded versions, a runner takes the tasks of every sync its binary
+/// has, and leaves the others queued (a newer binary's, in a rolling deploy) instead of dropping
+/// them. Once one is recorded, only the deployed version of a sync is claimed: a runner of the
+/// old binary leaves the changed sync to the new one and keeps running the unchanged one.
+async fn a_runner_claims_only_tasks_of_syncs_its_binary_has_at_the_deployed_version(db: TestDb) {
+    let store = store(&db).await;
+    let key = connection(&store, "acme", "github").await;
+    let (old, new) = (LeaseOwner::new("old runner"), LeaseOwner::new("new runner"));
+    let old_binary = [("tickets", "t1"), ("users", "u1")];
+    let new_binary = [("tickets", "t2"), ("users", "u1"), ("teams", "m1")];
+    for sync in ["tickets", "users", "teams"] {
+        assert!(store.enqueue_task(&task(key, sync, TaskReason::Trigger)).await.unwrap());
+    }
+    // Nothing deployed: each runner by what its binary has.
+    let mut taken = Vec::new();
+    while let Some(task) = store.claim_task(&claim_of(&old, &old_binary)).await.unwrap() {
+        taken.push(task.sync.clone());
+        store.finish_task(task.id, &old, None).await.unwrap();
+    }
+    assert_eq!(taken, ["tickets", "users"]);
+    let teams = store.claim_task(&claim_of(&new, &new_binary)).await.unwrap().unwrap();
+    assert_eq!(teams.sync, "teams");
+    store.finish_task(teams.id, &new, None).await.unwrap();
+
+    // The new binary deployed: tickets changed, users did not, teams added.
+    deploy(&store, &new_binary, vec![]).await;
+    for sync in ["tickets", "users", "teams"] {
+        assert!(store.enqueue_task(&task(key, sync, TaskReason::Trigger)).await.unwrap());
+    }
+    let users = store.claim_task(&claim_of(&old, &old_binary)).await.unwrap().unwrap();
+    assert_eq!(users.sync, "users", "the old runner runs the unchanged sync");
+    assert!(store.claim_task(&claim_of(&old, &old_binary)).await.unwrap().is_none(), "nor tickets at t1, nor teams");
+    let mut left = Vec::new();
+    while let Some(task) = store.claim_task(&claim_of(&new, &new_binary)).await.unwrap() {
+        left.push(task.sync);
+    }
+    left.sort();
+    assert_eq!(left, ["teams", "tickets"]);
+    // A scheduler of the old binary enqueues nothing of a sync the deployment does not have.
+    deploy(&store, &[("tickets", "t2")], vec![]).await;
+    store.finish_task(users.id, &old, None).await.unwrap();
+    assert!(!store.enqueue_task(&task(key, "users", TaskReason::Trigger)).await.unwrap());
+}
+
+/// A deployment that removes a sync: its queued tasks go, and its run going on is ended, so the
+/// runner that runs it (an old binary's) has its next write refused and nothing more is stored.
+async fn a_deployment_that_removes_a_sync_ends_its_runs_and_tasks(db: TestDb) {
+    let store = store(&db).await;
+    let (a, b) = (connection(&store, "a", "github").await, connection(&store, "b", "github").await);
+    let old = LeaseOwner::new("old runner");
+    let binary = [("tickets", "t1"), ("users", "u1")];
+    deploy(&store, &binary, vec![]).await;
+    store.enqueue_task(&task(a, "users", TaskReason::Trigger)).await.unwrap();
+    let running = store.claim_task(&claim_of(&old, &binary)).await.unwrap().unwrap();
+    let run = store.begin_run(a, "users", false).await.unwrap();
+    store.enqueue_task(&task(b, "users", TaskReason::Trigger)).await.unwrap();
+
+    let unschedule = deploy::DeployStep::UnscheduleSync { integration: "github".into(), sync: "users".into() };
+    deploy(&store, &[("tickets", "t1")], vec![unschedule]).await;
+    assert_eq!(store.queue_stats(Duration::from_secs(1)).await.unwrap(), QueueStats::default());
+    assert!(store.claim_task(&claim_of(&old, &binary)).await.unwrap().is_none());
+    let records = vec![PreparedRecord::new("User", json!({"id": "late"})).unwrap()];
+    let refused = store.apply(run.ids, "User", RecordChange::Save, records).await.unwrap_err();
+    assert!(matches!(refused, StoreError::RunFenced { .. }), "{refused}");
+    let ended = store.runs(Some(a), Some("users"), 1).await.unwrap().remove(0);
+    assert_eq!(ended.status, RunStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("stopped: a deployment removed this sync"));
+    assert!(!store.finish_task(running.id, &old, None).await.unwrap(), "the task went with its sync");
 }

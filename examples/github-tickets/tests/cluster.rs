@@ -3,7 +3,9 @@
 //! several of the runner role, against the mock provider on loopback. Every connection's records are written exactly
 //! once; a runner killed with SIGKILL mid-run has its task finished by another within the lease
 //! timeout, resumed from its checkpoint; a runner frozen past its lease (SIGSTOP, then SIGCONT)
-//! has its late writes refused.
+//! has its late writes refused. A rolling deploy: runners of the example and of its next version
+//! (one more sync) on one database, each running only the syncs it has at the deployed version;
+//! a deployment applied once by processes starting together.
 
 mod common;
 
@@ -102,8 +104,12 @@ impl Cluster {
 
     /// `serve --roles ROLES` on a free port, once it listens.
     async fn node(&self, roles: &str, extra: &[&str]) -> Node {
+        self.node_of(common::program(), roles, extra).await
+    }
+
+    /// [`Cluster::node`] of a given program (the example's next version).
+    async fn node_of(&self, mut command: std::process::Command, roles: &str, extra: &[&str]) -> Node {
         let lease = self.lease_ttl.to_string();
-        let mut command = common::program();
         command
             .args(["serve", "--port", "0", "--roles", roles, "--lease-ttl", &lease])
             .args(extra)
@@ -132,9 +138,54 @@ impl Cluster {
     }
 
     async fn runs(&self, key: ConnectionKey) -> Vec<RunRecord> {
-        let mut runs = self.store.runs(Some(key), Some("github-tickets"), 100).await.unwrap();
+        self.runs_of(key, "github-tickets").await
+    }
+
+    /// The runs of a connection's sync, oldest first.
+    async fn runs_of(&self, key: ConnectionKey, sync: &str) -> Vec<RunRecord> {
+        let mut runs = self.store.runs(Some(key), Some(sync), 100).await.unwrap();
         runs.reverse();
         runs
+    }
+
+    /// Waits until every connection has `n` successful runs of `sync`.
+    async fn synced(&self, keys: &[ConnectionKey], sync: &str, n: usize, limit: Duration) {
+        self.wait(&format!("{n} successful run(s) of {sync} on every connection"), limit, async || {
+            for key in keys {
+                let runs = self.runs_of(*key, sync).await;
+                if runs.iter().filter(|r| r.status == RunStatus::Success).count() < n {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await
+    }
+
+    /// `POST /sync/trigger` of `sync` for the connection `id`, through an api node.
+    async fn trigger(&self, api: &Node, sync: &str, id: &str) {
+        let body = serde_json::json!({"syncs": [sync], "provider_config_key": "github", "connection_id": id});
+        let answer = reqwest::Client::new()
+            .post(format!("{}/sync/trigger", api.url))
+            .bearer_auth(SECRET_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    }
+
+    /// Rows of the task queue of `sync`.
+    async fn tasks_of(&self, sync: &str) -> i64 {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(self.db.url()).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_tasks WHERE sync = $1")
+            .bind(sync)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        n
     }
 
     /// Polls until `done` holds, at most `limit`.
@@ -370,4 +421,155 @@ async fn a_frozen_runner_s_late_writes_are_refused() {
     let tickets = cluster.tickets(key).await;
     assert_eq!(tickets.len() as u64, ISSUES);
     assert!(tickets.values().all(|n| *n == 1));
+}
+
+/// The records of `model` a node's runs stored, by its `/metrics`.
+async fn added(node: &Node, model: &str) -> f64 {
+    node.metric(&format!("nango_records_total{{model=\"{model}\",action=\"added\"}}")).await
+}
+
+/// A rolling deploy on one database: the example (one sync) and its next version
+/// (`github-tickets-next`, which adds `github-open-issues`). The next version's first process
+/// deploys it; the old runner keeps running the sync both have, and leaves the added sync's tasks
+/// queued (neither running nor dropping them) until a new runner takes them; an old replica that
+/// restarts does not undo the deployment; once the old runners stop, the new one runs everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_deploy_runs_each_sync_only_on_runners_that_have_its_version() {
+    const CONNECTIONS: usize = 6;
+    let mut cluster = Cluster::new(40, Duration::from_millis(5)).await;
+    cluster.lease_ttl = CALM_LEASE_TTL;
+    let mut keys = Vec::new();
+    for i in 0..CONNECTIONS {
+        keys.push(cluster.add_connection(&format!("c{i}")).await);
+    }
+    let ids: Vec<String> = (0..CONNECTIONS).map(|i| format!("c{i}")).collect();
+    // The old version: it deploys itself at start, and its runner syncs every connection.
+    let old_api = cluster.node("api,scheduler", &[]).await;
+    let old_runner = cluster.node("runner", &["--runner-concurrency", "2"]).await;
+    cluster.synced(&keys, "github-tickets", 1, Duration::from_secs(30)).await;
+    assert_eq!(cluster.store.deployments(10).await.unwrap().len(), 1);
+
+    // The new version's scheduler starts first and deploys it: the added sync is scheduled for
+    // every connection, and its tasks wait, since no runner that has it is up yet.
+    let new_scheduler = cluster.node_of(common::next_program(), "scheduler", &[]).await;
+    assert!(
+        new_scheduler.log().contains("deployed this binary's changes as deployment #2:"),
+        "{}",
+        new_scheduler.log()
+    );
+    cluster
+        .wait("the added sync's tasks queued", Duration::from_secs(10), async || {
+            (cluster.tasks_of("github-open-issues").await == CONNECTIONS as i64).then_some(())
+        })
+        .await;
+    // Meanwhile the old runner runs the sync both versions have, triggered through the old api.
+    for id in &ids {
+        cluster.trigger(&old_api, "github-tickets", id).await;
+    }
+    cluster.synced(&keys, "github-tickets", 2, Duration::from_secs(30)).await;
+    assert_eq!(cluster.tasks_of("github-open-issues").await, CONNECTIONS as i64, "an old runner took a new task");
+    for key in &keys {
+        assert!(cluster.runs_of(*key, "github-open-issues").await.is_empty());
+    }
+    assert!(!old_runner.log().contains("dropping"), "{}", old_runner.log());
+
+    // A new runner takes the added sync's tasks; the old runner stored none of its records.
+    let new_runner = cluster.node_of(common::next_program(), "runner", &["--runner-concurrency", "2"]).await;
+    cluster.synced(&keys, "github-open-issues", 1, Duration::from_secs(30)).await;
+    let open = cluster.store.record_counts(keys[0]).await.unwrap().get("OpenIssue").copied().unwrap_or(0);
+    assert!(open > 0);
+    // Counted after each run's end is stored: waited for.
+    let expected = (open * CONNECTIONS as u64) as f64;
+    cluster
+        .wait("the new runner counting every open issue", Duration::from_secs(10), async || {
+            (added(&new_runner, "OpenIssue").await == expected).then_some(())
+        })
+        .await;
+    assert_eq!(added(&old_runner, "OpenIssue").await, 0.0);
+
+    // An old replica restarting does not roll the deployment back: it starts as it is.
+    let old_again = cluster.node("runner", &[]).await;
+    assert!(old_again.log().contains("this binary was deployed as #1 and deployment #2"), "{}", old_again.log());
+    assert_eq!(cluster.store.deployments(10).await.unwrap().len(), 2);
+
+    // The old runners stop; the new runner runs the rest.
+    for node in [&old_runner, &old_again] {
+        node.signal("-TERM");
+    }
+    drop((old_runner, old_again));
+    let before = new_runner.metric("nango_runs_total").await;
+    for id in &ids {
+        cluster.trigger(&old_api, "github-tickets", id).await;
+    }
+    cluster.synced(&keys, "github-tickets", 3, Duration::from_secs(30)).await;
+    cluster
+        .wait("the new runner counting those runs", Duration::from_secs(10), async || {
+            (new_runner.metric("nango_runs_total").await - before == CONNECTIONS as f64).then_some(())
+        })
+        .await;
+}
+
+/// Processes starting together with the same pending deployment apply it once; two binaries
+/// applying different plans at once: one applies, the other is refused, saying so, and nothing
+/// of its plan is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_is_applied_once_and_a_different_plan_at_once_is_refused() {
+    let cluster = Cluster::new(1, Duration::ZERO).await;
+    cluster.add_connection("demo").await;
+    // Four runners of the next version start at once on a store where nothing is deployed.
+    let (a, b, c, d) = tokio::join!(
+        cluster.node_of(common::next_program(), "runner", &[]),
+        cluster.node_of(common::next_program(), "runner", &[]),
+        cluster.node_of(common::next_program(), "runner", &[]),
+        cluster.node_of(common::next_program(), "runner", &[]),
+    );
+    let history = cluster.store.deployments(10).await.unwrap();
+    assert_eq!(history.len(), 1, "{history:#?}");
+    let deployed = [&a, &b, &c, &d].iter().filter(|n| n.log().contains("deployed this binary's changes")).count();
+    assert_eq!(deployed, 1);
+    drop((a, b, c, d));
+
+    // On a second store, the example and its next version deploy at once.
+    let other = Cluster::new(1, Duration::ZERO).await;
+    let key = other.add_connection("demo").await;
+    let deploy = |mut command: std::process::Command| {
+        command.arg("deploy").env("NANGO_DATABASE_URL", other.db.url()).env("NANGO_SECRET_KEY", SECRET_KEY);
+        common::finish(command.spawn().unwrap())
+    };
+    let (old, new) = tokio::join!(deploy(common::program()), deploy(common::next_program()));
+    let history = other.store.deployments(10).await.unwrap();
+    assert_eq!(history.len(), 1, "{history:#?}");
+    let (applied, refused) = if old.status.success() { (old, new) } else { (new, old) };
+    assert!(!refused.status.success(), "both applied");
+    assert!(common::text(&applied.stdout).ends_with("applied as deployment #1\n"));
+    let said = common::text(&refused.stderr);
+    assert!(said.contains("the deployed state changed since this plan was computed"), "{said}");
+    assert!(said.contains("nothing was changed"), "{said}");
+    // Only the winner's syncs are scheduled.
+    let winner: nango::deploy::Manifest = serde_json::from_str(&history[0].manifest).unwrap();
+    let schedules: i64 = {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(other.db.url()).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM sync_state WHERE connection = $1 AND sync = 'github-open-issues'")
+            .bind(key.get())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    let scheduled = winner.sync("github", "github-open-issues").is_some();
+    assert_eq!(schedules, i64::from(scheduled), "the refused plan's schedule was applied");
+}
+
+/// next/nango.yaml, the next version's, is the example's nango.yaml with one sync and its model
+/// added: the rolling-deploy test's two binaries differ by that only.
+#[test]
+fn the_next_version_is_the_example_with_one_more_sync() {
+    let code = |text: &str| text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect::<String>();
+    let example = code(include_str!("../nango.yaml"));
+    let next = code(include_str!("../next/nango.yaml"));
+    let (sync_at, models_at) = (next.find("      github-open-issues:\n").unwrap(), next.find("models:\n").unwrap());
+    let model_at = next.find("  OpenIssue:\n").unwrap();
+    let without = format!("{}{}", &next[..sync_at], &next[models_at..model_at]);
+    assert_eq!(without, example);
+    assert_eq!(&next[model_at..], "  OpenIssue:\n    id: string\n    title: string\n");
 }

@@ -129,7 +129,19 @@ async fn history(deployer: &Deployer, format: Format) -> CliResult<ExitCode> {
 /// they are allowed), and otherwise refuses to start, naming each and what to do.
 pub(super) async fn at_start(store: &Store, options: ApplyOptions) -> CliResult<()> {
     let deployer = Deployer::new(store.clone(), &format!("{} serve", program_name()));
-    let plan: Plan = deployer.plan(Manifest::of_binary()).await?;
+    let manifest = Manifest::of_binary();
+    // An older binary (a replica of the previous version restarting during a rolling deploy)
+    // must not undo the newer deployment: it starts as it is, and its runner takes only the
+    // tasks of syncs whose run version the newer one did not change.
+    if let Some((mine, deployed)) = deployer.superseded(&manifest).await? {
+        eprintln!(
+            "this binary was deployed as #{} and deployment #{} (by {}) replaced it: starting without deploying; \
+             its runner takes only tasks of the syncs whose version did not change (roll back with `deploy`)",
+            mine.id, deployed.id, deployed.applied_by
+        );
+        return Ok(());
+    }
+    let plan: Plan = deployer.plan(manifest).await?;
     match deployer.apply(&plan, options).await {
         Ok(Applied::Deployed { id, .. }) => {
             eprintln!("deployed this binary's changes as deployment #{id}:");

@@ -182,6 +182,53 @@ impl Manifest {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The run version of each sync: a digest (32 hex digits) of what a run of it does and
+    /// writes: its sync type, `track_deletes`, input and output models, the JSON Schemas of its
+    /// outputs and nango.yaml's `version` (which says the code changed). Its frequency,
+    /// `auto_start` and endpoints are left out: they change when and how it is asked for, not
+    /// what a run does, so a runner of a binary that differs only by them runs it still.
+    ///
+    /// A deployment records these; a runner claims a task only when its binary has the deployed
+    /// version of the task's sync.
+    ///
+    /// ```
+    /// use nango_runtime::deploy::{DeployedSync, Manifest};
+    /// let sync = DeployedSync {
+    ///     integration: "github".into(), name: "issues".into(), runs: "every hour".into(),
+    ///     interval_secs: 3600, sync_type: "full".into(), track_deletes: false, auto_start: true,
+    ///     endpoints: vec![], input: None, outputs: vec!["Issue".into()], version: "1".into(),
+    /// };
+    /// let one = Manifest { syncs: vec![sync.clone()], ..Manifest::default() };
+    /// let hourly = one.sync_versions();
+    /// // Another frequency: the same run version. Another `version`: another one.
+    /// let every_minute = DeployedSync { runs: "every minute".into(), interval_secs: 60, ..sync.clone() };
+    /// let v2 = DeployedSync { version: "2".into(), ..sync };
+    /// assert_eq!(Manifest { syncs: vec![every_minute], ..Manifest::default() }.sync_versions(), hourly);
+    /// assert_ne!(Manifest { syncs: vec![v2], ..Manifest::default() }.sync_versions(), hourly);
+    /// ```
+    pub fn sync_versions(&self) -> Vec<crate::store::SyncVersion> {
+        self.syncs
+            .iter()
+            .map(|s| {
+                let schemas: BTreeMap<&str, Option<&Value>> =
+                    s.outputs.iter().map(|m| (m.as_str(), self.models.get(m))).collect();
+                let what_a_run_does = serde_json::json!({
+                    "integration": s.integration,
+                    "name": s.name,
+                    "sync_type": s.sync_type,
+                    "track_deletes": s.track_deletes,
+                    "input": s.input,
+                    "outputs": s.outputs,
+                    "schemas": schemas,
+                    "version": s.version,
+                });
+                let digest = crate::store::canonical_hash(&what_a_run_does);
+                let version: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                crate::store::SyncVersion::new(&s.integration, &s.name, &version)
+            })
+            .collect()
+    }
+
     /// One sync.
     pub fn sync(&self, integration: &str, name: &str) -> Option<&DeployedSync> {
         self.syncs.iter().find(|s| s.integration == integration && s.name == name)

@@ -172,6 +172,10 @@ pub struct Deployer {
     applied_by: String,
 }
 
+/// How many recent deployments [`Deployer::superseded`] looks through: a binary older than that
+/// is treated as a new one.
+const SUPERSEDED_LOOKBACK: u32 = 100;
+
 /// The history entry of the deployed manifest, with the manifest.
 type Current = Option<(Deployment, Manifest)>;
 
@@ -197,6 +201,18 @@ impl Deployer {
         let manifest = serde_json::from_str(&deployment.manifest)
             .map_err(|source| DeployError::Unreadable { id: deployment.id, source })?;
         Ok(Some((deployment, manifest)))
+    }
+
+    /// When `manifest` was deployed before and a later deployment replaced it (a binary older
+    /// than the deployed one, in a rolling deploy): its newest deployment and the deployed one.
+    pub async fn superseded(&self, manifest: &Manifest) -> Result<Option<(Deployment, Deployment)>, DeployError> {
+        let fingerprint = manifest.fingerprint();
+        let history = self.store.deployments(SUPERSEDED_LOOKBACK).await?;
+        let Some(newest) = history.first() else { return Ok(None) };
+        if newest.fingerprint == fingerprint {
+            return Ok(None);
+        }
+        Ok(history.iter().find(|d| d.fingerprint == fingerprint).map(|mine| (mine.clone(), newest.clone())))
     }
 
     /// What deploying `manifest` would change.
@@ -293,6 +309,7 @@ impl Deployer {
             steps: steps(plan, options),
             checks: checks(plan, options),
             webhooks: webhooks(plan, at),
+            sync_versions: plan.manifest.sync_versions(),
         };
         let manifest = &plan.manifest;
         let accepts = |model: &str, json: &serde_json::Value| {

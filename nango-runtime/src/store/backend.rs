@@ -463,6 +463,12 @@ pub trait ConnectBackend: Send + Sync {
 ///   lease lapsed), so a runner that lost its lease has its late writes refused with
 ///   [`StoreError::RunFenced`](super::StoreError::RunFenced). PostgreSQL reads the run's row
 ///   `FOR SHARE`, so the closing update and the write cannot interleave.
+/// - **Versions, in the claim.** A task is claimed only by a runner whose binary has its sync
+///   ([`TaskClaim::syncs`]) at the run version the last deployment recorded (table
+///   `deployed_syncs`, replaced in the deployment's transaction), and only a deployed sync gets
+///   a task: the filter is in the claim's and the enqueue's SQL, so old and new binaries share a
+///   database during a rolling deploy. Until a deployment recorded versions, every sync a runner
+///   has is claimable.
 #[async_trait]
 pub trait TaskBackend: Send + Sync {
     /// Enqueues a task unless the (connection, sync) has a live one; for a scheduled task, only

@@ -39,8 +39,9 @@ pub enum DeployStep {
         /// The sync.
         sync: String,
     },
-    /// A removed sync: its schedules, leases, pending triggers and webhook bookkeeping go (its
-    /// runs stay in the history).
+    /// A removed sync: its schedules, leases, tasks, pending triggers and webhook bookkeeping go
+    /// (its runs stay in the history), and a run of it going on is ended as failed, so the
+    /// runner running it (an older binary's) has its next write refused.
     UnscheduleSync {
         /// The integration.
         integration: String,
@@ -161,6 +162,10 @@ pub struct DeploymentWrite {
     pub checks: Vec<RecordCheck>,
     /// Webhooks to queue.
     pub webhooks: Vec<DeployWebhook>,
+    /// The run version of each sync of the new manifest: they replace the deployed ones, which
+    /// decide which runner may claim a task of each sync (see
+    /// [`TaskClaim::syncs`](super::TaskClaim::syncs)).
+    pub sync_versions: Vec<super::SyncVersion>,
 }
 
 /// How [`DeployBackend::apply_deployment`](super::backend::DeployBackend::apply_deployment)

@@ -58,6 +58,32 @@ pub struct NewTask {
     pub seen_next_run: Option<DateTime<Utc>>,
 }
 
+/// A sync at the run version a binary has of it (see
+/// [`Manifest::sync_versions`](crate::deploy::Manifest::sync_versions)): what a runner offers to
+/// run, and what a deployment records as deployed.
+///
+/// ```
+/// use nango_runtime::store::SyncVersion;
+/// let v = SyncVersion::new("github", "github-tickets", "3f2a");
+/// assert_eq!((v.integration.as_str(), v.sync.as_str(), v.version.as_str()), ("github", "github-tickets", "3f2a"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SyncVersion {
+    /// The integration (provider config key).
+    pub integration: String,
+    /// The sync.
+    pub sync: String,
+    /// Its run version.
+    pub version: String,
+}
+
+impl SyncVersion {
+    /// A sync at a version.
+    pub fn new(integration: &str, sync: &str, version: &str) -> SyncVersion {
+        SyncVersion { integration: integration.to_owned(), sync: sync.to_owned(), version: version.to_owned() }
+    }
+}
+
 /// What a runner asks of [`TaskBackend::claim_task`](super::backend::TaskBackend::claim_task).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskClaim {
@@ -72,6 +98,11 @@ pub struct TaskClaim {
     pub max_per_provider: Option<u32>,
     /// At most this many running tasks per connection across the cluster.
     pub max_per_connection: Option<u32>,
+    /// The syncs the runner's binary has, each at its run version. Only a task of one of them is
+    /// claimed, and once a deployment recorded the versions it deploys, only at the deployed
+    /// version: in a rolling deploy a runner never runs a sync its binary does not have, nor one
+    /// the deployment removed or changed.
+    pub syncs: Vec<SyncVersion>,
 }
 
 /// A task a runner claimed.

@@ -24,7 +24,15 @@ pub async fn mock_provider(issues: u64, faults: Faults) -> MockServer {
 /// The example program, with no input and its output piped. None of the settings the tests'
 /// own environment may carry reach it: each test sets what it means to.
 pub fn program() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_github-tickets"));
+    clean(Command::new(env!("CARGO_BIN_EXE_github-tickets")))
+}
+
+/// The example's next version (`github-tickets-next`: one more sync), as [`program`].
+pub fn next_program() -> Command {
+    clean(Command::new(env!("CARGO_BIN_EXE_github-tickets-next")))
+}
+
+fn clean(mut command: Command) -> Command {
     for name in [
         "NANGO_DATABASE_URL",
         "NANGO_ENCRYPTION_KEY",

@@ -44,6 +44,10 @@ pub(super) async fn check_fence(tx: &mut PgConnection, run: i64) -> StoreResult<
     }
 }
 
+/// No deployment recorded the versions it deploys (a store deployed only before rolling deploys,
+/// or never): every sync a binary has may run.
+const VERSIONS_UNRECORDED: &str = "NOT EXISTS (SELECT 1 FROM deployments WHERE sync_versions_recorded)";
+
 /// A `running` task counts as live (for limits and stats) while its lease lives (`$1`: now).
 const LIVE_RUNNING: &str = "EXISTS (SELECT 1 FROM sync_leases l \
      WHERE l.connection = r.connection AND l.sync = r.sync AND l.expires_at > $1)";
@@ -60,22 +64,28 @@ impl TaskBackend for PostgresBackend {
         // Nothing when a live task exists (the unique index), and for a scheduled task nothing
         // when a run ended since the scheduler looked (the next run time moved) and no trigger
         // waits.
-        let done = sqlx::query(
+        // A sync the deployment does not have (an older scheduler's, in a rolling deploy) gets
+        // none either.
+        let unrecorded = VERSIONS_UNRECORDED;
+        let sql = format!(
             "INSERT INTO sync_tasks (connection, sync, provider, reason, state, queued_at, available_at) \
              SELECT $1::BIGINT, $2::TEXT, $3::TEXT, $4::TEXT, 'queued', $5::BIGINT, $5::BIGINT \
-             WHERE $4::TEXT = 'trigger' OR NOT EXISTS (SELECT 1 FROM sync_state s WHERE s.connection = $1 \
-               AND s.sync = $2 AND s.triggered_at IS NULL AND s.next_run_at IS DISTINCT FROM $6::BIGINT) \
-             ON CONFLICT (connection, sync) WHERE state IN ('queued', 'running') DO NOTHING",
-        )
-        .bind(task.connection.get())
-        .bind(&task.sync)
-        .bind(&task.provider)
-        .bind(task.reason.as_str())
-        .bind(now)
-        .bind(task.seen_next_run.map(to_micros))
-        .execute(&mut *tx)
-        .await
-        .during("enqueuing a task")?;
+             WHERE ($4::TEXT = 'trigger' OR NOT EXISTS (SELECT 1 FROM sync_state s WHERE s.connection = $1 \
+               AND s.sync = $2 AND s.triggered_at IS NULL AND s.next_run_at IS DISTINCT FROM $6::BIGINT)) \
+             AND ({unrecorded} OR EXISTS (SELECT 1 FROM deployed_syncs d JOIN connections c \
+               ON c.provider_config_key = d.integration WHERE c.pk = $1 AND d.sync = $2)) \
+             ON CONFLICT (connection, sync) WHERE state IN ('queued', 'running') DO NOTHING"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task.connection.get())
+            .bind(&task.sync)
+            .bind(&task.provider)
+            .bind(task.reason.as_str())
+            .bind(now)
+            .bind(task.seen_next_run.map(to_micros))
+            .execute(&mut *tx)
+            .await
+            .during("enqueuing a task")?;
         tx.commit().await.during("enqueuing a task")?;
         let enqueued = done.rows_affected() > 0;
         if enqueued {
@@ -94,11 +104,17 @@ impl TaskBackend for PostgresBackend {
                 .during(OP)?;
         }
         let live = LIVE_RUNNING;
+        let unrecorded = VERSIONS_UNRECORDED;
         // Claimable: its sync has no live lease (a queued task whose sync runs outside the queue
-        // waits; a running task whose runner's lease lapsed comes back), within the limits.
+        // waits; a running task whose runner's lease lapsed comes back), within the limits, and
+        // this runner's binary has its sync, at the deployed version once one is recorded.
         let sql = format!(
             "SELECT t.id, t.connection, t.sync, t.reason, t.state, t.attempts::BIGINT AS attempts FROM sync_tasks t \
              WHERE t.available_at <= $1 \
+             AND EXISTS (SELECT 1 FROM connections c, unnest($4::TEXT[], $5::TEXT[], $6::TEXT[]) AS h (integration, sync, version) \
+               WHERE c.pk = t.connection AND h.integration = c.provider_config_key AND h.sync = t.sync \
+               AND ({unrecorded} OR EXISTS (SELECT 1 FROM deployed_syncs d \
+                 WHERE d.integration = h.integration AND d.sync = h.sync AND d.version = h.version))) \
              AND NOT EXISTS (SELECT 1 FROM sync_leases l WHERE l.connection = t.connection AND l.sync = t.sync \
                AND l.expires_at > $1) \
              AND ($2::BIGINT IS NULL OR (SELECT count(*) FROM sync_tasks r WHERE r.state = 'running' AND r.id <> t.id \
@@ -111,6 +127,9 @@ impl TaskBackend for PostgresBackend {
             .bind(to_micros(now))
             .bind(claim.max_per_provider.map(i64::from))
             .bind(claim.max_per_connection.map(i64::from))
+            .bind(claim.syncs.iter().map(|v| v.integration.as_str()).collect::<Vec<_>>())
+            .bind(claim.syncs.iter().map(|v| v.sync.as_str()).collect::<Vec<_>>())
+            .bind(claim.syncs.iter().map(|v| v.version.as_str()).collect::<Vec<_>>())
             .fetch_optional(&mut *tx)
             .await
             .during(OP)?;

@@ -98,6 +98,28 @@ async fn run_step(conn: &mut SqliteConnection, step: &DeployStep, now: i64) -> S
                     .await
                     .during(OP)?;
             }
+            // Its runs going on now end here (their runner's next write or heartbeat is
+            // refused, so nothing more of a removed sync is written), and its tasks and leases
+            // go: no runner starts it again, whichever binary it runs.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE runs SET status = 'FAILED', ended_at = $3, \
+                 error = 'stopped: a deployment removed this sync' \
+                 WHERE status = 'RUNNING' AND sync = $2 AND {OF_INTEGRATION}"
+            )))
+            .bind(integration)
+            .bind(sync)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .during(OP)?;
+            for table in ["sync_tasks", "sync_leases"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE sync = $2 AND {OF_INTEGRATION}")))
+                    .bind(integration)
+                    .bind(sync)
+                    .execute(&mut *conn)
+                    .await
+                    .during(OP)?;
+            }
         }
         DeployStep::DeleteRecords { integration, model } => {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM records WHERE model = $2 AND {OF_INTEGRATION}")))
@@ -246,8 +268,8 @@ impl DeployBackend for SqliteBackend {
             run_step(&mut tx, step, now).await?;
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO deployments (deployed_at, fingerprint, previous, applied_by, manifest, changes) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO deployments (deployed_at, fingerprint, previous, applied_by, manifest, changes, \
+             sync_versions_recorded) VALUES ($1, $2, $3, $4, $5, $6, TRUE) RETURNING id",
         )
         .bind(now)
         .bind(&deployment.fingerprint)
@@ -258,6 +280,17 @@ impl DeployBackend for SqliteBackend {
         .fetch_one(&mut *tx)
         .await
         .during(OP)?;
+        // The run versions runners are held to from the commit on.
+        sqlx::query("DELETE FROM deployed_syncs").execute(&mut *tx).await.during(OP)?;
+        for v in &deployment.sync_versions {
+            sqlx::query("INSERT INTO deployed_syncs (integration, sync, version) VALUES ($1, $2, $3)")
+                .bind(&v.integration)
+                .bind(&v.sync)
+                .bind(&v.version)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
+        }
         for webhook in &deployment.webhooks {
             sqlx::query("INSERT INTO deploy_webhooks (deployment, model, body, queued_at) VALUES ($1, $2, $3, $4)")
                 .bind(id)

@@ -28,6 +28,10 @@ pub(super) async fn check_fence(tx: &mut sqlx::SqliteConnection, run: i64) -> St
     }
 }
 
+/// No deployment recorded the versions it deploys (a store deployed only before rolling deploys,
+/// or never): every sync a binary has may run.
+const VERSIONS_UNRECORDED: &str = "NOT EXISTS (SELECT 1 FROM deployments WHERE sync_versions_recorded)";
+
 /// A `running` task counts as live (for limits and stats) while its lease lives (`$1`: now).
 const LIVE_RUNNING: &str = "EXISTS (SELECT 1 FROM sync_leases l \
      WHERE l.connection = r.connection AND l.sync = r.sync AND l.expires_at > $1)";
@@ -39,22 +43,28 @@ impl TaskBackend for SqliteBackend {
         // Nothing when a live task exists (the unique index), and for a scheduled task nothing
         // when a run ended since the scheduler looked (the next run time moved) and no trigger
         // waits.
-        let done = sqlx::query(
+        // A sync the deployment does not have (an older scheduler's, in a rolling deploy) gets
+        // none either.
+        let unrecorded = VERSIONS_UNRECORDED;
+        let sql = format!(
             "INSERT INTO sync_tasks (connection, sync, provider, reason, state, queued_at, available_at) \
              SELECT $1, $2, $3, $4, 'queued', $5, $5 \
-             WHERE $4 = 'trigger' OR NOT EXISTS (SELECT 1 FROM sync_state s WHERE s.connection = $1 AND s.sync = $2 \
-               AND s.triggered_at IS NULL AND s.next_run_at IS NOT $6) \
-             ON CONFLICT (connection, sync) WHERE state IN ('queued', 'running') DO NOTHING",
-        )
-        .bind(task.connection.get())
-        .bind(&task.sync)
-        .bind(&task.provider)
-        .bind(task.reason.as_str())
-        .bind(now)
-        .bind(task.seen_next_run.map(to_micros))
-        .execute(&self.pool)
-        .await
-        .during("enqueuing a task")?;
+             WHERE ($4 = 'trigger' OR NOT EXISTS (SELECT 1 FROM sync_state s WHERE s.connection = $1 AND s.sync = $2 \
+               AND s.triggered_at IS NULL AND s.next_run_at IS NOT $6)) \
+             AND ({unrecorded} OR EXISTS (SELECT 1 FROM deployed_syncs d JOIN connections c \
+               ON c.provider_config_key = d.integration WHERE c.pk = $1 AND d.sync = $2)) \
+             ON CONFLICT (connection, sync) WHERE state IN ('queued', 'running') DO NOTHING"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task.connection.get())
+            .bind(&task.sync)
+            .bind(&task.provider)
+            .bind(task.reason.as_str())
+            .bind(now)
+            .bind(task.seen_next_run.map(to_micros))
+            .execute(&self.pool)
+            .await
+            .during("enqueuing a task")?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -62,11 +72,18 @@ impl TaskBackend for SqliteBackend {
         const OP: &str = "claiming a task";
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
         let live = LIVE_RUNNING;
+        let unrecorded = VERSIONS_UNRECORDED;
         // Claimable: its sync has no live lease (a queued task whose sync runs outside the queue
-        // waits; a running task whose runner's lease lapsed comes back), within the limits.
+        // waits; a running task whose runner's lease lapsed comes back), within the limits, and
+        // this runner's binary has its sync (`$4`: `[[integration, sync, version], ..]`), at the
+        // deployed version once one is recorded.
         let sql = format!(
             "SELECT t.id, t.connection, t.sync, t.reason, t.state, t.attempts FROM sync_tasks t \
              WHERE t.available_at <= $1 \
+             AND EXISTS (SELECT 1 FROM connections c, json_each($4) h \
+               WHERE c.pk = t.connection AND h.value ->> 0 = c.provider_config_key AND h.value ->> 1 = t.sync \
+               AND ({unrecorded} OR EXISTS (SELECT 1 FROM deployed_syncs d \
+                 WHERE d.integration = h.value ->> 0 AND d.sync = h.value ->> 1 AND d.version = h.value ->> 2))) \
              AND NOT EXISTS (SELECT 1 FROM sync_leases l WHERE l.connection = t.connection AND l.sync = t.sync \
                AND l.expires_at > $1) \
              AND ($2 IS NULL OR (SELECT count(*) FROM sync_tasks r WHERE r.state = 'running' AND r.id <> t.id \
@@ -79,6 +96,16 @@ impl TaskBackend for SqliteBackend {
             .bind(to_micros(now))
             .bind(claim.max_per_provider.map(i64::from))
             .bind(claim.max_per_connection.map(i64::from))
+            .bind(
+                serde_json::Value::from(
+                    claim
+                        .syncs
+                        .iter()
+                        .map(|v| serde_json::json!([v.integration, v.sync, v.version]))
+                        .collect::<Vec<_>>(),
+                )
+                .to_string(),
+            )
             .fetch_optional(&mut *tx)
             .await
             .during(OP)?;
