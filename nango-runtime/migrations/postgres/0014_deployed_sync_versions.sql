@@ -1,4 +1,4 @@
--- Rolling deploys (as SQLite's 0014): the run version of each sync of the deployed manifest (a digest of what a
+-- Rolling deploys (as SQLite's 0013; 0013 here was taken): the run version of each sync of the deployed manifest (a digest of what a
 -- run does and writes: its type, models and their schemas, nango.yaml's `version`), replaced by
 -- every deployment. A runner claims a task only when its binary has the deployed version of the
 -- task's sync, and a scheduler enqueues tasks of deployed syncs only. Deployments applied before

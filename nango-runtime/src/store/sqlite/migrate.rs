@@ -41,7 +41,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "connection auth errors", include_str!("../../../migrations/sqlite/0010_connection_auth_errors.sql")),
     (11, "deployments", include_str!("../../../migrations/sqlite/0011_deployments.sql")),
     (12, "task queue", include_str!("../../../migrations/sqlite/0012_task_queue.sql")),
-    (14, "deployed sync versions", include_str!("../../../migrations/sqlite/0014_deployed_sync_versions.sql")),
+    (13, "deployed sync versions", include_str!("../../../migrations/sqlite/0013_deployed_sync_versions.sql")),
 ];
 
 /// The newest schema version this program knows.
