@@ -67,7 +67,7 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
-pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim, TaskReason};
+pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, TaskClaim, TaskReason};
 
 use crate::Connection;
 #[cfg(feature = "runtime")]
