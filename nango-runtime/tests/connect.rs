@@ -9,6 +9,8 @@ extern crate nango_runtime as nango;
 
 #[path = "connect/env.rs"]
 mod env;
+#[path = "support/hooks.rs"]
+mod hooks;
 
 use env::*;
 use reqwest::StatusCode;

@@ -12,6 +12,8 @@ extern crate nango_runtime as nango;
 
 #[path = "connect/env.rs"]
 mod env;
+#[path = "support/hooks.rs"]
+mod hooks;
 #[path = "support/npm.rs"]
 mod npm;
 // Shared with the console test, which uses more of it.

@@ -11,6 +11,8 @@
 // these tests have the runtime itself under that name.
 extern crate nango_runtime as nango;
 
+#[path = "support/hooks.rs"]
+mod hooks;
 mod webdriver;
 
 use nango_mock_provider::{MockProvider, MockServer};
@@ -87,15 +89,6 @@ impl Console {
     }
 }
 
-/// A webhook receiver that accepts everything, so runs leave delivery attempts to show.
-async fn webhook_receiver() -> String {
-    let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/hook")
-}
-
 /// The service on a free port with one `github-pages` connection per id, each sync paused
 /// before the scheduler starts: only the console's buttons make anything run.
 async fn console(connection_ids: &[&str]) -> Console {
@@ -120,7 +113,7 @@ async fn console_with(connection_ids: &[&str], session_ttl: Duration) -> Console
     let options = ServeOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         secret_key: KEY.into(),
-        webhook_urls: vec![webhook_receiver().await],
+        webhook_urls: vec![hooks::webhook_receiver().await.0],
         shutdown_grace: Duration::from_secs(5),
         console_session_ttl: session_ttl,
         ..Default::default()

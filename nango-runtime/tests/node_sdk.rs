@@ -12,6 +12,8 @@
 extern crate nango_runtime as nango;
 
 mod common;
+#[path = "support/hooks.rs"]
+mod hooks;
 #[path = "support/npm.rs"]
 mod npm;
 
@@ -47,8 +49,6 @@ mod actions {
     }
 }
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use nango_mock_provider::{IssueUpdate, MockProvider};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
@@ -59,9 +59,11 @@ use nango_runtime::{Connection, Credentials, Secret};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use hooks::webhook_receiver;
 
 const KEY: &str = "node-sdk-secret-key";
 const TOKEN: &str = "t0ken-of-acme";
@@ -81,26 +83,6 @@ fn install(line: &str) -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-sdk").join(format!("v{line}"));
     npm::npm_ci(&sources().join(format!("v{line}")), &target, "@nangohq/node", &format!("the {line} SDK line"));
     target
-}
-
-/// A webhook receiver on loopback, keeping what it gets.
-async fn webhook_receiver() -> (String, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>) {
-    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push((headers, body));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
 }
 
 /// A host nothing should reach: counts the connections made to it.

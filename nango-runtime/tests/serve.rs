@@ -7,6 +7,8 @@
 extern crate nango_runtime as nango;
 
 mod common;
+#[path = "support/hooks.rs"]
+mod hooks;
 
 /// The action of `tests/actions/nango.yaml`, for `POST /action/trigger`.
 mod actions {
@@ -425,32 +427,10 @@ fn check_openapi(openapi: &Value) {
 }
 
 /// A webhook receiver on loopback that answers with the given statuses in turn, keeping what
-/// it received.
-async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>) {
-    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
-    let kept = got.clone();
-    let statuses = Arc::new(Mutex::new(statuses.into_iter()));
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let kept = kept.clone();
-            let statuses = statuses.clone();
-            async move {
-                kept.lock().unwrap().push((headers, body));
-                let status = statuses.lock().unwrap().next().unwrap_or(200);
-                StatusCode::from_u16(status).unwrap()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
-}
 
 #[tokio::test]
 async fn webhooks_are_signed_retried_and_recorded() {
-    let (url, got) = receiver(vec![500, 503, 200]).await;
+    let (url, got) = hooks::answering(vec![500, 503, 200]).await;
     let s = service(25, Faults::default(), vec![url.clone()], &[("github-full", "acme")]).await;
     s.wait_runs("github-full", "acme", 1).await;
     let mut deliveries = Vec::new();
@@ -519,7 +499,7 @@ async fn received(got: &Arc<Mutex<Vec<(HeaderMap, Bytes)>>>, n: usize) -> Vec<(H
 #[tokio::test]
 async fn the_webhook_after_a_killed_run_announces_the_killed_runs_records_too() {
     const ISSUES: u64 = 1000;
-    let (hook_url, got) = receiver(vec![]).await;
+    let (hook_url, got) = hooks::answering(vec![]).await;
     let mock = MockProvider::builder()
         .issues(ISSUES)
         .token("t0ken")

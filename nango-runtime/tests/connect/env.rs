@@ -3,8 +3,6 @@
 //! demand), a `serve` with their integrations, and a webhook receiver. One per test binary.
 #![allow(dead_code)]
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use nango_mock_provider::{MockProvider, MockServer};
 use nango_runtime::crypto::Sealer;
 use nango_runtime::engine::Runtime;
@@ -14,7 +12,6 @@ use nango_runtime::store::Store;
 use nango_runtime::{NangoSync, Result};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -50,7 +47,7 @@ pub const CLIENT_SECRET: &str = "mock-client-secret";
 /// The API key the mock accepts (its verification endpoint `/user` takes it as a token).
 pub const GOOD_API_KEY: &str = "good-api-key";
 
-pub type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+pub use crate::hooks::{Received, webhook_receiver};
 
 pub struct Env {
     pub server: Server,
@@ -105,26 +102,6 @@ pub async fn env() -> &'static Env {
         rx.await.unwrap()
     })
     .await
-}
-
-/// A webhook receiver on loopback, keeping what it gets.
-pub async fn webhook_receiver() -> (String, Received) {
-    let got: Received = Arc::default();
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push((headers, body));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
 }
 
 pub async fn start() -> Env {
