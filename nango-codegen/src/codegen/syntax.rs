@@ -1084,13 +1084,6 @@ impl Lines {
         self.line(indent, text);
     }
 
-    /// Lines laid out by the printer, as they would be inside the item (a piece that breaks).
-    pub fn printed(&mut self, indent: usize, print: impl FnOnce(&mut Printer)) {
-        let mut p = Printer::new(indent);
-        print(&mut p);
-        self.out.push_str(&p.finish());
-    }
-
     /// A line written as `text` when it fits, else laid out by `print`.
     pub fn fitted(&mut self, indent: usize, text: &str, print: impl FnOnce(&mut Printer)) {
         self.start(indent);
