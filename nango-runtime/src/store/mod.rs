@@ -49,6 +49,8 @@ pub mod policy;
 mod postgres;
 mod profile;
 #[cfg(feature = "runtime")]
+mod sql;
+#[cfg(feature = "runtime")]
 mod sqlite;
 mod tasks;
 

@@ -13,11 +13,9 @@
 //! The schema is in `migrations/postgres/`, run by sqlx's migrator (which holds an advisory lock
 //! while it migrates, so processes starting at once do not both migrate).
 
-mod connect;
 mod connections;
 mod delivery;
 mod deploy;
-mod integrations;
 mod migrate;
 mod records;
 mod schedule;
@@ -31,6 +29,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _};
 use std::str::FromStr;
 use std::time::Duration;
+
+// Connect sessions, integrations and action results: the SQL shared with SQLite.
+super::sql::connect::connect_backend!(PostgresBackend);
+super::sql::integrations::integration_backends!(PostgresBackend, sqlx::postgres::PgRow);
 
 /// Connections per process: API handlers, the scheduler and runs share them. PostgreSQL's
 /// default limit is 100 connections for the whole server, so several processes fit.
@@ -88,6 +90,12 @@ impl PostgresBackend {
     /// The pool, for queries the traits do not cover (benchmarks, inspection).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A transaction for writing: PostgreSQL takes row locks as statements need them, so this
+    /// is a plain `BEGIN` (the SQLite backend's takes the write lock up front).
+    async fn write_transaction(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool.begin().await
     }
 }
 

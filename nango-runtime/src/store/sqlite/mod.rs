@@ -6,9 +6,7 @@
 //! `$1 IS NULL OR ...` for optional filters, integer microseconds for timestamps and `PRAGMA`s.
 //! A PostgreSQL backend writes its own statements behind the same traits.
 
-mod connect;
 mod deploy;
-mod integrations;
 mod migrate;
 mod tasks;
 
@@ -27,6 +25,10 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
+
+// Connect sessions, integrations and action results: the SQL shared with PostgreSQL.
+super::sql::connect::connect_backend!(SqliteBackend);
+super::sql::integrations::integration_backends!(SqliteBackend, sqlx::sqlite::SqliteRow);
 
 /// Rows per multi-row statement (12 parameters each, under SQLite's parameter limit).
 const ROWS_PER_STATEMENT: usize = 80;
@@ -195,6 +197,12 @@ impl SqliteBackend {
     /// The pool, for queries the traits do not cover (benchmarks, inspection).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A transaction that takes the write lock up front (`BEGIN IMMEDIATE`): one that starts
+    /// reading and then writes could fail with SQLITE_BUSY when another writer came between.
+    async fn write_transaction(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// Looks up the stored state of `ids`: `seen_in_run` against `run` (no run: never), the
