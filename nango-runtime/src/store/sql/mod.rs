@@ -6,4 +6,5 @@
 //! differs between the two stays in the backend's own folder.
 
 pub(super) mod connect;
+pub(super) mod connections;
 pub(super) mod integrations;
