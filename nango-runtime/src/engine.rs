@@ -9,8 +9,8 @@ use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RecordQuery, RunEnd,
-    RunIds, RunStatus, Store, StoreError, StoredConnection,
+    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RecordQuery,
+    RunCheckpoint, RunEnd, RunIds, RunStatus, Store, StoreError, StoredConnection,
 };
 use crate::{
     BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, RecordChange, Result, ScriptEnv, ScriptHost, SyncEnv,
@@ -21,6 +21,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,6 +108,10 @@ pub struct RunReport {
     pub counts: ModelCounts,
     /// The error of a failed run.
     pub error: Option<String>,
+    /// A read or write of the store failed during the run (the database was unreachable, or the
+    /// run lost its lease): a failed run may then be short of its work through no fault of the
+    /// sync, and the scheduler runs it again soon rather than at its next interval.
+    pub store_failed: bool,
     /// How long it took.
     pub duration: Duration,
 }
@@ -478,6 +483,7 @@ impl Runtime {
             lost.clone(),
         )));
         let counts = Arc::new(Mutex::new(ModelCounts::new()));
+        let store_failed = Arc::new(AtomicBool::new(false));
         let logs = Arc::new(Mutex::new(vec![LogLine {
             at: run.started_at,
             level: "info".into(),
@@ -506,6 +512,7 @@ impl Runtime {
                     progress: self.progress.clone(),
                     merging: HashMap::new(),
                     started_at: run.started_at,
+                    store_failed: store_failed.clone(),
                 };
                 let input = SyncInput {
                     connection_id: connection.connection_id.clone(),
@@ -536,6 +543,7 @@ impl Runtime {
                         .or_default()
                         .add(ChangeCounts { deleted: n, ..Default::default() }),
                     Err(e) => {
+                        store_failed.store(true, Ordering::Relaxed);
                         outcome =
                             Err(format!("deletion detection failed: {}", nango_types::text::error_chain(&e)).into());
                         break;
@@ -570,13 +578,20 @@ impl Runtime {
         });
         // The log goes in before the run is closed, so whoever sees the run ended (the API, the
         // console, another process) also sees its whole log. A log that cannot be written does
-        // not keep the run open: its end matters more.
-        if let Err(e) = self.store.append_logs(run.ids.run, &lines).await {
+        // not keep the run open: its end matters more. Both are tried again while the database
+        // is away for a moment (a restart), for up to a lease, so the history says why the run
+        // ended; after that, the run is closed as interrupted once its lease lapsed.
+        let deadline = Instant::now() + self.lease_ttl;
+        let logged = until_stored(deadline, "the run's log", || self.store.append_logs(run.ids.run, &lines)).await;
+        if let Err(e) = logged {
             tracing::warn!(sync = descriptor.name, run = run.ids.run, error = %nango_types::text::error_chain(&e), "cannot write the run's log");
         }
-        self.store.finish_run(&run, descriptor.name, &end).await?;
-        let checkpoint_to =
-            if end.clear_checkpoint { None } else { self.store.sync_state(key, descriptor.name).await?.checkpoint };
+        until_stored(deadline, "the run's end", || self.store.finish_run(&run, descriptor.name, &end)).await?;
+        let checkpoint_to = if end.clear_checkpoint {
+            None
+        } else {
+            until_stored(deadline, "the sync's state", || self.store.sync_state(key, descriptor.name)).await?.checkpoint
+        };
         match &error {
             None => tracing::info!(
                 sync = descriptor.name,
@@ -599,6 +614,7 @@ impl Runtime {
             status,
             counts,
             error,
+            store_failed: store_failed.load(Ordering::Relaxed),
             duration: Duration::ZERO,
         })
     }
@@ -678,6 +694,28 @@ async fn would_be_swept(
     Ok(live.iter().filter(|id| !touched.is_some_and(|t| t.contains_key(id.as_str()))).count() as u64)
 }
 
+/// `write()`, tried again every quarter second until it succeeds or `deadline` passed (then its
+/// last error): the end of a run outlives a database that restarts.
+async fn until_stored<T, F>(
+    deadline: Instant,
+    what: &'static str,
+    mut write: impl FnMut() -> F,
+) -> std::result::Result<T, StoreError>
+where
+    F: Future<Output = std::result::Result<T, StoreError>>,
+{
+    loop {
+        match write().await {
+            Ok(done) => return Ok(done),
+            Err(e) if Instant::now() < deadline => {
+                tracing::warn!(error = %nango_types::text::error_chain(&e), "cannot write {what}; trying again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Aborts a task when dropped, so it stops with what spawned it.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -747,9 +785,20 @@ struct StoreHost {
     /// write of them: stored records modified later were changed by someone else.
     merging: HashMap<&'static str, DateTime<Utc>>,
     started_at: DateTime<Utc>,
+    /// Set when a read or write of the store failed during the run (see
+    /// [`RunReport::store_failed`]).
+    store_failed: Arc<AtomicBool>,
 }
 
 impl StoreHost {
+    /// `result`, noting a failure of the store.
+    fn noted<T>(&self, result: std::result::Result<T, StoreError>) -> std::result::Result<T, StoreError> {
+        if result.is_err() {
+            self.store_failed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
     /// `records` without those another writer modified after this run's last write of `model`
     /// (when the model's merging strategy says to leave them).
     async fn without_newer(&self, model: &'static str, records: Vec<PreparedRecord>) -> Result<Vec<PreparedRecord>> {
@@ -763,10 +812,45 @@ impl StoreHost {
                 ids: chunk.iter().map(|r| r.id.clone()).collect(),
                 ..RecordQuery::default()
             };
-            let page = self.store.records(self.ids.connection, &query).await?;
+            let page = self.noted(self.store.records(self.ids.connection, &query).await)?;
             newer.extend(page.records.into_iter().filter(|r| r.metadata.last_modified_at > since).map(|r| r.id));
         }
         Ok(records.into_iter().filter(|r| !newer.contains(&r.id)).collect())
+    }
+}
+
+impl StoreHost {
+    /// Writes a batch (with `checkpoint`, if any, in the same transaction) and counts it.
+    async fn commit(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+        checkpoint: Option<Option<Value>>,
+    ) -> Result<()> {
+        let n = records.len() as u64;
+        let records = match change {
+            RecordChange::Save | RecordChange::Update => self.without_newer(model, records).await?,
+            RecordChange::Delete => records,
+        };
+        let c = match &checkpoint {
+            Some(checkpoint) => {
+                let checkpoint = RunCheckpoint { sync: self.sync, checkpoint: checkpoint.as_ref() };
+                self.store.apply_with_checkpoint(self.ids, model, change, records, checkpoint).await
+            }
+            None => self.store.apply(self.ids, model, change, records).await,
+        };
+        let c = self.noted(c)?;
+        if let Some(last_write) = self.merging.get_mut(model) {
+            *last_write = Utc::now();
+        }
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(model.to_owned()).or_default().add(c);
+        let total = self.totals.entry(model).or_default();
+        *total += n;
+        if let Some(progress) = &self.progress {
+            progress(model, *total);
+        }
+        Ok(())
     }
 }
 
@@ -793,42 +877,41 @@ impl SyncHost for StoreHost {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(async move {
-            let n = records.len() as u64;
-            let records = match change {
-                RecordChange::Save | RecordChange::Update => self.without_newer(model, records).await?,
-                RecordChange::Delete => records,
-            };
-            let c = self.store.apply(self.ids, model, change, records).await?;
-            if let Some(last_write) = self.merging.get_mut(model) {
-                *last_write = Utc::now();
-            }
-            self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(model.to_owned()).or_default().add(c);
-            let total = self.totals.entry(model).or_default();
-            *total += n;
-            if let Some(progress) = &self.progress {
-                progress(model, *total);
-            }
-            Ok(())
-        })
+        Box::pin(self.commit(model, change, records, None))
+    }
+
+    fn write_with_checkpoint(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+        checkpoint: Option<Value>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(self.commit(model, change, records, Some(checkpoint)))
     }
 
     fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async move {
-            self.store.save_run_checkpoint(self.ids, self.sync, checkpoint.as_ref()).await?;
+            self.noted(self.store.save_run_checkpoint(self.ids, self.sync, checkpoint.as_ref()).await)?;
             Ok(())
         })
     }
 
     fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async move {
-            self.store.set_metadata(self.ids.connection, &metadata).await?;
+            self.noted(self.store.set_metadata(self.ids.connection, &metadata).await)?;
             Ok(())
         })
     }
 
     fn records_by_ids(&mut self, model: &'static str, ids: Vec<String>) -> BoxFutureRef<'_, Result<Vec<Value>>> {
-        Box::pin(async move { live_records_by_ids(&self.store, self.ids.connection, model, ids).await })
+        Box::pin(async move {
+            let found = live_records_by_ids(&self.store, self.ids.connection, model, ids).await;
+            if found.is_err() {
+                self.store_failed.store(true, Ordering::Relaxed);
+            }
+            found
+        })
     }
 
     fn set_merging_strategy(&mut self, model: &'static str, strategy: MergingStrategy) {

@@ -522,7 +522,28 @@ impl Scheduler {
                 tracing::debug!(sync = name, connection = %connection.connection_id, holder = %holder.label, "sync runs in another process");
                 return;
             }
-            if this.handing_back.load(Ordering::SeqCst) {
+            if let Some(delay) = retry_after(&report, &task, ttl) {
+                // The store failed under the run (the database restarted, the pool ran dry): the
+                // failure is in the run's history, and the task goes back to the queue to run
+                // again soon, resuming from the last checkpoint committed, instead of waiting
+                // for the next interval. If even this fails, the task returns once its lease
+                // lapsed.
+                let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                match store.release_task(task.id, &owner, at).await {
+                    // Not held any more: another runner took it over after the lease lapsed.
+                    Ok(false) => {}
+                    Ok(true) => tracing::warn!(
+                        sync = name,
+                        connection = %connection.connection_id,
+                        attempt = task.attempts,
+                        ?delay,
+                        "runner: the store failed during the run; it runs again"
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %nango_types::text::error_chain(&e), "runner: cannot hand a task back; it returns once its lease lapsed")
+                    }
+                }
+            } else if this.handing_back.load(Ordering::SeqCst) {
                 // Stopped by the shutdown: another runner resumes it from its checkpoint.
                 match store.release_task(task.id, &owner, Utc::now()).await {
                     Ok(_) => {
@@ -802,4 +823,17 @@ impl Scheduler {
             tokio::time::sleep((deadline - now).min(Duration::from_millis(20))).await;
         }
     }
+}
+
+/// How long a task waits before it runs again when the store failed under its run (its report
+/// could not be written, or the run failed with the store failing): a third of the lease per
+/// attempt so far, at most a minute, so a database that stays away is not hammered. `None` for
+/// a run that ended on its own terms.
+fn retry_after(report: &Result<RunReport, RunError>, task: &ClaimedTask, ttl: Duration) -> Option<Duration> {
+    let store_failed = match report {
+        Err(RunError::Store(_)) => true,
+        Ok(report) => report.status == RunStatus::Failed && report.store_failed,
+        Err(_) => false,
+    };
+    store_failed.then(|| (ttl / 3).saturating_mul(task.attempts.max(1)).min(Duration::from_secs(60)))
 }

@@ -352,3 +352,40 @@ async fn a_deployment_that_removes_a_sync_ends_its_runs_and_tasks(db: TestDb) {
     assert_eq!(ended.error.as_deref(), Some("stopped: a deployment removed this sync"));
     assert!(!store.finish_task(running.id, &old, None).await.unwrap(), "the task went with its sync");
 }
+
+/// Waits for a wake-up at most `limit`; whether one came.
+async fn woken(wakeups: &mut tokio::sync::mpsc::Receiver<()>, limit: Duration) -> bool {
+    matches!(tokio::time::timeout(limit, wakeups.recv()).await, Ok(Some(())))
+}
+
+/// PostgreSQL restarted under a runner (every connection of its database ended, new ones refused
+/// for two seconds): its `LISTEN` comes back by itself on a connection of its own, and the next
+/// task another process enqueues wakes it; its pool connects again, and the task is claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_runners_hear_of_tasks_again_after_the_database_restarted() {
+    let db = db::PostgresDatabase::create().await;
+    let runner = Store::open(db.url(), Sealer::InsecureClear).await.unwrap();
+    let scheduler = Store::open(db.url(), Sealer::InsecureClear).await.unwrap();
+    let key = connection(&scheduler, "acme", "github").await;
+    let mut wakeups = runner.task_wakeups().await.expect("PostgreSQL tells runners of tasks");
+    assert!(scheduler.enqueue_task(&task(key, "tickets", TaskReason::Trigger)).await.unwrap());
+    assert!(woken(&mut wakeups, Duration::from_secs(5)).await, "no wake-up for a task");
+    assert_eq!(db.listening_sessions().await, 1);
+    // The runner's pool holds a connection too.
+    assert!(!runner.task_running(key, "tickets").await.unwrap());
+    let ended = db.restart(Duration::from_secs(2)).await;
+    assert!(ended >= 3, "the restart ended {ended} connections (the listener's and the two pools')");
+    // The listener connects again by itself (it retries every second).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while db.listening_sessions().await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the runner's LISTEN did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The wake-ups of the failure are spent; the next one is the next task's.
+    while woken(&mut wakeups, Duration::from_millis(1500)).await {}
+    assert!(scheduler.enqueue_task(&task(key, "users", TaskReason::Trigger)).await.unwrap());
+    assert!(woken(&mut wakeups, Duration::from_secs(5)).await, "no wake-up for a task after the restart");
+    let runner_owner = LeaseOwner::new("runner");
+    let claimed = runner.claim_task(&claim(&runner_owner, Duration::from_secs(30))).await.unwrap();
+    assert_eq!(claimed.map(|t| t.sync), Some("tickets".to_owned()));
+}

@@ -33,6 +33,7 @@ on_both_backends!(
     integrations_app_credentials_share_the_store_key_and_its_rotation,
     a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed,
     pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records,
+    a_batch_its_checkpoint_and_the_run_s_progress_commit_together_or_not_at_all,
 );
 
 async fn store(db: &TestDb, sealer: Sealer) -> Store {
@@ -1123,4 +1124,101 @@ async fn pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records(
         assert_eq!(last_seen.get(&record.id), Some(&last), "the reader missed the last version of {}", record.id);
     }
     assert!(versions.len() > IDS as usize, "the reader saw records change while it paged");
+}
+
+/// Makes the database refuse any checkpoint containing `refused` (a trigger on `sync_state`):
+/// a write that fails inside the batch's transaction, after its records were written.
+async fn refuse_some_checkpoints(db: &TestDb) {
+    use sqlx::Connection as _;
+    match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+            for event in ["INSERT", "UPDATE"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "CREATE TRIGGER refuse_checkpoint_{event} BEFORE {event} ON sync_state \
+                     WHEN NEW.checkpoint LIKE '%refused%' BEGIN SELECT RAISE(ABORT, 'checkpoint refused by the test'); END"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+            conn.close().await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                   IF NEW.checkpoint LIKE '%refused%' THEN RAISE EXCEPTION 'checkpoint refused by the test'; END IF; \
+                   RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON sync_state \
+                   FOR EACH ROW EXECUTE FUNCTION refuse_checkpoint();",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+        }
+    }
+}
+
+/// A batch saved with a checkpoint (what `save_checkpoint` after `batch_save` does): records,
+/// the run's counts and progress (it was alive then) and the checkpoint commit in one
+/// transaction. When the checkpoint's write fails after the records were written, none of them
+/// is kept; a run that lost its lease writes neither records nor checkpoint.
+async fn a_batch_its_checkpoint_and_the_run_s_progress_commit_together_or_not_at_all(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
+    let key = connection(&store).await;
+    refuse_some_checkpoints(&db).await;
+    let checkpoint = |v: &Value| -> Option<Value> { Some(v.clone()) };
+    let run = store.begin_run(key, "tickets", false).await.unwrap();
+    // Whole microseconds are kept: compare against a time truncated the same way.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before_first_batch = chrono::Utc::now() - chrono::Duration::microseconds(1);
+    let page1 = json!({"page": 1});
+    let first = RunCheckpoint { sync: "tickets", checkpoint: Some(&page1) };
+    let batch = records_of(&[json!({"id": "1"}), json!({"id": "2"})]);
+    let c = store.apply_with_checkpoint(run.ids, "Ticket", RecordChange::Save, batch, first).await.unwrap();
+    assert_eq!(c, counts(2, 0, 0));
+    assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, checkpoint(&page1));
+    // The checkpoint's write fails after the batch's records were written: neither is kept.
+    let refused = json!({"page": "refused"});
+    let failing = RunCheckpoint { sync: "tickets", checkpoint: Some(&refused) };
+    let batch = records_of(&[json!({"id": "3"}), json!({"id": "1", "title": "changed"})]);
+    let e = store.apply_with_checkpoint(run.ids, "Ticket", RecordChange::Save, batch, failing).await.unwrap_err();
+    assert!(error_chain(&e).contains("checkpoint refused by the test"), "{}", error_chain(&e));
+    let stored = all(&store, key, query(10)).await;
+    assert_eq!(stored.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+    assert_eq!(stored[0].data(), json!({"id": "1"}));
+    assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, checkpoint(&page1));
+    // Another process takes the sync over (its lease lapsed): it closes the run, which counts
+    // what the run committed and ends when the run last committed progress.
+    let next = store.begin_run(key, "tickets", false).await.unwrap();
+    let closed = store.run(run.ids.run).await.unwrap().unwrap();
+    assert_eq!(closed.status, RunStatus::Failed);
+    assert_eq!(closed.counts, [("Ticket".to_owned(), counts(2, 0, 0))].into());
+    assert!(closed.ended_at.unwrap() >= before_first_batch, "{closed:#?} ended before {before_first_batch}");
+    // The closed run's late batch and checkpoint are refused, together and apart.
+    let page2 = json!({"page": 2});
+    let late = RunCheckpoint { sync: "tickets", checkpoint: Some(&page2) };
+    let batch = records_of(&[json!({"id": "4"})]);
+    let e = store.apply_with_checkpoint(run.ids, "Ticket", RecordChange::Save, batch, late).await.unwrap_err();
+    assert!(matches!(e, StoreError::RunFenced { .. }), "{e:?}");
+    let e = store.save_run_checkpoint(run.ids, "tickets", Some(&page2)).await.unwrap_err();
+    assert!(matches!(e, StoreError::RunFenced { .. }), "{e:?}");
+    let e = store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": "4"})])).await.unwrap_err();
+    assert!(matches!(e, StoreError::RunFenced { .. }), "{e:?}");
+    assert_eq!(all(&store, key, query(10)).await.len(), 2);
+    assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, checkpoint(&page1));
+    // The run holding the sync now writes both.
+    let batch = records_of(&[json!({"id": "4"})]);
+    store.apply_with_checkpoint(next.ids, "Ticket", RecordChange::Save, batch, late).await.unwrap();
+    assert_eq!(all(&store, key, query(10)).await.len(), 3);
+    assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, checkpoint(&page2));
+    // An empty batch with a checkpoint saves the checkpoint alone; clearing it is a checkpoint too.
+    let cleared = RunCheckpoint { sync: "tickets", checkpoint: None };
+    assert_eq!(
+        store.apply_with_checkpoint(next.ids, "Ticket", RecordChange::Save, Vec::new(), cleared).await.unwrap(),
+        counts(0, 0, 0)
+    );
+    assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, None);
 }

@@ -3,9 +3,11 @@
 //! several of the runner role, against the mock provider on loopback. Every connection's records are written exactly
 //! once; a runner killed with SIGKILL mid-run has its task finished by another within the lease
 //! timeout, resumed from its checkpoint; a runner frozen past its lease (SIGSTOP, then SIGCONT)
-//! has its late writes refused. A rolling deploy: runners of the example and of its next version
-//! (one more sync) on one database, each running only the syncs it has at the deployed version;
-//! a deployment applied once by processes starting together.
+//! has its late writes refused; the database restarting mid-run (every connection ended, new
+//! ones refused for a while) loses and doubles nothing, and runners whose pools hold one
+//! connection still sync everything once. A rolling deploy: runners of the example and of its
+//! next version (one more sync) on one database, each running only the syncs it has at the
+//! deployed version; a deployment applied once by processes starting together.
 
 mod common;
 
@@ -104,16 +106,27 @@ impl Cluster {
 
     /// `serve --roles ROLES` on a free port, once it listens.
     async fn node(&self, roles: &str, extra: &[&str]) -> Node {
-        self.node_of(common::program(), roles, extra).await
+        self.node_with(common::program(), self.db.url(), roles, extra).await
     }
 
     /// [`Cluster::node`] of a given program (the example's next version).
-    async fn node_of(&self, mut command: std::process::Command, roles: &str, extra: &[&str]) -> Node {
+    async fn node_of(&self, command: std::process::Command, roles: &str, extra: &[&str]) -> Node {
+        self.node_with(command, self.db.url(), roles, extra).await
+    }
+
+    /// `serve --roles ROLES` with `NANGO_DATABASE_URL=url` (the test's database, with options).
+    async fn node_on(&self, url: &str, roles: &str, extra: &[&str]) -> Node {
+        self.node_with(common::program(), url, roles, extra).await
+    }
+
+    /// `serve --roles ROLES` of `command` against the database at `url`, on a free port, once it
+    /// listens.
+    async fn node_with(&self, mut command: std::process::Command, url: &str, roles: &str, extra: &[&str]) -> Node {
         let lease = self.lease_ttl.to_string();
         command
             .args(["serve", "--port", "0", "--roles", roles, "--lease-ttl", &lease])
             .args(extra)
-            .env("NANGO_DATABASE_URL", self.db.url())
+            .env("NANGO_DATABASE_URL", url)
             .env("NANGO_SECRET_KEY", SECRET_KEY)
             .env("NANGO_RETRY_DELAY_MS", "5")
             .env("RUST_LOG", "warn")
@@ -572,4 +585,100 @@ fn the_next_version_is_the_example_with_one_more_sync() {
     let without = format!("{}{}", &next[..sync_at], &next[models_at..model_at]);
     assert_eq!(without, example);
     assert_eq!(&next[model_at..], "  OpenIssue:\n    id: string\n    title: string\n");
+
+/// The database restarted mid-run (every connection of the test's database ended, as a restart
+/// does to its clients, and new ones refused for two seconds): a run whose write falls in it
+/// fails, visibly in the run history, and the task runs again from its checkpoint; every record
+/// is stored once and written by one run only; the runners' `LISTEN` connections come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_restarting_mid_run_loses_and_doubles_nothing() {
+    const ISSUES: u64 = 3000;
+    let cluster = Cluster::new(ISSUES, Duration::from_millis(150)).await;
+    let key = cluster.add_connection("demo").await;
+    let _api = cluster.node("api,scheduler", &[]).await;
+    let runners = [cluster.node("runner", &[]).await, cluster.node("runner", &[]).await];
+    let (interrupted, _) = running_past_a_checkpoint(&cluster, key, &runners).await;
+    // Its next batch is at most ten pages (1.5 s) away: it falls in the two seconds down.
+    let ended = cluster.db.restart(Duration::from_secs(2)).await;
+    assert!(ended >= 4, "the restart ended {ended} connections");
+    let runs = cluster
+        .wait("the work completed after the restart", Duration::from_secs(60), async || {
+            let runs = cluster.runs(key).await;
+            runs.iter().any(|r| r.status == RunStatus::Success).then_some(runs)
+        })
+        .await;
+    // On a loaded machine the run may write nothing while the database is down and go on
+    // unharmed; when a write of it failed, it failed visibly and a later run resumed it.
+    let cut = runs.iter().find(|r| r.id == interrupted.id).unwrap();
+    if cut.status != RunStatus::Success {
+        assert_eq!(cut.status, RunStatus::Failed, "{runs:#?}");
+        assert!(!cut.error.as_deref().unwrap_or_default().is_empty(), "{cut:#?}");
+        let finished = runs.iter().find(|r| r.status == RunStatus::Success).unwrap();
+        assert!(finished.id > cut.id);
+        let log = cluster.store.run_logs(finished.id).await.unwrap();
+        assert!(log[0].message.contains("resuming from checkpoint"), "{log:#?}");
+    }
+    let tickets = cluster.tickets(key).await;
+    assert_eq!(tickets.len() as u64, ISSUES);
+    assert!(tickets.values().all(|n| *n == 1));
+    // What each run committed (counted in its write transactions): every record added once
+    // across the runs, none overwritten by the run that resumed.
+    let mut written = 0;
+    for run in &runs {
+        written += cluster.written_by(run.id).await;
+    }
+    assert_eq!(written as u64, ISSUES, "{runs:#?}");
+    // Both runners listen again.
+    cluster
+        .wait("the runners' LISTEN back", Duration::from_secs(10), async || {
+            (cluster.db.listening_sessions().await == 2).then_some(())
+        })
+        .await;
+}
+
+/// Runners whose pools hold one connection (`?pool_size=1`) running six syncs at once each: the
+/// runs take turns on the connection, and every connection is still synced exactly once with
+/// every record once; nothing waits forever (a runner's `LISTEN` has a connection of its own,
+/// not the pool's only one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_with_a_pool_of_one_connection_still_sync_everything_once() {
+    const CONNECTIONS: usize = 12;
+    const ISSUES: u64 = 300;
+    let mut cluster = Cluster::new(ISSUES, Duration::from_millis(5)).await;
+    cluster.lease_ttl = CALM_LEASE_TTL;
+    let mut keys = Vec::new();
+    for i in 0..CONNECTIONS {
+        keys.push(cluster.add_connection(&format!("c{i:02}")).await);
+    }
+    let separator = if cluster.db.url().contains('?') { '&' } else { '?' };
+    let tiny = format!("{}{separator}pool_size=1", cluster.db.url());
+    let _api = cluster.node("api,scheduler", &[]).await;
+    let runners = [
+        cluster.node_on(&tiny, "runner", &["--runner-concurrency", "6"]).await,
+        cluster.node_on(&tiny, "runner", &["--runner-concurrency", "6"]).await,
+    ];
+    cluster
+        .wait("every connection synced", Duration::from_secs(60), async || {
+            for key in &keys {
+                if !cluster.runs(*key).await.iter().any(|r| r.status == RunStatus::Success) {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await;
+    for key in &keys {
+        let runs = cluster.runs(*key).await;
+        assert_eq!(runs.len(), 1, "connection {key} ran more than once: {runs:#?}");
+        assert_eq!(cluster.written_by(runs[0].id).await as u64, ISSUES, "connection {key}");
+        let tickets = cluster.tickets(*key).await;
+        assert_eq!(tickets.len() as u64, ISSUES, "connection {key}");
+        assert!(tickets.values().all(|n| *n == 1), "connection {key} holds a ticket twice");
+    }
+    // Both runners counted their runs: every run was counted once.
+    let mut per_runner = Vec::new();
+    for runner in &runners {
+        per_runner.push(runner.metric("nango_runs_total").await as usize);
+    }
+    assert_eq!(per_runner.iter().sum::<usize>(), CONNECTIONS, "runs per runner: {per_runner:?}");
 }

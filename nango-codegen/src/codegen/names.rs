@@ -50,6 +50,9 @@ pub(crate) fn field_name(name: &str) -> String {
     if is_snake_words(name) && !NOT_RAW.contains(&name) {
         return name.to_owned();
     }
+    if let Some(snake) = lower_camel_to_snake(name) {
+        return snake;
+    }
     let sanitized = sanitize(name);
     let mut snake = sanitized.to_snake_case();
     if snake.is_empty() {
@@ -84,6 +87,40 @@ fn is_upper_camel_words(name: &str) -> bool {
         }
     }
     !bytes.is_empty()
+}
+
+/// `wordWordWord` (letters only, a lowercase word then capitalized ones) as `word_word_word`,
+/// what heck makes of it, without heck's work (most other field names are like this); `None`
+/// for any other name.
+fn lower_camel_to_snake(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut i = 0;
+    while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+        i += 1;
+    }
+    // One word alone is `is_snake_words`'s case (or a keyword's).
+    if i == 0 || i == bytes.len() {
+        return None;
+    }
+    out.push_str(&name[..i]);
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_uppercase() {
+            return None;
+        }
+        out.push('_');
+        out.push(bytes[i].to_ascii_lowercase() as char);
+        let start = i + 1;
+        i = start;
+        while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        out.push_str(&name[start..i]);
+    }
+    Some(out)
 }
 
 /// `word` or `word_word...` (lowercase letters only): its own `snake_case` (most field names).
@@ -161,6 +198,16 @@ mod tests {
             if is_snake_words(name) {
                 assert_eq!(field_name(name), sanitize(name).to_snake_case(), "{name}");
             }
+        }
+        for camel in ["createdAt", "firstName", "aBcDe", "htmlUrl", "isPrivateRepo", "aBcdEf"] {
+            assert_eq!(
+                lower_camel_to_snake(camel).as_deref(),
+                Some(sanitize(camel).to_snake_case().as_str()),
+                "{camel}"
+            );
+        }
+        for not_camel in ["self", "type", "aB", "aBC", "a2B", "a_b", "AbCd", "", "htmlURL", "aBc$"] {
+            assert_eq!(lower_camel_to_snake(not_camel), None, "{not_camel}");
         }
         for not_simple in ["", "A", "AB", "Issue2", "_a", "a__b", "a_", "Self", "self", "aB"] {
             assert!(!(is_upper_camel_words(not_simple) && is_snake_words(not_simple)), "{not_simple}");

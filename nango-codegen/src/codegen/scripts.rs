@@ -217,6 +217,18 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
     Ty::Path(rt.clone()).flat(&mut rt_text);
     let str_ref = Ty::Ref(Some("'static"), Box::new(Ty::named("str")));
     let value = Ty::Path(rt.join("__private").join("serde_json").join("Value"));
+    let output = Ty::generic("::std::vec::Vec", vec![Ty::Tuple(vec![str_ref.clone(), value.clone()])]);
+    // `fn output_schemas() -> Vec<(&str, Value)> {` breaks the same way in every sync: laid out
+    // once, around a stand-in body.
+    let (schemas_head, schemas_tail) = {
+        const BODY: &str = "__nango_body";
+        let mut p = Printer::new(2 * INDENT);
+        syntax::method(&mut p, "output_schemas", false, &output, &Expr::Lit(BODY.into()));
+        let text = p.finish();
+        let at = text.find(BODY).unwrap_or(0);
+        let line = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        (text[..line].to_owned(), text[at + BODY.len() + 1..].to_owned())
+    };
     for ((scope, (sync_markers, action_markers)), event_markers) in
         integrations.iter().zip(&markers).zip(&event_markers)
     {
@@ -253,31 +265,28 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 None => Ty::Tuple(Vec::new()),
             };
             let doc = format!(" Sync `{}` of integration `{int}`: {}.", sync.name, sync.runs);
-            let descriptor = Expr::Struct(
-                rt.join("SyncDescriptor"),
-                vec![
-                    ("name", Expr::str(&sync.name)),
-                    ("integration", Expr::str(int)),
-                    ("description", Expr::str(&sync.description)),
-                    ("runs", Expr::str(&sync.runs)),
-                    (
-                        "interval",
-                        Expr::Call(
-                            Path::parse("::std::time::Duration::from_millis"),
-                            vec![Expr::Lit(format!("{interval}u64"))],
-                        ),
+            let descriptor_fields = vec![
+                ("name", Expr::str(&sync.name)),
+                ("integration", Expr::str(int)),
+                ("description", Expr::str(&sync.description)),
+                ("runs", Expr::str(&sync.runs)),
+                (
+                    "interval",
+                    Expr::Call(
+                        Path::parse("::std::time::Duration::from_millis"),
+                        vec![Expr::Lit(format!("{interval}u64"))],
                     ),
-                    ("sync_type", Expr::Path(rt.join("SyncType").join(sync_type))),
-                    ("track_deletes", Expr::Lit(sync.track_deletes.to_string())),
-                    ("auto_start", Expr::Lit(sync.auto_start.to_string())),
-                    ("input", opt_str(&sync.input)),
-                    ("outputs", strs(&sync.output)),
-                    ("endpoints", Expr::slice(sync.endpoints.iter().map(|e| endpoint(rt, e)).collect())),
-                    ("scopes", strs(&sync.scopes)),
-                    ("webhook_subscriptions", strs(&sync.webhook_subscriptions)),
-                    ("version", Expr::str(&sync.version)),
-                ],
-            );
+                ),
+                ("sync_type", Expr::Path(rt.join("SyncType").join(sync_type))),
+                ("track_deletes", Expr::Lit(sync.track_deletes.to_string())),
+                ("auto_start", Expr::Lit(sync.auto_start.to_string())),
+                ("input", opt_str(&sync.input)),
+                ("outputs", strs(&sync.output)),
+                ("endpoints", Expr::slice(sync.endpoints.iter().map(|e| endpoint(rt, e)).collect())),
+                ("scopes", strs(&sync.scopes)),
+                ("webhook_subscriptions", strs(&sync.webhook_subscriptions)),
+                ("version", Expr::str(&sync.version)),
+            ];
             // `vec![(definition, <Model as Model>::json_schema()), ...]`, as tokens: a macro.
             let mut schemas = Vec::new();
             for (i, o) in sync.output.iter().enumerate() {
@@ -297,20 +306,49 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 schemas.push(Tok::Group(Delim::Paren, pair));
             }
             let schemas = Expr::BracketMacro(Path::parse("::std::vec"), schemas);
+            // The same call on one line, spaced as the printer spaces the macro's tokens.
+            let mut flat_schemas = String::from("::std::vec![");
+            for (i, o) in sync.output.iter().enumerate() {
+                if i > 0 {
+                    flat_schemas.push_str(", ");
+                }
+                flat_schemas.push('(');
+                flat_schemas.push_str(&syntax::str_lit(&scope.definition(o)));
+                flat_schemas.push_str(", < ");
+                flat_schemas.push_str(&flat(&scope.model(o)));
+                flat_schemas.push_str(" as ");
+                flat_schemas.push_str(&rt_text);
+                flat_schemas.push_str("::Model > ::json_schema())");
+            }
+            flat_schemas.push(']');
             let marker_ty = Ty::named(&marker);
-            let output = Ty::generic("::std::vec::Vec", vec![Ty::Tuple(vec![str_ref.clone(), value.clone()])]);
-            let descriptor_ty = Ty::Path(rt.join("SyncDescriptor"));
-            // Line by line where lines fit (the descriptor and `output_schemas` always break).
+            let descriptor_path = rt.join("SyncDescriptor");
+            let descriptor_ty = Ty::Path(descriptor_path.clone());
+            // Line by line where lines fit.
             let mut lines = Lines::new();
             lines.doc(INDENT, &doc);
             lines.text(&derive_text);
             lines.line(INDENT, &format!("pub struct {marker};"));
             lines.whole(INDENT, &format!("impl {rt_text}::SyncDefinition for {marker} {{"));
-            lines.printed(2 * INDENT, |p| syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor));
+            lines.struct_const(
+                2 * INDENT,
+                "const ",
+                "DESCRIPTOR",
+                &descriptor_ty,
+                &descriptor_path,
+                &descriptor_fields,
+            );
             lines.fitted(2 * INDENT, &format!("type Metadata = {};", flat(&metadata)), |p| {
                 syntax::assoc_type(p, "Metadata", &metadata)
             });
-            lines.printed(2 * INDENT, |p| syntax::method(p, "output_schemas", false, &output, &schemas));
+            lines.text(&schemas_head);
+            lines.fitted(3 * INDENT, &flat_schemas, |p| {
+                p.ibox(0);
+                schemas.print(p);
+                p.end();
+                p.hardbreak();
+            });
+            lines.text(&schemas_tail);
             lines.line(INDENT, "}");
             for o in &sync.output {
                 let model = scope.model(o);
@@ -323,6 +361,7 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 syntax::doc(&mut p, &doc);
                 syntax::attr(&mut p, "derive", &derive);
                 syntax::unit_struct(&mut p, &marker);
+                let descriptor = Expr::Struct(descriptor_path.clone(), descriptor_fields.clone());
                 syntax::impl_item(&mut p, &rt.join("SyncDefinition"), &marker_ty, |p| {
                     syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor);
                     syntax::assoc_type(p, "Metadata", &metadata);
@@ -362,26 +401,31 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 _ => value.clone(),
             };
             let doc = format!(" Action `{}` of integration `{int}`.", action.name);
-            let descriptor = Expr::Struct(
-                rt.join("ActionDescriptor"),
-                vec![
-                    ("name", Expr::str(&action.name)),
-                    ("integration", Expr::str(int)),
-                    ("description", Expr::str(&action.description)),
-                    ("input", opt_str(&action.input)),
-                    ("outputs", strs(&outputs)),
-                    ("endpoint", endpoint),
-                    ("scopes", strs(&action.scopes)),
-                    ("version", Expr::str(&action.version)),
-                ],
-            );
-            let descriptor_ty = Ty::Path(rt.join("ActionDescriptor"));
+            let descriptor_fields = vec![
+                ("name", Expr::str(&action.name)),
+                ("integration", Expr::str(int)),
+                ("description", Expr::str(&action.description)),
+                ("input", opt_str(&action.input)),
+                ("outputs", strs(&outputs)),
+                ("endpoint", endpoint),
+                ("scopes", strs(&action.scopes)),
+                ("version", Expr::str(&action.version)),
+            ];
+            let descriptor_path = rt.join("ActionDescriptor");
+            let descriptor_ty = Ty::Path(descriptor_path.clone());
             let mut lines = Lines::new();
             lines.doc(INDENT, &doc);
             lines.text(&derive_text);
             lines.line(INDENT, &format!("pub struct {marker};"));
             lines.whole(INDENT, &format!("impl {rt_text}::ActionDefinition for {marker} {{"));
-            lines.printed(2 * INDENT, |p| syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor));
+            lines.struct_const(
+                2 * INDENT,
+                "const ",
+                "DESCRIPTOR",
+                &descriptor_ty,
+                &descriptor_path,
+                &descriptor_fields,
+            );
             lines.fitted(2 * INDENT, &format!("type Input = {};", flat(&input_ty)), |p| {
                 syntax::assoc_type(p, "Input", &input_ty)
             });
@@ -394,6 +438,7 @@ pub(crate) fn scripts(rt: &Path, integrations: &[Scope]) -> String {
                 syntax::doc(&mut p, &doc);
                 syntax::attr(&mut p, "derive", &derive);
                 syntax::unit_struct(&mut p, &marker);
+                let descriptor = Expr::Struct(descriptor_path.clone(), descriptor_fields.clone());
                 syntax::impl_item(&mut p, &rt.join("ActionDefinition"), &Ty::named(&marker), |p| {
                     syntax::const_item(p, "const ", "DESCRIPTOR", &descriptor_ty, &descriptor);
                     syntax::assoc_type(p, "Input", &input_ty);

@@ -65,6 +65,13 @@ pub(crate) fn lex(text: &str) -> Option<Vec<Tok>> {
 pub(crate) fn str_lit(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
+    // Most strings (names, paths, descriptions) are printable ASCII without a quote or a
+    // backslash: nothing to escape, and no need to go char by char.
+    if value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+        out.push_str(value);
+        out.push('"');
+        return out;
+    }
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -135,16 +142,22 @@ impl Segment {
             return;
         }
         p.word("<");
-        p.cbox(INDENT);
-        p.zerobreak();
-        for (i, arg) in self.args.iter().enumerate() {
-            arg.print(p);
-            p.trailing_comma(i + 1 == self.args.len());
-        }
-        p.offset(-INDENT);
-        p.end();
+        comma_list(p, &self.args, Ty::print);
         p.word(">");
     }
+}
+
+/// Items separated by commas, as prettyplease prints call arguments, array items and generic
+/// arguments: on the line when they fit, else one per line, indented, each with its comma.
+fn comma_list<T>(p: &mut Printer, items: &[T], print: impl Fn(&T, &mut Printer)) {
+    p.cbox(INDENT);
+    p.zerobreak();
+    for (i, item) in items.iter().enumerate() {
+        print(item, p);
+        p.trailing_comma(i + 1 == items.len());
+    }
+    p.offset(-INDENT);
+    p.end();
 }
 
 /// A type.
@@ -268,6 +281,18 @@ impl Expr {
                 out.push_str("self.");
                 out.push_str(member);
             }
+            Expr::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    if !item.flat(out) {
+                        return false;
+                    }
+                }
+                out.push(']');
+            }
             _ => return false,
         }
         true
@@ -302,14 +327,7 @@ impl Expr {
                 if let [arg @ (Expr::Struct(..) | Expr::Array(_))] = args.as_slice() {
                     arg.print(p);
                 } else {
-                    p.cbox(INDENT);
-                    p.zerobreak();
-                    for (i, arg) in args.iter().enumerate() {
-                        arg.print(p);
-                        p.trailing_comma(i + 1 == args.len());
-                    }
-                    p.offset(-INDENT);
-                    p.end();
+                    comma_list(p, args, Expr::print);
                 }
                 p.word(")");
             }
@@ -321,15 +339,11 @@ impl Expr {
                 p.word(" {");
                 p.space_if_nonempty();
                 for (i, (name, value)) in fields.iter().enumerate() {
-                    p.word(*name);
-                    p.word(": ");
-                    p.ibox(0);
-                    value.print(p);
-                    p.end();
+                    field_value(p, name, value);
                     p.trailing_comma_or_space(i + 1 == fields.len());
                 }
                 p.offset(-INDENT);
-                p.end_with_max_width(34);
+                p.end_with_max_width(STRUCT_MAX_WIDTH as isize);
                 p.word("}");
             }
             Expr::Ref(inner) => {
@@ -339,14 +353,7 @@ impl Expr {
             Expr::Array(items) if items.is_empty() => p.word("[]"),
             Expr::Array(items) => {
                 p.word("[");
-                p.cbox(INDENT);
-                p.zerobreak();
-                for (i, item) in items.iter().enumerate() {
-                    item.print(p);
-                    p.trailing_comma(i + 1 == items.len());
-                }
-                p.offset(-INDENT);
-                p.end();
+                comma_list(p, items, Expr::print);
                 p.word("]");
             }
             Expr::SelfField(member) => {
@@ -377,6 +384,25 @@ impl Expr {
             }
         }
     }
+}
+
+/// A struct expression wider than this breaks, one field a line, even where it would fit.
+const STRUCT_MAX_WIDTH: usize = 34;
+
+/// `name: value` in a struct expression.
+fn field_value(p: &mut Printer, name: &'static str, value: &Expr) {
+    p.word(name);
+    p.word(": ");
+    p.ibox(0);
+    value.print(p);
+    p.end();
+}
+
+/// `name: value,` on lines of its own, as in a struct expression that broke.
+fn struct_field(p: &mut Printer, name: &'static str, value: &Expr) {
+    field_value(p, name, value);
+    p.word(",");
+    p.hardbreak();
 }
 
 /// Keywords, after which a macro's tokens keep a space.
@@ -1058,19 +1084,60 @@ impl Lines {
         self.line(indent, text);
     }
 
-    /// Lines laid out by the printer, as they would be inside the item (a piece that breaks).
-    pub fn printed(&mut self, indent: usize, print: impl FnOnce(&mut Printer)) {
-        let mut p = Printer::new(indent);
-        print(&mut p);
-        self.out.push_str(&p.finish());
-    }
-
     /// A line written as `text` when it fits, else laid out by `print`.
     pub fn fitted(&mut self, indent: usize, text: &str, print: impl FnOnce(&mut Printer)) {
         self.start(indent);
         let begin = self.out.len();
         self.out.push_str(text);
         self.end_line(indent, begin, print);
+    }
+
+    /// `keyword name: Type = Path {`, one `field: value,` a line, then `};`: a constant whose
+    /// value is a struct expression prettyplease breaks, one wider than 34 columns (a script's
+    /// descriptor). A field that does not fit its line is laid out alone by the printer, as it
+    /// would be inside the struct.
+    pub fn struct_const(
+        &mut self,
+        indent: usize,
+        keyword: &str,
+        name: &str,
+        ty: &Ty,
+        path: &Path,
+        fields: &[(&'static str, Expr)],
+    ) {
+        let least_width = path.segments.iter().map(|s| s.ident.len() + 2).sum::<usize>()
+            + fields.iter().map(|(name, _)| name.len() + 4).sum::<usize>();
+        // A narrower struct may stay on one line: the printer decides then.
+        self.fits &= least_width > STRUCT_MAX_WIDTH;
+        self.start(indent);
+        let begin = self.out.len();
+        self.out.push_str(keyword);
+        self.out.push_str(name);
+        self.out.push_str(": ");
+        ty.flat(&mut self.out);
+        self.out.push_str(" = ");
+        Ty::Path(path.clone()).flat(&mut self.out);
+        self.out.push_str(" {");
+        self.fits &= self.out.len() - begin <= room(indent);
+        self.out.push('\n');
+        let inner = indent + INDENT as usize;
+        for (name, value) in fields {
+            self.start(inner);
+            let begin = self.out.len();
+            self.out.push_str(name);
+            self.out.push_str(": ");
+            if value.flat(&mut self.out) {
+                self.out.push(',');
+                self.end_line(inner, begin, |p| struct_field(p, name, value));
+            } else {
+                // Not the whole line: no key for the layouts cache.
+                self.out.truncate(begin - inner);
+                let mut p = Printer::new(inner);
+                struct_field(&mut p, name, value);
+                self.out.push_str(&p.finish());
+            }
+        }
+        self.line(indent, "};");
     }
 
     /// An expression statement (a function's body).

@@ -22,6 +22,21 @@ pub trait SyncHost: Send {
     ) -> BoxFutureRef<'_, Result<()>>;
     /// Saves (`Some`) or clears (`None`) the checkpoint, durably, after every earlier write.
     fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>>;
+    /// Writes one batch and saves (`Some`) or clears (`None`) the checkpoint with it: a host
+    /// with transactions commits both at once, so the checkpoint is never kept without the
+    /// batch, nor the batch without the checkpoint. This default writes one, then the other.
+    fn write_with_checkpoint(
+        &mut self,
+        model: &'static str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+        checkpoint: Option<serde_json::Value>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            self.write(model, change, records).await?;
+            self.save_checkpoint(checkpoint).await
+        })
+    }
     /// Replaces the connection's metadata.
     fn set_metadata(&mut self, metadata: serde_json::Value) -> BoxFutureRef<'_, Result<()>>;
     /// Keeps a line in the run's log (`debug`, `info`, `warn` or `error`).

@@ -172,21 +172,38 @@ impl<S: SyncDefinition> NangoSync<S> {
             .transpose()
     }
 
-    /// Saves a checkpoint: records handed over so far are written first, then the checkpoint,
-    /// so a run that resumes from it has lost nothing. Full syncs' checkpoints are cleared when a
-    /// run succeeds; incremental syncs keep theirs until [`NangoSync::clear_checkpoint`].
+    /// Saves a checkpoint, durably, with every record handed over before it: the records still
+    /// buffered and the checkpoint commit in one transaction (on SQLite and PostgreSQL alike),
+    /// together with the run's counts and progress, and earlier batches were committed before.
+    /// So whatever stops the run (a crash of the process, of the machine or of the database, a
+    /// lost lease), the stored checkpoint never runs ahead of the stored records, and the
+    /// records of the batch it came with are never kept without it: a run that resumes from it
+    /// has lost nothing and redoes at most the work after it. A run that lost its lease writes
+    /// neither. Full syncs' checkpoints are cleared when a run succeeds; incremental syncs keep
+    /// theirs until [`NangoSync::clear_checkpoint`].
     pub async fn save_checkpoint<T: serde::Serialize>(&mut self, checkpoint: &T) -> Result<()> {
         let value = serde_json::to_value(checkpoint)?;
-        self.flush().await?;
-        self.input.checkpoint = Some(value.clone());
-        self.host.save_checkpoint(Some(value)).await
+        self.flush_with_checkpoint(Some(value.clone())).await?;
+        self.input.checkpoint = Some(value);
+        Ok(())
     }
 
-    /// Forgets the checkpoint.
+    /// Forgets the checkpoint (in the same transaction as the records still buffered).
     pub async fn clear_checkpoint(&mut self) -> Result<()> {
-        self.flush().await?;
+        self.flush_with_checkpoint(None).await?;
         self.input.checkpoint = None;
-        self.host.save_checkpoint(None).await
+        Ok(())
+    }
+
+    /// Writes the buffered records and the checkpoint with them (see
+    /// [`NangoSync::save_checkpoint`]); only the checkpoint when nothing is buffered.
+    async fn flush_with_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> Result<()> {
+        match self.pending.take() {
+            Some((model, change, records)) if !records.is_empty() => {
+                self.host.write_with_checkpoint(model, change, records, checkpoint).await
+            }
+            _ => self.host.save_checkpoint(checkpoint).await,
+        }
     }
 
     /// Logs a message in the run's log (kept with the run, shown by the console) and to
@@ -343,5 +360,97 @@ impl<S: SyncDefinition> NangoScript for NangoSync<S> {
     #[cfg(feature = "runtime")]
     fn http(&self) -> &HttpClient {
         &self.http
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SyncType;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Issue {
+        id: i64,
+    }
+    impl Model for Issue {
+        const NAME: &'static str = "Issue";
+        fn id(&self) -> String {
+            self.id.to_string()
+        }
+    }
+    struct Issues;
+    impl SyncDefinition for Issues {
+        const DESCRIPTOR: SyncDescriptor = SyncDescriptor {
+            name: "issues",
+            integration: "github",
+            description: "",
+            runs: "every hour",
+            interval: std::time::Duration::from_secs(3600),
+            sync_type: SyncType::Full,
+            track_deletes: false,
+            auto_start: true,
+            input: None,
+            outputs: &["Issue"],
+            endpoints: &[],
+            scopes: &[],
+            webhook_subscriptions: &[],
+            version: "",
+        };
+        type Metadata = ();
+    }
+    impl SyncOutput<Issue> for Issues {}
+
+    /// What a host was asked to write: `(records, checkpoint)` per call, the checkpoint being
+    /// `None` for a batch alone.
+    type Calls = Arc<Mutex<Vec<(usize, Option<Option<serde_json::Value>>)>>>;
+
+    struct Recording(Calls);
+
+    impl SyncHost for Recording {
+        fn write(
+            &mut self,
+            _: &'static str,
+            _: RecordChange,
+            records: Vec<PreparedRecord>,
+        ) -> BoxFutureRef<'_, Result<()>> {
+            self.0.lock().unwrap().push((records.len(), None));
+            Box::pin(async { Ok(()) })
+        }
+        fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>> {
+            self.0.lock().unwrap().push((0, Some(checkpoint)));
+            Box::pin(async { Ok(()) })
+        }
+        fn write_with_checkpoint(
+            &mut self,
+            _: &'static str,
+            _: RecordChange,
+            records: Vec<PreparedRecord>,
+            checkpoint: Option<serde_json::Value>,
+        ) -> BoxFutureRef<'_, Result<()>> {
+            self.0.lock().unwrap().push((records.len(), Some(checkpoint)));
+            Box::pin(async { Ok(()) })
+        }
+        fn set_metadata(&mut self, _: serde_json::Value) -> BoxFutureRef<'_, Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    /// The records still buffered when a checkpoint is saved go to the host in one call with
+    /// it (one transaction in the store); with nothing buffered, the checkpoint goes alone.
+    #[tokio::test]
+    async fn a_checkpoint_is_handed_over_with_the_batch_still_buffered() {
+        let calls = Calls::default();
+        let mut env = SyncEnv::in_memory(SyncInput::default());
+        env.host = Box::new(Recording(calls.clone()));
+        let mut ctx = NangoSync::<Issues>::from_env(env);
+        ctx.batch_save((0..3).map(|id| Issue { id })).await.unwrap();
+        ctx.save_checkpoint(&serde_json::json!({"page": 1})).await.unwrap();
+        ctx.save_checkpoint(&serde_json::json!({"page": 2})).await.unwrap();
+        ctx.batch_save([Issue { id: 3 }]).await.unwrap();
+        ctx.clear_checkpoint().await.unwrap();
+        ctx.finish(Ok(())).await.unwrap();
+        let page = |n: i64| Some(Some(serde_json::json!({"page": n})));
+        assert_eq!(*calls.lock().unwrap(), [(3, page(1)), (0, page(2)), (1, Some(None))]);
     }
 }

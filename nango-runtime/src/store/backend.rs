@@ -32,7 +32,7 @@ use super::{
     QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
     Unannounced,
 };
-use super::{ClaimedTask, NewTask, NodeBeat, QueueStats, TaskClaim};
+use super::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, TaskClaim};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -215,12 +215,20 @@ pub trait RecordBackend: Send + Sync {
     /// Applies one batch of one model in one write transaction: reads the stored state of the
     /// batch's ids, plans with [`Batch::plan`](super::policy::Batch::plan), writes the plan and
     /// adds its counts to the run's (for [`DeliveryBackend::announce`]); returns its counts.
+    ///
+    /// The same transaction records the run's progress (it is alive now: its `heartbeat_at`)
+    /// and, when given, saves `checkpoint`: records, counts, progress and checkpoint commit
+    /// together or not at all, so a crash (of the process or the database) never leaves the
+    /// batch's records without the checkpoint saved after them, nor the checkpoint without its
+    /// records. An empty batch with a checkpoint saves the checkpoint alone. Fenced like every
+    /// write of a run (see [`TaskBackend`]).
     async fn apply(
         &self,
         run: RunIds,
         model: &str,
         change: RecordChange,
         records: Vec<PreparedRecord>,
+        checkpoint: Option<RunCheckpoint<'_>>,
     ) -> StoreResult<ChangeCounts>;
     /// Soft-deletes live records of `model` not seen since the run's epoch (adding them to the
     /// run's counts in the same transaction); how many.
@@ -461,8 +469,11 @@ pub trait ConnectBackend: Send + Sync {
 ///   transaction that the run is still `RUNNING`: the next holder of the lease closes it in
 ///   [`ScheduleBackend::begin_run`] (and [`LeaseBackend::close_stale_runs`] closes it once its
 ///   lease lapsed), so a runner that lost its lease has its late writes refused with
-///   [`StoreError::RunFenced`](super::StoreError::RunFenced). PostgreSQL reads the run's row
-///   `FOR SHARE`, so the closing update and the write cannot interleave.
+///   [`StoreError::RunFenced`](super::StoreError::RunFenced). The check is an update of the
+///   run's row where it is still `RUNNING` (which also records it alive), so on PostgreSQL the
+///   closing update and the write cannot interleave: one waits for the other's row lock.
+/// - **A batch commits whole.** [`RecordBackend::apply`] writes a batch's records, the run's
+///   counts and progress, and the checkpoint saved with it in one transaction.
 /// - **Versions, in the claim.** A task is claimed only by a runner whose binary has its sync
 ///   ([`TaskClaim::syncs`]) at the run version the last deployment recorded (table
 ///   `deployed_syncs`, replaced in the deployment's transaction), and only a deployed sync gets

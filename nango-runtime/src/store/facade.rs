@@ -585,7 +585,21 @@ impl Store {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> StoreResult<ChangeCounts> {
-        self.backend.apply(run, model, change, records).await
+        self.backend.apply(run, model, change, records, None).await
+    }
+
+    /// Applies one batch and saves the run's checkpoint in the same transaction: both are
+    /// written or neither (a fenced run writes neither: [`StoreError::RunFenced`]). With no
+    /// records, saves the checkpoint alone. Returns what changed.
+    pub async fn apply_with_checkpoint(
+        &self,
+        run: RunIds,
+        model: &str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+        checkpoint: RunCheckpoint<'_>,
+    ) -> StoreResult<ChangeCounts> {
+        self.backend.apply(run, model, change, records, Some(checkpoint)).await
     }
 
     /// Soft-deletes live records of `model` not seen since the run's epoch (after a successful

@@ -69,7 +69,7 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
-pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, SyncVersion, TaskClaim, TaskReason};
+pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, SyncVersion, TaskClaim, TaskReason};
 
 use crate::Connection;
 #[cfg(feature = "runtime")]

@@ -152,3 +152,21 @@ pub struct NodeBeat {
     /// When it started.
     pub started_at: DateTime<Utc>,
 }
+
+/// The checkpoint a run's batch commits together with its records (see
+/// [`RecordBackend::apply`](super::backend::RecordBackend::apply)): both are written or neither,
+/// so a run resumed from a checkpoint never misses a record handed over before it.
+///
+/// ```
+/// use nango_runtime::store::RunCheckpoint;
+/// let checkpoint = serde_json::json!({"page": 3});
+/// let with_batch = RunCheckpoint { sync: "issues", checkpoint: Some(&checkpoint) };
+/// assert_eq!(with_batch.checkpoint.unwrap()["page"], 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunCheckpoint<'a> {
+    /// The sync whose checkpoint it is (the run's connection is in its [`RunIds`](super::RunIds)).
+    pub sync: &'a str,
+    /// The checkpoint to keep; `None` clears it.
+    pub checkpoint: Option<&'a serde_json::Value>,
+}

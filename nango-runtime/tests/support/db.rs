@@ -80,6 +80,52 @@ impl PostgresDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Does to the database's clients what a restart of the server does, without touching the
+    /// other databases of the shared server: new connections are refused, every open one is
+    /// ended (`pg_terminate_backend`: the error a shutting-down server sends), and after
+    /// `down` connections are accepted again. How many connections it ended.
+    pub async fn restart(&self, down: std::time::Duration) -> u64 {
+        let mut admin = admin_connection(&self.admin_url).await;
+        let quoted = format!("\"{}\"", self.name);
+        sqlx::raw_sql(AssertSqlSafe(format!("ALTER DATABASE {quoted} ALLOW_CONNECTIONS false")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut ended = 0;
+        // Twice: a connection that was starting when connections were refused shows up late.
+        for pause in [std::time::Duration::from_millis(100), down.saturating_sub(std::time::Duration::from_millis(100))]
+        {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1) t",
+            )
+            .bind(&self.name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+            ended += n as u64;
+            tokio::time::sleep(pause).await;
+        }
+        sqlx::raw_sql(AssertSqlSafe(format!("ALTER DATABASE {quoted} ALLOW_CONNECTIONS true")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+        ended
+    }
+
+    /// How many sessions of the database are listening (their last statement a `LISTEN`).
+    pub async fn listening_sessions(&self) -> i64 {
+        let mut admin = admin_connection(&self.admin_url).await;
+        let n =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'")
+                .bind(&self.name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        let _ = admin.close().await;
+        n
+    }
 }
 
 impl Drop for PostgresDatabase {

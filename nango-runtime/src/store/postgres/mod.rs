@@ -34,9 +34,13 @@ use std::time::Duration;
 super::sql::connect::connect_backend!(PostgresBackend);
 super::sql::integrations::integration_backends!(PostgresBackend, sqlx::postgres::PgRow);
 
-/// Connections per process: API handlers, the scheduler and runs share them. PostgreSQL's
-/// default limit is 100 connections for the whole server, so several processes fit.
+/// Connections per process unless the URL says `pool_size=N`: API handlers, the scheduler and
+/// runs share them. PostgreSQL's default limit is 100 connections for the whole server, so
+/// several processes fit.
 const POOL_SIZE: u32 = 10;
+
+/// The URL parameter that sets the number of pooled connections (sqlx would ignore it).
+const POOL_SIZE_PARAMETER: &str = "pool_size";
 
 /// The PostgreSQL backend. Most programs open it through [`Store::open`] with a `postgres://`
 /// URL (`NANGO_DATABASE_URL`).
@@ -54,16 +58,23 @@ const POOL_SIZE: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct PostgresBackend {
     pool: PgPool,
+    /// A pool of one connection for runners' `LISTEN`, which holds its connection for good: it
+    /// never takes one of `pool`'s, so a small or busy pool cannot leave the queue's work waiting
+    /// behind the listener.
+    listen: PgPool,
 }
 
 impl PostgresBackend {
     /// Opens the database a `postgres://user[:password]@host[:port]/database` URL names,
     /// creating the database when the server has none of that name (as SQLite creates its file),
-    /// and brings its schema up to date (see `migrations/postgres/`).
+    /// and brings its schema up to date (see `migrations/postgres/`). `?pool_size=N` sets how
+    /// many connections the process keeps open at most (10 by default; one more is kept for
+    /// runners' `LISTEN`); the other parameters are libpq's.
     pub async fn open(url: &str) -> StoreResult<PostgresBackend> {
         let shown = without_password(url);
-        let options =
-            PgConnectOptions::from_str(url).map_err(|source| StoreError::InvalidUrl { url: shown.clone(), source })?;
+        let invalid = |source| StoreError::InvalidUrl { url: shown.clone(), source };
+        let (url, pool_size) = take_pool_size(url).map_err(|e| invalid(sqlx::Error::Configuration(e.into())))?;
+        let options = PgConnectOptions::from_str(&url).map_err(invalid)?;
         // One attempt first, on a connection of its own that then migrates: a server that does
         // not answer is reported at once (a pool would retry until its timeout), and a missing
         // database is created.
@@ -79,12 +90,18 @@ impl PostgresBackend {
         let _ = first.close().await;
         migrated?;
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(pool_size.unwrap_or(POOL_SIZE))
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(30))
             .idle_timeout(Duration::from_secs(60))
+            .connect_lazy_with(options.clone());
+        let listen = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_lazy_with(options);
-        Ok(PostgresBackend { pool })
+        Ok(PostgresBackend { pool, listen })
     }
 
     /// The pool, for queries the traits do not cover (benchmarks, inspection).
@@ -97,6 +114,28 @@ impl PostgresBackend {
     async fn write_transaction(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool.begin().await
     }
+}
+
+/// The URL without its `pool_size` parameter, and that parameter's value (a positive number).
+fn take_pool_size(url: &str) -> Result<(String, Option<u32>), String> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), None)) };
+    let mut size = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some((POOL_SIZE_PARAMETER, value)) => match value.parse::<u32>() {
+                Ok(n) if n > 0 => size = Some(n),
+                _ => {
+                    return Err(format!(
+                        "`{POOL_SIZE_PARAMETER}={value}`: the number of pooled connections must be a whole number from 1"
+                    ));
+                }
+            },
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, size))
 }
 
 /// Whether connecting failed because the database does not exist (SQLSTATE 3D000).
@@ -159,13 +198,29 @@ impl Backend for PostgresBackend {
     }
 
     async fn close(&self) {
+        self.listen.close().await;
         self.pool.close().await;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{quote_identifier, without_password};
+    use super::{quote_identifier, take_pool_size, without_password};
+
+    #[test]
+    fn the_pool_size_is_taken_out_of_the_url() {
+        let taken = |url: &str| take_pool_size(url).unwrap();
+        assert_eq!(taken("postgres://h/db"), ("postgres://h/db".to_owned(), None));
+        assert_eq!(taken("postgres://h/db?pool_size=2"), ("postgres://h/db".to_owned(), Some(2)));
+        assert_eq!(
+            taken("postgres://h/db?sslmode=disable&pool_size=3&application_name=x"),
+            ("postgres://h/db?sslmode=disable&application_name=x".to_owned(), Some(3))
+        );
+        for bad in ["postgres://h/db?pool_size=0", "postgres://h/db?pool_size=ten"] {
+            let e = take_pool_size(bad).unwrap_err();
+            assert!(e.contains("pool_size=") && e.contains("whole number"), "{e}");
+        }
+    }
 
     #[test]
     fn passwords_stay_out_of_messages() {

@@ -163,6 +163,49 @@ async fn add_run_changes(tx: &mut PgConnection, run: i64, model: &str, counts: C
     Ok(())
 }
 
+/// Writes a batch inside the caller's transaction (after the fence): reads the stored state of
+/// its ids, plans, writes the plan and adds its counts to the run's.
+async fn write_batch<'b>(
+    tx: &mut PgConnection,
+    run: RunIds,
+    model: &str,
+    batch: &'b Batch<'_>,
+) -> StoreResult<policy::Plan<'b>> {
+    let ids: Vec<&str> = batch.ids().collect();
+    // Locked before the read: the plan is made from what no other write changes meanwhile.
+    let seq = begin_write(tx, run.connection, model).await?;
+    let found = find(tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
+    let plan = batch.plan(&found, run.track_seen)?;
+    let now = to_micros(Utc::now());
+    upsert_rows(tx, run, model, &plan.upserts, now, seq).await?;
+    if !plan.seen.is_empty() {
+        update_ids(
+            tx,
+            "seen_run = $1, seen_epoch = $2",
+            &[run.run, run.epoch],
+            run.connection,
+            model,
+            &plan.seen,
+            "marking records seen",
+        )
+        .await?;
+    }
+    if !plan.deleted.is_empty() {
+        update_ids(
+            tx,
+            "deleted_at = $1, last_modified_at = $1, last_action = 'DELETED', seq = $2, seen_run = $3",
+            &[now, seq, run.run],
+            run.connection,
+            model,
+            &plan.deleted,
+            "deleting records",
+        )
+        .await?;
+    }
+    add_run_changes(tx, run.run, model, plan.counts).await?;
+    Ok(plan)
+}
+
 #[async_trait]
 impl RecordBackend for PostgresBackend {
     async fn apply(
@@ -171,47 +214,21 @@ impl RecordBackend for PostgresBackend {
         model: &str,
         change: RecordChange,
         records: Vec<PreparedRecord>,
+        checkpoint: Option<RunCheckpoint<'_>>,
     ) -> StoreResult<ChangeCounts> {
         const OP: &str = "writing records";
         let batch = Batch::new(model, change, records);
-        if batch.is_empty() {
+        if batch.is_empty() && checkpoint.is_none() {
             return Ok(ChangeCounts::default());
         }
-        let ids: Vec<&str> = batch.ids().collect();
         let mut tx = self.pool.begin().await.during(OP)?;
         super::tasks::check_fence(&mut tx, run.run).await?;
-        // Locked before the read: the plan is made from what no other write changes meanwhile.
-        let seq = begin_write(&mut tx, run.connection, model).await?;
-        let found = find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
-        let plan = batch.plan(&found, run.track_seen)?;
-        let now = to_micros(Utc::now());
-        upsert_rows(&mut tx, run, model, &plan.upserts, now, seq).await?;
-        if !plan.seen.is_empty() {
-            update_ids(
-                &mut tx,
-                "seen_run = $1, seen_epoch = $2",
-                &[run.run, run.epoch],
-                run.connection,
-                model,
-                &plan.seen,
-                "marking records seen",
-            )
-            .await?;
+        let plan = if batch.is_empty() { None } else { Some(write_batch(&mut tx, run, model, &batch).await?) };
+        if let Some(checkpoint) = checkpoint {
+            super::tasks::save_checkpoint_in(&mut tx, run.connection, checkpoint).await?;
         }
-        if !plan.deleted.is_empty() {
-            update_ids(
-                &mut tx,
-                "deleted_at = $1, last_modified_at = $1, last_action = 'DELETED', seq = $2, seen_run = $3",
-                &[now, seq, run.run],
-                run.connection,
-                model,
-                &plan.deleted,
-                "deleting records",
-            )
-            .await?;
-        }
-        add_run_changes(&mut tx, run.run, model, plan.counts).await?;
         tx.commit().await.during(OP)?;
+        let Some(plan) = plan else { return Ok(ChangeCounts::default()) };
         for id in &plan.ignored {
             tracing::warn!(model, id = %id, "batch_update of a record that is not stored: ignored");
         }

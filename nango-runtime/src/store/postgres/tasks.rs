@@ -7,8 +7,8 @@
 use super::super::backend::TaskBackend;
 use super::super::error::During;
 use super::super::{
-    ClaimedTask, ConnectionKey, NewTask, NodeBeat, QueueStats, QueuedWebhook, RunIds, StoreError, StoreResult,
-    TaskClaim, TaskReason, from_micros, to_micros,
+    ClaimedTask, ConnectionKey, NewTask, NodeBeat, QueueStats, QueuedWebhook, RunCheckpoint, RunIds, StoreError,
+    StoreResult, TaskClaim, TaskReason, from_micros, to_micros,
 };
 use super::delivery::queued_from_row;
 use super::{PostgresBackend, lock};
@@ -28,20 +28,43 @@ async fn notify(pool: &PgPool) -> StoreResult<()> {
 }
 
 /// Refuses the write of a run that is no longer `RUNNING` (another process closed it after it
-/// lost its lease), inside the write's transaction.
+/// lost its lease), inside the write's transaction, and records the run as alive now: its
+/// progress commits with the write.
 ///
-/// The run's row is read `FOR SHARE`: the update that closes it (another runner's `begin_run`,
-/// the stale-run sweep) waits for this transaction, or this read waits for it and sees it closed.
+/// One update of the run's row where it is still `RUNNING`: the update that closes it (another
+/// runner's `begin_run`, the stale-run sweep) waits for this transaction, or this one waits for
+/// it and, re-reading the row, finds it closed. The time only moves forward (a lease renewal
+/// may have recorded a later one).
 pub(super) async fn check_fence(tx: &mut PgConnection, run: i64) -> StoreResult<()> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 FOR SHARE")
-        .bind(run)
-        .fetch_optional(&mut *tx)
-        .await
-        .during("checking that the run still holds its sync")?;
-    match status.as_deref() {
-        Some("RUNNING") => Ok(()),
-        _ => Err(StoreError::RunFenced { run }),
-    }
+    let held = sqlx::query(
+        "UPDATE runs SET heartbeat_at = GREATEST(COALESCE(heartbeat_at, 0), $2) WHERE id = $1 AND status = 'RUNNING'",
+    )
+    .bind(run)
+    .bind(to_micros(Utc::now()))
+    .execute(&mut *tx)
+    .await
+    .during("checking that the run still holds its sync")?;
+    if held.rows_affected() == 1 { Ok(()) } else { Err(StoreError::RunFenced { run }) }
+}
+
+/// Saves (`Some`) or clears (`None`) a run's checkpoint inside the caller's transaction (after
+/// [`check_fence`]).
+pub(super) async fn save_checkpoint_in(
+    tx: &mut PgConnection,
+    connection: ConnectionKey,
+    checkpoint: RunCheckpoint<'_>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sync_state (connection, sync, checkpoint) VALUES ($1, $2, $3) \
+         ON CONFLICT (connection, sync) DO UPDATE SET checkpoint = excluded.checkpoint",
+    )
+    .bind(connection.get())
+    .bind(checkpoint.sync)
+    .bind(checkpoint.checkpoint.map(Value::to_string))
+    .execute(&mut *tx)
+    .await
+    .during("saving the checkpoint")?;
+    Ok(())
 }
 
 /// No deployment recorded the versions it deploys (a store deployed only before rolling deploys,
@@ -344,16 +367,7 @@ impl TaskBackend for PostgresBackend {
         const OP: &str = "saving the checkpoint";
         let mut tx = self.pool.begin().await.during(OP)?;
         check_fence(&mut tx, run.run).await?;
-        sqlx::query(
-            "INSERT INTO sync_state (connection, sync, checkpoint) VALUES ($1, $2, $3) \
-             ON CONFLICT (connection, sync) DO UPDATE SET checkpoint = excluded.checkpoint",
-        )
-        .bind(run.connection.get())
-        .bind(sync)
-        .bind(checkpoint.map(Value::to_string))
-        .execute(&mut *tx)
-        .await
-        .during(OP)?;
+        save_checkpoint_in(&mut tx, run.connection, RunCheckpoint { sync, checkpoint }).await?;
         tx.commit().await.during(OP)?;
         Ok(())
     }
@@ -412,25 +426,42 @@ impl TaskBackend for PostgresBackend {
     }
 
     async fn task_wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
+        let first = match listen(&self.listen).await {
             Ok(listener) => listener,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot LISTEN for tasks; runners look every tick instead");
                 return None;
             }
         };
-        if let Err(e) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %e, "cannot LISTEN for tasks; runners look every tick instead");
-            return None;
-        }
+        let pool = self.listen.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         tokio::spawn(async move {
+            let mut listener = Some(first);
             loop {
-                // `try_recv` reconnects after a lost connection (a restarted server) and then
-                // says so with `None`: a wake-up is sent then too, notifications may be lost.
-                if let Err(e) = listener.try_recv().await {
-                    tracing::warn!(error = %e, "LISTEN for tasks failed; trying again");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let current = match listener.as_mut() {
+                    Some(current) => current,
+                    None => match listen(&pool).await {
+                        Ok(again) => listener.insert(again),
+                        Err(sqlx::Error::PoolClosed) => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot LISTEN for tasks again yet; trying again");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    },
+                };
+                // `Ok(None)`: sqlx lost the connection and connected again by itself. An error
+                // (the server ended the connection with one: a restart, `pg_terminate_backend`)
+                // leaves the listener on a dead connection: it is replaced by a new one. Either
+                // way notifications may have been missed, so a wake-up is sent.
+                match current.try_recv().await {
+                    Ok(_) => {}
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN for tasks failed; listening again");
+                        listener = None;
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
                 }
                 if tx.is_closed() {
                     return;
@@ -441,6 +472,13 @@ impl TaskBackend for PostgresBackend {
         });
         Some(rx)
     }
+}
+
+/// A listener on the runners' channel, on the connection of `pool` (a pool of its own).
+async fn listen(pool: &PgPool) -> sqlx::Result<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
 }
 
 /// Gives `owner`'s lease of a (connection, sync) up, in the task's transaction.

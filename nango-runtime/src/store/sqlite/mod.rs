@@ -249,6 +249,48 @@ impl SqliteBackend {
         Ok(found)
     }
 
+    /// Writes a batch inside the caller's transaction (after the fence): reads the stored state
+    /// of its ids, plans, writes the plan and adds its counts to the run's.
+    async fn write_batch<'b>(
+        tx: &mut sqlx::SqliteConnection,
+        run: RunIds,
+        model: &str,
+        batch: &'b Batch<'_>,
+    ) -> StoreResult<super::policy::Plan<'b>> {
+        let ids: Vec<&str> = batch.ids().collect();
+        let found = Self::find(tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
+        let plan = batch.plan(&found, run.track_seen)?;
+        let now = to_micros(Utc::now());
+        let seq = next_seq(tx).await?;
+        Self::upsert_rows(tx, run, model, &plan.upserts, now, seq).await?;
+        if !plan.seen.is_empty() {
+            Self::update_ids(
+                tx,
+                "seen_run = ?, seen_epoch = ?",
+                &[run.run, run.epoch],
+                run.connection,
+                model,
+                &plan.seen,
+                "marking records seen",
+            )
+            .await?;
+        }
+        if !plan.deleted.is_empty() {
+            Self::update_ids(
+                tx,
+                "deleted_at = ?, last_modified_at = ?, last_action = 'DELETED', seq = ?, seen_run = ?",
+                &[now, now, seq, run.run],
+                run.connection,
+                model,
+                &plan.deleted,
+                "deleting records",
+            )
+            .await?;
+        }
+        add_run_changes(tx, run.run, model, plan.counts).await?;
+        Ok(plan)
+    }
+
     async fn upsert_rows(
         tx: &mut sqlx::SqliteConnection,
         run: RunIds,
@@ -952,46 +994,21 @@ impl RecordBackend for SqliteBackend {
         model: &str,
         change: RecordChange,
         records: Vec<PreparedRecord>,
+        checkpoint: Option<RunCheckpoint<'_>>,
     ) -> StoreResult<ChangeCounts> {
         const OP: &str = "writing records";
         let batch = Batch::new(model, change, records);
-        if batch.is_empty() {
+        if batch.is_empty() && checkpoint.is_none() {
             return Ok(ChangeCounts::default());
         }
-        let ids: Vec<&str> = batch.ids().collect();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
         tasks::check_fence(&mut tx, run.run).await?;
-        let found = Self::find(&mut tx, run.connection, model, &ids, Some(run.run), batch.needs_stored_json()).await?;
-        let plan = batch.plan(&found, run.track_seen)?;
-        let now = to_micros(Utc::now());
-        let seq = next_seq(&mut tx).await?;
-        Self::upsert_rows(&mut tx, run, model, &plan.upserts, now, seq).await?;
-        if !plan.seen.is_empty() {
-            Self::update_ids(
-                &mut tx,
-                "seen_run = ?, seen_epoch = ?",
-                &[run.run, run.epoch],
-                run.connection,
-                model,
-                &plan.seen,
-                "marking records seen",
-            )
-            .await?;
+        let plan = if batch.is_empty() { None } else { Some(Self::write_batch(&mut tx, run, model, &batch).await?) };
+        if let Some(checkpoint) = checkpoint {
+            tasks::save_checkpoint_in(&mut tx, run.connection, checkpoint).await?;
         }
-        if !plan.deleted.is_empty() {
-            Self::update_ids(
-                &mut tx,
-                "deleted_at = ?, last_modified_at = ?, last_action = 'DELETED', seq = ?, seen_run = ?",
-                &[now, now, seq, run.run],
-                run.connection,
-                model,
-                &plan.deleted,
-                "deleting records",
-            )
-            .await?;
-        }
-        add_run_changes(&mut tx, run.run, model, plan.counts).await?;
         tx.commit().await.during(OP)?;
+        let Some(plan) = plan else { return Ok(ChangeCounts::default()) };
         for id in &plan.ignored {
             tracing::warn!(model, id = %id, "batch_update of a record that is not stored: ignored");
         }

@@ -5,8 +5,8 @@
 use super::super::backend::TaskBackend;
 use super::super::error::During;
 use super::super::{
-    ClaimedTask, ConnectionKey, NewTask, NodeBeat, QueueStats, QueuedWebhook, RunIds, StoreError, StoreResult,
-    TaskClaim, TaskReason, from_micros, to_micros,
+    ClaimedTask, ConnectionKey, NewTask, NodeBeat, QueueStats, QueuedWebhook, RunCheckpoint, RunIds, StoreError,
+    StoreResult, TaskClaim, TaskReason, from_micros, to_micros,
 };
 use super::{SqliteBackend, queued_from_row};
 use async_trait::async_trait;
@@ -15,17 +15,39 @@ use serde_json::Value;
 use sqlx::Row;
 
 /// Refuses the write of a run that is no longer `RUNNING` (another process closed it after it
-/// lost its lease), inside the write's transaction.
+/// lost its lease), inside the write's transaction, and records the run as alive now: its
+/// progress commits with the write. The time only moves forward (a lease renewal may have
+/// recorded a later one).
 pub(super) async fn check_fence(tx: &mut sqlx::SqliteConnection, run: i64) -> StoreResult<()> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
-        .bind(run)
-        .fetch_optional(&mut *tx)
-        .await
-        .during("checking that the run still holds its sync")?;
-    match status.as_deref() {
-        Some("RUNNING") => Ok(()),
-        _ => Err(StoreError::RunFenced { run }),
-    }
+    let held = sqlx::query(
+        "UPDATE runs SET heartbeat_at = MAX(COALESCE(heartbeat_at, 0), $2) WHERE id = $1 AND status = 'RUNNING'",
+    )
+    .bind(run)
+    .bind(to_micros(Utc::now()))
+    .execute(&mut *tx)
+    .await
+    .during("checking that the run still holds its sync")?;
+    if held.rows_affected() == 1 { Ok(()) } else { Err(StoreError::RunFenced { run }) }
+}
+
+/// Saves (`Some`) or clears (`None`) a run's checkpoint inside the caller's transaction (after
+/// [`check_fence`]).
+pub(super) async fn save_checkpoint_in(
+    tx: &mut sqlx::SqliteConnection,
+    connection: ConnectionKey,
+    checkpoint: RunCheckpoint<'_>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sync_state (connection, sync, checkpoint) VALUES ($1, $2, $3) \
+         ON CONFLICT (connection, sync) DO UPDATE SET checkpoint = excluded.checkpoint",
+    )
+    .bind(connection.get())
+    .bind(checkpoint.sync)
+    .bind(checkpoint.checkpoint.map(Value::to_string))
+    .execute(&mut *tx)
+    .await
+    .during("saving the checkpoint")?;
+    Ok(())
 }
 
 /// No deployment recorded the versions it deploys (a store deployed only before rolling deploys,
@@ -303,16 +325,7 @@ impl TaskBackend for SqliteBackend {
         const OP: &str = "saving the checkpoint";
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
         check_fence(&mut tx, run.run).await?;
-        sqlx::query(
-            "INSERT INTO sync_state (connection, sync, checkpoint) VALUES ($1, $2, $3) \
-             ON CONFLICT (connection, sync) DO UPDATE SET checkpoint = excluded.checkpoint",
-        )
-        .bind(run.connection.get())
-        .bind(sync)
-        .bind(checkpoint.map(Value::to_string))
-        .execute(&mut *tx)
-        .await
-        .during(OP)?;
+        save_checkpoint_in(&mut tx, run.connection, RunCheckpoint { sync, checkpoint }).await?;
         tx.commit().await.during(OP)?;
         Ok(())
     }
