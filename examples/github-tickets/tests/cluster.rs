@@ -585,6 +585,7 @@ fn the_next_version_is_the_example_with_one_more_sync() {
     let without = format!("{}{}", &next[..sync_at], &next[models_at..model_at]);
     assert_eq!(without, example);
     assert_eq!(&next[model_at..], "  OpenIssue:\n    id: string\n    title: string\n");
+}
 
 /// The database restarted mid-run (every connection of the test's database ended, as a restart
 /// does to its clients, and new ones refused for two seconds): a run whose write falls in it
