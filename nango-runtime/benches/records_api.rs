@@ -4,7 +4,12 @@
 //! `cargo bench -p nango-runtime --bench records_api` (`RECORDS_BENCH_N`, `RECORDS_BENCH_SECS`
 //! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients). With
 //! `RECORDS_BENCH_BACKEND=postgres` the store is a new database on the test server
-//! (`NANGO_TEST_POSTGRES_URL`, default the local one), dropped at the end.
+//! (`NANGO_TEST_POSTGRES_URL`, default the local one), dropped at the end, and the same query
+//! is also run by PostgreSQL's own load generator in the same run:
+//! `pgbench -n -f query.sql -c 32 -j 2 -T 10`, once with `-M simple` (text statements, as psql
+//! sends them) and once with `-M prepared` (as sqlx sends them), with the cursor spread over the
+//! same start points (`\set` random); `RECORDS_BENCH_PGBENCH` names the program
+//! (default `pgbench` on the `PATH`) and `RECORDS_BENCH_PGBENCH_THREADS` its `-j` (2).
 
 // The shared test syncs' generated code names the runtime `::nango` (the facade crate).
 extern crate nango_runtime as nango;
@@ -90,8 +95,9 @@ enum Direct {
 }
 
 /// The query of `GET /records` after a cursor (the same text on both: `$n` placeholders and a
-/// row comparison); rows fetched and their JSON read, nothing encoded.
-const PAGE: &str = "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, seq FROM records \
+/// row comparison; on PostgreSQL the very text `store/postgres/records.rs` sends); rows fetched
+/// and their JSON read, nothing encoded.
+const PAGE: &str = "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records \
                     WHERE connection = $1 AND model = $2 AND (seq, pk) > ($3, $4) ORDER BY seq, pk LIMIT $5";
 
 impl Direct {
@@ -183,6 +189,7 @@ async fn main() {
         let (seq, pk) = pos.split_once('.').unwrap();
         (seq.parse().unwrap(), pk.parse().unwrap())
     };
+    let positions: Vec<(i64, i64)> = starts.iter().map(|c| decode(c)).collect();
     let baseline_direct = direct.clone();
     let mut baseline = load(concurrency, secs, starts.clone(), move |cursor| {
         let direct = baseline_direct.clone();
@@ -190,6 +197,20 @@ async fn main() {
         async move { direct.page(key, seq, pk).await }
     })
     .await;
+
+    // PostgreSQL's own client on the same query and start points, between the two.
+    let mut by_pgbench = Vec::new();
+    if let Some(database) = &pg_database {
+        for mode in ["simple", "prepared"] {
+            let (url, dir) = (database.url().to_owned(), dir.path().to_owned());
+            let positions = positions.clone();
+            let figures =
+                tokio::task::spawn_blocking(move || pgbench(&url, key, &positions, concurrency, secs, mode, &dir))
+                    .await
+                    .expect("pgbench");
+            by_pgbench.push((format!("same query by pgbench -M {mode}"), figures));
+        }
+    }
 
     let mut options =
         ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), secret_key: KEY.into(), ..Default::default() };
@@ -223,7 +244,9 @@ async fn main() {
     println!("| | requests/s | records/s | p50 | p99 |");
     println!("| --- | --- | --- | --- | --- |");
     let direct_name = format!("same query on {} (sqlx)", direct.name());
-    for (name, f) in [("GET /records (HTTP, JSON)", &mut api), (direct_name.as_str(), &mut baseline)] {
+    let mut rows = vec![("GET /records (HTTP, JSON)".to_owned(), &mut api), (direct_name, &mut baseline)];
+    rows.extend(by_pgbench.iter_mut().map(|(name, f)| (name.clone(), f)));
+    for (name, f) in rows {
         let (p50, p99) = (f.percentile(0.5), f.percentile(0.99));
         println!(
             "| {name} | {:.0} | {:.0} | {:.2} ms | {:.2} ms |",
@@ -237,6 +260,80 @@ async fn main() {
         "\n{n} records stored, {concurrency} concurrent clients, {secs} s each; API throughput = {:.2}x the direct query",
         rate(&api) / rate(&baseline)
     );
+    for (name, f) in &by_pgbench {
+        println!(
+            "API throughput = {:.2}x {name}; the direct query (sqlx) = {:.2}x it",
+            rate(&api) / rate(f),
+            rate(&baseline) / rate(f)
+        );
+    }
+}
+
+/// Runs `pgbench` (`-M mode`, `concurrency` clients, 2 threads, `secs` seconds) on the page
+/// query with the cursor drawn at random among `positions` (the `(seq, pk)` of the start points,
+/// which the fill makes evenly spaced: one batch of 1,000 records, one `seq`, per start); its
+/// figures, latencies from its per-transaction log.
+fn pgbench(
+    url: &str,
+    key: ConnectionKey,
+    positions: &[(i64, i64)],
+    concurrency: u64,
+    secs: u64,
+    mode: &str,
+    dir: &std::path::Path,
+) -> Figures {
+    let (seq0, pk0) = positions[0];
+    let (dseq, dpk) = positions.get(1).map_or((0, 0), |(s, p)| (s - seq0, p - pk0));
+    let regular =
+        positions.iter().enumerate().all(|(j, &(s, p))| s == seq0 + j as i64 * dseq && p == pk0 + j as i64 * dpk);
+    assert!(regular, "the start points are not evenly spaced; pgbench's \\set cannot draw them");
+    // The store's text with the values pgbench substitutes (simple) or binds (prepared).
+    let sql = PAGE
+        .replace("$1", &key.get().to_string())
+        .replace("$2", "'Issue'")
+        .replace("$3", ":seq")
+        .replace("$4", ":pk")
+        .replace("$5", "101");
+    let script = format!(
+        "\\set j random(0, {})\n\\set seq {seq0} + :j * {dseq}\n\\set pk {pk0} + :j * {dpk}\n{sql};\n",
+        positions.len() - 1
+    );
+    let file = dir.join("query.sql");
+    std::fs::write(&file, &script).expect("query.sql");
+    let logs = dir.join(format!("pgbench-{mode}"));
+    std::fs::create_dir_all(&logs).expect("log folder");
+    let program = std::env::var("RECORDS_BENCH_PGBENCH").unwrap_or_else(|_| "pgbench".into());
+    let threads = env("RECORDS_BENCH_PGBENCH_THREADS", 2).to_string();
+    let (clients, secs_text) = (concurrency.to_string(), secs.to_string());
+    let args = ["-n", "-f", file.to_str().expect("path"), "-c", &clients, "-j", &threads, "-T", &secs_text, "-M", mode];
+    eprintln!("{program} {} {url}\n{script}", args.join(" "));
+    let prefix = logs.join("log");
+    let out = std::process::Command::new(&program)
+        .args(args)
+        .args(["-l", "--log-prefix", prefix.to_str().expect("path"), url])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{program} failed: {said}{}", String::from_utf8_lossy(&out.stderr));
+    let tps: f64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no tps in pgbench's output: {said}"));
+    // One line per transaction: client, number, latency in microseconds, ...
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(&logs).expect("logs") {
+        let text = std::fs::read_to_string(entry.expect("log").path()).expect("log");
+        latencies.extend(
+            text.lines().filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()).map(Duration::from_micros),
+        );
+    }
+    let requests = latencies.len() as u64;
+    Figures {
+        requests,
+        records: requests * 100,
+        elapsed: Duration::from_secs_f64(requests as f64 / tps.max(f64::EPSILON)),
+        latencies,
+    }
 }
 
 fn urlencode(s: &str) -> String {
