@@ -9,8 +9,8 @@ use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PageValidator, PreparedRecord, RecordQuery,
-    RunCheckpoint, RunEnd, RunIds, RunStatus, Store, StoreError, StoredConnection,
+    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PageValidator, PreparedRecord,
+    RecordQuery, RunCheckpoint, RunEnd, RunIds, RunStatus, Store, StoreError, StoredConnection,
 };
 use crate::{
     BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, RecordChange, Result, ScriptEnv, ScriptHost, SyncEnv,
@@ -928,7 +928,8 @@ impl SyncHost for StoreHost {
 
     fn save_page_validators(&mut self, validators: Vec<PageValidator>) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async move {
-            let saved = self.store.save_page_validators(self.ids.connection, self.sync, self.ids.run, &validators).await;
+            let saved =
+                self.store.save_page_validators(self.ids.connection, self.sync, self.ids.run, &validators).await;
             Ok(self.noted(saved)?)
         })
     }

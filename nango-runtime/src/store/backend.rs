@@ -28,9 +28,9 @@ use super::DeliveryRecord;
 use super::deploy::{DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor};
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
-    EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PageValidator, PreparedRecord, Pruned,
-    QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
-    Unannounced,
+    EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PageValidator,
+    PreparedRecord, Pruned, QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart,
+    StoreResult, SyncState, Unannounced,
 };
 use super::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, TaskClaim};
 use async_trait::async_trait;
@@ -570,8 +570,12 @@ pub trait DeployBackend: Send + Sync {
 #[async_trait]
 pub trait ValidatorBackend: Send + Sync {
     /// The validator stored for the page at `url` of the (connection, sync), if any.
-    async fn page_validator(&self, connection: ConnectionKey, sync: &str, url: &str)
-    -> StoreResult<Option<PageValidator>>;
+    async fn page_validator(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        url: &str,
+    ) -> StoreResult<Option<PageValidator>>;
     /// Stores (or replaces) the validators of pages by their URL, as fetched or used by `run`.
     async fn save_page_validators(
         &self,

@@ -71,8 +71,8 @@ pub use profile::{
 };
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
-pub use validators::PageValidator;
 pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, SyncVersion, TaskClaim, TaskReason};
+pub use validators::PageValidator;
 
 use crate::Connection;
 #[cfg(feature = "runtime")]

@@ -322,11 +322,13 @@ impl DeployBackend for PostgresBackend {
                 });
             }
             let pks: Vec<i64> = failing.iter().map(|(pk, _)| *pk).collect();
-            sqlx::query("DELETE FROM page_validators WHERE connection IN (SELECT connection FROM records WHERE pk = ANY($1))")
-                .bind(&pks)
-                .execute(&mut *tx)
-                .await
-                .during(OP)?;
+            sqlx::query(
+                "DELETE FROM page_validators WHERE connection IN (SELECT connection FROM records WHERE pk = ANY($1))",
+            )
+            .bind(&pks)
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
             sqlx::query("DELETE FROM records WHERE pk = ANY($1)").bind(&pks).execute(&mut *tx).await.during(OP)?;
         }
         for step in &deployment.steps {

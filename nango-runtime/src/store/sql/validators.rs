@@ -78,13 +78,14 @@ macro_rules! validator_backend {
                     sync: &str,
                     run: i64,
                 ) -> StoreResult<u64> {
-                    let done = sqlx::query("DELETE FROM page_validators WHERE connection = $1 AND sync = $2 AND run <> $3")
-                        .bind(connection.get())
-                        .bind(sync)
-                        .bind(run)
-                        .execute(self.pool())
-                        .await
-                        .during("forgetting pages' validators")?;
+                    let done =
+                        sqlx::query("DELETE FROM page_validators WHERE connection = $1 AND sync = $2 AND run <> $3")
+                            .bind(connection.get())
+                            .bind(sync)
+                            .bind(run)
+                            .execute(self.pool())
+                            .await
+                            .during("forgetting pages' validators")?;
                     Ok(done.rows_affected())
                 }
             }

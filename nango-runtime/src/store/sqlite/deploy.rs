@@ -169,12 +169,14 @@ async fn run_step(conn: &mut SqliteConnection, step: &DeployStep, now: i64) -> S
             .execute(&mut *conn)
             .await
             .during(OP)?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM page_validators WHERE sync = $2 AND {OF_INTEGRATION}")))
-                .bind(integration)
-                .bind(sync)
-                .execute(&mut *conn)
-                .await
-                .during(OP)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM page_validators WHERE sync = $2 AND {OF_INTEGRATION}"
+            )))
+            .bind(integration)
+            .bind(sync)
+            .execute(&mut *conn)
+            .await
+            .during(OP)?;
         }
         DeployStep::DropField { integration, model, field } => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -273,11 +275,13 @@ impl DeployBackend for SqliteBackend {
                 });
             }
             for (pk, _) in &failing {
-                sqlx::query("DELETE FROM page_validators WHERE connection = (SELECT connection FROM records WHERE pk = $1)")
-                    .bind(pk)
-                    .execute(&mut *tx)
-                    .await
-                    .during(OP)?;
+                sqlx::query(
+                    "DELETE FROM page_validators WHERE connection = (SELECT connection FROM records WHERE pk = $1)",
+                )
+                .bind(pk)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
                 sqlx::query("DELETE FROM records WHERE pk = $1").bind(pk).execute(&mut *tx).await.during(OP)?;
             }
         }
