@@ -10,8 +10,16 @@
 //! last columns are the median time on the CPU (the thread's run time from
 //! `/proc/thread-self/schedstat`), which leaves out the time the machine spends on other work.
 //! `NANGO_BENCH_RUNS` sets the number of runs (default 41).
+//!
+//! Both sides run on the allocator the `nango` binary uses (mimalloc, see `src/bin/nango.rs`):
+//! the target is the CLI's parse, and most of the work is small allocations.
+//! `NANGO_BENCH_SYSTEM_ALLOCATOR` is not a knob: build without the `cli` feature for glibc's.
 
 use std::path::Path;
+
+#[cfg(feature = "cli")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 /// This thread's time on the CPU so far, when Linux tells it.

@@ -34,6 +34,7 @@ pub mod attrs;
 pub mod cli;
 pub mod codegen;
 mod diag;
+mod fast_hash;
 pub mod ir;
 mod models;
 pub mod nango_json;

@@ -5,10 +5,10 @@
 //! `cyclic_model` warnings), numeric-looking strings such as `7days` stay string literals, and an
 //! unknown name that is close to a model name gets a "did you mean" hint.
 
+use crate::fast_hash::{HashMap, HashSet};
 use crate::ir::{Field, Literal, Model, ObjectType, Primitive, TypeExpr};
 use crate::yaml::{Kind, Node};
 use crate::{Diagnostic, Span};
-use std::collections::{HashMap, HashSet};
 
 const DOCS: &str = "https://nango.dev/docs/reference/integration-configuration#model-types";
 
@@ -220,16 +220,16 @@ impl<'a> ModelScope<'a> {
     pub fn new(models: Option<&'a Node<'a>>) -> Self {
         let mut scope = ModelScope {
             declared: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             resolved: Vec::new(),
             heights: Vec::new(),
-            back_edges: HashSet::new(),
+            back_edges: HashSet::default(),
             current: None,
             budget: Budget::default(),
             diagnostics: Vec::new(),
             extra: Vec::new(),
-            extra_index: HashMap::new(),
-            suggestions: HashMap::new(),
+            extra_index: HashMap::default(),
+            suggestions: HashMap::default(),
             candidates: Vec::new(),
         };
         let Some(models) = models else { return scope };
@@ -702,7 +702,7 @@ impl<'a> ModelScope<'a> {
 /// Elementary cycles, one per strongly connected component (enough to tell the user where).
 fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let component = strongly_connected(edges);
-    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::default();
     for (node, &c) in component.iter().enumerate() {
         members.entry(c).or_default().push(node);
     }
@@ -777,7 +777,7 @@ pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
 /// A path from `start` back to itself inside its component (breadth-first, shortest).
 /// `component` is every node's component id ([`strongly_connected`]).
 fn cycle_through(start: usize, component: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
-    let mut prev: HashMap<usize, usize> = HashMap::new();
+    let mut prev: HashMap<usize, usize> = HashMap::default();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(v) = queue.pop_front() {
         for &w in &edges[v] {
@@ -893,7 +893,7 @@ fn extends_order(parents: &[Vec<usize>]) -> (Vec<usize>, HashSet<(usize, usize)>
     }
     let mut state = vec![State::New; parents.len()];
     let mut order = Vec::with_capacity(parents.len());
-    let mut back_edges = HashSet::new();
+    let mut back_edges = HashSet::default();
     for root in 0..parents.len() {
         if state[root] != State::New {
             continue;
@@ -1067,9 +1067,9 @@ mod tests {
     #[test]
     fn extends_order_reads_parents_first_and_finds_cycles() {
         // 0 extends 1, 1 extends 2: read 2, 1, 0.
-        assert_eq!(extends_order(&[vec![1], vec![2], vec![]]), (vec![2, 1, 0], HashSet::new()));
+        assert_eq!(extends_order(&[vec![1], vec![2], vec![]]), (vec![2, 1, 0], HashSet::default()));
         // 0 extends 1 extends 0: the walk from 0 meets 0 again from 1.
-        assert_eq!(extends_order(&[vec![1], vec![0]]), (vec![1, 0], HashSet::from([(1, 0)])));
+        assert_eq!(extends_order(&[vec![1], vec![0]]), (vec![1, 0], HashSet::from_iter([(1, 0)])));
         // A chain far deeper than the call stack would allow.
         let chain: Vec<Vec<usize>> = (0..200_000).map(|i| if i + 1 < 200_000 { vec![i + 1] } else { vec![] }).collect();
         let (order, cycles) = extends_order(&chain);

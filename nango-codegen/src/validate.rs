@@ -1,10 +1,10 @@
 //! Post-parse checks of one integration (spec §1.4, §1.6, §2.4) and `usedModels`.
 
+use crate::fast_hash::HashSet;
 use crate::ir::{Integration, Model, SyncType};
 use crate::models::ModelScope;
 use crate::schedule::deployable_runs;
 use crate::{Diagnostic, Span};
-use std::collections::HashSet;
 
 pub(crate) struct Validator {
     integration: String,
@@ -41,7 +41,7 @@ impl Validator {
         });
 
         // Endpoints are unique per integration.
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::default();
         let endpoints = integration
             .syncs
             .iter()
@@ -97,7 +97,7 @@ impl Validator {
         }
 
         // Sync outputs: unique per integration, each with an `id`.
-        let mut registered: HashSet<String> = HashSet::new();
+        let mut registered: HashSet<String> = HashSet::default();
         for sync in &integration.syncs {
             for (i, output) in sync.output.iter().enumerate() {
                 let output_span = sync.output_spans.get(i).copied().unwrap_or(sync.span);
@@ -121,7 +121,7 @@ impl Validator {
             }
         }
         for action in &integration.actions {
-            let mut mine = HashSet::new();
+            let mut mine = HashSet::default();
             for (i, output) in action.output.iter().flatten().enumerate() {
                 if !mine.insert(output) {
                     diags.push(
@@ -236,7 +236,7 @@ fn upper_first(s: &str) -> String {
 fn used_models<'a>(scope: &ModelScope, roots: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     // Names borrowed from the models: the walk copies only what it returns.
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::default();
     let mut refs: Vec<&str> = Vec::new();
     for root in roots {
         let mut stack = vec![root.as_str()];

@@ -33,6 +33,7 @@ pub(crate) struct Counters {
     dropped: AtomicU64,
     unauthorized: AtomicU64,
     token_refreshes: AtomicU64,
+    not_modified: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -52,6 +53,7 @@ impl Counters {
             dropped: read(&self.dropped),
             unauthorized: read(&self.unauthorized),
             token_refreshes: read(&self.token_refreshes),
+            not_modified: read(&self.not_modified),
         }
     }
 
@@ -66,6 +68,7 @@ impl Counters {
             &self.dropped,
             &self.unauthorized,
             &self.token_refreshes,
+            &self.not_modified,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -640,6 +643,48 @@ async fn authorize_decision(State(app): State<Arc<App>>, body: Bytes) -> Respons
     }
 }
 
+/// A GET's answer after [`with_etag`].
+enum Validated {
+    /// `304 Not Modified`: the client's `If-None-Match` named the answer's `ETag`.
+    Current(Response),
+    /// The answer, with its `ETag`.
+    Sent(Response),
+}
+
+/// `response` (a 2xx) with an `ETag` as GitHub sends one: weak, a hash of the body and the
+/// `Link` header, so any change of the page or of where it leads changes it; a `304 Not
+/// Modified` (with the `ETag` and the `Link`, no body) when `if_none_match` names it or is `*`.
+async fn with_etag(response: Response, if_none_match: Option<&HeaderValue>) -> Validated {
+    use std::hash::{Hash, Hasher};
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Validated::Sent(faults::server_error());
+    };
+    // SipHash with fixed keys: the same page gets the same tag for as long as the program runs
+    // (and across runs of one build), which is all a client's cache needs.
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    parts.headers.get(header::LINK).map(HeaderValue::as_bytes).hash(&mut hasher);
+    let tag = format!("W/\"{:016x}\"", hasher.finish());
+    let current = if_none_match.and_then(|v| v.to_str().ok()).is_some_and(|list| {
+        let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+        list.split(',').any(|t| t.trim() == "*" || opaque(t) == opaque(&tag))
+    });
+    let Ok(value) = HeaderValue::from_str(&tag) else { return Validated::Sent(faults::server_error()) };
+    parts.headers.insert(header::ETAG, value);
+    if current {
+        let mut not_modified = Response::new(axum::body::Body::empty());
+        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+        for name in [header::ETAG, header::LINK] {
+            if let Some(value) = parts.headers.get(&name) {
+                not_modified.headers_mut().insert(name, value.clone());
+            }
+        }
+        return Validated::Current(not_modified);
+    }
+    Validated::Sent(Response::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
 /// Latency, bearer check and faults around the API endpoints.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let stats = &app.stats;
@@ -676,10 +721,23 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         }
         Some(Fault::Drop | Fault::Malformed) | None => {}
     }
+    let is_get = request.method() == Method::GET;
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let response = next.run(request).await;
     if !response.status().is_success() {
         return response;
     }
+    let response = if is_get {
+        match with_etag(response, if_none_match.as_ref()).await {
+            Validated::Current(not_modified) => {
+                bump(&stats.not_modified);
+                return not_modified;
+            }
+            Validated::Sent(response) => response,
+        }
+    } else {
+        response
+    };
     let Some(fault) = fault else {
         bump(&stats.served_ok);
         return response;

@@ -59,6 +59,12 @@
 //!   proxy sends; the headers include the credentials).
 //! * `GET /redirect?to=URL` — `302` with `Location: URL`.
 //!
+//! Every successful GET of an API endpoint carries an `ETag`, as GitHub's do: a weak validator
+//! that is a hash of the body and the `Link` header (`W/"<16 hex digits>"`), so it changes when
+//! any issue of the page or the pages around it changes. A GET whose `If-None-Match` names it
+//! (or `*`) is answered `304 Not Modified` with the `ETag` and no body (counted in
+//! [`Stats::not_modified`], and never turned into a fault).
+//!
 //! Invalid parameters get GitHub's `422 {"message": "Validation Failed", "errors": [...]}`; a bad
 //! or missing token gets `401 {"message": "Bad credentials", ...}`.
 //!
@@ -128,7 +134,7 @@ use faults::FaultState;
 ///
 /// `requests` counts the requests to the API endpoints (listings, single issues, `/user`, and
 /// everything a replaying server answers); each of them ends as exactly one of `served_ok` (a
-/// success sent intact), a fault (`injected_500`, `injected_429`, `injected_502`, `malformed`,
+/// success sent intact), `not_modified` (a `304` to a matching `If-None-Match`), a fault (`injected_500`, `injected_429`, `injected_502`, `malformed`,
 /// `dropped`), `unauthorized`, or an unsuccessful answer of the endpoint itself (a 404, a 422).
 /// `token_refreshes` counts successful OAuth refreshes.
 ///
@@ -156,6 +162,9 @@ pub struct Stats {
     pub unauthorized: u64,
     /// Successful OAuth refreshes.
     pub token_refreshes: u64,
+    /// `304 Not Modified` answers to a GET whose `If-None-Match` named the current `ETag`.
+    #[serde(default)]
+    pub not_modified: u64,
 }
 
 /// The state an [`IssueUpdate`] sets.

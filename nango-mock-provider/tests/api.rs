@@ -546,3 +546,40 @@ async fn oauth_authorize_page_then_code_exchange_with_pkce() {
     let html = client.post(&token_url).body("grant_type=client_credentials").send().await.unwrap();
     assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
+
+/// As GitHub: every GET answer has an `ETag`; a GET naming it in `If-None-Match` gets `304 Not
+/// Modified` without a body; a change of an issue of the page changes the tag.
+#[tokio::test]
+async fn etags_and_if_none_match_answer_304_until_the_page_changes() {
+    let server = server(150).await;
+    let client = Client::new();
+    let page = format!("{}{REPO}?per_page=100&state=all&sort=updated&direction=asc", server.url());
+    let first = client.get(&page).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/\"") && etag.ends_with('"'), "{etag}");
+    let again = client.get(&page).send().await.unwrap();
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag, "the same page, the same tag");
+
+    let same = client.get(&page).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(same.headers()["etag"].to_str().unwrap(), etag);
+    assert!(same.headers().contains_key("link"));
+    assert!(same.bytes().await.unwrap().is_empty());
+    // Weak comparison, lists and `*`, as RFC 9110 says.
+    let strong = etag.trim_start_matches("W/");
+    for header in [strong.to_owned(), format!("\"other\", {etag}"), "*".to_owned()] {
+        let response = client.get(&page).header("if-none-match", header).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    }
+    let other = client.get(&page).header("if-none-match", "W/\"0\"").send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(server.stats().not_modified, 4);
+
+    // Issue 7 edited: it leaves the first page of this listing (it is now the newest change).
+    server.update_issue(7, IssueUpdate { title: Some("edited".into()), ..Default::default() });
+    let changed = client.get(&page).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    server.shutdown().await;
+}

@@ -9,8 +9,8 @@ use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RecordQuery,
-    RunCheckpoint, RunEnd, RunIds, RunStatus, Store, StoreError, StoredConnection,
+    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PageValidator, PreparedRecord,
+    RecordQuery, RunCheckpoint, RunEnd, RunIds, RunStatus, Store, StoreError, StoredConnection,
 };
 use crate::{
     BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, RecordChange, Result, ScriptEnv, ScriptHost, SyncEnv,
@@ -551,6 +551,14 @@ impl Runtime {
                 }
             }
         }
+        if outcome.is_ok() {
+            // Pages of past runs' URLs (an incremental listing's `since=`) would pile up: a run
+            // that ended well keeps only the validators it saved or used. They are a cache, so
+            // one that cannot be forgotten now is forgotten by a later run.
+            if let Err(e) = self.store.forget_unused_validators(key, descriptor.name, run.ids.run).await {
+                tracing::warn!(sync = descriptor.name, run = run.ids.run, error = %nango_types::text::error_chain(&e), "cannot forget unused page validators");
+            }
+        }
         let (status, error) = match &outcome {
             Ok(()) => (RunStatus::Success, None),
             Err(e) => (RunStatus::Failed, Some(e.to_string())),
@@ -717,7 +725,7 @@ where
 }
 
 /// Aborts a task when dropped, so it stops with what spawned it.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+pub(crate) struct AbortOnDrop<T>(pub(crate) tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
@@ -911,6 +919,18 @@ impl SyncHost for StoreHost {
                 self.store_failed.store(true, Ordering::Relaxed);
             }
             found
+        })
+    }
+
+    fn page_validator(&mut self, url: String) -> BoxFutureRef<'_, Result<Option<PageValidator>>> {
+        Box::pin(async move { Ok(self.noted(self.store.page_validator(self.ids.connection, self.sync, &url).await)?) })
+    }
+
+    fn save_page_validators(&mut self, validators: Vec<PageValidator>) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(async move {
+            let saved =
+                self.store.save_page_validators(self.ids.connection, self.sync, self.ids.run, &validators).await;
+            Ok(self.noted(saved)?)
         })
     }
 

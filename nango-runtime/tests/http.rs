@@ -1216,3 +1216,39 @@ async fn requests_and_pages_can_be_spawned() {
     spawnable(&client.paginate::<Item>("/x").into_stream());
     spawnable(&client.paginate::<Item>("/x"));
 }
+
+/// A request with a validator (`If-None-Match`) takes a `304 Not Modified` as the answer "still
+/// the same" (never retried), a 200 as the new document with its `ETag`; a request without one
+/// still refuses a 304 as the redirect-class status it is.
+#[tokio::test]
+async fn a_304_answers_a_request_with_a_validator_and_stays_an_error_without_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/doc"))
+        .and(header("if-none-match", "W/\"v1\""))
+        .respond_with(ResponseTemplate::new(304).insert_header("etag", "W/\"v1\""))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/doc"))
+        .respond_with(ResponseTemplate::new(200).insert_header("etag", "W/\"v2\"").set_body_json(items(&[1, 2])))
+        .mount(&server)
+        .await;
+    let client = plain(&server);
+    use nango_runtime::http::IfNoneMatch;
+    let current = client.get("/doc").send_json_if_none_match::<Vec<Item>>(Some("W/\"v1\"")).await.unwrap();
+    assert_eq!(current, IfNoneMatch::NotModified);
+    let changed = client.get("/doc").send_json_if_none_match::<Vec<Item>>(Some("W/\"v0\"")).await.unwrap();
+    assert_eq!(
+        changed,
+        IfNoneMatch::Modified { value: vec![Item { id: 1 }, Item { id: 2 }], etag: Some("W/\"v2\"".into()) }
+    );
+    let fresh = client.get("/doc").send_json_if_none_match::<Vec<Item>>(None).await.unwrap();
+    assert!(matches!(fresh, IfNoneMatch::Modified { .. }));
+    assert_eq!(client.stats().retries, 0);
+
+    // The same 304 to a request that did not ask for it is refused, as any 3xx is.
+    let by_hand = client.get("/doc").header("if-none-match", "W/\"v1\"").send().await.unwrap_err();
+    assert!(matches!(by_hand, HttpError::Redirect { .. }), "{by_hand}");
+}

@@ -34,6 +34,7 @@ on_both_backends!(
     a_lease_has_one_holder_until_it_lapses_and_only_then_its_run_is_closed,
     pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records,
     a_batch_its_checkpoint_and_the_run_s_progress_commit_together_or_not_at_all,
+    page_validators_are_kept_per_url_forgotten_when_unused_and_cleared_by_a_reset,
 );
 
 async fn store(db: &TestDb, sealer: Sealer) -> Store {
@@ -1221,4 +1222,39 @@ async fn a_batch_its_checkpoint_and_the_run_s_progress_commit_together_or_not_at
         counts(0, 0, 0)
     );
     assert_eq!(store.sync_state(key, "tickets").await.unwrap().checkpoint, None);
+}
+
+/// Conditional requests' validators: one per (connection, sync, URL), replaced when saved
+/// again, forgotten when a run ended without using them, by a reset (records kept) and with the
+/// connection.
+async fn page_validators_are_kept_per_url_forgotten_when_unused_and_cleared_by_a_reset(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    let v = |url: &str, etag: &str, led_to: Option<Value>| PageValidator { url: url.into(), etag: etag.into(), led_to };
+    let first = [v("/issues?page=1", "W/\"a\"", Some(json!({"page": 2}))), v("/issues?page=2", "W/\"b\"", None)];
+    store.save_page_validators(conn, "issues", 1, &first).await.unwrap();
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=1").await.unwrap(), Some(first[0].clone()));
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=2").await.unwrap(), Some(first[1].clone()));
+    assert_eq!(store.page_validator(conn, "other-sync", "/issues?page=1").await.unwrap(), None);
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=3").await.unwrap(), None);
+
+    // Run 2 fetched page 1 again (a new ETag, now the last page) and did not ask for page 2.
+    let changed = v("/issues?page=1", "W/\"c\"", None);
+    store.save_page_validators(conn, "issues", 2, std::slice::from_ref(&changed)).await.unwrap();
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=1").await.unwrap(), Some(changed.clone()));
+    assert_eq!(store.forget_unused_validators(conn, "issues", 2).await.unwrap(), 1);
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=2").await.unwrap(), None);
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=1").await.unwrap(), Some(changed));
+
+    // A reset fetches everything again, records kept or not.
+    let run = store.begin_run(conn, "issues", false).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&[json!({"id": 1})])).await.unwrap();
+    store.reset_sync(conn, "issues", &["Ticket"], false).await.unwrap();
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=1").await.unwrap(), None);
+    assert_eq!(store.record_counts(conn).await.unwrap().get("Ticket"), Some(&1));
+
+    // They go with their connection.
+    store.save_page_validators(conn, "issues", 3, &first).await.unwrap();
+    assert!(store.delete_connection("github", "acme").await.unwrap());
+    assert_eq!(store.page_validator(conn, "issues", "/issues?page=1").await.unwrap(), None);
 }

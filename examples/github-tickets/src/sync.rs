@@ -3,7 +3,7 @@
 use crate::models::{self, Ticket, TicketState};
 use chrono::{DateTime, Utc};
 use nango::nango_sync;
-use nango::{NangoSync, Result};
+use nango::{NangoSync, PageIfChanged, Result};
 use serde::{Deserialize, Serialize};
 
 /// The part of GitHub's issue JSON the sync reads.
@@ -112,6 +112,12 @@ impl Position {
 /// the checkpoint of a run that failed), restarting the listing at the newest `updated_at` read
 /// after every page (see [`Position::next`]), with a checkpoint every
 /// [`PAGES_PER_CHECKPOINT`] pages.
+///
+/// Each page is a conditional request ([`NangoSync::send_json_if_changed`]): a page fetched
+/// before is sent with its `ETag`, and when GitHub answers `304 Not Modified` (which costs no
+/// rate limit) nothing of it is read or written, and the listing goes on from the position the
+/// page led to then, stored with its `ETag`. The sync has no `track_deletes`, which would rule
+/// this out.
 #[nango_sync]
 pub async fn github_tickets(nango: &mut NangoSync<models::syncs::GithubTickets>) -> Result<()> {
     let repo = nango.metadata()?;
@@ -131,14 +137,23 @@ pub async fn github_tickets(nango: &mut NangoSync<models::syncs::GithubTickets>)
         if let Some(since) = at.since {
             request = request.query("since", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         }
-        let issues: Vec<GithubIssue> = request.send_json().await?;
-        let full = issues.len() >= PER_PAGE;
-        let newest = issues.iter().map(|issue| issue.updated_at).max();
-        let tickets: Vec<Ticket> = issues.into_iter().filter(|i| i.pull_request.is_none()).map(Ticket::from).collect();
-        nango.batch_save(tickets).await?;
-        match newest {
-            Some(newest) if full => at = at.next(newest),
-            _ => break,
+        let next = match nango.send_json_if_changed::<Vec<GithubIssue>, Position>(request).await? {
+            // Unchanged since a run fetched it: its issues are stored; go on from where it led.
+            PageIfChanged::Unchanged(next) => next,
+            PageIfChanged::Changed(issues, page) => {
+                let full = issues.len() >= PER_PAGE;
+                let newest = issues.iter().map(|issue| issue.updated_at).max();
+                let tickets: Vec<Ticket> =
+                    issues.into_iter().filter(|i| i.pull_request.is_none()).map(Ticket::from).collect();
+                nango.batch_save(tickets).await?;
+                let next = newest.filter(|_| full).map(|newest| at.next(newest));
+                nango.page_done(page, next.as_ref()).await?;
+                next
+            }
+        };
+        match next {
+            Some(next) => at = next,
+            None => break,
         }
         pages += 1;
         if pages.is_multiple_of(PAGES_PER_CHECKPOINT) {

@@ -1,7 +1,7 @@
 //! Rust names for nango.yaml names: idiomatic, valid and never colliding.
 
+use crate::fast_hash::HashSet;
 use heck::{ToSnakeCase, ToUpperCamelCase};
-use std::collections::HashSet;
 
 /// Rust keywords (all editions) that cannot be raw identifiers or are awkward as names.
 const KEYWORDS: &[&str] = &[

@@ -68,7 +68,7 @@ fn marker_derive() -> Vec<Tok> {
 /// attribute macros all use this one rule.
 pub(crate) fn markers(integrations: &[&Integration]) -> Vec<(Vec<String>, Vec<String>)> {
     // How many integrations have a script of each name (counted once per integration).
-    let mut holders: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut holders: crate::fast_hash::HashMap<&str, usize> = crate::fast_hash::HashMap::default();
     for integration in integrations {
         let mut own: Vec<&str> = integration.syncs.iter().map(|s| s.name.as_str()).collect();
         own.extend(integration.actions.iter().map(|a| a.name.as_str()));

@@ -880,8 +880,8 @@ pub(crate) fn module(doc_text: &str, allow_dead_code: bool, name: &str, items: &
 
 thread_local! {
     /// Lines that did not fit, laid out: (indentation, the line's text) -> the printer's text.
-    static LAYOUTS: std::cell::RefCell<std::collections::HashMap<(usize, String), Rc<str>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static LAYOUTS: std::cell::RefCell<crate::fast_hash::HashMap<(usize, String), Rc<str>>> =
+        std::cell::RefCell::new(crate::fast_hash::HashMap::default());
 }
 
 /// The room for text on a line indented by `indent` (what the printer breaks at).

@@ -6,8 +6,8 @@ use super::pretty::{self, Printer};
 use super::settings::{DateType, Settings};
 use super::shape::{self, Presence, UnionKind};
 use super::syntax::{self, Expr, Lines, Path, Tok, Ty};
+use crate::fast_hash::HashMap;
 use crate::ir::{Field, Literal, Model, Primitive, TypeExpr};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A Rust type for a nango.yaml type.

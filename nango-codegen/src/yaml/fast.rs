@@ -13,9 +13,9 @@
 
 use super::Builder;
 use crate::Span;
+use crate::fast_hash::HashMap;
 use serde_saphyr::granit_parser::ScalarStyle;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// Why reading stopped early: the document is not one this reader reads (granit will), or the
 /// builder refused it (granit will read it again and say why, in its words and at its place).
@@ -41,7 +41,7 @@ pub(super) fn read<'s>(source: &'s str, builder: &mut Builder<'s>) -> bool {
         line_start: 0,
         col_cache: (0, 0),
         out: builder,
-        anchors: HashMap::new(),
+        anchors: HashMap::default(),
         next_anchor: 1,
     };
     scanner.document().is_ok()

@@ -20,10 +20,10 @@
 mod fast;
 mod granit;
 
+use crate::fast_hash::HashSet;
 use crate::{Diagnostic, Span};
 use serde_saphyr::granit_parser::{self, ScalarStyle};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::rc::Rc;
 
 /// Deepest nesting we accept. Real nango.yaml files stay under 15 levels; the limit keeps the

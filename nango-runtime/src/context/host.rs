@@ -5,7 +5,7 @@ use super::{
 };
 #[cfg(feature = "runtime")]
 use crate::http::HttpClient;
-use crate::store::PreparedRecord;
+use crate::store::{PageValidator, PreparedRecord};
 use crate::{Connection, SyncRegistration};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -56,6 +56,18 @@ pub trait SyncHost: Send {
     ) -> BoxFutureRef<'_, Result<Vec<serde_json::Value>>> {
         let _ = (model, ids);
         Box::pin(async { Err("this run keeps no records to read back".into()) })
+    }
+    /// The validator stored for the page at `url` (conditional requests: see
+    /// [`NangoSync::send_json_if_changed`](crate::NangoSync::send_json_if_changed)); hosts that
+    /// keep none (memory, dry runs: every page is fetched) have none.
+    fn page_validator(&mut self, url: String) -> BoxFutureRef<'_, Result<Option<PageValidator>>> {
+        let _ = url;
+        Box::pin(async { Ok(None) })
+    }
+    /// Stores pages' validators (after every write handed over before the call).
+    fn save_page_validators(&mut self, validators: Vec<PageValidator>) -> BoxFutureRef<'_, Result<()>> {
+        let _ = validators;
+        Box::pin(async { Ok(()) })
     }
     /// How later batches of `model` treat records changed by someone else during the run. Hosts
     /// where nothing else writes meanwhile (memory, dry runs) have nothing to do.

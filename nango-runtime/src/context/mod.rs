@@ -7,6 +7,8 @@
 //! - [`SyncHost`] (`host.rs`): where a sync's records go; the runtime's engine provides the
 //!   store and dry-run hosts, [`MemoryHost`] keeps them in memory for tests.
 //!
+//! - [`PageIfChanged`] (`conditional.rs`): conditional requests of a sync, a page skipped when
+//!   the provider answers `304 Not Modified` to its stored `ETag`.
 //! - [`NangoScript`] (`nango_script.rs`): what every script's context offers (requests, the
 //!   connection, metadata, logs, environment variables), so helpers are written once for syncs,
 //!   actions and on-event scripts.
@@ -17,6 +19,8 @@
 //! The registry of the functions of a binary is [`crate::registry`].
 
 mod action_error;
+#[cfg(feature = "runtime")]
+mod conditional;
 mod host;
 mod nango_script;
 mod script;
@@ -24,6 +28,8 @@ mod sync;
 mod vocabulary;
 
 pub use action_error::ActionError;
+#[cfg(feature = "runtime")]
+pub use conditional::{FetchedPage, PageIfChanged};
 pub use host::*;
 pub use nango_script::NangoScript;
 pub use script::*;

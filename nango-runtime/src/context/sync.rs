@@ -6,7 +6,7 @@ use super::{
 };
 #[cfg(feature = "runtime")]
 use crate::http::{HttpClient, Paginate, RequestBuilder};
-use crate::store::PreparedRecord;
+use crate::store::{PageValidator, PreparedRecord};
 use crate::{Connection, Model, SyncDefinition, SyncDescriptor, SyncOutput};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -48,12 +48,14 @@ use std::marker::PhantomData;
 /// ```
 pub struct NangoSync<S: SyncDefinition> {
     input: SyncInput,
-    host: Box<dyn SyncHost>,
+    pub(super) host: Box<dyn SyncHost>,
     connection: Connection,
     environment: Vec<EnvironmentVariable>,
     #[cfg(feature = "runtime")]
     http: HttpClient,
     pending: Option<(&'static str, RecordChange, Vec<PreparedRecord>)>,
+    /// Validators of pages (conditional requests), written after the records before them.
+    pub(super) validators: Vec<PageValidator>,
     memory: bool,
     _sync: PhantomData<fn() -> S>,
 }
@@ -77,6 +79,7 @@ impl<S: SyncDefinition> NangoSync<S> {
             #[cfg(feature = "runtime")]
             http: env.http,
             pending: None,
+            validators: Vec::new(),
             memory: false,
             _sync: PhantomData,
         }
@@ -200,10 +203,21 @@ impl<S: SyncDefinition> NangoSync<S> {
     async fn flush_with_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> Result<()> {
         match self.pending.take() {
             Some((model, change, records)) if !records.is_empty() => {
-                self.host.write_with_checkpoint(model, change, records, checkpoint).await
+                self.host.write_with_checkpoint(model, change, records, checkpoint).await?
             }
-            _ => self.host.save_checkpoint(checkpoint).await,
+            _ => self.host.save_checkpoint(checkpoint).await?,
         }
+        self.save_validators().await
+    }
+
+    /// Writes the pages' validators kept so far: after the records handed over before them, so
+    /// that a page is never skipped whose records were not written.
+    async fn save_validators(&mut self) -> Result<()> {
+        if self.validators.is_empty() {
+            return Ok(());
+        }
+        let validators = std::mem::take(&mut self.validators);
+        self.host.save_page_validators(validators).await
     }
 
     /// Logs a message in the run's log (kept with the run, shown by the console) and to
@@ -283,14 +297,15 @@ impl<S: SyncDefinition> NangoSync<S> {
         Ok(())
     }
 
-    /// Writes the buffered records now.
+    /// Writes the buffered records now (and then the validators of the pages fetched
+    /// before, see [`NangoSync::page_done`]).
     pub async fn flush(&mut self) -> Result<()> {
         if let Some((model, change, records)) = self.pending.take()
             && !records.is_empty()
         {
             self.host.write(model, change, records).await?;
         }
-        Ok(())
+        self.save_validators().await
     }
 
     /// Saves records of one of the sync's output models.

@@ -70,7 +70,7 @@ pub use error::HttpError;
 pub use options::{HttpOptions, HttpStats, RateLimit};
 pub use paginate::Paginate;
 pub use pagination::{OffsetCalculation, Pagination, PaginationType};
-pub use request::RequestBuilder;
+pub use request::{IfNoneMatch, RequestBuilder};
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, StatusCode};
 pub use response::Response;

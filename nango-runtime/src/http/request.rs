@@ -4,11 +4,26 @@ use super::error::HttpError;
 use super::response::Response;
 use super::session::{Body, RequestParts, Session};
 use crate::providers::PaginationConfig;
-use reqwest::{Method, Url};
+use reqwest::header::ETAG;
+use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What a conditional request ([`RequestBuilder::send_json_if_none_match`]) got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IfNoneMatch<T> {
+    /// A 2xx: the document, decoded, and its `ETag` (to send next time) if the provider gave one.
+    Modified {
+        /// The decoded body.
+        value: T,
+        /// The answer's `ETag` header.
+        etag: Option<String>,
+    },
+    /// `304 Not Modified`: the document is still the one the `ETag` sent was of.
+    NotModified,
+}
 
 /// A request being built; [`send`](RequestBuilder::send) it, or
 /// [`send_json`](RequestBuilder::send_json) to decode the answer into a type.
@@ -81,6 +96,11 @@ impl RequestBuilder {
         self.session.describe(&self.parts.method, url)
     }
 
+    /// The URL as a stored validator is filed under: secret query values taken out.
+    pub(crate) fn shown_url(&self) -> Result<String, HttpError> {
+        self.session.shown_url(&self.parts)
+    }
+
     /// The provider's pagination settings (`proxy.paginate`).
     pub(crate) fn provider_pagination(&self) -> Option<&PaginationConfig> {
         self.session.provider_pagination()
@@ -146,6 +166,54 @@ impl RequestBuilder {
     pub fn any_status(mut self) -> Self {
         self.parts.any_status = true;
         self
+    }
+
+    /// Makes the request conditional: sends `If-None-Match: etag` (the `ETag` of an earlier
+    /// answer), and a `304 Not Modified` answer is then returned by [`send`](Self::send) like a
+    /// 2xx (with its empty body) instead of an error. [`send_json_if_none_match`]
+    /// (Self::send_json_if_none_match) does this and tells the two answers apart.
+    pub fn if_none_match(mut self, etag: impl Into<String>) -> Self {
+        self.parts.headers.push(("if-none-match".to_owned(), etag.into()));
+        self.parts.not_modified_ok = true;
+        self
+    }
+
+    /// Sends the request, with `If-None-Match: etag` when `etag` is given, and decodes a 2xx
+    /// answer into `T` as [`send_json`](Self::send_json) does, with the answer's `ETag`; a `304
+    /// Not Modified` (the provider says the document is still the one of that `ETag`) is
+    /// [`IfNoneMatch::NotModified`]. GitHub answers a matching `If-None-Match` so, and such an
+    /// answer does not count against its rate limit.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: nango_runtime::http::HttpClient, etag: Option<String>) -> Result<(), nango_runtime::http::HttpError> {
+    /// use nango_runtime::http::IfNoneMatch;
+    /// match client.get("/user").send_json_if_none_match::<serde_json::Value>(etag.as_deref()).await? {
+    ///     IfNoneMatch::Modified { value, etag } => println!("new: {value} (ETag {etag:?})"),
+    ///     IfNoneMatch::NotModified => println!("unchanged"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_json_if_none_match<T: DeserializeOwned>(
+        mut self,
+        etag: Option<&str>,
+    ) -> Result<IfNoneMatch<T>, HttpError> {
+        if let Some(etag) = etag {
+            self = self.if_none_match(etag);
+        }
+        let decode = |response: &Response| {
+            if response.status() == StatusCode::NOT_MODIFIED {
+                return Ok(None);
+            }
+            response.json::<T>().map(Some)
+        };
+        let (response, value) = self.send_decoded(decode).await?;
+        Ok(match value {
+            None => IfNoneMatch::NotModified,
+            Some(value) => IfNoneMatch::Modified {
+                value,
+                etag: response.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            },
+        })
     }
 
     /// Sends the request (retrying as configured); a non-2xx answer is an error.

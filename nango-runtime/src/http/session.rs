@@ -44,6 +44,9 @@ pub(crate) struct RequestParts {
     /// Return the final answer whatever its status, instead of an error for a non-2xx (a proxy
     /// passes the provider's errors on).
     pub any_status: bool,
+    /// A 304 Not Modified is an answer (the request carries a validator: `If-None-Match`),
+    /// returned like a 2xx with its empty body, instead of a redirect error.
+    pub not_modified_ok: bool,
     /// A problem found while building (a body that does not serialize), reported by `send` so
     /// that the builder methods can stay infallible.
     pub error: Option<String>,
@@ -62,6 +65,7 @@ impl RequestParts {
             retry_on: Vec::new(),
             timeout: None,
             any_status: false,
+            not_modified_ok: false,
             error: None,
         }
     }
@@ -218,6 +222,12 @@ impl Session {
         self.url_of(parts).map_err(|e| self.secrets.scrub_error(e))
     }
 
+    /// The URL a request goes to as it may be kept (a stored validator's key): secret query
+    /// values and credentials taken out, as logs show it.
+    pub(crate) fn shown_url(&self, parts: &RequestParts) -> Result<String, HttpError> {
+        Ok(self.secrets.url(&self.resolve_url(parts)?))
+    }
+
     /// Sends a request, retrying as configured, and reads its 2xx body with `decode` (an
     /// unreadable body is retried; see [`Transport::send`]).
     pub(crate) async fn execute<R>(
@@ -254,6 +264,7 @@ impl Session {
             retry_on: &parts.retry_on,
             timeout: parts.timeout,
             any_status: parts.any_status,
+            not_modified_ok: parts.not_modified_ok,
         };
         self.transport.send(&outgoing, &Attempt { session: self, parts, url: &url, body: body.as_ref() }, decode).await
     }

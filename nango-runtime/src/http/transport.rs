@@ -42,6 +42,9 @@ pub(crate) struct Outgoing<'a> {
     pub timeout: Option<Duration>,
     /// Whether the final answer is returned whatever its status (but a redirect).
     pub any_status: bool,
+    /// Whether a 304 Not Modified is an answer (the request is conditional), read by `decode`
+    /// once like a 2xx, rather than a redirect refused.
+    pub not_modified_ok: bool,
 }
 
 /// One attempt, ready to go.
@@ -288,6 +291,12 @@ impl Transport {
                     }
                     Err(error) => Err(error),
                 };
+            }
+            if status == StatusCode::NOT_MODIFIED && outgoing.not_modified_ok {
+                // The provider's answer to the validator the request carried: "what you have is
+                // current". It has no body to read again, so it is never retried.
+                record().await?;
+                return passed_on(Response { request: described, status, headers, body: bytes }, &decode);
             }
             if status.is_redirection() {
                 record().await?;

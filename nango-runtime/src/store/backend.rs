@@ -28,9 +28,9 @@ use super::DeliveryRecord;
 use super::deploy::{DeployOutcome, Deployment, DeploymentWrite, QueuedDeployWebhook, RecordFilter, RecordVisitor};
 use super::{
     ActionResult, ActionStatus, ChangeCounts, ConnectSession, ConnectionKey, ConnectionProfile, ConsoleSession,
-    EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PreparedRecord, Pruned,
-    QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart, StoreResult, SyncState,
-    Unannounced,
+    EndUser, ExistingRecord, LeaseHolder, LeaseOwner, LogLine, OAuthFlow, OutgoingWebhook, PageValidator,
+    PreparedRecord, Pruned, QueuedWebhook, RecordChange, RecordPage, RecordQuery, RunEnd, RunIds, RunRecord, RunStart,
+    StoreResult, SyncState, Unannounced,
 };
 use super::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, TaskClaim};
 use async_trait::async_trait;
@@ -267,8 +267,8 @@ pub trait ScheduleBackend: Send + Sync {
         sync: &str,
         checkpoint: Option<&Value>,
     ) -> StoreResult<()>;
-    /// Forgets `last_sync_date`, the checkpoint and the deletion-detection generation; with
-    /// `clear_records`, also hard-deletes the records of `models`.
+    /// Forgets `last_sync_date`, the checkpoint, the deletion-detection generation and the
+    /// pages' validators; with `clear_records`, also hard-deletes the records of `models`.
     async fn reset_sync(
         &self,
         connection: ConnectionKey,
@@ -564,6 +564,31 @@ pub trait DeployBackend: Send + Sync {
     async fn deploy_webhook_done(&self, id: i64) -> StoreResult<()>;
 }
 
+/// The validators of the pages syncs fetched, for conditional requests (see
+/// [`PageValidator`]). Resetting a sync (`reset_sync`), deleting the connection, and deployment
+/// steps that delete records or re-sync forget them too.
+#[async_trait]
+pub trait ValidatorBackend: Send + Sync {
+    /// The validator stored for the page at `url` of the (connection, sync), if any.
+    async fn page_validator(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        url: &str,
+    ) -> StoreResult<Option<PageValidator>>;
+    /// Stores (or replaces) the validators of pages by their URL, as fetched or used by `run`.
+    async fn save_page_validators(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        run: i64,
+        validators: &[PageValidator],
+    ) -> StoreResult<()>;
+    /// Forgets the validators of the (connection, sync) that `run` neither saved nor used; how
+    /// many.
+    async fn forget_unused_validators(&self, connection: ConnectionKey, sync: &str, run: i64) -> StoreResult<u64>;
+}
+
 /// A complete backend: every concern, and a way to close it.
 ///
 /// ```
@@ -591,6 +616,7 @@ pub trait Backend:
     + ActionResultBackend
     + TaskBackend
     + DeployBackend
+    + ValidatorBackend
     + std::fmt::Debug
 {
     /// Which backend (`sqlite` or `postgres`), for logs and errors.

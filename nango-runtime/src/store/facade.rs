@@ -661,8 +661,8 @@ impl Store {
         self.backend.save_checkpoint(connection, sync, checkpoint).await
     }
 
-    /// Forgets `last_sync_date` and the checkpoint (a full resync); with `clear_records`, also
-    /// hard-deletes the records of `models`.
+    /// Forgets `last_sync_date`, the checkpoint and the validators of conditional requests (a
+    /// full resync); with `clear_records`, also hard-deletes the records of `models`.
     pub async fn reset_sync(
         &self,
         connection: ConnectionKey,
@@ -671,6 +671,32 @@ impl Store {
         clear_records: bool,
     ) -> StoreResult<()> {
         self.backend.reset_sync(connection, sync, models, clear_records).await
+    }
+
+    /// The validator stored for the page at `url` of a sync (see [`PageValidator`]).
+    pub async fn page_validator(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        url: &str,
+    ) -> StoreResult<Option<PageValidator>> {
+        self.backend.page_validator(connection, sync, url).await
+    }
+
+    /// Stores pages' validators, as fetched or used by `run`.
+    pub async fn save_page_validators(
+        &self,
+        connection: ConnectionKey,
+        sync: &str,
+        run: i64,
+        validators: &[PageValidator],
+    ) -> StoreResult<()> {
+        self.backend.save_page_validators(connection, sync, run, validators).await
+    }
+
+    /// Forgets the validators of a sync that `run` neither saved nor used (after it ended well).
+    pub async fn forget_unused_validators(&self, connection: ConnectionKey, sync: &str, run: i64) -> StoreResult<u64> {
+        self.backend.forget_unused_validators(connection, sync, run).await
     }
 
     /// Starts a run, by the holder of the (connection, sync) lease: closes runs left `RUNNING`

@@ -11,7 +11,8 @@
 //!   over the store's state overlaid with what it virtually wrote, so both count alike.
 //! - [`backend`] holds the traits a database implements, split by concern: records,
 //!   connections, schedules/runs/logs, deliveries, console sessions, integrations, the
-//!   results of actions run in the background, and deployments ([`deploy`]: what is deployed,
+//!   results of actions run in the background, the validators of conditional requests
+//!   ([`PageValidator`]), and deployments ([`deploy`]: what is deployed,
 //!   the history, applying one in one transaction).
 //! - [`SqliteBackend`] (`sqlite/`) is the embedded default: one file in WAL mode, its schema in
 //!   `migrations/sqlite/` run by sqlx's migrator. Its SQL is SQLite's, not portable: `?`
@@ -53,6 +54,7 @@ mod sql;
 #[cfg(feature = "runtime")]
 mod sqlite;
 mod tasks;
+mod validators;
 
 pub use connect::{ConnectSession, ConnectSessionData, OAuthFlow, ReconnectTarget};
 pub use error::{StoreError, StoreResult};
@@ -70,6 +72,7 @@ pub use profile::{
 #[cfg(feature = "runtime")]
 pub use sqlite::SqliteBackend;
 pub use tasks::{ClaimedTask, NewTask, NodeBeat, QueueStats, RunCheckpoint, SyncVersion, TaskClaim, TaskReason};
+pub use validators::PageValidator;
 
 use crate::Connection;
 #[cfg(feature = "runtime")]

@@ -113,7 +113,7 @@ async fn run_step(conn: &mut PgConnection, step: &DeployStep, now: i64) -> Store
             .during(OP)?;
         }
         DeployStep::UnscheduleSync { integration, sync } => {
-            for table in ["sync_state", "webhook_announcements"] {
+            for table in ["sync_state", "webhook_announcements", "page_validators"] {
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE sync = $2 AND {OF_INTEGRATION}")))
                     .bind(integration)
                     .bind(sync)
@@ -148,6 +148,12 @@ async fn run_step(conn: &mut PgConnection, step: &DeployStep, now: i64) -> Store
             sqlx::query(AssertSqlSafe(format!("DELETE FROM records WHERE model = $2 AND {OF_INTEGRATION}")))
                 .bind(integration)
                 .bind(model)
+                .execute(&mut *conn)
+                .await
+                .during(OP)?;
+            // A page answered 304 later would leave the deleted records out for good.
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM page_validators WHERE {OF_INTEGRATION}")))
+                .bind(integration)
                 .execute(&mut *conn)
                 .await
                 .during(OP)?;
@@ -186,6 +192,12 @@ async fn run_step(conn: &mut PgConnection, step: &DeployStep, now: i64) -> Store
             .execute(&mut *conn)
             .await
             .during(OP)?;
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM page_validators WHERE sync = $2 AND {OF_INTEGRATION}")))
+                .bind(integration)
+                .bind(sync)
+                .execute(&mut *conn)
+                .await
+                .during(OP)?;
         }
         DeployStep::DropField { integration, model, field } => {
             let mut after = 0;
@@ -310,6 +322,13 @@ impl DeployBackend for PostgresBackend {
                 });
             }
             let pks: Vec<i64> = failing.iter().map(|(pk, _)| *pk).collect();
+            sqlx::query(
+                "DELETE FROM page_validators WHERE connection IN (SELECT connection FROM records WHERE pk = ANY($1))",
+            )
+            .bind(&pks)
+            .execute(&mut *tx)
+            .await
+            .during(OP)?;
             sqlx::query("DELETE FROM records WHERE pk = ANY($1)").bind(&pks).execute(&mut *tx).await.during(OP)?;
         }
         for step in &deployment.steps {

@@ -29,6 +29,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0013_records_by_change_time_and_deleted.sql"),
     ),
     (14, "deployed sync versions", include_str!("../../../migrations/postgres/0014_deployed_sync_versions.sql")),
+    (15, "page validators", include_str!("../../../migrations/postgres/0015_page_validators.sql")),
 ];
 
 /// The newest schema version this program knows.

@@ -33,6 +33,7 @@ use std::time::Duration;
 // Connect sessions, integrations and action results: the SQL shared with SQLite.
 super::sql::connect::connect_backend!(PostgresBackend);
 super::sql::integrations::integration_backends!(PostgresBackend, sqlx::postgres::PgRow);
+super::sql::validators::validator_backend!(PostgresBackend);
 
 /// Connections per process unless the URL says `pool_size=N`: API handlers, the scheduler and
 /// runs share them. PostgreSQL's default limit is 100 connections for the whole server, so

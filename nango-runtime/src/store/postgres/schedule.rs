@@ -103,6 +103,13 @@ impl ScheduleBackend for PostgresBackend {
         .execute(&mut *tx)
         .await
         .during(OP)?;
+        // A reset fetches everything again: a stored validator would answer it "unchanged".
+        sqlx::query("DELETE FROM page_validators WHERE connection = $1 AND sync = $2")
+            .bind(connection.get())
+            .bind(sync)
+            .execute(&mut *tx)
+            .await
+            .during("forgetting pages' validators")?;
         if clear_records {
             for model in models {
                 lock(&mut tx, connection, "records", model).await?;

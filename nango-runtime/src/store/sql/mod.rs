@@ -8,3 +8,4 @@
 pub(super) mod connect;
 pub(super) mod connections;
 pub(super) mod integrations;
+pub(super) mod validators;

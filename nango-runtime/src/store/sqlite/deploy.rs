@@ -90,7 +90,7 @@ async fn run_step(conn: &mut SqliteConnection, step: &DeployStep, now: i64) -> S
             .during(OP)?;
         }
         DeployStep::UnscheduleSync { integration, sync } => {
-            for table in ["sync_state", "webhook_announcements"] {
+            for table in ["sync_state", "webhook_announcements", "page_validators"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE sync = $2 AND {OF_INTEGRATION}")))
                     .bind(integration)
                     .bind(sync)
@@ -128,6 +128,12 @@ async fn run_step(conn: &mut SqliteConnection, step: &DeployStep, now: i64) -> S
                 .execute(&mut *conn)
                 .await
                 .during(OP)?;
+            // A page answered 304 later would leave the deleted records out for good.
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM page_validators WHERE {OF_INTEGRATION}")))
+                .bind(integration)
+                .execute(&mut *conn)
+                .await
+                .during(OP)?;
         }
         DeployStep::Reschedule { integration, sync, interval_secs } => {
             let interval = i64::try_from(*interval_secs).unwrap_or(i64::MAX / 2_000_000).saturating_mul(1_000_000);
@@ -160,6 +166,14 @@ async fn run_step(conn: &mut SqliteConnection, step: &DeployStep, now: i64) -> S
             .bind(integration)
             .bind(sync)
             .bind(now)
+            .execute(&mut *conn)
+            .await
+            .during(OP)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM page_validators WHERE sync = $2 AND {OF_INTEGRATION}"
+            )))
+            .bind(integration)
+            .bind(sync)
             .execute(&mut *conn)
             .await
             .during(OP)?;
@@ -261,6 +275,13 @@ impl DeployBackend for SqliteBackend {
                 });
             }
             for (pk, _) in &failing {
+                sqlx::query(
+                    "DELETE FROM page_validators WHERE connection = (SELECT connection FROM records WHERE pk = $1)",
+                )
+                .bind(pk)
+                .execute(&mut *tx)
+                .await
+                .during(OP)?;
                 sqlx::query("DELETE FROM records WHERE pk = $1").bind(pk).execute(&mut *tx).await.during(OP)?;
             }
         }

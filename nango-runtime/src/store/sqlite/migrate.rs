@@ -42,6 +42,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "deployments", include_str!("../../../migrations/sqlite/0011_deployments.sql")),
     (12, "task queue", include_str!("../../../migrations/sqlite/0012_task_queue.sql")),
     (13, "deployed sync versions", include_str!("../../../migrations/sqlite/0013_deployed_sync_versions.sql")),
+    (14, "page validators", include_str!("../../../migrations/sqlite/0014_page_validators.sql")),
 ];
 
 /// The newest schema version this program knows.

@@ -29,6 +29,7 @@ use std::time::Duration;
 // Connect sessions, integrations and action results: the SQL shared with PostgreSQL.
 super::sql::connect::connect_backend!(SqliteBackend);
 super::sql::integrations::integration_backends!(SqliteBackend, sqlx::sqlite::SqliteRow);
+super::sql::validators::validator_backend!(SqliteBackend);
 
 /// Rows per multi-row statement (12 parameters each, under SQLite's parameter limit).
 const ROWS_PER_STATEMENT: usize = 80;
@@ -538,6 +539,13 @@ impl ScheduleBackend for SqliteBackend {
         .execute(&mut *tx)
         .await
         .during(OP)?;
+        // A reset fetches everything again: a stored validator would answer it "unchanged".
+        sqlx::query("DELETE FROM page_validators WHERE connection = $1 AND sync = $2")
+            .bind(connection.get())
+            .bind(sync)
+            .execute(&mut *tx)
+            .await
+            .during("forgetting pages' validators")?;
         if clear_records {
             for model in models {
                 sqlx::query("DELETE FROM records WHERE connection = $1 AND model = $2")
