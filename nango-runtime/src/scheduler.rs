@@ -31,7 +31,9 @@
 //! nango.yaml's, and a run's task frees its schedule even if it panics.
 
 use crate::engine::{RunError, RunReport, Runtime};
-use crate::store::{ClaimedTask, ConnectionKey, NewTask, RunStatus, StoreError, SyncVersion, TaskClaim, TaskReason};
+use crate::store::{
+    ClaimedTask, ConnectionKey, LeaseOwner, NewTask, RunStatus, StoreError, SyncVersion, TaskClaim, TaskReason,
+};
 use crate::{Connection, SyncRegistration, registered_syncs};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -490,6 +492,12 @@ impl Scheduler {
             let owner = owner.clone();
             let cancelled = cancel.clone();
             let task_id = task.id;
+            // The claim took the lease; it stays renewed from here to the task's end, not only
+            // while the run itself beats: the bookkeeping around the run (loading the connection
+            // before it, the next run time and the task's end after it) must not let it lapse,
+            // or another runner would run the sync again right after this one.
+            let _lease =
+                crate::engine::AbortOnDrop(tokio::spawn(keep_lease(store.clone(), key, name, owner.clone(), ttl)));
             let poll = (ttl / 6).clamp(Duration::from_millis(100), Duration::from_secs(2));
             let stop_asked = async move {
                 let remote = async {
@@ -821,6 +829,27 @@ impl Scheduler {
                 return false;
             }
             tokio::time::sleep((deadline - now).min(Duration::from_millis(20))).await;
+        }
+    }
+}
+
+/// Renews a claimed task's lease every third of its time to live until dropped (the task's
+/// end), or until the lease turns out lost (another runner took the task over).
+async fn keep_lease(
+    store: crate::store::Store,
+    key: ConnectionKey,
+    sync: &'static str,
+    owner: LeaseOwner,
+    ttl: Duration,
+) {
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        match store.renew_lease(key, sync, &owner, None, ttl).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(sync, error = %nango_types::text::error_chain(&e), "runner: cannot renew a task's lease; trying again")
+            }
         }
     }
 }
