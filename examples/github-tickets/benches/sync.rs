@@ -18,6 +18,11 @@
 //!   page, one prepared `INSERT OR REPLACE` per record. One thread.
 //! * `reqwest-sqlx`: the same loop with reqwest and sqlx (one `INSERT OR REPLACE` per record,
 //!   each a round trip to sqlx's SQLite worker thread).
+//! * `example`: the same sync as `framework`, but as a user runs it: the example's own binary,
+//!   `github-tickets run github-tickets --connection bench`, measured by `/usr/bin/time` (wall,
+//!   CPU and peak RSS of that process from its start to its exit; the connection is added before,
+//!   with `github-tickets connections add`). Its figures are all "whole process"; it has no
+//!   "sync alone".
 //!
 //! The machine is noisy, so the variants take turns and the figure to compare across runs is
 //! the ratio of their throughputs. Unpinned by default, as a user runs it; `SYNC_BENCH_PIN=1`
@@ -104,6 +109,8 @@ fn child(role: &str) -> BenchResult<()> {
         "reqwest-sqlx" => tokio::runtime::Runtime::new()?.block_on(baseline(&url, n, rerun))?,
         // No async runtime at all: one thread, blocking calls.
         "ureq-rusqlite" => blocking_baseline(&url, n, rerun)?,
+        // The example binary as a user runs it; this process only prepares and times it.
+        "example" => tokio::runtime::Runtime::new()?.block_on(example(&url, n, rerun))?,
         other => return Err(format!("unknown role `{other}`").into()),
     };
     println!("{}", serde_json::to_string(&measured)?);
@@ -193,6 +200,87 @@ async fn framework(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
     if report.counts.values().any(|c| !c.is_empty()) {
         return Err(format!("the second run over unchanged issues changed {:?}", report.counts).into());
     }
+    Ok(measured)
+}
+
+/// The example's binary (`github-tickets`), as a user runs it.
+fn example_program(db: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_github-tickets"));
+    command.env("NANGO_DATABASE_URL", db).env("RUST_LOG", "warn").stdin(Stdio::null());
+    for name in ["NANGO_ENCRYPTION_KEY", "NANGO_SECRET_KEY", "NANGO_LEASE_TTL"] {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// `github-tickets run github-tickets --connection bench` under `/usr/bin/time`: wall seconds,
+/// CPU seconds (user + system) and peak RSS in kB of that process, from its start to its exit.
+fn timed_example_run(db: &str) -> BenchResult<(f64, f64, u64)> {
+    let program = env!("CARGO_BIN_EXE_github-tickets");
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "nango-bench-time %e %U %S %M", program, "run", "github-tickets", "--connection", CONNECTION])
+        .env("NANGO_DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .env_remove("NANGO_ENCRYPTION_KEY")
+        .env_remove("NANGO_LEASE_TTL")
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("`github-tickets run` failed: {stderr}").into());
+    }
+    let line =
+        stderr.lines().rev().find_map(|l| l.strip_prefix("nango-bench-time ")).ok_or("no timing from /usr/bin/time")?;
+    let fields: Vec<f64> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+    match fields[..] {
+        [wall, user, system, rss_kb] => Ok((wall, user + system, rss_kb as u64)),
+        _ => Err(format!("unexpected timing `{line}`").into()),
+    }
+}
+
+/// The example binary: the connection added with its CLI, then `run` timed as a whole process;
+/// the second run resumes from a checkpoint at the listing's start, as `framework`'s does.
+async fn example(url: &str, n: u64, rerun: bool) -> BenchResult<Measured> {
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}", dir.path().join("nango.db").display());
+    let added = example_program(&db)
+        .args(["connections", "add", CONNECTION, "--integration", "github", "--token", TOKEN, "--base-url", url])
+        .args(["--metadata", r#"{"owner":"o","repo":"r"}"#, "--insecure-store-secrets-in-clear"])
+        .output()?;
+    if !added.status.success() {
+        return Err(format!("`connections add` failed: {}", String::from_utf8_lossy(&added.stderr)).into());
+    }
+    let (secs, cpu, peak_rss_kb) = timed_example_run(&db)?;
+    let store = Store::open(&db, Sealer::InsecureClear).await?;
+    let key = store.connection_key("github", CONNECTION).await?.ok_or("the connection is gone")?;
+    let stored = store.record_counts(key).await?.get("Ticket").copied().unwrap_or(0);
+    if stored != n {
+        return Err(format!("expected {n} tickets stored, found {stored}").into());
+    }
+    let mut measured = Measured {
+        records: n,
+        secs,
+        cpu_secs: cpu,
+        process_secs: secs,
+        process_cpu_secs: cpu,
+        peak_rss_kb,
+        rerun_secs: None,
+        rerun_cpu_secs: None,
+    };
+    if rerun {
+        let start = serde_json::to_value(github_tickets::sync::Position { since: None, page: 1 })?;
+        store.save_checkpoint(key, "github-tickets", Some(&start)).await?;
+        let (secs, cpu, _) = timed_example_run(&db)?;
+        measured.rerun_secs = Some(secs);
+        measured.rerun_cpu_secs = Some(cpu);
+        let runs = store.runs(Some(key), Some("github-tickets"), 1).await?;
+        if runs.first().is_none_or(|run| run.counts.values().any(|c| !c.is_empty())) {
+            return Err(
+                format!("the second run over unchanged issues changed {:?}", runs.first().map(|r| &r.counts)).into()
+            );
+        }
+    }
+    store.close().await;
     Ok(measured)
 }
 
@@ -354,16 +442,19 @@ enum Variant {
     Blocking,
     /// The hand-written async loop (reqwest + sqlx), as before.
     Async,
+    /// The example's binary, `github-tickets run`.
+    Example,
 }
 
 impl Variant {
-    const ALL: [Variant; 3] = [Variant::Framework, Variant::Blocking, Variant::Async];
+    const ALL: [Variant; 4] = [Variant::Framework, Variant::Blocking, Variant::Async, Variant::Example];
 
     fn role(self) -> &'static str {
         match self {
             Variant::Framework => "framework",
             Variant::Blocking => "ureq-rusqlite",
             Variant::Async => "reqwest-sqlx",
+            Variant::Example => "example",
         }
     }
 }
@@ -372,7 +463,7 @@ impl Variant {
 struct Row {
     n: u64,
     reps: usize,
-    summaries: [Summary; 3],
+    summaries: [Summary; 4],
 }
 
 /// Median throughput and peak RSS of one variant at one size.
@@ -485,7 +576,7 @@ fn parent() -> BenchResult<()> {
             },
         );
         let server = rt.block_on(MockProvider::builder().issues(n).token(TOKEN).start())?;
-        let mut runs: [Vec<Measured>; 3] = Default::default();
+        let mut runs: [Vec<Measured>; 4] = Default::default();
         for rep in 0..reps {
             // Rotate which variant goes first, so drift on the machine hits all alike.
             for k in 0..Variant::ALL.len() {
@@ -541,7 +632,7 @@ fn print_table(rows: &[Row], pinned: bool) {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {
-        let [f, b, a] = &row.summaries;
+        let [f, b, a, _] = &row.summaries;
         println!(
             "| {} | {} | {} | {} | {} | {:.2}x | {:.2}x | {:.2}x |",
             thousands(row.n),
@@ -562,7 +653,7 @@ fn print_table(rows: &[Row], pinned: bool) {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {
-        let [f, b, a] = &row.summaries;
+        let [f, b, a, _] = &row.summaries;
         println!(
             "| {} | {} | {} | {:.2}x | {:.2}x | {:.1} MB | {:.1} MB | {:.1} MB |",
             thousands(row.n),
@@ -593,19 +684,49 @@ fn print_table(rows: &[Row], pinned: bool) {
             );
         }
     }
+    println!();
+    println!(
+        "The example's binary as a user runs it (`github-tickets run`, spawn to exit, by /usr/bin/time), against \
+         the ureq + rusqlite baseline's whole process:"
+    );
+    println!();
+    println!(
+        "| issues | example binary | ratio | ratio per CPU-second | peak RSS | again, unchanged / first (per CPU-second) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        let [_, b, _, e] = &row.summaries;
+        let rerun = match (e.rerun_records_per_sec, e.rerun_records_per_cpu_sec) {
+            (Some(r), Some(c)) => format!("{:.2}x ({:.2}x)", r / e.process_per_sec, c / e.process_per_cpu_sec),
+            _ => String::new(),
+        };
+        println!(
+            "| {} | {} | {:.2}x | {:.2}x | {:.1} MB | {rerun} |",
+            thousands(row.n),
+            per_sec(e.process_per_sec),
+            e.process_per_sec / b.process_per_sec,
+            e.process_per_cpu_sec / b.process_per_cpu_sec,
+            e.peak_rss_mb,
+        );
+    }
     if let (Some(first), Some(last)) = (rows.first(), rows.last())
         && rows.len() > 1
     {
         let (f0, f1) = (&first.summaries[0], &last.summaries[0]);
         let (b0, b1) = (&first.summaries[1], &last.summaries[1]);
+        let (e0, e1) = (&first.summaries[3], &last.summaries[3]);
         println!();
         println!(
-            "Peak RSS from {} to {} issues: framework {:.1} → {:.1} MB ({:+.0}%), ureq + rusqlite {:.1} → {:.1} MB ({:+.0}%).",
+            "Peak RSS from {} to {} issues: framework {:.1} → {:.1} MB ({:+.0}%), example binary {:.1} → {:.1} MB \
+             ({:+.0}%), ureq + rusqlite {:.1} → {:.1} MB ({:+.0}%).",
             thousands(first.n),
             thousands(last.n),
             f0.peak_rss_mb,
             f1.peak_rss_mb,
             (f1.peak_rss_mb / f0.peak_rss_mb - 1.0) * 100.0,
+            e0.peak_rss_mb,
+            e1.peak_rss_mb,
+            (e1.peak_rss_mb / e0.peak_rss_mb - 1.0) * 100.0,
             b0.peak_rss_mb,
             b1.peak_rss_mb,
             (b1.peak_rss_mb / b0.peak_rss_mb - 1.0) * 100.0

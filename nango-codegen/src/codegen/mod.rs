@@ -97,7 +97,7 @@ pub fn generate(output: &ParseOutput, settings: &Settings) -> Result<Generated, 
     // thread (a third of the work on big files).
     let ((schema, nango_json), (items, types)) = std::thread::scope(|scope| {
         let side = scope.spawn(|| (schema_text(config, settings), crate::nango_json::to_string_pretty(config)));
-        let rust = generate_parts(config, settings);
+        let rust = generate_parts(config, settings, true);
         (side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), rust)
     });
     let hash = nango_types::source_hash::source_hash(output.source.as_bytes());
@@ -150,7 +150,8 @@ fn schema_text(config: &NangoConfig, settings: &Settings) -> String {
 /// The Rust tokens for a valid config (what the `nango_models!` macro expands to): the text
 /// [`generate`] writes, parsed.
 pub fn generate_tokens(config: &NangoConfig, settings: &Settings) -> TokenStream {
-    let mut text: String = generate_parts(config, settings).0.concat();
+    // One thread: inside a procedural macro, proc-macro2 may only be used on the macro's own.
+    let mut text: String = generate_parts(config, settings, false).0.concat();
     text.push_str(&schema_item(SCHEMA_CONST, &schema_text(config, settings)));
     text.parse().unwrap_or_else(|e: proc_macro2::LexError| {
         let message = format!("nango-codegen generated code that does not lex ({e}); please report it");
@@ -163,57 +164,118 @@ const SCHEMA_CONST: &str = "SCHEMA_JSON";
 
 /// The top-level items as source text (all but `SCHEMA_JSON`, which comes last), and the Rust
 /// type of every model.
-fn generate_parts(config: &NangoConfig, settings: &Settings) -> (Vec<String>, Vec<(String, String)>) {
-    let rt = settings.runtime();
-    let mut types = Vec::new();
-    if config.layout == Some(Layout::Flows) {
-        // Each integration has its own models: one module per integration.
-        let mut module_names = names::NameSet::default();
-        for reserved in ["syncs", "actions", "on_events"] {
-            module_names.reserve(reserved);
-        }
-        let mut modules = Vec::new();
-        let mut emitters = Vec::new();
-        let schema_const = syntax::Path::parse("super").join(SCHEMA_CONST);
-        for integration in &config.integrations {
-            let module = names::ident_text(&module_names.claim_with(&names::field_name(&integration.name), "_"));
-            let prefix = format!("{}.", integration.name);
-            let mut emitter = ModelEmitter::new(
-                settings,
-                &integration.models,
-                &[],
-                &prefix,
-                schema_const.clone(),
-                pretty::INDENT as usize,
-            );
-            for m in &integration.models {
-                types.push((
-                    format!("{}.{}", integration.name, m.name),
-                    format!("{module}::{}", emitter.type_of(&m.name)),
-                ));
+///
+/// The scripts' module (descriptors, contexts) is written on a second thread while this one
+/// writes the models: it needs only the models' type names, which `ModelEmitter::new` settles
+/// before any model is written, so it makes emitters of its own (they hold `Rc`s and cannot be
+/// shared) and the output is the same as writing both in turn. Without `threads`, in turn.
+fn generate_parts(config: &NangoConfig, settings: &Settings, threads: bool) -> (Vec<String>, Vec<(String, String)>) {
+    let module_names = model_modules(config);
+    std::thread::scope(|scope| {
+        let scripts = threads.then(|| scope.spawn(|| scripts_module(config, settings, &module_names)));
+        let mut types = Vec::new();
+        let mut items = Vec::new();
+        match &module_names {
+            Some(modules) => {
+                // Each integration has its own models: one module per integration.
+                for (integration, module) in config.integrations.iter().zip(modules) {
+                    let mut emitter = integration_emitter(integration, settings);
+                    for m in &integration.models {
+                        types.push((
+                            format!("{}.{}", integration.name, m.name),
+                            format!("{module}::{}", emitter.type_of(&m.name)),
+                        ));
+                    }
+                    let models = model_items(&mut emitter, &integration.models, integration_outputs(integration));
+                    let doc = format!(" Models of integration `{}`.", integration.name);
+                    items.push(syntax::module(&doc, false, module, &models));
+                }
             }
-            let items = model_items(&mut emitter, &integration.models, integration_outputs(integration));
-            let doc = format!(" Models of integration `{}`.", integration.name);
-            modules.push(syntax::module(&doc, false, &module, &items));
-            emitters.push((integration, emitter, syntax::Path::parse("super").join(&module)));
+            None => {
+                let mut emitter = top_level_emitter(config, settings);
+                types.extend(config.models.iter().map(|m| (m.name.clone(), emitter.type_of(&m.name))));
+                let outputs: Vec<&str> = config.integrations.iter().flat_map(integration_outputs).collect();
+                items = model_items(&mut emitter, &config.models, outputs);
+            }
         }
-        let refs: Vec<_> =
-            emitters.iter().map(|(i, e, p)| scripts::Scope { integration: i, emitter: e, models: p.clone() }).collect();
-        modules.push(scripts::scripts(&rt, &refs));
-        return (modules, types);
+        items.push(match scripts {
+            Some(scripts) => scripts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => scripts_module(config, settings, &module_names),
+        });
+        (items, types)
+    })
+}
+
+/// The module name of each integration's models in the flows layout (`None` otherwise: the
+/// models are top-level items).
+fn model_modules(config: &NangoConfig) -> Option<Vec<String>> {
+    if config.layout != Some(Layout::Flows) {
+        return None;
     }
+    let mut module_names = names::NameSet::default();
+    for reserved in ["syncs", "actions", "on_events"] {
+        module_names.reserve(reserved);
+    }
+    Some(
+        config
+            .integrations
+            .iter()
+            .map(|i| names::ident_text(&module_names.claim_with(&names::field_name(&i.name), "_")))
+            .collect(),
+    )
+}
+
+/// The emitter of the top-level models (every layout but flows).
+fn top_level_emitter<'a>(config: &NangoConfig, settings: &'a Settings) -> ModelEmitter<'a> {
     let reserved = ["SYNCS", "ACTIONS", "ON_EVENTS", "PROJECT", SCHEMA_CONST];
-    let mut emitter = ModelEmitter::new(settings, &config.models, &reserved, "", syntax::Path::parse(SCHEMA_CONST), 0);
-    types.extend(config.models.iter().map(|m| (m.name.clone(), emitter.type_of(&m.name))));
-    let outputs: Vec<&str> = config.integrations.iter().flat_map(integration_outputs).collect();
-    let mut items = model_items(&mut emitter, &config.models, outputs);
-    let refs: Vec<_> = config
-        .integrations
-        .iter()
-        .map(|i| scripts::Scope { integration: i, emitter: &emitter, models: syntax::Path::parse("super") })
-        .collect();
-    items.push(scripts::scripts(&rt, &refs));
-    (items, types)
+    ModelEmitter::new(settings, &config.models, &reserved, "", syntax::Path::parse(SCHEMA_CONST), 0)
+}
+
+/// The emitter of one integration's models in the flows layout.
+fn integration_emitter<'a>(integration: &crate::Integration, settings: &'a Settings) -> ModelEmitter<'a> {
+    ModelEmitter::new(
+        settings,
+        &integration.models,
+        &[],
+        &format!("{}.", integration.name),
+        syntax::Path::parse("super").join(SCHEMA_CONST),
+        pretty::INDENT as usize,
+    )
+}
+
+/// The scripts' module, with emitters of its own for the models' type names.
+fn scripts_module(config: &NangoConfig, settings: &Settings, modules: &Option<Vec<String>>) -> String {
+    let rt = settings.runtime();
+    match modules {
+        Some(modules) => {
+            let emitters: Vec<_> = config.integrations.iter().map(|i| integration_emitter(i, settings)).collect();
+            let refs: Vec<_> = config
+                .integrations
+                .iter()
+                .zip(&emitters)
+                .zip(modules)
+                .map(|((integration, emitter), module)| scripts::Scope {
+                    integration,
+                    emitter,
+                    models: syntax::Path::parse("super").join(module),
+                })
+                .collect();
+            scripts::scripts(&rt, &refs)
+        }
+        None => {
+            let emitter = top_level_emitter(config, settings);
+            let refs: Vec<_> = config
+                .integrations
+                .iter()
+                .map(|integration| scripts::Scope {
+                    integration,
+                    emitter: &emitter,
+                    models: syntax::Path::parse("super"),
+                })
+                .collect();
+            scripts::scripts(&rt, &refs)
+        }
+    }
 }
 
 /// `pub static SCHEMA_JSON: &str = r#"..."#;`: the `schema.json` text, which generated
