@@ -16,7 +16,7 @@ use crate::{ActionDescriptor, OnEventDescriptor, SyncDescriptor};
 ///
 /// Generated as `models::PROJECT`; `main` is one call:
 ///
-/// ```no_run
+/// ```no_run,standalone_crate
 /// # extern crate nango_runtime as nango; // what a crate naming the `nango` facade has not to write
 /// mod models {
 ///     // Usually `nango::include_models!()` or src/models.rs; this reads a fixture of nango-rs.
@@ -43,7 +43,7 @@ impl Project {
     /// Every start-up check, one line per problem: each sync, action and on-event script of
     /// nango.yaml has exactly one function, and no sync has two webhook handlers.
     ///
-    /// ```
+    /// ```standalone_crate
     /// # extern crate nango_runtime as nango;
     /// mod models {
     ///     nango_macros::nango_models!("../fixtures/valid/github/nango.yaml");
@@ -86,7 +86,7 @@ impl Project {
     /// [`Project::check`] for a `main` of its own: prints each problem to stderr and gives the
     /// exit code to return when there is one.
     ///
-    /// ```no_run
+    /// ```no_run,standalone_crate
     /// # extern crate nango_runtime as nango;
     /// # mod models { nango_macros::nango_models!("../fixtures/valid/github/nango.yaml"); }
     /// fn main() -> std::process::ExitCode {
