@@ -20,6 +20,13 @@ fn hash_of(bytes: &[u8]) -> [u8; 16] {
 
 /// Looks up the stored state of `ids`: `seen_in_run` against `run` (no run: never), the JSON
 /// when `with_json`.
+///
+/// Not a prepared statement (`persistent(false)`): PostgreSQL plans it for the ids at hand
+/// each time. Prepared, it switched to a generic plan after five runs, and on a table filling
+/// fast (no statistics yet) that plan scanned every record of the (connection, model) and
+/// filtered by id, so storing into a connection got slower with each record it held: 100,000
+/// records took 107 s. Planned with the ids it is a probe of the unique
+/// `(connection, model, id)` index per id.
 async fn find(
     conn: &mut PgConnection,
     connection: ConnectionKey,
@@ -35,6 +42,7 @@ async fn find(
         if with_json { ", json" } else { "" },
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
+        .persistent(false)
         .bind(connection.get())
         .bind(model)
         .bind(ids)
@@ -120,7 +128,8 @@ async fn update_ids(
         n + 2,
         n + 3
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    // Planned for the ids at hand, as `find` is (see there).
+    let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
     for b in binds {
         query = query.bind(*b);
     }
