@@ -87,16 +87,7 @@ async fn three_runners_and_an_api_node_sync_every_record_exactly_once() {
     assert_eq!(runners[0].get("/connections").await.0, 404);
     assert_eq!(runners[0].get("/health").await.0, 200);
     // A trigger sent to the api node reaches a runner.
-    let body =
-        serde_json::json!({"syncs": ["github-tickets"], "provider_config_key": "github", "connection_id": "c007"});
-    let answer = reqwest::Client::new()
-        .post(format!("{}/sync/trigger", api.url))
-        .bearer_auth(SECRET_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    cluster.trigger(&api, "github-tickets", "c007").await;
     let key = keys[7];
     cluster
         .wait("the triggered run", Duration::from_secs(20), async || {

@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::TOKEN;
 use github_tickets::sync::Position;
+use nango::SyncRegistration;
 use nango::crypto::Sealer;
 use nango::engine::{RunReport, Runtime};
 use nango::store::{ConnectionKey, RecordQuery, Store, StoredRecord};
-use nango::{Connection, Credentials, Secret, SyncRegistration};
 use nango_mock_provider::{Faults, IssueUpdate, MockServer};
 
 const SYNC: &str = "github-tickets";
@@ -36,11 +35,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("nango.db").display());
         let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
-        let mut connection = Connection::new("github", "demo", "github");
-        connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
-        connection.base_url = Some(server.url().to_owned());
-        connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
-        let key = store.save_connection(&connection).await.unwrap();
+        let key = store.save_connection(&common::demo_connection(&server)).await.unwrap();
         Setup { _dir: dir, runtime: Runtime::new(store), server, key }
     }
 

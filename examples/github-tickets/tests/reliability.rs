@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::TOKEN;
+use common::{TOKEN, demo_connection};
 use github_tickets::models::Ticket;
 use github_tickets::sync::GithubIssue;
+use nango::SyncRegistration;
 use nango::crypto::Sealer;
 use nango::engine::{RunReport, Runtime};
 use nango::http::HttpOptions;
 use nango::store::{ConnectionKey, RecordQuery, RunStatus, Store};
-use nango::{Connection, Credentials, Secret, SyncRegistration};
 use nango_mock_provider::{Faults, IssueState, IssueUpdate, MockServer, Mutation};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -55,15 +55,6 @@ impl Setup {
     async fn assert_in_step(&self, issues: u64) {
         assert_in_step(self.runtime.store(), self.key, &self.server, issues).await;
     }
-}
-
-/// The connection `demo` of integration `github` to the mock provider.
-fn demo_connection(server: &MockServer) -> Connection {
-    let mut connection = Connection::new("github", "demo", "github");
-    connection.credentials = Credentials::Bearer { token: Secret::new(TOKEN) };
-    connection.base_url = Some(server.url().to_owned());
-    connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
-    connection
 }
 
 /// Every stored ticket by id, with how many rows hold that id.

@@ -16,6 +16,16 @@ pub const TOKEN: &str = "demo-token";
 /// How long `serve` may take to say where it listens (a cold start on a loaded machine).
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The connection `demo` of integration `github` to the mock provider (bearer [`TOKEN`], the
+/// repository the example syncs).
+pub fn demo_connection(server: &MockServer) -> nango::Connection {
+    let mut connection = nango::Connection::new("github", "demo", "github");
+    connection.credentials = nango::Credentials::Bearer { token: nango::Secret::new(TOKEN) };
+    connection.base_url = Some(server.url().to_owned());
+    connection.metadata = serde_json::json!({"owner": "octocat", "repo": "hello-world"});
+    connection
+}
+
 /// The mock GitHub on loopback, with `issues` issues (numbered from 1), accepting [`TOKEN`].
 pub async fn mock_provider(issues: u64, faults: Faults) -> MockServer {
     MockProvider::builder().issues(issues).token(TOKEN).faults(faults).start().await.unwrap()
