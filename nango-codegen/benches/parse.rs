@@ -12,8 +12,8 @@
 //! `NANGO_BENCH_RUNS` sets the number of runs (default 41).
 //!
 //! Both sides run on the allocator the `nango` binary uses (mimalloc, see `src/bin/nango.rs`):
-//! the target is the CLI's parse, and most of the work is small allocations.
-//! `NANGO_BENCH_SYSTEM_ALLOCATOR` is not a knob: build without the `cli` feature for glibc's.
+//! the target is the CLI's parse, and most of the work is small allocations. For glibc's
+//! allocator, run it without the `cli` feature (`--no-default-features`).
 
 use std::path::Path;
 
