@@ -1,4 +1,5 @@
-//! The HTTP client against real HTTP on loopback (wiremock): pagination styles, retries and
+//! The HTTP client against real HTTP on loopback (a mock server of our own,
+//! `tests/support/mock_http.rs`): pagination styles, retries and
 //! waits, OAuth refresh, typed decoding, secrets, recording.
 
 use chrono::Utc;
@@ -11,10 +12,13 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wiremock::matchers::{
+
+#[path = "support/mock_http.rs"]
+mod mock_http;
+use mock_http::matchers::{
     basic_auth, body_string_contains, header, header_exists, method, path, query_param, query_param_is_missing,
 };
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use mock_http::{Mock, MockServer, ResponseTemplate};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Item {
