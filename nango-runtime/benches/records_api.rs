@@ -1,5 +1,7 @@
 //! Load on `GET /records` with 1M stored records, beside the same query run straight on the
-//! database in the same process (no HTTP, no JSON), at the same concurrency.
+//! database in the same process (no HTTP, no JSON), at the same concurrency: through sqlx's
+//! pool, and on SQLite also with rusqlite on blocking threads (how the SQLite store reads the
+//! API's pages, so the ratio to it is what HTTP and the JSON cost).
 //!
 //! `cargo bench -p nango-runtime --bench records_api` (`RECORDS_BENCH_N`, `RECORDS_BENCH_SECS`
 //! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients). With
@@ -92,6 +94,50 @@ where
 enum Direct {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+    /// Read-only rusqlite connections used on blocking threads, at most as many at once as the
+    /// store's own readers (how the SQLite store reads the API's pages).
+    Blocking(Arc<Blocking>),
+}
+
+/// Idle read-only connections and the permits that bound how many read at once.
+struct Blocking {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Blocking {
+    fn new(path: std::path::PathBuf) -> Blocking {
+        // As the store sizes its readers (`store/sqlite/mod.rs`).
+        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        Blocking { path, idle: Default::default(), permits: Arc::new(tokio::sync::Semaphore::new(readers)) }
+    }
+
+    async fn page(self: &Arc<Self>, key: ConnectionKey, seq: i64, pk: i64) -> u64 {
+        let permit = self.permits.clone().acquire_owned().await.expect("permit");
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = this.idle.lock().unwrap().pop().unwrap_or_else(|| {
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                rusqlite::Connection::open_with_flags(&this.path, flags).expect("reader")
+            });
+            let mut count = 0;
+            {
+                let mut statement = conn.prepare_cached(PAGE).expect("prepare");
+                let mut rows = statement.query(rusqlite::params![key.get(), "Issue", seq, pk, 101i64]).expect("query");
+                while let Some(row) = rows.next().expect("row") {
+                    if count < 100 && row.get_ref(2).expect("json").as_str().is_ok() {
+                        count += 1;
+                    }
+                }
+            }
+            this.idle.lock().unwrap().push(conn);
+            count
+        })
+        .await
+        .expect("reader")
+    }
 }
 
 /// The query of `GET /records` after a cursor (the same text on both: `$n` placeholders and a
@@ -103,7 +149,7 @@ const PAGE: &str = "SELECT pk, id, json, first_seen_at, last_modified_at, last_a
 impl Direct {
     fn name(&self) -> &'static str {
         match self {
-            Direct::Sqlite(_) => "SQLite",
+            Direct::Sqlite(_) | Direct::Blocking(_) => "SQLite",
             Direct::Postgres(_) => "PostgreSQL",
         }
     }
@@ -122,6 +168,7 @@ impl Direct {
                 let rows = rows.fetch_all(pool).await.expect("query");
                 json(rows.iter().map(|row| row.get("json")).collect())
             }
+            Direct::Blocking(readers) => readers.page(key, seq, pk).await,
         }
     }
 }
@@ -198,8 +245,20 @@ async fn main() {
     })
     .await;
 
+    // On SQLite, the same query as the store reads the API's pages: rusqlite on blocking threads.
+    let mut others = Vec::new();
+    if pg_database.is_none() {
+        let readers = Direct::Blocking(Arc::new(Blocking::new(dir.path().join("nango.db"))));
+        let figures = load(concurrency, secs, starts.clone(), move |cursor| {
+            let readers = readers.clone();
+            let (seq, pk) = decode(&cursor);
+            async move { readers.page(key, seq, pk).await }
+        })
+        .await;
+        others.push(("same query on SQLite (rusqlite, blocking threads)".to_owned(), figures));
+    }
+
     // PostgreSQL's own client on the same query and start points, between the two.
-    let mut by_pgbench = Vec::new();
     if let Some(database) = &pg_database {
         for mode in ["simple", "prepared"] {
             let (url, dir) = (database.url().to_owned(), dir.path().to_owned());
@@ -208,7 +267,7 @@ async fn main() {
                 tokio::task::spawn_blocking(move || pgbench(&url, key, &positions, concurrency, secs, mode, &dir))
                     .await
                     .expect("pgbench");
-            by_pgbench.push((format!("same query by pgbench -M {mode}"), figures));
+            others.push((format!("same query by pgbench -M {mode}"), figures));
         }
     }
 
@@ -245,7 +304,7 @@ async fn main() {
     println!("| --- | --- | --- | --- | --- |");
     let direct_name = format!("same query on {} (sqlx)", direct.name());
     let mut rows = vec![("GET /records (HTTP, JSON)".to_owned(), &mut api), (direct_name, &mut baseline)];
-    rows.extend(by_pgbench.iter_mut().map(|(name, f)| (name.clone(), f)));
+    rows.extend(others.iter_mut().map(|(name, f)| (name.clone(), f)));
     for (name, f) in rows {
         let (p50, p99) = (f.percentile(0.5), f.percentile(0.99));
         println!(
@@ -257,12 +316,12 @@ async fn main() {
         );
     }
     println!(
-        "\n{n} records stored, {concurrency} concurrent clients, {secs} s each; API throughput = {:.2}x the direct query",
+        "\n{n} records stored, {concurrency} concurrent clients, {secs} s each; API throughput = {:.2}x the direct query (sqlx)",
         rate(&api) / rate(&baseline)
     );
-    for (name, f) in &by_pgbench {
+    for (name, f) in &others {
         println!(
-            "API throughput = {:.2}x {name}; the direct query (sqlx) = {:.2}x it",
+            "API throughput = {:.2}x the {name}; the direct query (sqlx) = {:.2}x it",
             rate(&api) / rate(f),
             rate(&baseline) / rate(f)
         );

@@ -35,6 +35,7 @@ on_both_backends!(
     pages_neither_skip_nor_repeat_while_writers_overwrite_the_same_records,
     a_batch_its_checkpoint_and_the_run_s_progress_commit_together_or_not_at_all,
     page_validators_are_kept_per_url_forgotten_when_unused_and_cleared_by_a_reset,
+    pages_by_name_are_the_pages_by_key_and_the_api_body_is_their_text,
 );
 
 async fn store(db: &TestDb, sealer: Sealer) -> Store {
@@ -1257,4 +1258,45 @@ async fn page_validators_are_kept_per_url_forgotten_when_unused_and_cleared_by_a
     store.save_page_validators(conn, "issues", 3, &first).await.unwrap();
     assert!(store.delete_connection("github", "acme").await.unwrap());
     assert_eq!(store.page_validator(conn, "issues", "/issues?page=1").await.unwrap(), None);
+}
+
+/// What the records API reads (a page by integration key and connection id, and that page
+/// written as the response body by the backend) is the page by key, and the body is
+/// `RecordPage::to_api_json` of it: on SQLite the name's pages are read on other connections
+/// (read-only, on blocking threads) and written straight from the rows.
+async fn pages_by_name_are_the_pages_by_key_and_the_api_body_is_their_text(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    store.save_connection(&Connection::new("github", "other", "github")).await.unwrap();
+    let run = store.begin_run(conn, "tickets", false).await.unwrap();
+    let tickets: Vec<Value> = (0..12).map(|i| json!({"id": i, "title": format!("\"{i}\" é\n"), "n": i})).collect();
+    store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&tickets)).await.unwrap();
+    store.apply(run.ids, "Ticket", RecordChange::Delete, records_of(&[json!({"id": 5})])).await.unwrap();
+    let mut queries = vec![
+        query(5),
+        query(100),
+        RecordQuery { model: "Nothing".into(), ..query(5) },
+        RecordQuery { ids: vec!["2".into(), "5".into()], ..query(5) },
+        RecordQuery { filter: Some(ActionFilter { added: false, updated: false, deleted: true }), ..query(5) },
+    ];
+    let mut paging = query(5);
+    while let Some(cursor) = store.records(conn, &paging).await.unwrap().next_cursor {
+        paging.cursor = Some(cursor);
+        queries.push(paging.clone());
+    }
+    for q in &queries {
+        let page = store.records(conn, q).await.unwrap();
+        assert_eq!(store.records_of("github", "acme", q).await.unwrap().as_ref(), Some(&page), "{q:?}");
+        let body = store.records_json_of("github", "acme", q).await.unwrap();
+        assert_eq!(body, Some(page.to_api_json()), "{q:?}");
+        // The other connection has no records, and a connection that does not exist has no page.
+        let empty = store.records_json_of("github", "other", q).await.unwrap();
+        assert_eq!(empty.as_deref(), Some(r#"{"records":[],"next_cursor":null}"#));
+        assert_eq!(store.records_of("github", "nobody", q).await.unwrap(), None);
+        assert_eq!(store.records_json_of("github", "nobody", q).await.unwrap(), None);
+        assert_eq!(store.records_json_of("gitlab", "acme", q).await.unwrap(), None);
+    }
+    let bad = RecordQuery { cursor: Some("nope".into()), ..query(5) };
+    assert!(matches!(store.records_json_of("github", "acme", &bad).await, Err(StoreError::InvalidCursor { .. })));
+    store.close().await;
 }

@@ -636,6 +636,17 @@ pub trait Backend:
             None => Ok(None),
         }
     }
+    /// [`Backend::records_of`] as the records API's response body (see
+    /// [`RecordPage::to_api_json`]); `None` when there is no such connection. A backend may
+    /// write the body straight from its rows (what this default does not).
+    async fn records_json_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<String>> {
+        Ok(self.records_of(provider_config_key, connection_id, query).await?.map(|page| page.to_api_json()))
+    }
     /// Waits for running statements and closes the database (files are complete afterwards).
     async fn close(&self);
 }

@@ -85,6 +85,16 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A read on the SQLite store's own read-only connections failed (pages of records are read
+    /// there, on a blocking thread, rather than through the pool).
+    #[error("database error while {operation}")]
+    Read {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The database's error (or why the read could not run).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A connection's credentials could not be sealed before they were stored.
     #[cfg(feature = "runtime")]
     #[error("cannot seal the credentials of connection `{connection_id}` of `{provider_config_key}`")]

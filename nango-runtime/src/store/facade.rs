@@ -641,6 +641,19 @@ impl Store {
         self.backend.records_of(provider_config_key, connection_id, query).await
     }
 
+    /// [`Store::records_of`] as the records API's response body,
+    /// `{"records":[...],"next_cursor":...}` (see [`RecordPage::to_api_json`]); `None` when
+    /// there is no such connection. On SQLite the page is read on a blocking thread with a
+    /// read-only connection of the store's own and written straight from the rows.
+    pub async fn records_json_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<String>> {
+        self.backend.records_json_of(provider_config_key, connection_id, query).await
+    }
+
     /// Number of live records per model of a connection.
     pub async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>> {
         self.backend.record_counts(connection).await

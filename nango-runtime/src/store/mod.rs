@@ -45,6 +45,8 @@ mod facade;
 mod hash;
 mod integration;
 mod jsonl;
+#[cfg(feature = "runtime")]
+mod page;
 pub mod policy;
 #[cfg(feature = "runtime")]
 mod postgres;
@@ -661,46 +663,124 @@ impl StoredRecord {
     /// assert!(page.starts_with(r#"[{"_nango_metadata":{"first_seen_at":""#), "{page}");
     /// ```
     pub fn write_json_text(&self, out: &mut String) {
-        let body = self.json.trim_end();
-        match body.strip_suffix('}') {
-            Some(open) => {
-                let open = open.trim_end();
-                out.push_str(open);
-                if !open.ends_with('{') {
-                    out.push(',');
-                }
-                out.push_str("\"_nango_metadata\":");
-                self.write_metadata(out);
-                out.push('}');
-            }
-            None => out.push_str(&self.to_json().to_string()),
-        }
+        write_record_json(out, &self.json, &self.metadata_ref());
     }
 
-    /// [`StoredRecord::metadata_json`] as text, written straight into `out`.
-    fn write_metadata(&self, out: &mut String) {
+    /// Its metadata, borrowed, for [`write_record_json`].
+    fn metadata_ref(&self) -> MetadataRef<'_> {
         let m = &self.metadata;
-        let optional = |out: &mut String, t: Option<&DateTime<Utc>>| match t {
-            Some(t) => {
-                out.push('"');
-                write_timestamp(out, t);
-                out.push('"');
+        MetadataRef {
+            first_seen_at: m.first_seen_at,
+            last_modified_at: m.last_modified_at,
+            last_action: &m.last_action,
+            deleted_at: m.deleted_at,
+            pruned_at: m.pruned_at,
+            cursor: &m.cursor,
+        }
+    }
+}
+
+/// `_nango_metadata` of a record, borrowed: what [`write_record_json`] needs, so a backend can
+/// write a page straight from its rows without building a [`StoredRecord`] per row.
+pub(crate) struct MetadataRef<'a> {
+    pub(crate) first_seen_at: DateTime<Utc>,
+    pub(crate) last_modified_at: DateTime<Utc>,
+    pub(crate) last_action: &'a str,
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
+    pub(crate) pruned_at: Option<DateTime<Utc>>,
+    pub(crate) cursor: &'a str,
+}
+
+/// A stored record's text `json` with `_nango_metadata` spliced in before the object's closing
+/// brace, as the records API returns it (see [`StoredRecord::to_json_text`]).
+pub(crate) fn write_record_json(out: &mut String, json: &str, metadata: &MetadataRef<'_>) {
+    let body = json.trim_end();
+    match body.strip_suffix('}') {
+        Some(open) => {
+            let open = open.trim_end();
+            out.push_str(open);
+            if !open.ends_with('{') {
+                out.push(',');
             }
-            None => out.push_str("null"),
-        };
-        out.push_str("{\"first_seen_at\":");
-        optional(out, Some(&m.first_seen_at));
-        out.push_str(",\"last_modified_at\":");
-        optional(out, Some(&m.last_modified_at));
-        out.push_str(",\"last_action\":");
-        write_json_string(out, &m.last_action);
-        out.push_str(",\"deleted_at\":");
-        optional(out, m.deleted_at.as_ref());
-        out.push_str(",\"pruned_at\":");
-        optional(out, m.pruned_at.as_ref());
-        out.push_str(",\"cursor\":");
-        write_json_string(out, &m.cursor);
-        out.push('}');
+            out.push_str("\"_nango_metadata\":");
+            write_metadata(out, metadata);
+            out.push('}');
+        }
+        None => {
+            // Not an object's text (never stored by the store itself): what
+            // `StoredRecord::to_json` gives, the content as parsed (null when it is not JSON),
+            // with the metadata only if it is an object after all.
+            let mut data: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut data {
+                let mut text = String::with_capacity(320);
+                write_metadata(&mut text, metadata);
+                map.insert("_nango_metadata".into(), serde_json::from_str(&text).unwrap_or(Value::Null));
+            }
+            out.push_str(&data.to_string());
+        }
+    }
+}
+
+/// `_nango_metadata` (what [`StoredRecord::metadata_json`] builds) as text, written straight
+/// into `out`.
+fn write_metadata(out: &mut String, m: &MetadataRef<'_>) {
+    let optional = |out: &mut String, t: Option<&DateTime<Utc>>| match t {
+        Some(t) => {
+            out.push('"');
+            write_timestamp(out, t);
+            out.push('"');
+        }
+        None => out.push_str("null"),
+    };
+    out.push_str("{\"first_seen_at\":");
+    optional(out, Some(&m.first_seen_at));
+    out.push_str(",\"last_modified_at\":");
+    optional(out, Some(&m.last_modified_at));
+    out.push_str(",\"last_action\":");
+    write_json_string(out, m.last_action);
+    out.push_str(",\"deleted_at\":");
+    optional(out, m.deleted_at.as_ref());
+    out.push_str(",\"pruned_at\":");
+    optional(out, m.pruned_at.as_ref());
+    out.push_str(",\"cursor\":");
+    write_json_string(out, m.cursor);
+    out.push('}');
+}
+
+/// The records API's response body, `{"records":[...],"next_cursor":...}`, written record by
+/// record into one buffer (stored records spliced in as their text, not parsed and
+/// re-encoded).
+pub(crate) struct PageJson {
+    out: String,
+    records: usize,
+}
+
+impl PageJson {
+    /// An empty page with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> PageJson {
+        let mut out = String::with_capacity(capacity.max(64));
+        out.push_str("{\"records\":[");
+        PageJson { out, records: 0 }
+    }
+
+    /// Appends a record (see [`write_record_json`]).
+    pub(crate) fn record(&mut self, json: &str, metadata: &MetadataRef<'_>) {
+        if self.records > 0 {
+            self.out.push(',');
+        }
+        self.records += 1;
+        write_record_json(&mut self.out, json, metadata);
+    }
+
+    /// The body, with `next_cursor` (`null` on the last page).
+    pub(crate) fn finish(mut self, next_cursor: Option<&str>) -> String {
+        self.out.push_str("],\"next_cursor\":");
+        match next_cursor {
+            Some(cursor) => write_json_string(&mut self.out, cursor),
+            None => self.out.push_str("null"),
+        }
+        self.out.push('}');
+        self.out
     }
 }
 
@@ -747,6 +827,23 @@ pub struct RecordPage {
     pub records: Vec<StoredRecord>,
     /// The cursor to pass for the next page, `None` at the end.
     pub next_cursor: Option<String>,
+}
+
+impl RecordPage {
+    /// The page as the records API returns it: `{"records":[...],"next_cursor":...}`, each
+    /// record as [`StoredRecord::to_json_text`] writes it.
+    ///
+    /// ```
+    /// # use nango_runtime::store::RecordPage;
+    /// assert_eq!(RecordPage::default().to_api_json(), r#"{"records":[],"next_cursor":null}"#);
+    /// ```
+    pub fn to_api_json(&self) -> String {
+        let mut page = PageJson::with_capacity(self.records.iter().map(|r| r.json.len() + 320).sum::<usize>() + 64);
+        for r in &self.records {
+            page.record(&r.json, &r.metadata_ref());
+        }
+        page.finish(self.next_cursor.as_deref())
+    }
 }
 
 /// Per-sync state kept between runs.
@@ -963,7 +1060,7 @@ mod record_text_tests {
                 },
             };
             let mut meta = String::new();
-            r.write_metadata(&mut meta);
+            write_metadata(&mut meta, &r.metadata_ref());
             assert_eq!(meta, r.metadata_json().to_string());
             assert_eq!(serde_json::from_str::<Value>(&r.to_json_text()).unwrap(), r.to_json(), "{json}");
         }

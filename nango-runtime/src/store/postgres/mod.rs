@@ -23,6 +23,7 @@ mod tasks;
 
 use super::backend::Backend;
 use super::error::During;
+use super::page::{Body, PageOf, Records};
 use super::sql::take_pool_size;
 use super::*;
 use async_trait::async_trait;
@@ -172,6 +173,26 @@ async fn lock(conn: &mut PgConnection, connection: ConnectionKey, scope: &str, n
 impl Backend for PostgresBackend {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn records_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<RecordPage>> {
+        let of = PageOf::Name(provider_config_key.to_owned(), connection_id.to_owned());
+        records::page(self, &of, query, Records::default()).await
+    }
+
+    async fn records_json_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<String>> {
+        let of = PageOf::Name(provider_config_key.to_owned(), connection_id.to_owned());
+        records::page(self, &of, query, Body::new(query.limit.max(1) as usize)).await
     }
 
     async fn close(&self) {

@@ -1,7 +1,8 @@
 //! The record cache in PostgreSQL.
 
-use super::super::backend::RecordBackend;
+use super::super::backend::{ConnectionBackend, RecordBackend};
 use super::super::error::During;
+use super::super::page::{PageOf, PageRow, PageSink, Records};
 use super::super::policy::{self, Batch, ExistingRecord, LastAction};
 use super::super::*;
 use super::{PostgresBackend, lock};
@@ -9,6 +10,106 @@ use async_trait::async_trait;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::HashMap;
+
+/// A page of records (see [`RecordBackend::records`]) of a connection named by its key or by its
+/// name (looked up in the page's own statement: one statement per page), gathered into `sink`;
+/// `None` when the named connection does not exist. Columns read by position.
+pub(super) async fn page<S: PageSink>(
+    backend: &PostgresBackend,
+    of: &PageOf,
+    query: &RecordQuery,
+    mut sink: S,
+) -> StoreResult<Option<S::Page>> {
+    const OP: &str = "reading a page of records";
+    let mut sql = String::from(
+        "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records \
+         WHERE ",
+    );
+    let mut n = match of {
+        PageOf::Key(_) => {
+            sql.push_str("connection = $1");
+            1
+        }
+        PageOf::Name(..) => {
+            sql.push_str(
+                "connection = (SELECT pk FROM connections WHERE provider_config_key = $1 AND connection_id = $2)",
+            );
+            2
+        }
+    };
+    n += 1;
+    sql.push_str(&format!(" AND model = ${n}"));
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    if after.is_some() {
+        sql.push_str(&format!(" AND (seq, pk) > (${}, ${})", n + 1, n + 2));
+        n += 2;
+    }
+    if query.modified_after.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND last_modified_at >= ${n}"));
+    }
+    if let Some(f) = query.filter {
+        let mut parts = Vec::new();
+        if f.added {
+            parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
+        }
+        if f.updated {
+            parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
+        }
+        if f.deleted {
+            parts.push("deleted_at IS NOT NULL");
+        }
+        if !parts.is_empty() {
+            sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
+        }
+    }
+    if !query.ids.is_empty() {
+        n += 1;
+        sql.push_str(&format!(" AND id = ANY(${n})"));
+    }
+    sql.push_str(&format!(" ORDER BY seq, pk LIMIT ${}", n + 1));
+    let limit = query.limit.max(1);
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    q = match of {
+        PageOf::Key(key) => q.bind(key.get()),
+        PageOf::Name(provider_config_key, connection_id) => q.bind(provider_config_key).bind(connection_id),
+    };
+    q = q.bind(&query.model);
+    if let Some((seq, pk)) = after {
+        q = q.bind(seq).bind(pk);
+    }
+    if let Some(t) = query.modified_after {
+        q = q.bind(to_micros(t));
+    }
+    if !query.ids.is_empty() {
+        q = q.bind(query.ids.as_slice());
+    }
+    q = q.bind(i64::from(limit) + 1);
+    let rows = q.fetch_all(&backend.pool).await.during(OP)?;
+    // An empty page: no such connection, or none of its records match.
+    if let (true, PageOf::Name(provider_config_key, connection_id)) = (rows.is_empty(), of)
+        && backend.connection_key(provider_config_key, connection_id).await?.is_none()
+    {
+        return Ok(None);
+    }
+    for row in rows.iter().take(limit as usize) {
+        let row_of = || -> sqlx::Result<PageRow<'_>> {
+            Ok(PageRow {
+                pk: row.try_get(0)?,
+                id: row.try_get(1)?,
+                json: row.try_get(2)?,
+                first_seen_at: row.try_get(3)?,
+                last_modified_at: row.try_get(4)?,
+                last_action: row.try_get(5)?,
+                deleted_at: row.try_get(6)?,
+                pruned_at: row.try_get(7)?,
+                seq: row.try_get(8)?,
+            })
+        };
+        sink.row(&row_of().during(OP)?);
+    }
+    Ok(Some(sink.finish(rows.len() > limit as usize)))
+}
 
 fn hash_of(bytes: &[u8]) -> [u8; 16] {
     let mut out = [0u8; 16];
@@ -289,77 +390,8 @@ impl RecordBackend for PostgresBackend {
     }
 
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
-        const OP: &str = "reading a page of records";
-        let mut sql = String::from(
-            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records \
-             WHERE connection = $1 AND model = $2",
-        );
-        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let mut n = 2;
-        if after.is_some() {
-            sql.push_str(&format!(" AND (seq, pk) > (${}, ${})", n + 1, n + 2));
-            n += 2;
-        }
-        if query.modified_after.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND last_modified_at >= ${n}"));
-        }
-        if let Some(f) = query.filter {
-            let mut parts = Vec::new();
-            if f.added {
-                parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
-            }
-            if f.updated {
-                parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
-            }
-            if f.deleted {
-                parts.push("deleted_at IS NOT NULL");
-            }
-            if !parts.is_empty() {
-                sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
-            }
-        }
-        if !query.ids.is_empty() {
-            n += 1;
-            sql.push_str(&format!(" AND id = ANY(${n})"));
-        }
-        sql.push_str(&format!(" ORDER BY seq, pk LIMIT ${}", n + 1));
-        let limit = query.limit.max(1);
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(connection.get()).bind(&query.model);
-        if let Some((seq, pk)) = after {
-            q = q.bind(seq).bind(pk);
-        }
-        if let Some(t) = query.modified_after {
-            q = q.bind(to_micros(t));
-        }
-        if !query.ids.is_empty() {
-            q = q.bind(query.ids.as_slice());
-        }
-        q = q.bind(i64::from(limit) + 1);
-        let rows = q.fetch_all(&self.pool).await.during(OP)?;
-        let more = rows.len() > limit as usize;
-        let mut records = Vec::with_capacity(rows.len().min(limit as usize));
-        for row in rows.iter().take(limit as usize) {
-            let read = || -> sqlx::Result<StoredRecord> {
-                let json: String = row.try_get("json")?;
-                let last_modified: i64 = row.try_get("last_modified_at")?;
-                Ok(StoredRecord {
-                    id: row.try_get("id")?,
-                    json,
-                    metadata: RecordMetadata {
-                        first_seen_at: from_micros(row.try_get("first_seen_at")?),
-                        last_modified_at: from_micros(last_modified),
-                        last_action: row.try_get("last_action")?,
-                        deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(from_micros),
-                        pruned_at: row.try_get::<Option<i64>, _>("pruned_at")?.map(from_micros),
-                        cursor: encode_cursor(last_modified, row.try_get("seq")?, row.try_get("pk")?),
-                    },
-                })
-            };
-            records.push(read().during(OP)?);
-        }
-        let next_cursor = if more { records.last().map(|r| r.metadata.cursor.clone()) } else { None };
-        Ok(RecordPage { records, next_cursor })
+        // A page of a key is never `None` (only a page of a name checks that the name exists).
+        Ok(page(self, &PageOf::Key(connection), query, Records::default()).await?.unwrap_or_default())
     }
 
     async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>> {

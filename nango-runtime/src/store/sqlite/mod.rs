@@ -9,12 +9,14 @@
 mod connections;
 mod deploy;
 mod migrate;
+mod read;
 mod tasks;
 
 use super::backend::{
     Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, LeaseBackend, RecordBackend, ScheduleBackend,
 };
 use super::error::During;
+use super::page::{self, PageOf};
 use super::policy::{Batch, ExistingRecord, LastAction};
 use super::*;
 use async_trait::async_trait;
@@ -24,7 +26,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Row};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
 // Connect sessions, integrations and action results: the SQL shared with PostgreSQL.
 super::sql::connect::connect_backend!(SqliteBackend);
@@ -62,6 +64,9 @@ const CACHE_KIB: &str = "cache_kib";
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
     pool: SqlitePool,
+    /// Read-only connections of its own for pages of records (see `read.rs`); `None` for a
+    /// database in memory, which only the pool's connections see.
+    readers: Option<Arc<read::Readers>>,
 }
 
 fn hash_of(bytes: &[u8]) -> [u8; 16] {
@@ -83,96 +88,75 @@ fn anonymous_placeholders(count: usize) -> String {
     text
 }
 
-/// Whose records a page reads: a connection's key, or its integration key and connection id
-/// (looked up in the same statement).
-#[derive(Debug, Clone, Copy)]
-enum PageOf<'a> {
-    Key(ConnectionKey),
-    Name(&'a str, &'a str),
-}
-
 impl SqliteBackend {
-    /// A page of records (see [`RecordBackend::records`]). Anonymous `?` placeholders, bound
-    /// in the order they appear (an `ids` filter can have hundreds: see
-    /// [`anonymous_placeholders`]); columns read by position.
-    async fn page(&self, of: PageOf<'_>, query: &RecordQuery) -> StoreResult<RecordPage> {
-        const OP: &str = "reading a page of records";
-        let mut sql = String::from(
-            "SELECT pk, id, json, first_seen_at, last_modified_at, last_action, deleted_at, pruned_at, seq FROM records WHERE ",
-        );
-        sql.push_str(match of {
-            PageOf::Key(_) => "connection = ?",
-            PageOf::Name(..) => {
-                "connection = (SELECT pk FROM connections WHERE provider_config_key = ? AND connection_id = ?)"
-            }
-        });
-        sql.push_str(" AND model = ?");
-        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        if after.is_some() {
-            sql.push_str(" AND (seq, pk) > (?, ?)");
-        }
-        if query.modified_after.is_some() {
-            sql.push_str(" AND last_modified_at >= ?");
-        }
-        if let Some(f) = query.filter {
-            let mut parts = Vec::new();
-            if f.added {
-                parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
-            }
-            if f.updated {
-                parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
-            }
-            if f.deleted {
-                parts.push("deleted_at IS NOT NULL");
-            }
-            if !parts.is_empty() {
-                sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
-            }
-        }
-        if !query.ids.is_empty() {
-            sql.push_str(&format!(" AND id IN ({})", anonymous_placeholders(query.ids.len())));
-        }
-        sql.push_str(" ORDER BY seq, pk LIMIT ?");
-        let limit = query.limit.max(1);
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        q = match of {
-            PageOf::Key(key) => q.bind(key.get()),
-            PageOf::Name(provider_config_key, connection_id) => q.bind(provider_config_key).bind(connection_id),
+    /// A page of records (see [`RecordBackend::records`]), gathered into `sink`: on a blocking
+    /// thread with one of the store's read-only connections (see `read.rs`), or through the pool
+    /// when the store has none (a database in memory).
+    async fn page<S: page::PageSink + Send + 'static>(
+        &self,
+        of: PageOf,
+        query: &RecordQuery,
+        sink: S,
+    ) -> StoreResult<Option<S::Page>>
+    where
+        S::Page: Send + 'static,
+    {
+        let statement = read::PageSql::new(&of, query)?;
+        let Some(readers) = &self.readers else {
+            return self.page_through_pool(of, &statement, sink).await;
         };
-        q = q.bind(&query.model);
-        if let Some((seq, pk)) = after {
-            q = q.bind(seq).bind(pk);
+        readers
+            .read(move |conn| {
+                let (out, rows) = read::read_page(conn, &statement, sink)?;
+                // An empty page: no such connection, or none of its records match.
+                if let (0, PageOf::Name(provider_config_key, connection_id)) = (rows, &of)
+                    && !read::connection_exists(conn, provider_config_key, connection_id)?
+                {
+                    return Ok(None);
+                }
+                Ok(Some(out))
+            })
+            .await
+    }
+
+    /// [`SqliteBackend::page`] through sqlx's pool.
+    async fn page_through_pool<S: page::PageSink>(
+        &self,
+        of: PageOf,
+        statement: &read::PageSql,
+        sink: S,
+    ) -> StoreResult<Option<S::Page>> {
+        let mut q = sqlx::query(AssertSqlSafe(statement.sql.clone()));
+        for arg in &statement.args {
+            q = match arg {
+                read::Arg::Int(n) => q.bind(*n),
+                read::Arg::Text(text) => q.bind(text.as_str()),
+            };
         }
-        if let Some(t) = query.modified_after {
-            q = q.bind(to_micros(t));
+        let rows = q.fetch_all(&self.pool).await.during(read::OP)?;
+        if let (true, PageOf::Name(provider_config_key, connection_id)) = (rows.is_empty(), &of)
+            && self.connection_key(provider_config_key, connection_id).await?.is_none()
+        {
+            return Ok(None);
         }
-        for id in &query.ids {
-            q = q.bind(id.as_str());
-        }
-        q = q.bind(i64::from(limit) + 1);
-        let rows = q.fetch_all(&self.pool).await.during(OP)?;
-        let more = rows.len() > limit as usize;
-        let mut records = Vec::with_capacity(rows.len().min(limit as usize));
-        for row in rows.iter().take(limit as usize) {
-            let read = || -> sqlx::Result<StoredRecord> {
-                let last_modified: i64 = row.try_get(4)?;
-                Ok(StoredRecord {
+        let mut sink = sink;
+        for row in rows.iter().take(statement.limit) {
+            let row_of = || -> sqlx::Result<page::PageRow<'_>> {
+                Ok(page::PageRow {
+                    pk: row.try_get(0)?,
                     id: row.try_get(1)?,
                     json: row.try_get(2)?,
-                    metadata: RecordMetadata {
-                        first_seen_at: from_micros(row.try_get(3)?),
-                        last_modified_at: from_micros(last_modified),
-                        last_action: row.try_get(5)?,
-                        deleted_at: row.try_get::<Option<i64>, _>(6)?.map(from_micros),
-                        pruned_at: row.try_get::<Option<i64>, _>(7)?.map(from_micros),
-                        cursor: encode_cursor(last_modified, row.try_get(8)?, row.try_get(0)?),
-                    },
+                    first_seen_at: row.try_get(3)?,
+                    last_modified_at: row.try_get(4)?,
+                    last_action: row.try_get(5)?,
+                    deleted_at: row.try_get(6)?,
+                    pruned_at: row.try_get(7)?,
+                    seq: row.try_get(8)?,
                 })
             };
-            records.push(read().during(OP)?);
+            sink.row(&row_of().during(read::OP)?);
         }
-        let next_cursor = if more { records.last().map(|r| r.metadata.cursor.clone()) } else { None };
-        Ok(RecordPage { records, next_cursor })
+        Ok(Some(sink.finish(rows.len() > statement.limit)))
     }
 
     /// Opens (creating if needed) the database at a `sqlite://path` URL in WAL mode and brings
@@ -195,7 +179,7 @@ impl SqliteBackend {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(read::BUSY_TIMEOUT)
             .foreign_keys(true);
         // SQLite's default page cache is 2 MB per connection; `cache_kib` caps it (a negative
         // `cache_size` is in KiB).
@@ -214,12 +198,29 @@ impl SqliteBackend {
         let migrated = migrate::migrate(&mut migrating).await;
         let _ = migrating.close().await;
         migrated?;
+        let filename = options.get_filename().to_owned();
         let pool = SqlitePoolOptions::new()
             .max_connections(pool_size.unwrap_or(POOL_SIZE))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
-        Ok(SqliteBackend { pool })
+        // As many readers as cores: a page is CPU work (stepping the statement, writing JSON),
+        // and requests beyond that wait for a permit rather than for the CPU.
+        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let readers = if in_memory {
+            None
+        } else {
+            match read::Readers::open(&filename, readers) {
+                Ok(readers) => Some(Arc::new(readers)),
+                Err(e) => {
+                    // The pool reads the file, so pages can still be read through it.
+                    tracing::warn!(url, error = %e, "cannot open read-only connections; pages of records go through the pool");
+                    None
+                }
+            }
+        };
+        Ok(SqliteBackend { pool, readers })
     }
 
     /// The pool, for queries the traits do not cover (benchmarks, inspection).
@@ -1095,7 +1096,8 @@ impl RecordBackend for SqliteBackend {
     }
 
     async fn records(&self, connection: ConnectionKey, query: &RecordQuery) -> StoreResult<RecordPage> {
-        self.page(PageOf::Key(connection), query).await
+        // A page of a key is never `None` (only a page of a name checks that the name exists).
+        Ok(self.page(PageOf::Key(connection), query, page::Records::default()).await?.unwrap_or_default())
     }
 
     async fn record_counts(&self, connection: ConnectionKey) -> StoreResult<BTreeMap<String, u64>> {
@@ -1316,15 +1318,26 @@ impl Backend for SqliteBackend {
         connection_id: &str,
         query: &RecordQuery,
     ) -> StoreResult<Option<RecordPage>> {
-        let page = self.page(PageOf::Name(provider_config_key, connection_id), query).await?;
-        // An empty page: no such connection, or none of its records match.
-        if page.records.is_empty() && self.connection_key(provider_config_key, connection_id).await?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(page))
+        let of = PageOf::Name(provider_config_key.to_owned(), connection_id.to_owned());
+        self.page(of, query, page::Records::default()).await
+    }
+
+    async fn records_json_of(
+        &self,
+        provider_config_key: &str,
+        connection_id: &str,
+        query: &RecordQuery,
+    ) -> StoreResult<Option<String>> {
+        let of = PageOf::Name(provider_config_key.to_owned(), connection_id.to_owned());
+        let body = page::Body::new(query.limit.max(1) as usize);
+        self.page(of, query, body).await
     }
 
     async fn close(&self) {
+        // The readers first: the pool's last connection then checkpoints and removes the WAL.
+        if let Some(readers) = &self.readers {
+            readers.close().await;
+        }
         self.pool.close().await;
     }
 }
