@@ -185,6 +185,28 @@ async fn a_killed_run_resumes_from_its_checkpoint() {
     assert!(runs[1].error.as_deref().unwrap().contains("interrupted"));
 }
 
+/// The CLI's `run` opens SQLite with one pooled connection: the lease's heartbeat (every 50 ms
+/// here) waits for the run's batches and checkpoints, and nothing waits for itself.
+#[tokio::test]
+async fn a_run_on_one_sqlite_connection_keeps_its_lease_and_lands_every_record() {
+    let server = MockProvider::builder().issues(5_000).token("t0ken").start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?pool_size=1&cache_kib=64", dir.path().join("nango.db").display());
+    let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
+    let mut c = Connection::new("github", "acme", "github");
+    c.credentials = Credentials::Bearer { token: Secret::new("t0ken") };
+    c.base_url = Some(server.url().to_owned());
+    c.metadata = repo();
+    store.save_connection(&c).await.unwrap();
+    let owner = nango_runtime::store::LeaseOwner::for_this_process("test");
+    let runtime = Runtime::new(store).with_http_options(fast_http()).with_lease(owner, Duration::from_millis(150));
+    for expected in [added(5_000), ChangeCounts::default()] {
+        let report = runtime.run_sync(sync("issues-incremental"), "github", "acme").await.unwrap();
+        assert_eq!(report.error, None);
+        assert_eq!(report.counts.get("Issue").cloned().unwrap_or_default(), expected);
+    }
+}
+
 #[tokio::test]
 async fn a_faulted_run_of_10k_records_lands_each_exactly_once() {
     let faults = Faults {

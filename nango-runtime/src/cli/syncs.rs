@@ -158,7 +158,9 @@ pub(super) async fn run(runtime: &RuntimeArgs, args: &RunArgs) -> CliResult<Exit
     let (sync, integration) = args.target.resolve()?;
     let connection = &args.target.connection;
     let (bar, progress) = progress_bar();
-    let runtime = runtime.runtime("run").await?.with_progress(progress);
+    // One SQLite connection: the run's calls come one after another (the lease's heartbeat
+    // waits for a batch's transaction at most), and every pooled connection costs a thread.
+    let runtime = runtime.one_run_runtime("run").await?.with_progress(progress);
     if args.full {
         let key = runtime
             .store()

@@ -24,6 +24,7 @@ mod tasks;
 use super::backend::Backend;
 use super::error::During;
 use super::page::{Body, PageOf, Records};
+use super::sql::take_pool_size;
 use super::*;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -40,9 +41,6 @@ super::sql::validators::validator_backend!(PostgresBackend);
 /// runs share them. PostgreSQL's default limit is 100 connections for the whole server, so
 /// several processes fit.
 const POOL_SIZE: u32 = 10;
-
-/// The URL parameter that sets the number of pooled connections (sqlx would ignore it).
-const POOL_SIZE_PARAMETER: &str = "pool_size";
 
 /// The PostgreSQL backend. Most programs open it through [`Store::open`] with a `postgres://`
 /// URL (`NANGO_DATABASE_URL`).
@@ -116,28 +114,6 @@ impl PostgresBackend {
     async fn write_transaction(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool.begin().await
     }
-}
-
-/// The URL without its `pool_size` parameter, and that parameter's value (a positive number).
-fn take_pool_size(url: &str) -> Result<(String, Option<u32>), String> {
-    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), None)) };
-    let mut size = None;
-    let mut kept = Vec::new();
-    for pair in query.split('&') {
-        match pair.split_once('=') {
-            Some((POOL_SIZE_PARAMETER, value)) => match value.parse::<u32>() {
-                Ok(n) if n > 0 => size = Some(n),
-                _ => {
-                    return Err(format!(
-                        "`{POOL_SIZE_PARAMETER}={value}`: the number of pooled connections must be a whole number from 1"
-                    ));
-                }
-            },
-            _ => kept.push(pair),
-        }
-    }
-    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
-    Ok((url, size))
 }
 
 /// Whether connecting failed because the database does not exist (SQLSTATE 3D000).
@@ -227,22 +203,7 @@ impl Backend for PostgresBackend {
 
 #[cfg(test)]
 mod tests {
-    use super::{quote_identifier, take_pool_size, without_password};
-
-    #[test]
-    fn the_pool_size_is_taken_out_of_the_url() {
-        let taken = |url: &str| take_pool_size(url).unwrap();
-        assert_eq!(taken("postgres://h/db"), ("postgres://h/db".to_owned(), None));
-        assert_eq!(taken("postgres://h/db?pool_size=2"), ("postgres://h/db".to_owned(), Some(2)));
-        assert_eq!(
-            taken("postgres://h/db?sslmode=disable&pool_size=3&application_name=x"),
-            ("postgres://h/db?sslmode=disable&application_name=x".to_owned(), Some(3))
-        );
-        for bad in ["postgres://h/db?pool_size=0", "postgres://h/db?pool_size=ten"] {
-            let e = take_pool_size(bad).unwrap_err();
-            assert!(e.contains("pool_size=") && e.contains("whole number"), "{e}");
-        }
-    }
+    use super::{quote_identifier, without_password};
 
     #[test]
     fn passwords_stay_out_of_messages() {

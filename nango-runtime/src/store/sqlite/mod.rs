@@ -38,6 +38,15 @@ const ROWS_PER_STATEMENT: usize = 80;
 /// Ids per `IN (...)` list.
 const IDS_PER_QUERY: usize = 500;
 
+/// Connections the pool opens at most unless the URL says `pool_size=N`: `serve`'s API handlers
+/// read while a run writes (WAL lets readers go on beside the one writer). Each connection is a
+/// thread of sqlx's with its own page cache, so a process that makes its calls one after another
+/// (the CLI's `run`) asks for one.
+const POOL_SIZE: u32 = 4;
+
+/// The URL parameter that caps each connection's page cache, in KiB (SQLite's `cache_size`).
+const CACHE_KIB: &str = "cache_kib";
+
 /// The SQLite backend. Most programs open it through [`Store::open`] with a `sqlite://` URL.
 ///
 /// ```
@@ -151,15 +160,33 @@ impl SqliteBackend {
     }
 
     /// Opens (creating if needed) the database at a `sqlite://path` URL in WAL mode and brings
-    /// its schema up to date (see `migrations/sqlite/`).
+    /// its schema up to date (see `migrations/sqlite/`). `?pool_size=N` sets how many
+    /// connections the process opens at most (4 by default), `cache_kib=N` each one's page cache
+    /// (SQLite's default is 2,048 KiB); the other parameters are sqlx's.
+    ///
+    /// With `pool_size=1` every call waits for the one before it to hand its connection back:
+    /// no method of this backend holds a connection while it asks for another, so nothing
+    /// waits for itself.
     pub async fn open(url: &str) -> StoreResult<SqliteBackend> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| StoreError::InvalidUrl { url: url.to_owned(), source })?
+        let invalid = |source| StoreError::InvalidUrl { url: url.to_owned(), source };
+        let taken = super::sql::take_pool_size(url).and_then(|(url, pool_size)| {
+            let (url, cache_kib) = super::sql::take_number(&url, CACHE_KIB, "the page cache in KiB")?;
+            Ok((url, pool_size, cache_kib))
+        });
+        let (sqlx_url, pool_size, cache_kib) = taken.map_err(|e| invalid(sqlx::Error::Configuration(e.into())))?;
+        let options = SqliteConnectOptions::from_str(&sqlx_url)
+            .map_err(invalid)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(read::BUSY_TIMEOUT)
             .foreign_keys(true);
+        // SQLite's default page cache is 2 MB per connection; `cache_kib` caps it (a negative
+        // `cache_size` is in KiB).
+        let options = match cache_kib {
+            Some(kib) => options.pragma("cache_size", format!("-{kib}")),
+            None => options,
+        };
         // Migrations get a connection of their own without foreign-key enforcement (see
         // `migrate.rs`); every other statement runs with it.
         let mut migrating = options
@@ -173,7 +200,7 @@ impl SqliteBackend {
         migrated?;
         let filename = options.get_filename().to_owned();
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(pool_size.unwrap_or(POOL_SIZE))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.to_owned(), source })?;
