@@ -564,6 +564,20 @@ impl ActionFilter {
         }
         Ok(f)
     }
+
+    /// The filter as one SQL condition on the records table's columns, the same text on both
+    /// backends; `None` when it names no action (which filters nothing).
+    pub(crate) fn sql_condition(&self) -> Option<String> {
+        let parts: Vec<&str> = [
+            (self.added, "(deleted_at IS NULL AND last_action = 'ADDED')"),
+            (self.updated, "(deleted_at IS NULL AND last_action = 'UPDATED')"),
+            (self.deleted, "deleted_at IS NOT NULL"),
+        ]
+        .into_iter()
+        .filter_map(|(wanted, condition)| wanted.then_some(condition))
+        .collect();
+        (!parts.is_empty()).then(|| format!("({})", parts.join(" OR ")))
+    }
 }
 
 /// A query of stored records (the records API and the CLI's `records`).

@@ -84,20 +84,9 @@ impl PageSql {
             sql.push_str(" AND last_modified_at >= ?");
             args.push(Arg::Int(to_micros(t)));
         }
-        if let Some(f) = query.filter {
-            let mut parts = Vec::new();
-            if f.added {
-                parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
-            }
-            if f.updated {
-                parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
-            }
-            if f.deleted {
-                parts.push("deleted_at IS NOT NULL");
-            }
-            if !parts.is_empty() {
-                sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
-            }
+        if let Some(condition) = query.filter.and_then(|f| f.sql_condition()) {
+            sql.push_str(" AND ");
+            sql.push_str(&condition);
         }
         if !query.ids.is_empty() {
             sql.push_str(&format!(" AND id IN ({})", super::anonymous_placeholders(query.ids.len())));
