@@ -567,6 +567,7 @@ impl ActionFilter {
 
     /// The filter as one SQL condition on the records table's columns, the same text on both
     /// backends; `None` when it names no action (which filters nothing).
+    #[cfg(feature = "runtime")]
     pub(crate) fn sql_condition(&self) -> Option<String> {
         let parts: Vec<&str> = [
             (self.added, "(deleted_at IS NULL AND last_action = 'ADDED')"),
