@@ -120,7 +120,11 @@ impl Blocking {
             let _permit = permit;
             let conn = this.idle.lock().unwrap().pop().unwrap_or_else(|| {
                 let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                rusqlite::Connection::open_with_flags(&this.path, flags).expect("reader")
+                let conn = rusqlite::Connection::open_with_flags(&this.path, flags).expect("reader");
+                // As the store's readers: plans never depend on bound values, so statements are
+                // not re-prepared for each cursor.
+                conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).expect("QPSG");
+                conn
             });
             let mut count = 0;
             {

@@ -48,20 +48,9 @@ pub(super) async fn page<S: PageSink>(
         n += 1;
         sql.push_str(&format!(" AND last_modified_at >= ${n}"));
     }
-    if let Some(f) = query.filter {
-        let mut parts = Vec::new();
-        if f.added {
-            parts.push("(deleted_at IS NULL AND last_action = 'ADDED')");
-        }
-        if f.updated {
-            parts.push("(deleted_at IS NULL AND last_action = 'UPDATED')");
-        }
-        if f.deleted {
-            parts.push("deleted_at IS NOT NULL");
-        }
-        if !parts.is_empty() {
-            sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
-        }
+    if let Some(condition) = query.filter.and_then(|f| f.sql_condition()) {
+        sql.push_str(" AND ");
+        sql.push_str(&condition);
     }
     if !query.ids.is_empty() {
         n += 1;
