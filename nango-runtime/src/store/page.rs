@@ -2,8 +2,10 @@
 //! database's, and what the rows are gathered into (the records themselves, or the records
 //! API's body written straight from the rows).
 
+use super::error::During;
 use super::{
-    ConnectionKey, MetadataRef, PageJson, RecordMetadata, RecordPage, StoredRecord, encode_cursor, from_micros,
+    ConnectionKey, MetadataRef, PageJson, RecordMetadata, RecordPage, StoreResult, StoredRecord, encode_cursor,
+    from_micros,
 };
 
 /// Whose records a page reads: a connection's key, or its integration key and connection id
@@ -25,6 +27,38 @@ pub(crate) struct PageRow<'r> {
     pub(crate) deleted_at: Option<i64>,
     pub(crate) pruned_at: Option<i64>,
     pub(crate) seq: i64,
+}
+
+/// Gives `sink` the first `limit` of `rows`, a page's rows as sqlx read them (on either backend,
+/// columns by position as [`PageRow`] lists them); more rows than `limit` mean a next page.
+pub(crate) fn gather_sqlx_rows<R: sqlx::Row, S: PageSink>(
+    rows: &[R],
+    limit: usize,
+    mut sink: S,
+    operation: &'static str,
+) -> StoreResult<S::Page>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    for row in rows.iter().take(limit) {
+        let row_of = || -> sqlx::Result<PageRow<'_>> {
+            Ok(PageRow {
+                pk: row.try_get(0)?,
+                id: row.try_get(1)?,
+                json: row.try_get(2)?,
+                first_seen_at: row.try_get(3)?,
+                last_modified_at: row.try_get(4)?,
+                last_action: row.try_get(5)?,
+                deleted_at: row.try_get(6)?,
+                pruned_at: row.try_get(7)?,
+                seq: row.try_get(8)?,
+            })
+        };
+        sink.row(&row_of().during(operation)?);
+    }
+    Ok(sink.finish(rows.len() > limit))
 }
 
 impl PageRow<'_> {

@@ -2,7 +2,7 @@
 
 use super::super::backend::{ConnectionBackend, RecordBackend};
 use super::super::error::During;
-use super::super::page::{PageOf, PageRow, PageSink, Records};
+use super::super::page::{PageOf, PageSink, Records, gather_sqlx_rows};
 use super::super::policy::{self, Batch, ExistingRecord, LastAction};
 use super::super::*;
 use super::{PostgresBackend, lock};
@@ -18,7 +18,7 @@ pub(super) async fn page<S: PageSink>(
     backend: &PostgresBackend,
     of: &PageOf,
     query: &RecordQuery,
-    mut sink: S,
+    sink: S,
 ) -> StoreResult<Option<S::Page>> {
     const OP: &str = "reading a page of records";
     let mut sql = String::from(
@@ -81,23 +81,7 @@ pub(super) async fn page<S: PageSink>(
     {
         return Ok(None);
     }
-    for row in rows.iter().take(limit as usize) {
-        let row_of = || -> sqlx::Result<PageRow<'_>> {
-            Ok(PageRow {
-                pk: row.try_get(0)?,
-                id: row.try_get(1)?,
-                json: row.try_get(2)?,
-                first_seen_at: row.try_get(3)?,
-                last_modified_at: row.try_get(4)?,
-                last_action: row.try_get(5)?,
-                deleted_at: row.try_get(6)?,
-                pruned_at: row.try_get(7)?,
-                seq: row.try_get(8)?,
-            })
-        };
-        sink.row(&row_of().during(OP)?);
-    }
-    Ok(Some(sink.finish(rows.len() > limit as usize)))
+    gather_sqlx_rows(&rows, limit as usize, sink, OP).map(Some)
 }
 
 fn hash_of(bytes: &[u8]) -> [u8; 16] {

@@ -12,11 +12,11 @@ pub(super) mod validators;
 
 /// The URL parameter that sets the number of pooled connections, on both backends (sqlx would
 /// refuse it on SQLite and ignore it on PostgreSQL, so it is taken out before sqlx reads the URL).
-pub(super) const POOL_SIZE: &str = "pool_size";
+const POOL_SIZE_PARAMETER: &str = "pool_size";
 
 /// The URL without its `pool_size` parameter, and that parameter's value (a positive number).
 pub(super) fn take_pool_size(url: &str) -> Result<(String, Option<u32>), String> {
-    take_number(url, POOL_SIZE, "the number of pooled connections")
+    take_number(url, POOL_SIZE_PARAMETER, "the number of pooled connections")
 }
 
 /// The URL without its parameter `name`, and that parameter's value, a positive number (`what`

@@ -139,24 +139,7 @@ impl SqliteBackend {
         {
             return Ok(None);
         }
-        let mut sink = sink;
-        for row in rows.iter().take(statement.limit) {
-            let row_of = || -> sqlx::Result<page::PageRow<'_>> {
-                Ok(page::PageRow {
-                    pk: row.try_get(0)?,
-                    id: row.try_get(1)?,
-                    json: row.try_get(2)?,
-                    first_seen_at: row.try_get(3)?,
-                    last_modified_at: row.try_get(4)?,
-                    last_action: row.try_get(5)?,
-                    deleted_at: row.try_get(6)?,
-                    pruned_at: row.try_get(7)?,
-                    seq: row.try_get(8)?,
-                })
-            };
-            sink.row(&row_of().during(read::OP)?);
-        }
-        Ok(Some(sink.finish(rows.len() > statement.limit)))
+        page::gather_sqlx_rows(&rows, statement.limit, sink, read::OP).map(Some)
     }
 
     /// Opens (creating if needed) the database at a `sqlite://path` URL in WAL mode and brings
