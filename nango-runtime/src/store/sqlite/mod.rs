@@ -1067,9 +1067,9 @@ impl RecordBackend for SqliteBackend {
         let owned_model = model.to_owned();
         let checkpoint = checkpoint.map(|c| (c.sync.to_owned(), c.checkpoint.map(Value::to_string)));
         let applied = writer
-            .write(move |conn| {
+            .write(move |conn, abandoned| {
                 let batch = Batch::new(&owned_model, change, records);
-                write::apply(conn, run, &batch, checkpoint)
+                write::apply(conn, abandoned, run, &batch, checkpoint)
             })
             .await?;
         warn_ignored(model, applied.ignored.iter().map(String::as_str));

@@ -26,11 +26,15 @@ use chrono::Utc;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 /// What is being done when the writer's connection fails outside a statement.
 const OPENING: &str = "opening the store's connection for writing records";
+
+/// Why a write whose caller stopped waiting was not made (nobody reads it: the caller is gone).
+const ABANDONED: &str = "the caller stopped waiting for the write, so it was rolled back";
 
 /// A checkpoint to save with a batch, owned (it goes to another thread): the sync, and the
 /// checkpoint's JSON text (`None` clears it).
@@ -52,6 +56,28 @@ trait Writing<T> {
 impl<T> Writing<T> for rusqlite::Result<T> {
     fn writing(self, operation: &'static str) -> StoreResult<T> {
         self.map_err(|e| StoreError::Write { operation, source: Box::new(e) })
+    }
+}
+
+/// Whether the caller of a write stopped waiting for it (its future was dropped: a run killed or
+/// cancelled). A write checks it before it commits and rolls back instead, as a sqlx transaction
+/// dropped with its future does, so that nothing a dropped run handed over lands after it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Abandoned(Arc<AtomicBool>);
+
+impl Abandoned {
+    /// Whether the caller is gone.
+    pub(super) fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Sets [`Abandoned`] when dropped: held by the caller's future for as long as it waits.
+struct AbandonOnDrop(Abandoned);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        (self.0).0.store(true, Ordering::Release);
     }
 }
 
@@ -101,12 +127,15 @@ impl Writer {
         Ok(conn)
     }
 
-    /// Runs `write` with the connection on a blocking thread, after the writes before it.
+    /// Runs `write` with the connection on a blocking thread, after the writes before it; `write`
+    /// is told through [`Abandoned`] when this future is dropped before it ends.
     pub(super) async fn write<T, F>(self: &Arc<Self>, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut Connection, &Abandoned) -> StoreResult<T> + Send + 'static,
     {
+        let abandoned = Abandoned::default();
+        let _waiting = AbandonOnDrop(abandoned.clone());
         let fail = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Write { operation: OPENING, source };
         // Owned and moved into the task: a caller dropped while its write runs keeps the turn
         // until the write is over, so the next write (and `close`) waits for it.
@@ -114,12 +143,15 @@ impl Writer {
         let writer = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
             let _turn = turn;
+            if abandoned.is_set() {
+                return Err(StoreError::Write { operation: OPENING, source: ABANDONED.into() });
+            }
             let mut conn = writer.conn.lock().unwrap_or_else(|e| e.into_inner());
             let conn = match &mut *conn {
                 Some(conn) => conn,
                 None => conn.insert(writer.connect().writing(OPENING)?),
             };
-            write(conn)
+            write(conn, &abandoned)
         })
         .await;
         joined.unwrap_or_else(|e| Err(fail(Box::new(e))))
@@ -136,9 +168,11 @@ impl Writer {
 }
 
 /// Writes one batch of `model` (and `checkpoint`, if any) for `run` in one `BEGIN IMMEDIATE`
-/// transaction: refused as a whole if the run is fenced, rolled back as a whole on any error.
+/// transaction: refused as a whole if the run is fenced, rolled back as a whole on any error or
+/// when its caller stopped waiting before the commit.
 pub(super) fn apply(
     conn: &mut Connection,
+    abandoned: &Abandoned,
     run: RunIds,
     batch: &Batch<'_>,
     checkpoint: Option<OwnedCheckpoint>,
@@ -150,6 +184,9 @@ pub(super) fn apply(
     let applied = if batch.is_empty() { Applied::default() } else { write_batch(&tx, run, batch)? };
     if let Some((sync, checkpoint)) = checkpoint {
         save_checkpoint_in(&tx, run.connection, &sync, checkpoint.as_deref())?;
+    }
+    if abandoned.is_set() {
+        return Err(StoreError::Write { operation: OP, source: ABANDONED.into() });
     }
     tx.commit().writing(OP)?;
     Ok(applied)
@@ -489,7 +526,7 @@ mod tests {
         }
         assert!(writer.is_open());
         let settings = writer
-            .write(|conn| {
+            .write(|conn, _| {
                 let pragma = |name: &str| conn.pragma_query_value(None, name, |row| row.get::<_, i64>(0));
                 let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).writing("test")?;
                 Ok((mode, pragma("synchronous"), pragma("foreign_keys"), pragma("cache_size"), pragma("busy_timeout")))
@@ -506,8 +543,33 @@ mod tests {
         store.close().await;
         assert!(!writer.is_open());
         assert!(!dir.path().join("nango.db-wal").exists(), "the last connection removed the WAL");
-        let e = writer.write(|_| Ok(())).await.unwrap_err();
+        let e = writer.write(|_, _| Ok(())).await.unwrap_err();
         assert!(matches!(e, StoreError::Write { .. }), "{e:?}");
+    }
+
+    /// A batch whose caller stopped waiting (a run killed: its future dropped) before the batch
+    /// committed is rolled back, as a sqlx transaction dropped with its future is: nothing a
+    /// killed run handed over lands after it.
+    #[tokio::test]
+    async fn a_batch_whose_caller_is_gone_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = open(&dir, "nango.db").await;
+        let writer = Arc::clone(backend.writer.as_ref().unwrap());
+        let store = Store::from_backend(Arc::new(backend.clone()), Sealer::InsecureClear);
+        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        let run = store.begin_run(key, "issues", false).await.unwrap();
+        // Another connection holds the write lock: the batch waits in `BEGIN IMMEDIATE`.
+        let lock = backend.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let batch = store.apply(run.ids, "Issue", RecordChange::Save, prepared(&[json!({"id": 1})]));
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(300), batch).await;
+        assert!(waited.is_err(), "the batch cannot have committed: {waited:?}");
+        lock.rollback().await.unwrap();
+        // The next write's turn comes once the abandoned one is over.
+        writer.write(|_, _| Ok(())).await.unwrap();
+        assert_eq!(store.record_counts(key).await.unwrap().get("Issue"), None);
+        let c = store.apply(run.ids, "Issue", RecordChange::Save, prepared(&[json!({"id": 1})])).await.unwrap();
+        assert_eq!(c.added, 1, "the run goes on writing");
+        store.close().await;
     }
 
     use super::Writing as _;
