@@ -345,10 +345,13 @@ async fn main() {
         rate(&api) / chained
     );
     for (name, f) in &others {
+        let chained = 1.0 / (1.0 / floor_rate + 1.0 / rate(f));
         println!(
-            "API throughput = {:.2}x the {name}; the direct query (sqlx) = {:.2}x it",
+            "API throughput = {:.2}x the {name}; the direct query (sqlx) = {:.2}x it; the floor and it one after the other: {chained:.0} requests/s = {:.2}x the direct query (sqlx); API = {:.2}x that",
             rate(&api) / rate(f),
-            rate(&baseline) / rate(f)
+            rate(&baseline) / rate(f),
+            chained / direct_rate,
+            rate(&api) / chained
         );
     }
 }
