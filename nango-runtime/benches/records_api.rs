@@ -13,7 +13,8 @@
 //! `pgbench -n -f query.sql -c 32 -j 2 -T 10`, once with `-M simple` (text statements, as psql
 //! sends them) and once with `-M prepared` (as sqlx sends them), with the cursor spread over the
 //! same start points (`\set` random); `RECORDS_BENCH_PGBENCH` names the program
-//! (default `pgbench` on the `PATH`) and `RECORDS_BENCH_PGBENCH_THREADS` its `-j` (2).
+//! (default `pgbench` on the `PATH`) and `RECORDS_BENCH_PGBENCH_THREADS` its `-j` (2);
+//! `RECORDS_BENCH_PG_POOL=N` sets the store's pool size (`pool_size=N`, default 10).
 
 // The shared test syncs' generated code names the runtime `::nango` (the facade crate).
 extern crate nango_runtime as nango;
@@ -191,7 +192,15 @@ async fn main() {
     // The backend is opened directly so the baseline below can query its pool.
     let (backend, direct): (Arc<dyn Backend>, Direct) = match &pg_database {
         Some(database) => {
-            let backend = PostgresBackend::open(database.url()).await.expect("store");
+            // `RECORDS_BENCH_PG_POOL=N`: the store's pool size (`pool_size=N`), shared by the
+            // API and the direct query.
+            let url = match std::env::var("RECORDS_BENCH_PG_POOL") {
+                Ok(n) => {
+                    format!("{}{}pool_size={n}", database.url(), if database.url().contains('?') { '&' } else { '?' })
+                }
+                Err(_) => database.url().to_owned(),
+            };
+            let backend = PostgresBackend::open(&url).await.expect("store");
             let pool = backend.pool().clone();
             (Arc::new(backend), Direct::Postgres(pool))
         }
