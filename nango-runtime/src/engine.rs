@@ -989,8 +989,8 @@ impl ScriptHost for StoreScriptHost {
     }
 }
 
-/// What a dry run would have written, per model and id: the state the store would hold, every
-/// entry touched by the run (`seen_in_run`).
+/// What a dry run would have written, per model and id: the state the store would hold for every
+/// record the run touched (`seen_in_run` for those it wrote or deleted).
 type VirtualWrites = HashMap<&'static str, HashMap<String, ExistingRecord>>;
 
 /// Counts what a dry run would do without writing the store: each batch is planned by the same
@@ -1043,9 +1043,11 @@ impl DryRunHost {
                     written.insert(id.to_owned(), gone);
                 }
             }
+            // Marked seen, not written: as in the store, a change met later in the run is its
+            // update (`seen_in_run` stays false); kept here so it is not read again.
             for id in plan.seen {
                 if let Some(before) = stored.get(id) {
-                    written.insert(id.to_owned(), ExistingRecord { seen_in_run: true, ..before.clone() });
+                    written.insert(id.to_owned(), before.clone());
                 }
             }
             for row in plan.upserts {
@@ -1200,10 +1202,11 @@ mod tests {
         }
         real.deleted += store.sweep_unseen(run.ids, "Ticket").await.unwrap();
         assert_eq!(dry_counts, real);
-        // Added: 6, then 1, 5 and 3 back after deletions, then 6 again; updated: 1 (2 was marked
-        // seen unchanged before it changed, so it is not counted again); deleted: 1, 6, 3, 3 again
-        // after it came back, and 8 by the sweep.
-        assert_eq!(real, ChangeCounts { added: 5, updated: 1, deleted: 5 });
+        // Added: 6, then 1, 5 and 3 back after deletions, then 6 again; updated: 1, and 2 (only
+        // marked seen while unchanged, then merged into: this run's update, counted once though
+        // it changes again later); deleted: 1, 6, 3, 3 again after it came back, and 8 by the
+        // sweep.
+        assert_eq!(real, ChangeCounts { added: 5, updated: 2, deleted: 5 });
 
         let query = crate::store::RecordQuery { model: "Ticket".into(), limit: 100, ..Default::default() };
         let stored = store.records(key, &query).await.unwrap().records;
@@ -1217,5 +1220,7 @@ mod tests {
                 assert_eq!(would.last_action.as_str(), record.metadata.last_action, "record {id}");
             }
         }
+        // Added by the first run, changed by this one: an update of this run, not still `ADDED`.
+        assert_eq!(stored.iter().find(|r| r.id == "2").unwrap().metadata.last_action, "UPDATED");
     }
 }

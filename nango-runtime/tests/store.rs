@@ -19,6 +19,7 @@ use db::{Backend, TestDb};
 on_both_backends!(
     counts_follow_what_changed,
     duplicates_in_a_run_count_once_and_the_last_wins,
+    a_record_unchanged_then_changed_in_one_run_is_one_update,
     batch_update_deep_merges,
     unseen_records_are_deleted_only_for_the_current_generation,
     pages_return_every_record_once_with_filters,
@@ -114,6 +115,49 @@ async fn duplicates_in_a_run_count_once_and_the_last_wins(db: TestDb) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].data()["title"], "third");
     assert_eq!(stored[0].metadata.last_action, "ADDED");
+}
+
+/// With deletion detection a run marks the unchanged records it sees; a record it saw unchanged
+/// and then changed in a later batch (it changed at the provider while the run paged) is still
+/// this run's update: counted once, stored as `UPDATED`, not as the `ADDED` of an earlier run.
+async fn a_record_unchanged_then_changed_in_one_run_is_one_update(db: TestDb) {
+    let store = store(&db, Sealer::InsecureClear).await;
+    let conn = connection(&store).await;
+    let first = store.begin_run(conn, "tickets", true).await.unwrap();
+    let base = [json!({"id": 1, "title": "first"}), json!({"id": 2, "title": "first"})];
+    store.apply(first.ids, "Ticket", RecordChange::Save, records_of(&base)).await.unwrap();
+    let end = RunEnd {
+        status: RunStatus::Success,
+        counts: Default::default(),
+        error: None,
+        advance_last_sync_date: true,
+        clear_checkpoint: true,
+    };
+    store.finish_run(&first, "tickets", &end).await.unwrap();
+
+    let run = store.begin_run(conn, "tickets", true).await.unwrap();
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&base)).await.unwrap(), counts(0, 0, 0));
+    let changed = [json!({"id": 1, "title": "second"})];
+    assert_eq!(
+        store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&changed)).await.unwrap(),
+        counts(0, 1, 0)
+    );
+    // Once more in the same run: already counted.
+    let again = [json!({"id": 1, "title": "third"})];
+    assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&again)).await.unwrap(), counts(0, 0, 0));
+    // Marked seen, then seen unchanged again: nothing to count, and it is not swept.
+    assert_eq!(
+        store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&base[1..])).await.unwrap(),
+        counts(0, 0, 0)
+    );
+    assert_eq!(store.sweep_unseen(run.ids, "Ticket").await.unwrap(), 0);
+    let stored = all(&store, conn, query(10)).await;
+    let one = stored.iter().find(|r| r.id == "1").unwrap();
+    assert_eq!(one.data()["title"], "third");
+    assert_eq!(one.metadata.last_action, "UPDATED");
+    let two = stored.iter().find(|r| r.id == "2").unwrap();
+    assert_eq!(two.metadata.last_action, "ADDED");
+    assert_eq!(stored.len(), 2);
 }
 
 async fn batch_update_deep_merges(db: TestDb) {

@@ -9,7 +9,8 @@
 //! - **Duplicates**: a record handed over twice in a batch is taken once, with its last content,
 //!   at the place of its last occurrence. Across the batches of a run, a record already written
 //!   in this run (`seen_in_run`) is not counted again, and keeps `ADDED` if it was added in this
-//!   run.
+//!   run. A record only marked seen earlier in the run (it was unchanged then) is not written:
+//!   meeting it changed later is counted as its update.
 //! - **Save**: a record not stored, or stored deleted, is added (a deleted record comes back as
 //!   `ADDED`); one whose canonical hash differs is updated; one whose hash is the same is left
 //!   alone (neither counted nor re-stamped), only marked seen when deletion detection is on.
@@ -71,8 +72,9 @@ pub struct ExistingRecord {
     pub hash: [u8; 16],
     /// Whether it is soft-deleted.
     pub deleted: bool,
-    /// Whether the current run already wrote, deleted or marked it (always false for a read
-    /// outside a run).
+    /// Whether the current run already wrote or deleted it (always false for a read outside a
+    /// run). Marking an unchanged record seen does not count: if the run then meets it changed,
+    /// that is the run's update of it.
     pub seen_in_run: bool,
     /// Its last action.
     pub last_action: LastAction,

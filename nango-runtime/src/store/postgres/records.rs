@@ -264,8 +264,11 @@ async fn write_batch<'b>(
     if !plan.seen.is_empty() {
         update_ids(
             tx,
-            "seen_run = $1, seen_epoch = $2",
-            &[run.run, run.epoch],
+            // Only the generation: `seen_run` names the run that last wrote or deleted the record, which
+            // is what the policy counts by (a record marked here and changed later in the run is this
+            // run's update).
+            "seen_epoch = $1",
+            &[run.epoch],
             run.connection,
             model,
             &plan.seen,

@@ -290,8 +290,11 @@ impl SqliteBackend {
         if !plan.seen.is_empty() {
             Self::update_ids(
                 tx,
-                "seen_run = ?, seen_epoch = ?",
-                &[run.run, run.epoch],
+                // Only the generation: `seen_run` names the run that last wrote or deleted the record, which
+                // is what the policy counts by (a record marked here and changed later in the run is this
+                // run's update).
+                "seen_epoch = ?",
+                &[run.epoch],
                 run.connection,
                 model,
                 &plan.seen,

@@ -291,8 +291,10 @@ fn write_batch(tx: &Connection, run: RunIds, batch: &Batch<'_>) -> StoreResult<A
         .writing("numbering the write")?;
     upsert_rows(tx, run, model, &plan.upserts, now, seq).writing("writing records")?;
     let (connection, model) = (run.connection.get(), model);
-    update_ids(tx, "seen_run = ?1, seen_epoch = ?2", &[run.run, run.epoch], connection, model, &plan.seen)
-        .writing("marking records seen")?;
+    // Only the generation: `seen_run` names the run that last wrote or deleted the record, which
+    // is what the policy counts by (a record marked here and changed later in the run is this
+    // run's update).
+    update_ids(tx, "seen_epoch = ?1", &[run.epoch], connection, model, &plan.seen).writing("marking records seen")?;
     let deleted = "deleted_at = ?1, last_modified_at = ?1, last_action = 'DELETED', seq = ?2, seen_run = ?3";
     update_ids(tx, deleted, &[now, seq, run.run], connection, model, &plan.deleted).writing("deleting records")?;
     add_run_changes(tx, run.run, model, plan.counts)?;
