@@ -1,7 +1,9 @@
 //! Load on `GET /records` with 1M stored records, beside the same query run straight on the
 //! database in the same process (no HTTP, no JSON), at the same concurrency: through sqlx's
 //! pool, and on SQLite also with rusqlite on blocking threads (how the SQLite store reads the
-//! API's pages, so the ratio to it is what HTTP and the JSON cost).
+//! API's pages, so the ratio to it is what HTTP and the JSON cost). Last, the HTTP floor: the
+//! same clients against a bare axum server answering each request with the API's own page for
+//! that cursor from memory, which is what HTTP alone costs on the same cores.
 //!
 //! `cargo bench -p nango-runtime --bench records_api` (`RECORDS_BENCH_N`, `RECORDS_BENCH_SECS`
 //! and `RECORDS_BENCH_CONCURRENCY` override 1,000,000 records, 10 s and 32 clients). With
@@ -11,7 +13,8 @@
 //! `pgbench -n -f query.sql -c 32 -j 2 -T 10`, once with `-M simple` (text statements, as psql
 //! sends them) and once with `-M prepared` (as sqlx sends them), with the cursor spread over the
 //! same start points (`\set` random); `RECORDS_BENCH_PGBENCH` names the program
-//! (default `pgbench` on the `PATH`) and `RECORDS_BENCH_PGBENCH_THREADS` its `-j` (2).
+//! (default `pgbench` on the `PATH`) and `RECORDS_BENCH_PGBENCH_THREADS` its `-j` (2);
+//! `RECORDS_BENCH_PG_POOL=N` sets the store's pool size (`pool_size=N`, default 10).
 
 // The shared test syncs' generated code names the runtime `::nango` (the facade crate).
 extern crate nango_runtime as nango;
@@ -189,7 +192,15 @@ async fn main() {
     // The backend is opened directly so the baseline below can query its pool.
     let (backend, direct): (Arc<dyn Backend>, Direct) = match &pg_database {
         Some(database) => {
-            let backend = PostgresBackend::open(database.url()).await.expect("store");
+            // `RECORDS_BENCH_PG_POOL=N`: the store's pool size (`pool_size=N`), shared by the
+            // API and the direct query.
+            let url = match std::env::var("RECORDS_BENCH_PG_POOL") {
+                Ok(n) => {
+                    format!("{}{}pool_size={n}", database.url(), if database.url().contains('?') { '&' } else { '?' })
+                }
+                Err(_) => database.url().to_owned(),
+            };
+            let backend = PostgresBackend::open(&url).await.expect("store");
             let pool = backend.pool().clone();
             (Arc::new(backend), Direct::Postgres(pool))
         }
@@ -283,31 +294,41 @@ async fn main() {
     let server = Server::start(Runtime::new(store), options).await.expect("server");
     let base = format!("http://{}/records?model=Issue&limit=100&cursor=", server.addr());
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().expect("client");
+    // Each start point's page as the API serves it, for the HTTP floor below.
+    let mut bodies = std::collections::HashMap::new();
+    for cursor in starts.iter() {
+        let body = get_page(&client, format!("{base}{}", urlencode(cursor))).await;
+        bodies.insert(cursor.clone(), axum::body::Bytes::from(body));
+    }
+    let api_client = client.clone();
     let mut api = load(concurrency, secs, starts.clone(), move |cursor| {
-        let (client, url) = (client.clone(), format!("{base}{}", urlencode(&cursor)));
-        async move {
-            let response = client
-                .get(url)
-                .bearer_auth(KEY)
-                .header("Connection-Id", "bench")
-                .header("Provider-Config-Key", "github")
-                .send()
-                .await
-                .expect("request");
-            assert!(response.status().is_success(), "{}", response.status());
-            // Counted, not parsed: the load generator shares the 2 cores with the server.
-            let body = response.text().await.expect("body");
-            body.matches("\"_nango_metadata\"").count() as u64
-        }
+        let (client, url) = (api_client.clone(), format!("{base}{}", urlencode(&cursor)));
+        async move { count_records(&get_page(&client, url).await) }
     })
     .await;
     server.shutdown().await;
+
+    // The HTTP floor: the same clients and requests against a bare axum server in the same
+    // process that answers each with the API's own page for that cursor, held in memory (no
+    // store, no query). What HTTP alone costs on these cores: the API can serve no more.
+    let floor_addr = http_floor(bodies).await;
+    let floor_base = format!("http://{floor_addr}/records?model=Issue&limit=100&cursor=");
+    let mut floor = load(concurrency, secs, starts.clone(), move |cursor| {
+        let (client, url) = (client.clone(), format!("{floor_base}{}", urlencode(&cursor)));
+        async move { count_records(&get_page(&client, url).await) }
+    })
+    .await;
 
     let rate = |f: &Figures| f.requests as f64 / f.elapsed.as_secs_f64();
     println!("| | requests/s | records/s | p50 | p99 |");
     println!("| --- | --- | --- | --- | --- |");
     let direct_name = format!("same query on {} (sqlx)", direct.name());
-    let mut rows = vec![("GET /records (HTTP, JSON)".to_owned(), &mut api), (direct_name, &mut baseline)];
+    let (floor_rate, direct_rate) = (rate(&floor), rate(&baseline));
+    let mut rows = vec![
+        ("GET /records (HTTP, JSON)".to_owned(), &mut api),
+        (direct_name, &mut baseline),
+        ("HTTP floor: the same pages from memory (axum, no store)".to_owned(), &mut floor),
+    ];
     rows.extend(others.iter_mut().map(|(name, f)| (name.clone(), f)));
     for (name, f) in rows {
         let (p50, p99) = (f.percentile(0.5), f.percentile(0.99));
@@ -323,13 +344,71 @@ async fn main() {
         "\n{n} records stored, {concurrency} concurrent clients, {secs} s each; API throughput = {:.2}x the direct query (sqlx)",
         rate(&api) / rate(&baseline)
     );
+    // If a request cost the cores the HTTP floor's work and then the direct query's, one after
+    // the other, the API could serve at most this many a second.
+    let chained = 1.0 / (1.0 / floor_rate + 1.0 / direct_rate);
+    println!(
+        "HTTP floor = {:.2}x the direct query; the floor and the query one after the other: {chained:.0} requests/s = {:.2}x the direct query; API = {:.2}x that",
+        floor_rate / direct_rate,
+        chained / direct_rate,
+        rate(&api) / chained
+    );
     for (name, f) in &others {
+        let chained = 1.0 / (1.0 / floor_rate + 1.0 / rate(f));
         println!(
-            "API throughput = {:.2}x the {name}; the direct query (sqlx) = {:.2}x it",
+            "API throughput = {:.2}x the {name}; the direct query (sqlx) = {:.2}x it; the floor and it one after the other: {chained:.0} requests/s = {:.2}x the direct query (sqlx); API = {:.2}x that",
             rate(&api) / rate(f),
-            rate(&baseline) / rate(f)
+            rate(&baseline) / rate(f),
+            chained / direct_rate,
+            rate(&api) / chained
         );
     }
+}
+
+/// One `GET /records` page's body, as a Nango SDK asks for it.
+async fn get_page(client: &reqwest::Client, url: String) -> String {
+    let response = client
+        .get(url)
+        .bearer_auth(KEY)
+        .header("Connection-Id", "bench")
+        .header("Provider-Config-Key", "github")
+        .send()
+        .await
+        .expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.text().await.expect("body")
+}
+
+/// The records of a page, counted, not parsed: the load generator shares the cores with the
+/// server.
+fn count_records(body: &str) -> u64 {
+    body.matches("\"_nango_metadata\"").count() as u64
+}
+
+/// Starts the HTTP floor: `GET /records?cursor=…` answered with `bodies[cursor]` as JSON
+/// (after the same bearer check a request of the API needs); its address.
+async fn http_floor(bodies: std::collections::HashMap<String, axum::body::Bytes>) -> std::net::SocketAddr {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode, header};
+    use std::collections::HashMap;
+    type Bodies = Arc<HashMap<String, axum::body::Bytes>>;
+    async fn page(
+        State(bodies): State<Bodies>,
+        headers: HeaderMap,
+        Query(query): Query<HashMap<String, String>>,
+    ) -> Result<([(header::HeaderName, &'static str); 1], axum::body::Bytes), StatusCode> {
+        let bearer = format!("Bearer {KEY}");
+        if headers.get(header::AUTHORIZATION).is_none_or(|v| v.as_bytes() != bearer.as_bytes()) {
+            return Err(StatusCode::UNAUTHORIZED);
+        }
+        let body = query.get("cursor").and_then(|c| bodies.get(c)).ok_or(StatusCode::NOT_FOUND)?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], body.clone()))
+    }
+    let app = axum::Router::new().route("/records", axum::routing::get(page)).with_state(Arc::new(bodies));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("floor listener");
+    let addr = listener.local_addr().expect("floor address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("floor server") });
+    addr
 }
 
 /// Runs `pgbench` (`-M mode`, `concurrency` clients, 2 threads, `secs` seconds) on the page

@@ -95,6 +95,16 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A write on the SQLite store's own connection for record batches failed (a run's batches
+    /// are written there, on a blocking thread, rather than through the pool).
+    #[error("database error while {operation}")]
+    Write {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The database's error (or why the write could not run).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A connection's credentials could not be sealed before they were stored.
     #[cfg(feature = "runtime")]
     #[error("cannot seal the credentials of connection `{connection_id}` of `{provider_config_key}`")]

@@ -1,4 +1,7 @@
-//! The embedded default backend: one SQLite file in WAL mode, through sqlx.
+//! The embedded default backend: one SQLite file in WAL mode, through sqlx, except for the two
+//! hot paths, which use connections of the store's own on blocking threads (rusqlite, the same
+//! SQLite library): pages of records are read on read-only ones (`read.rs`), and a run's record
+//! batches are written on one read-write connection (`write.rs`).
 //!
 //! The SQL here is SQLite's: `?` placeholders in the multi-row insert (sqlx resolves each `$n`
 //! by scanning the statement's parameter names, which made binding 80 rows quadratic),
@@ -11,6 +14,7 @@ mod deploy;
 mod migrate;
 mod read;
 mod tasks;
+mod write;
 
 use super::backend::{
     Backend, ComposeWebhooks, ConnectionBackend, DeliveryBackend, LeaseBackend, RecordBackend, ScheduleBackend,
@@ -67,6 +71,9 @@ pub struct SqliteBackend {
     /// Read-only connections of its own for pages of records (see `read.rs`); `None` for a
     /// database in memory, which only the pool's connections see.
     readers: Option<Arc<read::Readers>>,
+    /// The connection of its own that writes record batches (see `write.rs`); `None` for a
+    /// database in memory, which only the pool's connections see.
+    writer: Option<Arc<write::Writer>>,
 }
 
 fn hash_of(bytes: &[u8]) -> [u8; 16] {
@@ -150,6 +157,10 @@ impl SqliteBackend {
     /// With `pool_size=1` every call waits for the one before it to hand its connection back:
     /// no method of this backend holds a connection while it asks for another, so nothing
     /// waits for itself.
+    ///
+    /// Beside the pool, a file database gets one read-write connection for record batches,
+    /// opened on the first batch with the same settings (`cache_kib` included), and read-only
+    /// connections for pages of records (one now, more as pages are read at once).
     pub async fn open(url: &str) -> StoreResult<SqliteBackend> {
         let invalid = |source| StoreError::InvalidUrl { url: url.to_owned(), source };
         let taken = super::sql::take_pool_size(url).and_then(|(url, pool_size)| {
@@ -191,6 +202,7 @@ impl SqliteBackend {
         // and requests beyond that wait for a permit rather than for the CPU.
         let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = (!in_memory).then(|| Arc::new(write::Writer::new(&filename, cache_kib)));
         let readers = if in_memory {
             None
         } else {
@@ -203,7 +215,7 @@ impl SqliteBackend {
                 }
             }
         };
-        Ok(SqliteBackend { pool, readers })
+        Ok(SqliteBackend { pool, readers, writer })
     }
 
     /// The pool, for queries the traits do not cover (benchmarks, inspection).
@@ -303,6 +315,30 @@ impl SqliteBackend {
         Ok(plan)
     }
 
+    /// [`RecordBackend::apply`] through sqlx's pool, for a database in memory (which the
+    /// writer's connection of its own cannot see): the same transaction, statement by statement.
+    async fn apply_through_pool(
+        &self,
+        run: RunIds,
+        model: &str,
+        change: RecordChange,
+        records: Vec<PreparedRecord>,
+        checkpoint: Option<RunCheckpoint<'_>>,
+    ) -> StoreResult<ChangeCounts> {
+        const OP: &str = "writing records";
+        let batch = Batch::new(model, change, records);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
+        tasks::check_fence(&mut tx, run.run).await?;
+        let plan = if batch.is_empty() { None } else { Some(Self::write_batch(&mut tx, run, model, &batch).await?) };
+        if let Some(checkpoint) = checkpoint {
+            tasks::save_checkpoint_in(&mut tx, run.connection, checkpoint).await?;
+        }
+        tx.commit().await.during(OP)?;
+        let Some(plan) = plan else { return Ok(ChangeCounts::default()) };
+        warn_ignored(model, plan.ignored.iter().copied());
+        Ok(plan.counts)
+    }
+
     async fn upsert_rows(
         tx: &mut sqlx::SqliteConnection,
         run: RunIds,
@@ -375,6 +411,13 @@ impl SqliteBackend {
             query.execute(&mut *tx).await.during(operation)?;
         }
         Ok(())
+    }
+}
+
+/// Warns of each update of a record that is not stored (the batch ignored it).
+fn warn_ignored<'a>(model: &str, ids: impl Iterator<Item = &'a str>) {
+    for id in ids {
+        tracing::warn!(model, id = %id, "batch_update of a record that is not stored: ignored");
     }
 }
 
@@ -1015,23 +1058,22 @@ impl RecordBackend for SqliteBackend {
         records: Vec<PreparedRecord>,
         checkpoint: Option<RunCheckpoint<'_>>,
     ) -> StoreResult<ChangeCounts> {
-        const OP: &str = "writing records";
-        let batch = Batch::new(model, change, records);
-        if batch.is_empty() && checkpoint.is_none() {
+        if records.is_empty() && checkpoint.is_none() {
             return Ok(ChangeCounts::default());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(OP)?;
-        tasks::check_fence(&mut tx, run.run).await?;
-        let plan = if batch.is_empty() { None } else { Some(Self::write_batch(&mut tx, run, model, &batch).await?) };
-        if let Some(checkpoint) = checkpoint {
-            tasks::save_checkpoint_in(&mut tx, run.connection, checkpoint).await?;
-        }
-        tx.commit().await.during(OP)?;
-        let Some(plan) = plan else { return Ok(ChangeCounts::default()) };
-        for id in &plan.ignored {
-            tracing::warn!(model, id = %id, "batch_update of a record that is not stored: ignored");
-        }
-        Ok(plan.counts)
+        let Some(writer) = &self.writer else {
+            return self.apply_through_pool(run, model, change, records, checkpoint).await;
+        };
+        let owned_model = model.to_owned();
+        let checkpoint = checkpoint.map(|c| (c.sync.to_owned(), c.checkpoint.map(Value::to_string)));
+        let applied = writer
+            .write(move |conn, abandoned| {
+                let batch = Batch::new(&owned_model, change, records);
+                write::apply(conn, abandoned, run, &batch, checkpoint)
+            })
+            .await?;
+        warn_ignored(model, applied.ignored.iter().map(String::as_str));
+        Ok(applied.counts)
     }
 
     async fn sweep_unseen(&self, run: RunIds, model: &str) -> StoreResult<u64> {
@@ -1317,9 +1359,13 @@ impl Backend for SqliteBackend {
     }
 
     async fn close(&self) {
-        // The readers first: the pool's last connection then checkpoints and removes the WAL.
+        // The readers and the writer first: the pool's last connection then checkpoints and
+        // removes the WAL.
         if let Some(readers) = &self.readers {
             readers.close().await;
+        }
+        if let Some(writer) = &self.writer {
+            writer.close().await;
         }
         self.pool.close().await;
     }
