@@ -17,7 +17,8 @@
 #       --config 'profile.release.codegen-units=1' --config 'profile.release.opt-level="s"'
 #
 # Environment: ISSUES (default 100000), RUNS per build (default 5), WARMUP runs per build not
-# counted (default 1). Before its warm-up each binary is dropped from the page cache, so every
+# counted (default 1), PARAMS_<label> (`-` as `_`) appended to that build's database URL, e.g.
+# `PARAMS_small='?cache_kib=128'` with `small=path` to run a binary with other store settings. Before its warm-up each binary is dropped from the page cache, so every
 # build starts from the same state: a file read in by the kernel's readahead on first use, as a
 # user's binary is (a binary just written by the linker or by `cp` sits in the page cache in
 # other folio sizes, and the peak RSS of its code depends on them: see BENCHMARKS.md).
@@ -59,7 +60,8 @@ url=$(sed -n 's/^listening on //p' "$work/mock.out")
 one_run() { # label: prints "wall user system peak-kB" of one run on a fresh database
     local bin=${program[$1]} dir
     dir=$(mktemp -d -p "$work")
-    export NANGO_DATABASE_URL="sqlite://$dir/nango.db" RUST_LOG=warn
+    local params_var="PARAMS_${1//-/_}"
+    export NANGO_DATABASE_URL="sqlite://$dir/nango.db${!params_var:-}" RUST_LOG=warn
     unset NANGO_ENCRYPTION_KEY NANGO_SECRET_KEY NANGO_LEASE_TTL
     if ! "$bin" connections add bench --integration github --token bench-token --base-url "$url" \
         --metadata '{"owner":"o","repo":"r"}' --insecure-store-secrets-in-clear \
