@@ -51,6 +51,17 @@ fn records_of(values: &[Value]) -> Vec<PreparedRecord> {
     values.iter().map(|v| PreparedRecord::new("Ticket", v.clone()).unwrap()).collect()
 }
 
+/// The end of a successful full run: its date advanced, its checkpoint cleared.
+fn succeeded() -> RunEnd {
+    RunEnd {
+        status: RunStatus::Success,
+        counts: Default::default(),
+        error: None,
+        advance_last_sync_date: true,
+        clear_checkpoint: true,
+    }
+}
+
 fn counts(added: u64, updated: u64, deleted: u64) -> ChangeCounts {
     ChangeCounts { added, updated, deleted }
 }
@@ -126,14 +137,7 @@ async fn a_record_unchanged_then_changed_in_one_run_is_one_update(db: TestDb) {
     let first = store.begin_run(conn, "tickets", true).await.unwrap();
     let base = [json!({"id": 1, "title": "first"}), json!({"id": 2, "title": "first"})];
     store.apply(first.ids, "Ticket", RecordChange::Save, records_of(&base)).await.unwrap();
-    let end = RunEnd {
-        status: RunStatus::Success,
-        counts: Default::default(),
-        error: None,
-        advance_last_sync_date: true,
-        clear_checkpoint: true,
-    };
-    store.finish_run(&first, "tickets", &end).await.unwrap();
+    store.finish_run(&first, "tickets", &succeeded()).await.unwrap();
 
     let run = store.begin_run(conn, "tickets", true).await.unwrap();
     assert_eq!(store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&base)).await.unwrap(), counts(0, 0, 0));
@@ -184,14 +188,7 @@ async fn unseen_records_are_deleted_only_for_the_current_generation(db: TestDb) 
     let three = [json!({"id": 1}), json!({"id": 2}), json!({"id": 3})];
     store.apply(run.ids, "Ticket", RecordChange::Save, records_of(&three)).await.unwrap();
     assert_eq!(store.sweep_unseen(run.ids, "Ticket").await.unwrap(), 0);
-    let end = RunEnd {
-        status: RunStatus::Success,
-        counts: Default::default(),
-        error: None,
-        advance_last_sync_date: true,
-        clear_checkpoint: true,
-    };
-    store.finish_run(&run, "tickets", &end).await.unwrap();
+    store.finish_run(&run, "tickets", &succeeded()).await.unwrap();
 
     // A run sees 1 and saves a checkpoint, then dies (stays RUNNING).
     let interrupted = store.begin_run(conn, "tickets", true).await.unwrap();
