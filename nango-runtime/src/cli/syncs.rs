@@ -92,7 +92,11 @@ fn progress_bar() -> (indicatif::ProgressBar, crate::engine::Progress) {
         indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    // The spinner turns on a thread of its own; when stderr is not a terminal nothing is drawn,
+    // so no thread is started (a one-shot `run` from cron or a script keeps one thread fewer).
+    if !bar.is_hidden() {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
     let shown = bar.clone();
     let counts = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
     let progress: crate::engine::Progress = Arc::new(move |model: &str, total: u64| {
