@@ -9,21 +9,24 @@ use crate::http::{HttpClient, HttpOptions};
 use crate::providers::ProviderCatalog;
 use crate::store::policy::{Batch, ExistingRecord, LastAction, Layered};
 use crate::store::{
-    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PageValidator, PreparedRecord,
-    RecordQuery, RunCheckpoint, RunEnd, RunIds, RunStatus, Store, StoreError, StoredConnection,
+    ChangeCounts, ConnectionKey, LeaseHolder, LeaseOwner, LogLine, ModelCounts, PreparedRecord, RunEnd, RunStatus,
+    Store, StoreError, StoredConnection,
 };
 use crate::{
-    BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, RecordChange, Result, ScriptEnv, ScriptHost, SyncEnv,
-    SyncHost, SyncInput, SyncRegistration, SyncType,
+    BoxFutureRef, EnvironmentVariable, LogLevel, RecordChange, Result, ScriptEnv, ScriptHost, SyncEnv, SyncHost,
+    SyncInput, SyncRegistration, SyncType,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store_host::{RunShared, StoreHost, live_records_by_ids};
+
+mod store_host;
 
 /// Why a run could not start (a run that starts and fails is a [`RunReport`] with an error).
 ///
@@ -502,18 +505,14 @@ impl Runtime {
         let mut outcome = match (loaded, http) {
             (Ok(stored), Some(http)) => {
                 let connection = stored.connection;
-                let host = StoreHost {
+                let shared = RunShared {
                     logs: logs.clone(),
-                    store: self.store.clone(),
-                    ids: run.ids,
-                    sync: descriptor.name,
                     counts: counts.clone(),
-                    totals: HashMap::new(),
-                    progress: self.progress.clone(),
-                    merging: HashMap::new(),
-                    started_at: run.started_at,
                     store_failed: store_failed.clone(),
+                    progress: self.progress.clone(),
                 };
+                let (host, writer) =
+                    StoreHost::start(self.store.clone(), run.ids, descriptor.name, run.started_at, shared);
                 let input = SyncInput {
                     connection_id: connection.connection_id.clone(),
                     metadata: connection.metadata.clone(),
@@ -522,12 +521,18 @@ impl Runtime {
                 };
                 let env =
                     SyncEnv { input, host: Box::new(host), connection, environment: self.environment.clone(), http };
-                tokio::select! {
+                let outcome = tokio::select! {
                     outcome = run_guarded(sync, env) => outcome,
                     () = cancel => Err("cancelled: the run was stopped before it ended".into()),
                     () = lost.notified() => Err(
                         "stopped: this process could not renew the sync's lease in time, so another one may run it now".into()
                     ),
+                };
+                // The sync's task is gone (ended or aborted with the select): what it handed
+                // over is written now, before the run's counts are read and the run ends.
+                match writer.finish().await {
+                    Some(failure) if outcome.is_ok() => Err(failure.into()),
+                    _ => outcome,
                 }
             }
             (Err(reason), _) => Err(reason.into()),
@@ -778,195 +783,6 @@ async fn run_guarded(sync: &'static SyncRegistration, env: SyncEnv) -> Result<()
         }
         Err(e) => Err(format!("the run was cancelled: {e}").into()),
     }
-}
-
-/// Writes a real run's batches to the store.
-struct StoreHost {
-    logs: Arc<Mutex<Vec<LogLine>>>,
-    store: Store,
-    ids: RunIds,
-    sync: &'static str,
-    counts: Arc<Mutex<ModelCounts>>,
-    totals: HashMap<&'static str, u64>,
-    progress: Option<Progress>,
-    /// Models under [`MergingStrategy::IgnoreIfModifiedAfter`], with the time of this run's last
-    /// write of them: stored records modified later were changed by someone else.
-    merging: HashMap<&'static str, DateTime<Utc>>,
-    started_at: DateTime<Utc>,
-    /// Set when a read or write of the store failed during the run (see
-    /// [`RunReport::store_failed`]).
-    store_failed: Arc<AtomicBool>,
-}
-
-impl StoreHost {
-    /// `result`, noting a failure of the store.
-    fn noted<T>(&self, result: std::result::Result<T, StoreError>) -> std::result::Result<T, StoreError> {
-        if result.is_err() {
-            self.store_failed.store(true, Ordering::Relaxed);
-        }
-        result
-    }
-
-    /// `records` without those another writer modified after this run's last write of `model`
-    /// (when the model's merging strategy says to leave them).
-    async fn without_newer(&self, model: &'static str, records: Vec<PreparedRecord>) -> Result<Vec<PreparedRecord>> {
-        let Some(since) = self.merging.get(model).copied() else { return Ok(records) };
-        let mut newer = HashSet::new();
-        for chunk in records.chunks(500) {
-            let query = RecordQuery {
-                model: model.to_owned(),
-                modified_after: Some(since),
-                limit: chunk.len() as u32 + 1,
-                ids: chunk.iter().map(|r| r.id.clone()).collect(),
-                ..RecordQuery::default()
-            };
-            let page = self.noted(self.store.records(self.ids.connection, &query).await)?;
-            newer.extend(page.records.into_iter().filter(|r| r.metadata.last_modified_at > since).map(|r| r.id));
-        }
-        Ok(records.into_iter().filter(|r| !newer.contains(&r.id)).collect())
-    }
-}
-
-impl StoreHost {
-    /// Writes a batch (with `checkpoint`, if any, in the same transaction) and counts it.
-    async fn commit(
-        &mut self,
-        model: &'static str,
-        change: RecordChange,
-        records: Vec<PreparedRecord>,
-        checkpoint: Option<Option<Value>>,
-    ) -> Result<()> {
-        let n = records.len() as u64;
-        let records = match change {
-            RecordChange::Save | RecordChange::Update => self.without_newer(model, records).await?,
-            RecordChange::Delete => records,
-        };
-        let c = match &checkpoint {
-            Some(checkpoint) => {
-                let checkpoint = RunCheckpoint { sync: self.sync, checkpoint: checkpoint.as_ref() };
-                self.store.apply_with_checkpoint(self.ids, model, change, records, checkpoint).await
-            }
-            None => self.store.apply(self.ids, model, change, records).await,
-        };
-        let c = self.noted(c)?;
-        if let Some(last_write) = self.merging.get_mut(model) {
-            *last_write = Utc::now();
-        }
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(model.to_owned()).or_default().add(c);
-        let total = self.totals.entry(model).or_default();
-        *total += n;
-        if let Some(progress) = &self.progress {
-            progress(model, *total);
-        }
-        Ok(())
-    }
-}
-
-/// Lines a run keeps in its log (the rest is counted, not kept).
-const MAX_LOG_LINES: usize = 1000;
-
-impl SyncHost for StoreHost {
-    fn log(&mut self, level: &str, message: String) {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        if logs.len() < MAX_LOG_LINES {
-            logs.push(LogLine { at: Utc::now(), level: level.to_owned(), message });
-        } else if logs.len() == MAX_LOG_LINES {
-            logs.push(LogLine {
-                at: Utc::now(),
-                level: "warn".into(),
-                message: "further log lines were dropped".into(),
-            });
-        }
-    }
-
-    fn write(
-        &mut self,
-        model: &'static str,
-        change: RecordChange,
-        records: Vec<PreparedRecord>,
-    ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.commit(model, change, records, None))
-    }
-
-    fn write_with_checkpoint(
-        &mut self,
-        model: &'static str,
-        change: RecordChange,
-        records: Vec<PreparedRecord>,
-        checkpoint: Option<Value>,
-    ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.commit(model, change, records, Some(checkpoint)))
-    }
-
-    fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(async move {
-            self.noted(self.store.save_run_checkpoint(self.ids, self.sync, checkpoint.as_ref()).await)?;
-            Ok(())
-        })
-    }
-
-    fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(async move {
-            self.noted(self.store.set_metadata(self.ids.connection, &metadata).await)?;
-            Ok(())
-        })
-    }
-
-    fn records_by_ids(&mut self, model: &'static str, ids: Vec<String>) -> BoxFutureRef<'_, Result<Vec<Value>>> {
-        Box::pin(async move {
-            let found = live_records_by_ids(&self.store, self.ids.connection, model, ids).await;
-            if found.is_err() {
-                self.store_failed.store(true, Ordering::Relaxed);
-            }
-            found
-        })
-    }
-
-    fn page_validator(&mut self, url: String) -> BoxFutureRef<'_, Result<Option<PageValidator>>> {
-        Box::pin(async move { Ok(self.noted(self.store.page_validator(self.ids.connection, self.sync, &url).await)?) })
-    }
-
-    fn save_page_validators(&mut self, validators: Vec<PageValidator>) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(async move {
-            let saved =
-                self.store.save_page_validators(self.ids.connection, self.sync, self.ids.run, &validators).await;
-            Ok(self.noted(saved)?)
-        })
-    }
-
-    fn set_merging_strategy(&mut self, model: &'static str, strategy: MergingStrategy) {
-        match strategy {
-            MergingStrategy::Override => {
-                self.merging.remove(model);
-            }
-            MergingStrategy::IgnoreIfModifiedAfter => {
-                // Until the run writes the model, anything modified since the run began is newer.
-                self.merging.entry(model).or_insert(self.started_at);
-            }
-        }
-    }
-}
-
-/// The live records of `model` with these ids, in the order asked.
-async fn live_records_by_ids(
-    store: &Store,
-    connection: ConnectionKey,
-    model: &str,
-    ids: Vec<String>,
-) -> Result<Vec<Value>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let query =
-        RecordQuery { model: model.to_owned(), limit: ids.len() as u32, ids: ids.clone(), ..RecordQuery::default() };
-    let page = store.records(connection, &query).await?;
-    let mut by_id: HashMap<String, Value> = page
-        .records
-        .into_iter()
-        .filter(|r| r.metadata.deleted_at.is_none())
-        .map(|r| (r.id.clone(), r.data()))
-        .collect();
-    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// Where an action's or on-event script's metadata changes and log lines go in a real run: the

@@ -259,6 +259,45 @@ async fn a_malformed_page_fails_the_run_keeps_what_was_saved_and_the_next_run_re
     assert_eq!(next.counts["Issue"].added as usize, 300 - kept);
 }
 
+/// The run's batches are written on a task of their own while the sync fetches the next pages:
+/// when one fails, nothing handed over after it is written (not the checkpoint saved with it or
+/// later, not the pages after it), the run fails with the store's error, and the next run
+/// resumes from the last checkpoint that was written.
+#[tokio::test]
+async fn a_failed_write_keeps_nothing_handed_over_after_it() {
+    let s = setup_for(
+        "github-full",
+        600,
+        Faults::default(),
+        serde_json::json!({"owner": "a", "repo": "b", "per_page": 100}),
+    )
+    .await;
+    // A real failure of the database, once: one record of the third page is refused, and the
+    // pages after it would be written if anything handed over after the failure were.
+    let file = s._dir.path().join("nango.db");
+    let db = rusqlite::Connection::open(&file).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON records WHEN NEW.id = '1000250' \
+         BEGIN SELECT RAISE(ABORT, 'the disk said no'); END;",
+    )
+    .unwrap();
+    let report = s.run("issues-full").await;
+    let error = report.error.expect("the run fails");
+    assert!(error.contains("the disk said no"), "{error}");
+    assert!(report.store_failed);
+    assert_eq!(stored_ids(&s).await.len(), 200);
+    let state = s.runtime.store().sync_state(s.key, "issues-full").await.unwrap();
+    assert_eq!(state.checkpoint.expect("the second page's checkpoint")["page"], 2);
+
+    db.execute_batch("DROP TRIGGER full_disk;").unwrap();
+    s.server.reset_stats();
+    let resumed = s.run("issues-full").await;
+    assert_eq!(resumed.error, None);
+    // Pages 3 to 6 and the empty seventh.
+    assert_eq!(s.server.stats().served_ok, 5);
+    assert_eq!(stored_ids(&s).await.len(), 600);
+}
+
 #[tokio::test]
 async fn retry_after_in_both_forms_is_honoured() {
     // An HTTP date has whole seconds: two seconds from now is at least one second away.

@@ -525,3 +525,42 @@ mod kill_loop {
         }
     }
 }
+
+/// A run's batches are written on a task of their own while the sync reads on. The checkpoint
+/// and the pages' validators the sync hands over right after a batch are queued behind it: when
+/// the batch fails, neither is written, so the next run resumes from the last checkpoint whose
+/// records are stored and fetches every page after it again.
+#[tokio::test]
+async fn a_failed_batch_keeps_what_was_handed_over_after_it_unwritten() {
+    let s = Setup::new(2_500, Faults::default()).await;
+    // A real failure of the database: every record after the first batch is refused.
+    let db = rusqlite::Connection::open(s._dir.path().join("nango.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON records WHEN (SELECT count(*) FROM records) >= 1000 \
+         BEGIN SELECT RAISE(ABORT, 'the disk said no'); END;",
+    )
+    .unwrap();
+    let first = s.run().await;
+    let error = first.error.expect("the run fails");
+    assert!(error.contains("the disk said no"), "{error}");
+    assert!(first.store_failed);
+    // The first batch (1,000 records, a few of them the same issue read twice at a watermark).
+    let stored = s.stored().await;
+    assert!((900..1000).contains(&stored.len()), "{}", stored.len());
+    let newest_stored = stored
+        .values()
+        .map(|(ticket, _)| ticket["updated_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+        .max()
+        .unwrap();
+    let state = s.runtime.store().sync_state(s.key, "github-tickets").await.unwrap();
+    let checkpoint: github_tickets::sync::Position =
+        serde_json::from_value(state.checkpoint.expect("the first batch's checkpoint")).unwrap();
+    // The checkpoint does not run ahead of the stored records (one saved after the failed
+    // batch would start after its issues).
+    assert!(checkpoint.since.is_some_and(|since| since <= newest_stored), "{checkpoint:?} after {newest_stored}");
+
+    db.execute_batch("DROP TRIGGER full_disk;").unwrap();
+    let resumed = s.run().await;
+    assert_eq!(resumed.error, None);
+    s.assert_in_step(2_500).await;
+}

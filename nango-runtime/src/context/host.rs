@@ -14,6 +14,11 @@ use std::sync::{Arc, Mutex};
 /// dry run, memory in tests. The runtime provides the implementations.
 pub trait SyncHost: Send {
     /// Writes one batch (at most [`BATCH_SIZE`] records of one model and one change).
+    ///
+    /// A host may return before the batch is written and write it while the sync goes on (a
+    /// real run's host does: one batch at a time, in order, with the checkpoints and validators
+    /// handed over after it behind it). Its failure then comes back from a later call, and
+    /// nothing handed over after the failed batch is written.
     fn write(
         &mut self,
         model: &'static str,

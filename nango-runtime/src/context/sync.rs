@@ -17,7 +17,9 @@ use std::marker::PhantomData;
 /// Records handed to `batch_save`/`batch_update`/`batch_delete` are checked (every record needs
 /// an `id`), buffered up to [`BATCH_SIZE`] and written as they fill up; what is still buffered is
 /// written when the function returns, also when it returns an error, so records handed over
-/// before a failure are kept.
+/// before a failure are kept. In a real run a full batch is written while the function goes on
+/// (one batch at a time, in order): a write that fails is the error of the function's next call
+/// to the context, or of the run when the function has returned.
 ///
 /// ```
 /// use nango_runtime::{Model, NangoSync, SyncDefinition, SyncDescriptor, SyncInput, SyncOutput, SyncType};
