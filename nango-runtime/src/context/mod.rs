@@ -25,6 +25,7 @@ mod host;
 mod nango_script;
 mod script;
 mod sync;
+mod unprepared;
 mod vocabulary;
 
 pub use action_error::ActionError;
@@ -34,6 +35,7 @@ pub use host::*;
 pub use nango_script::NangoScript;
 pub use script::*;
 pub use sync::*;
+pub use unprepared::UnpreparedRecords;
 pub use vocabulary::*;
 
 use chrono::{DateTime, Utc};

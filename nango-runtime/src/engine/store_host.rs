@@ -5,8 +5,10 @@
 //! Why a task: a batch's transaction (its lookup, the rows, four B-trees per row, the WAL) is
 //! about a quarter of a run's CPU. Awaiting it in the sync's own task leaves the machine's other
 //! core idle for that time; handing it over lets the HTTP exchange and the decoding of the next
-//! pages run beside it. Memory stays flat: at most one batch is being written while the sync
-//! fills the next, and a sync whose next batch is full waits for the one before.
+//! pages run beside it. The records come typed ([`UnpreparedRecords`]) and are prepared (their
+//! canonical hash and JSON text) on the writer's side too. Memory stays flat: at most one batch
+//! is being written while the sync fills the next, and a sync whose next batch is full waits for
+//! the one before.
 //!
 //! What does not change for the sync: writes, checkpoints and page validators reach the store in
 //! the order they were handed over, each checkpoint with or after the records before it; the
@@ -20,7 +22,7 @@ use crate::store::{
     ChangeCounts, ConnectionKey, LogLine, ModelCounts, PageValidator, PreparedRecord, RecordQuery, RunCheckpoint,
     RunIds, Store, StoreError,
 };
-use crate::{BoxFutureRef, MergingStrategy, RecordChange, Result, SyncHost};
+use crate::{BoxFutureRef, MergingStrategy, RecordChange, Result, SyncHost, UnpreparedRecords};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -49,7 +51,7 @@ enum Write {
     Batch {
         model: &'static str,
         change: RecordChange,
-        records: Vec<PreparedRecord>,
+        records: Records,
         checkpoint: Option<Option<Value>>,
         done: oneshot::Sender<()>,
     },
@@ -58,6 +60,12 @@ enum Write {
     Metadata(Value, oneshot::Sender<()>),
     /// Told once every write before it is done.
     Barrier(oneshot::Sender<()>),
+}
+
+/// A batch's records: prepared by the context, or typed, prepared by the writer.
+enum Records {
+    Prepared(Vec<PreparedRecord>),
+    Unprepared(UnpreparedRecords),
 }
 
 /// The first failure of the writer: everything after it is dropped, not written.
@@ -162,10 +170,20 @@ impl StoreHost {
         &mut self,
         model: &'static str,
         change: RecordChange,
-        records: Vec<PreparedRecord>,
+        records: Records,
         checkpoint: Option<Option<Value>>,
     ) -> Result<()> {
         if self.merging.contains_key(model) {
+            let records = match records {
+                Records::Prepared(records) => records,
+                Records::Unprepared(records) => match records.prepare() {
+                    (prepared, None) => prepared,
+                    (prepared, Some(failure)) => {
+                        self.write_merging(model, change, prepared, None).await?;
+                        return Err(failure.into());
+                    }
+                },
+            };
             return self.write_merging(model, change, records, checkpoint).await;
         }
         if let Some(before) = self.last_batch.take() {
@@ -193,7 +211,7 @@ impl StoreHost {
             RecordChange::Delete => records,
         };
         let (done, written) = oneshot::channel();
-        self.hand_over(Write::Batch { model, change, records, checkpoint, done })?;
+        self.hand_over(Write::Batch { model, change, records: Records::Prepared(records), checkpoint, done })?;
         let _ = written.await;
         self.check()?;
         if let Some(last_write) = self.merging.get_mut(model) {
@@ -238,16 +256,31 @@ async fn write_in_order(
             continue;
         }
         let written = match write {
-            Write::Batch { model, change, records, checkpoint, done } => {
+            Write::Batch { model, change, records, mut checkpoint, done } => {
+                let (records, unprepared) = match records {
+                    Records::Prepared(records) => (records, None),
+                    Records::Unprepared(records) => prepared(records).await,
+                };
+                if unprepared.is_some() {
+                    // A record that cannot be prepared: those before it go in, the checkpoint
+                    // (saved after all of them) does not.
+                    checkpoint = None;
+                }
                 let n = records.len() as u64;
                 let applied = match &checkpoint {
                     Some(checkpoint) => {
                         let checkpoint = RunCheckpoint { sync, checkpoint: checkpoint.as_ref() };
                         store.apply_with_checkpoint(ids, model, change, records, checkpoint).await
                     }
+                    None if records.is_empty() => Ok(ChangeCounts::default()),
                     None => store.apply(ids, model, change, records).await,
                 };
                 let counted = applied.map(|c| count(&shared, &mut totals, model, n, c));
+                if counted.is_ok()
+                    && let Some(unprepared) = unprepared
+                {
+                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(unprepared);
+                }
                 let _ = done.send(());
                 counted
             }
@@ -269,6 +302,15 @@ async fn write_in_order(
             shared.store_failed.store(true, Ordering::Relaxed);
             *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(nango_types::text::error_chain(&e));
         }
+    }
+}
+
+/// The records prepared, off the async workers (about 2 µs of CPU each); those before the
+/// first that cannot be prepared and why it cannot.
+async fn prepared(records: UnpreparedRecords) -> (Vec<PreparedRecord>, Option<String>) {
+    match tokio::task::spawn_blocking(move || records.prepare()).await {
+        Ok(prepared) => prepared,
+        Err(e) => (Vec::new(), Some(format!("preparing a batch of records failed: {e}"))),
     }
 }
 
@@ -302,7 +344,20 @@ impl SyncHost for StoreHost {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.write_batch(model, change, records, None))
+        Box::pin(self.write_batch(model, change, Records::Prepared(records), None))
+    }
+
+    fn takes_unprepared(&self) -> bool {
+        true
+    }
+
+    fn write_unprepared(
+        &mut self,
+        change: RecordChange,
+        records: UnpreparedRecords,
+        checkpoint: Option<Option<Value>>,
+    ) -> BoxFutureRef<'_, Result<()>> {
+        Box::pin(self.write_batch(records.model(), change, Records::Unprepared(records), checkpoint))
     }
 
     fn write_with_checkpoint(
@@ -312,7 +367,7 @@ impl SyncHost for StoreHost {
         records: Vec<PreparedRecord>,
         checkpoint: Option<Value>,
     ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.write_batch(model, change, records, Some(checkpoint)))
+        Box::pin(self.write_batch(model, change, Records::Prepared(records), Some(checkpoint)))
     }
 
     fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
