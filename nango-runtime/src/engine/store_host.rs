@@ -443,3 +443,56 @@ pub(super) async fn live_records_by_ids(
         .collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Connection;
+    use crate::crypto::Sealer;
+    use std::collections::BTreeMap;
+
+    /// A record whose map has keys JSON cannot have: it cannot be prepared.
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Odd {
+        id: u32,
+        by_pair: BTreeMap<(u8, u8), u32>,
+    }
+
+    impl crate::Model for Odd {
+        const NAME: &'static str = "Odd";
+        fn id(&self) -> String {
+            self.id.to_string()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_that_cannot_be_prepared_keeps_those_before_it_and_nothing_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+        let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
+        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        let run = store.begin_run(key, "odd", false).await.unwrap();
+        let shared =
+            RunShared { logs: Arc::default(), counts: Arc::default(), store_failed: Arc::default(), progress: None };
+        let (mut host, writer) = StoreHost::start(store.clone(), run.ids, "odd", run.started_at, shared.clone());
+        let mut batch = UnpreparedRecords::new::<Odd>();
+        for (id, by_pair) in [(1, BTreeMap::new()), (2, BTreeMap::from([((1, 2), 3)])), (3, BTreeMap::new())] {
+            batch.push(Odd { id, by_pair }).unwrap();
+        }
+        // Handed over: the failure comes later, from the writer.
+        host.write_unprepared(RecordChange::Save, batch, Some(Some(serde_json::json!({"page": 1})))).await.unwrap();
+        // Queued behind the batch or refused at once, depending on how far the writer got.
+        let _ = host.save_checkpoint(Some(serde_json::json!({"page": 2}))).await;
+        drop(host);
+
+        let failure = writer.finish().await.expect("the run fails");
+        assert!(failure.contains("key must be a string"), "{failure}");
+        let query = RecordQuery { model: "Odd".into(), limit: 10, ..RecordQuery::default() };
+        let stored: Vec<String> = store.records(key, &query).await.unwrap().records.into_iter().map(|r| r.id).collect();
+        assert_eq!(stored, ["1"]);
+        assert_eq!(store.sync_state(key, "odd").await.unwrap().checkpoint, None);
+        assert_eq!(shared.counts.lock().unwrap()["Odd"].added, 1);
+        // The record's fault, not the store's: a scheduler does not back off for it.
+        assert!(!shared.store_failed.load(Ordering::Relaxed));
+    }
+}
