@@ -95,8 +95,9 @@ fn prepare_all<M: Model>(model: &'static str, records: Box<dyn Any + Send>) -> P
         return (Vec::new(), Some(format!("the buffered records of {model} are not of its type")));
     };
     let mut prepared = Vec::with_capacity(records.len());
-    for record in records.iter() {
-        match PreparedRecord::from_typed(model, record) {
+    // Each typed record is dropped once prepared: the batch is not held twice.
+    for record in *records {
+        match PreparedRecord::from_typed(model, &record) {
             Ok(p) => prepared.push(p),
             Err(e) => return (prepared, Some(e)),
         }

@@ -576,6 +576,9 @@ pub trait ValidatorBackend: Send + Sync {
         sync: &str,
         url: &str,
     ) -> StoreResult<Option<PageValidator>>;
+    /// Whether the (connection, sync) has any validator stored: a run of a sync with none (its
+    /// first, or one after a reset) asks for no page's.
+    async fn has_page_validators(&self, connection: ConnectionKey, sync: &str) -> StoreResult<bool>;
     /// Stores (or replaces) the validators of pages by their URL, as fetched or used by `run`.
     async fn save_page_validators(
         &self,

@@ -696,6 +696,11 @@ impl Store {
         self.backend.page_validator(connection, sync, url).await
     }
 
+    /// Whether a sync has any page's validator stored (see [`PageValidator`]).
+    pub async fn has_page_validators(&self, connection: ConnectionKey, sync: &str) -> StoreResult<bool> {
+        self.backend.has_page_validators(connection, sync).await
+    }
+
     /// Stores pages' validators, as fetched or used by `run`.
     pub async fn save_page_validators(
         &self,

@@ -40,6 +40,16 @@ macro_rules! validator_backend {
                     Ok(Some(PageValidator { url: url.to_owned(), etag, led_to }))
                 }
 
+                async fn has_page_validators(&self, connection: ConnectionKey, sync: &str) -> StoreResult<bool> {
+                    let row = sqlx::query("SELECT 1 FROM page_validators WHERE connection = $1 AND sync = $2 LIMIT 1")
+                        .bind(connection.get())
+                        .bind(sync)
+                        .fetch_optional(self.pool())
+                        .await
+                        .during("looking for pages' validators")?;
+                    Ok(row.is_some())
+                }
+
                 async fn save_page_validators(
                     &self,
                     connection: ConnectionKey,
