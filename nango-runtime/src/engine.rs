@@ -946,6 +946,16 @@ mod tests {
         records.iter().map(|r| PreparedRecord::new("Ticket", r.clone()).unwrap()).collect()
     }
 
+    /// A store in a SQLite file of a temporary folder (kept as long as the folder), with one
+    /// connection.
+    pub(super) async fn store_with_a_connection() -> (tempfile::TempDir, Store, ConnectionKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("nango.db").display());
+        let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
+        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        (dir, store, key)
+    }
+
     /// The same batches through a dry run and then a real run, over the same stored state:
     /// duplicates, changes, deletions of records saved in the run, deleting twice, re-adding
     /// deleted records, updates of unstored and of virtually written records, and deletion
@@ -953,10 +963,7 @@ mod tests {
     /// the real run wrote.
     #[tokio::test]
     async fn a_dry_run_counts_and_writes_what_the_real_run_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-        let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
-        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        let (_dir, store, key) = store_with_a_connection().await;
         let first = store.begin_run(key, "tickets", true).await.unwrap();
         let before: Vec<Value> = [1, 2, 3, 4, 5, 8].iter().map(|i| json!({"id": i, "v": i.to_string()})).collect();
         store.apply(first.ids, "Ticket", RecordChange::Save, prepared(&before)).await.unwrap();

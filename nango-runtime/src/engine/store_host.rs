@@ -457,8 +457,6 @@ pub(super) async fn live_records_by_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Connection;
-    use crate::crypto::Sealer;
     use std::collections::BTreeMap;
 
     /// A record whose map has keys JSON cannot have: it cannot be prepared.
@@ -477,10 +475,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_that_cannot_be_prepared_keeps_those_before_it_and_nothing_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("nango.db").display());
-        let store = Store::open(&url, Sealer::InsecureClear).await.unwrap();
-        let key = store.save_connection(&Connection::new("github", "acme", "github")).await.unwrap();
+        let (_dir, store, key) = super::super::tests::store_with_a_connection().await;
         let run = store.begin_run(key, "odd", false).await.unwrap();
         let shared =
             RunShared { logs: Arc::default(), counts: Arc::default(), store_failed: Arc::default(), progress: None };
