@@ -2,7 +2,6 @@
 
 use super::{
     BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, RecordBatch, RecordChange, Result, SyncInput,
-    UnpreparedRecords,
 };
 #[cfg(feature = "runtime")]
 use crate::http::HttpClient;
@@ -26,37 +25,6 @@ pub trait SyncHost: Send {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> BoxFutureRef<'_, Result<()>>;
-    /// Whether the host takes records as the sync handed them over, typed, and prepares them
-    /// itself ([`SyncHost::write_unprepared`]); the context prepares them for hosts that do not.
-    fn takes_unprepared(&self) -> bool {
-        false
-    }
-    /// Writes a batch of records the context has not prepared, with the checkpoint to save in
-    /// its transaction (`Some`), if any (called only when [`SyncHost::takes_unprepared`]). A
-    /// record that cannot be prepared fails the write; those before it are written, without the
-    /// checkpoint. This default prepares them here and writes them as
-    /// [`SyncHost::write_with_checkpoint`] would.
-    fn write_unprepared(
-        &mut self,
-        change: RecordChange,
-        records: UnpreparedRecords,
-        checkpoint: Option<Option<serde_json::Value>>,
-    ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(async move {
-            let model = records.model();
-            let (prepared, failure) = records.prepare();
-            match (failure, checkpoint) {
-                (None, Some(checkpoint)) => self.write_with_checkpoint(model, change, prepared, checkpoint).await,
-                (None, None) => self.write(model, change, prepared).await,
-                (Some(failure), _) => {
-                    if !prepared.is_empty() {
-                        self.write(model, change, prepared).await?;
-                    }
-                    Err(failure.into())
-                }
-            }
-        })
-    }
     /// Saves (`Some`) or clears (`None`) the checkpoint, durably, after every earlier write.
     fn save_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> BoxFutureRef<'_, Result<()>>;
     /// Writes one batch and saves (`Some`) or clears (`None`) the checkpoint with it: a host

@@ -25,7 +25,6 @@ mod host;
 mod nango_script;
 mod script;
 mod sync;
-mod unprepared;
 mod vocabulary;
 
 pub use action_error::ActionError;
@@ -35,7 +34,6 @@ pub use host::*;
 pub use nango_script::NangoScript;
 pub use script::*;
 pub use sync::*;
-pub use unprepared::UnpreparedRecords;
 pub use vocabulary::*;
 
 use chrono::{DateTime, Utc};

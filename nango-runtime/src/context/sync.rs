@@ -2,7 +2,7 @@
 
 use super::{
     BATCH_SIZE, BoxFutureRef, EnvironmentVariable, LogLevel, MergingStrategy, NangoScript, RecordBatch, RecordChange,
-    Result, SyncEnv, SyncHost, SyncInput, UnpreparedRecords,
+    Result, SyncEnv, SyncHost, SyncInput,
 };
 #[cfg(feature = "runtime")]
 use crate::http::{HttpClient, Paginate, RequestBuilder};
@@ -55,7 +55,7 @@ pub struct NangoSync<S: SyncDefinition> {
     environment: Vec<EnvironmentVariable>,
     #[cfg(feature = "runtime")]
     http: HttpClient,
-    pending: Option<(&'static str, RecordChange, Buffer)>,
+    pending: Option<(&'static str, RecordChange, Vec<PreparedRecord>)>,
     /// Validators of pages (conditional requests), written after the records before them.
     pub(super) validators: Vec<PageValidator>,
     memory: bool,
@@ -205,28 +205,11 @@ impl<S: SyncDefinition> NangoSync<S> {
     async fn flush_with_checkpoint(&mut self, checkpoint: Option<serde_json::Value>) -> Result<()> {
         match self.pending.take() {
             Some((model, change, records)) if !records.is_empty() => {
-                self.write_buffer(model, change, records, Some(checkpoint)).await?
+                self.host.write_with_checkpoint(model, change, records, checkpoint).await?
             }
             _ => self.host.save_checkpoint(checkpoint).await?,
         }
         self.save_validators().await
-    }
-
-    /// Hands a buffer to the host, with the checkpoint to save with it (`Some`), if any.
-    async fn write_buffer(
-        &mut self,
-        model: &'static str,
-        change: RecordChange,
-        records: Buffer,
-        checkpoint: Option<Option<serde_json::Value>>,
-    ) -> Result<()> {
-        match (records, checkpoint) {
-            (Buffer::Unprepared(records), checkpoint) => self.host.write_unprepared(change, records, checkpoint).await,
-            (Buffer::Prepared(records), Some(checkpoint)) => {
-                self.host.write_with_checkpoint(model, change, records, checkpoint).await
-            }
-            (Buffer::Prepared(records), None) => self.host.write(model, change, records).await,
-        }
     }
 
     /// Writes the pages' validators kept so far: after the records handed over before them, so
@@ -296,19 +279,15 @@ impl<S: SyncDefinition> NangoSync<S> {
 
     async fn push<M: Model>(&mut self, change: RecordChange, records: impl IntoIterator<Item = M>) -> Result<()> {
         for record in records {
+            let prepared = PreparedRecord::from_typed(M::NAME, &record)?;
             let same = matches!(&self.pending, Some((m, c, _)) if *m == M::NAME && *c == change);
             if !same {
                 self.flush().await?;
-                let buffer = if self.host.takes_unprepared() {
-                    Buffer::Unprepared(UnpreparedRecords::new::<M>())
-                } else {
-                    Buffer::Prepared(Vec::with_capacity(BATCH_SIZE.min(256)))
-                };
-                self.pending = Some((M::NAME, change, buffer));
+                self.pending = Some((M::NAME, change, Vec::with_capacity(BATCH_SIZE.min(256))));
             }
             let full = match &mut self.pending {
                 Some((_, _, buffer)) => {
-                    buffer.push(record)?;
+                    buffer.push(prepared);
                     buffer.len() >= BATCH_SIZE
                 }
                 None => false,
@@ -326,7 +305,7 @@ impl<S: SyncDefinition> NangoSync<S> {
         if let Some((model, change, records)) = self.pending.take()
             && !records.is_empty()
         {
-            self.write_buffer(model, change, records, None).await?;
+            self.host.write(model, change, records).await?;
         }
         self.save_validators().await
     }
@@ -370,34 +349,6 @@ impl<S: SyncDefinition> NangoSync<S> {
             return Err("into_batches is only for contexts made by NangoSync::new".into());
         }
         Ok(self.host.take_batches())
-    }
-}
-
-/// The records a context holds until a batch is full: prepared as they come (for hosts that
-/// take prepared records), or typed, for a host that prepares them itself.
-enum Buffer {
-    Prepared(Vec<PreparedRecord>),
-    Unprepared(UnpreparedRecords),
-}
-
-impl Buffer {
-    fn push<M: Model>(&mut self, record: M) -> Result<()> {
-        match self {
-            Buffer::Prepared(records) => records.push(PreparedRecord::from_typed(M::NAME, &record)?),
-            Buffer::Unprepared(records) => records.push(record)?,
-        }
-        Ok(())
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Buffer::Prepared(records) => records.len(),
-            Buffer::Unprepared(records) => records.len(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

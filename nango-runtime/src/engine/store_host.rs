@@ -5,10 +5,11 @@
 //! Why a task: a batch's transaction (its lookup, the rows, four B-trees per row, the WAL) is
 //! about a quarter of a run's CPU. Awaiting it in the sync's own task leaves the machine's other
 //! core idle for that time; handing it over lets the HTTP exchange and the decoding of the next
-//! pages run beside it. The records come typed ([`UnpreparedRecords`]) and are prepared (their
-//! canonical hash and JSON text) on the writer's side too. Memory stays flat: at most one batch
-//! is being written while the sync fills the next, and a sync whose next batch is full waits for
-//! the one before.
+//! pages run beside it. Memory stays flat: at most one batch is being written while the sync
+//! fills the next, and a sync whose next batch is full waits for the one before.
+//!
+//! (Preparing the records on the writer's side too, their canonical hash and JSON text, was
+//! tried: no faster as a whole process, 0.3 MB more peak memory; see BENCHMARKS.md.)
 //!
 //! What does not change for the sync: writes, checkpoints and page validators reach the store in
 //! the order they were handed over, each checkpoint with or after the records before it; the
@@ -22,7 +23,7 @@ use crate::store::{
     ChangeCounts, ConnectionKey, LogLine, ModelCounts, PageValidator, PreparedRecord, RecordQuery, RunCheckpoint,
     RunIds, Store, StoreError,
 };
-use crate::{BoxFutureRef, MergingStrategy, RecordChange, Result, SyncHost, UnpreparedRecords};
+use crate::{BoxFutureRef, MergingStrategy, RecordChange, Result, SyncHost};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -51,7 +52,7 @@ enum Write {
     Batch {
         model: &'static str,
         change: RecordChange,
-        records: Records,
+        records: Vec<PreparedRecord>,
         checkpoint: Option<Option<Value>>,
         done: oneshot::Sender<()>,
     },
@@ -60,12 +61,6 @@ enum Write {
     Metadata(Value, oneshot::Sender<()>),
     /// Told once every write before it is done.
     Barrier(oneshot::Sender<()>),
-}
-
-/// A batch's records: prepared by the context, or typed, prepared by the writer.
-enum Records {
-    Prepared(Vec<PreparedRecord>),
-    Unprepared(UnpreparedRecords),
 }
 
 /// The first failure of the writer: everything after it is dropped, not written.
@@ -175,20 +170,10 @@ impl StoreHost {
         &mut self,
         model: &'static str,
         change: RecordChange,
-        records: Records,
+        records: Vec<PreparedRecord>,
         checkpoint: Option<Option<Value>>,
     ) -> Result<()> {
         if self.merging.contains_key(model) {
-            let records = match records {
-                Records::Prepared(records) => records,
-                Records::Unprepared(records) => match records.prepare() {
-                    (prepared, None) => prepared,
-                    (prepared, Some(failure)) => {
-                        self.write_merging(model, change, prepared, None).await?;
-                        return Err(failure.into());
-                    }
-                },
-            };
             return self.write_merging(model, change, records, checkpoint).await;
         }
         if let Some(before) = self.last_batch.take() {
@@ -216,7 +201,7 @@ impl StoreHost {
             RecordChange::Delete => records,
         };
         let (done, written) = oneshot::channel();
-        self.hand_over(Write::Batch { model, change, records: Records::Prepared(records), checkpoint, done })?;
+        self.hand_over(Write::Batch { model, change, records, checkpoint, done })?;
         let _ = written.await;
         self.check()?;
         if let Some(last_write) = self.merging.get_mut(model) {
@@ -261,34 +246,16 @@ async fn write_in_order(
             continue;
         }
         let written = match write {
-            Write::Batch { model, change, records, mut checkpoint, done } => {
-                let (records, unprepared) = match records {
-                    Records::Prepared(records) => (records, None),
-                    // Here, on this task (about 2 µs a record, a few milliseconds a batch): on a
-                    // blocking thread of their own they would get a malloc arena of their own,
-                    // 1–2 MB more peak memory for the same work.
-                    Records::Unprepared(records) => records.prepare(),
-                };
-                if unprepared.is_some() {
-                    // A record that cannot be prepared: those before it go in, the checkpoint
-                    // (saved after all of them) does not.
-                    checkpoint = None;
-                }
+            Write::Batch { model, change, records, checkpoint, done } => {
                 let n = records.len() as u64;
                 let applied = match &checkpoint {
                     Some(checkpoint) => {
                         let checkpoint = RunCheckpoint { sync, checkpoint: checkpoint.as_ref() };
                         store.apply_with_checkpoint(ids, model, change, records, checkpoint).await
                     }
-                    None if records.is_empty() => Ok(ChangeCounts::default()),
                     None => store.apply(ids, model, change, records).await,
                 };
                 let counted = applied.map(|c| count(&shared, &mut totals, model, n, c));
-                if counted.is_ok()
-                    && let Some(unprepared) = unprepared
-                {
-                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(unprepared);
-                }
                 let _ = done.send(());
                 counted
             }
@@ -343,20 +310,7 @@ impl SyncHost for StoreHost {
         change: RecordChange,
         records: Vec<PreparedRecord>,
     ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.write_batch(model, change, Records::Prepared(records), None))
-    }
-
-    fn takes_unprepared(&self) -> bool {
-        true
-    }
-
-    fn write_unprepared(
-        &mut self,
-        change: RecordChange,
-        records: UnpreparedRecords,
-        checkpoint: Option<Option<Value>>,
-    ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.write_batch(records.model(), change, Records::Unprepared(records), checkpoint))
+        Box::pin(self.write_batch(model, change, records, None))
     }
 
     fn write_with_checkpoint(
@@ -366,7 +320,7 @@ impl SyncHost for StoreHost {
         records: Vec<PreparedRecord>,
         checkpoint: Option<Value>,
     ) -> BoxFutureRef<'_, Result<()>> {
-        Box::pin(self.write_batch(model, change, Records::Prepared(records), Some(checkpoint)))
+        Box::pin(self.write_batch(model, change, records, Some(checkpoint)))
     }
 
     fn save_checkpoint(&mut self, checkpoint: Option<Value>) -> BoxFutureRef<'_, Result<()>> {
@@ -452,52 +406,4 @@ pub(super) async fn live_records_by_ids(
         .map(|r| (r.id.clone(), r.data()))
         .collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    /// A record whose map has keys JSON cannot have: it cannot be prepared.
-    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-    struct Odd {
-        id: u32,
-        by_pair: BTreeMap<(u8, u8), u32>,
-    }
-
-    impl crate::Model for Odd {
-        const NAME: &'static str = "Odd";
-        fn id(&self) -> String {
-            self.id.to_string()
-        }
-    }
-
-    #[tokio::test]
-    async fn a_record_that_cannot_be_prepared_keeps_those_before_it_and_nothing_after() {
-        let (_dir, store, key) = super::super::tests::store_with_a_connection().await;
-        let run = store.begin_run(key, "odd", false).await.unwrap();
-        let shared =
-            RunShared { logs: Arc::default(), counts: Arc::default(), store_failed: Arc::default(), progress: None };
-        let (mut host, writer) = StoreHost::start(store.clone(), run.ids, "odd", run.started_at, shared.clone());
-        let mut batch = UnpreparedRecords::new::<Odd>();
-        for (id, by_pair) in [(1, BTreeMap::new()), (2, BTreeMap::from([((1, 2), 3)])), (3, BTreeMap::new())] {
-            batch.push(Odd { id, by_pair }).unwrap();
-        }
-        // Handed over: the failure comes later, from the writer.
-        host.write_unprepared(RecordChange::Save, batch, Some(Some(serde_json::json!({"page": 1})))).await.unwrap();
-        // Queued behind the batch or refused at once, depending on how far the writer got.
-        let _ = host.save_checkpoint(Some(serde_json::json!({"page": 2}))).await;
-        drop(host);
-
-        let failure = writer.finish().await.expect("the run fails");
-        assert!(failure.contains("key must be a string"), "{failure}");
-        let query = RecordQuery { model: "Odd".into(), limit: 10, ..RecordQuery::default() };
-        let stored: Vec<String> = store.records(key, &query).await.unwrap().records.into_iter().map(|r| r.id).collect();
-        assert_eq!(stored, ["1"]);
-        assert_eq!(store.sync_state(key, "odd").await.unwrap().checkpoint, None);
-        assert_eq!(shared.counts.lock().unwrap()["Odd"].added, 1);
-        // The record's fault, not the store's: a scheduler does not back off for it.
-        assert!(!shared.store_failed.load(Ordering::Relaxed));
-    }
 }
