@@ -521,18 +521,26 @@ impl Runtime {
                 };
                 let env =
                     SyncEnv { input, host: Box::new(host), connection, environment: self.environment.clone(), http };
-                let outcome = tokio::select! {
-                    outcome = run_guarded(sync, env) => outcome,
-                    () = cancel => Err("cancelled: the run was stopped before it ended".into()),
-                    () = lost.notified() => Err(
+                let (outcome, returned) = tokio::select! {
+                    outcome = run_guarded(sync, env) => (outcome, true),
+                    () = cancel => (Err("cancelled: the run was stopped before it ended".into()), false),
+                    () = lost.notified() => (Err(
                         "stopped: this process could not renew the sync's lease in time, so another one may run it now".into()
-                    ),
+                    ), false),
                 };
-                // The sync's task is gone (ended or aborted with the select): what it handed
-                // over is written now, before the run's counts are read and the run ends.
-                match writer.finish().await {
-                    Some(failure) if outcome.is_ok() => Err(failure.into()),
-                    _ => outcome,
+                if returned {
+                    // The sync's task has ended: what it handed over is written now, before the
+                    // run's counts are read and the run ends.
+                    match writer.finish().await {
+                        Some(failure) if outcome.is_ok() => Err(failure.into()),
+                        _ => outcome,
+                    }
+                } else {
+                    // Stopped: the writes still queued are dropped with the writer, as the
+                    // sync's task is (one busy without an await might not let go of its end of
+                    // the queue for a long time, and a stopped run must end now).
+                    drop(writer);
+                    outcome
                 }
             }
             (Err(reason), _) => Err(reason.into()),

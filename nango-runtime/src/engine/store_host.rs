@@ -67,7 +67,8 @@ enum Write {
 type Failure = Arc<Mutex<Option<String>>>;
 
 /// The engine's end of a run's writer: [`Writer::finish`] waits for every write handed over.
-/// Dropped (the run's future dropped), it stops the task as the sync's own task stops.
+/// Dropped (the run stopped, or its future dropped), it stops the task with the writes still
+/// queued, as the sync's own task is stopped.
 pub(super) struct Writer {
     task: AbortOnDrop<()>,
     failure: Failure,
