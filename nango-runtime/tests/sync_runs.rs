@@ -165,8 +165,9 @@ async fn a_killed_run_resumes_from_its_checkpoint() {
     let run = s.runtime.run_sync(sync("issues-full"), "github-full", "acme");
     let killed = tokio::time::timeout(Duration::from_millis(250), run).await;
     assert!(killed.is_err(), "the run should still be going");
-    // A batch already in SQLite's hands on its blocking thread still commits after the drop (a
-    // killed process's would not): let it land before reading where the run got to.
+    // The run's writer task is aborted with the dropped future, but the runtime drops an
+    // aborted task a moment later: a batch whose commit is under way then still lands (a killed
+    // process's would not). Let it land before reading where the run got to.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let state = s.runtime.store().sync_state(s.key, "issues-full").await.unwrap();
     let page = state.checkpoint.expect("a checkpoint was saved before the kill")["page"].as_u64().unwrap();

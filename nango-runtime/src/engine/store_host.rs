@@ -58,7 +58,7 @@ enum Write {
     },
     Checkpoint(Option<Value>),
     Validators(Vec<PageValidator>),
-    Metadata(Value, oneshot::Sender<()>),
+    Metadata(Value),
     /// Told once every write before it is done.
     Barrier(oneshot::Sender<()>),
 }
@@ -264,11 +264,7 @@ async fn write_in_order(
             Write::Validators(validators) => {
                 store.save_page_validators(ids.connection, sync, ids.run, &validators).await
             }
-            Write::Metadata(metadata, done) => {
-                let set = store.set_metadata(ids.connection, &metadata).await;
-                let _ = done.send(());
-                set
-            }
+            Write::Metadata(metadata) => store.set_metadata(ids.connection, &metadata).await,
             Write::Barrier(told) => {
                 let _ = told.send(());
                 Ok(())
@@ -331,10 +327,8 @@ impl SyncHost for StoreHost {
 
     fn set_metadata(&mut self, metadata: Value) -> BoxFutureRef<'_, Result<()>> {
         Box::pin(async move {
-            let (done, set) = oneshot::channel();
-            self.hand_over(Write::Metadata(metadata, done))?;
-            let _ = set.await;
-            self.check()
+            self.hand_over(Write::Metadata(metadata))?;
+            self.settled().await
         })
     }
 
